@@ -1,0 +1,135 @@
+//! One tocsin process: settings → config → store → HTTP server + outbox worker,
+//! with a single shutdown signal that drains requests and flushes the store.
+
+use crate::clock::Clock;
+use crate::config::{Config, ConfigErrors};
+use crate::incident::{Actor, Transition};
+use crate::ingest::Ingest;
+use crate::settings::{Secret, Settings};
+use crate::slack::api::SlackApi;
+use crate::slack::outbox::OutboxWorker;
+use crate::store::{Changed, SlackOp, Store, StoreError};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+/// What every handler needs: a cheap clone around shared handles.
+#[derive(Clone)]
+pub struct Core {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub clock: Clock,
+    /// Poked after anything is added to the outbox.
+    pub outbox_ready: Arc<Notify>,
+    pub slack_signing_secret: Option<Secret>,
+}
+
+impl Core {
+    /// Acknowledges or resolves incident `id`, durably; queues the message update.
+    pub async fn transition(&self, id: u64, t: Transition, by: Actor) -> Result<Changed, StoreError> {
+        let r = self.store.transition(id, t, by, self.clock.now())?;
+        self.store.durable().await?;
+        if matches!(r, Changed::Applied { outbox: Some(_), .. }) {
+            self.outbox_ready.notify_one();
+        }
+        Ok(r)
+    }
+
+    /// Queues one Slack operation, durably.
+    pub async fn enqueue(&self, lane: &str, op: SlackOp) -> Result<u64, StoreError> {
+        let seq = self.store.enqueue(lane, op, self.clock.now())?;
+        self.store.durable().await?;
+        self.outbox_ready.notify_one();
+        Ok(seq)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    #[error("cannot open the data directory: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot set up the Slack client: {0}")]
+    Slack(std::io::Error),
+}
+
+/// A running tocsin.
+pub struct App {
+    addr: SocketAddr,
+    core: Core,
+    shutdown: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    worker: JoinHandle<()>,
+}
+
+impl App {
+    /// Loads the config, opens the store, binds the listener and starts serving.
+    pub async fn build(settings: Settings, clock: Clock) -> Result<App, AppError> {
+        let config = match &settings.config_file {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        tracing::info!(
+            services = config.services.len(),
+            teams = config.teams.len(),
+            file = ?settings.config_file,
+            "configuration applied"
+        );
+        let store = Store::open(&settings.data_dir, settings.cache_capacity)?;
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|source| AppError::Bind { addr: settings.listen, source })?;
+        let addr = listener.local_addr().map_err(|source| AppError::Bind { addr: settings.listen, source })?;
+        let api = SlackApi::from_settings(&settings).map_err(AppError::Slack)?;
+        if settings.slack_signing_secret.is_none() {
+            tracing::warn!("SLACK_SIGNING_SECRET is not set: Slack requests will be rejected");
+        }
+        let core = Core {
+            store: store.clone(),
+            config: Arc::new(config),
+            clock,
+            outbox_ready: Arc::new(Notify::new()),
+            slack_signing_secret: settings.slack_signing_secret.clone(),
+        };
+        let (shutdown, rx) = watch::channel(false);
+        let worker = OutboxWorker {
+            store,
+            config: core.config.clone(),
+            api,
+            interval: settings.slack_channel_interval,
+            ready: core.outbox_ready.clone(),
+        };
+        let worker = tokio::spawn(worker.run(rx.clone()));
+        let ingest = Ingest { core: core.clone() };
+        let server = tokio::spawn(crate::http::serve(listener, core.clone(), ingest, rx));
+        tracing::info!(%addr, "tocsin is listening");
+        Ok(App { addr, core, shutdown, server, worker })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// Stops accepting, lets in-flight requests finish, stops the worker, flushes sled.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        if tokio::time::timeout(Duration::from_secs(15), self.server).await.is_err() {
+            tracing::warn!("requests still running after 15 s; stopping anyway");
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.worker).await;
+        match self.core.store.flush() {
+            Ok(()) => tracing::info!("store flushed; bye"),
+            Err(e) => tracing::error!(error = %e, "final flush failed"),
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! `/incident`: list open incidents, acknowledge or resolve one.
+
+use super::{spec, Invocation};
+use crate::app::Core;
+use crate::incident::{Actor, NoChange, Transition};
+use crate::slack::render::{actor_mention, slack_date};
+use crate::store::Changed;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IncidentCommand {
+    List,
+    Ack(u64),
+    Resolve(u64),
+    Help,
+}
+
+/// Parses the text after `/incident`. The error is a message for the user.
+pub fn parse(text: &str) -> Result<IncidentCommand, String> {
+    let spec = spec("/incident").expect("/incident is declared");
+    let mut words = text.split_whitespace();
+    let Some(first) = words.next() else {
+        return Ok(IncidentCommand::List);
+    };
+    let Some(sub) = spec.resolve(first) else {
+        return Err(format!("I don't know `/incident {first}`.\n{}", spec.help()));
+    };
+    let rest: Vec<&str> = words.collect();
+    let id = || -> Result<u64, String> {
+        match rest.as_slice() {
+            [one] => parse_id(one),
+            [] => Err(format!("Which incident? Usage: `/incident {}`", sub.usage)),
+            _ => Err(format!("Too many words. Usage: `/incident {}`", sub.usage)),
+        }
+    };
+    let no_args = |cmd| {
+        if rest.is_empty() {
+            Ok(cmd)
+        } else {
+            Err(format!("`/incident {}` takes no arguments.", sub.name))
+        }
+    };
+    match sub.name.as_str() {
+        "list" => no_args(IncidentCommand::List),
+        "help" => no_args(IncidentCommand::Help),
+        "ack" => Ok(IncidentCommand::Ack(id()?)),
+        "resolve" => Ok(IncidentCommand::Resolve(id()?)),
+        other => Err(format!("`/incident {other}` is declared but not handled")),
+    }
+}
+
+/// Accepts `42` or `#42`.
+fn parse_id(s: &str) -> Result<u64, String> {
+    let digits = s.strip_prefix('#').unwrap_or(s);
+    match digits.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("`{s}` is not an incident id; use the number shown as `#42`.")),
+    }
+}
+
+/// Runs the command; the reply is shown only to the person who ran it.
+pub async fn run(core: &Core, inv: &Invocation) -> String {
+    let cmd = match parse(&inv.text) {
+        Ok(c) => c,
+        Err(msg) => return msg,
+    };
+    let actor = Actor::Slack { user_id: inv.user_id.clone() };
+    let result = match cmd {
+        IncidentCommand::Help => return spec("/incident").expect("declared").help(),
+        IncidentCommand::List => return list(core),
+        IncidentCommand::Ack(id) => (id, core.transition(id, Transition::Acknowledge, actor).await),
+        IncidentCommand::Resolve(id) => (id, core.transition(id, Transition::Resolve, actor).await),
+    };
+    match result {
+        (id, Ok(Changed::Applied { incident, .. })) => {
+            format!("#{id} *{}* is now {}.", incident.alert.summary, incident.state.as_str())
+        }
+        (id, Ok(Changed::Unchanged { incident, why })) => {
+            let who = match why {
+                NoChange::AlreadyAcknowledged => incident.acknowledged.as_ref(),
+                NoChange::AlreadyResolved => incident.resolved.as_ref(),
+            };
+            match who {
+                Some(s) => format!("#{id}: {why} (by {} {}).", actor_mention(&s.by), slack_date(s.at)),
+                None => format!("#{id}: {why}."),
+            }
+        }
+        (id, Ok(Changed::NotFound)) => format!("There is no incident #{id}."),
+        (id, Err(e)) => {
+            tracing::error!(incident = id, error = %e, "command failed");
+            format!("Sorry, #{id} could not be changed just now ({e}). Please try again.")
+        }
+    }
+}
+
+fn list(core: &Core) -> String {
+    match core.store.open_incidents() {
+        Ok(open) if open.is_empty() => "No open incidents. :tada:".to_string(),
+        Ok(open) => {
+            let mut out = format!("*{} open incident{}*\n", open.len(), if open.len() == 1 { "" } else { "s" });
+            for i in open.iter().take(50) {
+                let state = match &i.acknowledged {
+                    Some(s) => format!("acknowledged by {}", actor_mention(&s.by)),
+                    None => "triggered".to_string(),
+                };
+                out.push_str(&format!(
+                    "• #{} {} — {} ({}, {} alert{}), opened {}\n",
+                    i.id,
+                    i.alert.summary,
+                    state,
+                    i.alert.severity.as_str(),
+                    i.alert_count,
+                    if i.alert_count == 1 { "" } else { "s" },
+                    slack_date(i.created_at)
+                ));
+            }
+            if open.len() > 50 {
+                out.push_str(&format!("…and {} more.\n", open.len() - 50));
+            }
+            out
+        }
+        Err(e) => format!("Sorry, incidents cannot be read just now ({e})."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, expected: Result<IncidentCommand, &str>) {
+        match (parse(text), expected) {
+            (Ok(got), Ok(want)) => assert_eq!(got, want, "{text:?}"),
+            (Err(got), Err(want)) => assert!(got.contains(want), "{text:?}: {got:?} lacks {want:?}"),
+            (got, want) => panic!("{text:?}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn incident_command_text_parses() {
+        use IncidentCommand::*;
+        check("", Ok(List));
+        check("  list ", Ok(List));
+        check("LIST", Ok(List));
+        check("ack 42", Ok(Ack(42)));
+        check("acknowledge #7", Ok(Ack(7)));
+        check("resolve #3", Ok(Resolve(3)));
+        check("help", Ok(Help));
+        check("ack", Err("Which incident?"));
+        check("ack 1 2", Err("Too many"));
+        check("ack #", Err("not an incident id"));
+        check("ack -4", Err("not an incident id"));
+        check("ack 0", Err("not an incident id"));
+        check("ack 99999999999999999999999", Err("not an incident id"));
+        check("list all", Err("takes no arguments"));
+        check("explode", Err("I don't know"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_explains(text in "\\PC{0,64}") {
+            if let Err(msg) = parse(&text) {
+                proptest::prop_assert!(!msg.is_empty());
+            }
+        }
+    }
+}

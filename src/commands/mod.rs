@@ -1,0 +1,85 @@
+//! Slash commands: declared once in `commands/*.toml` (help text, manifest
+//! entry), parsed from Slack's text into a typed command, then applied.
+
+pub mod incident;
+
+use serde::Deserialize;
+use std::sync::OnceLock;
+
+const DECLARATIONS: &[&str] = &[include_str!("../../commands/incident.toml")];
+
+/// One slash command as declared in `commands/`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSpec {
+    pub command: String,
+    pub description: String,
+    pub usage_hint: String,
+    pub subcommands: Vec<SubcommandSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubcommandSpec {
+    pub name: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    pub usage: String,
+    pub help: String,
+}
+
+/// Every declared command. The declarations are compiled in; a broken one fails the tests.
+pub fn specs() -> &'static [CommandSpec] {
+    static SPECS: OnceLock<Vec<CommandSpec>> = OnceLock::new();
+    SPECS.get_or_init(|| {
+        DECLARATIONS
+            .iter()
+            .map(|d| toml::from_str(d).expect("commands/*.toml declarations parse"))
+            .collect()
+    })
+}
+
+pub fn spec(command: &str) -> Option<&'static CommandSpec> {
+    specs().iter().find(|s| s.command == command)
+}
+
+impl CommandSpec {
+    /// Help text generated from the declaration, in Slack mrkdwn.
+    pub fn help(&self) -> String {
+        let mut out = format!("*{}* — {}\n", self.command, self.description);
+        for s in &self.subcommands {
+            out.push_str(&format!("• `{} {}` — {}\n", self.command, s.usage, s.help));
+        }
+        out
+    }
+
+    /// The canonical subcommand for a word the user typed (name or alias).
+    pub fn resolve(&self, word: &str) -> Option<&SubcommandSpec> {
+        let w = word.to_ascii_lowercase();
+        self.subcommands.iter().find(|s| s.name == w || s.aliases.iter().any(|a| *a == w))
+    }
+}
+
+/// Who ran a command, and where.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub command: String,
+    pub text: String,
+    pub user_id: String,
+    pub channel_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declarations_parse_and_describe_every_subcommand() {
+        let s = spec("/incident").expect("/incident is declared");
+        for name in ["list", "ack", "resolve", "help"] {
+            assert!(s.resolve(name).is_some(), "{name}");
+            assert!(s.help().contains(&format!("/incident {name}")), "{name}");
+        }
+        assert_eq!(s.resolve("ACKNOWLEDGE").map(|s| s.name.as_str()), Some("ack"));
+    }
+}

@@ -1,0 +1,1843 @@
+//! Loads `tocsin.toml`, the declarative list of users, teams, on-call schedules, escalation policies and services, and checks that it hangs together before the bot acts on it.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::path::Path;
+
+use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// The whole validated configuration. Every cross-reference in it points at something that exists.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config {
+    pub users: Vec<User>,
+    pub teams: Vec<Team>,
+    pub schedules: Vec<Schedule>,
+    pub escalation_policies: Vec<EscalationPolicy>,
+    pub services: Vec<Service>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub slack_id: Option<String>,
+    pub time_zone: Tz,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    pub leads: Vec<String>,
+    pub members: Vec<String>,
+    /// Slack channel id where alerts for the team's services are posted.
+    pub alert_channel: Option<String>,
+    pub stakeholder_channel: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    pub id: String,
+    pub team: String,
+    pub time_zone: Tz,
+    pub layers: Vec<Layer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layer {
+    pub name: String,
+    /// Local wall-clock time in the schedule's zone.
+    pub start: NaiveDateTime,
+    pub rotation: Rotation,
+    pub handoff: NaiveTime,
+    pub users: Vec<String>,
+    pub restrictions: Vec<Restriction>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    Daily,
+    Weekly,
+    Every(Duration),
+}
+
+/// A window when a layer is on call. `to <= from` means the window crosses midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Restriction {
+    /// Index 0 is Monday.
+    pub days: [bool; 7],
+    pub from: NaiveTime,
+    pub to: NaiveTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationPolicy {
+    pub id: String,
+    /// How many more times the whole policy runs after the last level.
+    pub repeat: u32,
+    pub levels: Vec<EscalationLevel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationLevel {
+    pub after_minutes: u32,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    User(String),
+    Schedule(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Service {
+    pub id: String,
+    pub name: String,
+    pub team: String,
+    pub escalation_policy: Option<String>,
+    /// Always lowercase hex.
+    pub integration_key: String,
+}
+
+/// One problem in the file. `line` and `column` are 1-based; 0 means the file could not be read at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {}{message}", field_prefix(.field))]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// Dotted path such as `services[1].escalation_policy`; empty when unknown.
+    pub field: String,
+    pub message: String,
+}
+
+/// Every problem found, in file order, so one edit-and-retry fixes them all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", join_lines(.0))]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+fn field_prefix(field: &str) -> String {
+    if field.is_empty() {
+        String::new()
+    } else {
+        format!("{field}: ")
+    }
+}
+
+fn join_lines(errors: &[ConfigError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Config {
+    /// Parses and validates `text`; `file` only labels the error messages.
+    pub fn parse(file: &str, text: &str) -> Result<Config, ConfigErrors> {
+        let raw: RawConfig = match toml::from_str(text) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let (line, column) = match e.span() {
+                    Some(span) => line_col(text, span.start),
+                    None => (0, 0),
+                };
+                return Err(ConfigErrors(vec![ConfigError {
+                    file: file.to_string(),
+                    line,
+                    column,
+                    field: field_at(text, line),
+                    message: e.message().trim().to_string(),
+                }]));
+            }
+        };
+        let mut cx = Checker {
+            file,
+            text,
+            errors: Vec::new(),
+        };
+        let config = cx.convert(&raw);
+        if cx.errors.is_empty() {
+            Ok(config)
+        } else {
+            // Stable sort keeps checks on the same spot in the order they were made.
+            cx.errors.sort_by_key(|e| (e.line, e.column));
+            Err(ConfigErrors(cx.errors))
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let file = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&file, &text),
+            Err(e) => Err(ConfigErrors(vec![ConfigError {
+                file,
+                line: 0,
+                column: 0,
+                field: String::new(),
+                message: format!("cannot read config: {e}"),
+            }])),
+        }
+    }
+
+    pub fn user(&self, id: &str) -> Option<&User> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    pub fn team(&self, id: &str) -> Option<&Team> {
+        self.teams.iter().find(|t| t.id == id)
+    }
+
+    pub fn schedule(&self, id: &str) -> Option<&Schedule> {
+        self.schedules.iter().find(|s| s.id == id)
+    }
+
+    pub fn policy(&self, id: &str) -> Option<&EscalationPolicy> {
+        self.escalation_policies.iter().find(|p| p.id == id)
+    }
+
+    pub fn service(&self, id: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.id == id)
+    }
+
+    /// Case-insensitive because monitoring tools disagree on hex case.
+    pub fn service_by_key(&self, key: &str) -> Option<&Service> {
+        self.services
+            .iter()
+            .find(|s| s.integration_key.eq_ignore_ascii_case(key))
+    }
+
+    pub fn team_of_service(&self, service_id: &str) -> Option<&Team> {
+        self.service(service_id).and_then(|s| self.team(&s.team))
+    }
+}
+
+/// Parses durations such as "12h", "3d", "90m", "1h30m", "2w", "45s".
+/// Units (w, d, h, m, s) go largest first, each at most once, and the total must be positive.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    const HINT: &str = "expected a duration like \"12h\", \"3d\", \"90m\" or \"1h30m\"";
+    if s.is_empty() {
+        return Err(format!("empty duration: {HINT}"));
+    }
+    if s.starts_with('-') {
+        return Err(format!("negative duration `{s}` is not allowed"));
+    }
+    let too_large = || format!("duration `{s}` is too large");
+    let mut total: i64 = 0;
+    let mut last_rank: Option<u8> = None;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err(format!("invalid duration `{s}`: {HINT}"));
+        }
+        let (number, tail) = rest.split_at(digits);
+        let Some(unit) = tail.chars().next() else {
+            return Err(format!(
+                "duration `{s}` is missing a unit after `{number}`: use w, d, h, m or s"
+            ));
+        };
+        let (rank, unit_secs): (u8, i64) = match unit {
+            'w' => (0, 7 * 86_400),
+            'd' => (1, 86_400),
+            'h' => (2, 3_600),
+            'm' => (3, 60),
+            's' => (4, 1),
+            _ => {
+                return Err(format!(
+                    "unknown unit `{unit}` in duration `{s}`: use w, d, h, m or s"
+                ));
+            }
+        };
+        // Ordering rules out ambiguous forms like "30m1h" or "1h1h".
+        if last_rank.is_some_and(|last| rank <= last) {
+            return Err(format!(
+                "units in duration `{s}` must go from largest to smallest, each at most once (e.g. \"1h30m\")"
+            ));
+        }
+        last_rank = Some(rank);
+        let n: i64 = number.parse().map_err(|_| too_large())?;
+        total = n
+            .checked_mul(unit_secs)
+            .and_then(|secs| total.checked_add(secs))
+            .ok_or_else(too_large)?;
+        rest = &tail[unit.len_utf8()..];
+    }
+    if total == 0 {
+        return Err(format!("duration `{s}` is zero; it must be positive"));
+    }
+    Duration::try_seconds(total).ok_or_else(too_large)
+}
+
+// ---- Raw file shape: mirrors the TOML, with spans kept for error locations. ----
+
+type Str = Spanned<String>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    users: Vec<Spanned<RawUser>>,
+    #[serde(default)]
+    teams: Vec<Spanned<RawTeam>>,
+    #[serde(default)]
+    schedules: Vec<Spanned<RawSchedule>>,
+    #[serde(default)]
+    escalation_policies: Vec<Spanned<RawPolicy>>,
+    #[serde(default)]
+    services: Vec<Spanned<RawService>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    id: Str,
+    name: String,
+    slack_id: Option<String>,
+    time_zone: Option<Str>,
+    phone: Option<Str>,
+    email: Option<Str>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTeam {
+    id: Str,
+    name: String,
+    #[serde(default)]
+    leads: Vec<Str>,
+    #[serde(default)]
+    members: Vec<Str>,
+    alert_channel: Option<String>,
+    stakeholder_channel: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    id: Str,
+    team: Str,
+    time_zone: Str,
+    #[serde(default)]
+    layers: Vec<Spanned<RawLayer>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLayer {
+    name: Str,
+    // A Value so both a quoted string and a bare TOML local datetime are accepted.
+    start: Spanned<toml::Value>,
+    rotation: Str,
+    handoff: Option<Str>,
+    users: Option<Spanned<Vec<Str>>>,
+    #[serde(default)]
+    restrictions: Vec<Spanned<RawRestriction>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRestriction {
+    days: Str,
+    from: Str,
+    to: Str,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    id: Str,
+    #[serde(default)]
+    repeat: u32,
+    #[serde(default)]
+    levels: Vec<Spanned<RawLevel>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLevel {
+    after_minutes: u32,
+    targets: Option<Spanned<Vec<Str>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    id: Str,
+    name: String,
+    team: Str,
+    escalation_policy: Option<Str>,
+    integration_key: Str,
+}
+
+// ---- Conversion and cross-checks ----
+
+struct Checker<'a> {
+    file: &'a str,
+    text: &'a str,
+    errors: Vec<ConfigError>,
+}
+
+/// Ids of everything defined, gathered up front so references may point forward in the file.
+struct Known<'r> {
+    users: HashSet<&'r str>,
+    teams: HashSet<&'r str>,
+    schedules: HashSet<&'r str>,
+    policies: HashSet<&'r str>,
+}
+
+fn ids<T>(items: &[Spanned<T>], id: impl Fn(&T) -> &Str) -> HashSet<&str> {
+    items
+        .iter()
+        .map(|i| id(i.get_ref()).get_ref().as_str())
+        .collect()
+}
+
+impl Checker<'_> {
+    fn err(&mut self, span: Range<usize>, field: impl Into<String>, message: impl Into<String>) {
+        let (line, column) = line_col(self.text, span.start);
+        self.errors.push(ConfigError {
+            file: self.file.to_string(),
+            line,
+            column,
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Records the error, if any, and hands back the value or a placeholder.
+    /// Placeholders never escape: any recorded error makes `parse` fail.
+    fn take<T>(&mut self, r: Result<T, String>, span: Range<usize>, field: &str, fallback: T) -> T {
+        r.unwrap_or_else(|m| {
+            self.err(span, field, m);
+            fallback
+        })
+    }
+
+    fn check_ids<T>(&mut self, kind: &str, items: &[Spanned<T>], id: impl Fn(&T) -> &Str) {
+        let mut first_line: HashMap<&str, usize> = HashMap::new();
+        for (i, item) in items.iter().enumerate() {
+            let id = id(item.get_ref());
+            let field = format!("{kind}[{i}].id");
+            if let Err(m) = validate_id(id.get_ref()) {
+                self.err(id.span(), field, m);
+                continue;
+            }
+            match first_line.get(id.get_ref().as_str()) {
+                Some(line) => {
+                    let m = format!(
+                        "duplicate id `{}` (first defined on line {line})",
+                        id.get_ref()
+                    );
+                    self.err(id.span(), field, m);
+                }
+                None => {
+                    first_line.insert(id.get_ref(), line_col(self.text, id.span().start).0);
+                }
+            }
+        }
+    }
+
+    fn check_optional(
+        &mut self,
+        v: &Option<Str>,
+        field: String,
+        check: fn(&str) -> Result<(), String>,
+    ) {
+        let Some(v) = v else { return };
+        if let Err(m) = check(v.get_ref()) {
+            self.err(v.span(), field, m);
+        }
+    }
+
+    fn check_ref(&mut self, known: &HashSet<&str>, kind: &str, r: &Str, field: String) -> bool {
+        let ok = known.contains(r.get_ref().as_str());
+        if !ok {
+            self.err(r.span(), field, format!("unknown {kind} `{}`", r.get_ref()));
+        }
+        ok
+    }
+
+    fn convert(&mut self, raw: &RawConfig) -> Config {
+        self.check_ids("users", &raw.users, |u| &u.id);
+        self.check_ids("teams", &raw.teams, |t| &t.id);
+        self.check_ids("schedules", &raw.schedules, |s| &s.id);
+        self.check_ids("escalation_policies", &raw.escalation_policies, |p| &p.id);
+        self.check_ids("services", &raw.services, |s| &s.id);
+        let known = Known {
+            users: ids(&raw.users, |u| &u.id),
+            teams: ids(&raw.teams, |t| &t.id),
+            schedules: ids(&raw.schedules, |s| &s.id),
+            policies: ids(&raw.escalation_policies, |p| &p.id),
+        };
+        Config {
+            users: raw
+                .users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| self.user(i, u.get_ref()))
+                .collect(),
+            teams: (raw.teams.iter().enumerate())
+                .map(|(i, t)| self.team(i, t.get_ref(), &known))
+                .collect(),
+            schedules: (raw.schedules.iter().enumerate())
+                .map(|(i, s)| self.schedule(i, s, &known))
+                .collect(),
+            escalation_policies: (raw.escalation_policies.iter().enumerate())
+                .map(|(i, p)| self.policy(i, p, &known))
+                .collect(),
+            services: self.services(&raw.services, &known),
+        }
+    }
+
+    fn user(&mut self, i: usize, u: &RawUser) -> User {
+        let path = format!("users[{i}]");
+        let time_zone = match &u.time_zone {
+            Some(tz) => {
+                let field = format!("{path}.time_zone");
+                self.take(parse_tz(tz.get_ref()), tz.span(), &field, Tz::UTC)
+            }
+            None => Tz::UTC,
+        };
+        self.check_optional(&u.phone, format!("{path}.phone"), validate_phone);
+        self.check_optional(&u.email, format!("{path}.email"), validate_email);
+        User {
+            id: u.id.get_ref().clone(),
+            name: u.name.clone(),
+            slack_id: u.slack_id.clone(),
+            time_zone,
+            phone: u.phone.as_ref().map(|p| p.get_ref().clone()),
+            email: u.email.as_ref().map(|e| e.get_ref().clone()),
+        }
+    }
+
+    fn team(&mut self, i: usize, t: &RawTeam, known: &Known) -> Team {
+        let path = format!("teams[{i}]");
+        for (j, m) in t.members.iter().enumerate() {
+            self.check_ref(&known.users, "user", m, format!("{path}.members[{j}]"));
+        }
+        for (j, lead) in t.leads.iter().enumerate() {
+            let field = format!("{path}.leads[{j}]");
+            // An unknown lead is reported once, as unknown, not also as a non-member.
+            if self.check_ref(&known.users, "user", lead, field.clone())
+                && !t.members.iter().any(|m| m.get_ref() == lead.get_ref())
+            {
+                let m = format!("lead `{}` is not listed in members", lead.get_ref());
+                self.err(lead.span(), field, m);
+            }
+        }
+        Team {
+            id: t.id.get_ref().clone(),
+            name: t.name.clone(),
+            leads: t.leads.iter().map(|l| l.get_ref().clone()).collect(),
+            members: t.members.iter().map(|m| m.get_ref().clone()).collect(),
+            alert_channel: t.alert_channel.clone(),
+            stakeholder_channel: t.stakeholder_channel.clone(),
+        }
+    }
+
+    fn schedule(&mut self, i: usize, s: &Spanned<RawSchedule>, known: &Known) -> Schedule {
+        let path = format!("schedules[{i}]");
+        let raw = s.get_ref();
+        self.check_ref(&known.teams, "team", &raw.team, format!("{path}.team"));
+        let tz_field = format!("{path}.time_zone");
+        let time_zone = parse_tz(raw.time_zone.get_ref());
+        let tz_ok = time_zone.is_ok();
+        let time_zone = self.take(time_zone, raw.time_zone.span(), &tz_field, Tz::UTC);
+        if raw.layers.is_empty() {
+            self.err(s.span(), format!("{path}.layers"), "schedule has no layers");
+        }
+        let layers = (raw.layers.iter().enumerate())
+            .map(|(j, l)| {
+                // Skip the DST check against a placeholder zone.
+                let zone = tz_ok.then_some(time_zone);
+                self.layer(&format!("{path}.layers[{j}]"), l, zone, known)
+            })
+            .collect();
+        Schedule {
+            id: raw.id.get_ref().clone(),
+            team: raw.team.get_ref().clone(),
+            time_zone,
+            layers,
+        }
+    }
+
+    fn layer(&mut self, path: &str, l: &Spanned<RawLayer>, tz: Option<Tz>, known: &Known) -> Layer {
+        let raw = l.get_ref();
+        if raw.name.get_ref().trim().is_empty() {
+            self.err(
+                raw.name.span(),
+                format!("{path}.name"),
+                "layer name is empty",
+            );
+        }
+        let start_field = format!("{path}.start");
+        let start = match parse_start(raw.start.get_ref()) {
+            Ok(start) => {
+                // A start the clocks skip over has no instant to anchor the rotation on.
+                if tz.is_some_and(|tz| tz.from_local_datetime(&start).earliest().is_none()) {
+                    let tz = tz.map_or("", |tz| tz.name());
+                    let m = format!(
+                        "start {start} does not exist in {tz}: clocks skip it for daylight saving"
+                    );
+                    self.err(raw.start.span(), start_field, m);
+                }
+                start
+            }
+            Err(m) => {
+                self.err(raw.start.span(), start_field, m);
+                NaiveDateTime::MIN
+            }
+        };
+        let rot_field = format!("{path}.rotation");
+        let rotation = parse_rotation(raw.rotation.get_ref());
+        let rotation = self.take(rotation, raw.rotation.span(), &rot_field, Rotation::Daily);
+        let handoff = match &raw.handoff {
+            Some(h) => {
+                let field = format!("{path}.handoff");
+                self.take(parse_hhmm(h.get_ref()), h.span(), &field, NaiveTime::MIN)
+            }
+            None => start.time(),
+        };
+        let users_field = format!("{path}.users");
+        let users = match &raw.users {
+            None => {
+                self.err(l.span(), users_field, "layer has no users");
+                Vec::new()
+            }
+            Some(users) if users.get_ref().is_empty() => {
+                self.err(users.span(), users_field, "layer has no users");
+                Vec::new()
+            }
+            Some(users) => {
+                for (k, u) in users.get_ref().iter().enumerate() {
+                    self.check_ref(&known.users, "user", u, format!("{users_field}[{k}]"));
+                }
+                users
+                    .get_ref()
+                    .iter()
+                    .map(|u| u.get_ref().clone())
+                    .collect()
+            }
+        };
+        let restrictions = (raw.restrictions.iter().enumerate())
+            .map(|(k, r)| {
+                let r = r.get_ref();
+                let p = format!("{path}.restrictions[{k}]");
+                let days = parse_days(r.days.get_ref());
+                let days = self.take(days, r.days.span(), &format!("{p}.days"), [false; 7]);
+                let from = parse_hhmm(r.from.get_ref());
+                let from = self.take(from, r.from.span(), &format!("{p}.from"), NaiveTime::MIN);
+                let to = parse_hhmm(r.to.get_ref());
+                let to = self.take(to, r.to.span(), &format!("{p}.to"), NaiveTime::MIN);
+                Restriction { days, from, to }
+            })
+            .collect();
+        Layer {
+            name: raw.name.get_ref().clone(),
+            start,
+            rotation,
+            handoff,
+            users,
+            restrictions,
+        }
+    }
+
+    fn policy(&mut self, i: usize, p: &Spanned<RawPolicy>, known: &Known) -> EscalationPolicy {
+        let path = format!("escalation_policies[{i}]");
+        let raw = p.get_ref();
+        if raw.levels.is_empty() {
+            self.err(
+                p.span(),
+                format!("{path}.levels"),
+                "escalation policy has no levels",
+            );
+        }
+        let levels = (raw.levels.iter().enumerate())
+            .map(|(j, level)| {
+                let field = format!("{path}.levels[{j}].targets");
+                let targets = match &level.get_ref().targets {
+                    Some(t) if !t.get_ref().is_empty() => (t.get_ref().iter().enumerate())
+                        .filter_map(|(k, t)| self.target(t, format!("{field}[{k}]"), known))
+                        .collect(),
+                    other => {
+                        let span = other.as_ref().map_or(level.span(), |t| t.span());
+                        self.err(span, field, "escalation level has no targets");
+                        Vec::new()
+                    }
+                };
+                EscalationLevel {
+                    after_minutes: level.get_ref().after_minutes,
+                    targets,
+                }
+            })
+            .collect();
+        EscalationPolicy {
+            id: raw.id.get_ref().clone(),
+            repeat: raw.repeat,
+            levels,
+        }
+    }
+
+    fn target(&mut self, t: &Str, field: String, known: &Known) -> Option<Target> {
+        let target = match parse_target(t.get_ref()) {
+            Ok(target) => target,
+            Err(m) => {
+                self.err(t.span(), field, m);
+                return None;
+            }
+        };
+        let (set, kind, id) = match &target {
+            Target::User(id) => (&known.users, "user", id),
+            Target::Schedule(id) => (&known.schedules, "schedule", id),
+        };
+        if !set.contains(id.as_str()) {
+            self.err(t.span(), field, format!("unknown {kind} `{id}`"));
+        }
+        Some(target)
+    }
+
+    fn services(&mut self, raw: &[Spanned<RawService>], known: &Known) -> Vec<Service> {
+        let mut key_lines: HashMap<String, usize> = HashMap::new();
+        let mut out = Vec::with_capacity(raw.len());
+        for (i, s) in raw.iter().enumerate() {
+            let s = s.get_ref();
+            let path = format!("services[{i}]");
+            self.check_ref(&known.teams, "team", &s.team, format!("{path}.team"));
+            if let Some(p) = &s.escalation_policy {
+                self.check_ref(
+                    &known.policies,
+                    "escalation policy",
+                    p,
+                    format!("{path}.escalation_policy"),
+                );
+            }
+            let key_field = format!("{path}.integration_key");
+            let key_span = s.integration_key.span();
+            let integration_key = match parse_integration_key(s.integration_key.get_ref()) {
+                Ok(key) => {
+                    // Two services on one key would make routing an alert ambiguous.
+                    if let Some(line) = key_lines.get(&key) {
+                        let m =
+                            format!("integration key already used by the service on line {line}");
+                        self.err(key_span, key_field, m);
+                    } else {
+                        key_lines.insert(key.clone(), line_col(self.text, key_span.start).0);
+                    }
+                    key
+                }
+                Err(m) => {
+                    self.err(key_span, key_field, m);
+                    String::new()
+                }
+            };
+            out.push(Service {
+                id: s.id.get_ref().clone(),
+                name: s.name.clone(),
+                team: s.team.get_ref().clone(),
+                escalation_policy: s.escalation_policy.as_ref().map(|p| p.get_ref().clone()),
+                integration_key,
+            });
+        }
+        out
+    }
+}
+
+// ---- Field parsers: each returns a message naming the bad value. ----
+
+fn validate_id(id: &str) -> Result<(), String> {
+    if id.is_empty() {
+        return Err("id is empty".into());
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return Err(format!(
+            "id `{id}` contains `{c}`: only letters, digits, `_`, `.` and `-` are allowed"
+        ));
+    }
+    Ok(())
+}
+
+fn parse_tz(s: &str) -> Result<Tz, String> {
+    s.parse::<Tz>().map_err(|_| {
+        // Suggest the right spelling when only the case is off.
+        let hint = chrono_tz::TZ_VARIANTS
+            .iter()
+            .find(|tz| tz.name().eq_ignore_ascii_case(s))
+            .map_or("Europe/London", |tz| tz.name());
+        format!("unknown time zone `{s}`: use an IANA name such as \"{hint}\"")
+    })
+}
+
+fn validate_phone(s: &str) -> Result<(), String> {
+    let ok = s.strip_prefix('+').is_some_and(|digits| {
+        (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid phone `{s}`: expected E.164, a `+` then 8 to 15 digits, e.g. \"+447700900001\""
+        ))
+    }
+}
+
+fn validate_email(s: &str) -> Result<(), String> {
+    match s.split_once('@') {
+        Some((local, domain))
+            if !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !s.chars().any(char::is_whitespace) =>
+        {
+            Ok(())
+        }
+        _ => Err(format!("invalid email `{s}`: expected name@domain")),
+    }
+}
+
+fn parse_hhmm(s: &str) -> Result<NaiveTime, String> {
+    let bad = || format!("invalid time `{s}`: expected HH:MM, e.g. \"09:00\"");
+    let (h, m) = s.split_once(':').ok_or_else(bad)?;
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if !(1..=2).contains(&h.len()) || m.len() != 2 || !digits(h) || !digits(m) {
+        return Err(bad());
+    }
+    let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    NaiveTime::from_hms_opt(h, m, 0)
+        .ok_or_else(|| format!("invalid time `{s}`: hours go 00-23 and minutes 00-59"))
+}
+
+fn parse_days(spec: &str) -> Result<[bool; 7], String> {
+    const SHORT: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    const LONG: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let lower = spec.trim().to_ascii_lowercase();
+    if lower == "daily" || lower == "all" {
+        return Ok([true; 7]);
+    }
+    let day = |d: &str| {
+        let d = d.trim();
+        if d.is_empty() {
+            return Err(format!("invalid days `{spec}`: empty day name"));
+        }
+        (SHORT.iter().position(|s| *s == d))
+            .or_else(|| LONG.iter().position(|s| *s == d))
+            .ok_or_else(|| {
+                format!("invalid days `{spec}`: unknown day `{d}`; use mon..sun, e.g. \"mon-fri\" or \"sat,sun\"")
+            })
+    };
+    let mut days = [false; 7];
+    for part in lower.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                // Ranges may wrap past Sunday, e.g. "fri-mon".
+                let (mut d, end) = (day(a)?, day(b)?);
+                days[d] = true;
+                while d != end {
+                    d = (d + 1) % 7;
+                    days[d] = true;
+                }
+            }
+            None => days[day(part)?] = true,
+        }
+    }
+    Ok(days)
+}
+
+fn parse_start(v: &toml::Value) -> Result<NaiveDateTime, String> {
+    const HINT: &str =
+        "expected a local date and time like \"2026-11-02T09:00:00\" or \"2026-11-02T09:00\"";
+    match v {
+        toml::Value::String(s) => [
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%d %H:%M",
+        ]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+        .ok_or_else(|| format!("invalid start `{s}`: {HINT}")),
+        toml::Value::Datetime(dt) => match (dt.date, dt.time, dt.offset) {
+            (_, _, Some(_)) => Err(format!(
+                "start `{dt}` has a UTC offset; write local time, the schedule's time_zone places it"
+            )),
+            (Some(d), Some(t), None) => {
+                NaiveDate::from_ymd_opt(d.year.into(), d.month.into(), d.day.into())
+                    .and_then(|date| {
+                        date.and_hms_nano_opt(
+                            t.hour.into(),
+                            t.minute.into(),
+                            t.second.into(),
+                            t.nanosecond,
+                        )
+                    })
+                    .ok_or_else(|| format!("invalid start `{dt}`: {HINT}"))
+            }
+            _ => Err(format!("start `{dt}` needs both a date and a time: {HINT}")),
+        },
+        other => Err(format!(
+            "invalid start: {HINT}, found a {}",
+            other.type_str()
+        )),
+    }
+}
+
+fn parse_rotation(s: &str) -> Result<Rotation, String> {
+    if s.eq_ignore_ascii_case("daily") {
+        return Ok(Rotation::Daily);
+    }
+    if s.eq_ignore_ascii_case("weekly") {
+        return Ok(Rotation::Weekly);
+    }
+    parse_duration(s).map(Rotation::Every).map_err(|e| {
+        format!("invalid rotation `{s}`: expected \"daily\", \"weekly\" or a duration; {e}")
+    })
+}
+
+fn parse_target(s: &str) -> Result<Target, String> {
+    match s.split_once(':') {
+        Some(("user", id)) if !id.is_empty() => Ok(Target::User(id.to_string())),
+        Some(("schedule", id)) if !id.is_empty() => Ok(Target::Schedule(id.to_string())),
+        _ => Err(format!(
+            "invalid target `{s}`: expected \"user:ID\" or \"schedule:ID\""
+        )),
+    }
+}
+
+fn parse_integration_key(s: &str) -> Result<String, String> {
+    if s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "invalid integration key `{s}`: expected exactly 32 hex characters"
+        ))
+    }
+}
+
+// ---- Locations ----
+
+/// 1-based line and column (in chars) of a byte offset; never panics on odd offsets.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
+}
+
+/// Best-effort dotted path for a TOML-level error, since toml does not expose one:
+/// replays `[[table]]` headers up to `line` and adds the key set on that line.
+fn field_at(text: &str, line: usize) -> String {
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    let mut table = String::new();
+    let mut key = String::new();
+    for (i, l) in text.lines().take(line).enumerate() {
+        let l = l.trim();
+        let header = |open: &str, close: &str| {
+            let inner = l.strip_prefix(open)?;
+            inner.find(close).map(|end| inner[..end].trim().to_string())
+        };
+        if let Some(name) = header("[[", "]]") {
+            // A new element restarts the numbering of arrays nested in it.
+            let nested = format!("{name}.");
+            counts.retain(|k, _| !k.starts_with(&nested));
+            counts
+                .entry(name.clone())
+                .and_modify(|n| *n += 1)
+                .or_insert(0);
+            table = render_path(&name, &counts);
+        } else if let Some(name) = header("[", "]") {
+            table = render_path(&name, &counts);
+        } else if let Some((k, _)) = l.split_once('=').filter(|_| i + 1 == line) {
+            key = k.trim().trim_matches('"').to_string();
+        }
+    }
+    match (table.is_empty(), key.is_empty()) {
+        (_, true) => table,
+        (true, false) => key,
+        (false, false) => format!("{table}.{key}"),
+    }
+}
+
+fn render_path(name: &str, counts: &HashMap<String, usize>) -> String {
+    let mut prefix = String::new();
+    let mut out = Vec::new();
+    for seg in name.split('.') {
+        let seg = seg.trim();
+        if !prefix.is_empty() {
+            prefix.push('.');
+        }
+        prefix.push_str(seg);
+        out.push(match counts.get(&prefix) {
+            Some(n) => format!("{seg}[{n}]"),
+            None => seg.to_string(),
+        });
+    }
+    out.join(".")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const EXAMPLE: &str = r#"
+[[users]]
+id = "alice"                 # stable id used everywhere below
+name = "Alice Example"
+slack_id = "U0ALICE"
+time_zone = "Europe/London"
+phone = "+447700900001"
+email = "a@example.com"
+
+[[users]]
+id = "bob"
+name = "Bob"
+
+[[users]]
+id = "carol"
+name = "Carol"
+time_zone = "America/New_York"
+
+[[teams]]
+id = "platform"
+name = "Platform"
+leads = ["alice"]
+members = ["alice", "bob", "carol"]
+alert_channel = "C0PLATFORM"
+stakeholder_channel = "C0EXEC"
+
+[[schedules]]
+id = "platform-primary"
+team = "platform"
+time_zone = "Europe/London"
+[[schedules.layers]]
+name = "weekly"
+start = "2026-11-02T09:00:00"
+rotation = "weekly"
+handoff = "09:00"
+users = ["alice", "bob", "carol"]
+restrictions = [{ days = "mon-fri", from = "09:00", to = "18:00" }]
+[[schedules.layers]]
+name = "nights"
+start = 2026-11-02T18:00:00
+rotation = "1h30m"
+users = ["bob"]
+restrictions = [{ days = "mon,wed-fri", from = "22:00", to = "06:00" }, { days = "sat,sun", from = "00:00", to = "00:00" }]
+
+[[escalation_policies]]
+id = "platform-default"
+repeat = 2
+[[escalation_policies.levels]]
+after_minutes = 0
+targets = ["schedule:platform-primary"]
+[[escalation_policies.levels]]
+after_minutes = 15
+targets = ["user:alice"]
+
+[[services]]
+id = "api"
+name = "Public API"
+team = "platform"
+escalation_policy = "platform-default"
+integration_key = "5F0C1E9A7B3D4C2E8F6A0B1C2D3E4F5A"
+"#;
+
+    fn hm(h: u32, m: u32) -> NaiveTime {
+        NaiveTime::from_hms_opt(h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn full_example_parses_with_right_values() {
+        let c = Config::parse("tocsin.toml", EXAMPLE).unwrap_or_else(|e| panic!("{e}"));
+        let alice = c.user("alice").unwrap();
+        assert_eq!(alice.name, "Alice Example");
+        assert_eq!(alice.slack_id.as_deref(), Some("U0ALICE"));
+        assert_eq!(alice.time_zone, chrono_tz::Europe::London);
+        assert_eq!(alice.phone.as_deref(), Some("+447700900001"));
+        assert_eq!(alice.email.as_deref(), Some("a@example.com"));
+        assert_eq!(c.user("bob").unwrap().time_zone, Tz::UTC);
+        assert_eq!(
+            c.user("carol").unwrap().time_zone,
+            chrono_tz::America::New_York
+        );
+
+        let team = c.team("platform").unwrap();
+        assert_eq!(team.leads, ["alice"]);
+        assert_eq!(team.members, ["alice", "bob", "carol"]);
+        assert_eq!(team.alert_channel.as_deref(), Some("C0PLATFORM"));
+        assert_eq!(team.stakeholder_channel.as_deref(), Some("C0EXEC"));
+
+        let s = c.schedule("platform-primary").unwrap();
+        assert_eq!(s.team, "platform");
+        assert_eq!(s.time_zone, chrono_tz::Europe::London);
+        let weekly = &s.layers[0];
+        let start = NaiveDate::from_ymd_opt(2026, 11, 2)
+            .unwrap()
+            .and_time(hm(9, 0));
+        assert_eq!(weekly.start, start);
+        assert_eq!(weekly.rotation, Rotation::Weekly);
+        assert_eq!(weekly.handoff, hm(9, 0));
+        assert_eq!(weekly.users, ["alice", "bob", "carol"]);
+        assert_eq!(
+            weekly.restrictions,
+            [Restriction {
+                days: [true, true, true, true, true, false, false],
+                from: hm(9, 0),
+                to: hm(18, 0)
+            }]
+        );
+        let nights = &s.layers[1];
+        assert_eq!(
+            nights.start.time(),
+            hm(18, 0),
+            "bare TOML datetime accepted"
+        );
+        assert_eq!(nights.handoff, hm(18, 0), "handoff defaults to start time");
+        assert_eq!(nights.rotation, Rotation::Every(Duration::minutes(90)));
+        assert_eq!(
+            nights.restrictions[0].days,
+            [true, false, true, true, true, false, false]
+        );
+        assert_eq!(
+            nights.restrictions[1].days,
+            [false, false, false, false, false, true, true]
+        );
+
+        let p = c.policy("platform-default").unwrap();
+        assert_eq!(p.repeat, 2);
+        assert_eq!(
+            p.levels,
+            [
+                EscalationLevel {
+                    after_minutes: 0,
+                    targets: vec![Target::Schedule("platform-primary".into())]
+                },
+                EscalationLevel {
+                    after_minutes: 15,
+                    targets: vec![Target::User("alice".into())]
+                },
+            ]
+        );
+
+        let api = c.service("api").unwrap();
+        assert_eq!(api.integration_key, "5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a");
+        assert_eq!(api.escalation_policy.as_deref(), Some("platform-default"));
+        let by_key = c
+            .service_by_key("5F0C1E9A7B3D4C2E8F6A0B1C2D3E4F5A")
+            .unwrap();
+        assert_eq!(by_key.id, "api");
+        assert!(
+            c.service_by_key("00000000000000000000000000000000")
+                .is_none()
+        );
+        assert_eq!(c.team_of_service("api").unwrap().id, "platform");
+        assert!(c.team_of_service("nope").is_none());
+    }
+
+    #[test]
+    fn empty_file_is_empty_config() {
+        assert_eq!(Config::parse("f", ""), Ok(Config::default()));
+        assert_eq!(Config::parse("f", "# nothing yet\n"), Ok(Config::default()));
+    }
+
+    /// Parses `input` and asserts exactly `expected` errors as (line, field, message fragment).
+    fn check(name: &str, input: &str, expected: &[(usize, &str, &str)]) -> Result<(), String> {
+        let got = match Config::parse("t.toml", input) {
+            Ok(_) => Vec::new(),
+            Err(ConfigErrors(errs)) => errs,
+        };
+        let matches = got.len() == expected.len()
+            && got.iter().zip(expected).all(|(g, (line, field, msg))| {
+                g.line == *line && g.field == *field && g.message.contains(msg) && g.column > 0
+            });
+        if matches {
+            Ok(())
+        } else {
+            let got: Vec<String> = got.iter().map(|e| format!("  {e}")).collect();
+            Err(format!(
+                "{name}: expected {expected:?}, got:\n{}",
+                got.join("\n")
+            ))
+        }
+    }
+
+    /// (name, input, expected errors as (line, field, message fragment)).
+    type Case<'a> = (&'a str, &'a str, &'a [(usize, &'a str, &'a str)]);
+
+    fn run(cases: &[Case]) {
+        let failures: Vec<String> = (cases.iter())
+            .filter_map(|(name, input, expected)| check(name, input, expected).err())
+            .collect();
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    // Two known users, reused by cases that need someone to reference.
+    const USERS: &str =
+        "[[users]]\nid = \"alice\"\nname = \"A\"\n[[users]]\nid = \"bob\"\nname = \"B\"\n";
+
+    fn with_users(rest: &str) -> String {
+        format!("{USERS}{rest}")
+    }
+
+    #[test]
+    fn toml_level_errors() {
+        run(&[
+            (
+                "syntax",
+                "[[users]]\nid = \"x\nname = \"X\"\n",
+                &[(2, "users[0].id", "string")],
+            ),
+            (
+                "unknown top-level key",
+                "[[users]]\nid = \"a\"\nname = \"A\"\n[[userz]]\nid = \"b\"\n",
+                &[(4, "userz[0]", "unknown field `userz`")],
+            ),
+            (
+                "unknown nested key",
+                "[[users]]\nid = \"a\"\nname = \"A\"\n[[users]]\nid = \"b\"\nnmae = \"B\"\n",
+                &[(6, "users[1].nmae", "unknown field `nmae`")],
+            ),
+            (
+                "type error",
+                "[[escalation_policies]]\nid = \"p\"\nrepeat = -1\n",
+                &[(3, "escalation_policies[0].repeat", "-1")],
+            ),
+            (
+                "missing field",
+                "[[users]]\nid = \"a\"\n",
+                &[(1, "users[0]", "missing field `name`")],
+            ),
+            (
+                "nested array index resets per parent",
+                "[[escalation_policies]]\nid = \"a\"\n[[escalation_policies.levels]]\nafter_minutes = 0\n[[escalation_policies]]\nid = \"b\"\n[[escalation_policies.levels]]\nbogus = 1\n",
+                &[(
+                    8,
+                    "escalation_policies[1].levels[0].bogus",
+                    "unknown field `bogus`",
+                )],
+            ),
+        ]);
+    }
+
+    #[test]
+    fn id_rules() {
+        run(&[
+            (
+                "duplicate user",
+                "[[users]]\nid = \"a\"\nname = \"A\"\n[[users]]\nid = \"a\"\nname = \"A2\"\n",
+                &[(
+                    5,
+                    "users[1].id",
+                    "duplicate id `a` (first defined on line 2)",
+                )],
+            ),
+            (
+                "empty id",
+                "[[users]]\nid = \"\"\nname = \"A\"\n",
+                &[(2, "users[0].id", "id is empty")],
+            ),
+            (
+                "bad id chars",
+                "[[teams]]\nid = \"plat form\"\nname = \"P\"\n",
+                &[(2, "teams[0].id", "contains ` `")],
+            ),
+            (
+                "duplicate team",
+                "[[teams]]\nid = \"t\"\nname = \"T\"\n[[teams]]\nid = \"t\"\nname = \"T\"\n",
+                &[(5, "teams[1].id", "duplicate id `t`")],
+            ),
+            (
+                "duplicate schedule",
+                "[[teams]]\nid = \"t\"\nname = \"T\"\n[[schedules]]\nid = \"s\"\nteam = \"t\"\ntime_zone = \"UTC\"\n[[schedules.layers]]\nname = \"l\"\nstart = \"2026-01-01T00:00\"\nrotation = \"daily\"\nusers = []\n[[schedules]]\nid = \"s\"\nteam = \"t\"\ntime_zone = \"UTC\"\nlayers = []\n",
+                &[
+                    (12, "schedules[0].layers[0].users", "layer has no users"),
+                    (13, "schedules[1].layers", "schedule has no layers"),
+                    (14, "schedules[1].id", "duplicate id `s`"),
+                ],
+            ),
+            (
+                "duplicate policy",
+                "[[escalation_policies]]\nid = \"p\"\nlevels = [{ after_minutes = 0, targets = [\"user:x\"] }]\n[[escalation_policies]]\nid = \"p\"\n",
+                &[
+                    (
+                        3,
+                        "escalation_policies[0].levels[0].targets[0]",
+                        "unknown user `x`",
+                    ),
+                    (4, "escalation_policies[1].levels", "has no levels"),
+                    (5, "escalation_policies[1].id", "duplicate id `p`"),
+                ],
+            ),
+            (
+                "duplicate service",
+                "[[teams]]\nid = \"t\"\nname = \"T\"\n[[services]]\nid = \"s\"\nname = \"S\"\nteam = \"t\"\nintegration_key = \"00000000000000000000000000000001\"\n[[services]]\nid = \"s\"\nname = \"S\"\nteam = \"t\"\nintegration_key = \"00000000000000000000000000000002\"\n",
+                &[(10, "services[1].id", "duplicate id `s`")],
+            ),
+        ]);
+    }
+
+    #[test]
+    fn user_field_rules() {
+        run(&[
+            (
+                "bad user time zone",
+                "[[users]]\nid = \"a\"\nname = \"A\"\ntime_zone = \"Europe/Londn\"\n",
+                &[(
+                    4,
+                    "users[0].time_zone",
+                    "`Europe/Londn`: use an IANA name such as \"Europe/London\"",
+                )],
+            ),
+            (
+                "time zone case hint",
+                "[[users]]\nid = \"a\"\nname = \"A\"\ntime_zone = \"europe/paris\"\n",
+                &[(4, "users[0].time_zone", "\"Europe/Paris\"")],
+            ),
+            (
+                "phone no plus",
+                "[[users]]\nid = \"a\"\nname = \"A\"\nphone = \"07700900001\"\n",
+                &[(4, "users[0].phone", "E.164")],
+            ),
+            (
+                "phone too short",
+                "[[users]]\nid = \"a\"\nname = \"A\"\nphone = \"+4477\"\n",
+                &[(4, "users[0].phone", "E.164")],
+            ),
+            (
+                "phone letters",
+                "[[users]]\nid = \"a\"\nname = \"A\"\nphone = \"+44770090000x\"\n",
+                &[(4, "users[0].phone", "E.164")],
+            ),
+            (
+                "bad email",
+                "[[users]]\nid = \"a\"\nname = \"A\"\nemail = \"nobody\"\n",
+                &[(4, "users[0].email", "invalid email")],
+            ),
+        ]);
+    }
+
+    #[test]
+    fn team_rules() {
+        run(&[
+            (
+                "unknown member",
+                &with_users(
+                    "[[teams]]\nid = \"t\"\nname = \"T\"\nmembers = [\"alice\", \"dave\"]\n",
+                ),
+                &[(10, "teams[0].members[1]", "unknown user `dave`")],
+            ),
+            (
+                "unknown lead",
+                &with_users(
+                    "[[teams]]\nid = \"t\"\nname = \"T\"\nleads = [\"zed\"]\nmembers = [\"alice\"]\n",
+                ),
+                &[(10, "teams[0].leads[0]", "unknown user `zed`")],
+            ),
+            (
+                "lead not member",
+                &with_users(
+                    "[[teams]]\nid = \"t\"\nname = \"T\"\nleads = [\"bob\"]\nmembers = [\"alice\"]\n",
+                ),
+                &[(
+                    10,
+                    "teams[0].leads[0]",
+                    "lead `bob` is not listed in members",
+                )],
+            ),
+        ]);
+    }
+
+    /// A schedule for team "t" (defined first) whose single layer has `layer` appended.
+    fn schedule_with(tz: &str, layer: &str) -> String {
+        with_users(&format!(
+            "[[teams]]\nid = \"t\"\nname = \"T\"\n[[schedules]]\nid = \"s\"\nteam = \"t\"\ntime_zone = \"{tz}\"\n[[schedules.layers]]\nname = \"l\"\n{layer}"
+        ))
+    }
+
+    const OK_LAYER: &str =
+        "start = \"2026-11-02T09:00\"\nrotation = \"weekly\"\nusers = [\"alice\"]\n";
+
+    #[test]
+    fn schedule_rules() {
+        // Lines 1-6 users, 7-9 team, 10-13 schedule, 14 layer header, 15 `name`, layer text from 16.
+        run(&[
+            ("valid layer", &schedule_with("UTC", OK_LAYER), &[]),
+            (
+                "unknown team",
+                &with_users(
+                    "[[schedules]]\nid = \"s\"\nteam = \"nope\"\ntime_zone = \"UTC\"\n[[schedules.layers]]\nname = \"l\"\nstart = \"2026-11-02T09:00\"\nrotation = \"daily\"\nusers = [\"bob\"]\n",
+                ),
+                &[(9, "schedules[0].team", "unknown team `nope`")],
+            ),
+            (
+                "bad schedule time zone",
+                &schedule_with("Mars/Olympus", OK_LAYER),
+                &[(
+                    13,
+                    "schedules[0].time_zone",
+                    "`Mars/Olympus`: use an IANA name such as \"Europe/London\"",
+                )],
+            ),
+            (
+                "empty layers",
+                &with_users(
+                    "[[teams]]\nid = \"t\"\nname = \"T\"\n[[schedules]]\nid = \"s\"\nteam = \"t\"\ntime_zone = \"UTC\"\n",
+                ),
+                &[(10, "schedules[0].layers", "schedule has no layers")],
+            ),
+            (
+                "empty layer name",
+                &schedule_with("UTC", OK_LAYER).replace("name = \"l\"", "name = \"\""),
+                &[(15, "schedules[0].layers[0].name", "layer name is empty")],
+            ),
+            (
+                "bad start",
+                &schedule_with(
+                    "UTC",
+                    "start = \"next monday\"\nrotation = \"weekly\"\nusers = [\"alice\"]\n",
+                ),
+                &[(
+                    16,
+                    "schedules[0].layers[0].start",
+                    "invalid start `next monday`",
+                )],
+            ),
+            (
+                "start with offset",
+                &schedule_with(
+                    "UTC",
+                    "start = 2026-11-02T09:00:00Z\nrotation = \"weekly\"\nusers = [\"alice\"]\n",
+                ),
+                &[(16, "schedules[0].layers[0].start", "UTC offset")],
+            ),
+            (
+                "start date only",
+                &schedule_with(
+                    "UTC",
+                    "start = 2026-11-02\nrotation = \"weekly\"\nusers = [\"alice\"]\n",
+                ),
+                &[(
+                    16,
+                    "schedules[0].layers[0].start",
+                    "needs both a date and a time",
+                )],
+            ),
+            (
+                "start in DST gap",
+                &schedule_with(
+                    "Europe/London",
+                    "start = \"2026-03-29T01:30\"\nrotation = \"weekly\"\nusers = [\"alice\"]\n",
+                ),
+                &[(
+                    16,
+                    "schedules[0].layers[0].start",
+                    "does not exist in Europe/London",
+                )],
+            ),
+            (
+                "bad rotation",
+                &schedule_with(
+                    "UTC",
+                    "start = \"2026-11-02T09:00\"\nrotation = \"fortnightly\"\nusers = [\"alice\"]\n",
+                ),
+                &[(
+                    17,
+                    "schedules[0].layers[0].rotation",
+                    "invalid rotation `fortnightly`",
+                )],
+            ),
+            (
+                "zero rotation",
+                &schedule_with(
+                    "UTC",
+                    "start = \"2026-11-02T09:00\"\nrotation = \"0h\"\nusers = [\"alice\"]\n",
+                ),
+                &[(17, "schedules[0].layers[0].rotation", "is zero")],
+            ),
+            (
+                "bad handoff",
+                &schedule_with(
+                    "UTC",
+                    "start = \"2026-11-02T09:00\"\nrotation = \"weekly\"\nhandoff = \"25:00\"\nusers = [\"alice\"]\n",
+                ),
+                &[(18, "schedules[0].layers[0].handoff", "invalid time `25:00`")],
+            ),
+            (
+                "unknown layer user",
+                &schedule_with(
+                    "UTC",
+                    "start = \"2026-11-02T09:00\"\nrotation = \"weekly\"\nusers = [\"alice\", \"eve\"]\n",
+                ),
+                &[(18, "schedules[0].layers[0].users[1]", "unknown user `eve`")],
+            ),
+            (
+                "empty layer users",
+                &schedule_with(
+                    "UTC",
+                    "start = \"2026-11-02T09:00\"\nrotation = \"weekly\"\nusers = []\n",
+                ),
+                &[(18, "schedules[0].layers[0].users", "layer has no users")],
+            ),
+            (
+                "missing layer users",
+                &schedule_with(
+                    "UTC",
+                    "start = \"2026-11-02T09:00\"\nrotation = \"weekly\"\n",
+                ),
+                &[(14, "schedules[0].layers[0].users", "layer has no users")],
+            ),
+            (
+                "bad days",
+                &schedule_with(
+                    "UTC",
+                    &format!(
+                        "{OK_LAYER}restrictions = [{{ days = \"mon-fry\", from = \"09:00\", to = \"17:00\" }}]\n"
+                    ),
+                ),
+                &[(
+                    19,
+                    "schedules[0].layers[0].restrictions[0].days",
+                    "unknown day `fry`",
+                )],
+            ),
+            (
+                "bad from and to",
+                &schedule_with(
+                    "UTC",
+                    &format!(
+                        "{OK_LAYER}restrictions = [{{ days = \"all\", from = \"9am\", to = \"17:0\" }}]\n"
+                    ),
+                ),
+                &[
+                    (
+                        19,
+                        "schedules[0].layers[0].restrictions[0].from",
+                        "invalid time `9am`",
+                    ),
+                    (
+                        19,
+                        "schedules[0].layers[0].restrictions[0].to",
+                        "invalid time `17:0`",
+                    ),
+                ],
+            ),
+        ]);
+    }
+
+    #[test]
+    fn policy_rules() {
+        let policy = |levels: &str| {
+            with_users(&format!(
+                "[[teams]]\nid = \"t\"\nname = \"T\"\n[[schedules]]\nid = \"s\"\nteam = \"t\"\ntime_zone = \"UTC\"\n[[schedules.layers]]\nname = \"l\"\n{OK_LAYER}[[escalation_policies]]\nid = \"p\"\n{levels}"
+            ))
+        };
+        // Policy header is line 19; `levels` text starts on line 21.
+        run(&[
+            (
+                "valid",
+                &policy(
+                    "[[escalation_policies.levels]]\nafter_minutes = 0\ntargets = [\"schedule:s\", \"user:bob\"]\n",
+                ),
+                &[],
+            ),
+            (
+                "no levels",
+                &policy(""),
+                &[(19, "escalation_policies[0].levels", "has no levels")],
+            ),
+            (
+                "empty targets",
+                &policy("[[escalation_policies.levels]]\nafter_minutes = 0\ntargets = []\n"),
+                &[(
+                    23,
+                    "escalation_policies[0].levels[0].targets",
+                    "has no targets",
+                )],
+            ),
+            (
+                "missing targets",
+                &policy("[[escalation_policies.levels]]\nafter_minutes = 0\n"),
+                &[(
+                    21,
+                    "escalation_policies[0].levels[0].targets",
+                    "has no targets",
+                )],
+            ),
+            (
+                "malformed target",
+                &policy(
+                    "[[escalation_policies.levels]]\nafter_minutes = 0\ntargets = [\"team:t\"]\n",
+                ),
+                &[(
+                    23,
+                    "escalation_policies[0].levels[0].targets[0]",
+                    "invalid target `team:t`",
+                )],
+            ),
+            (
+                "unknown target user",
+                &policy(
+                    "[[escalation_policies.levels]]\nafter_minutes = 0\ntargets = [\"user:zed\"]\n",
+                ),
+                &[(
+                    23,
+                    "escalation_policies[0].levels[0].targets[0]",
+                    "unknown user `zed`",
+                )],
+            ),
+            (
+                "unknown target schedule",
+                &policy(
+                    "[[escalation_policies.levels]]\nafter_minutes = 0\n[[escalation_policies.levels]]\nafter_minutes = 5\ntargets = [\"schedule:nope\"]\n",
+                ),
+                &[
+                    (
+                        21,
+                        "escalation_policies[0].levels[0].targets",
+                        "has no targets",
+                    ),
+                    (
+                        25,
+                        "escalation_policies[0].levels[1].targets[0]",
+                        "unknown schedule `nope`",
+                    ),
+                ],
+            ),
+        ]);
+    }
+
+    #[test]
+    fn service_rules() {
+        let services = |rest: &str| {
+            format!(
+                "[[teams]]\nid = \"t\"\nname = \"T\"\n[[escalation_policies]]\nid = \"p\"\nlevels = [{{ after_minutes = 0, targets = [\"schedule:nope\"] }}]\n{rest}"
+            )
+        };
+        // The shared policy targets an unknown schedule on line 6, so every case expects that first.
+        let p6 = (
+            6,
+            "escalation_policies[0].levels[0].targets[0]",
+            "unknown schedule `nope`",
+        );
+        run(&[
+            (
+                "unknown team and policy",
+                &services(
+                    "[[services]]\nid = \"s\"\nname = \"S\"\nteam = \"u\"\nescalation_policy = \"q\"\nintegration_key = \"0123456789abcdef0123456789ABCDEF\"\n",
+                ),
+                &[
+                    p6,
+                    (10, "services[0].team", "unknown team `u`"),
+                    (
+                        11,
+                        "services[0].escalation_policy",
+                        "unknown escalation policy `q`",
+                    ),
+                ],
+            ),
+            (
+                "bad integration key",
+                &services(
+                    "[[services]]\nid = \"s\"\nname = \"S\"\nteam = \"t\"\nintegration_key = \"0123456789abcdef0123456789abcdeg\"\n",
+                ),
+                &[
+                    p6,
+                    (11, "services[0].integration_key", "expected exactly 32 hex"),
+                ],
+            ),
+            (
+                "short integration key",
+                &services(
+                    "[[services]]\nid = \"s\"\nname = \"S\"\nteam = \"t\"\nintegration_key = \"abc\"\n",
+                ),
+                &[p6, (11, "services[0].integration_key", "`abc`")],
+            ),
+            (
+                "duplicate key ignoring case",
+                &services(
+                    "[[services]]\nid = \"s\"\nname = \"S\"\nteam = \"t\"\nintegration_key = \"0123456789abcdef0123456789abcdef\"\n[[services]]\nid = \"s2\"\nname = \"S\"\nteam = \"t\"\nintegration_key = \"0123456789ABCDEF0123456789ABCDEF\"\n",
+                ),
+                &[
+                    p6,
+                    (
+                        16,
+                        "services[1].integration_key",
+                        "already used by the service on line 11",
+                    ),
+                ],
+            ),
+        ]);
+    }
+
+    #[test]
+    fn reports_every_problem_in_file_order() {
+        let input = with_users(
+            "[[teams]]\nid = \"t\"\nname = \"T\"\nmembers = [\"ghost\"]\n[[users]]\nid = \"bob\"\nname = \"B2\"\nphone = \"12345\"\n",
+        );
+        run(&[(
+            "three problems",
+            &input,
+            &[
+                (10, "teams[0].members[0]", "unknown user `ghost`"),
+                (
+                    12,
+                    "users[2].id",
+                    "duplicate id `bob` (first defined on line 5)",
+                ),
+                (14, "users[2].phone", "E.164"),
+            ],
+        )]);
+    }
+
+    #[test]
+    fn error_display_and_load() {
+        let err = Config::parse("x.toml", "[[users]]\nid = \"\"\nname = \"A\"\n").unwrap_err();
+        assert_eq!(err.to_string(), "x.toml:2:6: users[0].id: id is empty");
+        let two = ConfigErrors(vec![err.0[0].clone(), err.0[0].clone()]);
+        assert_eq!(two.to_string().lines().count(), 2);
+
+        let missing = Path::new("/nonexistent/dir/tocsin.toml");
+        let err = Config::load(missing).unwrap_err();
+        assert_eq!((err.0.len(), err.0[0].line), (1, 0));
+        assert!(
+            err.to_string()
+                .starts_with("/nonexistent/dir/tocsin.toml:0:0: cannot read config")
+        );
+
+        let path =
+            std::env::temp_dir().join(format!("tocsin-config-test-{}.toml", std::process::id()));
+        std::fs::write(&path, EXAMPLE).unwrap();
+        let loaded = Config::load(&path);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(loaded.unwrap().services.len(), 1);
+    }
+
+    #[test]
+    fn parse_duration_table() {
+        let ok: &[(&str, i64)] = &[
+            ("12h", 12 * 3600),
+            ("3d", 3 * 86_400),
+            ("90m", 90 * 60),
+            ("1h30m", 5400),
+            ("2w", 14 * 86_400),
+            ("45s", 45),
+            ("1w2d3h4m5s", 604_800 + 2 * 86_400 + 3 * 3600 + 4 * 60 + 5),
+            ("0h30m", 1800),
+        ];
+        for (s, secs) in ok {
+            assert_eq!(parse_duration(s), Ok(Duration::seconds(*secs)), "{s}");
+        }
+        let bad: &[(&str, &str)] = &[
+            ("", "empty"),
+            ("0m", "zero"),
+            ("-5m", "negative"),
+            ("12", "missing a unit"),
+            ("h", "invalid duration"),
+            ("5x", "unknown unit `x`"),
+            ("1h 30m", "invalid duration"),
+            ("30m1h", "largest to smallest"),
+            ("1h1h", "largest to smallest"),
+            ("99999999999999999999h", "too large"),
+            ("9223372036854775807s", "too large"),
+            ("2562047788016h", "too large"),
+            ("1.5h", "unknown unit `.`"),
+            ("5é", "unknown unit `é`"),
+        ];
+        for (s, frag) in bad {
+            match parse_duration(s) {
+                Err(m) => assert!(m.contains(frag), "{s:?}: {m}"),
+                Ok(d) => panic!("{s:?} parsed as {d:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn helpers_tables() {
+        assert_eq!(parse_days("daily"), Ok([true; 7]));
+        assert_eq!(parse_days("ALL"), Ok([true; 7]));
+        assert_eq!(
+            parse_days("fri-mon"),
+            Ok([true, false, false, false, true, true, true])
+        );
+        assert_eq!(
+            parse_days("Saturday, sun"),
+            Ok([false, false, false, false, false, true, true])
+        );
+        assert!(parse_days("").is_err());
+        assert!(parse_days("mon,,tue").is_err());
+        assert_eq!(parse_hhmm("9:05"), Ok(hm(9, 5)));
+        assert_eq!(parse_hhmm("23:59"), Ok(hm(23, 59)));
+        for bad in ["24:00", "12:60", "1200", "12:5", ":30", "+1:30", "12:30:00"] {
+            assert!(parse_hhmm(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_rotation("Daily"), Ok(Rotation::Daily));
+        assert_eq!(
+            parse_rotation("12h"),
+            Ok(Rotation::Every(Duration::hours(12)))
+        );
+        assert!(parse_target("user:").is_err());
+        assert_eq!(
+            parse_target("schedule:a:b"),
+            Ok(Target::Schedule("a:b".into()))
+        );
+        assert_eq!(line_col("ab\ncé\nx", 6), (2, 3));
+        assert_eq!(line_col("é", 1), (1, 1), "offset inside a char is clamped");
+        assert_eq!(line_col("abc", 99), (1, 4));
+    }
+
+    proptest! {
+        #[test]
+        fn parse_duration_never_panics(s in ".{0,24}") {
+            let _ = parse_duration(&s);
+        }
+
+        #[test]
+        fn parse_duration_hours_round_trip(n in 1i64..=2_562_047_788_015) {
+            prop_assert_eq!(parse_duration(&format!("{n}h")), Ok(Duration::hours(n)));
+        }
+
+        #[test]
+        fn config_parse_never_panics_on_arbitrary_text(s in "(?s).{0,200}") {
+            let _ = Config::parse("p.toml", &s);
+        }
+
+        #[test]
+        fn config_parse_never_panics_on_tomlish_text(s in "[\\[\\]a-z_.=\" \n0-9:,{}#+-]{0,200}") {
+            let _ = Config::parse("p.toml", &s);
+        }
+
+        #[test]
+        fn config_parse_never_panics_on_mutated_example(at in 0usize..EXAMPLE.len(), cut in 0usize..8, insert in "(?s).{0,8}") {
+            // EXAMPLE is ASCII, so every byte offset is a char boundary.
+            let end = (at + cut).min(EXAMPLE.len());
+            let text = format!("{}{}{}", &EXAMPLE[..at], insert, &EXAMPLE[end..]);
+            if let Err(e) = Config::parse("p.toml", &text) {
+                prop_assert!(!e.0.is_empty());
+            }
+        }
+    }
+}

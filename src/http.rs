@@ -1,0 +1,195 @@
+//! The HTTP edge (hyper 1): routing, body limits, status codes. No domain logic.
+
+use crate::app::Core;
+use crate::ingest::{events_v2, Ingest, IngestError};
+use crate::slack::inbound::{self, Reply};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Bodies larger than this get 413 before they are read in full.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+type Resp = Response<Full<Bytes>>;
+
+#[derive(Clone)]
+struct Handler {
+    core: Core,
+    ingest: Ingest,
+}
+
+/// Serves until `shutdown` turns true, then waits for in-flight requests.
+pub async fn serve(listener: TcpListener, core: Core, ingest: Ingest, mut shutdown: watch::Receiver<bool>) {
+    let handler = Handler { core, ingest };
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(s) => s,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let h = handler.clone();
+                let svc = hyper::service::service_fn(move |req| {
+                    let h = h.clone();
+                    async move { Ok::<_, std::convert::Infallible>(h.handle(req).await) }
+                });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(Duration::from_secs(30))
+                    .serve_connection(TokioIo::new(stream), svc);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down: waiting for in-flight requests");
+    graceful.shutdown().await;
+}
+
+impl Handler {
+    async fn handle(&self, req: Request<Incoming>) -> Resp {
+        let (method, path) = (req.method().clone(), req.uri().path().to_string());
+        match (&method, path.as_str()) {
+            (&Method::GET, "/healthz") => json_response(StatusCode::OK, &json!({"status": "ok"})),
+            (&Method::POST, "/v2/enqueue") => self.with_body(req, |h, _, b| h.enqueue(b)).await,
+            (&Method::POST, "/slack/events") => {
+                self.with_slack_body(req, |h, b| async move { inbound::events(&h.core, &b) }).await
+            }
+            (&Method::POST, "/slack/commands") => {
+                self.with_slack_body(req, |h, b| async move { inbound::command(&h.core, &b).await })
+                    .await
+            }
+            (&Method::POST, "/slack/interactions") => {
+                self.with_slack_body(req, |h, b| async move { inbound::interaction(&h.core, &b).await })
+                    .await
+            }
+            (_, "/healthz" | "/v2/enqueue" | "/slack/events" | "/slack/commands" | "/slack/interactions") => {
+                json_response(StatusCode::METHOD_NOT_ALLOWED, &json!({"error": format!("{method} is not allowed here")}))
+            }
+            _ => json_response(StatusCode::NOT_FOUND, &json!({"error": format!("no route for {path}")})),
+        }
+    }
+
+    /// Reads the body (up to [`MAX_BODY`]) and hands it to `f`.
+    async fn with_body<F, Fut>(&self, req: Request<Incoming>, f: F) -> Resp
+    where
+        F: FnOnce(Handler, hyper::http::request::Parts, Bytes) -> Fut,
+        Fut: std::future::Future<Output = Resp>,
+    {
+        let (parts, body) = req.into_parts();
+        match read_body(&parts, body).await {
+            Ok(b) => f(self.clone(), parts, b).await,
+            Err(r) => r,
+        }
+    }
+
+    /// Reads the body, checks Slack's signature over the raw bytes, then calls `f`.
+    async fn with_slack_body<F, Fut>(&self, req: Request<Incoming>, f: F) -> Resp
+    where
+        F: FnOnce(Handler, Bytes) -> Fut,
+        Fut: std::future::Future<Output = Reply>,
+    {
+        self.with_body(req, |h, parts, body| async move {
+            let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+            let auth = inbound::authenticate(
+                &h.core,
+                header("x-slack-request-timestamp"),
+                header("x-slack-signature"),
+                &body,
+            );
+            let reply = match auth {
+                Ok(()) => f(h, body).await,
+                Err(r) => r,
+            };
+            reply_response(reply)
+        })
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn enqueue(self, body: Bytes) -> Resp {
+        let ev = match events_v2::parse(&body, events_v2::generate_dedup_key) {
+            Ok(ev) => ev,
+            Err(errors) => return json_response(StatusCode::BAD_REQUEST, &events_v2::invalid(&errors)),
+        };
+        match self.ingest.apply(&ev).await {
+            Ok(_) => json_response(StatusCode::ACCEPTED, &events_v2::accepted(&ev.dedup_key)),
+            Err(IngestError::UnknownKey) => json_response(
+                StatusCode::BAD_REQUEST,
+                &events_v2::invalid(&["'routing_key' does not belong to any service (unknown integration key)".into()]),
+            ),
+            Err(IngestError::Store(e)) => {
+                tracing::error!(error = %e, "event could not be stored");
+                // 5xx makes senders (Alertmanager, PagerDuty clients) retry.
+                json_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &json!({"status": "error", "message": "event could not be stored; retry"}),
+                )
+            }
+        }
+    }
+}
+
+async fn read_body(parts: &hyper::http::request::Parts, body: Incoming) -> Result<Bytes, Resp> {
+    let too_large = || {
+        json_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &json!({"status": "invalid event", "message": format!("body is larger than {MAX_BODY} bytes")}),
+        )
+    };
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return Err(too_large());
+    }
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_large()),
+        Err(e) => Err(json_response(
+            StatusCode::BAD_REQUEST,
+            &json!({"error": format!("could not read the body: {e}")}),
+        )),
+    }
+}
+
+fn reply_response(r: Reply) -> Resp {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match r.body {
+        Some(v) => json_response(status, &v),
+        None => Response::builder()
+            .status(status)
+            .body(Full::new(Bytes::new()))
+            .expect("static response parts are valid"),
+    }
+}
+
+fn json_response(status: StatusCode, v: &Value) -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}

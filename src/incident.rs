@@ -1,0 +1,245 @@
+//! Incidents and their state machine: triggered → acknowledged → resolved.
+//!
+//! Pure: no I/O, no clock reads. The store applies these transitions inside a
+//! compare-and-swap so a replay or a double click changes nothing.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Critical,
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s {
+            "critical" => Some(Severity::Critical),
+            "error" => Some(Severity::Error),
+            "warning" => Some(Severity::Warning),
+            "info" => Some(Severity::Info),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Triggered,
+    Acknowledged,
+    Resolved,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Triggered => "triggered",
+            State::Acknowledged => "acknowledged",
+            State::Resolved => "resolved",
+        }
+    }
+}
+
+/// Who changed an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Actor {
+    /// A person, by Slack user id.
+    Slack { user_id: String },
+    /// A monitoring tool through an integration (e.g. an Events API resolve).
+    Integration { client: Option<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub by: Actor,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    pub href: String,
+    pub text: Option<String>,
+}
+
+/// Where the incident's Slack message lives once posted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRef {
+    pub channel: String,
+    pub ts: String,
+}
+
+/// What a monitoring tool told us about the alert that opened an incident.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertDetails {
+    pub summary: String,
+    pub source: String,
+    pub severity: Severity,
+    pub component: Option<String>,
+    pub group: Option<String>,
+    pub class: Option<String>,
+    pub custom_details: Option<serde_json::Value>,
+    pub links: Vec<Link>,
+    pub client: Option<String>,
+    pub client_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    /// Short human id, shown as `#42`.
+    pub id: u64,
+    pub service_id: String,
+    pub routing_key: String,
+    pub dedup_key: String,
+    pub alert: AlertDetails,
+    pub state: State,
+    pub created_at: DateTime<Utc>,
+    pub alert_count: u32,
+    pub last_alert_at: DateTime<Utc>,
+    pub acknowledged: Option<Stamp>,
+    pub resolved: Option<Stamp>,
+    /// The channel the incident is announced in, if its team has one.
+    pub alert_channel: Option<String>,
+    pub message: Option<MessageRef>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Acknowledge,
+    Resolve,
+}
+
+/// Why a transition changed nothing; replays and double clicks end here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NoChange {
+    #[error("incident is already acknowledged")]
+    AlreadyAcknowledged,
+    #[error("incident is already resolved")]
+    AlreadyResolved,
+}
+
+impl Incident {
+    pub fn is_open(&self) -> bool {
+        self.state != State::Resolved
+    }
+
+    /// The incident after `t`, or why `t` does not apply.
+    pub fn apply(&self, t: Transition, by: Actor, at: DateTime<Utc>) -> Result<Incident, NoChange> {
+        let mut next = self.clone();
+        match (self.state, t) {
+            (State::Resolved, _) => return Err(NoChange::AlreadyResolved),
+            (State::Acknowledged, Transition::Acknowledge) => {
+                return Err(NoChange::AlreadyAcknowledged)
+            }
+            (State::Triggered, Transition::Acknowledge) => {
+                next.state = State::Acknowledged;
+                next.acknowledged = Some(Stamp { by, at });
+            }
+            (_, Transition::Resolve) => {
+                next.state = State::Resolved;
+                next.resolved = Some(Stamp { by, at });
+            }
+        }
+        Ok(next)
+    }
+
+    /// Another alert with the same dedup key arrived: count it, page nobody.
+    pub fn with_repeat_alert(&self, at: DateTime<Utc>) -> Incident {
+        let mut next = self.clone();
+        next.alert_count = next.alert_count.saturating_add(1);
+        next.last_alert_at = at;
+        next
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    pub(crate) fn sample(id: u64) -> Incident {
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap();
+        Incident {
+            id,
+            service_id: "api".into(),
+            routing_key: "k".into(),
+            dedup_key: format!("d{id}"),
+            alert: AlertDetails {
+                summary: "CPU on fire".into(),
+                source: "web-1".into(),
+                severity: Severity::Critical,
+                component: None,
+                group: None,
+                class: None,
+                custom_details: None,
+                links: vec![],
+                client: None,
+                client_url: None,
+            },
+            state: State::Triggered,
+            created_at: at,
+            alert_count: 1,
+            last_alert_at: at,
+            acknowledged: None,
+            resolved: None,
+            alert_channel: Some("C1".into()),
+            message: None,
+        }
+    }
+
+    fn alice() -> Actor {
+        Actor::Slack { user_id: "UALICE".into() }
+    }
+
+    #[test]
+    fn transitions_follow_the_table() {
+        use State::*;
+        use Transition::*;
+        let cases = [
+            (Triggered, Acknowledge, Ok(Acknowledged)),
+            (Triggered, Resolve, Ok(Resolved)),
+            (Acknowledged, Acknowledge, Err(NoChange::AlreadyAcknowledged)),
+            (Acknowledged, Resolve, Ok(Resolved)),
+            (Resolved, Acknowledge, Err(NoChange::AlreadyResolved)),
+            (Resolved, Resolve, Err(NoChange::AlreadyResolved)),
+        ];
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 4, 0, 0).unwrap();
+        for (from, t, expected) in cases {
+            let mut inc = sample(1);
+            inc.state = from;
+            let got = inc.apply(t, alice(), at).map(|i| i.state);
+            assert_eq!(got, expected, "{from:?} + {t:?}");
+        }
+    }
+
+    #[test]
+    fn acknowledging_records_who_and_when() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 4, 0, 0).unwrap();
+        let acked = sample(1).apply(Transition::Acknowledge, alice(), at).unwrap();
+        assert_eq!(acked.acknowledged, Some(Stamp { by: alice(), at }));
+        assert!(acked.resolved.is_none());
+        assert!(acked.is_open());
+    }
+
+    #[test]
+    fn a_repeat_alert_counts_without_changing_state() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 5, 0, 0).unwrap();
+        let again = sample(1).with_repeat_alert(at);
+        assert_eq!(again.alert_count, 2);
+        assert_eq!(again.state, State::Triggered);
+        assert_eq!(again.last_alert_at, at);
+    }
+}

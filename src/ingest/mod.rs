@@ -1,0 +1,103 @@
+//! Monitoring payloads in, typed alert events out, applied to the store.
+//!
+//! Each wire format has a parser that turns bytes into an [`AlertEvent`] or a
+//! list of precise errors; [`Ingest::apply`] is the one path into the store.
+
+pub mod events_v2;
+
+use crate::app::Core;
+use crate::incident::{Actor, AlertDetails, Transition};
+use crate::store::{Changed, NewAlert, StoreError, Triggered};
+
+/// What an alert asks for, independent of the format it came in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertEvent {
+    pub routing_key: String,
+    pub dedup_key: String,
+    pub action: AlertAction,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertAction {
+    Trigger(AlertDetails),
+    Acknowledge,
+    Resolve,
+}
+
+/// What applying an event did.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Triggered(Triggered),
+    Changed(Changed),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("no service has this integration key")]
+    UnknownKey,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Applies alert events durably, then wakes whoever drains the outbox.
+#[derive(Clone)]
+pub struct Ingest {
+    pub core: Core,
+}
+
+impl Ingest {
+    /// Applies `ev` and returns once it is durable on disk.
+    pub async fn apply(&self, ev: &AlertEvent) -> Result<Outcome, IngestError> {
+        let core = &self.core;
+        let service = core
+            .config
+            .service_by_key(&ev.routing_key)
+            .ok_or(IngestError::UnknownKey)?;
+        let routing_key = service.integration_key.as_str();
+        let now = core.clock.now();
+        let actor = || Actor::Integration { client: None };
+        let outcome = match &ev.action {
+            AlertAction::Trigger(details) => {
+                let channel = core
+                    .config
+                    .team_of_service(&service.id)
+                    .and_then(|t| t.alert_channel.clone());
+                Outcome::Triggered(core.store.trigger(&NewAlert {
+                    routing_key,
+                    service_id: &service.id,
+                    dedup_key: &ev.dedup_key,
+                    alert: details.clone(),
+                    alert_channel: channel,
+                    at: now,
+                })?)
+            }
+            AlertAction::Acknowledge => Outcome::Changed(core.store.transition_by_key(
+                routing_key,
+                &ev.dedup_key,
+                Transition::Acknowledge,
+                actor(),
+                now,
+            )?),
+            AlertAction::Resolve => Outcome::Changed(core.store.transition_by_key(
+                routing_key,
+                &ev.dedup_key,
+                Transition::Resolve,
+                actor(),
+                now,
+            )?),
+        };
+        core.store.durable().await?;
+        if queued_slack_work(&outcome) {
+            core.outbox_ready.notify_one();
+        }
+        Ok(outcome)
+    }
+}
+
+fn queued_slack_work(o: &Outcome) -> bool {
+    matches!(
+        o,
+        Outcome::Triggered(Triggered::Opened { outbox: Some(_), .. })
+            | Outcome::Changed(Changed::Applied { outbox: Some(_), .. })
+    )
+}

@@ -1,0 +1,24 @@
+//! tocsin: a Slack-first incident response and on-call bot.
+//!
+//! Module map (see ARCHITECTURE.md for the boundaries between them):
+//! - [`app`]      — wires settings, store, workers and the HTTP server into one process.
+//! - [`settings`] — typed settings from the environment (secrets kept out of `Debug`).
+//! - [`config`]   — the declarative `tocsin.toml`: parse, cross-validate, report with line numbers.
+//! - [`clock`]    — the injected clock; the core never reads the system time itself.
+//! - [`incident`] — incidents and their state machine (pure).
+//! - [`ingest`]   — monitoring payloads (PagerDuty Events API v2) into typed alert events.
+//! - [`store`]    — the only module that touches sled: records, keys, trees, group commit.
+//! - [`commands`] — slash commands: declarations from `commands/`, parse then apply.
+//! - [`slack`]    — everything that knows Slack: signatures, inbound payloads, rendering, outbox worker.
+//! - [`http`]     — the hyper server: routing, body limits, error mapping.
+
+pub mod app;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod http;
+pub mod incident;
+pub mod ingest;
+pub mod settings;
+pub mod slack;
+pub mod store;

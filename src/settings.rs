@@ -1,0 +1,147 @@
+//! Typed settings read from the environment (and `.env`), with the documented defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A secret that never shows up in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `None` means "no config file": an empty configuration.
+    pub config_file: Option<PathBuf>,
+    pub public_url: String,
+    pub slack_bot_token: Option<Secret>,
+    pub slack_signing_secret: Option<Secret>,
+    pub slack_app_token: Option<Secret>,
+    /// Web API base without a trailing slash (slack-morphism appends `/{method}`).
+    pub slack_api_url: String,
+    /// Minimum spacing of messages in one Slack channel (Slack allows about one per second).
+    pub slack_channel_interval: Duration,
+    /// sled page cache; sled's RSS grows far past this if left unset.
+    pub cache_capacity: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {message}")]
+pub struct SettingsError {
+    pub name: &'static str,
+    pub message: String,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `get`, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+        let listen_raw = get("TOCSIN_LISTEN").unwrap_or_else(|| "127.0.0.1:3000".into());
+        let listen = listen_raw.parse().map_err(|e| SettingsError {
+            name: "TOCSIN_LISTEN",
+            message: format!("{listen_raw:?} is not an address like 127.0.0.1:3000 ({e})"),
+        })?;
+        let config_file = match get("TOCSIN_CONFIG") {
+            Some(p) => Some(PathBuf::from(p)),
+            None => Some(PathBuf::from("./tocsin.toml")).filter(|p| p.exists()),
+        };
+        let interval_ms = match get("TOCSIN_SLACK_CHANNEL_INTERVAL_MS") {
+            None => 1000,
+            Some(v) => v.parse::<u64>().map_err(|_| SettingsError {
+                name: "TOCSIN_SLACK_CHANNEL_INTERVAL_MS",
+                message: format!("{v:?} is not a whole number of milliseconds"),
+            })?,
+        };
+        let cache_mb = match get("TOCSIN_CACHE_MB") {
+            None => 64,
+            Some(v) => v.parse::<u64>().map_err(|_| SettingsError {
+                name: "TOCSIN_CACHE_MB",
+                message: format!("{v:?} is not a whole number of MiB"),
+            })?,
+        };
+        let public_url = get("TOCSIN_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
+        Ok(Settings {
+            listen,
+            data_dir: PathBuf::from(get("TOCSIN_DATA").unwrap_or_else(|| "./data".into())),
+            config_file,
+            public_url: public_url.trim_end_matches('/').to_string(),
+            slack_bot_token: get("SLACK_BOT_TOKEN").map(Secret),
+            slack_signing_secret: get("SLACK_SIGNING_SECRET").map(Secret),
+            slack_app_token: get("SLACK_APP_TOKEN").map(Secret),
+            slack_api_url: normalise_api_url(
+                &get("SLACK_API_URL").unwrap_or_else(|| "https://slack.com/api/".into()),
+            ),
+            slack_channel_interval: Duration::from_millis(interval_ms),
+            cache_capacity: cache_mb * 1024 * 1024,
+        })
+    }
+}
+
+/// Accepts the Web API base with or without a trailing slash.
+fn normalise_api_url(url: &str) -> String {
+    url.trim().trim_end_matches('/').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let m: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_documented_contract() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.data_dir, PathBuf::from("./data"));
+        assert_eq!(s.public_url, "http://127.0.0.1:3000");
+        assert_eq!(s.slack_api_url, "https://slack.com/api");
+        assert!(s.slack_bot_token.is_none());
+        assert_eq!(s.slack_channel_interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn api_url_is_accepted_with_or_without_trailing_slash() {
+        for url in ["http://127.0.0.1:9/api/", "http://127.0.0.1:9/api"] {
+            let s = settings(&[("SLACK_API_URL", url)]).unwrap();
+            assert_eq!(s.slack_api_url, "http://127.0.0.1:9/api");
+        }
+    }
+
+    #[test]
+    fn a_bad_listen_address_names_the_variable() {
+        let e = settings(&[("TOCSIN_LISTEN", "localhost")]).unwrap_err();
+        assert_eq!(e.name, "TOCSIN_LISTEN");
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let s = settings(&[("SLACK_BOT_TOKEN", "xoxb-very-secret")]).unwrap();
+        assert!(!format!("{s:?}").contains("very-secret"));
+    }
+}

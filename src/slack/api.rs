@@ -1,0 +1,137 @@
+//! The Slack Web API client (slack-morphism), and how its errors map to retry decisions.
+
+use crate::settings::Settings;
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+type Connector = SlackClientHyperConnector<SlackHyperHttpsConnector>;
+
+/// A configured Web API client with its bot token. Cheap to clone.
+#[derive(Clone)]
+pub struct SlackApi {
+    client: Arc<SlackClient<Connector>>,
+    token: SlackApiToken,
+}
+
+/// How a failed call should be retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// 429: wait at least this long before touching the lane again.
+    RateLimited(Duration),
+    /// 5xx, network trouble, garbled replies: retry with backoff.
+    Transient(String),
+    /// Slack said no for good (channel_not_found, invalid_auth, …).
+    Permanent(String),
+}
+
+impl SlackApi {
+    /// `None` when no bot token is configured: Slack work then waits in the outbox.
+    pub fn from_settings(s: &Settings) -> std::io::Result<Option<SlackApi>> {
+        let Some(token) = &s.slack_bot_token else {
+            return Ok(None);
+        };
+        // slack-morphism's default connector is https-only; tests use a plain-http fake.
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_native_roots()
+            .or_else(|_| {
+                Ok::<_, std::io::Error>(
+                    hyper_rustls::HttpsConnectorBuilder::new()
+                        .with_tls_config(empty_tls_config()),
+                )
+            })?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let connector = SlackClientHyperConnector::with_connector(https)
+            .with_slack_api_url(&s.slack_api_url);
+        Ok(Some(SlackApi {
+            client: Arc::new(SlackClient::new(connector)),
+            token: SlackApiToken::new(token.expose().to_string().into()),
+        }))
+    }
+
+    pub async fn post_message(
+        &self,
+        channel: &str,
+        content: SlackMessageContent,
+    ) -> Result<String, Failure> {
+        let req = SlackApiChatPostMessageRequest::new(channel.into(), content);
+        let r = self.client.open_session(&self.token).chat_post_message(&req).await;
+        r.map(|resp| resp.ts.0).map_err(classify)
+    }
+
+    pub async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        content: SlackMessageContent,
+    ) -> Result<(), Failure> {
+        let req = SlackApiChatUpdateRequest::new(channel.into(), content, ts.into());
+        let r = self.client.open_session(&self.token).chat_update(&req).await;
+        r.map(|_| ()).map_err(classify)
+    }
+
+    /// Recent messages of a channel since `oldest` (unix seconds), with metadata.
+    pub async fn history_since(
+        &self,
+        channel: &str,
+        oldest: i64,
+    ) -> Result<Vec<SlackHistoryMessage>, Failure> {
+        let req = SlackApiConversationsHistoryRequest::new()
+            .with_channel(channel.into())
+            .with_oldest(format!("{oldest}.000000").into())
+            .with_limit(200)
+            .with_include_all_metadata(true);
+        let r = self.client.open_session(&self.token).conversations_history(&req).await;
+        r.map(|resp| resp.messages).map_err(classify)
+    }
+
+    pub async fn respond(&self, response_url: &str, text: &str) -> Result<(), Failure> {
+        let url: url::Url = response_url
+            .parse()
+            .map_err(|e| Failure::Permanent(format!("bad response_url: {e}")))?;
+        let req = SlackApiPostWebhookMessageRequest::new(SlackMessageContent::new().with_text(text.into()))
+            .with_replace_original(false);
+        let r = self.client.respond_to_event(&SlackResponseUrl(url), &req).await;
+        r.map(|_| ()).map_err(classify)
+    }
+}
+
+fn empty_tls_config() -> rustls::ClientConfig {
+    // Only reached when the machine has no CA bundle: plain-http Slack (a local
+    // fake) still works, and https calls fail loudly instead of the process.
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth()
+}
+
+/// Slack error codes worth retrying; everything else Slack reports is final.
+const TRANSIENT_CODES: &[&str] = &[
+    "ratelimited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+    "team_added_to_org",
+];
+
+fn classify(e: SlackClientError) -> Failure {
+    match e {
+        SlackClientError::RateLimitError(r) => {
+            Failure::RateLimited(r.retry_after.unwrap_or(Duration::from_secs(1)))
+        }
+        SlackClientError::ApiError(a) if TRANSIENT_CODES.contains(&a.code.as_str()) => {
+            Failure::Transient(a.code)
+        }
+        SlackClientError::ApiError(a) => Failure::Permanent(a.code),
+        SlackClientError::HttpError(h) if h.status_code.is_server_error() => {
+            Failure::Transient(format!("HTTP {}", h.status_code))
+        }
+        SlackClientError::HttpError(h) => Failure::Permanent(format!("HTTP {}", h.status_code)),
+        other => Failure::Transient(other.to_string()),
+    }
+}

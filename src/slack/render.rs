@@ -1,0 +1,199 @@
+//! Renders messages from `templates/` into Block Kit, the only place message layout lives.
+
+use crate::config::Config;
+use crate::incident::{Actor, Incident, Stamp, State};
+use chrono::{DateTime, Utc};
+use minijinja::{context, Environment};
+use slack_morphism::prelude::SlackBlock;
+use std::sync::OnceLock;
+
+const INCIDENT_BLOCKS: &str = include_str!("../../templates/incident.blocks.json.j2");
+const INCIDENT_TEXT: &str = include_str!("../../templates/incident.text.j2");
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("template {0}: {1}")]
+    Template(&'static str, minijinja::Error),
+    #[error("template {0} did not produce valid Block Kit: {1}")]
+    Blocks(&'static str, serde_json::Error),
+}
+
+/// A message ready for `chat.postMessage` / `chat.update`.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub text: String,
+    pub blocks: Vec<SlackBlock>,
+    /// The raw Block Kit JSON (what Slack receives), for checks and tests.
+    pub blocks_json: serde_json::Value,
+}
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.add_filter("clip", clip);
+        // Built-in templates are compiled into the binary; a broken one fails the tests.
+        env.add_template("incident.blocks", INCIDENT_BLOCKS)
+            .expect("incident.blocks template parses");
+        env.add_template("incident.text", INCIDENT_TEXT)
+            .expect("incident.text template parses");
+        env
+    })
+}
+
+/// Cuts `s` to at most `max` characters, marking the cut; Block Kit rejects longer fields.
+fn clip(s: String, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s;
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// `<@U123>` for people, the tool's name for integrations.
+pub fn actor_mention(a: &Actor) -> String {
+    match a {
+        Actor::Slack { user_id } => format!("<@{user_id}>"),
+        Actor::Integration { client: Some(c) } => format!("{c} (via integration)"),
+        Actor::Integration { client: None } => "the monitoring integration".to_string(),
+    }
+}
+
+/// A Slack date token: shown in each reader's own time zone, with a UTC fallback.
+pub fn slack_date(at: DateTime<Utc>) -> String {
+    format!(
+        "<!date^{}^{{date_short_pretty}} at {{time}}|{}>",
+        at.timestamp(),
+        at.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+fn stamp(s: &Option<Stamp>) -> minijinja::Value {
+    match s {
+        Some(s) => context! { by => actor_mention(&s.by), at => slack_date(s.at) },
+        None => minijinja::Value::from(()),
+    }
+}
+
+/// The incident's alert message, in its current state.
+pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError> {
+    let service = config
+        .service(&inc.service_id)
+        .map(|s| s.name.clone())
+        .unwrap_or_else(|| inc.service_id.clone());
+    let (state_label, state_emoji) = match inc.state {
+        State::Triggered => ("Triggered", "🔴"),
+        State::Acknowledged => ("Acknowledged", "🟡"),
+        State::Resolved => ("Resolved", "✅"),
+    };
+    let mut links: Vec<minijinja::Value> = inc
+        .alert
+        .links
+        .iter()
+        .map(|l| context! { href => l.href.clone(), text => l.text.clone() })
+        .collect();
+    if let Some(url) = &inc.alert.client_url {
+        let text = inc.alert.client.clone().unwrap_or_else(|| "Details".into());
+        links.push(context! { href => url.clone(), text => text });
+    }
+    let ctx = context! {
+        id => inc.id,
+        title => inc.alert.summary.clone(),
+        service => service,
+        severity => inc.alert.severity.as_str(),
+        source => inc.alert.source.clone(),
+        alert_count => inc.alert_count,
+        opened => slack_date(inc.created_at),
+        state => inc.state.as_str(),
+        state_label => state_label,
+        state_emoji => state_emoji,
+        acknowledged => stamp(&inc.acknowledged),
+        resolved => stamp(&inc.resolved),
+        links => links,
+        can_acknowledge => inc.state == State::Triggered,
+        can_resolve => inc.state != State::Resolved,
+    };
+    render("incident.blocks", "incident.text", ctx)
+}
+
+fn render(
+    blocks_name: &'static str,
+    text_name: &'static str,
+    ctx: minijinja::Value,
+) -> Result<Rendered, RenderError> {
+    let env = env();
+    let get = |name: &'static str| env.get_template(name).map_err(|e| RenderError::Template(name, e));
+    let json = get(blocks_name)?
+        .render(&ctx)
+        .map_err(|e| RenderError::Template(blocks_name, e))?;
+    let text = get(text_name)?
+        .render(&ctx)
+        .map_err(|e| RenderError::Template(text_name, e))?;
+    let blocks_json: serde_json::Value =
+        serde_json::from_str(&json).map_err(|e| RenderError::Blocks(blocks_name, e))?;
+    let blocks: Vec<SlackBlock> =
+        serde_json::from_value(blocks_json.clone()).map_err(|e| RenderError::Blocks(blocks_name, e))?;
+    Ok(Rendered { text: text.trim().to_string(), blocks, blocks_json })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::{tests::sample, Link, Transition};
+    use chrono::TimeZone;
+
+    fn buttons(r: &Rendered) -> Vec<String> {
+        r.blocks_json
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["type"] == "actions")
+            .flat_map(|b| b["elements"].as_array().unwrap().clone())
+            .map(|e| e["text"]["text"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn all_text(r: &Rendered) -> String {
+        r.blocks_json.to_string()
+    }
+
+    #[test]
+    fn buttons_follow_the_state() {
+        let cfg = Config::default();
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 4, 0, 0).unwrap();
+        let by = Actor::Slack { user_id: "UBOB".into() };
+        let open = sample(7);
+        let acked = open.apply(Transition::Acknowledge, by.clone(), at).unwrap();
+        let resolved = acked.apply(Transition::Resolve, by, at).unwrap();
+        let cases = [
+            (&open, vec!["Acknowledge", "Resolve"]),
+            (&acked, vec!["Resolve"]),
+            (&resolved, vec![]),
+        ];
+        for (inc, want) in cases {
+            let r = incident(inc, &cfg).unwrap();
+            assert_eq!(buttons(&r), want, "{:?}", inc.state);
+        }
+        let r = incident(&acked, &cfg).unwrap();
+        assert!(all_text(&r).contains("Acknowledged by <@UBOB>"));
+        assert!(r.text.contains("acknowledged by <@UBOB>"));
+    }
+
+    #[test]
+    fn hostile_text_stays_inside_its_json_strings_and_limits() {
+        let mut inc = sample(1);
+        inc.alert.summary = format!("\"}}]{{\n<script> {}", "x".repeat(5000));
+        inc.alert.links = vec![Link { href: "http://example.com/a\"b".into(), text: None }];
+        let r = incident(&inc, &Config::default()).unwrap();
+        let header = r.blocks_json[0]["text"]["text"].as_str().unwrap();
+        assert!(header.chars().count() <= 150, "{}", header.chars().count());
+        assert!(r.text.contains("<script>"));
+    }
+
+    #[test]
+    fn the_fallback_text_says_what_happened() {
+        let r = incident(&sample(42), &Config::default()).unwrap();
+        assert_eq!(r.text, "[Triggered] #42 CPU on fire (api, critical, 1 alert)");
+    }
+}

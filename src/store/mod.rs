@@ -1,0 +1,479 @@
+//! The only module that touches sled: trees, keys, record encoding, group commit.
+//!
+//! Trees:
+//! - `meta`: schema version and counters;
+//! - `incidents`: incident id (u64 BE) → `IncidentRecord`;
+//! - `dedup`: routing key, 0x00, dedup key → id of the *open* incident with that key;
+//! - `outbox`: sequence (u64 BE) → `OutboxRecord`, drained by the Slack worker;
+//! - `outbox_dead`: entries Slack refused for good (e.g. `channel_not_found`);
+//! - `slack_events`: Slack `event_id` → first-seen time, to drop retried deliveries.
+
+mod records;
+
+pub use records::{OutboxItem, SlackOp};
+
+use crate::incident::{Actor, AlertDetails, Incident, MessageRef, NoChange, State, Transition};
+use chrono::{DateTime, Utc};
+use records::{IncidentRecord, OutboxRecord};
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree,
+};
+use sled::Transactional;
+use std::path::Path;
+use tokio::sync::{mpsc, oneshot};
+
+/// The schema this build reads and writes.
+pub const SCHEMA_VERSION: u64 = 1;
+
+const K_SCHEMA: &[u8] = b"schema_version";
+const K_NEXT_INCIDENT: &[u8] = b"next_incident_id";
+const K_NEXT_OUTBOX: &[u8] = b"next_outbox_seq";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("corrupt record in {tree}: {message}")]
+    Corrupt { tree: &'static str, message: String },
+    #[error("data directory has schema version {found}, this build understands up to {SCHEMA_VERSION}")]
+    SchemaTooNew { found: u64 },
+    #[error("durable flush failed: {0}")]
+    Flush(String),
+    #[error("no incident #{0}")]
+    NoSuchIncident(u64),
+}
+
+impl From<TransactionError<StoreError>> for StoreError {
+    fn from(e: TransactionError<StoreError>) -> Self {
+        match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Sled(e),
+        }
+    }
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+/// The result of a trigger.
+#[derive(Debug, Clone)]
+pub enum Triggered {
+    /// A new incident; `outbox` is the sequence of its announcement, if any.
+    Opened { incident: Incident, outbox: Option<u64> },
+    /// Another alert on an open incident: counted, nobody paged again.
+    Appended { incident: Incident },
+}
+
+/// The result of an acknowledge or resolve.
+#[derive(Debug, Clone)]
+pub enum Changed {
+    Applied { incident: Incident, outbox: Option<u64> },
+    Unchanged { incident: Incident, why: NoChange },
+    /// No open incident has that dedup key (Events v2 accepts and drops these).
+    NotFound,
+}
+
+/// What a trigger carries into the store.
+pub struct NewAlert<'a> {
+    pub routing_key: &'a str,
+    pub service_id: &'a str,
+    pub dedup_key: &'a str,
+    pub alert: AlertDetails,
+    pub alert_channel: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A cheap, cloneable handle on the database.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    incidents: sled::Tree,
+    dedup: sled::Tree,
+    outbox: sled::Tree,
+    dead: sled::Tree,
+    slack_events: sled::Tree,
+    committer: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
+}
+
+impl Store {
+    /// Opens (or creates) the store. Must be called inside a tokio runtime:
+    /// it starts the group-commit task.
+    pub fn open(dir: &Path, cache_capacity: u64) -> Result<Store, StoreError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_capacity)
+            .open()?;
+        let meta = db.open_tree("meta")?;
+        match meta.get(K_SCHEMA)? {
+            None => {
+                meta.insert(K_SCHEMA, &SCHEMA_VERSION.to_be_bytes())?;
+            }
+            Some(v) => {
+                let found = decode_u64(&v, "meta")?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::SchemaTooNew { found });
+                }
+            }
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run_committer(db.clone(), rx));
+        Ok(Store {
+            incidents: db.open_tree("incidents")?,
+            dedup: db.open_tree("dedup")?,
+            outbox: db.open_tree("outbox")?,
+            dead: db.open_tree("outbox_dead")?,
+            slack_events: db.open_tree("slack_events")?,
+            meta,
+            db,
+            committer: tx,
+        })
+    }
+
+    /// Waits until everything written before this call is on disk. Concurrent
+    /// callers share one flush (group commit).
+    pub async fn durable(&self) -> Result<(), StoreError> {
+        let (tx, rx) = oneshot::channel();
+        if self.committer.send(tx).is_err() {
+            // The committer is gone (runtime shutting down): flush inline.
+            self.db.flush_async().await?;
+            return Ok(());
+        }
+        match rx.await {
+            Ok(r) => r.map_err(StoreError::Flush),
+            Err(_) => {
+                self.db.flush_async().await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Flushes synchronously; used at shutdown.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<u64, StoreError> {
+        match self.meta.get(K_SCHEMA)? {
+            Some(v) => decode_u64(&v, "meta"),
+            None => Ok(0),
+        }
+    }
+
+    /// Applies a trigger: opens an incident, or counts a repeat on the open one.
+    pub fn trigger(&self, a: &NewAlert<'_>) -> Result<Triggered, StoreError> {
+        let dkey = dedup_key(a.routing_key, a.dedup_key);
+        let r = (&self.meta, &self.incidents, &self.dedup, &self.outbox).transaction(
+            |(meta, incidents, dedup, outbox)| -> TxResult<Triggered> {
+                if let Some(id) = dedup.get(&dkey)? {
+                    let id = decode_u64(&id, "dedup").map_err(abort)?;
+                    if let Some(current) = get_incident(incidents, id)? {
+                        if current.is_open() {
+                            let next = current.with_repeat_alert(a.at);
+                            put_incident(incidents, &next)?;
+                            return Ok(Triggered::Appended { incident: next });
+                        }
+                    }
+                }
+                let id = next_counter(meta, K_NEXT_INCIDENT)?;
+                let incident = Incident {
+                    id,
+                    service_id: a.service_id.to_string(),
+                    routing_key: a.routing_key.to_string(),
+                    dedup_key: a.dedup_key.to_string(),
+                    alert: a.alert.clone(),
+                    state: State::Triggered,
+                    created_at: a.at,
+                    alert_count: 1,
+                    last_alert_at: a.at,
+                    acknowledged: None,
+                    resolved: None,
+                    alert_channel: a.alert_channel.clone(),
+                    message: None,
+                };
+                put_incident(incidents, &incident)?;
+                dedup.insert(dkey.as_slice(), &id.to_be_bytes())?;
+                let seq = match &a.alert_channel {
+                    Some(channel) => Some(push_outbox(
+                        meta,
+                        outbox,
+                        channel,
+                        SlackOp::PostIncident { incident: id, channel: channel.clone() },
+                        a.at,
+                    )?),
+                    None => None,
+                };
+                Ok(Triggered::Opened { incident, outbox: seq })
+            },
+        );
+        Ok(r?)
+    }
+
+    /// Acknowledges or resolves the open incident with this dedup key.
+    pub fn transition_by_key(
+        &self,
+        routing_key: &str,
+        dedup_key: &str,
+        t: Transition,
+        by: Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Changed, StoreError> {
+        match self.dedup.get(self::dedup_key(routing_key, dedup_key))? {
+            Some(id) => self.transition(decode_u64(&id, "dedup")?, t, by, at),
+            None => Ok(Changed::NotFound),
+        }
+    }
+
+    /// Acknowledges or resolves incident `id`. A compare-and-swap inside a
+    /// transaction: concurrent or replayed requests change it at most once.
+    pub fn transition(
+        &self,
+        id: u64,
+        t: Transition,
+        by: Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Changed, StoreError> {
+        let r = (&self.meta, &self.incidents, &self.dedup, &self.outbox).transaction(
+            |(meta, incidents, dedup, outbox)| -> TxResult<Changed> {
+                let Some(current) = get_incident(incidents, id)? else {
+                    return Ok(Changed::NotFound);
+                };
+                let next = match current.apply(t, by.clone(), at) {
+                    Ok(n) => n,
+                    Err(why) => return Ok(Changed::Unchanged { incident: current, why }),
+                };
+                put_incident(incidents, &next)?;
+                if next.state == State::Resolved {
+                    // A later trigger with the same key opens a new incident.
+                    let k = dedup_key(&next.routing_key, &next.dedup_key);
+                    if let Some(v) = dedup.get(&k)? {
+                        if decode_u64(&v, "dedup").map_err(abort)? == id {
+                            dedup.remove(k)?;
+                        }
+                    }
+                }
+                let seq = match &next.alert_channel {
+                    Some(lane) => Some(push_outbox(
+                        meta,
+                        outbox,
+                        lane,
+                        SlackOp::UpdateIncident { incident: id },
+                        at,
+                    )?),
+                    None => None,
+                };
+                Ok(Changed::Applied { incident: next, outbox: seq })
+            },
+        );
+        Ok(r?)
+    }
+
+    pub fn incident(&self, id: u64) -> Result<Option<Incident>, StoreError> {
+        match self.incidents.get(id.to_be_bytes())? {
+            Some(v) => Ok(Some(decode_incident(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every incident, oldest first.
+    pub fn incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        self.incidents
+            .iter()
+            .values()
+            .map(|v| decode_incident(&v?))
+            .collect()
+    }
+
+    /// Open incidents, oldest first.
+    pub fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        Ok(self.incidents()?.into_iter().filter(|i| i.is_open()).collect())
+    }
+
+    /// Records where an incident's message was posted.
+    pub fn set_message(&self, id: u64, message: MessageRef) -> Result<(), StoreError> {
+        let r = self.incidents.transaction(|incidents| -> TxResult<()> {
+            let Some(mut inc) = get_incident(incidents, id)? else {
+                return Err(abort(StoreError::NoSuchIncident(id)));
+            };
+            inc.message = Some(message.clone());
+            put_incident(incidents, &inc)?;
+            Ok(())
+        });
+        Ok(r?)
+    }
+
+    /// Queues a Slack operation outside any incident change.
+    pub fn enqueue(&self, lane: &str, op: SlackOp, at: DateTime<Utc>) -> Result<u64, StoreError> {
+        let r = (&self.meta, &self.outbox).transaction(|(meta, outbox)| -> TxResult<u64> {
+            push_outbox(meta, outbox, lane, op.clone(), at)
+        });
+        Ok(r?)
+    }
+
+    /// All pending outbox entries in sequence order.
+    pub fn outbox_pending(&self) -> Result<Vec<(u64, OutboxItem)>, StoreError> {
+        self.outbox
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((decode_u64(&k, "outbox")?, decode_outbox(&v)?))
+            })
+            .collect()
+    }
+
+    pub fn outbox_item(&self, seq: u64) -> Result<Option<OutboxItem>, StoreError> {
+        match self.outbox.get(seq.to_be_bytes())? {
+            Some(v) => Ok(Some(decode_outbox(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Counts a failed attempt so backoff survives restarts.
+    pub fn outbox_attempted(&self, seq: u64) -> Result<(), StoreError> {
+        if let Some(mut item) = self.outbox_item(seq)? {
+            item.attempts = item.attempts.saturating_add(1);
+            self.outbox
+                .insert(seq.to_be_bytes(), encode(&OutboxRecord::V1(item)))?;
+        }
+        Ok(())
+    }
+
+    /// Entries with a sequence above `seq`, in order: what the worker has not seen yet.
+    pub fn outbox_after(&self, seq: u64) -> Result<Vec<(u64, OutboxItem)>, StoreError> {
+        self.outbox
+            .range((seq + 1).to_be_bytes()..)
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((decode_u64(&k, "outbox")?, decode_outbox(&v)?))
+            })
+            .collect()
+    }
+
+    /// Moves an entry Slack refused for good to the dead-letter tree, kept for inspection.
+    pub fn outbox_dead(&self, seq: u64) -> Result<(), StoreError> {
+        let k = seq.to_be_bytes();
+        let r = (&self.outbox, &self.dead).transaction(|(outbox, dead)| -> TxResult<()> {
+            if let Some(v) = outbox.remove(&k)? {
+                dead.insert(&k, v)?;
+            }
+            Ok(())
+        });
+        Ok(r?)
+    }
+
+    /// Entries Slack refused for good.
+    pub fn dead_letters(&self) -> Result<Vec<(u64, OutboxItem)>, StoreError> {
+        self.dead
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((decode_u64(&k, "outbox_dead")?, decode_outbox(&v)?))
+            })
+            .collect()
+    }
+
+    /// Removes a delivered entry.
+    pub fn outbox_done(&self, seq: u64) -> Result<(), StoreError> {
+        self.outbox.remove(seq.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// True the first time a Slack `event_id` is seen; false for retries.
+    pub fn first_sight_of_event(&self, event_id: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        let r = self.slack_events.compare_and_swap(
+            event_id.as_bytes(),
+            None as Option<&[u8]>,
+            Some(at.to_rfc3339().as_bytes()),
+        )?;
+        Ok(r.is_ok())
+    }
+}
+
+async fn run_committer(
+    db: sled::Db,
+    mut rx: mpsc::UnboundedReceiver<oneshot::Sender<Result<(), String>>>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut waiters = vec![first];
+        while let Ok(w) = rx.try_recv() {
+            waiters.push(w);
+        }
+        // Everyone queued so far wrote before asking, so one flush covers them all.
+        let r = db.flush_async().await.map(|_| ()).map_err(|e| e.to_string());
+        for w in waiters {
+            let _ = w.send(r.clone());
+        }
+    }
+}
+
+fn dedup_key(routing_key: &str, dedup_key: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(routing_key.len() + 1 + dedup_key.len());
+    k.extend_from_slice(routing_key.as_bytes());
+    k.push(0);
+    k.extend_from_slice(dedup_key.as_bytes());
+    k
+}
+
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    // Serialising our own plain data types to JSON cannot fail.
+    serde_json::to_vec(v).expect("record types serialise")
+}
+
+fn decode_u64(v: &[u8], tree: &'static str) -> Result<u64, StoreError> {
+    let b: [u8; 8] = v.try_into().map_err(|_| StoreError::Corrupt {
+        tree,
+        message: format!("expected 8 bytes, found {}", v.len()),
+    })?;
+    Ok(u64::from_be_bytes(b))
+}
+
+fn decode_incident(v: &[u8]) -> Result<Incident, StoreError> {
+    serde_json::from_slice::<IncidentRecord>(v)
+        .map(IncidentRecord::into_current)
+        .map_err(|e| StoreError::Corrupt { tree: "incidents", message: e.to_string() })
+}
+
+fn decode_outbox(v: &[u8]) -> Result<OutboxItem, StoreError> {
+    serde_json::from_slice::<OutboxRecord>(v)
+        .map(OutboxRecord::into_current)
+        .map_err(|e| StoreError::Corrupt { tree: "outbox", message: e.to_string() })
+}
+
+fn get_incident(t: &TransactionalTree, id: u64) -> TxResult<Option<Incident>> {
+    match t.get(id.to_be_bytes())? {
+        Some(v) => Ok(Some(decode_incident(&v).map_err(abort)?)),
+        None => Ok(None),
+    }
+}
+
+fn put_incident(t: &TransactionalTree, i: &Incident) -> TxResult<()> {
+    t.insert(&i.id.to_be_bytes(), encode(&IncidentRecord::V1(i.clone())))?;
+    Ok(())
+}
+
+/// Counters start at 1 so `#0` never appears.
+fn next_counter(meta: &TransactionalTree, key: &[u8]) -> TxResult<u64> {
+    let n = match meta.get(key)? {
+        Some(v) => decode_u64(&v, "meta").map_err(abort)?,
+        None => 1,
+    };
+    meta.insert(key, &(n + 1).to_be_bytes())?;
+    Ok(n)
+}
+
+fn push_outbox(
+    meta: &TransactionalTree,
+    outbox: &TransactionalTree,
+    lane: &str,
+    op: SlackOp,
+    at: DateTime<Utc>,
+) -> TxResult<u64> {
+    let seq = next_counter(meta, K_NEXT_OUTBOX)?;
+    let item = OutboxItem { lane: lane.to_string(), op, enqueued_at: at, attempts: 0 };
+    outbox.insert(&seq.to_be_bytes(), encode(&OutboxRecord::V1(item)))?;
+    Ok(seq)
+}
