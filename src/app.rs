@@ -29,10 +29,21 @@ pub struct Core {
 
 impl Core {
     /// Acknowledges or resolves incident `id`, durably; queues the message update.
-    pub async fn transition(&self, id: u64, t: Transition, by: Actor) -> Result<Changed, StoreError> {
+    pub async fn transition(
+        &self,
+        id: u64,
+        t: Transition,
+        by: Actor,
+    ) -> Result<Changed, StoreError> {
         let r = self.store.transition(id, t, by, self.clock.now())?;
         self.store.durable().await?;
-        if matches!(r, Changed::Applied { outbox: Some(_), .. }) {
+        if matches!(
+            r,
+            Changed::Applied {
+                outbox: Some(_),
+                ..
+            }
+        ) {
             self.outbox_ready.notify_one();
         }
         Ok(r)
@@ -54,7 +65,10 @@ pub enum AppError {
     #[error("cannot open the data directory: {0}")]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("cannot set up the Slack client: {0}")]
     Slack(std::io::Error),
 }
@@ -82,10 +96,17 @@ impl App {
             "configuration applied"
         );
         let store = Store::open(&settings.data_dir, settings.cache_capacity)?;
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .map_err(|source| AppError::Bind { addr: settings.listen, source })?;
-        let addr = listener.local_addr().map_err(|source| AppError::Bind { addr: settings.listen, source })?;
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| AppError::Bind {
+                    addr: settings.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| AppError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
         let api = SlackApi::from_settings(&settings).map_err(AppError::Slack)?;
         if settings.slack_signing_secret.is_none() {
             tracing::warn!("SLACK_SIGNING_SECRET is not set: Slack requests will be rejected");
@@ -109,7 +130,13 @@ impl App {
         let ingest = Ingest { core: core.clone() };
         let server = tokio::spawn(crate::http::serve(listener, core.clone(), ingest, rx));
         tracing::info!(%addr, "tocsin is listening");
-        Ok(App { addr, core, shutdown, server, worker })
+        Ok(App {
+            addr,
+            core,
+            shutdown,
+            server,
+            worker,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -123,7 +150,10 @@ impl App {
     /// Stops accepting, lets in-flight requests finish, stops the worker, flushes sled.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
-        if tokio::time::timeout(Duration::from_secs(15), self.server).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(15), self.server)
+            .await
+            .is_err()
+        {
             tracing::warn!("requests still running after 15 s; stopping anyway");
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), self.worker).await;

@@ -1150,10 +1150,9 @@ integration_key = "5F0C1E9A7B3D4C2E8F6A0B1C2D3E4F5A"
             .service_by_key("5F0C1E9A7B3D4C2E8F6A0B1C2D3E4F5A")
             .unwrap();
         assert_eq!(by_key.id, "api");
-        assert!(
-            c.service_by_key("00000000000000000000000000000000")
-                .is_none()
-        );
+        assert!(c
+            .service_by_key("00000000000000000000000000000000")
+            .is_none());
         assert_eq!(c.team_of_service("api").unwrap().id, "platform");
         assert!(c.team_of_service("nope").is_none());
     }
@@ -1723,10 +1722,9 @@ integration_key = "5F0C1E9A7B3D4C2E8F6A0B1C2D3E4F5A"
         let missing = Path::new("/nonexistent/dir/tocsin.toml");
         let err = Config::load(missing).unwrap_err();
         assert_eq!((err.0.len(), err.0[0].line), (1, 0));
-        assert!(
-            err.to_string()
-                .starts_with("/nonexistent/dir/tocsin.toml:0:0: cannot read config")
-        );
+        assert!(err
+            .to_string()
+            .starts_with("/nonexistent/dir/tocsin.toml:0:0: cannot read config"));
 
         let path =
             std::env::temp_dir().join(format!("tocsin-config-test-{}.toml", std::process::id()));

@@ -27,7 +27,12 @@ struct Handler {
 }
 
 /// Serves until `shutdown` turns true, then waits for in-flight requests.
-pub async fn serve(listener: TcpListener, core: Core, ingest: Ingest, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: TcpListener,
+    core: Core,
+    ingest: Ingest,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let handler = Handler { core, ingest };
     let graceful = GracefulShutdown::new();
     loop {
@@ -74,20 +79,37 @@ impl Handler {
             (&Method::GET, "/healthz") => json_response(StatusCode::OK, &json!({"status": "ok"})),
             (&Method::POST, "/v2/enqueue") => self.with_body(req, |h, _, b| h.enqueue(b)).await,
             (&Method::POST, "/slack/events") => {
-                self.with_slack_body(req, |h, b| async move { inbound::events(&h.core, &b) }).await
+                self.with_slack_body(req, |h, b| async move { inbound::events(&h.core, &b) })
+                    .await
             }
             (&Method::POST, "/slack/commands") => {
-                self.with_slack_body(req, |h, b| async move { inbound::command(&h.core, &b).await })
-                    .await
+                self.with_slack_body(
+                    req,
+                    |h, b| async move { inbound::command(&h.core, &b).await },
+                )
+                .await
             }
             (&Method::POST, "/slack/interactions") => {
-                self.with_slack_body(req, |h, b| async move { inbound::interaction(&h.core, &b).await })
-                    .await
+                self.with_slack_body(req, |h, b| async move {
+                    inbound::interaction(&h.core, &b).await
+                })
+                .await
             }
-            (_, "/healthz" | "/v2/enqueue" | "/slack/events" | "/slack/commands" | "/slack/interactions") => {
-                json_response(StatusCode::METHOD_NOT_ALLOWED, &json!({"error": format!("{method} is not allowed here")}))
-            }
-            _ => json_response(StatusCode::NOT_FOUND, &json!({"error": format!("no route for {path}")})),
+            (
+                _,
+                "/healthz"
+                | "/v2/enqueue"
+                | "/slack/events"
+                | "/slack/commands"
+                | "/slack/interactions",
+            ) => json_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &json!({"error": format!("{method} is not allowed here")}),
+            ),
+            _ => json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": format!("no route for {path}")}),
+            ),
         }
     }
 
@@ -131,13 +153,17 @@ impl Handler {
     async fn enqueue(self, body: Bytes) -> Resp {
         let ev = match events_v2::parse(&body, events_v2::generate_dedup_key) {
             Ok(ev) => ev,
-            Err(errors) => return json_response(StatusCode::BAD_REQUEST, &events_v2::invalid(&errors)),
+            Err(errors) => {
+                return json_response(StatusCode::BAD_REQUEST, &events_v2::invalid(&errors))
+            }
         };
         match self.ingest.apply(&ev).await {
             Ok(_) => json_response(StatusCode::ACCEPTED, &events_v2::accepted(&ev.dedup_key)),
             Err(IngestError::UnknownKey) => json_response(
                 StatusCode::BAD_REQUEST,
-                &events_v2::invalid(&["'routing_key' does not belong to any service (unknown integration key)".into()]),
+                &events_v2::invalid(&[
+                    "'routing_key' does not belong to any service (unknown integration key)".into(),
+                ]),
             ),
             Err(IngestError::Store(e)) => {
                 tracing::error!(error = %e, "event could not be stored");
@@ -168,7 +194,12 @@ async fn read_body(parts: &hyper::http::request::Parts, body: Incoming) -> Resul
     }
     match Limited::new(body, MAX_BODY).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(too_large()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(too_large())
+        }
         Err(e) => Err(json_response(
             StatusCode::BAD_REQUEST,
             &json!({"error": format!("could not read the body: {e}")}),
@@ -190,6 +221,7 @@ fn reply_response(r: Reply) -> Resp {
 fn json_response(status: StatusCode, v: &Value) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
     *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }

@@ -201,7 +201,9 @@ pub(crate) mod tests {
     }
 
     fn alice() -> Actor {
-        Actor::Slack { user_id: "UALICE".into() }
+        Actor::Slack {
+            user_id: "UALICE".into(),
+        }
     }
 
     #[test]
@@ -211,7 +213,11 @@ pub(crate) mod tests {
         let cases = [
             (Triggered, Acknowledge, Ok(Acknowledged)),
             (Triggered, Resolve, Ok(Resolved)),
-            (Acknowledged, Acknowledge, Err(NoChange::AlreadyAcknowledged)),
+            (
+                Acknowledged,
+                Acknowledge,
+                Err(NoChange::AlreadyAcknowledged),
+            ),
             (Acknowledged, Resolve, Ok(Resolved)),
             (Resolved, Acknowledge, Err(NoChange::AlreadyResolved)),
             (Resolved, Resolve, Err(NoChange::AlreadyResolved)),
@@ -228,7 +234,9 @@ pub(crate) mod tests {
     #[test]
     fn acknowledging_records_who_and_when() {
         let at = Utc.with_ymd_and_hms(2026, 11, 25, 4, 0, 0).unwrap();
-        let acked = sample(1).apply(Transition::Acknowledge, alice(), at).unwrap();
+        let acked = sample(1)
+            .apply(Transition::Acknowledge, alice(), at)
+            .unwrap();
         assert_eq!(acked.acknowledged, Some(Stamp { by: alice(), at }));
         assert!(acked.resolved.is_none());
         assert!(acked.is_open());

@@ -6,7 +6,11 @@ use std::process::ExitCode;
 use tocsin::{app::App, clock::Clock, config::Config, settings::Settings, slack::manifest};
 
 #[derive(Parser)]
-#[command(name = "tocsin", version, about = "Slack-first incident response and on-call")]
+#[command(
+    name = "tocsin",
+    version,
+    about = "Slack-first incident response and on-call"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,7 +52,10 @@ fn main() -> ExitCode {
         Command::Check { config } => check(config.or(settings.config_file)),
         Command::Manifest => {
             let m = manifest::manifest(&settings.public_url);
-            println!("{}", serde_json::to_string_pretty(&m).expect("a JSON value serialises"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&m).expect("a JSON value serialises")
+            );
             ExitCode::SUCCESS
         }
     }
@@ -103,13 +110,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

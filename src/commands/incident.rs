@@ -22,7 +22,10 @@ pub fn parse(text: &str) -> Result<IncidentCommand, String> {
         return Ok(IncidentCommand::List);
     };
     let Some(sub) = spec.resolve(first) else {
-        return Err(format!("I don't know `/incident {first}`.\n{}", spec.help()));
+        return Err(format!(
+            "I don't know `/incident {first}`.\n{}",
+            spec.help()
+        ));
     };
     let rest: Vec<&str> = words.collect();
     let id = || -> Result<u64, String> {
@@ -53,7 +56,9 @@ fn parse_id(s: &str) -> Result<u64, String> {
     let digits = s.strip_prefix('#').unwrap_or(s);
     match digits.parse::<u64>() {
         Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("`{s}` is not an incident id; use the number shown as `#42`.")),
+        _ => Err(format!(
+            "`{s}` is not an incident id; use the number shown as `#42`."
+        )),
     }
 }
 
@@ -63,16 +68,25 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
         Ok(c) => c,
         Err(msg) => return msg,
     };
-    let actor = Actor::Slack { user_id: inv.user_id.clone() };
+    let actor = Actor::Slack {
+        user_id: inv.user_id.clone(),
+    };
     let result = match cmd {
         IncidentCommand::Help => return spec("/incident").expect("declared").help(),
         IncidentCommand::List => return list(core),
-        IncidentCommand::Ack(id) => (id, core.transition(id, Transition::Acknowledge, actor).await),
+        IncidentCommand::Ack(id) => (
+            id,
+            core.transition(id, Transition::Acknowledge, actor).await,
+        ),
         IncidentCommand::Resolve(id) => (id, core.transition(id, Transition::Resolve, actor).await),
     };
     match result {
         (id, Ok(Changed::Applied { incident, .. })) => {
-            format!("#{id} *{}* is now {}.", incident.alert.summary, incident.state.as_str())
+            format!(
+                "#{id} *{}* is now {}.",
+                incident.alert.summary,
+                incident.state.as_str()
+            )
         }
         (id, Ok(Changed::Unchanged { incident, why })) => {
             let who = match why {
@@ -80,7 +94,11 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
                 NoChange::AlreadyResolved => incident.resolved.as_ref(),
             };
             match who {
-                Some(s) => format!("#{id}: {why} (by {} {}).", actor_mention(&s.by), slack_date(s.at)),
+                Some(s) => format!(
+                    "#{id}: {why} (by {} {}).",
+                    actor_mention(&s.by),
+                    slack_date(s.at)
+                ),
                 None => format!("#{id}: {why}."),
             }
         }
@@ -96,7 +114,11 @@ fn list(core: &Core) -> String {
     match core.store.open_incidents() {
         Ok(open) if open.is_empty() => "No open incidents. :tada:".to_string(),
         Ok(open) => {
-            let mut out = format!("*{} open incident{}*\n", open.len(), if open.len() == 1 { "" } else { "s" });
+            let mut out = format!(
+                "*{} open incident{}*\n",
+                open.len(),
+                if open.len() == 1 { "" } else { "s" }
+            );
             for i in open.iter().take(50) {
                 let state = match &i.acknowledged {
                     Some(s) => format!("acknowledged by {}", actor_mention(&s.by)),
@@ -129,7 +151,9 @@ mod tests {
     fn check(text: &str, expected: Result<IncidentCommand, &str>) {
         match (parse(text), expected) {
             (Ok(got), Ok(want)) => assert_eq!(got, want, "{text:?}"),
-            (Err(got), Err(want)) => assert!(got.contains(want), "{text:?}: {got:?} lacks {want:?}"),
+            (Err(got), Err(want)) => {
+                assert!(got.contains(want), "{text:?}: {got:?} lacks {want:?}")
+            }
             (got, want) => panic!("{text:?}: got {got:?}, want {want:?}"),
         }
     }

@@ -56,7 +56,9 @@ impl CommandSpec {
     /// The canonical subcommand for a word the user typed (name or alias).
     pub fn resolve(&self, word: &str) -> Option<&SubcommandSpec> {
         let w = word.to_ascii_lowercase();
-        self.subcommands.iter().find(|s| s.name == w || s.aliases.iter().any(|a| *a == w))
+        self.subcommands
+            .iter()
+            .find(|s| s.name == w || s.aliases.contains(&w))
     }
 }
 
@@ -80,6 +82,9 @@ mod tests {
             assert!(s.resolve(name).is_some(), "{name}");
             assert!(s.help().contains(&format!("/incident {name}")), "{name}");
         }
-        assert_eq!(s.resolve("ACKNOWLEDGE").map(|s| s.name.as_str()), Some("ack"));
+        assert_eq!(
+            s.resolve("ACKNOWLEDGE").map(|s| s.name.as_str()),
+            Some("ack")
+        );
     }
 }

@@ -12,7 +12,8 @@ pub const MAX_DEDUP_KEY: usize = 255;
 
 /// Parses one event. `gen_key` supplies a dedup key for triggers that have none.
 pub fn parse(body: &[u8], gen_key: impl FnOnce() -> String) -> Result<AlertEvent, Vec<String>> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| vec![format!("body is not valid JSON: {e}")])?;
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| vec![format!("body is not valid JSON: {e}")])?;
     let Some(obj) = v.as_object() else {
         return Err(vec!["body must be a JSON object".into()]);
     };
@@ -21,7 +22,10 @@ pub fn parse(body: &[u8], gen_key: impl FnOnce() -> String) -> Result<AlertEvent
     let routing_key = match obj.get("routing_key") {
         Some(Value::String(k)) if k.len() == 32 => Some(k.clone()),
         Some(Value::String(k)) => {
-            errors.push(format!("'routing_key' must be 32 characters, got {}", k.len()));
+            errors.push(format!(
+                "'routing_key' must be 32 characters, got {}",
+                k.len()
+            ));
             None
         }
         Some(_) => {
@@ -61,7 +65,9 @@ pub fn parse(body: &[u8], gen_key: impl FnOnce() -> String) -> Result<AlertEvent
             None
         }
         Some(Value::String(k)) if k.len() > MAX_DEDUP_KEY => {
-            errors.push(format!("'dedup_key' is longer than {MAX_DEDUP_KEY} characters"));
+            errors.push(format!(
+                "'dedup_key' is longer than {MAX_DEDUP_KEY} characters"
+            ));
             None
         }
         Some(Value::String(k)) => Some(k.clone()),
@@ -90,7 +96,7 @@ pub fn parse(body: &[u8], gen_key: impl FnOnce() -> String) -> Result<AlertEvent
     };
     let action = match action.as_str() {
         "trigger" => match details {
-            Some(d) => AlertAction::Trigger(d),
+            Some(d) => AlertAction::Trigger(Box::new(d)),
             None => return Err(vec!["'payload' is invalid".into()]),
         },
         "acknowledge" => AlertAction::Acknowledge,
@@ -99,9 +105,17 @@ pub fn parse(body: &[u8], gen_key: impl FnOnce() -> String) -> Result<AlertEvent
     let dedup_key = match (dedup_key, &action) {
         (Some(k), _) => k,
         (None, AlertAction::Trigger(_)) => gen_key(),
-        (None, _) => return Err(vec!["'dedup_key' is required to acknowledge or resolve".into()]),
+        (None, _) => {
+            return Err(vec![
+                "'dedup_key' is required to acknowledge or resolve".into()
+            ])
+        }
     };
-    Ok(AlertEvent { routing_key: routing_key.to_ascii_lowercase(), dedup_key, action })
+    Ok(AlertEvent {
+        routing_key: routing_key.to_ascii_lowercase(),
+        dedup_key,
+        action,
+    })
 }
 
 fn trigger_details(obj: &Map<String, Value>, errors: &mut Vec<String>) -> Option<AlertDetails> {
@@ -117,7 +131,9 @@ fn trigger_details(obj: &Map<String, Value>, errors: &mut Vec<String>) -> Option
     let summary = required_str(p, "summary", errors);
     if let Some(s) = &summary {
         if s.chars().count() > MAX_SUMMARY {
-            errors.push(format!("'payload.summary' is longer than {MAX_SUMMARY} characters"));
+            errors.push(format!(
+                "'payload.summary' is longer than {MAX_SUMMARY} characters"
+            ));
         }
     }
     let source = required_str(p, "source", errors);
@@ -274,21 +290,47 @@ mod tests {
         };
         check(&trig(""), Ok("generated"));
         check(
-            &format!(r#"{{"routing_key":"{KEY}","event_action":"trigger","dedup_key":"a","payload":{{"summary":"s","source":"h","severity":"info"}}}}"#),
+            &format!(
+                r#"{{"routing_key":"{KEY}","event_action":"trigger","dedup_key":"a","payload":{{"summary":"s","source":"h","severity":"info"}}}}"#
+            ),
             Ok("a"),
         );
-        check(&format!(r#"{{"routing_key":"{KEY}","event_action":"resolve","dedup_key":"a"}}"#), Ok("a"));
-        check(&format!(r#"{{"routing_key":"{KEY}","event_action":"acknowledge"}}"#), Err(&["dedup_key"]));
-        check(r#"{"event_action":"trigger","payload":{"summary":"s","source":"h","severity":"info"}}"#, Err(&["routing_key"]));
-        check(&format!(r#"{{"routing_key":"{KEY}","event_action":"explode"}}"#), Err(&["event_action"]));
-        check(&format!(r#"{{"routing_key":"{KEY}","event_action":"trigger"}}"#), Err(&["payload"]));
-        check(&trig(r#","severity":"fatal""#).replace(r#""severity":"critical","#, ""), Err(&["severity"]));
+        check(
+            &format!(r#"{{"routing_key":"{KEY}","event_action":"resolve","dedup_key":"a"}}"#),
+            Ok("a"),
+        );
+        check(
+            &format!(r#"{{"routing_key":"{KEY}","event_action":"acknowledge"}}"#),
+            Err(&["dedup_key"]),
+        );
+        check(
+            r#"{"event_action":"trigger","payload":{"summary":"s","source":"h","severity":"info"}}"#,
+            Err(&["routing_key"]),
+        );
+        check(
+            &format!(r#"{{"routing_key":"{KEY}","event_action":"explode"}}"#),
+            Err(&["event_action"]),
+        );
+        check(
+            &format!(r#"{{"routing_key":"{KEY}","event_action":"trigger"}}"#),
+            Err(&["payload"]),
+        );
+        check(
+            &trig(r#","severity":"fatal""#).replace(r#""severity":"critical","#, ""),
+            Err(&["severity"]),
+        );
         check(&trig(r#","timestamp":"yesterday""#), Err(&["timestamp"]));
         check(
-            &format!(r#"{{"routing_key":"short","event_action":"trigger","payload":{{"source":"h","severity":"bad"}}}}"#),
+            r#"{"routing_key":"short","event_action":"trigger","payload":{"source":"h","severity":"bad"}}"#,
             Err(&["routing_key", "summary", "severity"]),
         );
-        check(&trig("").replace(r#""summary":"s""#, &format!(r#""summary":"{}""#, "x".repeat(1025))), Err(&["summary"]));
+        check(
+            &trig("").replace(
+                r#""summary":"s""#,
+                &format!(r#""summary":"{}""#, "x".repeat(1025)),
+            ),
+            Err(&["summary"]),
+        );
         check("{not json", Err(&["not valid JSON"]));
         check("[1,2]", Err(&["object"]));
     }
@@ -303,7 +345,9 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(ev.routing_key, KEY);
-        let AlertAction::Trigger(d) = ev.action else { panic!("not a trigger") };
+        let AlertAction::Trigger(d) = ev.action else {
+            panic!("not a trigger")
+        };
         assert_eq!(d.summary, "Disk full");
         assert_eq!(d.severity, Severity::Warning);
         assert_eq!(d.component.as_deref(), Some("pg"));

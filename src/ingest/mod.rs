@@ -19,7 +19,7 @@ pub struct AlertEvent {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlertAction {
-    Trigger(AlertDetails),
+    Trigger(Box<AlertDetails>),
     Acknowledge,
     Resolve,
 }
@@ -66,7 +66,7 @@ impl Ingest {
                     routing_key,
                     service_id: &service.id,
                     dedup_key: &ev.dedup_key,
-                    alert: details.clone(),
+                    alert: (**details).clone(),
                     alert_channel: channel,
                     at: now,
                 })?)
@@ -97,7 +97,12 @@ impl Ingest {
 fn queued_slack_work(o: &Outcome) -> bool {
     matches!(
         o,
-        Outcome::Triggered(Triggered::Opened { outbox: Some(_), .. })
-            | Outcome::Changed(Changed::Applied { outbox: Some(_), .. })
+        Outcome::Triggered(Triggered::Opened {
+            outbox: Some(_),
+            ..
+        }) | Outcome::Changed(Changed::Applied {
+            outbox: Some(_),
+            ..
+        })
     )
 }

@@ -37,15 +37,14 @@ impl SlackApi {
             .with_native_roots()
             .or_else(|_| {
                 Ok::<_, std::io::Error>(
-                    hyper_rustls::HttpsConnectorBuilder::new()
-                        .with_tls_config(empty_tls_config()),
+                    hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(empty_tls_config()),
                 )
             })?
             .https_or_http()
             .enable_http1()
             .build();
-        let connector = SlackClientHyperConnector::with_connector(https)
-            .with_slack_api_url(&s.slack_api_url);
+        let connector =
+            SlackClientHyperConnector::with_connector(https).with_slack_api_url(&s.slack_api_url);
         Ok(Some(SlackApi {
             client: Arc::new(SlackClient::new(connector)),
             token: SlackApiToken::new(token.expose().to_string().into()),
@@ -58,7 +57,11 @@ impl SlackApi {
         content: SlackMessageContent,
     ) -> Result<String, Failure> {
         let req = SlackApiChatPostMessageRequest::new(channel.into(), content);
-        let r = self.client.open_session(&self.token).chat_post_message(&req).await;
+        let r = self
+            .client
+            .open_session(&self.token)
+            .chat_post_message(&req)
+            .await;
         r.map(|resp| resp.ts.0).map_err(classify)
     }
 
@@ -69,7 +72,11 @@ impl SlackApi {
         content: SlackMessageContent,
     ) -> Result<(), Failure> {
         let req = SlackApiChatUpdateRequest::new(channel.into(), content, ts.into());
-        let r = self.client.open_session(&self.token).chat_update(&req).await;
+        let r = self
+            .client
+            .open_session(&self.token)
+            .chat_update(&req)
+            .await;
         r.map(|_| ()).map_err(classify)
     }
 
@@ -84,7 +91,11 @@ impl SlackApi {
             .with_oldest(format!("{oldest}.000000").into())
             .with_limit(200)
             .with_include_all_metadata(true);
-        let r = self.client.open_session(&self.token).conversations_history(&req).await;
+        let r = self
+            .client
+            .open_session(&self.token)
+            .conversations_history(&req)
+            .await;
         r.map(|resp| resp.messages).map_err(classify)
     }
 
@@ -92,9 +103,14 @@ impl SlackApi {
         let url: url::Url = response_url
             .parse()
             .map_err(|e| Failure::Permanent(format!("bad response_url: {e}")))?;
-        let req = SlackApiPostWebhookMessageRequest::new(SlackMessageContent::new().with_text(text.into()))
-            .with_replace_original(false);
-        let r = self.client.respond_to_event(&SlackResponseUrl(url), &req).await;
+        let req = SlackApiPostWebhookMessageRequest::new(
+            SlackMessageContent::new().with_text(text.into()),
+        )
+        .with_replace_original(false);
+        let r = self
+            .client
+            .respond_to_event(&SlackResponseUrl(url), &req)
+            .await;
         r.map(|_| ()).map_err(classify)
     }
 }

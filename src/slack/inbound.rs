@@ -21,13 +21,22 @@ pub struct Reply {
 
 impl Reply {
     fn ok() -> Reply {
-        Reply { status: 200, body: None }
+        Reply {
+            status: 200,
+            body: None,
+        }
     }
     fn json(body: Value) -> Reply {
-        Reply { status: 200, body: Some(body) }
+        Reply {
+            status: 200,
+            body: Some(body),
+        }
     }
     fn error(status: u16, message: impl Into<String>) -> Reply {
-        Reply { status, body: Some(json!({ "error": message.into() })) }
+        Reply {
+            status,
+            body: Some(json!({ "error": message.into() })),
+        }
     }
     fn ephemeral(text: String) -> Reply {
         Reply::json(json!({ "response_type": "ephemeral", "text": text }))
@@ -41,12 +50,24 @@ pub fn authenticate(
     signature: Option<&str>,
     body: &[u8],
 ) -> Result<(), Reply> {
-    let secret = core.slack_signing_secret.as_ref().map(|s| s.expose()).unwrap_or("");
-    match verify::verify(secret, timestamp, signature, body, core.clock.now().timestamp()) {
+    let secret = core
+        .slack_signing_secret
+        .as_ref()
+        .map(|s| s.expose())
+        .unwrap_or("");
+    match verify::verify(
+        secret,
+        timestamp,
+        signature,
+        body,
+        core.clock.now().timestamp(),
+    ) {
         Ok(()) => Ok(()),
         Err(e) => {
             if e == SignatureError::NoSecret {
-                tracing::warn!("a Slack request arrived but SLACK_SIGNING_SECRET is not set; rejecting it");
+                tracing::warn!(
+                    "a Slack request arrived but SLACK_SIGNING_SECRET is not set; rejecting it"
+                );
             } else {
                 tracing::warn!(reason = %e, "rejected a Slack request");
             }
@@ -72,7 +93,11 @@ pub fn events(core: &Core, body: &[u8]) -> Reply {
             };
             match core.store.first_sight_of_event(event_id, core.clock.now()) {
                 Ok(true) => {
-                    tracing::info!(event_id, kind = v["event"]["type"].as_str().unwrap_or("?"), "Slack event");
+                    tracing::info!(
+                        event_id,
+                        kind = v["event"]["type"].as_str().unwrap_or("?"),
+                        "Slack event"
+                    );
                 }
                 Ok(false) => tracing::debug!(event_id, "retried Slack event ignored"),
                 Err(e) => tracing::error!(error = %e, "cannot record the Slack event"),
@@ -138,7 +163,9 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
         let Some(id) = action.value.as_deref().and_then(|v| v.parse::<u64>().ok()) else {
             return Reply::error(400, "button value is not an incident id");
         };
-        let actor = Actor::Slack { user_id: user.clone() };
+        let actor = Actor::Slack {
+            user_id: user.clone(),
+        };
         let note = match core.transition(id, *t, actor).await {
             Ok(Changed::Applied { .. }) => None,
             Ok(Changed::Unchanged { incident, why }) => {
@@ -147,7 +174,11 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
                     NoChange::AlreadyResolved => incident.resolved.as_ref(),
                 };
                 Some(match stamp {
-                    Some(s) => format!("#{id}: {why} (by {} {}).", actor_mention(&s.by), slack_date(s.at)),
+                    Some(s) => format!(
+                        "#{id}: {why} (by {} {}).",
+                        actor_mention(&s.by),
+                        slack_date(s.at)
+                    ),
                     None => format!("#{id}: {why}."),
                 })
             }
@@ -160,7 +191,10 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
         // Every click gets an answer: a no-op click is told why, privately.
         if let (Some(text), Some(url)) = (note, ba.response_url.as_ref()) {
             let url = url.0.to_string();
-            let op = SlackOp::Respond { response_url: url.clone(), text };
+            let op = SlackOp::Respond {
+                response_url: url.clone(),
+                text,
+            };
             if let Err(e) = core.enqueue(&format!("respond:{url}"), op).await {
                 tracing::error!(error = %e, "cannot queue the reply to a click");
             }

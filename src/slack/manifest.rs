@@ -67,8 +67,14 @@ mod tests {
         assert_eq!(cmds.len(), specs().len());
         assert!(cmds.iter().any(|c| c["command"] == "/incident"));
         assert_eq!(cmds[0]["url"], "https://oncall.example.com/slack/commands");
-        assert_eq!(m["settings"]["interactivity"]["request_url"], "https://oncall.example.com/slack/interactions");
-        assert_eq!(m["settings"]["event_subscriptions"]["request_url"], "https://oncall.example.com/slack/events");
+        assert_eq!(
+            m["settings"]["interactivity"]["request_url"],
+            "https://oncall.example.com/slack/interactions"
+        );
+        assert_eq!(
+            m["settings"]["event_subscriptions"]["request_url"],
+            "https://oncall.example.com/slack/events"
+        );
         let scopes = m["oauth_config"]["scopes"]["bot"].as_array().unwrap();
         assert!(scopes.iter().any(|s| s == "commands"));
     }

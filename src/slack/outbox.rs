@@ -62,7 +62,11 @@ impl OutboxWorker {
         let mut suspect: HashSet<u64> = HashSet::new();
         let mut first_pass = true;
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
-        let ctx = Arc::new(Delivery { store: self.store.clone(), config: self.config.clone(), api });
+        let ctx = Arc::new(Delivery {
+            store: self.store.clone(),
+            config: self.config.clone(),
+            api,
+        });
         loop {
             match self.store.outbox_after(last_seq) {
                 Ok(rows) => {
@@ -80,7 +84,9 @@ impl OutboxWorker {
             let now = Instant::now();
             let mut wake: Option<Instant> = None;
             for (name, lane) in lanes.iter_mut() {
-                let Some(&seq) = lane.queue.front() else { continue };
+                let Some(&seq) = lane.queue.front() else {
+                    continue;
+                };
                 if lane.busy {
                     continue;
                 }
@@ -97,7 +103,9 @@ impl OutboxWorker {
                 });
             }
             // Forget idle lanes once their pacing window has passed.
-            lanes.retain(|_, l| l.busy || !l.queue.is_empty() || l.ready_at.is_some_and(|t| t > now));
+            lanes.retain(|_, l| {
+                l.busy || !l.queue.is_empty() || l.ready_at.is_some_and(|t| t > now)
+            });
             let sleep = tokio::time::sleep_until(wake.unwrap_or(now + Duration::from_secs(3600)));
             tokio::select! {
                 _ = self.ready.notified() => {}
@@ -122,7 +130,12 @@ impl OutboxWorker {
                 lane.ready_at = Some(now + self.interval);
             }
             Err(Failure::RateLimited(wait)) => {
-                tracing::warn!(lane = name, seq, ?wait, "Slack rate limit; waiting as asked");
+                tracing::warn!(
+                    lane = name,
+                    seq,
+                    ?wait,
+                    "Slack rate limit; waiting as asked"
+                );
                 lane.ready_at = Some(now + wait);
             }
             Err(Failure::Transient(why)) => {
@@ -169,7 +182,9 @@ impl Delivery {
             return Ok(());
         };
         match &item.op {
-            SlackOp::PostIncident { incident, channel } => self.post(*incident, channel, suspect).await?,
+            SlackOp::PostIncident { incident, channel } => {
+                self.post(*incident, channel, suspect).await?
+            }
             SlackOp::UpdateIncident { incident } => self.update(*incident).await?,
             SlackOp::Respond { response_url, text } => self.api.respond(response_url, text).await?,
         }
@@ -185,12 +200,19 @@ impl Delivery {
             return Ok(());
         }
         if suspect {
-            if let Some(ts) = self.find_posted(id, channel, inc.created_at.timestamp()).await {
-                tracing::info!(incident = id, "found the message an earlier run posted; not posting again");
+            if let Some(ts) = self
+                .find_posted(id, channel, inc.created_at.timestamp())
+                .await
+            {
+                tracing::info!(
+                    incident = id,
+                    "found the message an earlier run posted; not posting again"
+                );
                 return self.remember(id, channel, ts);
             }
         }
-        let r = render::incident(&inc, &self.config).map_err(|e| Failure::Permanent(e.to_string()))?;
+        let r =
+            render::incident(&inc, &self.config).map_err(|e| Failure::Permanent(e.to_string()))?;
         let meta = SlackMessageMetadata {
             event_type: INCIDENT_EVENT_TYPE.into(),
             event_payload: Some(HashMap::from([("incident".to_string(), id.to_string())])),
@@ -204,7 +226,10 @@ impl Delivery {
     }
 
     fn remember(&self, id: u64, channel: &str, ts: String) -> Result<(), Failure> {
-        let m = MessageRef { channel: channel.to_string(), ts };
+        let m = MessageRef {
+            channel: channel.to_string(),
+            ts,
+        };
         self.store.set_message(id, m).map_err(store_failure)
     }
 
@@ -233,9 +258,14 @@ impl Delivery {
         let Some(msg) = &inc.message else {
             return Ok(());
         };
-        let r = render::incident(&inc, &self.config).map_err(|e| Failure::Permanent(e.to_string()))?;
-        let content = SlackMessageContent::new().with_text(r.text).with_blocks(r.blocks);
-        self.api.update_message(&msg.channel, &msg.ts, content).await
+        let r =
+            render::incident(&inc, &self.config).map_err(|e| Failure::Permanent(e.to_string()))?;
+        let content = SlackMessageContent::new()
+            .with_text(r.text)
+            .with_blocks(r.blocks);
+        self.api
+            .update_message(&msg.channel, &msg.ts, content)
+            .await
     }
 }
 
@@ -246,7 +276,10 @@ mod tests {
     #[test]
     fn backoff_doubles_then_caps() {
         let got: Vec<u64> = (1..=10).map(|n| backoff(n).as_millis() as u64).collect();
-        assert_eq!(got, [250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+        assert_eq!(
+            got,
+            [250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+        );
         assert_eq!(backoff(u32::MAX), BACKOFF_CAP);
     }
 }

@@ -123,7 +123,10 @@ fn render(
     ctx: minijinja::Value,
 ) -> Result<Rendered, RenderError> {
     let env = env();
-    let get = |name: &'static str| env.get_template(name).map_err(|e| RenderError::Template(name, e));
+    let get = |name: &'static str| {
+        env.get_template(name)
+            .map_err(|e| RenderError::Template(name, e))
+    };
     let json = get(blocks_name)?
         .render(&ctx)
         .map_err(|e| RenderError::Template(blocks_name, e))?;
@@ -132,9 +135,13 @@ fn render(
         .map_err(|e| RenderError::Template(text_name, e))?;
     let blocks_json: serde_json::Value =
         serde_json::from_str(&json).map_err(|e| RenderError::Blocks(blocks_name, e))?;
-    let blocks: Vec<SlackBlock> =
-        serde_json::from_value(blocks_json.clone()).map_err(|e| RenderError::Blocks(blocks_name, e))?;
-    Ok(Rendered { text: text.trim().to_string(), blocks, blocks_json })
+    let blocks: Vec<SlackBlock> = serde_json::from_value(blocks_json.clone())
+        .map_err(|e| RenderError::Blocks(blocks_name, e))?;
+    Ok(Rendered {
+        text: text.trim().to_string(),
+        blocks,
+        blocks_json,
+    })
 }
 
 #[cfg(test)]
@@ -162,7 +169,9 @@ mod tests {
     fn buttons_follow_the_state() {
         let cfg = Config::default();
         let at = Utc.with_ymd_and_hms(2026, 11, 25, 4, 0, 0).unwrap();
-        let by = Actor::Slack { user_id: "UBOB".into() };
+        let by = Actor::Slack {
+            user_id: "UBOB".into(),
+        };
         let open = sample(7);
         let acked = open.apply(Transition::Acknowledge, by.clone(), at).unwrap();
         let resolved = acked.apply(Transition::Resolve, by, at).unwrap();
@@ -184,7 +193,10 @@ mod tests {
     fn hostile_text_stays_inside_its_json_strings_and_limits() {
         let mut inc = sample(1);
         inc.alert.summary = format!("\"}}]{{\n<script> {}", "x".repeat(5000));
-        inc.alert.links = vec![Link { href: "http://example.com/a\"b".into(), text: None }];
+        inc.alert.links = vec![Link {
+            href: "http://example.com/a\"b".into(),
+            text: None,
+        }];
         let r = incident(&inc, &Config::default()).unwrap();
         let header = r.blocks_json[0]["text"]["text"].as_str().unwrap();
         assert!(header.chars().count() <= 150, "{}", header.chars().count());
@@ -194,6 +206,9 @@ mod tests {
     #[test]
     fn the_fallback_text_says_what_happened() {
         let r = incident(&sample(42), &Config::default()).unwrap();
-        assert_eq!(r.text, "[Triggered] #42 CPU on fire (api, critical, 1 alert)");
+        assert_eq!(
+            r.text,
+            "[Triggered] #42 CPU on fire (api, critical, 1 alert)"
+        );
     }
 }

@@ -26,8 +26,8 @@ pub enum SignatureError {
 
 /// The signature Slack would send for `body` at `timestamp`.
 pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes())
-        .expect("HMAC accepts keys of any length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts keys of any length");
     mac.update(b"v0:");
     mac.update(timestamp.as_bytes());
     mac.update(b":");
@@ -49,7 +49,10 @@ pub fn verify(
     let (Some(ts), Some(sig)) = (timestamp, signature) else {
         return Err(SignatureError::Missing);
     };
-    let ts_num: i64 = ts.trim().parse().map_err(|_| SignatureError::BadTimestamp)?;
+    let ts_num: i64 = ts
+        .trim()
+        .parse()
+        .map_err(|_| SignatureError::BadTimestamp)?;
     if (now - ts_num).abs() > MAX_SKEW_SECS {
         return Err(SignatureError::Stale);
     }
@@ -74,22 +77,64 @@ mod tests {
     #[test]
     fn slacks_documented_vector_signs_and_verifies() {
         assert_eq!(sign(SECRET, TS, BODY.as_bytes()), SIG);
-        assert_eq!(verify(SECRET, Some(TS), Some(SIG), BODY.as_bytes(), 1531420618 + 60), Ok(()));
+        assert_eq!(
+            verify(
+                SECRET,
+                Some(TS),
+                Some(SIG),
+                BODY.as_bytes(),
+                1531420618 + 60
+            ),
+            Ok(())
+        );
     }
 
     #[test]
     fn bad_requests_are_rejected_for_the_right_reason() {
         let now = 1531420618;
-        let cases: [(&str, Option<&str>, Option<&str>, &str, i64, SignatureError); 6] = [
+        type Case<'a> = (
+            &'a str,
+            Option<&'a str>,
+            Option<&'a str>,
+            &'a str,
+            i64,
+            SignatureError,
+        );
+        let cases: [Case; 6] = [
             (SECRET, Some(TS), None, BODY, now, SignatureError::Missing),
             (SECRET, None, Some(SIG), BODY, now, SignatureError::Missing),
-            (SECRET, Some("soon"), Some(SIG), BODY, now, SignatureError::BadTimestamp),
-            (SECRET, Some(TS), Some(SIG), BODY, now + 301, SignatureError::Stale),
-            (SECRET, Some(TS), Some(SIG), "token=tampered", now, SignatureError::Mismatch),
+            (
+                SECRET,
+                Some("soon"),
+                Some(SIG),
+                BODY,
+                now,
+                SignatureError::BadTimestamp,
+            ),
+            (
+                SECRET,
+                Some(TS),
+                Some(SIG),
+                BODY,
+                now + 301,
+                SignatureError::Stale,
+            ),
+            (
+                SECRET,
+                Some(TS),
+                Some(SIG),
+                "token=tampered",
+                now,
+                SignatureError::Mismatch,
+            ),
             ("", Some(TS), Some(SIG), BODY, now, SignatureError::NoSecret),
         ];
         for (secret, ts, sig, body, now, want) in cases {
-            assert_eq!(verify(secret, ts, sig, body.as_bytes(), now), Err(want.clone()), "{want:?}");
+            assert_eq!(
+                verify(secret, ts, sig, body.as_bytes(), now),
+                Err(want.clone()),
+                "{want:?}"
+            );
         }
     }
 

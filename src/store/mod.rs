@@ -15,9 +15,7 @@ pub use records::{OutboxItem, SlackOp};
 use crate::incident::{Actor, AlertDetails, Incident, MessageRef, NoChange, State, Transition};
 use chrono::{DateTime, Utc};
 use records::{IncidentRecord, OutboxRecord};
-use sled::transaction::{
-    ConflictableTransactionError, TransactionError, TransactionalTree,
-};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 use std::path::Path;
 use tokio::sync::{mpsc, oneshot};
@@ -35,7 +33,9 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("corrupt record in {tree}: {message}")]
     Corrupt { tree: &'static str, message: String },
-    #[error("data directory has schema version {found}, this build understands up to {SCHEMA_VERSION}")]
+    #[error(
+        "data directory has schema version {found}, this build understands up to {SCHEMA_VERSION}"
+    )]
     SchemaTooNew { found: u64 },
     #[error("durable flush failed: {0}")]
     Flush(String),
@@ -58,7 +58,10 @@ type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
 #[derive(Debug, Clone)]
 pub enum Triggered {
     /// A new incident; `outbox` is the sequence of its announcement, if any.
-    Opened { incident: Incident, outbox: Option<u64> },
+    Opened {
+        incident: Incident,
+        outbox: Option<u64>,
+    },
     /// Another alert on an open incident: counted, nobody paged again.
     Appended { incident: Incident },
 }
@@ -66,8 +69,14 @@ pub enum Triggered {
 /// The result of an acknowledge or resolve.
 #[derive(Debug, Clone)]
 pub enum Changed {
-    Applied { incident: Incident, outbox: Option<u64> },
-    Unchanged { incident: Incident, why: NoChange },
+    Applied {
+        incident: Incident,
+        outbox: Option<u64>,
+    },
+    Unchanged {
+        incident: Incident,
+        why: NoChange,
+    },
     /// No open incident has that dedup key (Events v2 accepts and drops these).
     NotFound,
 }
@@ -92,8 +101,13 @@ pub struct Store {
     outbox: sled::Tree,
     dead: sled::Tree,
     slack_events: sled::Tree,
-    committer: mpsc::UnboundedSender<oneshot::Sender<Result<(), String>>>,
+    committer: mpsc::UnboundedSender<FlushRequest>,
 }
+
+/// A request to the group-commit task. It carries its own handle on the
+/// database so the task holds none between requests: the files are released
+/// as soon as the last `Store` is dropped.
+type FlushRequest = (sled::Db, oneshot::Sender<Result<(), String>>);
 
 impl Store {
     /// Opens (or creates) the store. Must be called inside a tokio runtime:
@@ -116,7 +130,7 @@ impl Store {
             }
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run_committer(db.clone(), rx));
+        tokio::spawn(run_committer(rx));
         Ok(Store {
             incidents: db.open_tree("incidents")?,
             dedup: db.open_tree("dedup")?,
@@ -133,7 +147,7 @@ impl Store {
     /// callers share one flush (group commit).
     pub async fn durable(&self) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
-        if self.committer.send(tx).is_err() {
+        if self.committer.send((self.db.clone(), tx)).is_err() {
             // The committer is gone (runtime shutting down): flush inline.
             self.db.flush_async().await?;
             return Ok(());
@@ -198,12 +212,18 @@ impl Store {
                         meta,
                         outbox,
                         channel,
-                        SlackOp::PostIncident { incident: id, channel: channel.clone() },
+                        SlackOp::PostIncident {
+                            incident: id,
+                            channel: channel.clone(),
+                        },
                         a.at,
                     )?),
                     None => None,
                 };
-                Ok(Triggered::Opened { incident, outbox: seq })
+                Ok(Triggered::Opened {
+                    incident,
+                    outbox: seq,
+                })
             },
         );
         Ok(r?)
@@ -240,7 +260,12 @@ impl Store {
                 };
                 let next = match current.apply(t, by.clone(), at) {
                     Ok(n) => n,
-                    Err(why) => return Ok(Changed::Unchanged { incident: current, why }),
+                    Err(why) => {
+                        return Ok(Changed::Unchanged {
+                            incident: current,
+                            why,
+                        })
+                    }
                 };
                 put_incident(incidents, &next)?;
                 if next.state == State::Resolved {
@@ -262,7 +287,10 @@ impl Store {
                     )?),
                     None => None,
                 };
-                Ok(Changed::Applied { incident: next, outbox: seq })
+                Ok(Changed::Applied {
+                    incident: next,
+                    outbox: seq,
+                })
             },
         );
         Ok(r?)
@@ -286,7 +314,11 @@ impl Store {
 
     /// Open incidents, oldest first.
     pub fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
-        Ok(self.incidents()?.into_iter().filter(|i| i.is_open()).collect())
+        Ok(self
+            .incidents()?
+            .into_iter()
+            .filter(|i| i.is_open())
+            .collect())
     }
 
     /// Records where an incident's message was posted.
@@ -379,7 +411,11 @@ impl Store {
     }
 
     /// True the first time a Slack `event_id` is seen; false for retries.
-    pub fn first_sight_of_event(&self, event_id: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+    pub fn first_sight_of_event(
+        &self,
+        event_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let r = self.slack_events.compare_and_swap(
             event_id.as_bytes(),
             None as Option<&[u8]>,
@@ -389,17 +425,18 @@ impl Store {
     }
 }
 
-async fn run_committer(
-    db: sled::Db,
-    mut rx: mpsc::UnboundedReceiver<oneshot::Sender<Result<(), String>>>,
-) {
-    while let Some(first) = rx.recv().await {
+async fn run_committer(mut rx: mpsc::UnboundedReceiver<FlushRequest>) {
+    while let Some((db, first)) = rx.recv().await {
         let mut waiters = vec![first];
-        while let Ok(w) = rx.try_recv() {
+        while let Ok((_, w)) = rx.try_recv() {
             waiters.push(w);
         }
         // Everyone queued so far wrote before asking, so one flush covers them all.
-        let r = db.flush_async().await.map(|_| ()).map_err(|e| e.to_string());
+        let r = db
+            .flush_async()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string());
         for w in waiters {
             let _ = w.send(r.clone());
         }
@@ -434,13 +471,19 @@ fn decode_u64(v: &[u8], tree: &'static str) -> Result<u64, StoreError> {
 fn decode_incident(v: &[u8]) -> Result<Incident, StoreError> {
     serde_json::from_slice::<IncidentRecord>(v)
         .map(IncidentRecord::into_current)
-        .map_err(|e| StoreError::Corrupt { tree: "incidents", message: e.to_string() })
+        .map_err(|e| StoreError::Corrupt {
+            tree: "incidents",
+            message: e.to_string(),
+        })
 }
 
 fn decode_outbox(v: &[u8]) -> Result<OutboxItem, StoreError> {
     serde_json::from_slice::<OutboxRecord>(v)
         .map(OutboxRecord::into_current)
-        .map_err(|e| StoreError::Corrupt { tree: "outbox", message: e.to_string() })
+        .map_err(|e| StoreError::Corrupt {
+            tree: "outbox",
+            message: e.to_string(),
+        })
 }
 
 fn get_incident(t: &TransactionalTree, id: u64) -> TxResult<Option<Incident>> {
@@ -473,7 +516,12 @@ fn push_outbox(
     at: DateTime<Utc>,
 ) -> TxResult<u64> {
     let seq = next_counter(meta, K_NEXT_OUTBOX)?;
-    let item = OutboxItem { lane: lane.to_string(), op, enqueued_at: at, attempts: 0 };
+    let item = OutboxItem {
+        lane: lane.to_string(),
+        op,
+        enqueued_at: at,
+        attempts: 0,
+    };
     outbox.insert(&seq.to_be_bytes(), encode(&OutboxRecord::V1(item)))?;
     Ok(seq)
 }

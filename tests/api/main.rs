@@ -1,0 +1,8 @@
+//! Black-box tests: the real router (in-process or the real binary) on port 0,
+//! a fresh sled directory each, and a fake Slack Web API on loopback.
+
+mod crash;
+mod ingest;
+mod outbox;
+mod slack;
+mod support;

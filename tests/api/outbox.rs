@@ -1,0 +1,103 @@
+//! The durable outbox: rate limits, outages, ordering, pacing.
+
+use crate::support::*;
+use std::time::Duration;
+
+#[tokio::test]
+async fn a_429_is_waited_out_and_messages_stay_in_order() {
+    let fake = FakeSlack::start().await;
+    fake.fail_next(&[Fault::RateLimited {
+        retry_after_secs: 1,
+    }]);
+    let t = TestApp::start(Some(&fake)).await;
+    let started = std::time::Instant::now();
+    for i in 1..=3 {
+        assert_eq!(
+            t.trigger(&format!("k{i}"), &format!("Alert number {i}"))
+                .await
+                .0,
+            202
+        );
+    }
+    let posts = fake
+        .wait_for("chat.postMessage", 3, Duration::from_secs(10))
+        .await;
+    assert_eq!(posts.len(), 3);
+    assert!(
+        posts[0].at.duration_since(started) >= Duration::from_millis(950),
+        "Retry-After honoured"
+    );
+    for (i, p) in posts.iter().enumerate() {
+        assert!(
+            p.body["text"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("Alert number {}", i + 1)),
+            "order"
+        );
+    }
+}
+
+#[tokio::test]
+async fn messages_sent_while_slack_is_down_arrive_once_it_is_back() {
+    let fake = FakeSlack::start().await;
+    fake.go_down_for(Duration::from_millis(1500));
+    fake.fail_next(&[Fault::ServerError]);
+    let t = TestApp::start(Some(&fake)).await;
+    for i in 1..=3 {
+        t.trigger(&format!("d{i}"), &format!("During outage {i}"))
+            .await;
+    }
+    let posts = fake
+        .wait_for("chat.postMessage", 3, Duration::from_secs(15))
+        .await;
+    assert_eq!(posts.len(), 3);
+    for (i, p) in posts.iter().enumerate() {
+        assert!(p.body["text"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("During outage {}", i + 1)));
+    }
+    wait_until(|| t.app().core().store.outbox_pending().unwrap().is_empty()).await;
+}
+
+#[tokio::test]
+async fn a_channel_is_paced_to_the_configured_interval() {
+    let fake = FakeSlack::start().await;
+    let t = TestApp::start_with(Some(&fake), &[("TOCSIN_SLACK_CHANNEL_INTERVAL_MS", "300")]).await;
+    for i in 1..=3 {
+        t.trigger(&format!("p{i}"), "paced").await;
+    }
+    let posts = fake
+        .wait_for("chat.postMessage", 3, Duration::from_secs(5))
+        .await;
+    assert_eq!(posts.len(), 3);
+    for w in posts.windows(2) {
+        assert!(
+            w[1].at.duration_since(w[0].at) >= Duration::from_millis(280),
+            "{:?}",
+            w[1].at.duration_since(w[0].at)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_message_slack_refuses_for_good_goes_to_dead_letters_without_blocking_others() {
+    let fake = FakeSlack::start().await;
+    let t = TestApp::start(Some(&fake)).await;
+    let core = t.app().core();
+    // The fake answers 404 under /gone/: a final refusal, not worth retrying.
+    let op = tocsin::store::SlackOp::Respond {
+        response_url: format!("http://{}/gone/1", fake.addr),
+        text: "x".into(),
+    };
+    core.enqueue(CHANNEL, op).await.unwrap();
+    t.trigger("after", "After the bad one").await;
+    let posts = fake
+        .wait_for("chat.postMessage", 1, Duration::from_secs(5))
+        .await;
+    assert_eq!(posts.len(), 1);
+    let dead = core.store.dead_letters().unwrap();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    wait_until(|| core.store.outbox_pending().unwrap().is_empty()).await;
+}

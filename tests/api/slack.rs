@@ -1,0 +1,205 @@
+//! Slack inbound: signatures, buttons, slash commands, events.
+
+use crate::support::*;
+use serde_json::json;
+use std::time::Duration;
+use tocsin::incident::State;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn clicking_acknowledge_updates_the_message_in_place() {
+    let fake = FakeSlack::start().await;
+    let t = TestApp::start(Some(&fake)).await;
+    t.trigger("k1", "Checkout errors").await;
+    let post = fake.wait_for("chat.postMessage", 1, WAIT).await.remove(0);
+    let ts = post.body["ts"].clone();
+    let (status, _) = t
+        .click("incident_acknowledge", 1, "U0BOB", &fake.response_url("c1"))
+        .await;
+    assert_eq!(status, 200);
+    let update = fake.wait_for("chat.update", 1, WAIT).await.remove(0).body;
+    assert_eq!(update["channel"], CHANNEL);
+    assert_ne!(
+        update["ts"], ts,
+        "ts of the request is not the posted message's"
+    );
+    assert_eq!(button_labels(&update), ["Resolve"]);
+    assert!(
+        update["blocks"]
+            .to_string()
+            .contains("Acknowledged by <@U0BOB>"),
+        "{update}"
+    );
+
+    // Then Resolve: no buttons left.
+    t.click("incident_resolve", 1, "U0ALICE", &fake.response_url("c2"))
+        .await;
+    let updates = fake.wait_for("chat.update", 2, WAIT).await;
+    assert!(button_labels(&updates[1].body).is_empty());
+    assert!(updates[1].body["blocks"]
+        .to_string()
+        .contains("Resolved by <@U0ALICE>"));
+}
+
+#[tokio::test]
+async fn a_double_click_changes_the_incident_once_and_explains_the_second() {
+    let fake = FakeSlack::start().await;
+    let t = TestApp::start(Some(&fake)).await;
+    t.trigger("k2", "Queue backlog").await;
+    fake.wait_for("chat.postMessage", 1, WAIT).await;
+    let (r1, r2) = (fake.response_url("first"), fake.response_url("second"));
+    let (a, b) = tokio::join!(
+        t.click("incident_acknowledge", 1, "U0BOB", &r1),
+        t.click("incident_acknowledge", 1, "U0ALICE", &r2),
+    );
+    assert_eq!((a.0, b.0), (200, 200));
+    let replies = fake
+        .wait_for("respond/first", 1, Duration::from_millis(500))
+        .await
+        .len()
+        + fake
+            .wait_for("respond/second", 1, Duration::from_millis(500))
+            .await
+            .len();
+    assert_eq!(replies, 1, "exactly one click is told it changed nothing");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(fake.calls("chat.update").len(), 1);
+    let inc = t.app().core().store.incident(1).unwrap().unwrap();
+    assert_eq!(inc.state, State::Acknowledged);
+}
+
+#[tokio::test]
+async fn forged_and_stale_signatures_get_401_and_change_nothing() {
+    let fake = FakeSlack::start().await;
+    let t = TestApp::start(Some(&fake)).await;
+    t.trigger("k3", "Forgery target").await;
+    fake.wait_for("chat.postMessage", 1, WAIT).await;
+    let body = "token=x&team_id=T&channel_id=C&user_id=U0BOB&command=%2Fincident&text=ack+1&response_url=http%3A%2F%2F127.0.0.1%3A1%2Fr&trigger_id=1";
+    let now = chrono::Utc::now().timestamp();
+    let stale = (now - 301).to_string();
+    let cases = [
+        (
+            "forged",
+            now.to_string(),
+            "v0=0000000000000000000000000000000000000000000000000000000000000000".to_string(),
+        ),
+        (
+            "wrong secret",
+            now.to_string(),
+            tocsin::slack::verify::sign("not-the-secret", &now.to_string(), body.as_bytes()),
+        ),
+        (
+            "stale",
+            stale.clone(),
+            tocsin::slack::verify::sign(SECRET, &stale, body.as_bytes()),
+        ),
+        ("missing", now.to_string(), String::new()),
+    ];
+    for path in ["/slack/commands", "/slack/interactions", "/slack/events"] {
+        for (name, ts, sig) in &cases {
+            let (status, _) = t.slack_signed(path, body, ts, sig).await;
+            assert_eq!(status, 401, "{name} on {path}");
+        }
+    }
+    assert_eq!(
+        t.app().core().store.incident(1).unwrap().unwrap().state,
+        State::Triggered
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(fake.calls("chat.update").is_empty());
+}
+
+#[tokio::test]
+async fn incident_slash_command_lists_acks_resolves_and_explains_mistakes() {
+    let fake = FakeSlack::start().await;
+    let t = TestApp::start(Some(&fake)).await;
+    t.trigger("a", "Alpha broken").await;
+    t.trigger("b", "Beta broken").await;
+    let r = fake.response_url("cmd");
+
+    let (status, body) = t.command("list", "U0BOB", &r).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["response_type"], "ephemeral");
+    let text = body["text"].as_str().unwrap();
+    assert!(
+        text.contains("2 open incidents")
+            && text.contains("#1 Alpha broken")
+            && text.contains("#2 Beta broken"),
+        "{text}"
+    );
+
+    let (_, body) = t.command("ack #1", "U0BOB", &r).await;
+    assert!(
+        body["text"].as_str().unwrap().contains("acknowledged"),
+        "{body}"
+    );
+    let (_, body) = t.command("ack 1", "U0ALICE", &r).await;
+    assert!(
+        body["text"]
+            .as_str()
+            .unwrap()
+            .contains("already acknowledged"),
+        "{body}"
+    );
+    let (_, body) = t.command("resolve 2", "U0ALICE", &r).await;
+    assert!(
+        body["text"].as_str().unwrap().contains("resolved"),
+        "{body}"
+    );
+    let (_, body) = t.command("resolve 99", "U0ALICE", &r).await;
+    assert!(
+        body["text"].as_str().unwrap().contains("no incident #99"),
+        "{body}"
+    );
+
+    for bad in ["ack", "ack banana", "frobnicate", "list everything"] {
+        let (status, body) = t.command(bad, "U0BOB", &r).await;
+        assert_eq!(status, 200, "{bad}");
+        assert!(!body["text"].as_str().unwrap().is_empty(), "{bad}");
+    }
+    let (_, body) = t.command("help", "U0BOB", &r).await;
+    assert!(body["text"]
+        .as_str()
+        .unwrap()
+        .contains("/incident resolve ID"));
+
+    let store = &t.app().core().store;
+    assert_eq!(
+        store.incident(1).unwrap().unwrap().state,
+        State::Acknowledged
+    );
+    assert_eq!(store.incident(2).unwrap().unwrap().state, State::Resolved);
+}
+
+#[tokio::test]
+async fn events_api_verification_and_retries() {
+    let t = TestApp::start(None).await;
+    let challenge = json!({"type": "url_verification", "token": "x", "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"});
+    let (status, body) = t.slack("/slack/events", &challenge.to_string()).await;
+    assert_eq!(
+        (status, body["challenge"].as_str()),
+        (
+            200,
+            Some("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P")
+        )
+    );
+
+    let ev = json!({"type": "event_callback", "event_id": "Ev0001", "event": {"type": "app_mention", "text": "hi"}});
+    assert_eq!(t.slack("/slack/events", &ev.to_string()).await.0, 200);
+    assert!(!t
+        .app()
+        .core()
+        .store
+        .first_sight_of_event("Ev0001", chrono::Utc::now())
+        .unwrap());
+    assert_eq!(
+        t.slack("/slack/events", &ev.to_string()).await.0,
+        200,
+        "a retry is still answered 200"
+    );
+
+    let (status, body) = t.slack("/slack/events", "{oops").await;
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("not valid JSON"));
+}

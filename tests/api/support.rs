@@ -1,0 +1,487 @@
+//! Test support: a fake Slack Web API on loopback, a signed-request client, and
+//! helpers that start the real app (in-process or as the real binary).
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tocsin::app::App;
+use tocsin::clock::Clock;
+use tocsin::settings::Settings;
+
+pub const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+pub const KEY: &str = "5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a";
+pub const CHANNEL: &str = "C0PLATFORM";
+
+pub const CONFIG: &str = r#"
+[[users]]
+id = "alice"
+name = "Alice Example"
+slack_id = "U0ALICE"
+time_zone = "Europe/London"
+
+[[users]]
+id = "bob"
+name = "Bob Example"
+slack_id = "U0BOB"
+time_zone = "America/New_York"
+
+[[teams]]
+id = "platform"
+name = "Platform"
+leads = ["alice"]
+members = ["alice", "bob"]
+alert_channel = "C0PLATFORM"
+
+[[escalation_policies]]
+id = "platform-default"
+[[escalation_policies.levels]]
+after_minutes = 0
+targets = ["user:alice"]
+
+[[services]]
+id = "api"
+name = "Public API"
+team = "platform"
+escalation_policy = "platform-default"
+integration_key = "5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a"
+"#;
+
+/// One call the fake Slack received.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub method: String,
+    pub body: Value,
+    pub at: Instant,
+}
+
+/// How the fake answers the next calls, in order; afterwards it answers normally.
+#[derive(Debug, Clone, Copy)]
+pub enum Fault {
+    RateLimited { retry_after_secs: u64 },
+    ServerError,
+}
+
+#[derive(Default)]
+struct FakeState {
+    calls: Vec<Call>,
+    faults: VecDeque<Fault>,
+    down_until: Option<Instant>,
+    /// (channel, ts, message as Slack would return it in history)
+    messages: Vec<(String, String, Value)>,
+    next_ts: u64,
+}
+
+/// A fake Slack Web API that answers in Slack's shapes.
+#[derive(Clone)]
+pub struct FakeSlack {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<FakeState>>,
+}
+
+impl FakeSlack {
+    pub async fn start() -> FakeSlack {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(FakeState {
+            next_ts: 1,
+            ..Default::default()
+        }));
+        let fake = FakeSlack { addr, state };
+        let f = fake.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let f = f.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        let f = f.clone();
+                        async move { Ok::<_, std::convert::Infallible>(f.handle(req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        fake
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("http://{}/api/", self.addr)
+    }
+
+    pub fn response_url(&self, name: &str) -> String {
+        format!("http://{}/respond/{name}", self.addr)
+    }
+
+    pub fn fail_next(&self, faults: &[Fault]) {
+        self.state
+            .lock()
+            .unwrap()
+            .faults
+            .extend(faults.iter().copied());
+    }
+
+    /// Answers 503 to everything for `d`.
+    pub fn go_down_for(&self, d: Duration) {
+        self.state.lock().unwrap().down_until = Some(Instant::now() + d);
+    }
+
+    pub fn calls(&self, method: &str) -> Vec<Call> {
+        let s = self.state.lock().unwrap();
+        s.calls
+            .iter()
+            .filter(|c| c.method == method)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until `method` has been called at least `n` times.
+    pub async fn wait_for(&self, method: &str, n: usize, timeout: Duration) -> Vec<Call> {
+        let end = Instant::now() + timeout;
+        loop {
+            let calls = self.calls(method);
+            if calls.len() >= n || Instant::now() > end {
+                return calls;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    async fn handle(&self, req: Request<hyper::body::Incoming>) -> Response<Full<Bytes>> {
+        let path = req.uri().path().to_string();
+        let query = req.uri().query().unwrap_or("").to_string();
+        let bytes = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            let form: Vec<(String, String)> = serde_urlencoded::from_bytes(if bytes.is_empty() {
+                query.as_bytes()
+            } else {
+                &bytes
+            })
+            .unwrap_or_default();
+            Value::Object(
+                form.into_iter()
+                    .map(|(k, v)| (k, Value::String(v)))
+                    .collect(),
+            )
+        });
+        let method = path
+            .trim_start_matches("/api/")
+            .trim_start_matches('/')
+            .to_string();
+        let mut s = self.state.lock().unwrap();
+        if s.down_until.is_some_and(|t| Instant::now() < t) {
+            return respond(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"ok": false, "error": "service_unavailable"}),
+                None,
+            );
+        }
+        if let Some(fault) = s.faults.pop_front() {
+            return match fault {
+                Fault::RateLimited { retry_after_secs } => respond(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    json!({"ok": false, "error": "ratelimited"}),
+                    Some(retry_after_secs),
+                ),
+                Fault::ServerError => respond(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"ok": false}),
+                    None,
+                ),
+            };
+        }
+        if path.starts_with("/gone/") {
+            return respond(StatusCode::NOT_FOUND, json!({"ok": false}), None);
+        }
+        s.calls.push(Call {
+            method: method.clone(),
+            body: body.clone(),
+            at: Instant::now(),
+        });
+        let reply = match method.as_str() {
+            "chat.postMessage" => {
+                let channel = body["channel"].as_str().unwrap_or("").to_string();
+                let ts = format!("1700000000.{:06}", s.next_ts);
+                s.next_ts += 1;
+                let mut msg = json!({"type": "message", "ts": ts, "text": body["text"], "blocks": body["blocks"]});
+                if !body["metadata"].is_null() {
+                    msg["metadata"] = body["metadata"].clone();
+                }
+                s.messages.push((channel.clone(), ts.clone(), msg.clone()));
+                json!({"ok": true, "channel": channel, "ts": ts, "message": msg})
+            }
+            "chat.update" => json!({
+                "ok": true, "channel": body["channel"], "ts": body["ts"], "text": body["text"],
+                "message": {"type": "message", "text": body["text"], "blocks": body["blocks"], "edited": {"user": "U0BOT", "ts": body["ts"]}}
+            }),
+            "conversations.history" => {
+                let channel = body["channel"].as_str().unwrap_or("");
+                let msgs: Vec<Value> = s
+                    .messages
+                    .iter()
+                    .filter(|(c, _, _)| c == channel)
+                    .rev()
+                    .map(|(_, _, m)| m.clone())
+                    .collect();
+                json!({"ok": true, "messages": msgs, "has_more": false})
+            }
+            m if path.starts_with("/respond/") => json!({"ok": true, "path": m}),
+            _ => json!({"ok": false, "error": "unknown_method"}),
+        };
+        respond(StatusCode::OK, reply, None)
+    }
+}
+
+fn respond(status: StatusCode, body: Value, retry_after: Option<u64>) -> Response<Full<Bytes>> {
+    let mut b = Response::builder()
+        .status(status)
+        .header("content-type", "application/json");
+    if let Some(s) = retry_after {
+        b = b.header("retry-after", s.to_string());
+    }
+    b.body(Full::new(Bytes::from(body.to_string()))).unwrap()
+}
+
+/// The environment a test app runs with.
+pub fn env_for(fake: Option<&FakeSlack>, data: &Path, config: &Path) -> Vec<(String, String)> {
+    let mut v = vec![
+        ("TOCSIN_LISTEN".into(), "127.0.0.1:0".into()),
+        ("TOCSIN_DATA".into(), data.display().to_string()),
+        ("TOCSIN_CONFIG".into(), config.display().to_string()),
+        ("SLACK_SIGNING_SECRET".into(), SECRET.into()),
+        ("TOCSIN_SLACK_CHANNEL_INTERVAL_MS".into(), "0".into()),
+        ("TOCSIN_CACHE_MB".into(), "16".into()),
+    ];
+    if let Some(f) = fake {
+        v.push(("SLACK_BOT_TOKEN".into(), "xoxb-test-token".into()));
+        v.push(("SLACK_API_URL".into(), f.api_url()));
+    }
+    v
+}
+
+/// A running in-process app with its own data directory.
+pub struct TestApp {
+    pub app: Option<App>,
+    pub base: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn start(fake: Option<&FakeSlack>) -> TestApp {
+        Self::start_with(fake, &[]).await
+    }
+
+    pub async fn start_with(fake: Option<&FakeSlack>, extra: &[(&str, &str)]) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, fake, extra).await
+    }
+
+    /// Starts an app on an existing data directory (a restart).
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        fake: Option<&FakeSlack>,
+        extra: &[(&str, &str)],
+    ) -> TestApp {
+        let config = dir.path().join("tocsin.toml");
+        std::fs::write(&config, CONFIG).unwrap();
+        let mut env = env_for(fake, &dir.path().join("data"), &config);
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let settings = Settings::from_lookup(|k| {
+            env.iter()
+                .rev()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        })
+        .unwrap();
+        let app = App::build(settings, Clock::system()).await.unwrap();
+        let base = format!("http://{}", app.addr());
+        TestApp {
+            app: Some(app),
+            base,
+            dir,
+        }
+    }
+
+    pub fn app(&self) -> &App {
+        self.app.as_ref().unwrap()
+    }
+
+    /// Shuts down gracefully and hands back the data directory.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        self.app.take().unwrap().shutdown().await;
+        self.dir
+    }
+
+    pub async fn enqueue(&self, body: &Value) -> (u16, Value) {
+        post(
+            &format!("{}/v2/enqueue", self.base),
+            &[("content-type", "application/json")],
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+
+    pub async fn trigger(&self, dedup_key: &str, summary: &str) -> (u16, Value) {
+        self.enqueue(&trigger_body(dedup_key, summary)).await
+    }
+
+    /// Posts `body` to a Slack endpoint, signed as Slack signs it now.
+    pub async fn slack(&self, path: &str, body: &str) -> (u16, Value) {
+        let ts = chrono::Utc::now().timestamp().to_string();
+        self.slack_signed(
+            path,
+            body,
+            &ts,
+            &tocsin::slack::verify::sign(SECRET, &ts, body.as_bytes()),
+        )
+        .await
+    }
+
+    pub async fn slack_signed(&self, path: &str, body: &str, ts: &str, sig: &str) -> (u16, Value) {
+        post(
+            &format!("{}{path}", self.base),
+            &[
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("x-slack-request-timestamp", ts),
+                ("x-slack-signature", sig),
+            ],
+            body.as_bytes().to_vec(),
+        )
+        .await
+    }
+
+    pub async fn command(&self, text: &str, user: &str, response_url: &str) -> (u16, Value) {
+        let body = serde_urlencoded::to_string([
+            ("token", "deprecated"),
+            ("team_id", "T0TEAM"),
+            ("team_domain", "example"),
+            ("channel_id", CHANNEL),
+            ("channel_name", "platform"),
+            ("user_id", user),
+            ("user_name", "someone"),
+            ("command", "/incident"),
+            ("text", text),
+            ("api_app_id", "A0APP"),
+            ("is_enterprise_install", "false"),
+            ("response_url", response_url),
+            ("trigger_id", "1.2.3"),
+        ])
+        .unwrap();
+        self.slack("/slack/commands", &body).await
+    }
+
+    /// Clicks a button on an incident message, as Slack reports it.
+    pub async fn click(
+        &self,
+        action_id: &str,
+        incident: u64,
+        user: &str,
+        response_url: &str,
+    ) -> (u16, Value) {
+        let payload = json!({
+            "type": "block_actions",
+            "team": {"id": "T0TEAM", "domain": "example"},
+            "user": {"id": user, "username": "someone", "team_id": "T0TEAM"},
+            "api_app_id": "A0APP",
+            "token": "deprecated",
+            "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": CHANNEL, "is_ephemeral": false},
+            "trigger_id": "1.2.3",
+            "channel": {"id": CHANNEL, "name": "platform"},
+            "response_url": response_url,
+            "actions": [{
+                "type": "button",
+                "action_id": action_id,
+                "block_id": format!("incident:{incident}"),
+                "text": {"type": "plain_text", "text": "Acknowledge"},
+                "value": incident.to_string(),
+                "action_ts": "1700000001.000001"
+            }]
+        });
+        let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+        self.slack("/slack/interactions", &body).await
+    }
+}
+
+pub fn trigger_body(dedup_key: &str, summary: &str) -> Value {
+    json!({
+        "routing_key": KEY,
+        "event_action": "trigger",
+        "dedup_key": dedup_key,
+        "payload": {"summary": summary, "source": "web-1", "severity": "critical"},
+        "links": [{"href": "https://grafana.example.com/d/1", "text": "Dashboard"}]
+    })
+}
+
+pub fn action_body(dedup_key: &str, action: &str) -> Value {
+    json!({"routing_key": KEY, "event_action": action, "dedup_key": dedup_key})
+}
+
+/// One HTTP POST; returns the status and the body as JSON (or `null`).
+pub async fn post(url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, Value) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = Request::post(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = client
+        .request(req.body(Full::new(Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+pub async fn get(url: &str) -> (u16, Value) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let resp = client.get(url.parse().unwrap()).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+/// The visible labels of the buttons in a Block Kit message body.
+pub fn button_labels(body: &Value) -> Vec<String> {
+    body["blocks"]
+        .as_array()
+        .map(|blocks| {
+            blocks
+                .iter()
+                .filter(|b| b["type"] == "actions")
+                .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+                .filter_map(|e| e["text"]["text"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Polls `cond` for up to 5 s; fails the test if it never holds.
+pub async fn wait_until(cond: impl Fn() -> bool) {
+    let end = Instant::now() + Duration::from_secs(5);
+    while !cond() {
+        assert!(Instant::now() < end, "condition not reached within 5 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
