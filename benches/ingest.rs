@@ -1,0 +1,123 @@
+//! Ingest benchmarks, run with `cargo bench --bench ingest`:
+//! 1. durable ingest on `/v2/enqueue` with 64 concurrent keep-alive clients on
+//!    loopback: alerts/s and p50/p99 latency (target ≥ 5,000 alerts/s);
+//! 2. alert received → first Slack Web API call at the fake Slack: p50/p99
+//!    (targets 10 ms / 50 ms).
+//!
+//! Each figure is the median of several runs; everything runs on this machine.
+
+#[path = "../tests/api/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use std::time::{Duration, Instant};
+use support::{trigger_body, FakeSlack, TestApp};
+
+const CLIENTS: usize = 64;
+const PER_CLIENT: usize = 250;
+const RUNS: usize = 3;
+const LATENCY_SAMPLES: usize = 300;
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut rates = vec![];
+        let mut p50s = vec![];
+        let mut p99s = vec![];
+        for run in 1..=RUNS {
+            let (rate, p50, p99) = throughput().await;
+            println!("ingest run {run}: {rate:.0} alerts/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
+            rates.push(rate);
+            p50s.push(p50);
+            p99s.push(p99);
+        }
+        println!(
+            "ingest (median of {RUNS}): {:.0} alerts/s, p50 {:.2} ms, p99 {:.2} ms  [{CLIENTS} clients × {PER_CLIENT} alerts]",
+            median(&mut rates),
+            median(&mut p50s),
+            median(&mut p99s)
+        );
+        let (p50, p99) = first_slack_call().await;
+        println!("alert → first Slack call ({LATENCY_SAMPLES} alerts): p50 {p50:.2} ms, p99 {p99:.2} ms");
+    });
+}
+
+/// 64 clients, each on its own keep-alive connection, send distinct triggers.
+async fn throughput() -> (f64, f64, f64) {
+    let t = TestApp::start(None).await;
+    let url = format!("{}/v2/enqueue", t.base);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..CLIENTS {
+        let url = url.clone();
+        tasks.spawn(async move {
+            let client = Client::builder(TokioExecutor::new())
+                .pool_max_idle_per_host(1)
+                .build_http::<Full<Bytes>>();
+            let mut lat = Vec::with_capacity(PER_CLIENT);
+            for i in 0..PER_CLIENT {
+                let body = trigger_body(&format!("c{c}-a{i}"), "bench alert").to_string();
+                let req = Request::post(&url)
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from(body)))
+                    .unwrap();
+                let t0 = Instant::now();
+                let resp = client.request(req).await.unwrap();
+                let status = resp.status();
+                resp.into_body().collect().await.unwrap();
+                assert_eq!(status, 202);
+                lat.push(t0.elapsed());
+            }
+            lat
+        });
+    }
+    let mut all: Vec<Duration> = vec![];
+    while let Some(r) = tasks.join_next().await {
+        all.extend(r.unwrap());
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(t.app().core().store.incidents().unwrap().len(), CLIENTS * PER_CLIENT);
+    t.stop().await;
+    all.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    (
+        all.len() as f64 / elapsed.as_secs_f64(),
+        ms(all[all.len() / 2]),
+        ms(all[all.len() * 99 / 100]),
+    )
+}
+
+/// One alert at a time: from sending the request to the fake seeing chat.postMessage.
+async fn first_slack_call() -> (f64, f64) {
+    let fake = FakeSlack::start().await;
+    // Pacing is a deliberate delay between messages, not latency: switch it off here.
+    let t = TestApp::start(Some(&fake)).await;
+    let mut lat = vec![];
+    for i in 0..LATENCY_SAMPLES {
+        let sent = Instant::now();
+        let (status, _) = t.trigger(&format!("lat-{i}"), "latency probe").await;
+        assert_eq!(status, 202);
+        let calls = fake.wait_for("chat.postMessage", i + 1, Duration::from_secs(5)).await;
+        let arrived = calls[i].at;
+        lat.push(arrived.duration_since(sent).as_secs_f64() * 1e3);
+        // Let the worker finish its bookkeeping so samples do not overlap.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    t.stop().await;
+    lat.sort_by(f64::total_cmp);
+    (lat[lat.len() / 2], lat[lat.len() * 99 / 100])
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
