@@ -85,7 +85,10 @@ async fn throughput() -> (f64, f64, f64) {
         all.extend(r.unwrap());
     }
     let elapsed = started.elapsed();
-    assert_eq!(t.app().core().store.incidents().unwrap().len(), CLIENTS * PER_CLIENT);
+    assert_eq!(
+        t.app().core().store.incidents().unwrap().len(),
+        CLIENTS * PER_CLIENT
+    );
     t.stop().await;
     all.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -106,7 +109,9 @@ async fn first_slack_call() -> (f64, f64) {
         let sent = Instant::now();
         let (status, _) = t.trigger(&format!("lat-{i}"), "latency probe").await;
         assert_eq!(status, 202);
-        let calls = fake.wait_for("chat.postMessage", i + 1, Duration::from_secs(5)).await;
+        let calls = fake
+            .wait_for("chat.postMessage", i + 1, Duration::from_secs(5))
+            .await;
         let arrived = calls[i].at;
         lat.push(arrived.duration_since(sent).as_secs_f64() * 1e3);
         // Let the worker finish its bookkeeping so samples do not overlap.

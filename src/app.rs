@@ -58,6 +58,24 @@ impl Core {
     }
 }
 
+/// Periodic tidying that no user-visible behaviour waits on.
+async fn housekeeping(core: Core, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        // Slack retries an event for a few minutes; an hour of ids is plenty.
+        let cutoff = core.clock.now() - chrono::Duration::hours(1);
+        match core.store.prune_slack_events(cutoff) {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(removed = n, "forgot old Slack event ids"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune Slack event ids"),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{0}")]
@@ -127,6 +145,7 @@ impl App {
             ready: core.outbox_ready.clone(),
         };
         let worker = tokio::spawn(worker.run(rx.clone()));
+        tokio::spawn(housekeeping(core.clone(), rx.clone()));
         let ingest = Ingest { core: core.clone() };
         let server = tokio::spawn(crate::http::serve(listener, core.clone(), ingest, rx));
         tracing::info!(%addr, "tocsin is listening");

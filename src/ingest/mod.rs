@@ -97,10 +97,15 @@ impl Ingest {
 fn queued_slack_work(o: &Outcome) -> bool {
     matches!(
         o,
-        Outcome::Triggered(Triggered::Opened {
-            outbox: Some(_),
-            ..
-        }) | Outcome::Changed(Changed::Applied {
+        Outcome::Triggered(
+            Triggered::Opened {
+                outbox: Some(_),
+                ..
+            } | Triggered::Appended {
+                outbox: Some(_),
+                ..
+            }
+        ) | Outcome::Changed(Changed::Applied {
             outbox: Some(_),
             ..
         })

@@ -37,7 +37,7 @@ pub struct OutboxWorker {
 
 #[derive(Default)]
 struct Lane {
-    queue: VecDeque<u64>,
+    queue: VecDeque<(u64, SlackOp)>,
     ready_at: Option<Instant>,
     busy: bool,
     failures: u32,
@@ -74,7 +74,11 @@ impl OutboxWorker {
                         if first_pass {
                             suspect.insert(seq);
                         }
-                        lanes.entry(item.lane).or_default().queue.push_back(seq);
+                        lanes
+                            .entry(item.lane)
+                            .or_default()
+                            .queue
+                            .push_back((seq, item.op));
                         last_seq = seq;
                     }
                     first_pass = false;
@@ -84,12 +88,13 @@ impl OutboxWorker {
             let now = Instant::now();
             let mut wake: Option<Instant> = None;
             for (name, lane) in lanes.iter_mut() {
-                let Some(&seq) = lane.queue.front() else {
-                    continue;
-                };
                 if lane.busy {
                     continue;
                 }
+                self.fold_updates(lane);
+                let Some(&(seq, _)) = lane.queue.front() else {
+                    continue;
+                };
                 if let Some(at) = lane.ready_at.filter(|at| *at > now) {
                     wake = Some(wake.map_or(at, |w| w.min(at)));
                     continue;
@@ -117,6 +122,22 @@ impl OutboxWorker {
                 _ = sleep => {}
                 _ = shutdown.changed() => break,
             }
+        }
+    }
+
+    /// Drops an update that a later update of the same incident in this lane
+    /// makes redundant: every update renders the incident's latest state, so a
+    /// storm of repeat alerts costs one Slack call per pacing interval.
+    fn fold_updates(&self, lane: &mut Lane) {
+        while let Some((seq, op @ SlackOp::UpdateIncident { .. })) = lane.queue.front() {
+            if !lane.queue.iter().skip(1).any(|(_, later)| later == op) {
+                break;
+            }
+            if let Err(e) = self.store.outbox_done(*seq) {
+                tracing::error!(error = %e, "cannot drop a redundant update; sending it");
+                break;
+            }
+            lane.queue.pop_front();
         }
     }
 

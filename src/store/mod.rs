@@ -62,8 +62,12 @@ pub enum Triggered {
         incident: Incident,
         outbox: Option<u64>,
     },
-    /// Another alert on an open incident: counted, nobody paged again.
-    Appended { incident: Incident },
+    /// Another alert on an open incident: counted, nobody paged again; the
+    /// message is refreshed through `outbox`.
+    Appended {
+        incident: Incident,
+        outbox: Option<u64>,
+    },
 }
 
 /// The result of an acknowledge or resolve.
@@ -185,7 +189,21 @@ impl Store {
                         if current.is_open() {
                             let next = current.with_repeat_alert(a.at);
                             put_incident(incidents, &next)?;
-                            return Ok(Triggered::Appended { incident: next });
+                            // Refresh the message's alert count; the worker folds runs of these.
+                            let seq = match &next.alert_channel {
+                                Some(lane) => Some(push_outbox(
+                                    meta,
+                                    outbox,
+                                    lane,
+                                    SlackOp::UpdateIncident { incident: id },
+                                    a.at,
+                                )?),
+                                None => None,
+                            };
+                            return Ok(Triggered::Appended {
+                                incident: next,
+                                outbox: seq,
+                            });
                         }
                     }
                 }
@@ -360,7 +378,8 @@ impl Store {
         }
     }
 
-    /// Counts a failed attempt so backoff survives restarts.
+    /// Counts a failed attempt on the entry itself, so the count is visible in
+    /// the dead-letter list and survives restarts.
     pub fn outbox_attempted(&self, seq: u64) -> Result<(), StoreError> {
         if let Some(mut item) = self.outbox_item(seq)? {
             item.attempts = item.attempts.saturating_add(1);
@@ -408,6 +427,23 @@ impl Store {
     pub fn outbox_done(&self, seq: u64) -> Result<(), StoreError> {
         self.outbox.remove(seq.to_be_bytes())?;
         Ok(())
+    }
+
+    /// Forgets Slack event ids first seen before `before` (Slack retries for
+    /// minutes, not hours). Returns how many were removed.
+    pub fn prune_slack_events(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for kv in self.slack_events.iter() {
+            let (k, v) = kv?;
+            let seen = std::str::from_utf8(&v)
+                .ok()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok());
+            if seen.is_none_or(|t| t < before) {
+                self.slack_events.remove(k)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// True the first time a Slack `event_id` is seen; false for retries.
@@ -524,4 +560,171 @@ fn push_outbox(
     };
     outbox.insert(&seq.to_be_bytes(), encode(&OutboxRecord::V1(item)))?;
     Ok(seq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::{tests::sample, Severity};
+    use chrono::TimeZone;
+
+    fn at(min: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 3, min, 0).unwrap()
+    }
+
+    fn alert<'a>(key: &'a str) -> NewAlert<'a> {
+        NewAlert {
+            routing_key: "rk",
+            service_id: "api",
+            dedup_key: key,
+            alert: sample(0).alert,
+            alert_channel: Some("C1".into()),
+            at: at(0),
+        }
+    }
+
+    fn bob() -> Actor {
+        Actor::Slack {
+            user_id: "UBOB".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn triggers_dedupe_until_resolved_then_open_anew() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        let Triggered::Opened {
+            incident: first,
+            outbox: Some(_),
+        } = s.trigger(&alert("k")).unwrap()
+        else {
+            panic!("first trigger opens")
+        };
+        assert_eq!(first.id, 1);
+        assert!(
+            matches!(s.trigger(&alert("k")).unwrap(), Triggered::Appended { incident, outbox: Some(_) } if incident.alert_count == 2)
+        );
+        assert!(
+            matches!(s.trigger(&alert("other")).unwrap(), Triggered::Opened { incident, .. } if incident.id == 2)
+        );
+        let r = s
+            .transition_by_key("rk", "k", Transition::Resolve, bob(), at(5))
+            .unwrap();
+        assert!(matches!(r, Changed::Applied { .. }));
+        assert!(
+            matches!(s.trigger(&alert("k")).unwrap(), Triggered::Opened { incident, .. } if incident.id == 3)
+        );
+        // The outbox holds, in order: post 1, update 1 (count), post 2, update 1 (resolved), post 3.
+        let ops: Vec<SlackOp> = s
+            .outbox_pending()
+            .unwrap()
+            .into_iter()
+            .map(|(_, i)| i.op)
+            .collect();
+        assert_eq!(ops.len(), 5);
+        assert_eq!(ops[1], SlackOp::UpdateIncident { incident: 1 });
+        assert_eq!(ops[3], SlackOp::UpdateIncident { incident: 1 });
+    }
+
+    #[tokio::test]
+    async fn a_replayed_transition_changes_nothing_and_queues_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        s.trigger(&alert("k")).unwrap();
+        let before = s.outbox_pending().unwrap().len();
+        assert!(matches!(
+            s.transition(1, Transition::Acknowledge, bob(), at(1))
+                .unwrap(),
+            Changed::Applied { .. }
+        ));
+        let again = s
+            .transition(1, Transition::Acknowledge, bob(), at(2))
+            .unwrap();
+        assert!(matches!(
+            again,
+            Changed::Unchanged {
+                why: NoChange::AlreadyAcknowledged,
+                ..
+            }
+        ));
+        assert_eq!(s.outbox_pending().unwrap().len(), before + 1);
+        assert_eq!(
+            s.incident(1).unwrap().unwrap().acknowledged.unwrap().at,
+            at(1)
+        );
+        assert!(matches!(
+            s.transition(42, Transition::Resolve, bob(), at(3)).unwrap(),
+            Changed::NotFound
+        ));
+    }
+
+    #[tokio::test]
+    async fn concurrent_acknowledges_apply_exactly_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        s.trigger(&alert("k")).unwrap();
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    let who = Actor::Slack {
+                        user_id: format!("U{i}"),
+                    };
+                    matches!(
+                        s.transition(1, Transition::Acknowledge, who, at(1))
+                            .unwrap(),
+                        Changed::Applied { .. }
+                    )
+                })
+            })
+            .collect();
+        let applied = handles
+            .into_iter()
+            .filter(|_| true)
+            .map(|h| h.join().unwrap())
+            .filter(|a| *a)
+            .count();
+        assert_eq!(applied, 1);
+    }
+
+    #[tokio::test]
+    async fn records_survive_reopening_and_a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = Store::open(dir.path(), 1 << 20).unwrap();
+            let mut a = alert("k");
+            a.alert.severity = Severity::Warning;
+            s.trigger(&a).unwrap();
+            s.durable().await.unwrap();
+            assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+            s.meta
+                .insert(K_SCHEMA, &(SCHEMA_VERSION + 1).to_be_bytes())
+                .unwrap();
+            s.flush().unwrap();
+        }
+        tokio::task::yield_now().await;
+        match Store::open(dir.path(), 1 << 20) {
+            Err(StoreError::SchemaTooNew { found }) => assert_eq!(found, SCHEMA_VERSION + 1),
+            Err(e) => panic!("wrong error: {e}"),
+            Ok(_) => panic!("a newer schema must be refused"),
+        }
+    }
+
+    #[tokio::test]
+    async fn slack_event_ids_are_seen_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        assert!(s.first_sight_of_event("Ev1", at(0)).unwrap());
+        assert!(!s.first_sight_of_event("Ev1", at(1)).unwrap());
+        assert!(s.first_sight_of_event("Ev2", at(1)).unwrap());
+        assert_eq!(s.prune_slack_events(at(1)).unwrap(), 1);
+        assert!(
+            s.first_sight_of_event("Ev1", at(2)).unwrap(),
+            "forgotten after pruning"
+        );
+        assert!(
+            !s.first_sight_of_event("Ev2", at(2)).unwrap(),
+            "kept: seen at the cut-off"
+        );
+    }
 }

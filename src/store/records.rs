@@ -58,3 +58,28 @@ impl OutboxRecord {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The on-disk form of a v1 incident, byte for byte. If this test fails, a
+    /// change to `Incident` altered stored data: add `V2` and an upgrade from
+    /// `V1` instead of editing this text.
+    const V1_INCIDENT: &str = r#"{"v":"1","id":7,"service_id":"api","routing_key":"k","dedup_key":"d7","alert":{"summary":"CPU on fire","source":"web-1","severity":"critical","component":null,"group":null,"class":null,"custom_details":null,"links":[],"client":null,"client_url":null},"state":"triggered","created_at":"2026-11-25T03:00:00Z","alert_count":1,"last_alert_at":"2026-11-25T03:00:00Z","acknowledged":null,"resolved":null,"alert_channel":"C1","message":null}"#;
+
+    #[test]
+    fn the_v1_incident_format_is_pinned() {
+        let inc = crate::incident::tests::sample(7);
+        let json = serde_json::to_string(&IncidentRecord::V1(inc.clone())).unwrap();
+        assert_eq!(json, V1_INCIDENT);
+        let back: IncidentRecord = serde_json::from_str(V1_INCIDENT).unwrap();
+        assert_eq!(back.into_current(), inc);
+    }
+
+    #[test]
+    fn an_unknown_record_version_is_an_error_not_a_guess() {
+        let future = V1_INCIDENT.replace(r#""v":"1""#, r#""v":"9""#);
+        assert!(serde_json::from_str::<IncidentRecord>(&future).is_err());
+    }
+}

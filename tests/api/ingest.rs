@@ -40,6 +40,17 @@ async fn a_duplicate_trigger_counts_but_posts_nothing_new() {
     assert_eq!(t.trigger("cpu", "CPU high").await.0, 202);
     fake.wait_for("chat.postMessage", 1, WAIT).await;
     assert_eq!(t.trigger("cpu", "CPU high").await.0, 202);
+    // The message's alert count is refreshed in place; nothing new is posted.
+    let updates = fake.wait_for("chat.update", 1, WAIT).await;
+    assert!(
+        updates[0].body["text"]
+            .as_str()
+            .unwrap()
+            .contains("2 alerts"),
+        "{}",
+        updates[0].body
+    );
+    assert_eq!(button_labels(&updates[0].body), ["Acknowledge", "Resolve"]);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fake.calls("chat.postMessage").len(), 1);
     let open = t.app().core().store.open_incidents().unwrap();

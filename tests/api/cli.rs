@@ -1,0 +1,122 @@
+//! The `tocsin` command line: check, manifest, and serve refusing a bad config.
+
+use crate::support::CONFIG;
+use std::process::Command;
+
+fn tocsin(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .args(args)
+        .env_remove("TOCSIN_CONFIG")
+        .envs(envs.iter().copied())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_accepts_a_good_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tocsin.toml");
+    std::fs::write(&path, CONFIG).unwrap();
+    let (code, out, err) = tocsin(&["check", "--config", path.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ok (2 users, 1 teams"), "{out}");
+}
+
+#[test]
+fn check_reports_every_problem_with_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    let bad = CONFIG
+        .replace(
+            "time_zone = \"Europe/London\"",
+            "time_zone = \"Europe/Londn\"",
+        )
+        .replace(
+            "members = [\"alice\", \"bob\"]",
+            "members = [\"alice\", \"bob\", \"zed\"]",
+        )
+        .replace(
+            "escalation_policy = \"platform-default\"",
+            "escalation_policy = \"nope\"",
+        )
+        .replace(
+            "integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"",
+            "integration_key = \"xyz\"",
+        );
+    std::fs::write(&path, &bad).unwrap();
+    let (code, _, err) = tocsin(&["check", "--config", path.to_str().unwrap()], &[]);
+    assert_ne!(code, 0);
+    let file = path.display().to_string();
+    let line_of = |needle: &str| bad.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    for (needle, field) in [
+        ("Europe/Londn", "users[0].time_zone"),
+        ("\"zed\"", "teams[0].members[2]"),
+        ("\"nope\"", "services[0].escalation_policy"),
+        ("\"xyz\"", "services[0].integration_key"),
+    ] {
+        let want = format!("{file}:{}:", line_of(needle));
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(&want) && l.contains(field)),
+            "no {want} … {field} in:\n{err}"
+        );
+    }
+    assert!(err.contains("4 problem(s)"), "{err}");
+}
+
+#[test]
+fn check_on_a_missing_file_says_so() {
+    let (code, _, err) = tocsin(&["check", "--config", "/nonexistent/tocsin.toml"], &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("/nonexistent/tocsin.toml"), "{err}");
+}
+
+#[test]
+fn manifest_is_json_built_from_commands_and_the_public_url() {
+    let (code, out, err) = tocsin(
+        &["manifest"],
+        &[("TOCSIN_PUBLIC_URL", "https://oncall.example.com")],
+    );
+    assert_eq!(code, 0, "{err}");
+    let m: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(m["features"]["slash_commands"][0]["command"], "/incident");
+    assert_eq!(
+        m["settings"]["interactivity"]["request_url"],
+        "https://oncall.example.com/slack/interactions"
+    );
+}
+
+#[test]
+fn serve_refuses_a_bad_config_and_a_bad_listen_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[[services]]\nid = \"api\"\n").unwrap();
+    let data = dir.path().join("data");
+    let (code, _, err) = tocsin(
+        &["serve"],
+        &[
+            ("TOCSIN_CONFIG", path.to_str().unwrap()),
+            ("TOCSIN_DATA", data.to_str().unwrap()),
+            ("TOCSIN_LISTEN", "127.0.0.1:0"),
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("bad.toml:"), "{err}");
+    let (code, _, err) = tocsin(&["serve"], &[("TOCSIN_LISTEN", "not-an-address")]);
+    assert_eq!(code, 2);
+    assert!(err.contains("TOCSIN_LISTEN"), "{err}");
+}
+
+#[test]
+fn the_shipped_example_config_passes_check() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/tocsin.example.toml");
+    let (code, out, err) = tocsin(&["check", "--config", example], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("3 users"), "{out}");
+}
