@@ -7,6 +7,7 @@
 //! - [`clock`]    — the injected clock; the core never reads the system time itself.
 //! - [`incident`] — incidents and their state machine (pure).
 //! - [`ingest`]   — monitoring payloads (PagerDuty Events API v2) into typed alert events.
+//! - [`schedule`] — on-call math: who is on call when, shifts, load (pure).
 //! - [`store`]    — the only module that touches sled: records, keys, trees, group commit.
 //! - [`commands`] — slash commands: declarations from `commands/`, parse then apply.
 //! - [`slack`]    — everything that knows Slack: signatures, inbound payloads, rendering, outbox worker.
@@ -19,6 +20,7 @@ pub mod config;
 pub mod http;
 pub mod incident;
 pub mod ingest;
+pub mod schedule;
 pub mod settings;
 pub mod slack;
 pub mod store;
