@@ -5,6 +5,7 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigErrors};
 use crate::incident::{Actor, Transition};
 use crate::ingest::Ingest;
+use crate::schedule::{ical, shifts};
 use crate::settings::{Secret, Settings};
 use crate::slack::api::SlackApi;
 use crate::slack::outbox::OutboxWorker;
@@ -25,6 +26,8 @@ pub struct Core {
     /// Poked after anything is added to the outbox.
     pub outbox_ready: Arc<Notify>,
     pub slack_signing_secret: Option<Secret>,
+    /// Base of links tocsin hands out (calendar feeds).
+    pub public_url: String,
 }
 
 impl Core {
@@ -47,6 +50,37 @@ impl Core {
             self.outbox_ready.notify_one();
         }
         Ok(r)
+    }
+
+    /// The iCalendar feed of schedule `id` (last week to 90 days ahead), if
+    /// the schedule exists and `token` is its feed token.
+    pub fn schedule_feed(&self, id: &str, token: &str) -> Result<Option<String>, StoreError> {
+        let Some(schedule) = self.config.schedule(id) else {
+            return Ok(None);
+        };
+        if !ical::token_matches(&self.store.feed_seed()?, id, token) {
+            return Ok(None);
+        }
+        let overrides: Vec<_> = self
+            .store
+            .overrides(id)?
+            .into_iter()
+            .map(|o| o.over)
+            .collect();
+        let now = self.clock.now();
+        let list = shifts(
+            schedule,
+            &overrides,
+            now - chrono::Duration::days(7),
+            now + chrono::Duration::days(90),
+        );
+        let name = |u: &str| {
+            self.config
+                .user(u)
+                .map(|u| u.name.clone())
+                .unwrap_or_else(|| u.to_string())
+        };
+        Ok(Some(ical::calendar(id, &list, name)))
     }
 
     /// Queues one Slack operation, durably.
@@ -135,6 +169,7 @@ impl App {
             clock,
             outbox_ready: Arc::new(Notify::new()),
             slack_signing_secret: settings.slack_signing_secret.clone(),
+            public_url: settings.public_url.clone(),
         };
         let (shutdown, rx) = watch::channel(false);
         let worker = OutboxWorker {

@@ -77,6 +77,10 @@ impl Handler {
         let (method, path) = (req.method().clone(), req.uri().path().to_string());
         match (&method, path.as_str()) {
             (&Method::GET, "/healthz") => json_response(StatusCode::OK, &json!({"status": "ok"})),
+            (&Method::GET, p) if p.starts_with("/schedules/") && p.ends_with(".ics") => {
+                let id = &p["/schedules/".len()..p.len() - ".ics".len()];
+                self.feed(id, req.uri().query().unwrap_or(""))
+            }
             (&Method::POST, "/v2/enqueue") => self.with_body(req, |h, _, b| h.enqueue(b)).await,
             (&Method::POST, "/slack/events") => {
                 self.with_slack_body(req, |h, b| async move { inbound::events(&h.core, &b) })
@@ -147,6 +151,35 @@ impl Handler {
             reply_response(reply)
         })
         .await
+    }
+
+    fn feed(&self, id: &str, query: &str) -> Resp {
+        let token = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+            .ok()
+            .and_then(|q| q.into_iter().find(|(k, _)| k == "token").map(|(_, v)| v))
+            .unwrap_or_default();
+        match self.core.schedule_feed(id, &token) {
+            Ok(Some(ics)) => {
+                let mut r = Response::new(Full::new(Bytes::from(ics)));
+                r.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/calendar; charset=utf-8"),
+                );
+                r
+            }
+            // An unknown schedule and a wrong token look the same from outside.
+            Ok(None) => json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "no such calendar feed"}),
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "feed could not be built");
+                json_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &json!({"error": "feed unavailable"}),
+                )
+            }
+        }
     }
 
     #[tracing::instrument(skip_all)]

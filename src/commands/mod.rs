@@ -2,11 +2,16 @@
 //! entry), parsed from Slack's text into a typed command, then applied.
 
 pub mod incident;
+pub mod oncall;
+pub mod when;
 
 use serde::Deserialize;
 use std::sync::OnceLock;
 
-const DECLARATIONS: &[&str] = &[include_str!("../../commands/incident.toml")];
+const DECLARATIONS: &[&str] = &[
+    include_str!("../../commands/incident.toml"),
+    include_str!("../../commands/oncall.toml"),
+];
 
 /// One slash command as declared in `commands/`.
 #[derive(Debug, Clone, Deserialize)]

@@ -6,6 +6,7 @@
 //! local time that does not exist (a spring-forward gap) moves forward to the
 //! first valid instant.
 
+pub mod ical;
 pub mod load;
 
 use crate::config::{Layer, Restriction, Rotation, Schedule};

@@ -123,6 +123,7 @@ pub async fn command(core: &Core, body: &[u8]) -> Reply {
     };
     let text = match inv.command.as_str() {
         "/incident" => commands::incident::run(core, &inv).await,
+        "/oncall" => commands::oncall::run(core, &inv).await,
         other => format!("tocsin does not handle `{other}`."),
     };
     Reply::ephemeral(text)

@@ -25,7 +25,7 @@ pub fn manifest(public_url: &str) -> Value {
                 "url": format!("{base}/slack/commands"),
                 "description": c.description,
                 "usage_hint": c.usage_hint,
-                "should_escape": false,
+                "should_escape": true,
             })
         })
         .collect();

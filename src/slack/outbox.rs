@@ -208,6 +208,10 @@ impl Delivery {
             }
             SlackOp::UpdateIncident { incident } => self.update(*incident).await?,
             SlackOp::Respond { response_url, text } => self.api.respond(response_url, text).await?,
+            SlackOp::Notify { channel, text } => {
+                let content = SlackMessageContent::new().with_text(text.clone());
+                self.api.post_message(channel, content).await?;
+            }
         }
         self.store.outbox_done(seq).map_err(store_failure)?;
         self.store.durable().await.map_err(store_failure)

@@ -6,15 +6,17 @@
 //! - `dedup`: routing key, 0x00, dedup key → id of the *open* incident with that key;
 //! - `outbox`: sequence (u64 BE) → `OutboxRecord`, drained by the Slack worker;
 //! - `outbox_dead`: entries Slack refused for good (e.g. `channel_not_found`);
+//! - `overrides`: schedule id, 0x00, id (u64 BE) → `OverrideRecord`;
 //! - `slack_events`: Slack `event_id` → first-seen time, to drop retried deliveries.
 
 mod records;
 
-pub use records::{OutboxItem, SlackOp};
+pub use records::{OutboxItem, SlackOp, StoredOverride};
 
 use crate::incident::{Actor, AlertDetails, Incident, MessageRef, NoChange, State, Transition};
+use crate::schedule::Override;
 use chrono::{DateTime, Utc};
-use records::{IncidentRecord, OutboxRecord};
+use records::{IncidentRecord, OutboxRecord, OverrideRecord};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 use std::path::Path;
@@ -26,6 +28,9 @@ pub const SCHEMA_VERSION: u64 = 1;
 const K_SCHEMA: &[u8] = b"schema_version";
 const K_NEXT_INCIDENT: &[u8] = b"next_incident_id";
 const K_NEXT_OUTBOX: &[u8] = b"next_outbox_seq";
+const K_NEXT_OVERRIDE: &[u8] = b"next_override_id";
+const K_FEED_SEED: &[u8] = b"feed_seed";
+const HANDOFF_CURSOR: &str = "handoff_cursor:";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -104,6 +109,7 @@ pub struct Store {
     dedup: sled::Tree,
     outbox: sled::Tree,
     dead: sled::Tree,
+    overrides: sled::Tree,
     slack_events: sled::Tree,
     committer: mpsc::UnboundedSender<FlushRequest>,
 }
@@ -140,6 +146,7 @@ impl Store {
             dedup: db.open_tree("dedup")?,
             outbox: db.open_tree("outbox")?,
             dead: db.open_tree("outbox_dead")?,
+            overrides: db.open_tree("overrides")?,
             slack_events: db.open_tree("slack_events")?,
             meta,
             db,
@@ -429,6 +436,109 @@ impl Store {
         Ok(())
     }
 
+    /// Records an override on `schedule`; later overrides win where they overlap.
+    pub fn add_override(
+        &self,
+        schedule: &str,
+        over: Override,
+        created_by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<StoredOverride, StoreError> {
+        let r = (&self.meta, &self.overrides).transaction(
+            |(meta, overrides)| -> TxResult<StoredOverride> {
+                let id = next_counter(meta, K_NEXT_OVERRIDE)?;
+                let stored = StoredOverride {
+                    id,
+                    schedule: schedule.to_string(),
+                    over: over.clone(),
+                    created_by: created_by.to_string(),
+                    created_at: at,
+                };
+                overrides.insert(
+                    override_key(schedule, id),
+                    encode(&OverrideRecord::V1(stored.clone())),
+                )?;
+                Ok(stored)
+            },
+        );
+        Ok(r?)
+    }
+
+    /// Overrides of `schedule`, oldest first (the order `schedule::on_call_at` expects).
+    pub fn overrides(&self, schedule: &str) -> Result<Vec<StoredOverride>, StoreError> {
+        let mut prefix = schedule.as_bytes().to_vec();
+        prefix.push(0);
+        self.overrides
+            .scan_prefix(prefix)
+            .values()
+            .map(|v| {
+                let v = v?;
+                serde_json::from_slice::<OverrideRecord>(&v)
+                    .map(|OverrideRecord::V1(o)| o)
+                    .map_err(|e| StoreError::Corrupt {
+                        tree: "overrides",
+                        message: e.to_string(),
+                    })
+            })
+            .collect()
+    }
+
+    /// Removes override `id` of `schedule`; false if there was none.
+    pub fn remove_override(&self, schedule: &str, id: u64) -> Result<bool, StoreError> {
+        Ok(self.overrides.remove(override_key(schedule, id))?.is_some())
+    }
+
+    /// A random secret made once per data directory, for calendar feed tokens.
+    pub fn feed_seed(&self) -> Result<Vec<u8>, StoreError> {
+        use rand::RngCore;
+        if let Some(v) = self.meta.get(K_FEED_SEED)? {
+            return Ok(v.to_vec());
+        }
+        let mut seed = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut seed);
+        // Two first callers race: whoever wins, both read the winner's seed.
+        let _ = self
+            .meta
+            .compare_and_swap(K_FEED_SEED, None as Option<&[u8]>, Some(&seed[..]))?;
+        Ok(self
+            .meta
+            .get(K_FEED_SEED)?
+            .map(|v| v.to_vec())
+            .unwrap_or_else(|| seed.to_vec()))
+    }
+
+    /// Up to when handoff notices for `schedule` have been sent.
+    pub fn handoff_cursor(&self, schedule: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let key = format!("{HANDOFF_CURSOR}{schedule}");
+        match self.meta.get(key)? {
+            Some(v) => {
+                let secs = decode_u64(&v, "meta")? as i64;
+                Ok(DateTime::from_timestamp(secs, 0))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Queues `notices` and moves the handoff cursor to `to`, atomically: a
+    /// crash sends them all or none, and a restart never repeats them.
+    pub fn advance_handoffs(
+        &self,
+        schedule: &str,
+        to: DateTime<Utc>,
+        notices: &[(String, SlackOp)],
+    ) -> Result<(), StoreError> {
+        let key = format!("{HANDOFF_CURSOR}{schedule}");
+        let secs = u64::try_from(to.timestamp()).unwrap_or(0);
+        let r = (&self.meta, &self.outbox).transaction(|(meta, outbox)| -> TxResult<()> {
+            for (lane, op) in notices {
+                push_outbox(meta, outbox, lane, op.clone(), to)?;
+            }
+            meta.insert(key.as_bytes(), &secs.to_be_bytes())?;
+            Ok(())
+        });
+        Ok(r?)
+    }
+
     /// Forgets Slack event ids first seen before `before` (Slack retries for
     /// minutes, not hours). Returns how many were removed.
     pub fn prune_slack_events(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
@@ -484,6 +594,14 @@ fn dedup_key(routing_key: &str, dedup_key: &str) -> Vec<u8> {
     k.extend_from_slice(routing_key.as_bytes());
     k.push(0);
     k.extend_from_slice(dedup_key.as_bytes());
+    k
+}
+
+fn override_key(schedule: &str, id: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(schedule.len() + 9);
+    k.extend_from_slice(schedule.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&id.to_be_bytes());
     k
 }
 
@@ -708,6 +826,50 @@ mod tests {
             Err(e) => panic!("wrong error: {e}"),
             Ok(_) => panic!("a newer schema must be refused"),
         }
+    }
+
+    #[tokio::test]
+    async fn overrides_are_kept_per_schedule_in_creation_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        let o = |u: &str| Override {
+            user: u.into(),
+            start: at(0),
+            end: at(30),
+        };
+        s.add_override("primary", o("x"), "U1", at(0)).unwrap();
+        s.add_override("primary-2", o("z"), "U1", at(0)).unwrap();
+        let second = s.add_override("primary", o("y"), "U1", at(1)).unwrap();
+        let users: Vec<String> = s
+            .overrides("primary")
+            .unwrap()
+            .into_iter()
+            .map(|o| o.over.user)
+            .collect();
+        assert_eq!(
+            users,
+            ["x", "y"],
+            "no leak from a schedule whose id shares a prefix"
+        );
+        assert!(s.remove_override("primary", second.id).unwrap());
+        assert!(!s.remove_override("primary", second.id).unwrap());
+        assert_eq!(s.overrides("primary").unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_handoff_cursor_moves_with_its_notices() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(s.handoff_cursor("p").unwrap(), None);
+        let note = SlackOp::Notify {
+            channel: "U1".into(),
+            text: "you're on".into(),
+        };
+        s.advance_handoffs("p", at(10), &[("U1".into(), note.clone())])
+            .unwrap();
+        assert_eq!(s.handoff_cursor("p").unwrap(), Some(at(10)));
+        assert_eq!(s.outbox_pending().unwrap()[0].1.op, note);
+        assert_eq!(s.feed_seed().unwrap(), s.feed_seed().unwrap());
     }
 
     #[tokio::test]

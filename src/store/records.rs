@@ -4,6 +4,7 @@
 //! fails loudly instead of guessing. New versions add a variant and an upgrade.
 
 use crate::incident::Incident;
+use crate::schedule::Override;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,25 @@ impl IncidentRecord {
     }
 }
 
+/// An override as stored: who set it and when, beside the override itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredOverride {
+    pub id: u64,
+    pub schedule: String,
+    #[serde(flatten)]
+    pub over: Override,
+    /// Slack user id (or "cli") of whoever created it.
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "v")]
+pub(crate) enum OverrideRecord {
+    #[serde(rename = "1")]
+    V1(StoredOverride),
+}
+
 /// One piece of Slack work, described in tocsin's terms; rendered when sent so
 /// a message always shows the incident's latest state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +51,8 @@ pub enum SlackOp {
     PostIncident { incident: u64, channel: String },
     /// Re-render the incident's message in place.
     UpdateIncident { incident: u64 },
+    /// A plain message (a DM when `channel` is a user id), e.g. a handoff notice.
+    Notify { channel: String, text: String },
     /// Answer a slash command or click through its `response_url`.
     Respond { response_url: String, text: String },
 }

@@ -33,9 +33,10 @@ fn check_reports_every_problem_with_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     let bad = CONFIG
-        .replace(
+        .replacen(
             "time_zone = \"Europe/London\"",
             "time_zone = \"Europe/Londn\"",
+            1,
         )
         .replace(
             "members = [\"alice\", \"bob\"]",

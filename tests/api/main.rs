@@ -4,6 +4,7 @@
 mod cli;
 mod crash;
 mod ingest;
+mod oncall;
 mod outbox;
 mod slack;
 mod support;

@@ -40,6 +40,16 @@ leads = ["alice"]
 members = ["alice", "bob"]
 alert_channel = "C0PLATFORM"
 
+[[schedules]]
+id = "platform-primary"
+team = "platform"
+time_zone = "Europe/London"
+[[schedules.layers]]
+name = "weekly"
+start = "2026-11-02T09:00:00"
+rotation = "weekly"
+users = ["alice", "bob"]
+
 [[escalation_policies]]
 id = "platform-default"
 [[escalation_policies.levels]]
@@ -292,11 +302,29 @@ impl TestApp {
         Self::start_in(dir, fake, extra).await
     }
 
+    /// Starts an app whose clock stands still at `clock`'s time until advanced.
+    pub async fn start_at(
+        dir: tempfile::TempDir,
+        fake: Option<&FakeSlack>,
+        clock: Clock,
+    ) -> TestApp {
+        Self::start_full(dir, fake, &[], clock).await
+    }
+
     /// Starts an app on an existing data directory (a restart).
     pub async fn start_in(
         dir: tempfile::TempDir,
         fake: Option<&FakeSlack>,
         extra: &[(&str, &str)],
+    ) -> TestApp {
+        Self::start_full(dir, fake, extra, Clock::system()).await
+    }
+
+    async fn start_full(
+        dir: tempfile::TempDir,
+        fake: Option<&FakeSlack>,
+        extra: &[(&str, &str)],
+        clock: Clock,
     ) -> TestApp {
         let config = dir.path().join("tocsin.toml");
         std::fs::write(&config, CONFIG).unwrap();
@@ -309,7 +337,7 @@ impl TestApp {
                 .map(|(_, v)| v.clone())
         })
         .unwrap();
-        let app = App::build(settings, Clock::system()).await.unwrap();
+        let app = App::build(settings, clock).await.unwrap();
         let base = format!("http://{}", app.addr());
         TestApp {
             app: Some(app),
@@ -343,7 +371,7 @@ impl TestApp {
 
     /// Posts `body` to a Slack endpoint, signed as Slack signs it now.
     pub async fn slack(&self, path: &str, body: &str) -> (u16, Value) {
-        let ts = chrono::Utc::now().timestamp().to_string();
+        let ts = self.app().core().clock.now().timestamp().to_string();
         self.slack_signed(
             path,
             body,
@@ -367,6 +395,16 @@ impl TestApp {
     }
 
     pub async fn command(&self, text: &str, user: &str, response_url: &str) -> (u16, Value) {
+        self.slash("/incident", text, user, response_url).await
+    }
+
+    pub async fn slash(
+        &self,
+        command: &str,
+        text: &str,
+        user: &str,
+        response_url: &str,
+    ) -> (u16, Value) {
         let body = serde_urlencoded::to_string([
             ("token", "deprecated"),
             ("team_id", "T0TEAM"),
@@ -375,7 +413,7 @@ impl TestApp {
             ("channel_name", "platform"),
             ("user_id", user),
             ("user_name", "someone"),
-            ("command", "/incident"),
+            ("command", command),
             ("text", text),
             ("api_app_id", "A0APP"),
             ("is_enterprise_install", "false"),
@@ -452,14 +490,16 @@ pub async fn post(url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, V
 }
 
 pub async fn get(url: &str) -> (u16, Value) {
+    let (status, text) = get_text(url).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+pub async fn get_text(url: &str) -> (u16, String) {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let resp = client.get(url.parse().unwrap()).await.unwrap();
     let status = resp.status().as_u16();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-    )
+    (status, String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The visible labels of the buttons in a Block Kit message body.

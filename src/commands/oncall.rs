@@ -1,0 +1,593 @@
+//! `/oncall`: who is on call, upcoming shifts, your shifts, overrides, load and
+//! the calendar feed. Parsed into an [`OncallCommand`] first, then applied.
+
+use super::when::parse_range;
+use super::{spec, Invocation};
+use crate::app::Core;
+use crate::config::{Config, Schedule, User};
+use crate::schedule::{ical, load::load, shifts, Override, Shift};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserRef {
+    /// `<@U123>` or `<@U123|name>` as Slack escapes a mention.
+    Slack(String),
+    /// `@alice` or `alice`: a config user id or name.
+    Name(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OncallCommand {
+    Who(Option<String>),
+    Schedule {
+        id: String,
+        days: u32,
+    },
+    Mine,
+    Override {
+        schedule: String,
+        user: UserRef,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    },
+    Load {
+        team: String,
+        weeks: u32,
+    },
+    Feed(String),
+    Help,
+}
+
+/// Parses the text after `/oncall`; times are read in `tz` relative to `now`.
+pub fn parse(text: &str, tz: Tz, now: DateTime<Utc>) -> Result<OncallCommand, String> {
+    let spec = spec("/oncall").expect("/oncall is declared");
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let Some(first) = words.first() else {
+        return Ok(OncallCommand::Who(None));
+    };
+    let Some(sub) = spec.resolve(first) else {
+        return Err(format!("I don't know `/oncall {first}`.\n{}", spec.help()));
+    };
+    let usage = || format!("Usage: `/oncall {}`", sub.usage);
+    let rest = &words[1..];
+    let number = |w: Option<&&str>, default: u32, max: u32, what: &str| -> Result<u32, String> {
+        match w {
+            None => Ok(default),
+            Some(w) => match w.parse::<u32>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(format!(
+                    "`{w}` is not a number of {what} between 1 and {max}. {}",
+                    usage()
+                )),
+            },
+        }
+    };
+    let too_many = |n: usize| -> Result<(), String> {
+        if rest.len() > n {
+            Err(format!("Too many words. {}", usage()))
+        } else {
+            Ok(())
+        }
+    };
+    let needed = |i: usize, what: &str| -> Result<String, String> {
+        rest.get(i)
+            .map(|s| s.to_string())
+            .ok_or_else(|| format!("Which {what}? {}", usage()))
+    };
+    match sub.name.as_str() {
+        "who" => {
+            too_many(1)?;
+            Ok(OncallCommand::Who(rest.first().map(|s| s.to_string())))
+        }
+        "schedule" => {
+            too_many(2)?;
+            Ok(OncallCommand::Schedule {
+                id: needed(0, "schedule")?,
+                days: number(rest.get(1), 7, 90, "days")?,
+            })
+        }
+        "mine" => {
+            too_many(0)?;
+            Ok(OncallCommand::Mine)
+        }
+        "override" => {
+            let schedule = needed(0, "schedule")?;
+            let user = parse_user(&needed(1, "person")?);
+            if rest.len() < 3 {
+                return Err(format!("From when to when? {}", usage()));
+            }
+            let (from, to) =
+                parse_range(&rest[2..], tz, now).map_err(|e| format!("{e}. {}", usage()))?;
+            Ok(OncallCommand::Override {
+                schedule,
+                user,
+                from,
+                to,
+            })
+        }
+        "load" => {
+            too_many(2)?;
+            Ok(OncallCommand::Load {
+                team: needed(0, "team")?,
+                weeks: number(rest.get(1), 4, 52, "weeks")?,
+            })
+        }
+        "feed" => {
+            too_many(1)?;
+            Ok(OncallCommand::Feed(needed(0, "schedule")?))
+        }
+        "help" => {
+            too_many(0)?;
+            Ok(OncallCommand::Help)
+        }
+        other => Err(format!("`/oncall {other}` is declared but not handled")),
+    }
+}
+
+fn parse_user(word: &str) -> UserRef {
+    if let Some(inner) = word.strip_prefix("<@").and_then(|w| w.strip_suffix('>')) {
+        let id = inner.split('|').next().unwrap_or(inner);
+        return UserRef::Slack(id.to_string());
+    }
+    UserRef::Name(word.trim_start_matches('@').to_string())
+}
+
+fn find_user<'a>(config: &'a Config, r: &UserRef) -> Option<&'a User> {
+    match r {
+        UserRef::Slack(id) => config
+            .users
+            .iter()
+            .find(|u| u.slack_id.as_deref() == Some(id.as_str())),
+        UserRef::Name(n) => config
+            .users
+            .iter()
+            .find(|u| u.id == *n)
+            .or_else(|| config.users.iter().find(|u| u.name.eq_ignore_ascii_case(n))),
+    }
+}
+
+/// `<@U…>` when the person has a Slack id, else their name.
+fn mention(config: &Config, user_id: &str) -> String {
+    match config.user(user_id) {
+        Some(User {
+            slack_id: Some(s), ..
+        }) => format!("<@{s}>"),
+        Some(u) => u.name.clone(),
+        None => user_id.to_string(),
+    }
+}
+
+/// Shown in each reader's zone by Slack; the fallback is in the asker's zone.
+fn when(t: DateTime<Utc>, tz: Tz) -> String {
+    format!(
+        "<!date^{}^{{date_short_pretty}} {{time}}|{}>",
+        t.timestamp(),
+        t.with_timezone(&tz).format("%a %Y-%m-%d %H:%M %Z")
+    )
+}
+
+fn overrides_of(core: &Core, schedule: &str) -> Result<Vec<Override>, String> {
+    core.store
+        .overrides(schedule)
+        .map(|v| v.into_iter().map(|o| o.over).collect())
+        .map_err(|e| format!("Sorry, overrides cannot be read just now ({e})."))
+}
+
+/// Runs the command; the reply is shown only to the person who ran it.
+pub async fn run(core: &Core, inv: &Invocation) -> String {
+    let config = &core.config;
+    let asker = find_user(config, &UserRef::Slack(inv.user_id.clone()));
+    let tz = asker.map(|u| u.time_zone).unwrap_or(chrono_tz::UTC);
+    let now = core.clock.now();
+    let cmd = match parse(&inv.text, tz, now) {
+        Ok(c) => c,
+        Err(msg) => return msg,
+    };
+    let result = match cmd {
+        OncallCommand::Help => Ok(spec("/oncall").expect("declared").help()),
+        OncallCommand::Who(filter) => who(core, filter.as_deref(), tz, now),
+        OncallCommand::Schedule { id, days } => upcoming(core, &id, days, tz, now),
+        OncallCommand::Mine => mine(core, asker, tz, now),
+        OncallCommand::Override {
+            schedule,
+            user,
+            from,
+            to,
+        } => set_override(core, inv, asker, &schedule, &user, from, to, tz).await,
+        OncallCommand::Load { team, weeks } => team_load(core, &team, weeks, now),
+        OncallCommand::Feed(id) => feed(core, &id),
+    };
+    result.unwrap_or_else(|e| e)
+}
+
+fn schedule<'a>(config: &'a Config, id: &str) -> Result<&'a Schedule, String> {
+    config.schedule(id).ok_or_else(|| {
+        let known: Vec<&str> = config.schedules.iter().map(|s| s.id.as_str()).collect();
+        format!(
+            "There is no schedule `{id}`. Schedules: {}.",
+            list_or_none(&known)
+        )
+    })
+}
+
+fn list_or_none(items: &[&str]) -> String {
+    if items.is_empty() {
+        "none are configured".into()
+    } else {
+        items
+            .iter()
+            .map(|i| format!("`{i}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The current shift of a schedule: who (if anyone) and until when.
+fn current(s: &Schedule, o: &[Override], now: DateTime<Utc>) -> Shift {
+    let horizon = now + Duration::days(60);
+    shifts(s, o, now, horizon)
+        .into_iter()
+        .next()
+        .unwrap_or(Shift {
+            user: None,
+            start: now,
+            end: horizon,
+        })
+}
+
+fn who(core: &Core, filter: Option<&str>, tz: Tz, now: DateTime<Utc>) -> Result<String, String> {
+    let config = &core.config;
+    let chosen: Vec<&Schedule> = match filter {
+        None => config.schedules.iter().collect(),
+        Some(f) => match (config.schedule(f), config.team(f)) {
+            (Some(s), _) => vec![s],
+            (None, Some(team)) => config
+                .schedules
+                .iter()
+                .filter(|s| s.team == team.id)
+                .collect(),
+            (None, None) => {
+                let mut known: Vec<&str> = config.teams.iter().map(|t| t.id.as_str()).collect();
+                known.extend(config.schedules.iter().map(|s| s.id.as_str()));
+                return Err(format!(
+                    "No team or schedule is called `{f}`. Try one of: {}.",
+                    list_or_none(&known)
+                ));
+            }
+        },
+    };
+    if chosen.is_empty() {
+        return Ok("No schedules are configured yet.".into());
+    }
+    let mut out = String::from("*On call now*\n");
+    for s in chosen {
+        let shift = current(s, &overrides_of(core, &s.id)?, now);
+        let until = if shift.end >= now + Duration::days(60) {
+            "for the next 60 days or more".to_string()
+        } else {
+            format!("until {}", when(shift.end, tz))
+        };
+        match &shift.user {
+            Some(u) => out.push_str(&format!("• `{}`: {} {until}\n", s.id, mention(config, u))),
+            None => out.push_str(&format!("• `{}`: :warning: nobody {until}\n", s.id)),
+        }
+    }
+    Ok(out)
+}
+
+fn upcoming(
+    core: &Core,
+    id: &str,
+    days: u32,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    let s = schedule(&core.config, id)?;
+    let list = shifts(
+        s,
+        &overrides_of(core, id)?,
+        now,
+        now + Duration::days(days.into()),
+    );
+    let mut out = format!(
+        "*`{id}` for the next {days} day{}*\n",
+        if days == 1 { "" } else { "s" }
+    );
+    for sh in list.iter().take(40) {
+        let who = sh
+            .user
+            .as_deref()
+            .map(|u| mention(&core.config, u))
+            .unwrap_or_else(|| ":warning: nobody".into());
+        out.push_str(&format!(
+            "• {} → {}: {who}\n",
+            when(sh.start, tz),
+            when(sh.end, tz)
+        ));
+    }
+    if list.len() > 40 {
+        out.push_str(&format!("…and {} more shifts.\n", list.len() - 40));
+    }
+    Ok(out)
+}
+
+fn mine(core: &Core, asker: Option<&User>, tz: Tz, now: DateTime<Utc>) -> Result<String, String> {
+    let me = asker.ok_or(
+        "You are not in tocsin's configuration (no user has your Slack id), so you have no shifts.",
+    )?;
+    let mut mine: Vec<(DateTime<Utc>, DateTime<Utc>, &str)> = vec![];
+    for s in &core.config.schedules {
+        for sh in shifts(
+            s,
+            &overrides_of(core, &s.id)?,
+            now,
+            now + Duration::days(28),
+        ) {
+            if sh.user.as_deref() == Some(me.id.as_str()) {
+                mine.push((sh.start, sh.end, s.id.as_str()));
+            }
+        }
+    }
+    if mine.is_empty() {
+        return Ok("You have no shifts in the next 28 days.".into());
+    }
+    mine.sort();
+    let mut out = String::from("*Your next shifts*\n");
+    for (start, end, id) in mine.iter().take(10) {
+        out.push_str(&format!(
+            "• `{id}`: {} → {}\n",
+            when(*start, tz),
+            when(*end, tz)
+        ));
+    }
+    Ok(out)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn set_override(
+    core: &Core,
+    inv: &Invocation,
+    asker: Option<&User>,
+    schedule_id: &str,
+    target: &UserRef,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    tz: Tz,
+) -> Result<String, String> {
+    let config = &core.config;
+    let s = schedule(config, schedule_id)?;
+    let me = asker.ok_or(
+        "Only people in tocsin's configuration can set overrides (no user has your Slack id).",
+    )?;
+    let who = find_user(config, target).ok_or_else(|| match target {
+        UserRef::Slack(id) => format!("<@{id}> is not in tocsin's configuration."),
+        UserRef::Name(n) => format!("Nobody called `{n}` is in tocsin's configuration."),
+    })?;
+    let is_lead = config
+        .team(&s.team)
+        .is_some_and(|t| t.leads.contains(&me.id));
+    if who.id != me.id && !is_lead {
+        return Err(format!(
+            "Only a lead of team `{}` can put someone else on call; you can override `{schedule_id}` with yourself.",
+            s.team
+        ));
+    }
+    let over = Override {
+        user: who.id.clone(),
+        start: from,
+        end: to,
+    };
+    let stored = core
+        .store
+        .add_override(schedule_id, over, &inv.user_id, core.clock.now())
+        .map_err(|e| format!("Sorry, the override could not be saved ({e})."))?;
+    core.store
+        .durable()
+        .await
+        .map_err(|e| format!("Sorry, the override could not be saved ({e})."))?;
+    Ok(format!(
+        "Override #{}: {} is on call for `{schedule_id}` from {} to {}.",
+        stored.id,
+        mention(config, &who.id),
+        when(from, tz),
+        when(to, tz)
+    ))
+}
+
+fn hours(d: Duration) -> String {
+    format!("{:.0} h", d.num_minutes() as f64 / 60.0)
+}
+
+fn team_load(core: &Core, team_id: &str, weeks: u32, now: DateTime<Utc>) -> Result<String, String> {
+    let config = &core.config;
+    let team = config.team(team_id).ok_or_else(|| {
+        let known: Vec<&str> = config.teams.iter().map(|t| t.id.as_str()).collect();
+        format!(
+            "There is no team `{team_id}`. Teams: {}.",
+            list_or_none(&known)
+        )
+    })?;
+    let span = Duration::weeks(weeks.into());
+    let tz_of = |u: &str| {
+        config
+            .user(u)
+            .map(|u| u.time_zone)
+            .unwrap_or(chrono_tz::UTC)
+    };
+    let mut periods = vec![];
+    for (label, from, to) in [("last", now - span, now), ("next", now, now + span)] {
+        let mut all = vec![];
+        for s in config.schedules.iter().filter(|s| s.team == team.id) {
+            all.extend(shifts(s, &overrides_of(core, &s.id)?, from, to));
+        }
+        periods.push((label, load(&all, tz_of)));
+    }
+    let mut out = format!(
+        "*On-call load for {} ({weeks} week{} each way)*\n",
+        team.name,
+        if weeks == 1 { "" } else { "s" }
+    );
+    let zero = crate::schedule::load::Load {
+        user: String::new(),
+        on_call: Duration::zero(),
+        off_hours: Duration::zero(),
+        weekend: Duration::zero(),
+    };
+    let mut people: Vec<String> = team.members.clone();
+    for (_, loads) in &periods {
+        for l in loads {
+            if !people.contains(&l.user) {
+                people.push(l.user.clone());
+            }
+        }
+    }
+    for p in &people {
+        let mut line = format!("• {}:", mention(config, p));
+        for (label, loads) in &periods {
+            let l = loads.iter().find(|l| l.user == *p).unwrap_or(&zero);
+            line.push_str(&format!(
+                " {label} {} (nights {}, weekends {});",
+                hours(l.on_call),
+                hours(l.off_hours),
+                hours(l.weekend)
+            ));
+        }
+        line.pop();
+        out.push_str(&line);
+        out.push('\n');
+    }
+    for (label, loads) in &periods {
+        let total = |p: &String| {
+            loads
+                .iter()
+                .find(|l| l.user == *p)
+                .map(|l| l.on_call)
+                .unwrap_or_default()
+        };
+        let (Some(most), Some(least)) = (
+            people.iter().max_by_key(|p| total(p)),
+            people.iter().min_by_key(|p| total(p)),
+        ) else {
+            continue;
+        };
+        out.push_str(&format!(
+            "Spread ({label} {weeks} wk): {} ({}) vs {} ({}): {} apart\n",
+            hours(total(most)),
+            mention(config, most),
+            hours(total(least)),
+            mention(config, least),
+            hours(total(most) - total(least))
+        ));
+    }
+    Ok(out)
+}
+
+fn feed(core: &Core, id: &str) -> Result<String, String> {
+    schedule(&core.config, id)?;
+    let seed = core
+        .store
+        .feed_seed()
+        .map_err(|e| format!("Sorry, the feed link cannot be made just now ({e})."))?;
+    Ok(format!(
+        "Subscribe to `{id}` in your calendar app (keep this link private):\n{}/schedules/{id}.ics?token={}",
+        core.public_url,
+        ical::feed_token(&seed, id)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn check(text: &str, expected: Result<OncallCommand, &str>) {
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap();
+        match (parse(text, chrono_tz::UTC, now), expected) {
+            (Ok(got), Ok(want)) => assert_eq!(got, want, "{text:?}"),
+            (Err(got), Err(want)) => {
+                assert!(got.contains(want), "{text:?}: {got:?} lacks {want:?}")
+            }
+            (got, want) => panic!("{text:?}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn oncall_text_parses() {
+        use OncallCommand::*;
+        let t = |h| Utc.with_ymd_and_hms(2026, 11, 25, h, 0, 0).unwrap();
+        check("", Ok(Who(None)));
+        check("who", Ok(Who(None)));
+        check("who platform", Ok(Who(Some("platform".into()))));
+        check(
+            "schedule primary",
+            Ok(Schedule {
+                id: "primary".into(),
+                days: 7,
+            }),
+        );
+        check(
+            "shifts primary 14",
+            Ok(Schedule {
+                id: "primary".into(),
+                days: 14,
+            }),
+        );
+        check("mine", Ok(Mine));
+        check(
+            "override primary <@U0BOB|bob> now +8h",
+            Ok(Override {
+                schedule: "primary".into(),
+                user: UserRef::Slack("U0BOB".into()),
+                from: t(10),
+                to: t(18),
+            }),
+        );
+        check(
+            "override primary @alice today 12:00 today 14:00",
+            Ok(Override {
+                schedule: "primary".into(),
+                user: UserRef::Name("alice".into()),
+                from: t(12),
+                to: t(14),
+            }),
+        );
+        check(
+            "load platform",
+            Ok(Load {
+                team: "platform".into(),
+                weeks: 4,
+            }),
+        );
+        check(
+            "load platform 8",
+            Ok(Load {
+                team: "platform".into(),
+                weeks: 8,
+            }),
+        );
+        check("feed primary", Ok(Feed("primary".into())));
+        check("help", Ok(Help));
+        check("schedule", Err("Which schedule?"));
+        check("schedule primary 0", Err("between 1 and 90"));
+        check("schedule primary 91", Err("between 1 and 90"));
+        check("schedule primary 7 extra", Err("Too many"));
+        check("override primary", Err("Which person?"));
+        check("override primary @bob", Err("From when to when?"));
+        check("override primary @bob +8h now", Err("after the start"));
+        check("override primary @bob someday", Err("not a time"));
+        check("load", Err("Which team?"));
+        check("mine please", Err("Too many"));
+        check("dance", Err("I don't know"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_parses_or_explains(text in "\\PC{0,64}") {
+            let now = Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap();
+            if let Err(msg) = parse(&text, chrono_tz::Australia::Sydney, now) {
+                proptest::prop_assert!(!msg.is_empty());
+            }
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! `/oncall` against the real router with a stopped clock, and the calendar feed.
+//! The test schedule (support::CONFIG) rotates alice/bob weekly from Monday
+//! 2026-11-02 09:00 Europe/London: on Wednesday 2026-11-25 it is bob's week.
+
+use crate::support::*;
+use chrono::{TimeZone, Utc};
+use icalendar::Component;
+use serde_json::Value;
+use tocsin::clock::Clock;
+
+fn wednesday() -> Clock {
+    Clock::manual(Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap())
+}
+
+fn text(v: &(u16, Value)) -> String {
+    assert_eq!(v.0, 200, "{}", v.1);
+    assert_eq!(v.1["response_type"], "ephemeral");
+    v.1["text"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn who_is_on_call_now_and_until_when() {
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), None, wednesday()).await;
+    let r = "http://127.0.0.1:9/r";
+    let who = text(&t.slash("/oncall", "", "U0ALICE", r).await);
+    let handoff = Utc
+        .with_ymd_and_hms(2026, 11, 30, 9, 0, 0)
+        .unwrap()
+        .timestamp();
+    assert!(
+        who.contains("`platform-primary`: <@U0BOB> until <!date^"),
+        "{who}"
+    );
+    assert!(who.contains(&format!("<!date^{handoff}^")), "{who}");
+    // The fallback text is in the asker's zone: alice is in London (GMT in November).
+    assert!(who.contains("Mon 2026-11-30 09:00 GMT"), "{who}");
+    let for_bob = text(&t.slash("/oncall", "who platform", "U0BOB", r).await);
+    assert!(
+        for_bob.contains("Mon 2026-11-30 04:00 EST"),
+        "bob reads New York time: {for_bob}"
+    );
+    let bad = text(&t.slash("/oncall", "who nowhere", "U0BOB", r).await);
+    assert!(
+        bad.contains("No team or schedule is called `nowhere`"),
+        "{bad}"
+    );
+}
+
+#[tokio::test]
+async fn overrides_respect_leads_show_up_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start_at(dir, None, wednesday()).await;
+    let r = "http://127.0.0.1:9/r";
+    // bob is not a lead: he cannot put alice on call…
+    let refused = text(
+        &t.slash(
+            "/oncall",
+            "override platform-primary <@U0ALICE|alice> now +2h",
+            "U0BOB",
+            r,
+        )
+        .await,
+    );
+    assert!(refused.contains("Only a lead"), "{refused}");
+    // …but alice, a lead, can put herself (or anyone) on.
+    let ok = text(
+        &t.slash(
+            "/oncall",
+            "override platform-primary <@U0ALICE|alice> now +2h",
+            "U0ALICE",
+            r,
+        )
+        .await,
+    );
+    assert!(ok.contains("Override #1: <@U0ALICE> is on call"), "{ok}");
+    let who = text(&t.slash("/oncall", "who", "U0ALICE", r).await);
+    assert!(
+        who.contains("<@U0ALICE> until") && who.contains("12:00 GMT"),
+        "{who}"
+    );
+
+    let dir = t.stop().await;
+    let t = TestApp::start_at(dir, None, wednesday()).await;
+    let who = text(&t.slash("/oncall", "who", "U0ALICE", r).await);
+    assert!(
+        who.contains("<@U0ALICE> until"),
+        "override kept across restart: {who}"
+    );
+
+    let bad = text(
+        &t.slash(
+            "/oncall",
+            "override platform-primary @alice +2h now",
+            "U0ALICE",
+            r,
+        )
+        .await,
+    );
+    assert!(
+        bad.contains("after the start") && bad.contains("Usage: `/oncall override"),
+        "{bad}"
+    );
+    let unknown = text(
+        &t.slash(
+            "/oncall",
+            "override platform-primary @zed now +1h",
+            "U0ALICE",
+            r,
+        )
+        .await,
+    );
+    assert!(unknown.contains("Nobody called `zed`"), "{unknown}");
+}
+
+#[tokio::test]
+async fn shifts_mine_and_load() {
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), None, wednesday()).await;
+    let r = "http://127.0.0.1:9/r";
+    let sched = text(
+        &t.slash("/oncall", "schedule platform-primary 14", "U0ALICE", r)
+            .await,
+    );
+    assert_eq!(
+        sched.matches("• ").count(),
+        3,
+        "bob, alice, bob over two weeks: {sched}"
+    );
+    let mine = text(&t.slash("/oncall", "mine", "U0ALICE", r).await);
+    assert!(
+        mine.contains("|Mon 2026-11-30 09:00 GMT> → <!date^")
+            && mine.contains("|Mon 2026-12-07 09:00 GMT>"),
+        "{mine}"
+    );
+    let load = text(&t.slash("/oncall", "load platform 2", "U0ALICE", r).await);
+    assert!(
+        load.contains("<@U0ALICE>") && load.contains("<@U0BOB>"),
+        "{load}"
+    );
+    // Last two weeks (11-11 10:00 → 11-25 10:00): alice 11-16 09:00–11-23 09:00 = 168 h.
+    assert!(load.contains("<@U0ALICE>: last 168 h"), "{load}");
+    assert!(load.contains("Spread (last 2 wk)"), "{load}");
+    let stranger = text(&t.slash("/oncall", "mine", "U0NOBODY", r).await);
+    assert!(
+        stranger.contains("not in tocsin's configuration"),
+        "{stranger}"
+    );
+}
+
+#[tokio::test]
+async fn the_calendar_feed_is_private_and_valid_icalendar() {
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), None, wednesday()).await;
+    let reply = text(
+        &t.slash(
+            "/oncall",
+            "feed platform-primary",
+            "U0ALICE",
+            "http://127.0.0.1:9/r",
+        )
+        .await,
+    );
+    let url = reply.lines().last().unwrap().to_string();
+    let path_and_query = url
+        .split_once("/schedules/")
+        .map(|(_, rest)| format!("/schedules/{rest}"))
+        .unwrap();
+    let (status, ics) = get_text(&format!("{}{path_and_query}", t.base)).await;
+    assert_eq!(status, 200, "{ics}");
+    let cal: icalendar::Calendar = ics.parse().expect("valid iCalendar");
+    let events: Vec<_> = cal.components.iter().filter_map(|c| c.as_event()).collect();
+    assert!(
+        events.len() >= 14,
+        "about 14 weekly shifts in 97 days, got {}",
+        events.len()
+    );
+    assert!(events
+        .iter()
+        .any(|e| e.get_summary() == Some("On call: Bob Example (platform-primary)")));
+    assert!(
+        ics.contains("DTSTART:20261123T090000Z"),
+        "bob's shift in UTC"
+    );
+
+    let wrong = format!(
+        "{}/schedules/platform-primary.ics?token=00000000000000000000000000000000",
+        t.base
+    );
+    assert_eq!(get_text(&wrong).await.0, 404);
+    assert_eq!(
+        get_text(&format!("{}/schedules/platform-primary.ics", t.base))
+            .await
+            .0,
+        404
+    );
+    let token = url.split("token=").nth(1).unwrap();
+    assert_eq!(
+        get_text(&format!("{}/schedules/nope.ics?token={token}", t.base))
+            .await
+            .0,
+        404
+    );
+}
