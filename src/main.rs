@@ -1,5 +1,6 @@
 //! The `tocsin` binary: parses flags, sets up logging, and hands over to the library.
 
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,6 +29,20 @@ enum Command {
     },
     /// Print the Slack app manifest (JSON) generated from `commands/`.
     Manifest,
+    /// Who is on call (now or `--at`), or the shifts between `--from` and `--to`.
+    Oncall {
+        /// One schedule; default: every schedule.
+        #[arg(long)]
+        schedule: Option<String>,
+        /// An RFC 3339 instant, e.g. 2026-12-01T18:00:00Z; default: now.
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        at: Option<DateTime<Utc>>,
+        /// With --to: print the shifts in this window as a table.
+        #[arg(long, requires = "to")]
+        from: Option<DateTime<Utc>>,
+        #[arg(long, requires = "from")]
+        to: Option<DateTime<Utc>>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -50,6 +65,12 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Serve => serve(settings),
         Command::Check { config } => check(config.or(settings.config_file)),
+        Command::Oncall {
+            schedule,
+            at,
+            from,
+            to,
+        } => oncall(settings, schedule, at, from.zip(to)),
         Command::Manifest => {
             let m = manifest::manifest(&settings.public_url);
             println!(
@@ -82,6 +103,94 @@ fn check(path: Option<PathBuf>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn oncall(
+    settings: Settings,
+    only: Option<String>,
+    at: Option<DateTime<Utc>>,
+    window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+) -> ExitCode {
+    let config = match &settings.config_file {
+        Some(path) => match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => Config::default(),
+    };
+    let chosen: Vec<_> = config
+        .schedules
+        .iter()
+        .filter(|s| only.as_deref().is_none_or(|id| s.id == id))
+        .collect();
+    if let Some(id) = &only {
+        if chosen.is_empty() {
+            eprintln!("error: no schedule `{id}` in the configuration");
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Some((from, to)) = window {
+        if from >= to {
+            eprintln!("error: --from must be before --to");
+            return ExitCode::FAILURE;
+        }
+    }
+    // Overrides live in the store; a running server holds its lock, so say so
+    // and answer from the configuration alone rather than fail.
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let store = rt.block_on(async {
+        tocsin::store::Store::open(&settings.data_dir, settings.cache_capacity)
+    });
+    let overrides_of = |id: &str| -> Vec<tocsin::schedule::Override> {
+        match &store {
+            Ok(s) => s
+                .overrides(id)
+                .map(|v| v.into_iter().map(|o| o.over).collect())
+                .unwrap_or_default(),
+            Err(_) => vec![],
+        }
+    };
+    if let Err(e) = &store {
+        eprintln!("warning: overrides not included ({e}); is `tocsin serve` running on this data directory?");
+    }
+    let name = |u: &str| {
+        config
+            .user(u)
+            .map(|u| u.name.clone())
+            .unwrap_or_else(|| u.to_string())
+    };
+    for s in chosen {
+        let o = overrides_of(&s.id);
+        match window {
+            Some((from, to)) => {
+                println!("{} ({})", s.id, s.time_zone);
+                print!(
+                    "{}",
+                    tocsin::schedule::table(s, &tocsin::schedule::shifts(s, &o, from, to), name)
+                );
+            }
+            None => {
+                let t = at.unwrap_or_else(Utc::now);
+                let who = tocsin::schedule::on_call_at(s, &o, t)
+                    .map(name)
+                    .unwrap_or_else(|| "(nobody)".into());
+                println!("{}: {who}", s.id);
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn serve(settings: Settings) -> ExitCode {

@@ -238,5 +238,28 @@ pub fn shifts(
     out
 }
 
+/// Shifts as a plain-text table for terminals, times in the schedule's zone.
+pub fn table(s: &Schedule, list: &[Shift], name_of: impl Fn(&str) -> String) -> String {
+    let fmt = |t: DateTime<Utc>| {
+        t.with_timezone(&s.time_zone)
+            .format("%a %Y-%m-%d %H:%M %Z")
+            .to_string()
+    };
+    let mut out = format!("{:<24}  {:<24}  {}\n", "from", "to", "on call");
+    for sh in list {
+        let who = sh
+            .user
+            .as_deref()
+            .map(&name_of)
+            .unwrap_or_else(|| "(nobody)".into());
+        out.push_str(&format!(
+            "{:<24}  {:<24}  {who}\n",
+            fmt(sh.start),
+            fmt(sh.end)
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests;

@@ -121,3 +121,43 @@ fn the_shipped_example_config_passes_check() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("3 users"), "{out}");
 }
+
+#[test]
+fn oncall_prints_who_and_shift_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tocsin.toml");
+    std::fs::write(&path, CONFIG).unwrap();
+    let data = dir.path().join("data");
+    let env = [
+        ("TOCSIN_CONFIG", path.to_str().unwrap()),
+        ("TOCSIN_DATA", data.to_str().unwrap()),
+    ];
+    let (code, out, err) = tocsin(&["oncall", "--at", "2026-11-25T10:00:00Z"], &env);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "platform-primary: Bob Example");
+    let (code, out, err) = tocsin(
+        &[
+            "oncall",
+            "--schedule",
+            "platform-primary",
+            "--from",
+            "2026-11-20T00:00:00Z",
+            "--to",
+            "2026-12-01T00:00:00Z",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<&str> = out.lines().skip(2).collect();
+    assert_eq!(rows.len(), 3, "{out}");
+    assert!(
+        rows[0].starts_with("Fri 2026-11-20 00:00 GMT  Mon 2026-11-23 09:00 GMT  Alice Example"),
+        "{out}"
+    );
+    assert!(rows[1].contains("Bob Example"), "{out}");
+    let (code, _, err) = tocsin(&["oncall", "--schedule", "nope"], &env);
+    assert_ne!(code, 0);
+    assert!(err.contains("no schedule `nope`"), "{err}");
+    let (code, _, _) = tocsin(&["oncall", "--at", "yesterday"], &env);
+    assert_ne!(code, 0, "a malformed --at is refused");
+}
