@@ -12,7 +12,10 @@ use tocsin::config::{Layer, Restriction, Rotation, Schedule};
 use tocsin::schedule::{on_call_at, shifts, Override};
 
 fn schedule() -> Schedule {
-    let start = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap().and_hms_opt(9, 0, 0).unwrap();
+    let start = NaiveDate::from_ymd_opt(2026, 1, 5)
+        .unwrap()
+        .and_hms_opt(9, 0, 0)
+        .unwrap();
     let t = |h| NaiveTime::from_hms_opt(h, 0, 0).unwrap();
     let users = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
     let weekdays = [true, true, true, true, true, false, false];
@@ -35,7 +38,11 @@ fn schedule() -> Schedule {
                 rotation: Rotation::Daily,
                 handoff: t(18),
                 users: users(&["e", "f", "g"]),
-                restrictions: vec![Restriction { days: weekdays, from: t(18), to: t(8) }],
+                restrictions: vec![Restriction {
+                    days: weekdays,
+                    from: t(18),
+                    to: t(8),
+                }],
             },
             Layer {
                 name: "business".into(),
@@ -44,8 +51,16 @@ fn schedule() -> Schedule {
                 handoff: t(9),
                 users: users(&["h", "i"]),
                 restrictions: vec![
-                    Restriction { days: weekdays, from: t(9), to: t(12) },
-                    Restriction { days: weekdays, from: t(13), to: t(17) },
+                    Restriction {
+                        days: weekdays,
+                        from: t(9),
+                        to: t(12),
+                    },
+                    Restriction {
+                        days: weekdays,
+                        from: t(13),
+                        to: t(17),
+                    },
                 ],
             },
         ],
@@ -57,7 +72,11 @@ fn overrides() -> Vec<Override> {
     (0..50)
         .map(|i| {
             let start = base + Duration::days(i * 7) + Duration::hours(i % 24);
-            Override { user: format!("o{i}"), start, end: start + Duration::hours(8) }
+            Override {
+                user: format!("o{i}"),
+                start,
+                end: start + Duration::hours(8),
+            }
         })
         .collect()
 }

@@ -28,6 +28,8 @@ pub struct Core {
     pub slack_signing_secret: Option<Secret>,
     /// Base of links tocsin hands out (calendar feeds).
     pub public_url: String,
+    /// Poked when something the engine schedules from has changed (an override).
+    pub engine_wake: Arc<Notify>,
 }
 
 impl Core {
@@ -170,6 +172,7 @@ impl App {
             outbox_ready: Arc::new(Notify::new()),
             slack_signing_secret: settings.slack_signing_secret.clone(),
             public_url: settings.public_url.clone(),
+            engine_wake: Arc::new(Notify::new()),
         };
         let (shutdown, rx) = watch::channel(false);
         let worker = OutboxWorker {
@@ -181,6 +184,7 @@ impl App {
         };
         let worker = tokio::spawn(worker.run(rx.clone()));
         tokio::spawn(housekeeping(core.clone(), rx.clone()));
+        tokio::spawn(crate::engine::run(core.clone(), rx.clone()));
         let ingest = Ingest { core: core.clone() };
         let server = tokio::spawn(crate::http::serve(listener, core.clone(), ingest, rx));
         tracing::info!(%addr, "tocsin is listening");

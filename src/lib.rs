@@ -5,6 +5,7 @@
 //! - [`settings`] — typed settings from the environment (secrets kept out of `Debug`).
 //! - [`config`]   — the declarative `tocsin.toml`: parse, cross-validate, report with line numbers.
 //! - [`clock`]    — the injected clock; the core never reads the system time itself.
+//! - [`engine`]   — the restart-safe loop for time-driven work (handoff notices).
 //! - [`incident`] — incidents and their state machine (pure).
 //! - [`ingest`]   — monitoring payloads (PagerDuty Events API v2) into typed alert events.
 //! - [`schedule`] — on-call math: who is on call when, shifts, load (pure).
@@ -17,6 +18,7 @@ pub mod app;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod engine;
 pub mod http;
 pub mod incident;
 pub mod ingest;

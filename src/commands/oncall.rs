@@ -386,6 +386,7 @@ async fn set_override(
         .durable()
         .await
         .map_err(|e| format!("Sorry, the override could not be saved ({e})."))?;
+    core.engine_wake.notify_one();
     Ok(format!(
         "Override #{}: {} is on call for `{schedule_id}` from {} to {}.",
         stored.id,

@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 
 const INCIDENT_BLOCKS: &str = include_str!("../../templates/incident.blocks.json.j2");
 const INCIDENT_TEXT: &str = include_str!("../../templates/incident.text.j2");
+const HANDOFF_DM: &str = include_str!("../../templates/handoff.dm.j2");
+const HANDOFF_CHANNEL: &str = include_str!("../../templates/handoff.channel.j2");
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -37,6 +39,10 @@ fn env() -> &'static Environment<'static> {
             .expect("incident.blocks template parses");
         env.add_template("incident.text", INCIDENT_TEXT)
             .expect("incident.text template parses");
+        env.add_template("handoff.dm", HANDOFF_DM)
+            .expect("handoff.dm template parses");
+        env.add_template("handoff.channel", HANDOFF_CHANNEL)
+            .expect("handoff.channel template parses");
         env
     })
 }
@@ -115,6 +121,32 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
         can_resolve => inc.state != State::Resolved,
     };
     render("incident.blocks", "incident.text", ctx)
+}
+
+/// A shift changing hands: `incoming`/`outgoing` are mentions (or `None` for nobody).
+pub struct Handoff<'a> {
+    pub schedule: &'a str,
+    pub incoming: Option<String>,
+    pub outgoing: Option<String>,
+    pub until: DateTime<Utc>,
+}
+
+/// (DM to the incoming person, note for the team channel).
+pub fn handoff(h: &Handoff<'_>) -> Result<(String, String), RenderError> {
+    let ctx = context! {
+        schedule => h.schedule,
+        incoming => h.incoming.clone(),
+        outgoing => h.outgoing.clone(),
+        until => slack_date(h.until),
+    };
+    let text = |name: &'static str| {
+        env()
+            .get_template(name)
+            .and_then(|t| t.render(&ctx))
+            .map(|s| s.trim().to_string())
+            .map_err(|e| RenderError::Template(name, e))
+    };
+    Ok((text("handoff.dm")?, text("handoff.channel")?))
 }
 
 fn render(
@@ -201,6 +233,36 @@ mod tests {
         let header = r.blocks_json[0]["text"]["text"].as_str().unwrap();
         assert!(header.chars().count() <= 150, "{}", header.chars().count());
         assert!(r.text.contains("<script>"));
+    }
+
+    #[test]
+    fn handoff_notices_name_both_people_or_warn_of_nobody() {
+        let until = Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap();
+        let h = Handoff {
+            schedule: "primary",
+            incoming: Some("<@UA>".into()),
+            outgoing: Some("<@UB>".into()),
+            until,
+        };
+        let (dm, note) = handoff(&h).unwrap();
+        assert!(
+            dm.starts_with(
+                ":pager: You are now on call for `primary`, taking over from <@UB>, until <!date^"
+            ),
+            "{dm}"
+        );
+        assert!(
+            note.contains("<@UA> is now on call for `primary` (after <@UB>)"),
+            "{note}"
+        );
+        let gap = Handoff {
+            incoming: None,
+            ..h
+        };
+        assert!(handoff(&gap)
+            .unwrap()
+            .1
+            .starts_with(":warning: Nobody is on call for `primary`"));
     }
 
     #[test]

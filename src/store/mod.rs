@@ -512,8 +512,8 @@ impl Store {
         let key = format!("{HANDOFF_CURSOR}{schedule}");
         match self.meta.get(key)? {
             Some(v) => {
-                let secs = decode_u64(&v, "meta")? as i64;
-                Ok(DateTime::from_timestamp(secs, 0))
+                let millis = decode_u64(&v, "meta")? as i64;
+                Ok(DateTime::from_timestamp_millis(millis))
             }
             None => Ok(None),
         }
@@ -528,12 +528,13 @@ impl Store {
         notices: &[(String, SlackOp)],
     ) -> Result<(), StoreError> {
         let key = format!("{HANDOFF_CURSOR}{schedule}");
-        let secs = u64::try_from(to.timestamp()).unwrap_or(0);
+        // Milliseconds: an override starting "now" is not minute-aligned.
+        let millis = u64::try_from(to.timestamp_millis()).unwrap_or(0);
         let r = (&self.meta, &self.outbox).transaction(|(meta, outbox)| -> TxResult<()> {
             for (lane, op) in notices {
                 push_outbox(meta, outbox, lane, op.clone(), to)?;
             }
-            meta.insert(key.as_bytes(), &secs.to_be_bytes())?;
+            meta.insert(key.as_bytes(), &millis.to_be_bytes())?;
             Ok(())
         });
         Ok(r?)

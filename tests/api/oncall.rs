@@ -199,3 +199,100 @@ async fn the_calendar_feed_is_private_and_valid_icalendar() {
         404
     );
 }
+
+/// Waits until the engine has recorded a handoff cursor for the test schedule.
+async fn engine_ready(t: &TestApp) {
+    let store = t.app().core().store.clone();
+    wait_until(move || store.handoff_cursor("platform-primary").unwrap().is_some()).await;
+}
+
+fn notices(fake: &FakeSlack, channel: &str) -> Vec<String> {
+    fake.calls("chat.postMessage")
+        .into_iter()
+        .filter(|c| c.body["channel"] == channel && c.body["blocks"].is_null())
+        .map(|c| c.body["text"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn handoffs_are_announced_once_across_restarts_and_none_are_skipped() {
+    let fake = FakeSlack::start().await;
+    let clock = wednesday();
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), Some(&fake), clock.clone()).await;
+    engine_ready(&t).await;
+
+    // Monday 09:00 London (= UTC in November): bob hands over to alice.
+    clock.advance(
+        chrono::Duration::days(5) - chrono::Duration::hours(1) + chrono::Duration::seconds(30),
+    );
+    t.app().core().engine_wake.notify_one();
+    fake.wait_for("chat.postMessage", 2, std::time::Duration::from_secs(5))
+        .await;
+    let dm = notices(&fake, "U0ALICE");
+    assert_eq!(dm.len(), 1, "{dm:?}");
+    assert!(
+        dm[0].contains("You are now on call for `platform-primary`, taking over from <@U0BOB>"),
+        "{}",
+        dm[0]
+    );
+    let until = Utc
+        .with_ymd_and_hms(2026, 12, 7, 9, 0, 0)
+        .unwrap()
+        .timestamp();
+    assert!(dm[0].contains(&format!("<!date^{until}^")), "{}", dm[0]);
+    let note = notices(&fake, CHANNEL);
+    assert_eq!(note.len(), 1);
+    assert!(
+        note[0].contains("<@U0ALICE> is now on call for `platform-primary` (after <@U0BOB>)"),
+        "{}",
+        note[0]
+    );
+
+    // A restart at the same moment repeats nothing.
+    let dir = t.stop().await;
+    let t = TestApp::start_at(dir, Some(&fake), clock.clone()).await;
+    t.app().core().engine_wake.notify_one();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(notices(&fake, "U0ALICE").len(), 1);
+
+    // Down across the next handoff (Monday 12-07 09:00, to bob): announced on start.
+    let dir = t.stop().await;
+    clock.advance(chrono::Duration::days(7) + chrono::Duration::minutes(5));
+    let t = TestApp::start_at(dir, Some(&fake), clock.clone()).await;
+    let bob = fake
+        .wait_for("chat.postMessage", 4, std::time::Duration::from_secs(5))
+        .await;
+    assert_eq!(bob.len(), 4);
+    assert_eq!(
+        notices(&fake, "U0BOB").len(),
+        1,
+        "the handoff during downtime is not skipped"
+    );
+    drop(t);
+}
+
+#[tokio::test]
+async fn an_override_starting_now_is_announced_to_the_person_it_puts_on() {
+    let fake = FakeSlack::start().await;
+    let clock = wednesday();
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), Some(&fake), clock.clone()).await;
+    engine_ready(&t).await;
+    clock.advance(chrono::Duration::seconds(5));
+    let ok = text(
+        &t.slash(
+            "/oncall",
+            "override platform-primary @alice now +1h",
+            "U0ALICE",
+            "http://127.0.0.1:9/r",
+        )
+        .await,
+    );
+    assert!(ok.contains("Override #1"), "{ok}");
+    clock.advance(chrono::Duration::seconds(1));
+    t.app().core().engine_wake.notify_one();
+    fake.wait_for("chat.postMessage", 2, std::time::Duration::from_secs(5))
+        .await;
+    let dm = notices(&fake, "U0ALICE");
+    assert_eq!(dm.len(), 1, "{dm:?}");
+    assert!(dm[0].contains("taking over from <@U0BOB>"), "{}", dm[0]);
+}

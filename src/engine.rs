@@ -1,0 +1,150 @@
+//! The engine: one loop that re-derives time-driven work from the store on
+//! every pass, so a restart resumes exactly where the last run stopped.
+//!
+//! Today it sends handoff notices. Each schedule has a cursor in the store
+//! (the instant up to which notices went out); a pass computes the handoffs
+//! between the cursor and now and queues their messages *together with* the
+//! cursor's move, in one transaction: nothing is skipped or sent twice.
+
+use crate::app::Core;
+use crate::config::Schedule;
+use crate::schedule::{shifts, Override};
+use crate::slack::render::{self, Handoff};
+use crate::store::{SlackOp, StoreError};
+use chrono::{DateTime, Duration, Utc};
+use tokio::sync::watch;
+
+/// Longest the engine sleeps, so config-free changes (overrides) are seen soon
+/// even without a wake-up.
+const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(30);
+/// How far ahead "until when" is looked up.
+const HORIZON_DAYS: i64 = 60;
+
+pub async fn run(core: Core, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let next = match pass(&core).await {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::error!(error = %e, "engine pass failed; retrying");
+                None
+            }
+        };
+        let now = core.clock.now();
+        let wait = next
+            .and_then(|t| (t - now).to_std().ok())
+            .map_or(MAX_SLEEP, |d| d.min(MAX_SLEEP));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = core.engine_wake.notified() => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// One pass over every schedule; returns when the next handoff is due.
+pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let now = core.clock.now();
+    let mut next: Option<DateTime<Utc>> = None;
+    let mut queued = false;
+    for s in &core.config.schedules {
+        let overrides: Vec<Override> = core
+            .store
+            .overrides(&s.id)?
+            .into_iter()
+            .map(|o| o.over)
+            .collect();
+        match core.store.handoff_cursor(&s.id)? {
+            // First sight of this schedule: start from now, announce nothing old.
+            None => core.store.advance_handoffs(&s.id, now, &[])?,
+            Some(cursor) if cursor < now => {
+                let notices = handoff_notices(core, s, &overrides, cursor, now);
+                queued |= !notices.is_empty();
+                core.store.advance_handoffs(&s.id, now, &notices)?;
+            }
+            Some(_) => {}
+        }
+        if let Some(first) = shifts(s, &overrides, now, now + Duration::days(HORIZON_DAYS)).first()
+        {
+            if first.end < now + Duration::days(HORIZON_DAYS) {
+                next = Some(next.map_or(first.end, |n| n.min(first.end)));
+            }
+        }
+    }
+    core.store.durable().await?;
+    if queued {
+        core.outbox_ready.notify_one();
+    }
+    Ok(next)
+}
+
+/// The messages for the last handoff in `(cursor, now]`. After a long stop only
+/// the latest change is announced: stale "you are on call" DMs would mislead.
+fn handoff_notices(
+    core: &Core,
+    s: &Schedule,
+    overrides: &[Override],
+    cursor: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Vec<(String, SlackOp)> {
+    let window = shifts(s, overrides, cursor, now + Duration::milliseconds(1));
+    let Some(i) = window.len().checked_sub(1).filter(|i| *i > 0) else {
+        return vec![];
+    };
+    if i > 1 {
+        tracing::info!(schedule = %s.id, missed = i - 1, "announcing only the latest of several handoffs");
+    }
+    let (before, after) = (&window[i - 1], &window[i]);
+    let until = shifts(
+        s,
+        overrides,
+        after.start,
+        after.start + Duration::days(HORIZON_DAYS),
+    )
+    .first()
+    .map_or(after.start + Duration::days(HORIZON_DAYS), |x| x.end);
+    let config = &core.config;
+    let mention = |u: &str| match config.user(u).and_then(|u| u.slack_id.clone()) {
+        Some(id) => format!("<@{id}>"),
+        None => config
+            .user(u)
+            .map_or_else(|| u.to_string(), |u| u.name.clone()),
+    };
+    let h = Handoff {
+        schedule: &s.id,
+        incoming: after.user.as_deref().map(mention),
+        outgoing: before.user.as_deref().map(mention),
+        until,
+    };
+    let (dm, note) = match render::handoff(&h) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "handoff template failed");
+            return vec![];
+        }
+    };
+    let mut out = vec![];
+    if let Some(slack_id) = after
+        .user
+        .as_deref()
+        .and_then(|u| config.user(u))
+        .and_then(|u| u.slack_id.clone())
+    {
+        out.push((
+            slack_id.clone(),
+            SlackOp::Notify {
+                channel: slack_id,
+                text: dm,
+            },
+        ));
+    }
+    if let Some(channel) = config.team(&s.team).and_then(|t| t.alert_channel.clone()) {
+        out.push((
+            channel.clone(),
+            SlackOp::Notify {
+                channel,
+                text: note,
+            },
+        ));
+    }
+    out
+}
