@@ -6,6 +6,8 @@ use super::{spec, Invocation};
 use crate::app::Core;
 use crate::config::{Config, Schedule, User};
 use crate::schedule::{ical, load::load, shifts, Override, Shift};
+use crate::slack::render::{self, SwapAsk};
+use crate::store::{SlackOp, SwapRequest, SwapState};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
@@ -36,6 +38,13 @@ pub enum OncallCommand {
         weeks: u32,
     },
     Feed(String),
+    /// `trade`: a two-way swap; otherwise "cover me".
+    Swap {
+        schedule: String,
+        user: UserRef,
+        nth: u32,
+        trade: bool,
+    },
     Help,
 }
 
@@ -117,6 +126,15 @@ pub fn parse(text: &str, tz: Tz, now: DateTime<Utc>) -> Result<OncallCommand, St
             too_many(1)?;
             Ok(OncallCommand::Feed(needed(0, "schedule")?))
         }
+        "swap" | "cover" => {
+            too_many(3)?;
+            Ok(OncallCommand::Swap {
+                schedule: needed(0, "schedule")?,
+                user: parse_user(&needed(1, "person")?),
+                nth: number(rest.get(2), 1, 20, "shifts")?,
+                trade: sub.name == "swap",
+            })
+        }
         "help" => {
             too_many(0)?;
             Ok(OncallCommand::Help)
@@ -197,6 +215,12 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
         } => set_override(core, inv, asker, &schedule, &user, from, to, tz).await,
         OncallCommand::Load { team, weeks } => team_load(core, &team, weeks, now),
         OncallCommand::Feed(id) => feed(core, &id),
+        OncallCommand::Swap {
+            schedule,
+            user,
+            nth,
+            trade,
+        } => request_swap(core, asker, &schedule, &user, nth, trade, now).await,
     };
     result.unwrap_or_else(|e| e)
 }
@@ -396,6 +420,214 @@ async fn set_override(
     ))
 }
 
+async fn request_swap(
+    core: &Core,
+    asker: Option<&User>,
+    schedule_id: &str,
+    target: &UserRef,
+    nth: u32,
+    trade: bool,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    let config = &core.config;
+    let s = schedule(config, schedule_id)?;
+    let me = asker.ok_or(
+        "Only people in tocsin's configuration can ask for swaps (no user has your Slack id).",
+    )?;
+    let other = find_user(config, target).ok_or_else(|| match target {
+        UserRef::Slack(id) => format!("<@{id}> is not in tocsin's configuration."),
+        UserRef::Name(n) => format!("Nobody called `{n}` is in tocsin's configuration."),
+    })?;
+    if other.id == me.id {
+        return Err("Ask someone else: you cannot swap with yourself.".into());
+    }
+    let Some(other_slack) = other.slack_id.clone() else {
+        return Err(format!(
+            "{} has no Slack id in the configuration, so I cannot ask them.",
+            other.name
+        ));
+    };
+    let list = shifts(
+        s,
+        &overrides_of(core, schedule_id)?,
+        now,
+        now + Duration::days(60),
+    );
+    let of = |u: &str| -> Vec<&Shift> {
+        list.iter()
+            .filter(|sh| sh.user.as_deref() == Some(u))
+            .collect()
+    };
+    let Some(mine) = of(&me.id).get(nth as usize - 1).copied() else {
+        return Err(format!(
+            "You have no shift #{nth} on `{schedule_id}` in the next 60 days."
+        ));
+    };
+    let theirs = if trade {
+        match of(&other.id).first() {
+            Some(t) => Some((t.start, t.end)),
+            None => {
+                return Err(format!(
+                    "{} has no shift on `{schedule_id}` in the next 60 days to trade.",
+                    mention(config, &other.id)
+                ))
+            }
+        }
+    } else {
+        None
+    };
+    let req = SwapRequest {
+        id: core
+            .store
+            .new_swap_id()
+            .map_err(|e| format!("Sorry, the request could not be saved ({e})."))?,
+        schedule: schedule_id.to_string(),
+        requester: me.id.clone(),
+        other: other.id.clone(),
+        mine: (mine.start, mine.end),
+        theirs,
+        state: SwapState::Pending,
+        created_at: now,
+    };
+    let ask = render::swap_request(&SwapAsk {
+        id: req.id,
+        schedule: schedule_id,
+        requester: mention(config, &me.id),
+        mine: req.mine,
+        theirs,
+    })
+    .map_err(|e| format!("Sorry, the request could not be written ({e})."))?;
+    let op = SlackOp::NotifyBlocks {
+        channel: other_slack.clone(),
+        text: ask.text,
+        blocks: ask.blocks_json,
+    };
+    core.store
+        .add_swap(&req, &(other_slack, op))
+        .map_err(|e| format!("Sorry, the request could not be saved ({e})."))?;
+    core.store
+        .durable()
+        .await
+        .map_err(|e| format!("Sorry, the request could not be saved ({e})."))?;
+    core.outbox_ready.notify_one();
+    Ok(format!(
+        "I asked {} to {} your `{schedule_id}` shift ({} → {}). I'll DM you their answer.",
+        mention(config, &other.id),
+        if trade { "trade for" } else { "cover" },
+        render::slack_date(mine.start),
+        render::slack_date(mine.end)
+    ))
+}
+
+/// Someone clicked Accept or Decline on a swap request DM.
+pub async fn answer_swap(
+    core: &Core,
+    id: u64,
+    clicker: &str,
+    accept: bool,
+    response_url: Option<&str>,
+) -> Result<Option<String>, String> {
+    let config = &core.config;
+    let Some(req) = core.store.swap(id).map_err(|e| e.to_string())? else {
+        return Ok(Some("That swap request no longer exists.".into()));
+    };
+    let other_slack = config.user(&req.other).and_then(|u| u.slack_id.clone());
+    if other_slack.as_deref() != Some(clicker) {
+        return Ok(Some(format!(
+            "This request is for {}, not you.",
+            mention(config, &req.other)
+        )));
+    }
+    let span = |(a, b): (DateTime<Utc>, DateTime<Utc>)| {
+        format!("{} → {}", render::slack_date(a), render::slack_date(b))
+    };
+    let (who, requester) = (mention(config, &req.other), mention(config, &req.requester));
+    let mut notices: Vec<(String, SlackOp)> = vec![];
+    let requester_dm = |text: String| {
+        config
+            .user(&req.requester)
+            .and_then(|u| u.slack_id.clone())
+            .map(|c| (c.clone(), SlackOp::Notify { channel: c, text }))
+    };
+    let (to_requester, to_clicker) = if accept {
+        let trade = req
+            .theirs
+            .map(|t| format!(", and you take theirs ({})", span(t)))
+            .unwrap_or_default();
+        (
+            format!(
+                ":white_check_mark: {who} accepted: they are on call for `{}` {}{trade}.",
+                req.schedule,
+                span(req.mine)
+            ),
+            format!(
+                ":white_check_mark: Accepted. You are on call for `{}` {}.",
+                req.schedule,
+                span(req.mine)
+            ),
+        )
+    } else {
+        (
+            format!(
+                ":x: {who} declined to take your `{}` shift ({}).",
+                req.schedule,
+                span(req.mine)
+            ),
+            ":x: Declined. I let them know.".to_string(),
+        )
+    };
+    notices.extend(requester_dm(to_requester));
+    if accept {
+        if let Some(channel) = config
+            .schedule(&req.schedule)
+            .and_then(|s| config.team(&s.team))
+            .and_then(|t| t.alert_channel.clone())
+        {
+            let text = format!(
+                ":repeat: `{}`: {who} covers {requester} {}{}.",
+                req.schedule,
+                span(req.mine),
+                req.theirs
+                    .map(|t| format!("; {requester} covers {who} {}", span(t)))
+                    .unwrap_or_default()
+            );
+            notices.push((channel.clone(), SlackOp::Notify { channel, text }));
+        }
+    }
+    if let Some(url) = response_url {
+        // Replace the question, so its buttons cannot be clicked again.
+        notices.push((
+            format!("respond:{url}"),
+            SlackOp::Respond {
+                response_url: url.to_string(),
+                text: to_clicker,
+                replace: true,
+            },
+        ));
+    }
+    let answered = core
+        .store
+        .answer_swap(id, accept, core.clock.now(), &notices)
+        .map_err(|e| e.to_string())?;
+    core.store.durable().await.map_err(|e| e.to_string())?;
+    match answered {
+        Some((_, true)) => {
+            core.outbox_ready.notify_one();
+            core.engine_wake.notify_one();
+            Ok(None)
+        }
+        Some((r, false)) => Ok(Some(format!(
+            "This request was already {}.",
+            if r.state == SwapState::Accepted {
+                "accepted"
+            } else {
+                "declined"
+            }
+        ))),
+        None => Ok(Some("That swap request no longer exists.".into())),
+    }
+}
+
 fn hours(d: Duration) -> String {
     format!("{:.0} h", d.num_minutes() as f64 / 60.0)
 }
@@ -569,6 +801,26 @@ mod tests {
         );
         check("feed primary", Ok(Feed("primary".into())));
         check("help", Ok(Help));
+        check(
+            "swap primary <@U0BOB> 2",
+            Ok(Swap {
+                schedule: "primary".into(),
+                user: UserRef::Slack("U0BOB".into()),
+                nth: 2,
+                trade: true,
+            }),
+        );
+        check(
+            "cover primary @bob",
+            Ok(Swap {
+                schedule: "primary".into(),
+                user: UserRef::Name("bob".into()),
+                nth: 1,
+                trade: false,
+            }),
+        );
+        check("cover primary", Err("Which person?"));
+        check("cover primary @bob 0", Err("between 1 and 20"));
         check("schedule", Err("Which schedule?"));
         check("schedule primary 0", Err("between 1 and 90"));
         check("schedule primary 91", Err("between 1 and 90"));

@@ -99,14 +99,19 @@ impl SlackApi {
         r.map(|resp| resp.messages).map_err(classify)
     }
 
-    pub async fn respond(&self, response_url: &str, text: &str) -> Result<(), Failure> {
+    pub async fn respond(
+        &self,
+        response_url: &str,
+        text: &str,
+        replace: bool,
+    ) -> Result<(), Failure> {
         let url: url::Url = response_url
             .parse()
             .map_err(|e| Failure::Permanent(format!("bad response_url: {e}")))?;
         let req = SlackApiPostWebhookMessageRequest::new(
             SlackMessageContent::new().with_text(text.into()),
         )
-        .with_replace_original(false);
+        .with_replace_original(replace);
         let r = self
             .client
             .respond_to_event(&SlackResponseUrl(url), &req)

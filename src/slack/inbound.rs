@@ -156,7 +156,28 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
     let Some(user) = ba.user.as_ref().map(|u| u.id.0.clone()) else {
         return Reply::error(400, "block_actions without a user");
     };
+    let response_url = ba.response_url.as_ref().map(|u| u.0.to_string());
     for action in ba.actions.iter().flatten() {
+        if let Some(accept) = match action.action_id.0.as_str() {
+            "swap_accept" => Some(true),
+            "swap_decline" => Some(false),
+            _ => None,
+        } {
+            let Some(id) = action.value.as_deref().and_then(|v| v.parse::<u64>().ok()) else {
+                return Reply::error(400, "button value is not a request id");
+            };
+            match commands::oncall::answer_swap(core, id, &user, accept, response_url.as_deref())
+                .await
+            {
+                Ok(None) => {}
+                Ok(Some(note)) => respond_privately(core, response_url.as_deref(), note).await,
+                Err(e) => {
+                    tracing::error!(swap = id, error = %e, "swap answer could not be saved");
+                    return Reply::error(500, "the answer could not be saved; please try again");
+                }
+            }
+            continue;
+        }
         let Some((_, t)) = ACTIONS.iter().find(|(id, _)| *id == action.action_id.0) else {
             tracing::debug!(action = %action.action_id.0, "unhandled action");
             continue;
@@ -190,16 +211,21 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
             }
         };
         // Every click gets an answer: a no-op click is told why, privately.
-        if let (Some(text), Some(url)) = (note, ba.response_url.as_ref()) {
-            let url = url.0.to_string();
-            let op = SlackOp::Respond {
-                response_url: url.clone(),
-                text,
-            };
-            if let Err(e) = core.enqueue(&format!("respond:{url}"), op).await {
-                tracing::error!(error = %e, "cannot queue the reply to a click");
-            }
+        if let Some(text) = note {
+            respond_privately(core, response_url.as_deref(), text).await;
         }
     }
     Reply::ok()
+}
+
+async fn respond_privately(core: &Core, response_url: Option<&str>, text: String) {
+    let Some(url) = response_url else { return };
+    let op = SlackOp::Respond {
+        response_url: url.to_string(),
+        text,
+        replace: false,
+    };
+    if let Err(e) = core.enqueue(&format!("respond:{url}"), op).await {
+        tracing::error!(error = %e, "cannot queue the reply to a click");
+    }
 }

@@ -207,7 +207,25 @@ impl Delivery {
                 self.post(*incident, channel, suspect).await?
             }
             SlackOp::UpdateIncident { incident } => self.update(*incident).await?,
-            SlackOp::Respond { response_url, text } => self.api.respond(response_url, text).await?,
+            SlackOp::Respond {
+                response_url,
+                text,
+                replace,
+            } => self.api.respond(response_url, text, *replace).await?,
+            SlackOp::NotifyBlocks {
+                channel,
+                text,
+                blocks,
+            } => {
+                let blocks: Vec<SlackBlock> =
+                    serde_json::from_value(blocks.clone()).map_err(|e| {
+                        Failure::Permanent(format!("stored blocks are not Block Kit: {e}"))
+                    })?;
+                let content = SlackMessageContent::new()
+                    .with_text(text.clone())
+                    .with_blocks(blocks);
+                self.api.post_message(channel, content).await?;
+            }
             SlackOp::Notify { channel, text } => {
                 let content = SlackMessageContent::new().with_text(text.clone());
                 self.api.post_message(channel, content).await?;

@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 
 const INCIDENT_BLOCKS: &str = include_str!("../../templates/incident.blocks.json.j2");
 const INCIDENT_TEXT: &str = include_str!("../../templates/incident.text.j2");
+const SWAP_BLOCKS: &str = include_str!("../../templates/swap.blocks.json.j2");
+const SWAP_TEXT: &str = include_str!("../../templates/swap.text.j2");
 const HANDOFF_DM: &str = include_str!("../../templates/handoff.dm.j2");
 const HANDOFF_CHANNEL: &str = include_str!("../../templates/handoff.channel.j2");
 
@@ -39,6 +41,10 @@ fn env() -> &'static Environment<'static> {
             .expect("incident.blocks template parses");
         env.add_template("incident.text", INCIDENT_TEXT)
             .expect("incident.text template parses");
+        env.add_template("swap.blocks", SWAP_BLOCKS)
+            .expect("swap.blocks template parses");
+        env.add_template("swap.text", SWAP_TEXT)
+            .expect("swap.text template parses");
         env.add_template("handoff.dm", HANDOFF_DM)
             .expect("handoff.dm template parses");
         env.add_template("handoff.channel", HANDOFF_CHANNEL)
@@ -149,31 +155,70 @@ pub fn handoff(h: &Handoff<'_>) -> Result<(String, String), RenderError> {
     Ok((text("handoff.dm")?, text("handoff.channel")?))
 }
 
+/// A request to take or trade a shift, as the DM the other person gets.
+pub struct SwapAsk<'a> {
+    pub id: u64,
+    pub schedule: &'a str,
+    pub requester: String,
+    pub mine: (DateTime<Utc>, DateTime<Utc>),
+    pub theirs: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+pub fn swap_request(a: &SwapAsk<'_>) -> Result<Rendered, RenderError> {
+    let ctx = context! {
+        id => a.id,
+        schedule => a.schedule,
+        requester => a.requester.clone(),
+        mine_from => slack_date(a.mine.0),
+        mine_to => slack_date(a.mine.1),
+        theirs_from => a.theirs.map(|t| slack_date(t.0)),
+        theirs_to => a.theirs.map(|t| slack_date(t.1)),
+    };
+    let text = env()
+        .get_template("swap.text")
+        .and_then(|t| t.render(&ctx))
+        .map_err(|e| RenderError::Template("swap.text", e))?;
+    let text = text.trim().to_string();
+    let (blocks, blocks_json) =
+        render_blocks("swap.blocks", context! { id => a.id, text => text.clone() })?;
+    Ok(Rendered {
+        text,
+        blocks,
+        blocks_json,
+    })
+}
+
 fn render(
     blocks_name: &'static str,
     text_name: &'static str,
     ctx: minijinja::Value,
 ) -> Result<Rendered, RenderError> {
-    let env = env();
-    let get = |name: &'static str| {
-        env.get_template(name)
-            .map_err(|e| RenderError::Template(name, e))
-    };
-    let json = get(blocks_name)?
-        .render(&ctx)
-        .map_err(|e| RenderError::Template(blocks_name, e))?;
-    let text = get(text_name)?
-        .render(&ctx)
+    let text = env()
+        .get_template(text_name)
+        .and_then(|t| t.render(&ctx))
         .map_err(|e| RenderError::Template(text_name, e))?;
-    let blocks_json: serde_json::Value =
-        serde_json::from_str(&json).map_err(|e| RenderError::Blocks(blocks_name, e))?;
-    let blocks: Vec<SlackBlock> = serde_json::from_value(blocks_json.clone())
-        .map_err(|e| RenderError::Blocks(blocks_name, e))?;
+    let (blocks, blocks_json) = render_blocks(blocks_name, ctx)?;
     Ok(Rendered {
         text: text.trim().to_string(),
         blocks,
         blocks_json,
     })
+}
+
+/// Renders a Block Kit template and checks it against slack-morphism's types.
+fn render_blocks(
+    name: &'static str,
+    ctx: minijinja::Value,
+) -> Result<(Vec<SlackBlock>, serde_json::Value), RenderError> {
+    let json = env()
+        .get_template(name)
+        .and_then(|t| t.render(&ctx))
+        .map_err(|e| RenderError::Template(name, e))?;
+    let blocks_json: serde_json::Value =
+        serde_json::from_str(&json).map_err(|e| RenderError::Blocks(name, e))?;
+    let blocks =
+        serde_json::from_value(blocks_json.clone()).map_err(|e| RenderError::Blocks(name, e))?;
+    Ok((blocks, blocks_json))
 }
 
 #[cfg(test)]

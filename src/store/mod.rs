@@ -7,16 +7,17 @@
 //! - `outbox`: sequence (u64 BE) → `OutboxRecord`, drained by the Slack worker;
 //! - `outbox_dead`: entries Slack refused for good (e.g. `channel_not_found`);
 //! - `overrides`: schedule id, 0x00, id (u64 BE) → `OverrideRecord`;
+//! - `swaps`: request id (u64 BE) → `SwapRecord`;
 //! - `slack_events`: Slack `event_id` → first-seen time, to drop retried deliveries.
 
 mod records;
 
-pub use records::{OutboxItem, SlackOp, StoredOverride};
+pub use records::{OutboxItem, SlackOp, StoredOverride, SwapRequest, SwapState};
 
 use crate::incident::{Actor, AlertDetails, Incident, MessageRef, NoChange, State, Transition};
 use crate::schedule::Override;
 use chrono::{DateTime, Utc};
-use records::{IncidentRecord, OutboxRecord, OverrideRecord};
+use records::{IncidentRecord, OutboxRecord, OverrideRecord, SwapRecord};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 use std::path::Path;
@@ -110,6 +111,7 @@ pub struct Store {
     outbox: sled::Tree,
     dead: sled::Tree,
     overrides: sled::Tree,
+    swaps: sled::Tree,
     slack_events: sled::Tree,
     committer: mpsc::UnboundedSender<FlushRequest>,
 }
@@ -147,6 +149,7 @@ impl Store {
             outbox: db.open_tree("outbox")?,
             dead: db.open_tree("outbox_dead")?,
             overrides: db.open_tree("overrides")?,
+            swaps: db.open_tree("swaps")?,
             slack_events: db.open_tree("slack_events")?,
             meta,
             db,
@@ -488,6 +491,92 @@ impl Store {
         Ok(self.overrides.remove(override_key(schedule, id))?.is_some())
     }
 
+    /// A fresh, unique swap request id (ids may skip after a crash; nobody types them).
+    pub fn new_swap_id(&self) -> Result<u64, StoreError> {
+        Ok(self.db.generate_id()? + 1)
+    }
+
+    /// Records a pending swap request and queues the message asking for an answer.
+    pub fn add_swap(&self, req: &SwapRequest, ask: &(String, SlackOp)) -> Result<(), StoreError> {
+        let r = (&self.meta, &self.swaps, &self.outbox).transaction(
+            |(meta, swaps, outbox)| -> TxResult<()> {
+                swaps.insert(&req.id.to_be_bytes(), encode(&SwapRecord::V1(req.clone())))?;
+                push_outbox(meta, outbox, &ask.0, ask.1.clone(), req.created_at)?;
+                Ok(())
+            },
+        );
+        Ok(r?)
+    }
+
+    pub fn swap(&self, id: u64) -> Result<Option<SwapRequest>, StoreError> {
+        match self.swaps.get(id.to_be_bytes())? {
+            Some(v) => Ok(Some(decode_swap(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Answers a pending swap: compare-and-swap on its state. On acceptance the
+    /// overrides are written in the same transaction; `notices` are queued only
+    /// if this call made the change. Returns the request as it now is and
+    /// whether this call changed it.
+    pub fn answer_swap(
+        &self,
+        id: u64,
+        accept: bool,
+        at: DateTime<Utc>,
+        notices: &[(String, SlackOp)],
+    ) -> Result<Option<(SwapRequest, bool)>, StoreError> {
+        let r = (&self.meta, &self.swaps, &self.overrides, &self.outbox).transaction(
+            |(meta, swaps, overrides, outbox)| -> TxResult<Option<(SwapRequest, bool)>> {
+                let Some(v) = swaps.get(id.to_be_bytes())? else {
+                    return Ok(None);
+                };
+                let mut req = decode_swap(&v).map_err(abort)?;
+                if req.state != SwapState::Pending {
+                    return Ok(Some((req, false)));
+                }
+                req.state = if accept {
+                    SwapState::Accepted
+                } else {
+                    SwapState::Declined
+                };
+                swaps.insert(&id.to_be_bytes(), encode(&SwapRecord::V1(req.clone())))?;
+                if accept {
+                    let put = |user: &str,
+                               (start, end): (DateTime<Utc>, DateTime<Utc>)|
+                     -> TxResult<()> {
+                        let oid = next_counter(meta, K_NEXT_OVERRIDE)?;
+                        let stored = StoredOverride {
+                            id: oid,
+                            schedule: req.schedule.clone(),
+                            over: Override {
+                                user: user.to_string(),
+                                start,
+                                end,
+                            },
+                            created_by: format!("swap:{id}"),
+                            created_at: at,
+                        };
+                        overrides.insert(
+                            override_key(&req.schedule, oid),
+                            encode(&OverrideRecord::V1(stored)),
+                        )?;
+                        Ok(())
+                    };
+                    put(&req.other, req.mine)?;
+                    if let Some(theirs) = req.theirs {
+                        put(&req.requester, theirs)?;
+                    }
+                }
+                for (lane, op) in notices {
+                    push_outbox(meta, outbox, lane, op.clone(), at)?;
+                }
+                Ok(Some((req, true)))
+            },
+        );
+        Ok(r?)
+    }
+
     /// A random secret made once per data directory, for calendar feed tokens.
     pub fn feed_seed(&self) -> Result<Vec<u8>, StoreError> {
         use rand::RngCore;
@@ -628,6 +717,15 @@ fn decode_incident(v: &[u8]) -> Result<Incident, StoreError> {
         .map(IncidentRecord::into_current)
         .map_err(|e| StoreError::Corrupt {
             tree: "incidents",
+            message: e.to_string(),
+        })
+}
+
+fn decode_swap(v: &[u8]) -> Result<SwapRequest, StoreError> {
+    serde_json::from_slice::<SwapRecord>(v)
+        .map(|SwapRecord::V1(s)| s)
+        .map_err(|e| StoreError::Corrupt {
+            tree: "swaps",
             message: e.to_string(),
         })
 }

@@ -42,6 +42,37 @@ pub(crate) enum OverrideRecord {
     V1(StoredOverride),
 }
 
+/// A request that another person take (or trade) a shift.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwapRequest {
+    pub id: u64,
+    pub schedule: String,
+    /// Config user ids.
+    pub requester: String,
+    pub other: String,
+    /// The requester's shift the other person would take.
+    pub mine: (DateTime<Utc>, DateTime<Utc>),
+    /// For a trade, the other person's shift the requester would take; `None` for "cover me".
+    pub theirs: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub state: SwapState,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SwapState {
+    Pending,
+    Accepted,
+    Declined,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "v")]
+pub(crate) enum SwapRecord {
+    #[serde(rename = "1")]
+    V1(SwapRequest),
+}
+
 /// One piece of Slack work, described in tocsin's terms; rendered when sent so
 /// a message always shows the incident's latest state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,8 +84,20 @@ pub enum SlackOp {
     UpdateIncident { incident: u64 },
     /// A plain message (a DM when `channel` is a user id), e.g. a handoff notice.
     Notify { channel: String, text: String },
-    /// Answer a slash command or click through its `response_url`.
-    Respond { response_url: String, text: String },
+    /// A message with Block Kit (already rendered), e.g. a swap request with buttons.
+    NotifyBlocks {
+        channel: String,
+        text: String,
+        blocks: serde_json::Value,
+    },
+    /// Answer a slash command or click through its `response_url`; with
+    /// `replace`, the message that was clicked is replaced (its buttons go).
+    Respond {
+        response_url: String,
+        text: String,
+        #[serde(default)]
+        replace: bool,
+    },
 }
 
 /// An outbox entry. Entries of one `lane` (a Slack channel) are sent in order.

@@ -296,3 +296,170 @@ async fn an_override_starting_now_is_announced_to_the_person_it_puts_on() {
     assert_eq!(dm.len(), 1, "{dm:?}");
     assert!(dm[0].contains("taking over from <@U0BOB>"), "{}", dm[0]);
 }
+
+/// The swap request DMs the fake received for `channel`: (text, request id).
+fn swap_asks(fake: &FakeSlack, channel: &str) -> Vec<(String, u64)> {
+    fake.calls("chat.postMessage")
+        .into_iter()
+        .filter(|c| c.body["channel"] == channel && !c.body["blocks"].is_null())
+        .map(|c| {
+            let id = c.body["blocks"][1]["elements"][0]["value"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert_eq!(button_labels(&c.body), ["Accept", "Decline"]);
+            (c.body["text"].as_str().unwrap().to_string(), id)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn cover_me_is_asked_by_dm_and_accepting_moves_the_shift() {
+    let fake = FakeSlack::start().await;
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), Some(&fake), wednesday()).await;
+    engine_ready(&t).await;
+    let ok = text(
+        &t.slash(
+            "/oncall",
+            "cover platform-primary <@U0ALICE|alice>",
+            "U0BOB",
+            "http://127.0.0.1:9/r",
+        )
+        .await,
+    );
+    assert!(
+        ok.contains("I asked <@U0ALICE> to cover your `platform-primary` shift"),
+        "{ok}"
+    );
+    fake.wait_for("chat.postMessage", 1, std::time::Duration::from_secs(5))
+        .await;
+    let asks = swap_asks(&fake, "U0ALICE");
+    assert_eq!(asks.len(), 1);
+    let (question, id) = asks[0].clone();
+    assert!(
+        question.contains("<@U0BOB> asks you to cover their `platform-primary` shift"),
+        "{question}"
+    );
+
+    // Only the person asked can answer.
+    t.click("swap_accept", id, "U0BOB", &fake.response_url("wrong"))
+        .await;
+    let wrong = fake
+        .wait_for("respond/wrong", 1, std::time::Duration::from_secs(5))
+        .await;
+    assert!(wrong[0].body["text"]
+        .as_str()
+        .unwrap()
+        .contains("This request is for <@U0ALICE>"));
+
+    let (status, _) = t
+        .click("swap_accept", id, "U0ALICE", &fake.response_url("accept"))
+        .await;
+    assert_eq!(status, 200);
+    let replaced = fake
+        .wait_for("respond/accept", 1, std::time::Duration::from_secs(5))
+        .await;
+    assert_eq!(
+        replaced[0].body["replace_original"], true,
+        "the question's buttons go away"
+    );
+    fake.wait_for("chat.postMessage", 3, std::time::Duration::from_secs(5))
+        .await;
+    let to_bob = notices(&fake, "U0BOB");
+    assert!(
+        to_bob.iter().any(|m| m.contains("<@U0ALICE> accepted")),
+        "{to_bob:?}"
+    );
+    let note = notices(&fake, CHANNEL);
+    assert!(
+        note.iter()
+            .any(|m| m.contains("<@U0ALICE> covers <@U0BOB>")),
+        "{note:?}"
+    );
+    let who = text(
+        &t.slash("/oncall", "who", "U0BOB", "http://127.0.0.1:9/r")
+            .await,
+    );
+    assert!(who.contains("<@U0ALICE> until"), "{who}");
+
+    // A second click changes nothing and says so.
+    t.click("swap_accept", id, "U0ALICE", &fake.response_url("again"))
+        .await;
+    let again = fake
+        .wait_for("respond/again", 1, std::time::Duration::from_secs(5))
+        .await;
+    assert!(again[0].body["text"]
+        .as_str()
+        .unwrap()
+        .contains("already accepted"));
+    assert_eq!(
+        t.app()
+            .core()
+            .store
+            .overrides("platform-primary")
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_declined_trade_changes_nothing_and_tells_the_requester() {
+    let fake = FakeSlack::start().await;
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), Some(&fake), wednesday()).await;
+    let ok = text(
+        &t.slash(
+            "/oncall",
+            "swap platform-primary @bob",
+            "U0ALICE",
+            "http://127.0.0.1:9/r",
+        )
+        .await,
+    );
+    assert!(
+        ok.contains("I asked <@U0BOB> to trade for your `platform-primary` shift"),
+        "{ok}"
+    );
+    fake.wait_for("chat.postMessage", 1, std::time::Duration::from_secs(5))
+        .await;
+    let (question, id) = swap_asks(&fake, "U0BOB").remove(0);
+    assert!(question.contains("asks to trade shifts"), "{question}");
+    t.click("swap_decline", id, "U0BOB", &fake.response_url("no"))
+        .await;
+    fake.wait_for("respond/no", 1, std::time::Duration::from_secs(5))
+        .await;
+    fake.wait_for("chat.postMessage", 2, std::time::Duration::from_secs(5))
+        .await;
+    assert!(notices(&fake, "U0ALICE")
+        .iter()
+        .any(|m| m.contains("<@U0BOB> declined")));
+    assert!(t
+        .app()
+        .core()
+        .store
+        .overrides("platform-primary")
+        .unwrap()
+        .is_empty());
+
+    let bad = text(
+        &t.slash(
+            "/oncall",
+            "swap platform-primary @alice",
+            "U0ALICE",
+            "http://127.0.0.1:9/r",
+        )
+        .await,
+    );
+    assert!(bad.contains("cannot swap with yourself"), "{bad}");
+    let bad = text(
+        &t.slash(
+            "/oncall",
+            "cover platform-primary @bob 9",
+            "U0ALICE",
+            "http://127.0.0.1:9/r",
+        )
+        .await,
+    );
+    assert!(bad.contains("no shift #9"), "{bad}");
+}

@@ -90,6 +90,7 @@ async fn a_message_slack_refuses_for_good_goes_to_dead_letters_without_blocking_
     let op = tocsin::store::SlackOp::Respond {
         response_url: format!("http://{}/gone/1", fake.addr),
         text: "x".into(),
+        replace: false,
     };
     core.enqueue(CHANNEL, op).await.unwrap();
     t.trigger("after", "After the bad one").await;
