@@ -38,11 +38,7 @@ fn schedule() -> Schedule {
                 rotation: Rotation::Daily,
                 handoff: t(18),
                 users: users(&["e", "f", "g"]),
-                restrictions: vec![Restriction {
-                    days: weekdays,
-                    from: t(18),
-                    to: t(8),
-                }],
+                restrictions: vec![Restriction::daily(weekdays, t(18), t(8))],
             },
             Layer {
                 name: "business".into(),
@@ -51,16 +47,8 @@ fn schedule() -> Schedule {
                 handoff: t(9),
                 users: users(&["h", "i"]),
                 restrictions: vec![
-                    Restriction {
-                        days: weekdays,
-                        from: t(9),
-                        to: t(12),
-                    },
-                    Restriction {
-                        days: weekdays,
-                        from: t(13),
-                        to: t(17),
-                    },
+                    Restriction::daily(weekdays, t(9), t(12)),
+                    Restriction::daily(weekdays, t(13), t(17)),
                 ],
             },
         ],

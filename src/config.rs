@@ -66,13 +66,29 @@ pub enum Rotation {
     Every(Duration),
 }
 
-/// A window when a layer is on call. `to <= from` means the window crosses midnight.
+/// A window when a layer is on call. It opens at `from` on each selected day
+/// and closes at `to`, `close_after_days` days later: 0 for a window within
+/// one day, 1 for one that crosses midnight (`to <= from` in the daily form),
+/// up to 7 for a weekly window such as `fri 18:00` → `mon 09:00` (3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Restriction {
     /// Index 0 is Monday.
     pub days: [bool; 7],
     pub from: NaiveTime,
     pub to: NaiveTime,
+    pub close_after_days: u32,
+}
+
+impl Restriction {
+    /// The daily form: `to <= from` crosses midnight (equal means 24 hours).
+    pub fn daily(days: [bool; 7], from: NaiveTime, to: NaiveTime) -> Restriction {
+        Restriction {
+            days,
+            from,
+            to,
+            close_after_days: u32::from(to <= from),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -344,7 +360,9 @@ struct RawLayer {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRestriction {
-    days: Str,
+    /// Absent for the weekly form, whose `from`/`to` name their weekday.
+    #[serde(default)]
+    days: Option<Str>,
     from: Str,
     to: Str,
 }
@@ -630,13 +648,38 @@ impl Checker<'_> {
             .map(|(k, r)| {
                 let r = r.get_ref();
                 let p = format!("{path}.restrictions[{k}]");
-                let days = parse_days(r.days.get_ref());
-                let days = self.take(days, r.days.span(), &format!("{p}.days"), [false; 7]);
+                let Some(days_raw) = &r.days else {
+                    // Weekly form: from = "fri 18:00", to = "mon 09:00".
+                    let from = parse_day_time(r.from.get_ref());
+                    let (fd, from) = self.take(
+                        from,
+                        r.from.span(),
+                        &format!("{p}.from"),
+                        (0, NaiveTime::MIN),
+                    );
+                    let to = parse_day_time(r.to.get_ref());
+                    let (td, to) =
+                        self.take(to, r.to.span(), &format!("{p}.to"), (0, NaiveTime::MIN));
+                    let mut days = [false; 7];
+                    days[fd] = true;
+                    let mut close_after_days = ((td + 7 - fd) % 7) as u32;
+                    if close_after_days == 0 && to <= from {
+                        close_after_days = 7;
+                    }
+                    return Restriction {
+                        days,
+                        from,
+                        to,
+                        close_after_days,
+                    };
+                };
+                let days = parse_days(days_raw.get_ref());
+                let days = self.take(days, days_raw.span(), &format!("{p}.days"), [false; 7]);
                 let from = parse_hhmm(r.from.get_ref());
                 let from = self.take(from, r.from.span(), &format!("{p}.from"), NaiveTime::MIN);
                 let to = parse_hhmm(r.to.get_ref());
                 let to = self.take(to, r.to.span(), &format!("{p}.to"), NaiveTime::MIN);
-                Restriction { days, from, to }
+                Restriction::daily(days, from, to)
             })
             .collect();
         Layer {
@@ -816,6 +859,20 @@ fn parse_hhmm(s: &str) -> Result<NaiveTime, String> {
     let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
     NaiveTime::from_hms_opt(h, m, 0)
         .ok_or_else(|| format!("invalid time `{s}`: hours go 00-23 and minutes 00-59"))
+}
+
+/// `"fri 18:00"`: a weekday (index 0 = Monday) and a time, for weekly windows.
+fn parse_day_time(s: &str) -> Result<(usize, NaiveTime), String> {
+    let bad = || {
+        format!("invalid weekly time `{s}`: expected a day and HH:MM like \"fri 18:00\" (or give `days` and plain HH:MM times)")
+    };
+    let (day, time) = s.trim().split_once(' ').ok_or_else(bad)?;
+    let days = parse_days(day).map_err(|_| bad())?;
+    let mut selected = days.iter().enumerate().filter(|(_, d)| **d).map(|(i, _)| i);
+    let (Some(d), None) = (selected.next(), selected.next()) else {
+        return Err(bad());
+    };
+    Ok((d, parse_hhmm(time.trim())?))
 }
 
 fn parse_days(spec: &str) -> Result<[bool; 7], String> {
@@ -1001,6 +1058,29 @@ fn render_path(name: &str, counts: &HashMap<String, usize>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn weekly_restrictions_name_their_days() {
+        let text = "[[users]]\nid = \"a\"\nname = \"A\"\n[[teams]]\nid = \"t\"\nname = \"T\"\nmembers = [\"a\"]\n\
+                    [[schedules]]\nid = \"s\"\nteam = \"t\"\ntime_zone = \"UTC\"\n[[schedules.layers]]\nname = \"w\"\n\
+                    start = \"2026-11-02T09:00:00\"\nrotation = \"weekly\"\nusers = [\"a\"]\n\
+                    restrictions = [{ from = \"fri 18:00\", to = \"mon 09:00\" }, { from = \"wed 12:00\", to = \"wed 11:00\" }]\n";
+        let c = Config::parse("t.toml", text).unwrap();
+        let r = &c.schedules[0].layers[0].restrictions;
+        assert_eq!(r[0].days, [false, false, false, false, true, false, false]);
+        assert_eq!(
+            (r[0].from, r[0].to, r[0].close_after_days),
+            (hm(18, 0), hm(9, 0), 3)
+        );
+        assert_eq!(
+            r[1].close_after_days, 7,
+            "same day, earlier time: a full week round"
+        );
+        let bad = text.replace("fri 18:00", "18:00");
+        let e = Config::parse("t.toml", &bad).unwrap_err();
+        assert!(e.0[0].field.ends_with("restrictions[0].from"), "{e}");
+        assert!(e.0[0].message.contains("fri 18:00"), "{e}");
+    }
+
     use super::*;
     use proptest::prelude::*;
 
@@ -1104,11 +1184,11 @@ integration_key = "5F0C1E9A7B3D4C2E8F6A0B1C2D3E4F5A"
         assert_eq!(weekly.users, ["alice", "bob", "carol"]);
         assert_eq!(
             weekly.restrictions,
-            [Restriction {
-                days: [true, true, true, true, true, false, false],
-                from: hm(9, 0),
-                to: hm(18, 0)
-            }]
+            [Restriction::daily(
+                [true, true, true, true, true, false, false],
+                hm(9, 0),
+                hm(18, 0)
+            )]
         );
         let nights = &s.layers[1];
         assert_eq!(

@@ -112,7 +112,7 @@ fn window(tz: Tz, r: &Restriction, day: NaiveDate) -> Option<(DateTime<Utc>, Dat
     if !r.days[day.weekday().num_days_from_monday() as usize] {
         return None;
     }
-    let end_day = if r.to > r.from { day } else { day.succ_opt()? };
+    let end_day = day.checked_add_days(Days::new(r.close_after_days.into()))?;
     Some((
         resolve_local(tz, day.and_time(r.from)),
         resolve_local(tz, end_day.and_time(r.to)),
@@ -124,11 +124,11 @@ fn allowed(layer: &Layer, tz: Tz, t: DateTime<Utc>) -> bool {
         return true;
     }
     let today = local_of(tz, t).date();
-    let days = [today.pred_opt(), Some(today)];
     layer.restrictions.iter().any(|r| {
-        days.iter()
-            .flatten()
-            .filter_map(|d| window(tz, r, *d))
+        // A window that opened up to `close_after_days` days ago may still be open.
+        (0..=u64::from(r.close_after_days))
+            .filter_map(|back| today.checked_sub_days(Days::new(back)))
+            .filter_map(|d| window(tz, r, d))
             .any(|(s, e)| s <= t && t < e)
     })
 }
@@ -184,8 +184,16 @@ fn change_points(
         if layer.restrictions.is_empty() {
             continue;
         }
+        let lookback = layer
+            .restrictions
+            .iter()
+            .map(|r| r.close_after_days)
+            .max()
+            .unwrap_or(0);
         let (Some(d0), Some(d1)) = (
-            local_of(tz, from).date().pred_opt(),
+            local_of(tz, from)
+                .date()
+                .checked_sub_days(Days::new(u64::from(lookback) + 1)),
             local_of(tz, to).date().succ_opt(),
         ) else {
             continue;

@@ -44,11 +44,7 @@ fn restriction(days: &str, from: &str, to: &str) -> Restriction {
         d[i] = days.contains(name);
     }
     let t = |s: &str| NaiveTime::parse_from_str(s, "%H:%M").unwrap();
-    Restriction {
-        days: d,
-        from: t(from),
-        to: t(to),
-    }
+    Restriction::daily(d, t(from), t(to))
 }
 
 /// `cases`: (UTC instant, expected user) for `on_call_at` with no overrides.
@@ -243,6 +239,34 @@ fn overnight_windows_and_weekday_filters() {
 }
 
 #[test]
+fn a_weekly_window_runs_from_friday_evening_to_monday_morning() {
+    // 2026-11-27 is a Friday; London is on GMT (= UTC) in late November.
+    let mut l = layer("2026-11-02 00:00", Rotation::Weekly, &["a"]);
+    let mut fri = [false; 7];
+    fri[4] = true;
+    let t = |s: &str| NaiveTime::parse_from_str(s, "%H:%M").unwrap();
+    l.restrictions = vec![Restriction {
+        days: fri,
+        from: t("18:00"),
+        to: t("09:00"),
+        close_after_days: 3,
+    }];
+    let s = schedule(chrono_tz::Europe::London, vec![l]);
+    check(
+        &s,
+        &[
+            ("2026-11-27 17:59", None),
+            ("2026-11-27 18:00", Some("a")),
+            ("2026-11-28 12:00", Some("a")),
+            ("2026-11-29 23:00", Some("a")),
+            ("2026-11-30 08:59", Some("a")),
+            ("2026-11-30 09:00", None),
+            ("2026-12-02 12:00", None),
+        ],
+    );
+}
+
+#[test]
 fn higher_layers_win_where_they_have_someone_and_restricted_time_falls_through() {
     let base = layer("2026-11-02 00:00", Rotation::Weekly, &["a", "b"]);
     let mut day = layer("2026-11-02 00:00", Rotation::Daily, &["c"]);
@@ -324,9 +348,17 @@ fn base() -> NaiveDateTime {
 }
 
 prop_compose! {
-    fn arb_restriction()(days in proptest::array::uniform7(any::<bool>()), from in 0u32..96, to in 0u32..96) -> Restriction {
+    fn arb_restriction()(
+        days in proptest::array::uniform7(any::<bool>()),
+        from in 0u32..96,
+        to in 0u32..96,
+        weekly in proptest::option::of(0u32..=7),
+    ) -> Restriction {
         let t = |q: u32| NaiveTime::from_hms_opt(q / 4, (q % 4) * 15, 0).unwrap();
-        Restriction { days, from: t(from), to: t(to) }
+        match weekly {
+            None => Restriction::daily(days, t(from), t(to)),
+            Some(close_after_days) => Restriction { days, from: t(from), to: t(to), close_after_days },
+        }
     }
 }
 
