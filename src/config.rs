@@ -91,7 +91,7 @@ impl Restriction {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct EscalationPolicy {
     pub id: String,
     /// How many more times the whole policy runs after the last level.
@@ -99,16 +99,20 @@ pub struct EscalationPolicy {
     pub levels: Vec<EscalationLevel>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct EscalationLevel {
     pub after_minutes: u32,
     pub targets: Vec<Target>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "lowercase")]
 pub enum Target {
     User(String),
+    /// Whoever is on call on the schedule when the level fires.
     Schedule(String),
+    /// The team's leads.
+    Team(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -739,6 +743,7 @@ impl Checker<'_> {
         let (set, kind, id) = match &target {
             Target::User(id) => (&known.users, "user", id),
             Target::Schedule(id) => (&known.schedules, "schedule", id),
+            Target::Team(id) => (&known.teams, "team", id),
         };
         if !set.contains(id.as_str()) {
             self.err(t.span(), field, format!("unknown {kind} `{id}`"));
@@ -973,8 +978,9 @@ fn parse_target(s: &str) -> Result<Target, String> {
     match s.split_once(':') {
         Some(("user", id)) if !id.is_empty() => Ok(Target::User(id.to_string())),
         Some(("schedule", id)) if !id.is_empty() => Ok(Target::Schedule(id.to_string())),
+        Some(("team", id)) if !id.is_empty() => Ok(Target::Team(id.to_string())),
         _ => Err(format!(
-            "invalid target `{s}`: expected \"user:ID\" or \"schedule:ID\""
+            "invalid target `{s}`: expected \"user:ID\", \"schedule:ID\" or \"team:ID\""
         )),
     }
 }

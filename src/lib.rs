@@ -6,6 +6,7 @@
 //! - [`config`]   — the declarative `tocsin.toml`: parse, cross-validate, report with line numbers.
 //! - [`clock`]    — the injected clock; the core never reads the system time itself.
 //! - [`engine`]   — the restart-safe loop for time-driven work (handoff notices).
+//! - [`escalation`] — escalation decisions: what is due next for an incident (pure).
 //! - [`incident`] — incidents and their state machine (pure).
 //! - [`ingest`]   — monitoring payloads (PagerDuty Events API v2) into typed alert events.
 //! - [`schedule`] — on-call math: who is on call when, shifts, load (pure).
@@ -19,6 +20,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod engine;
+pub mod escalation;
 pub mod http;
 pub mod incident;
 pub mod ingest;
