@@ -3,7 +3,7 @@
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigErrors};
-use crate::incident::{Actor, Transition};
+use crate::incident::{Actor, Incident, Page, State, Transition};
 use crate::ingest::Ingest;
 use crate::schedule::{ical, shifts};
 use crate::settings::{Secret, Settings};
@@ -49,6 +49,79 @@ impl Core {
                 ..
             }
         ) {
+            self.outbox_ready.notify_one();
+        }
+        Ok(r)
+    }
+
+    /// "Escalate": the incident's next escalation step becomes due now.
+    /// `Ok(Err(why))` explains to a person why it cannot escalate.
+    pub async fn escalate(&self, id: u64) -> Result<Result<Incident, String>, StoreError> {
+        let now = self.clock.now();
+        let r = self.store.update_incident(id, now, |inc| {
+            if inc.state != State::Triggered {
+                return Err(format!(
+                    "#{id} is {}; only a triggered incident escalates.",
+                    inc.state.as_str()
+                ));
+            }
+            let esc = inc
+                .escalation
+                .as_ref()
+                .ok_or(format!("#{id}'s service has no escalation policy."))?;
+            let jumped = esc.escalate_now(now).ok_or(format!(
+                "Every escalation level of #{id} has been paged already."
+            ))?;
+            let mut next = inc.clone();
+            next.escalation = Some(jumped);
+            Ok((next, vec![]))
+        })?;
+        self.store.durable().await?;
+        if r.is_ok() {
+            self.engine_wake.notify_one();
+        }
+        Ok(r)
+    }
+
+    /// Pages `user` (a config user id) about incident `id` now.
+    pub async fn assign(
+        &self,
+        id: u64,
+        user: &str,
+    ) -> Result<Result<Incident, String>, StoreError> {
+        let now = self.clock.now();
+        let slack = self.config.user(user).and_then(|u| u.slack_id.clone());
+        let r = self.store.update_incident(id, now, |inc| {
+            if inc.state == State::Resolved {
+                return Err(format!("#{id} is resolved already."));
+            }
+            let Some(slack) = &slack else {
+                return Err(format!(
+                    "{user} has no Slack id in the configuration, so I cannot page them."
+                ));
+            };
+            let mut next = inc.clone();
+            let page = next.paged.len();
+            next.paged.push(Page {
+                user: user.to_string(),
+                at: now,
+                level: None,
+            });
+            let mut ops = vec![(
+                slack.clone(),
+                SlackOp::PageUser {
+                    incident: id,
+                    user: slack.clone(),
+                    page,
+                },
+            )];
+            if let Some(channel) = &inc.alert_channel {
+                ops.push((channel.clone(), SlackOp::UpdateIncident { incident: id }));
+            }
+            Ok((next, ops))
+        })?;
+        self.store.durable().await?;
+        if r.is_ok() {
             self.outbox_ready.notify_one();
         }
         Ok(r)

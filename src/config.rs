@@ -1675,12 +1675,12 @@ integration_key = "5F0C1E9A7B3D4C2E8F6A0B1C2D3E4F5A"
             (
                 "malformed target",
                 &policy(
-                    "[[escalation_policies.levels]]\nafter_minutes = 0\ntargets = [\"team:t\"]\n",
+                    "[[escalation_policies.levels]]\nafter_minutes = 0\ntargets = [\"group:t\"]\n",
                 ),
                 &[(
                     23,
                     "escalation_policies[0].levels[0].targets[0]",
-                    "invalid target `team:t`",
+                    "invalid target `group:t`",
                 )],
             ),
             (

@@ -1,17 +1,21 @@
 //! The engine: one loop that re-derives time-driven work from the store on
 //! every pass, so a restart resumes exactly where the last run stopped.
 //!
-//! Today it sends handoff notices. Each schedule has a cursor in the store
+//! It runs escalation steps, from a due-time index the store keeps in the same
+//! transactions as the incidents, and sends handoff notices. Each schedule has a cursor in the store
 //! (the instant up to which notices went out); a pass computes the handoffs
 //! between the cursor and now and queues their messages *together with* the
 //! cursor's move, in one transaction: nothing is skipped or sent twice.
 
 use crate::app::Core;
-use crate::config::Schedule;
-use crate::schedule::{shifts, Override};
+use crate::config::{Config, Schedule};
+use crate::escalation::{resolve_targets, Step};
+use crate::incident::{Incident, Page, State};
+use crate::schedule::{on_call_at, shifts, Override};
 use crate::slack::render::{self, Handoff};
 use crate::store::{SlackOp, StoreError};
 use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
 use tokio::sync::watch;
 
 /// Longest the engine sleeps, so config-free changes (overrides) are seen soon
@@ -41,11 +45,11 @@ pub async fn run(core: Core, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
-/// One pass over every schedule; returns when the next handoff is due.
+/// One pass: due escalation steps, then handoffs; returns when the next work is due.
 pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
     let now = core.clock.now();
-    let mut next: Option<DateTime<Utc>> = None;
-    let mut queued = false;
+    let mut queued = escalations(core, now)?;
+    let mut next: Option<DateTime<Utc>> = core.store.next_escalation_due()?;
     for s in &core.config.schedules {
         let overrides: Vec<Override> = core
             .store
@@ -75,6 +79,135 @@ pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
         core.outbox_ready.notify_one();
     }
     Ok(next)
+}
+
+/// Runs every escalation step due by `now`; true if any Slack work was queued.
+/// Each step is one transaction (incident, due index, outbox), so after a
+/// crash a step has either fully happened or will run again: never twice.
+fn escalations(core: &Core, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    let due = core.store.due_escalations(now)?;
+    if due.is_empty() {
+        return Ok(false);
+    }
+    let config = &core.config;
+    let mut overrides: HashMap<&str, Vec<Override>> = HashMap::new();
+    for s in &config.schedules {
+        overrides.insert(
+            &s.id,
+            core.store
+                .overrides(&s.id)?
+                .into_iter()
+                .map(|o| o.over)
+                .collect(),
+        );
+    }
+    let on_call = |schedule: &str| {
+        let s = config.schedule(schedule)?;
+        on_call_at(
+            s,
+            overrides.get(schedule).map_or(&[][..], |v| v.as_slice()),
+            now,
+        )
+        .map(str::to_string)
+    };
+    let mut queued = false;
+    for (due_at, id) in due {
+        match core
+            .store
+            .update_incident(id, now, |inc| plan_step(config, inc, due_at, now, &on_call))?
+        {
+            Ok(_) => queued = true,
+            // The incident moved on (acknowledged, escalated, re-timed): the entry is stale.
+            Err(why) => {
+                tracing::debug!(incident = id, %why, "stale escalation entry");
+                core.store.forget_due(due_at, id)?;
+            }
+        }
+    }
+    Ok(queued)
+}
+
+/// What the step due at `due_at` does to `inc`: the incident after it and the
+/// Slack work it causes. Pure, so the store's transaction may re-run it.
+pub fn plan_step(
+    config: &Config,
+    inc: &Incident,
+    due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    on_call: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Incident, Vec<(String, SlackOp)>), String> {
+    let esc = inc.escalation.as_ref().ok_or("no escalation")?;
+    if inc.state != State::Triggered || esc.next_at != Some(due_at) {
+        return Err("not due any more".into());
+    }
+    let (step, after) = esc.step(now).ok_or("not due yet")?;
+    let mut next = inc.clone();
+    next.escalation = Some(after);
+    let mut ops = vec![];
+    match step {
+        Step::Page { level, targets, .. } => {
+            let people = resolve_targets(config, &targets, on_call);
+            if people.is_empty() {
+                tracing::warn!(
+                    incident = inc.id,
+                    level,
+                    "an escalation level has nobody to page"
+                );
+            }
+            for user in people {
+                let page = next.paged.len();
+                next.paged.push(Page {
+                    user: user.clone(),
+                    at: now,
+                    level: Some(level),
+                });
+                match config.user(&user).and_then(|u| u.slack_id.clone()) {
+                    Some(slack) => ops.push((
+                        slack.clone(),
+                        SlackOp::PageUser {
+                            incident: inc.id,
+                            user: slack,
+                            page,
+                        },
+                    )),
+                    None => tracing::warn!(incident = inc.id, %user, "cannot page: no slack_id"),
+                }
+            }
+        }
+        Step::Exhausted => {
+            let text = render::nobody_responded(&next, config).map_err(|e| e.to_string())?;
+            if let Some(channel) = &inc.alert_channel {
+                ops.push((
+                    channel.clone(),
+                    SlackOp::Notify {
+                        channel: channel.clone(),
+                        text: text.clone(),
+                    },
+                ));
+            }
+            let team = config
+                .service(&inc.service_id)
+                .and_then(|s| config.team(&s.team));
+            for lead in team.map(|t| t.leads.clone()).unwrap_or_default() {
+                if let Some(slack) = config.user(&lead).and_then(|u| u.slack_id.clone()) {
+                    ops.push((
+                        slack.clone(),
+                        SlackOp::Notify {
+                            channel: slack,
+                            text: text.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(channel) = &inc.alert_channel {
+        ops.push((
+            channel.clone(),
+            SlackOp::UpdateIncident { incident: inc.id },
+        ));
+    }
+    Ok((next, ops))
 }
 
 /// The messages for the last handoff in `(cursor, now]`. After a long stop only

@@ -3,6 +3,7 @@
 //! Pure: no I/O, no clock reads. The store applies these transitions inside a
 //! compare-and-swap so a replay or a double click changes nothing.
 
+use crate::escalation::Escalation;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -114,6 +115,25 @@ pub struct Incident {
     /// The channel the incident is announced in, if its team has one.
     pub alert_channel: Option<String>,
     pub message: Option<MessageRef>,
+    /// Escalation in progress (absent for services without a policy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Escalation>,
+    /// Everyone paged so far, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paged: Vec<Page>,
+    /// The DMs that page people: updated with the channel message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dm_messages: Vec<MessageRef>,
+}
+
+/// One person paged for an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// Config user id.
+    pub user: String,
+    pub at: DateTime<Utc>,
+    /// The escalation level, or `None` when a person assigned them.
+    pub level: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +172,10 @@ impl Incident {
                 next.state = State::Resolved;
                 next.resolved = Some(Stamp { by, at });
             }
+        }
+        // A person has it (or it is over): escalation stops.
+        if let Some(e) = &mut next.escalation {
+            e.stop();
         }
         Ok(next)
     }
@@ -197,6 +221,9 @@ pub(crate) mod tests {
             resolved: None,
             alert_channel: Some("C1".into()),
             message: None,
+            escalation: None,
+            paged: vec![],
+            dm_messages: vec![],
         }
     }
 

@@ -1,5 +1,6 @@
 //! `/incident`: list open incidents, acknowledge or resolve one.
 
+use super::oncall::{find_user, parse_user, UserRef};
 use super::{spec, Invocation};
 use crate::app::Core;
 use crate::incident::{Actor, NoChange, Transition};
@@ -11,6 +12,8 @@ pub enum IncidentCommand {
     List,
     Ack(u64),
     Resolve(u64),
+    Escalate(u64),
+    Assign(u64, UserRef),
     Help,
 }
 
@@ -47,6 +50,11 @@ pub fn parse(text: &str) -> Result<IncidentCommand, String> {
         "help" => no_args(IncidentCommand::Help),
         "ack" => Ok(IncidentCommand::Ack(id()?)),
         "resolve" => Ok(IncidentCommand::Resolve(id()?)),
+        "escalate" => Ok(IncidentCommand::Escalate(id()?)),
+        "assign" => match rest.as_slice() {
+            [one, who] => Ok(IncidentCommand::Assign(parse_id(one)?, parse_user(who))),
+            _ => Err(format!("Usage: `/incident {}`", sub.usage)),
+        },
         other => Err(format!("`/incident {other}` is declared but not handled")),
     }
 }
@@ -74,6 +82,24 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
     let result = match cmd {
         IncidentCommand::Help => return spec("/incident").expect("declared").help(),
         IncidentCommand::List => return list(core),
+        IncidentCommand::Escalate(id) => {
+            return match core.escalate(id).await {
+                Ok(Ok(_)) => format!("Escalating #{id}: the next level is being paged now."),
+                Ok(Err(why)) => why,
+                Err(e) => format!("Sorry, #{id} could not be escalated just now ({e})."),
+            }
+        }
+        IncidentCommand::Assign(id, who) => {
+            let Some(user) = find_user(&core.config, &who) else {
+                return "That person is not in tocsin's configuration.".to_string();
+            };
+            let mention = crate::slack::render::mention_user(&core.config, &user.id);
+            return match core.assign(id, &user.id).await {
+                Ok(Ok(_)) => format!("Paging {mention} about #{id} now."),
+                Ok(Err(why)) => why,
+                Err(e) => format!("Sorry, #{id} could not be assigned just now ({e})."),
+            };
+        }
         IncidentCommand::Ack(id) => (
             id,
             core.transition(id, Transition::Acknowledge, actor).await,
@@ -167,6 +193,13 @@ mod tests {
         check("ack 42", Ok(Ack(42)));
         check("acknowledge #7", Ok(Ack(7)));
         check("resolve #3", Ok(Resolve(3)));
+        check("escalate 4", Ok(Escalate(4)));
+        check(
+            "assign #4 <@U0BOB|bob>",
+            Ok(Assign(4, UserRef::Slack("U0BOB".into()))),
+        );
+        check("page 4 alice", Ok(Assign(4, UserRef::Name("alice".into()))));
+        check("assign 4", Err("Usage: `/incident assign ID @user`"));
         check("help", Ok(Help));
         check("ack", Err("Which incident?"));
         check("ack 1 2", Err("Too many"));

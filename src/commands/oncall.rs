@@ -143,7 +143,7 @@ pub fn parse(text: &str, tz: Tz, now: DateTime<Utc>) -> Result<OncallCommand, St
     }
 }
 
-fn parse_user(word: &str) -> UserRef {
+pub(crate) fn parse_user(word: &str) -> UserRef {
     if let Some(inner) = word.strip_prefix("<@").and_then(|w| w.strip_suffix('>')) {
         let id = inner.split('|').next().unwrap_or(inner);
         return UserRef::Slack(id.to_string());
@@ -151,7 +151,7 @@ fn parse_user(word: &str) -> UserRef {
     UserRef::Name(word.trim_start_matches('@').to_string())
 }
 
-fn find_user<'a>(config: &'a Config, r: &UserRef) -> Option<&'a User> {
+pub(crate) fn find_user<'a>(config: &'a Config, r: &UserRef) -> Option<&'a User> {
     match r {
         UserRef::Slack(id) => config
             .users

@@ -6,6 +6,7 @@
 pub mod events_v2;
 
 use crate::app::Core;
+use crate::escalation::Escalation;
 use crate::incident::{Actor, AlertDetails, Transition};
 use crate::store::{Changed, NewAlert, StoreError, Triggered};
 
@@ -62,14 +63,21 @@ impl Ingest {
                     .config
                     .team_of_service(&service.id)
                     .and_then(|t| t.alert_channel.clone());
-                Outcome::Triggered(core.store.trigger(&NewAlert {
-                    routing_key,
-                    service_id: &service.id,
-                    dedup_key: &ev.dedup_key,
-                    alert: (**details).clone(),
-                    alert_channel: channel,
-                    at: now,
-                })?)
+                Outcome::Triggered(
+                    core.store.trigger(&NewAlert {
+                        routing_key,
+                        service_id: &service.id,
+                        dedup_key: &ev.dedup_key,
+                        alert: (**details).clone(),
+                        alert_channel: channel,
+                        escalation: service
+                            .escalation_policy
+                            .as_deref()
+                            .and_then(|p| core.config.policy(p))
+                            .map(|p| Escalation::start(p.clone(), now)),
+                        at: now,
+                    })?,
+                )
             }
             AlertAction::Acknowledge => Outcome::Changed(core.store.transition_by_key(
                 routing_key,
@@ -89,6 +97,11 @@ impl Ingest {
         core.store.durable().await?;
         if queued_slack_work(&outcome) {
             core.outbox_ready.notify_one();
+        }
+        if let Outcome::Triggered(Triggered::Opened { incident, .. }) = &outcome {
+            if incident.escalation.is_some() {
+                core.engine_wake.notify_one();
+            }
         }
         Ok(outcome)
     }

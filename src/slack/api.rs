@@ -80,6 +80,17 @@ impl SlackApi {
         r.map(|_| ()).map_err(classify)
     }
 
+    /// The DM channel with a user (conversations.open).
+    pub async fn open_dm(&self, user: &str) -> Result<String, Failure> {
+        let req = SlackApiConversationsOpenRequest::new().with_users(vec![user.into()]);
+        let r = self
+            .client
+            .open_session(&self.token)
+            .conversations_open(&req)
+            .await;
+        r.map(|resp| resp.channel.id.0).map_err(classify)
+    }
+
     /// Recent messages of a channel since `oldest` (unix seconds), with metadata.
     pub async fn history_since(
         &self,

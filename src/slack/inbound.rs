@@ -178,6 +178,20 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
             }
             continue;
         }
+        if action.action_id.0 == "incident_escalate" {
+            let Some(id) = action.value.as_deref().and_then(|v| v.parse::<u64>().ok()) else {
+                return Reply::error(400, "button value is not an incident id");
+            };
+            match core.escalate(id).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(why)) => respond_privately(core, response_url.as_deref(), why).await,
+                Err(e) => {
+                    tracing::error!(incident = id, error = %e, "escalate could not be saved");
+                    return Reply::error(500, "the click could not be saved; please try again");
+                }
+            }
+            continue;
+        }
         let Some((_, t)) = ACTIONS.iter().find(|(id, _)| *id == action.action_id.0) else {
             tracing::debug!(action = %action.action_id.0, "unhandled action");
             continue;

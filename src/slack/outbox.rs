@@ -207,6 +207,11 @@ impl Delivery {
                 self.post(*incident, channel, suspect).await?
             }
             SlackOp::UpdateIncident { incident } => self.update(*incident).await?,
+            SlackOp::PageUser {
+                incident,
+                user,
+                page,
+            } => self.page(*incident, user, *page, suspect).await?,
             SlackOp::Respond {
                 response_url,
                 text,
@@ -244,7 +249,7 @@ impl Delivery {
         }
         if suspect {
             if let Some(ts) = self
-                .find_posted(id, channel, inc.created_at.timestamp())
+                .find_posted(id, None, channel, inc.created_at.timestamp())
                 .await
             {
                 tracing::info!(
@@ -276,14 +281,24 @@ impl Delivery {
         self.store.set_message(id, m).map_err(store_failure)
     }
 
-    /// Looks for this incident's message in the channel; `None` if absent or unknowable.
-    async fn find_posted(&self, id: u64, channel: &str, since: i64) -> Option<String> {
+    /// Looks for this incident's message (or page `page` of it) in the
+    /// channel; `None` if absent or unknowable.
+    async fn find_posted(
+        &self,
+        id: u64,
+        page: Option<usize>,
+        channel: &str,
+        since: i64,
+    ) -> Option<String> {
         let want = id.to_string();
+        let want_page = page.map(|p| p.to_string());
         match self.api.history_since(channel, since - 60).await {
             Ok(messages) => messages.into_iter().find_map(|m| {
                 let meta = m.content.metadata?;
+                let payload = meta.event_payload?;
                 let matches = meta.event_type == INCIDENT_EVENT_TYPE
-                    && meta.event_payload?.get("incident") == Some(&want);
+                    && payload.get("incident") == Some(&want)
+                    && payload.get("page") == want_page.as_ref();
                 matches.then_some(m.origin.ts.0)
             }),
             Err(e) => {
@@ -293,22 +308,59 @@ impl Delivery {
         }
     }
 
+    /// DMs the incident, with its buttons, to a person being paged.
+    async fn page(&self, id: u64, user: &str, page: usize, suspect: bool) -> Result<(), Failure> {
+        let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
+            return Ok(());
+        };
+        let channel = self.api.open_dm(user).await?;
+        if suspect {
+            if let Some(ts) = self
+                .find_posted(id, Some(page), &channel, inc.created_at.timestamp())
+                .await
+            {
+                return self
+                    .store
+                    .add_dm_message(id, MessageRef { channel, ts })
+                    .map_err(store_failure);
+            }
+        }
+        let r =
+            render::incident(&inc, &self.config).map_err(|e| Failure::Permanent(e.to_string()))?;
+        let meta = SlackMessageMetadata {
+            event_type: INCIDENT_EVENT_TYPE.into(),
+            event_payload: Some(HashMap::from([
+                ("incident".to_string(), id.to_string()),
+                ("page".to_string(), page.to_string()),
+            ])),
+        };
+        let content = SlackMessageContent::new()
+            .with_text(r.text)
+            .with_blocks(r.blocks)
+            .with_metadata(meta);
+        let ts = self.api.post_message(&channel, content).await?;
+        self.store
+            .add_dm_message(id, MessageRef { channel, ts })
+            .map_err(store_failure)
+    }
+
     async fn update(&self, id: u64) -> Result<(), Failure> {
         let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
             return Ok(());
         };
-        // Posts run first in the same lane; no message means it was never accepted.
-        let Some(msg) = &inc.message else {
-            return Ok(());
-        };
+        // Posts run first in the same lane; a copy not yet posted is not updated
+        // (it is rendered fresh when it is posted).
         let r =
             render::incident(&inc, &self.config).map_err(|e| Failure::Permanent(e.to_string()))?;
-        let content = SlackMessageContent::new()
-            .with_text(r.text)
-            .with_blocks(r.blocks);
-        self.api
-            .update_message(&msg.channel, &msg.ts, content)
-            .await
+        for msg in inc.message.iter().chain(inc.dm_messages.iter()) {
+            let content = SlackMessageContent::new()
+                .with_text(r.text.clone())
+                .with_blocks(r.blocks.clone());
+            self.api
+                .update_message(&msg.channel, &msg.ts, content)
+                .await?;
+        }
+        Ok(())
     }
 }
 

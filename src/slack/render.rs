@@ -11,6 +11,7 @@ const INCIDENT_BLOCKS: &str = include_str!("../../templates/incident.blocks.json
 const INCIDENT_TEXT: &str = include_str!("../../templates/incident.text.j2");
 const SWAP_BLOCKS: &str = include_str!("../../templates/swap.blocks.json.j2");
 const SWAP_TEXT: &str = include_str!("../../templates/swap.text.j2");
+const NOBODY: &str = include_str!("../../templates/escalation.nobody.j2");
 const HANDOFF_DM: &str = include_str!("../../templates/handoff.dm.j2");
 const HANDOFF_CHANNEL: &str = include_str!("../../templates/handoff.channel.j2");
 
@@ -45,6 +46,8 @@ fn env() -> &'static Environment<'static> {
             .expect("swap.blocks template parses");
         env.add_template("swap.text", SWAP_TEXT)
             .expect("swap.text template parses");
+        env.add_template("escalation.nobody", NOBODY)
+            .expect("escalation.nobody template parses");
         env.add_template("handoff.dm", HANDOFF_DM)
             .expect("handoff.dm template parses");
         env.add_template("handoff.channel", HANDOFF_CHANNEL)
@@ -109,6 +112,13 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
         let text = inc.alert.client.clone().unwrap_or_else(|| "Details".into());
         links.push(context! { href => url.clone(), text => text });
     }
+    let mut paging: Vec<String> = vec![];
+    for p in &inc.paged {
+        let m = mention_user(config, &p.user);
+        if !paging.contains(&m) {
+            paging.push(m);
+        }
+    }
     let ctx = context! {
         id => inc.id,
         title => inc.alert.summary.clone(),
@@ -123,10 +133,45 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
         acknowledged => stamp(&inc.acknowledged),
         resolved => stamp(&inc.resolved),
         links => links,
+        paging => paging,
+        exhausted => inc.escalation.as_ref().is_some_and(|e| e.exhausted),
+        can_escalate => inc.state == State::Triggered && inc.escalation.as_ref().is_some_and(|e| !e.exhausted),
         can_acknowledge => inc.state == State::Triggered,
         can_resolve => inc.state != State::Resolved,
     };
     render("incident.blocks", "incident.text", ctx)
+}
+
+/// The "nobody responded" notice for an incident whose escalation ran out.
+pub fn nobody_responded(inc: &Incident, config: &Config) -> Result<String, RenderError> {
+    let service = config
+        .service(&inc.service_id)
+        .map_or(inc.service_id.clone(), |s| s.name.clone());
+    let mut paged: Vec<String> = vec![];
+    for p in &inc.paged {
+        let m = mention_user(config, &p.user);
+        if !paged.contains(&m) {
+            paged.push(m);
+        }
+    }
+    let rounds = inc.escalation.as_ref().map_or(1, |e| e.policy.repeat + 1);
+    let ctx = context! { id => inc.id, title => inc.alert.summary.clone(), service => service, paged => paged, rounds => rounds };
+    env()
+        .get_template("escalation.nobody")
+        .and_then(|t| t.render(&ctx))
+        .map(|s| s.trim().to_string())
+        .map_err(|e| RenderError::Template("escalation.nobody", e))
+}
+
+/// `<@U…>` for a configured user with a Slack id, else their name (or id).
+pub fn mention_user(config: &Config, user: &str) -> String {
+    match config.user(user) {
+        Some(crate::config::User {
+            slack_id: Some(s), ..
+        }) => format!("<@{s}>"),
+        Some(u) => u.name.clone(),
+        None => user.to_string(),
+    }
 }
 
 /// A shift changing hands: `incoming`/`outgoing` are mentions (or `None` for nobody).

@@ -7,6 +7,8 @@
 //! - `outbox`: sequence (u64 BE) → `OutboxRecord`, drained by the Slack worker;
 //! - `outbox_dead`: entries Slack refused for good (e.g. `channel_not_found`);
 //! - `overrides`: schedule id, 0x00, id (u64 BE) → `OverrideRecord`;
+//! - `due`: due time (unix ms, BE), incident id → (): the engine's index of
+//!   pending escalation steps, kept in the same transactions as the incidents;
 //! - `swaps`: request id (u64 BE) → `SwapRecord`;
 //! - `slack_events`: Slack `event_id` → first-seen time, to drop retried deliveries.
 
@@ -98,6 +100,8 @@ pub struct NewAlert<'a> {
     pub dedup_key: &'a str,
     pub alert: AlertDetails,
     pub alert_channel: Option<String>,
+    /// The service's policy, snapshotted, when it has one.
+    pub escalation: Option<crate::escalation::Escalation>,
     pub at: DateTime<Utc>,
 }
 
@@ -112,6 +116,7 @@ pub struct Store {
     dead: sled::Tree,
     overrides: sled::Tree,
     swaps: sled::Tree,
+    due: sled::Tree,
     slack_events: sled::Tree,
     committer: mpsc::UnboundedSender<FlushRequest>,
 }
@@ -150,6 +155,7 @@ impl Store {
             dead: db.open_tree("outbox_dead")?,
             overrides: db.open_tree("overrides")?,
             swaps: db.open_tree("swaps")?,
+            due: db.open_tree("due")?,
             slack_events: db.open_tree("slack_events")?,
             meta,
             db,
@@ -191,69 +197,79 @@ impl Store {
     /// Applies a trigger: opens an incident, or counts a repeat on the open one.
     pub fn trigger(&self, a: &NewAlert<'_>) -> Result<Triggered, StoreError> {
         let dkey = dedup_key(a.routing_key, a.dedup_key);
-        let r = (&self.meta, &self.incidents, &self.dedup, &self.outbox).transaction(
-            |(meta, incidents, dedup, outbox)| -> TxResult<Triggered> {
-                if let Some(id) = dedup.get(&dkey)? {
-                    let id = decode_u64(&id, "dedup").map_err(abort)?;
-                    if let Some(current) = get_incident(incidents, id)? {
-                        if current.is_open() {
-                            let next = current.with_repeat_alert(a.at);
-                            put_incident(incidents, &next)?;
-                            // Refresh the message's alert count; the worker folds runs of these.
-                            let seq = match &next.alert_channel {
-                                Some(lane) => Some(push_outbox(
-                                    meta,
-                                    outbox,
-                                    lane,
-                                    SlackOp::UpdateIncident { incident: id },
-                                    a.at,
-                                )?),
-                                None => None,
-                            };
-                            return Ok(Triggered::Appended {
-                                incident: next,
-                                outbox: seq,
-                            });
+        let r = (
+            &self.meta,
+            &self.incidents,
+            &self.dedup,
+            &self.outbox,
+            &self.due,
+        )
+            .transaction(
+                |(meta, incidents, dedup, outbox, due)| -> TxResult<Triggered> {
+                    if let Some(id) = dedup.get(&dkey)? {
+                        let id = decode_u64(&id, "dedup").map_err(abort)?;
+                        if let Some(current) = get_incident(incidents, id)? {
+                            if current.is_open() {
+                                let next = current.with_repeat_alert(a.at);
+                                put_incident(incidents, &next)?;
+                                // Refresh the message's alert count; the worker folds runs of these.
+                                let seq = match &next.alert_channel {
+                                    Some(lane) => Some(push_outbox(
+                                        meta,
+                                        outbox,
+                                        lane,
+                                        SlackOp::UpdateIncident { incident: id },
+                                        a.at,
+                                    )?),
+                                    None => None,
+                                };
+                                return Ok(Triggered::Appended {
+                                    incident: next,
+                                    outbox: seq,
+                                });
+                            }
                         }
                     }
-                }
-                let id = next_counter(meta, K_NEXT_INCIDENT)?;
-                let incident = Incident {
-                    id,
-                    service_id: a.service_id.to_string(),
-                    routing_key: a.routing_key.to_string(),
-                    dedup_key: a.dedup_key.to_string(),
-                    alert: a.alert.clone(),
-                    state: State::Triggered,
-                    created_at: a.at,
-                    alert_count: 1,
-                    last_alert_at: a.at,
-                    acknowledged: None,
-                    resolved: None,
-                    alert_channel: a.alert_channel.clone(),
-                    message: None,
-                };
-                put_incident(incidents, &incident)?;
-                dedup.insert(dkey.as_slice(), &id.to_be_bytes())?;
-                let seq = match &a.alert_channel {
-                    Some(channel) => Some(push_outbox(
-                        meta,
-                        outbox,
-                        channel,
-                        SlackOp::PostIncident {
-                            incident: id,
-                            channel: channel.clone(),
-                        },
-                        a.at,
-                    )?),
-                    None => None,
-                };
-                Ok(Triggered::Opened {
-                    incident,
-                    outbox: seq,
-                })
-            },
-        );
+                    let id = next_counter(meta, K_NEXT_INCIDENT)?;
+                    let incident = Incident {
+                        id,
+                        service_id: a.service_id.to_string(),
+                        routing_key: a.routing_key.to_string(),
+                        dedup_key: a.dedup_key.to_string(),
+                        alert: a.alert.clone(),
+                        state: State::Triggered,
+                        created_at: a.at,
+                        alert_count: 1,
+                        last_alert_at: a.at,
+                        acknowledged: None,
+                        resolved: None,
+                        alert_channel: a.alert_channel.clone(),
+                        message: None,
+                        escalation: a.escalation.clone(),
+                        paged: vec![],
+                        dm_messages: vec![],
+                    };
+                    put_tracked(incidents, due, None, &incident)?;
+                    dedup.insert(dkey.as_slice(), &id.to_be_bytes())?;
+                    let seq = match &a.alert_channel {
+                        Some(channel) => Some(push_outbox(
+                            meta,
+                            outbox,
+                            channel,
+                            SlackOp::PostIncident {
+                                incident: id,
+                                channel: channel.clone(),
+                            },
+                            a.at,
+                        )?),
+                        None => None,
+                    };
+                    Ok(Triggered::Opened {
+                        incident,
+                        outbox: seq,
+                    })
+                },
+            );
         Ok(r?)
     }
 
@@ -281,46 +297,53 @@ impl Store {
         by: Actor,
         at: DateTime<Utc>,
     ) -> Result<Changed, StoreError> {
-        let r = (&self.meta, &self.incidents, &self.dedup, &self.outbox).transaction(
-            |(meta, incidents, dedup, outbox)| -> TxResult<Changed> {
-                let Some(current) = get_incident(incidents, id)? else {
-                    return Ok(Changed::NotFound);
-                };
-                let next = match current.apply(t, by.clone(), at) {
-                    Ok(n) => n,
-                    Err(why) => {
-                        return Ok(Changed::Unchanged {
-                            incident: current,
-                            why,
-                        })
-                    }
-                };
-                put_incident(incidents, &next)?;
-                if next.state == State::Resolved {
-                    // A later trigger with the same key opens a new incident.
-                    let k = dedup_key(&next.routing_key, &next.dedup_key);
-                    if let Some(v) = dedup.get(&k)? {
-                        if decode_u64(&v, "dedup").map_err(abort)? == id {
-                            dedup.remove(k)?;
+        let r = (
+            &self.meta,
+            &self.incidents,
+            &self.dedup,
+            &self.outbox,
+            &self.due,
+        )
+            .transaction(
+                |(meta, incidents, dedup, outbox, due)| -> TxResult<Changed> {
+                    let Some(current) = get_incident(incidents, id)? else {
+                        return Ok(Changed::NotFound);
+                    };
+                    let next = match current.apply(t, by.clone(), at) {
+                        Ok(n) => n,
+                        Err(why) => {
+                            return Ok(Changed::Unchanged {
+                                incident: current,
+                                why,
+                            })
+                        }
+                    };
+                    put_tracked(incidents, due, Some(&current), &next)?;
+                    if next.state == State::Resolved {
+                        // A later trigger with the same key opens a new incident.
+                        let k = dedup_key(&next.routing_key, &next.dedup_key);
+                        if let Some(v) = dedup.get(&k)? {
+                            if decode_u64(&v, "dedup").map_err(abort)? == id {
+                                dedup.remove(k)?;
+                            }
                         }
                     }
-                }
-                let seq = match &next.alert_channel {
-                    Some(lane) => Some(push_outbox(
-                        meta,
-                        outbox,
-                        lane,
-                        SlackOp::UpdateIncident { incident: id },
-                        at,
-                    )?),
-                    None => None,
-                };
-                Ok(Changed::Applied {
-                    incident: next,
-                    outbox: seq,
-                })
-            },
-        );
+                    let seq = match &next.alert_channel {
+                        Some(lane) => Some(push_outbox(
+                            meta,
+                            outbox,
+                            lane,
+                            SlackOp::UpdateIncident { incident: id },
+                            at,
+                        )?),
+                        None => None,
+                    };
+                    Ok(Changed::Applied {
+                        incident: next,
+                        outbox: seq,
+                    })
+                },
+            );
         Ok(r?)
     }
 
@@ -347,6 +370,89 @@ impl Store {
             .into_iter()
             .filter(|i| i.is_open())
             .collect())
+    }
+
+    /// Incidents with an escalation step due at or before `now`: (due time, id), earliest first.
+    pub fn due_escalations(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, u64)>, StoreError> {
+        self.due
+            .range(..=due_key(now, u64::MAX))
+            .keys()
+            .map(|k| {
+                let k = k?;
+                let at = decode_u64(&k[..8], "due")? as i64;
+                let at = DateTime::from_timestamp_millis(at).ok_or(StoreError::Corrupt {
+                    tree: "due",
+                    message: "time out of range".into(),
+                })?;
+                Ok((at, decode_u64(&k[8..], "due")?))
+            })
+            .collect()
+    }
+
+    /// The earliest pending escalation step, if any.
+    pub fn next_escalation_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        match self.due.first()? {
+            Some((k, _)) => Ok(DateTime::from_timestamp_millis(
+                decode_u64(&k[..8], "due")? as i64
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Changes incident `id` through `f`, in one transaction with the due
+    /// index and the Slack work `f` asks for. `f` may run more than once (a
+    /// conflict retries the transaction), so it must not have side effects.
+    /// `Ok(Err(why))` means `f` declined and nothing changed.
+    pub fn update_incident<F>(
+        &self,
+        id: u64,
+        at: DateTime<Utc>,
+        f: F,
+    ) -> Result<Result<Incident, String>, StoreError>
+    where
+        F: Fn(&Incident) -> Result<(Incident, Vec<(String, SlackOp)>), String>,
+    {
+        let r = (&self.meta, &self.incidents, &self.outbox, &self.due).transaction(
+            |(meta, incidents, outbox, due)| -> TxResult<Result<Incident, String>> {
+                let Some(current) = get_incident(incidents, id)? else {
+                    return Ok(Err(format!("There is no incident #{id}.")));
+                };
+                let (next, ops) = match f(&current) {
+                    Ok(x) => x,
+                    Err(why) => return Ok(Err(why)),
+                };
+                put_tracked(incidents, due, Some(&current), &next)?;
+                for (lane, op) in &ops {
+                    push_outbox(meta, outbox, lane, op.clone(), at)?;
+                }
+                Ok(Ok(next))
+            },
+        );
+        Ok(r?)
+    }
+
+    /// Drops a due-index entry the engine found stale (the incident moved on).
+    pub fn forget_due(&self, at: DateTime<Utc>, id: u64) -> Result<(), StoreError> {
+        self.due.remove(due_key(at, id))?;
+        Ok(())
+    }
+
+    /// Records a DM that paged someone about incident `id`.
+    pub fn add_dm_message(&self, id: u64, message: MessageRef) -> Result<(), StoreError> {
+        let r = self.incidents.transaction(|incidents| -> TxResult<()> {
+            let Some(mut inc) = get_incident(incidents, id)? else {
+                return Err(abort(StoreError::NoSuchIncident(id)));
+            };
+            if !inc.dm_messages.contains(&message) {
+                inc.dm_messages.push(message.clone());
+            }
+            put_incident(incidents, &inc)?;
+            Ok(())
+        });
+        Ok(r?)
     }
 
     /// Records where an incident's message was posted.
@@ -746,6 +852,44 @@ fn get_incident(t: &TransactionalTree, id: u64) -> TxResult<Option<Incident>> {
     }
 }
 
+/// When the engine must next act on `i`, if ever.
+fn next_due(i: &Incident) -> Option<DateTime<Utc>> {
+    if i.state != State::Triggered {
+        return None;
+    }
+    i.escalation.as_ref().and_then(|e| e.next_at)
+}
+
+fn due_key(at: DateTime<Utc>, id: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(
+        &u64::try_from(at.timestamp_millis())
+            .unwrap_or(0)
+            .to_be_bytes(),
+    );
+    k[8..].copy_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// Writes `new` and keeps the due index in step with its escalation.
+fn put_tracked(
+    incidents: &TransactionalTree,
+    due: &TransactionalTree,
+    old: Option<&Incident>,
+    new: &Incident,
+) -> TxResult<()> {
+    let (was, now) = (old.and_then(next_due), next_due(new));
+    if was != now {
+        if let Some(t) = was {
+            due.remove(&due_key(t, new.id))?;
+        }
+        if let Some(t) = now {
+            due.insert(&due_key(t, new.id), &[])?;
+        }
+    }
+    put_incident(incidents, new)
+}
+
 fn put_incident(t: &TransactionalTree, i: &Incident) -> TxResult<()> {
     t.insert(&i.id.to_be_bytes(), encode(&IncidentRecord::V1(i.clone())))?;
     Ok(())
@@ -796,6 +940,7 @@ mod tests {
             dedup_key: key,
             alert: sample(0).alert,
             alert_channel: Some("C1".into()),
+            escalation: None,
             at: at(0),
         }
     }

@@ -80,8 +80,15 @@ pub(crate) enum SwapRecord {
 pub enum SlackOp {
     /// Announce a new incident in its alert channel.
     PostIncident { incident: u64, channel: String },
-    /// Re-render the incident's message in place.
+    /// Re-render the incident's message in place (and every DM copy of it).
     UpdateIncident { incident: u64 },
+    /// Page a person by DM about an incident; `page` is the index in its
+    /// `paged` list, which tells one page from a later one after a crash.
+    PageUser {
+        incident: u64,
+        user: String,
+        page: usize,
+    },
     /// A plain message (a DM when `channel` is a user id), e.g. a handoff notice.
     Notify { channel: String, text: String },
     /// A message with Block Kit (already rendered), e.g. a swap request with buttons.

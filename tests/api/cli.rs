@@ -58,7 +58,7 @@ fn check_reports_every_problem_with_file_line_and_field() {
     for (needle, field) in [
         ("Europe/Londn", "users[0].time_zone"),
         ("\"zed\"", "teams[0].members[2]"),
-        ("\"nope\"", "services[0].escalation_policy"),
+        ("\"nope\"", "services[1].escalation_policy"),
         ("\"xyz\"", "services[0].integration_key"),
     ] {
         let want = format!("{file}:{}:", line_of(needle));

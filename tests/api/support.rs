@@ -18,6 +18,8 @@ use tocsin::settings::Settings;
 
 pub const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
 pub const KEY: &str = "5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a";
+/// The service with an escalation policy (alice at once, bob after 15 minutes, one repeat).
+pub const PAGED_KEY: &str = "0123456789abcdef0123456789abcdef";
 pub const CHANNEL: &str = "C0PLATFORM";
 
 pub const CONFIG: &str = r#"
@@ -52,16 +54,26 @@ users = ["alice", "bob"]
 
 [[escalation_policies]]
 id = "platform-default"
+repeat = 1
 [[escalation_policies.levels]]
 after_minutes = 0
 targets = ["user:alice"]
+[[escalation_policies.levels]]
+after_minutes = 15
+targets = ["user:bob"]
 
 [[services]]
 id = "api"
 name = "Public API"
 team = "platform"
-escalation_policy = "platform-default"
 integration_key = "5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a"
+
+[[services]]
+id = "payments"
+name = "Payments"
+team = "platform"
+escalation_policy = "platform-default"
+integration_key = "0123456789abcdef0123456789abcdef"
 "#;
 
 /// One call the fake Slack received.
@@ -235,6 +247,15 @@ impl FakeSlack {
                 }
                 s.messages.push((channel.clone(), ts.clone(), msg.clone()));
                 json!({"ok": true, "channel": channel, "ts": ts, "message": msg})
+            }
+            "conversations.open" => {
+                let users = &body["users"];
+                let user = users
+                    .as_str()
+                    .or_else(|| users[0].as_str())
+                    .unwrap_or("")
+                    .to_string();
+                json!({"ok": true, "channel": {"id": format!("D{user}")}})
             }
             "chat.update" => json!({
                 "ok": true, "channel": body["channel"], "ts": body["ts"], "text": body["text"],
