@@ -3,6 +3,7 @@
 
 mod cli;
 mod crash;
+mod escalation;
 mod ingest;
 mod oncall;
 mod outbox;

@@ -329,7 +329,17 @@ impl TestApp {
         fake: Option<&FakeSlack>,
         clock: Clock,
     ) -> TestApp {
-        Self::start_full(dir, fake, &[], clock).await
+        Self::start_full(dir, fake, &[], clock, CONFIG).await
+    }
+
+    /// Like `start_at`, with a different configuration file.
+    pub async fn start_at_with_config(
+        dir: tempfile::TempDir,
+        fake: Option<&FakeSlack>,
+        clock: Clock,
+        config: &str,
+    ) -> TestApp {
+        Self::start_full(dir, fake, &[], clock, config).await
     }
 
     /// Starts an app on an existing data directory (a restart).
@@ -338,7 +348,7 @@ impl TestApp {
         fake: Option<&FakeSlack>,
         extra: &[(&str, &str)],
     ) -> TestApp {
-        Self::start_full(dir, fake, extra, Clock::system()).await
+        Self::start_full(dir, fake, extra, Clock::system(), CONFIG).await
     }
 
     async fn start_full(
@@ -346,9 +356,10 @@ impl TestApp {
         fake: Option<&FakeSlack>,
         extra: &[(&str, &str)],
         clock: Clock,
+        config_text: &str,
     ) -> TestApp {
         let config = dir.path().join("tocsin.toml");
-        std::fs::write(&config, CONFIG).unwrap();
+        std::fs::write(&config, config_text).unwrap();
         let mut env = env_for(fake, &dir.path().join("data"), &config);
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let settings = Settings::from_lookup(|k| {

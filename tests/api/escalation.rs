@@ -1,0 +1,248 @@
+//! Escalation scenarios with a stopped clock the tests move, against the fake
+//! Slack. The `payments` service pages alice at once, bob 15 minutes later,
+//! and repeats that once before declaring that nobody responded.
+
+use crate::support::*;
+use chrono::{Duration, TimeZone, Utc};
+use serde_json::json;
+use std::time::Duration as Wait;
+use tocsin::clock::Clock;
+
+const WAIT: Wait = Wait::from_secs(5);
+
+fn three_am() -> Clock {
+    Clock::manual(Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap())
+}
+
+/// DMs (posts to a `D…` channel) received so far, as (channel, text).
+fn dms(fake: &FakeSlack) -> Vec<(String, serde_json::Value)> {
+    fake.calls("chat.postMessage")
+        .into_iter()
+        .filter(|c| c.body["channel"].as_str().unwrap_or("").starts_with('D'))
+        .map(|c| (c.body["channel"].as_str().unwrap().to_string(), c.body))
+        .collect()
+}
+
+async fn page(t: &TestApp, dedup: &str) {
+    let body = json!({
+        "routing_key": PAGED_KEY, "event_action": "trigger", "dedup_key": dedup,
+        "payload": {"summary": "Card payments failing", "source": "pay-1", "severity": "critical"}
+    });
+    assert_eq!(t.enqueue(&body).await.0, 202);
+}
+
+/// Moves the clock and lets the engine run.
+fn advance(t: &TestApp, clock: &Clock, minutes: i64) {
+    clock.advance(Duration::minutes(minutes));
+    t.app().core().engine_wake.notify_one();
+}
+
+async fn wait_dms(fake: &FakeSlack, n: usize) -> Vec<(String, serde_json::Value)> {
+    let end = std::time::Instant::now() + WAIT;
+    loop {
+        let d = dms(fake);
+        if d.len() >= n || std::time::Instant::now() > end {
+            return d;
+        }
+        tokio::time::sleep(Wait::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn alice_then_bob_then_bob_acks_and_nothing_more() {
+    let fake = FakeSlack::start().await;
+    let clock = three_am();
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), Some(&fake), clock.clone()).await;
+    page(&t, "p1").await;
+    let d = wait_dms(&fake, 1).await;
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].0, "DU0ALICE");
+    assert_eq!(
+        button_labels(&d[0].1),
+        ["Acknowledge", "Resolve", "Escalate"]
+    );
+    assert!(d[0].1["text"]
+        .as_str()
+        .unwrap()
+        .contains("Card payments failing"));
+    // The channel message shows who is being paged.
+    let updates = fake.wait_for("chat.update", 1, WAIT).await;
+    assert!(
+        updates
+            .iter()
+            .any(|u| u.body["blocks"].to_string().contains("Paging <@U0ALICE>")),
+        "{updates:?}"
+    );
+
+    // 14 minutes: nothing new. 15: bob.
+    advance(&t, &clock, 14);
+    tokio::time::sleep(Wait::from_millis(200)).await;
+    assert_eq!(dms(&fake).len(), 1);
+    advance(&t, &clock, 1);
+    let d = wait_dms(&fake, 2).await;
+    assert_eq!(d.len(), 2);
+    assert_eq!(d[1].0, "DU0BOB");
+
+    // bob acknowledges from his DM: every copy is updated, paging stops.
+    let before = fake.calls("chat.update").len();
+    let (status, _) = t
+        .click(
+            "incident_acknowledge",
+            1,
+            "U0BOB",
+            &fake.response_url("ack"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let updates = fake.wait_for("chat.update", before + 3, WAIT).await;
+    let last_three = &updates[updates.len() - 3..];
+    let mut channels: Vec<&str> = last_three
+        .iter()
+        .map(|u| u.body["channel"].as_str().unwrap())
+        .collect();
+    channels.sort();
+    assert_eq!(channels, [CHANNEL, "DU0ALICE", "DU0BOB"]);
+    for u in last_three {
+        assert_eq!(button_labels(&u.body), ["Resolve"], "{}", u.body);
+    }
+    advance(&t, &clock, 120);
+    tokio::time::sleep(Wait::from_millis(300)).await;
+    assert_eq!(dms(&fake).len(), 2, "nobody is paged after the ack");
+    // A double click pages nobody either.
+    t.click(
+        "incident_acknowledge",
+        1,
+        "U0BOB",
+        &fake.response_url("again"),
+    )
+    .await;
+    tokio::time::sleep(Wait::from_millis(200)).await;
+    assert_eq!(dms(&fake).len(), 2);
+}
+
+#[tokio::test]
+async fn when_every_level_and_repeat_is_unanswered_the_team_is_told() {
+    let fake = FakeSlack::start().await;
+    let clock = three_am();
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), Some(&fake), clock.clone()).await;
+    page(&t, "p2").await;
+    wait_dms(&fake, 1).await;
+    for (i, who) in [(2, "DU0BOB"), (3, "DU0ALICE"), (4, "DU0BOB")] {
+        advance(&t, &clock, 15);
+        let d = wait_dms(&fake, i).await;
+        assert_eq!(d.len(), i);
+        assert_eq!(d[i - 1].0, who);
+    }
+    advance(&t, &clock, 15);
+    // The team channel and the lead (alice) hear that nobody responded.
+    let end = std::time::Instant::now() + WAIT;
+    let notices = loop {
+        let n: Vec<serde_json::Value> = fake
+            .calls("chat.postMessage")
+            .into_iter()
+            .map(|c| c.body)
+            .filter(|b| {
+                b["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("Nobody responded")
+            })
+            .collect();
+        if n.len() >= 2 || std::time::Instant::now() > end {
+            break n;
+        }
+        tokio::time::sleep(Wait::from_millis(10)).await;
+    };
+    let mut to: Vec<&str> = notices
+        .iter()
+        .map(|b| b["channel"].as_str().unwrap())
+        .collect();
+    to.sort();
+    assert_eq!(to, [CHANNEL, "U0ALICE"]);
+    assert!(notices[0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("#1 Card payments failing"));
+    advance(&t, &clock, 120);
+    tokio::time::sleep(Wait::from_millis(300)).await;
+    assert_eq!(dms(&fake).len(), 4, "an exhausted escalation stays quiet");
+}
+
+#[tokio::test]
+async fn escalate_jumps_to_the_next_level_and_assign_pages_anyone() {
+    let fake = FakeSlack::start().await;
+    let clock = three_am();
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), Some(&fake), clock.clone()).await;
+    page(&t, "p3").await;
+    wait_dms(&fake, 1).await;
+    let (status, _) = t
+        .click("incident_escalate", 1, "U0ALICE", &fake.response_url("esc"))
+        .await;
+    assert_eq!(status, 200);
+    let d = wait_dms(&fake, 2).await;
+    assert_eq!(d[1].0, "DU0BOB", "bob is paged at once, not in 15 minutes");
+
+    let (_, reply) = t
+        .command("assign 1 @alice", "U0BOB", &fake.response_url("cmd"))
+        .await;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .contains("Paging <@U0ALICE> about #1"),
+        "{reply}"
+    );
+    let d = wait_dms(&fake, 3).await;
+    assert_eq!(d[2].0, "DU0ALICE");
+
+    let (_, reply) = t
+        .command("escalate 1", "U0BOB", &fake.response_url("cmd"))
+        .await;
+    assert!(
+        reply["text"].as_str().unwrap().contains("Escalating #1"),
+        "{reply}"
+    );
+    t.command("resolve 1", "U0BOB", &fake.response_url("cmd"))
+        .await;
+    let (_, reply) = t
+        .command("escalate 1", "U0BOB", &fake.response_url("cmd"))
+        .await;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .contains("only a triggered incident escalates"),
+        "{reply}"
+    );
+    // Incidents of a service without a policy page nobody.
+    t.trigger("quiet", "No policy here").await;
+    tokio::time::sleep(Wait::from_millis(300)).await;
+    let (_, reply) = t
+        .command("escalate 2", "U0BOB", &fake.response_url("cmd"))
+        .await;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .contains("no escalation policy"),
+        "{reply}"
+    );
+}
+
+#[tokio::test]
+async fn a_policy_edit_does_not_change_a_running_escalation() {
+    let fake = FakeSlack::start().await;
+    let clock = three_am();
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), Some(&fake), clock.clone()).await;
+    page(&t, "p4").await;
+    wait_dms(&fake, 1).await;
+    // Restart with bob removed from the policy: the snapshot still pages him.
+    let dir = t.stop().await;
+    let edited = CONFIG.replace("targets = [\"user:bob\"]", "targets = [\"user:alice\"]");
+    std::fs::write(dir.path().join("tocsin.toml"), &edited).unwrap();
+    let t = TestApp::start_at_with_config(dir, Some(&fake), clock.clone(), &edited).await;
+    advance(&t, &clock, 15);
+    let d = wait_dms(&fake, 2).await;
+    assert_eq!(d.len(), 2);
+    assert_eq!(d[1].0, "DU0BOB");
+}
