@@ -137,7 +137,9 @@ pub fn plan_step(
     on_call: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Incident, Vec<(String, SlackOp)>), String> {
     let esc = inc.escalation.as_ref().ok_or("no escalation")?;
-    if inc.state != State::Triggered || esc.next_at != Some(due_at) {
+    // The index keeps milliseconds; the incident may hold a finer instant.
+    let millis = |t: DateTime<Utc>| t.timestamp_millis();
+    if inc.state != State::Triggered || esc.next_at.map(millis) != Some(millis(due_at)) {
         return Err("not due any more".into());
     }
     let (step, after) = esc.step(now).ok_or("not due yet")?;
@@ -280,4 +282,40 @@ fn handoff_notices(
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{EscalationLevel, EscalationPolicy, Target};
+    use crate::escalation::Escalation;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_step_matches_its_index_entry_at_millisecond_precision() {
+        let config = Config::parse(
+            "t.toml",
+            "[[users]]\nid = \"a\"\nname = \"A\"\nslack_id = \"UA\"\n",
+        )
+        .unwrap();
+        let opened = Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap()
+            + Duration::nanoseconds(123_456_789);
+        let policy = EscalationPolicy {
+            id: "p".into(),
+            repeat: 0,
+            levels: vec![EscalationLevel {
+                after_minutes: 0,
+                targets: vec![Target::User("a".into())],
+            }],
+        };
+        let mut inc = crate::incident::tests::sample(1);
+        inc.escalation = Some(Escalation::start(policy, opened));
+        // What the due index gives back: the same instant, in whole milliseconds.
+        let from_index = DateTime::from_timestamp_millis(opened.timestamp_millis()).unwrap();
+        let (next, ops) = plan_step(&config, &inc, from_index, opened, &|_| None).unwrap();
+        assert_eq!(next.paged.len(), 1);
+        assert!(matches!(&ops[0].1, SlackOp::PageUser { user, page: 0, .. } if user == "UA"));
+        let stale = from_index - Duration::milliseconds(1);
+        assert!(plan_step(&config, &inc, stale, opened, &|_| None).is_err());
+    }
 }

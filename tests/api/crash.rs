@@ -10,8 +10,12 @@ use tokio::sync::oneshot;
 
 /// Starts `tocsin serve` and returns it with the address it listens on.
 fn spawn_tocsin(fake: &FakeSlack, dir: &Path) -> (Child, String) {
+    spawn_with(fake, dir, CONFIG)
+}
+
+fn spawn_with(fake: &FakeSlack, dir: &Path, config_text: &str) -> (Child, String) {
     let config = dir.join("tocsin.toml");
-    std::fs::write(&config, CONFIG).unwrap();
+    std::fs::write(&config, config_text).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tocsin"))
         .arg("serve")
         .envs(env_for(Some(fake), &dir.join("data"), &config))
@@ -26,6 +30,7 @@ fn spawn_tocsin(fake: &FakeSlack, dir: &Path) -> (Child, String) {
     std::thread::spawn(move || {
         let mut tx = Some(tx);
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("tocsin: {line}");
             if let Some(addr) = line
                 .split("addr=")
                 .nth(1)
@@ -122,4 +127,63 @@ async fn a_hundred_alerts_survive_sigkill_and_reach_slack_exactly_once() {
         incidents.iter().all(|i| i.message.is_some()),
         "every incident knows its Slack message"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_escalation_survives_sigkill_on_time_without_a_duplicate_page() {
+    // alice at once, bob one minute later (real time: this test takes about a minute).
+    let config = CONFIG
+        .replace("after_minutes = 15", "after_minutes = 1")
+        .replace("repeat = 1", "repeat = 0");
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let start = |fake: FakeSlack, path: std::path::PathBuf, config: String| {
+        tokio::task::spawn_blocking(move || spawn_with(&fake, &path, &config))
+    };
+    let (mut child, base) = start(fake.clone(), path.clone(), config.clone())
+        .await
+        .unwrap();
+    let body = serde_json::json!({
+        "routing_key": PAGED_KEY, "event_action": "trigger", "dedup_key": "kill-me",
+        "payload": {"summary": "Escalation across a crash", "source": "pay-1", "severity": "critical"}
+    });
+    let triggered = std::time::Instant::now();
+    let (status, _) = post(
+        &format!("{base}/v2/enqueue"),
+        &[("content-type", "application/json")],
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let dm_to = |who: &str| {
+        fake.calls("chat.postMessage")
+            .into_iter()
+            .filter(|c| c.body["channel"] == format!("D{who}"))
+            .count()
+    };
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while dm_to("U0ALICE") == 0 && std::time::Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(dm_to("U0ALICE"), 1, "{:?}", fake.all_calls());
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (mut child, _) = start(fake.clone(), path.clone(), config).await.unwrap();
+    let end = std::time::Instant::now() + Duration::from_secs(90);
+    while dm_to("U0BOB") == 0 && std::time::Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let bob_after = triggered.elapsed();
+    assert_eq!(dm_to("U0BOB"), 1, "bob is paged after the restart");
+    assert!(
+        bob_after >= Duration::from_secs(59) && bob_after < Duration::from_secs(75),
+        "on time: {bob_after:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(dm_to("U0ALICE"), 1, "alice is not paged twice");
+    assert_eq!(dm_to("U0BOB"), 1);
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

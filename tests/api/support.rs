@@ -159,6 +159,14 @@ impl FakeSlack {
         self.state.lock().unwrap().down_until = Some(Instant::now() + d);
     }
 
+    pub fn all_calls(&self) -> Vec<(String, Value)> {
+        let s = self.state.lock().unwrap();
+        s.calls
+            .iter()
+            .map(|c| (c.method.clone(), c.body.clone()))
+            .collect()
+    }
+
     pub fn calls(&self, method: &str) -> Vec<Call> {
         let s = self.state.lock().unwrap();
         s.calls
