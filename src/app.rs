@@ -207,6 +207,8 @@ pub struct App {
     shutdown: watch::Sender<bool>,
     server: JoinHandle<()>,
     worker: JoinHandle<()>,
+    /// The engine and housekeeping.
+    background: Vec<JoinHandle<()>>,
 }
 
 impl App {
@@ -256,8 +258,10 @@ impl App {
             ready: core.outbox_ready.clone(),
         };
         let worker = tokio::spawn(worker.run(rx.clone()));
-        tokio::spawn(housekeeping(core.clone(), rx.clone()));
-        tokio::spawn(crate::engine::run(core.clone(), rx.clone()));
+        let background = vec![
+            tokio::spawn(housekeeping(core.clone(), rx.clone())),
+            tokio::spawn(crate::engine::run(core.clone(), rx.clone())),
+        ];
         let ingest = Ingest { core: core.clone() };
         let server = tokio::spawn(crate::http::serve(listener, core.clone(), ingest, rx));
         tracing::info!(%addr, "tocsin is listening");
@@ -267,6 +271,7 @@ impl App {
             shutdown,
             server,
             worker,
+            background,
         })
     }
 
@@ -278,7 +283,8 @@ impl App {
         &self.core
     }
 
-    /// Stops accepting, lets in-flight requests finish, stops the worker, flushes sled.
+    /// Stops accepting, lets in-flight requests finish, stops the worker, the
+    /// engine and housekeeping, then flushes sled.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         if tokio::time::timeout(Duration::from_secs(15), self.server)
@@ -288,6 +294,9 @@ impl App {
             tracing::warn!("requests still running after 15 s; stopping anyway");
         }
         let _ = tokio::time::timeout(Duration::from_secs(5), self.worker).await;
+        for task in self.background {
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        }
         match self.core.store.flush() {
             Ok(()) => tracing::info!("store flushed; bye"),
             Err(e) => tracing::error!(error = %e, "final flush failed"),

@@ -34,9 +34,10 @@ pub async fn run(core: Core, mut shutdown: watch::Receiver<bool>) {
             }
         };
         let now = core.clock.now();
-        let wait = next
-            .and_then(|t| (t - now).to_std().ok())
-            .map_or(MAX_SLEEP, |d| d.min(MAX_SLEEP));
+        // Work already due (the pass took a while) runs again at once.
+        let wait = next.map_or(MAX_SLEEP, |t| {
+            (t - now).to_std().unwrap_or_default().min(MAX_SLEEP)
+        });
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
             _ = core.engine_wake.notified() => {}
@@ -117,10 +118,22 @@ fn escalations(core: &Core, now: DateTime<Utc>) -> Result<bool, StoreError> {
             .update_incident(id, now, |inc| plan_step(config, inc, due_at, now, &on_call))?
         {
             Ok(_) => queued = true,
-            // The incident moved on (acknowledged, escalated, re-timed): the entry is stale.
             Err(why) => {
-                tracing::debug!(incident = id, %why, "stale escalation entry");
-                core.store.forget_due(due_at, id)?;
+                // Forget the entry only if the incident moved on (acknowledged,
+                // escalated, re-timed); never drop a step that is still pending.
+                let pending = core.store.incident(id)?.is_some_and(|i| {
+                    i.state == State::Triggered
+                        && i.escalation
+                            .and_then(|e| e.next_at)
+                            .map(|t| t.timestamp_millis())
+                            == Some(due_at.timestamp_millis())
+                });
+                if pending {
+                    tracing::warn!(incident = id, %why, "escalation step not run; will retry");
+                } else {
+                    tracing::debug!(incident = id, %why, "stale escalation entry");
+                    core.store.forget_due(due_at, id)?;
+                }
             }
         }
     }

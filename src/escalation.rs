@@ -43,7 +43,7 @@ impl Escalation {
             policy,
             level: 0,
             round: 0,
-            next_at: Some(opened_at + Duration::minutes(first.into())),
+            next_at: Some(whole_millis(opened_at + Duration::minutes(first.into()))),
             exhausted: false,
         }
     }
@@ -71,7 +71,7 @@ impl Escalation {
             next.exhausted = true;
             return Some((Step::Exhausted, next));
         };
-        let base = now.max(due);
+        let base = whole_millis(now.max(due));
         if let Some(following) = levels.get(self.level + 1) {
             next.level += 1;
             next.next_at = Some(base + Duration::minutes(following.after_minutes.into()));
@@ -97,7 +97,7 @@ impl Escalation {
             return None;
         }
         let mut next = self.clone();
-        next.next_at = Some(now);
+        next.next_at = Some(whole_millis(now));
         Some(next)
     }
 
@@ -105,6 +105,12 @@ impl Escalation {
     pub fn stop(&mut self) {
         self.next_at = None;
     }
+}
+
+/// Due times are kept in whole milliseconds, the resolution of the store's due
+/// index, so an index entry and the incident always agree on when a step is due.
+fn whole_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
 }
 
 /// The people (config user ids) that `targets` mean now, without repeats.
