@@ -83,6 +83,30 @@ impl Core {
         Ok(r)
     }
 
+    /// Snoozes an acknowledged incident for `minutes`; it pages again then unless resolved.
+    pub async fn snooze(
+        &self,
+        id: u64,
+        minutes: i64,
+    ) -> Result<Result<Incident, String>, StoreError> {
+        let now = self.clock.now();
+        let until = now + chrono::Duration::minutes(minutes);
+        let r = self.store.update_incident(id, now, |inc| {
+            let next = inc.snooze(until)?;
+            let ops = match &inc.alert_channel {
+                Some(c) => vec![(c.clone(), SlackOp::UpdateIncident { incident: id })],
+                None => vec![],
+            };
+            Ok((next, ops))
+        })?;
+        self.store.durable().await?;
+        if r.is_ok() {
+            self.outbox_ready.notify_one();
+            self.engine_wake.notify_one();
+        }
+        Ok(r)
+    }
+
     /// Pages `user` (a config user id) about incident `id` now.
     pub async fn assign(
         &self,

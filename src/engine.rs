@@ -122,11 +122,7 @@ fn escalations(core: &Core, now: DateTime<Utc>) -> Result<bool, StoreError> {
                 // Forget the entry only if the incident moved on (acknowledged,
                 // escalated, re-timed); never drop a step that is still pending.
                 let pending = core.store.incident(id)?.is_some_and(|i| {
-                    i.state == State::Triggered
-                        && i.escalation
-                            .and_then(|e| e.next_at)
-                            .map(|t| t.timestamp_millis())
-                            == Some(due_at.timestamp_millis())
+                    i.next_due().map(|t| t.timestamp_millis()) == Some(due_at.timestamp_millis())
                 });
                 if pending {
                     tracing::warn!(incident = id, %why, "escalation step not run; will retry");
@@ -149,9 +145,31 @@ pub fn plan_step(
     now: DateTime<Utc>,
     on_call: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Incident, Vec<(String, SlackOp)>), String> {
-    let esc = inc.escalation.as_ref().ok_or("no escalation")?;
     // The index keeps milliseconds; the incident may hold a finer instant.
     let millis = |t: DateTime<Utc>| t.timestamp_millis();
+    if inc.state == State::Acknowledged && inc.snoozed_until.map(millis) == Some(millis(due_at)) {
+        let next = inc.wake(now);
+        let mut ops = vec![];
+        if let Some(channel) = &inc.alert_channel {
+            let text = format!(
+                ":alarm_clock: The snooze on #{} {} is over and it is not resolved: paging again.",
+                inc.id, inc.alert.summary
+            );
+            ops.push((
+                channel.clone(),
+                SlackOp::Notify {
+                    channel: channel.clone(),
+                    text,
+                },
+            ));
+            ops.push((
+                channel.clone(),
+                SlackOp::UpdateIncident { incident: inc.id },
+            ));
+        }
+        return Ok((next, ops));
+    }
+    let esc = inc.escalation.as_ref().ok_or("no escalation")?;
     if inc.state != State::Triggered || esc.next_at.map(millis) != Some(millis(due_at)) {
         return Err("not due any more".into());
     }

@@ -124,6 +124,9 @@ pub struct Incident {
     /// The DMs that page people: updated with the channel message.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dm_messages: Vec<MessageRef>,
+    /// An acknowledged incident pages again at this time unless resolved first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snoozed_until: Option<DateTime<Utc>>,
 }
 
 /// One person paged for an incident.
@@ -177,7 +180,46 @@ impl Incident {
         if let Some(e) = &mut next.escalation {
             e.stop();
         }
+        if next.state == State::Resolved {
+            next.snoozed_until = None;
+        }
         Ok(next)
+    }
+
+    /// When time alone next changes this incident: its next escalation step
+    /// while triggered, the end of its snooze while acknowledged.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        match self.state {
+            State::Triggered => self.escalation.as_ref().and_then(|e| e.next_at),
+            State::Acknowledged => self.snoozed_until,
+            State::Resolved => None,
+        }
+    }
+
+    /// Acknowledged and snoozed: pages again at `until` unless resolved.
+    pub fn snooze(&self, until: DateTime<Utc>) -> Result<Incident, String> {
+        if self.state != State::Acknowledged {
+            return Err(format!(
+                "#{} is {}; only an acknowledged incident can be snoozed.",
+                self.id,
+                self.state.as_str()
+            ));
+        }
+        let mut next = self.clone();
+        next.snoozed_until = Some(until);
+        Ok(next)
+    }
+
+    /// The snooze ran out: triggered again, escalating from the first level.
+    pub fn wake(&self, at: DateTime<Utc>) -> Incident {
+        let mut next = self.clone();
+        next.state = State::Triggered;
+        next.acknowledged = None;
+        next.snoozed_until = None;
+        if let Some(e) = &self.escalation {
+            next.escalation = Some(Escalation::start(e.policy.clone(), at));
+        }
+        next
     }
 
     /// Another alert with the same dedup key arrived: count it, page nobody.
@@ -224,6 +266,7 @@ pub(crate) mod tests {
             escalation: None,
             paged: vec![],
             dm_messages: vec![],
+            snoozed_until: None,
         }
     }
 

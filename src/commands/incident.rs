@@ -14,6 +14,8 @@ pub enum IncidentCommand {
     Resolve(u64),
     Escalate(u64),
     Assign(u64, UserRef),
+    /// Minutes.
+    Snooze(u64, i64),
     Help,
 }
 
@@ -51,6 +53,16 @@ pub fn parse(text: &str) -> Result<IncidentCommand, String> {
         "ack" => Ok(IncidentCommand::Ack(id()?)),
         "resolve" => Ok(IncidentCommand::Resolve(id()?)),
         "escalate" => Ok(IncidentCommand::Escalate(id()?)),
+        "snooze" => match rest.as_slice() {
+            [one, d] => {
+                let d = crate::config::parse_duration(d).map_err(|e| format!("`{d}`: {e}"))?;
+                if d > chrono::Duration::days(7) || d < chrono::Duration::minutes(1) {
+                    return Err("Snooze for at least a minute and at most 7 days.".into());
+                }
+                Ok(IncidentCommand::Snooze(parse_id(one)?, d.num_minutes()))
+            }
+            _ => Err(format!("Usage: `/incident {}`", sub.usage)),
+        },
         "assign" => match rest.as_slice() {
             [one, who] => Ok(IncidentCommand::Assign(parse_id(one)?, parse_user(who))),
             _ => Err(format!("Usage: `/incident {}`", sub.usage)),
@@ -87,6 +99,16 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
                 Ok(Ok(_)) => format!("Escalating #{id}: the next level is being paged now."),
                 Ok(Err(why)) => why,
                 Err(e) => format!("Sorry, #{id} could not be escalated just now ({e})."),
+            }
+        }
+        IncidentCommand::Snooze(id, minutes) => {
+            return match core.snooze(id, minutes).await {
+                Ok(Ok(inc)) => format!(
+                    "#{id} is snoozed until {}; it pages again then unless resolved.",
+                    inc.snoozed_until.map(slack_date).unwrap_or_default()
+                ),
+                Ok(Err(why)) => why,
+                Err(e) => format!("Sorry, #{id} could not be snoozed just now ({e})."),
             }
         }
         IncidentCommand::Assign(id, who) => {
@@ -200,6 +222,11 @@ mod tests {
         );
         check("page 4 alice", Ok(Assign(4, UserRef::Name("alice".into()))));
         check("assign 4", Err("Usage: `/incident assign ID @user`"));
+        check("snooze 4 1h", Ok(Snooze(4, 60)));
+        check("snooze #4 90m", Ok(Snooze(4, 90)));
+        check("snooze 4 8d", Err("at most 7 days"));
+        check("snooze 4 soon", Err("`soon`"));
+        check("snooze 4", Err("Usage: `/incident snooze ID DURATION`"));
         check("help", Ok(Help));
         check("ack", Err("Which incident?"));
         check("ack 1 2", Err("Too many"));

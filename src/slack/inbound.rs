@@ -178,6 +178,32 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
             }
             continue;
         }
+        if action.action_id.0.starts_with("incident_snooze") {
+            let parsed = action
+                .value
+                .as_deref()
+                .and_then(|v| v.split_once(':'))
+                .and_then(|(id, m)| {
+                    Some((
+                        id.parse::<u64>().ok()?,
+                        m.parse::<i64>()
+                            .ok()
+                            .filter(|m| (1..=7 * 24 * 60).contains(m))?,
+                    ))
+                });
+            let Some((id, minutes)) = parsed else {
+                return Reply::error(400, "button value is not ID:MINUTES");
+            };
+            match core.snooze(id, minutes).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(why)) => respond_privately(core, response_url.as_deref(), why).await,
+                Err(e) => {
+                    tracing::error!(incident = id, error = %e, "snooze could not be saved");
+                    return Reply::error(500, "the click could not be saved; please try again");
+                }
+            }
+            continue;
+        }
         if action.action_id.0 == "incident_escalate" {
             let Some(id) = action.value.as_deref().and_then(|v| v.parse::<u64>().ok()) else {
                 return Reply::error(400, "button value is not an incident id");

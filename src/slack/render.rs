@@ -91,6 +91,49 @@ fn stamp(s: &Option<Stamp>) -> minijinja::Value {
     }
 }
 
+/// The buttons that apply in the incident's current state, in display order.
+fn buttons(inc: &Incident) -> Vec<minijinja::Value> {
+    let id = inc.id.to_string();
+    let b = |action_id: &str, label: &str, value: String, style: Option<&str>| {
+        context! { action_id => action_id, label => label, value => value, style => style }
+    };
+    let mut out = vec![];
+    if inc.state == State::Triggered {
+        out.push(b(
+            "incident_acknowledge",
+            "Acknowledge",
+            id.clone(),
+            Some("primary"),
+        ));
+    }
+    if inc.state != State::Resolved {
+        out.push(b("incident_resolve", "Resolve", id.clone(), None));
+    }
+    if inc.state == State::Triggered && inc.escalation.as_ref().is_some_and(|e| !e.exhausted) {
+        out.push(b(
+            "incident_escalate",
+            "Escalate",
+            id.clone(),
+            Some("danger"),
+        ));
+    }
+    if inc.state == State::Acknowledged {
+        out.push(b(
+            "incident_snooze_1h",
+            "Snooze 1h",
+            format!("{id}:60"),
+            None,
+        ));
+        out.push(b(
+            "incident_snooze_4h",
+            "Snooze 4h",
+            format!("{id}:240"),
+            None,
+        ));
+    }
+    out
+}
+
 /// The incident's alert message, in its current state.
 pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError> {
     let service = config
@@ -135,9 +178,8 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
         links => links,
         paging => paging,
         exhausted => inc.escalation.as_ref().is_some_and(|e| e.exhausted),
-        can_escalate => inc.state == State::Triggered && inc.escalation.as_ref().is_some_and(|e| !e.exhausted),
-        can_acknowledge => inc.state == State::Triggered,
-        can_resolve => inc.state != State::Resolved,
+        snoozed_until => inc.snoozed_until.map(slack_date),
+        buttons => buttons(inc),
     };
     render("incident.blocks", "incident.text", ctx)
 }
@@ -299,7 +341,7 @@ mod tests {
         let resolved = acked.apply(Transition::Resolve, by, at).unwrap();
         let cases = [
             (&open, vec!["Acknowledge", "Resolve"]),
-            (&acked, vec!["Resolve"]),
+            (&acked, vec!["Resolve", "Snooze 1h", "Snooze 4h"]),
             (&resolved, vec![]),
         ];
         for (inc, want) in cases {

@@ -248,6 +248,7 @@ impl Store {
                         escalation: a.escalation.clone(),
                         paged: vec![],
                         dm_messages: vec![],
+                        snoozed_until: None,
                     };
                     put_tracked(incidents, due, None, &incident)?;
                     dedup.insert(dkey.as_slice(), &id.to_be_bytes())?;
@@ -779,6 +780,9 @@ async fn run_committer(mut rx: mpsc::UnboundedReceiver<FlushRequest>) {
             .await
             .map(|_| ())
             .map_err(|e| e.to_string());
+        // Release the database before answering, so a caller that drops its
+        // last handle after this reply finds the files unlocked.
+        drop(db);
         for w in waiters {
             let _ = w.send(r.clone());
         }
@@ -852,14 +856,6 @@ fn get_incident(t: &TransactionalTree, id: u64) -> TxResult<Option<Incident>> {
     }
 }
 
-/// When the engine must next act on `i`, if ever.
-fn next_due(i: &Incident) -> Option<DateTime<Utc>> {
-    if i.state != State::Triggered {
-        return None;
-    }
-    i.escalation.as_ref().and_then(|e| e.next_at)
-}
-
 fn due_key(at: DateTime<Utc>, id: u64) -> [u8; 16] {
     let mut k = [0u8; 16];
     k[..8].copy_from_slice(
@@ -878,7 +874,7 @@ fn put_tracked(
     old: Option<&Incident>,
     new: &Incident,
 ) -> TxResult<()> {
-    let (was, now) = (old.and_then(next_due), next_due(new));
+    let (was, now) = (old.and_then(Incident::next_due), new.next_due());
     if was != now {
         if let Some(t) = was {
             due.remove(&due_key(t, new.id))?;

@@ -103,7 +103,12 @@ async fn alice_then_bob_then_bob_acks_and_nothing_more() {
     channels.sort();
     assert_eq!(channels, [CHANNEL, "DU0ALICE", "DU0BOB"]);
     for u in last_three {
-        assert_eq!(button_labels(&u.body), ["Resolve"], "{}", u.body);
+        assert_eq!(
+            button_labels(&u.body),
+            ["Resolve", "Snooze 1h", "Snooze 4h"],
+            "{}",
+            u.body
+        );
     }
     advance(&t, &clock, 120);
     tokio::time::sleep(Wait::from_millis(300)).await;
@@ -245,4 +250,104 @@ async fn a_policy_edit_does_not_change_a_running_escalation() {
     let d = wait_dms(&fake, 2).await;
     assert_eq!(d.len(), 2);
     assert_eq!(d[1].0, "DU0BOB");
+}
+
+/// Clicks a button whose value is not just the incident id.
+async fn click_value(
+    t: &TestApp,
+    action_id: &str,
+    value: &str,
+    user: &str,
+    response_url: &str,
+) -> u16 {
+    let payload = json!({
+        "type": "block_actions",
+        "team": {"id": "T0TEAM", "domain": "example"},
+        "user": {"id": user, "username": "someone", "team_id": "T0TEAM"},
+        "api_app_id": "A0APP",
+        "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": CHANNEL},
+        "trigger_id": "1.2.3",
+        "response_url": response_url,
+        "actions": [{"type": "button", "action_id": action_id, "block_id": "incident:1", "value": value, "action_ts": "1"}]
+    });
+    let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+    t.slack("/slack/interactions", &body).await.0
+}
+
+#[tokio::test]
+async fn a_snooze_pages_again_when_it_ends_unless_resolved() {
+    let fake = FakeSlack::start().await;
+    let clock = three_am();
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), Some(&fake), clock.clone()).await;
+    page(&t, "s1").await;
+    page(&t, "s2").await;
+    wait_dms(&fake, 2).await;
+    for id in [1, 2] {
+        t.click(
+            "incident_acknowledge",
+            id,
+            "U0ALICE",
+            &fake.response_url("ack"),
+        )
+        .await;
+    }
+    // Acknowledged messages offer Snooze.
+    let end = std::time::Instant::now() + WAIT;
+    while !fake
+        .calls("chat.update")
+        .iter()
+        .any(|u| button_labels(&u.body) == ["Resolve", "Snooze 1h", "Snooze 4h"])
+    {
+        assert!(
+            std::time::Instant::now() < end,
+            "no update with Snooze buttons"
+        );
+        tokio::time::sleep(Wait::from_millis(10)).await;
+    }
+    assert_eq!(
+        click_value(
+            &t,
+            "incident_snooze_1h",
+            "1:60",
+            "U0ALICE",
+            &fake.response_url("z")
+        )
+        .await,
+        200
+    );
+    let (_, reply) = t
+        .command("snooze 2 1h", "U0ALICE", &fake.response_url("cmd"))
+        .await;
+    assert!(
+        reply["text"]
+            .as_str()
+            .unwrap()
+            .contains("#2 is snoozed until"),
+        "{reply}"
+    );
+    t.command("resolve 2", "U0ALICE", &fake.response_url("cmd"))
+        .await;
+
+    advance(&t, &clock, 59);
+    tokio::time::sleep(Wait::from_millis(200)).await;
+    assert_eq!(dms(&fake).len(), 2, "still snoozed");
+    advance(&t, &clock, 1);
+    let d = wait_dms(&fake, 3).await;
+    assert_eq!(d.len(), 3, "#1 pages again from the first level");
+    assert_eq!(d[2].0, "DU0ALICE");
+    assert!(d[2].1["text"].as_str().unwrap().contains("#1"));
+    let notes: Vec<String> = fake
+        .calls("chat.postMessage")
+        .into_iter()
+        .filter_map(|c| c.body["text"].as_str().map(str::to_string))
+        .filter(|t| t.contains("snooze"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].contains("#1"));
+    tokio::time::sleep(Wait::from_millis(200)).await;
+    assert_eq!(
+        dms(&fake).len(),
+        3,
+        "#2 was resolved during its snooze: no page"
+    );
 }

@@ -109,7 +109,10 @@ async fn acknowledge_through_events_v2_updates_the_message() {
     fake.wait_for("chat.postMessage", 1, WAIT).await;
     assert_eq!(t.enqueue(&action_body("lat", "acknowledge")).await.0, 202);
     let updates = fake.wait_for("chat.update", 1, WAIT).await;
-    assert_eq!(button_labels(&updates[0].body), ["Resolve"]);
+    assert_eq!(
+        button_labels(&updates[0].body),
+        ["Resolve", "Snooze 1h", "Snooze 4h"]
+    );
     // Acknowledging or resolving a key nobody knows is accepted and dropped.
     assert_eq!(
         t.enqueue(&action_body("never-seen", "acknowledge")).await.0,

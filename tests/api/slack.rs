@@ -24,7 +24,10 @@ async fn clicking_acknowledge_updates_the_message_in_place() {
         update["ts"], ts,
         "ts of the request is not the posted message's"
     );
-    assert_eq!(button_labels(&update), ["Resolve"]);
+    assert_eq!(
+        button_labels(&update),
+        ["Resolve", "Snooze 1h", "Snooze 4h"]
+    );
     assert!(
         update["blocks"]
             .to_string()
