@@ -9,7 +9,7 @@ use crate::schedule::{ical, shifts};
 use crate::settings::{Secret, Settings};
 use crate::slack::api::SlackApi;
 use crate::slack::outbox::OutboxWorker;
-use crate::store::{Changed, SlackOp, Store, StoreError};
+use crate::store::{update_lane, Changed, SlackOp, Store, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,10 +93,7 @@ impl Core {
         let until = now + chrono::Duration::minutes(minutes);
         let r = self.store.update_incident(id, now, |inc| {
             let next = inc.snooze(until)?;
-            let ops = match &inc.alert_channel {
-                Some(c) => vec![(c.clone(), SlackOp::UpdateIncident { incident: id })],
-                None => vec![],
-            };
+            let ops = vec![(update_lane(inc), SlackOp::UpdateIncident { incident: id })];
             Ok((next, ops))
         })?;
         self.store.durable().await?;
@@ -139,9 +136,7 @@ impl Core {
                     page,
                 },
             )];
-            if let Some(channel) = &inc.alert_channel {
-                ops.push((channel.clone(), SlackOp::UpdateIncident { incident: id }));
-            }
+            ops.push((update_lane(inc), SlackOp::UpdateIncident { incident: id }));
             Ok((next, ops))
         })?;
         self.store.durable().await?;

@@ -13,7 +13,7 @@ use crate::escalation::{resolve_targets, Step};
 use crate::incident::{Incident, Page, State};
 use crate::schedule::{on_call_at, shifts, Override};
 use crate::slack::render::{self, Handoff};
-use crate::store::{SlackOp, StoreError};
+use crate::store::{update_lane, SlackOp, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 use tokio::sync::watch;
@@ -21,6 +21,7 @@ use tokio::sync::watch;
 /// Longest the engine sleeps, so config-free changes (overrides) are seen soon
 /// even without a wake-up.
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(30);
+const MIN_SLEEP: std::time::Duration = std::time::Duration::from_millis(20);
 /// How far ahead "until when" is looked up.
 const HORIZON_DAYS: i64 = 60;
 
@@ -34,9 +35,13 @@ pub async fn run(core: Core, mut shutdown: watch::Receiver<bool>) {
             }
         };
         let now = core.clock.now();
-        // Work already due (the pass took a while) runs again at once.
+        // Work already due (the pass took a while) runs again almost at once;
+        // the floor keeps a step that keeps failing from spinning the loop.
         let wait = next.map_or(MAX_SLEEP, |t| {
-            (t - now).to_std().unwrap_or_default().min(MAX_SLEEP)
+            (t - now)
+                .to_std()
+                .unwrap_or_default()
+                .clamp(MIN_SLEEP, MAX_SLEEP)
         });
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
@@ -48,7 +53,10 @@ pub async fn run(core: Core, mut shutdown: watch::Receiver<bool>) {
 
 /// One pass: due escalation steps, then handoffs; returns when the next work is due.
 pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
+    // Whole milliseconds, the resolution of the stored cursors and due index, so
+    // a boundary is never announced from just before it and again after it.
     let now = core.clock.now();
+    let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
     let mut queued = escalations(core, now)?;
     let mut next: Option<DateTime<Utc>> = core.store.next_escalation_due()?;
     for s in &core.config.schedules {
@@ -113,27 +121,43 @@ fn escalations(core: &Core, now: DateTime<Utc>) -> Result<bool, StoreError> {
     };
     let mut queued = false;
     for (due_at, id) in due {
-        match core
-            .store
-            .update_incident(id, now, |inc| plan_step(config, inc, due_at, now, &on_call))?
-        {
-            Ok(_) => queued = true,
-            Err(why) => {
-                // Forget the entry only if the incident moved on (acknowledged,
-                // escalated, re-timed); never drop a step that is still pending.
-                let pending = core.store.incident(id)?.is_some_and(|i| {
-                    i.next_due().map(|t| t.timestamp_millis()) == Some(due_at.timestamp_millis())
-                });
-                if pending {
-                    tracing::warn!(incident = id, %why, "escalation step not run; will retry");
-                } else {
-                    tracing::debug!(incident = id, %why, "stale escalation entry");
-                    core.store.forget_due(due_at, id)?;
-                }
+        // One bad entry must not stop every other escalation: log it and go on.
+        match step_one(core, id, due_at, now, &on_call) {
+            Ok(q) => queued |= q,
+            Err(e) => {
+                tracing::error!(incident = id, error = %e, "escalation step failed; will retry")
             }
         }
     }
     Ok(queued)
+}
+
+fn step_one(
+    core: &Core,
+    id: u64,
+    due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    on_call: &dyn Fn(&str) -> Option<String>,
+) -> Result<bool, StoreError> {
+    match core.store.update_incident(id, now, |inc| {
+        plan_step(&core.config, inc, due_at, now, on_call)
+    })? {
+        Ok(_) => Ok(true),
+        Err(why) => {
+            // Forget the entry only if the incident moved on (acknowledged,
+            // escalated, re-timed); never drop a step that is still pending.
+            let pending = core.store.incident(id)?.is_some_and(|i| {
+                i.next_due().map(|t| t.timestamp_millis()) == Some(due_at.timestamp_millis())
+            });
+            if pending {
+                tracing::warn!(incident = id, %why, "escalation step not run; will retry");
+            } else {
+                tracing::debug!(incident = id, %why, "stale escalation entry");
+                core.store.forget_due(due_at, id)?;
+            }
+            Ok(false)
+        }
+    }
 }
 
 /// What the step due at `due_at` does to `inc`: the incident after it and the
@@ -162,11 +186,11 @@ pub fn plan_step(
                     text,
                 },
             ));
-            ops.push((
-                channel.clone(),
-                SlackOp::UpdateIncident { incident: inc.id },
-            ));
         }
+        ops.push((
+            update_lane(inc),
+            SlackOp::UpdateIncident { incident: inc.id },
+        ));
         return Ok((next, ops));
     }
     let esc = inc.escalation.as_ref().ok_or("no escalation")?;
@@ -234,12 +258,10 @@ pub fn plan_step(
             }
         }
     }
-    if let Some(channel) = &inc.alert_channel {
-        ops.push((
-            channel.clone(),
-            SlackOp::UpdateIncident { incident: inc.id },
-        ));
-    }
+    ops.push((
+        update_lane(inc),
+        SlackOp::UpdateIncident { incident: inc.id },
+    ));
     Ok((next, ops))
 }
 

@@ -214,7 +214,7 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
             to,
         } => set_override(core, inv, asker, &schedule, &user, from, to, tz).await,
         OncallCommand::Load { team, weeks } => team_load(core, &team, weeks, now),
-        OncallCommand::Feed(id) => feed(core, &id),
+        OncallCommand::Feed(id) => feed(core, &id).await,
         OncallCommand::Swap {
             schedule,
             user,
@@ -716,11 +716,16 @@ fn team_load(core: &Core, team_id: &str, weeks: u32, now: DateTime<Utc>) -> Resu
     Ok(out)
 }
 
-fn feed(core: &Core, id: &str) -> Result<String, String> {
+async fn feed(core: &Core, id: &str) -> Result<String, String> {
     schedule(&core.config, id)?;
     let seed = core
         .store
         .feed_seed()
+        .map_err(|e| format!("Sorry, the feed link cannot be made just now ({e})."))?;
+    // The link must keep working after a crash: the seed is on disk before it is shown.
+    core.store
+        .durable()
+        .await
         .map_err(|e| format!("Sorry, the feed link cannot be made just now ({e})."))?;
     Ok(format!(
         "Subscribe to `{id}` in your calendar app (keep this link private):\n{}/schedules/{id}.ics?token={}",

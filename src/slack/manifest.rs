@@ -10,6 +10,8 @@ const BOT_SCOPES: &[&str] = &[
     "commands",          // slash commands
     "channels:history",  // find a message posted just before a crash, instead of posting twice
     "groups:history",    // same, in private channels
+    "im:write",          // open a DM to page someone
+    "im:history",        // find a page sent just before a crash, instead of sending it twice
     "app_mentions:read", // answer @tocsin
     "users:read",        // show people by name and time zone
 ];

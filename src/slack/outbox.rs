@@ -24,6 +24,9 @@ pub const INCIDENT_EVENT_TYPE: &str = "tocsin_incident";
 
 const BACKOFF_START: Duration = Duration::from_millis(250);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// Longest a single delivery (all its Slack calls) may take before it counts as failed.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+const IDLE_RECHECK: Duration = Duration::from_secs(5);
 
 pub struct OutboxWorker {
     pub store: Store,
@@ -70,7 +73,10 @@ impl OutboxWorker {
         loop {
             match self.store.outbox_after(last_seq) {
                 Ok(rows) => {
-                    for (seq, item) in rows {
+                    // Only rows already on disk: a row still waiting for its flush
+                    // could vanish in a crash, and Slack must not see it first.
+                    let on_disk = self.store.flushed_outbox_seq();
+                    for (seq, item) in rows.into_iter().take_while(|(seq, _)| *seq <= on_disk) {
                         if first_pass {
                             suspect.insert(seq);
                         }
@@ -103,7 +109,12 @@ impl OutboxWorker {
                 let (ctx, tx, name) = (ctx.clone(), done_tx.clone(), name.clone());
                 let was_suspect = suspect.remove(&seq);
                 tokio::spawn(async move {
-                    let r = ctx.deliver(seq, was_suspect).await;
+                    // A hung connection must not hold the lane forever.
+                    let r = tokio::time::timeout(CALL_TIMEOUT, ctx.deliver(seq, was_suspect))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(Failure::Transient("Slack did not answer in time".into()))
+                        });
                     let _ = tx.send((name, seq, r));
                 });
             }
@@ -111,10 +122,18 @@ impl OutboxWorker {
             lanes.retain(|_, l| {
                 l.busy || !l.queue.is_empty() || l.ready_at.is_some_and(|t| t > now)
             });
-            let sleep = tokio::time::sleep_until(wake.unwrap_or(now + Duration::from_secs(3600)));
+            // Also look again now and then, in case a wake-up was missed.
+            let sleep = tokio::time::sleep_until(
+                wake.unwrap_or(now + IDLE_RECHECK).min(now + IDLE_RECHECK),
+            );
             tokio::select! {
                 _ = self.ready.notified() => {}
                 Some((name, seq, result)) = done_rx.recv() => {
+                    // After an unclear failure Slack may have the message already:
+                    // look before sending it again.
+                    if matches!(result, Err(Failure::Transient(_))) {
+                        suspect.insert(seq);
+                    }
                     if let Some(lane) = lanes.get_mut(&name) {
                         self.settle(lane, &name, seq, result);
                     }
@@ -352,15 +371,26 @@ impl Delivery {
         // (it is rendered fresh when it is posted).
         let r =
             render::incident(&inc, &self.config).map_err(|e| Failure::Permanent(e.to_string()))?;
+        // Each copy on its own: one deleted message must not stop the others.
+        let mut retry = None;
         for msg in inc.message.iter().chain(inc.dm_messages.iter()) {
             let content = SlackMessageContent::new()
                 .with_text(r.text.clone())
                 .with_blocks(r.blocks.clone());
-            self.api
+            match self
+                .api
                 .update_message(&msg.channel, &msg.ts, content)
-                .await?;
+                .await
+            {
+                Ok(()) => {}
+                Err(Failure::Permanent(why)) => {
+                    tracing::warn!(incident = id, channel = %msg.channel, %why, "a copy could not be updated; skipping it");
+                }
+                Err(e @ Failure::RateLimited(_)) => return Err(e),
+                Err(e) => retry = Some(e),
+            }
         }
-        Ok(())
+        retry.map_or(Ok(()), Err)
     }
 }
 

@@ -53,7 +53,7 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| SignatureError::BadTimestamp)?;
-    if (now - ts_num).abs() > MAX_SKEW_SECS {
+    if now.abs_diff(ts_num) > MAX_SKEW_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let expected = sign(secret, ts, body);
@@ -100,8 +100,16 @@ mod tests {
             i64,
             SignatureError,
         );
-        let cases: [Case; 6] = [
+        let cases: [Case; 7] = [
             (SECRET, Some(TS), None, BODY, now, SignatureError::Missing),
+            (
+                SECRET,
+                Some("-9223372036854775808"),
+                Some(SIG),
+                BODY,
+                now,
+                SignatureError::Stale,
+            ),
             (SECRET, None, Some(SIG), BODY, now, SignatureError::Missing),
             (
                 SECRET,

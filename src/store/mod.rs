@@ -23,6 +23,8 @@ use records::{IncidentRecord, OutboxRecord, OverrideRecord, SwapRecord};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// The schema this build reads and writes.
@@ -119,12 +121,20 @@ pub struct Store {
     due: sled::Tree,
     slack_events: sled::Tree,
     committer: mpsc::UnboundedSender<FlushRequest>,
+    /// Highest outbox sequence known to be on disk: the worker sends nothing
+    /// newer, so a crash can never roll back a change Slack already saw.
+    flushed_outbox: Arc<AtomicU64>,
 }
 
 /// A request to the group-commit task. It carries its own handle on the
 /// database so the task holds none between requests: the files are released
 /// as soon as the last `Store` is dropped.
-type FlushRequest = (sled::Db, oneshot::Sender<Result<(), String>>);
+struct FlushRequest {
+    db: sled::Db,
+    meta: sled::Tree,
+    flushed_outbox: Arc<AtomicU64>,
+    reply: oneshot::Sender<Result<(), String>>,
+}
 
 impl Store {
     /// Opens (or creates) the store. Must be called inside a tokio runtime:
@@ -146,6 +156,8 @@ impl Store {
                 }
             }
         }
+        // Whatever is here at open was read from disk.
+        let flushed = last_outbox_seq(&meta)?;
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run_committer(rx));
         Ok(Store {
@@ -160,6 +172,7 @@ impl Store {
             meta,
             db,
             committer: tx,
+            flushed_outbox: Arc::new(AtomicU64::new(flushed)),
         })
     }
 
@@ -167,7 +180,13 @@ impl Store {
     /// callers share one flush (group commit).
     pub async fn durable(&self) -> Result<(), StoreError> {
         let (tx, rx) = oneshot::channel();
-        if self.committer.send((self.db.clone(), tx)).is_err() {
+        let req = FlushRequest {
+            db: self.db.clone(),
+            meta: self.meta.clone(),
+            flushed_outbox: self.flushed_outbox.clone(),
+            reply: tx,
+        };
+        if self.committer.send(req).is_err() {
             // The committer is gone (runtime shutting down): flush inline.
             self.db.flush_async().await?;
             return Ok(());
@@ -183,8 +202,15 @@ impl Store {
 
     /// Flushes synchronously; used at shutdown.
     pub fn flush(&self) -> Result<(), StoreError> {
+        let last = last_outbox_seq(&self.meta)?;
         self.db.flush()?;
+        self.flushed_outbox.fetch_max(last, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// The highest outbox sequence that is on disk.
+    pub fn flushed_outbox_seq(&self) -> u64 {
+        self.flushed_outbox.load(Ordering::SeqCst)
     }
 
     pub fn schema_version(&self) -> Result<u64, StoreError> {
@@ -329,16 +355,14 @@ impl Store {
                             }
                         }
                     }
-                    let seq = match &next.alert_channel {
-                        Some(lane) => Some(push_outbox(
-                            meta,
-                            outbox,
-                            lane,
-                            SlackOp::UpdateIncident { incident: id },
-                            at,
-                        )?),
-                        None => None,
-                    };
+                    // Always: DM copies need the update even without a channel.
+                    let seq = Some(push_outbox(
+                        meta,
+                        outbox,
+                        &update_lane(&next),
+                        SlackOp::UpdateIncident { incident: id },
+                        at,
+                    )?);
                     Ok(Changed::Applied {
                         incident: next,
                         outbox: seq,
@@ -769,24 +793,51 @@ impl Store {
 }
 
 async fn run_committer(mut rx: mpsc::UnboundedReceiver<FlushRequest>) {
-    while let Some((db, first)) = rx.recv().await {
-        let mut waiters = vec![first];
-        while let Ok((_, w)) = rx.try_recv() {
-            waiters.push(w);
+    while let Some(first) = rx.recv().await {
+        let FlushRequest {
+            db,
+            meta,
+            flushed_outbox,
+            reply,
+        } = first;
+        let mut waiters = vec![reply];
+        while let Ok(more) = rx.try_recv() {
+            waiters.push(more.reply);
         }
-        // Everyone queued so far wrote before asking, so one flush covers them all.
+        // Everyone queued so far wrote before asking, so one flush covers them
+        // all, including every outbox row numbered below the counter read now.
+        let last = last_outbox_seq(&meta);
         let r = db
             .flush_async()
             .await
             .map(|_| ())
             .map_err(|e| e.to_string());
+        if let (Ok(()), Ok(last)) = (&r, last) {
+            flushed_outbox.fetch_max(last, Ordering::SeqCst);
+        }
         // Release the database before answering, so a caller that drops its
         // last handle after this reply finds the files unlocked.
-        drop(db);
+        drop((db, meta));
         for w in waiters {
             let _ = w.send(r.clone());
         }
     }
+}
+
+/// The last outbox sequence handed out so far (0 if none).
+fn last_outbox_seq(meta: &sled::Tree) -> Result<u64, StoreError> {
+    match meta.get(K_NEXT_OUTBOX)? {
+        Some(v) => Ok(decode_u64(&v, "meta")?.saturating_sub(1)),
+        None => Ok(0),
+    }
+}
+
+/// The outbox lane for re-rendering an incident's messages: its channel's lane
+/// (so an update never overtakes the post), or its own when it has no channel.
+pub fn update_lane(inc: &Incident) -> String {
+    inc.alert_channel
+        .clone()
+        .unwrap_or_else(|| format!("incident:{}", inc.id))
 }
 
 fn dedup_key(routing_key: &str, dedup_key: &str) -> Vec<u8> {
@@ -1110,6 +1161,17 @@ mod tests {
         assert_eq!(s.handoff_cursor("p").unwrap(), Some(at(10)));
         assert_eq!(s.outbox_pending().unwrap()[0].1.op, note);
         assert_eq!(s.feed_seed().unwrap(), s.feed_seed().unwrap());
+    }
+
+    #[tokio::test]
+    async fn outbox_rows_count_as_on_disk_only_after_a_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        s.trigger(&alert("k")).unwrap();
+        assert_eq!(s.outbox_pending().unwrap().len(), 1);
+        assert_eq!(s.flushed_outbox_seq(), 0, "committed, not yet flushed");
+        s.durable().await.unwrap();
+        assert_eq!(s.flushed_outbox_seq(), 1);
     }
 
     #[tokio::test]
