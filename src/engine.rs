@@ -66,13 +66,15 @@ pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
             .into_iter()
             .map(|o| o.over)
             .collect();
+        let current = on_call_at(s, &overrides, now);
         match core.store.handoff_cursor(&s.id)? {
             // First sight of this schedule: start from now, announce nothing old.
-            None => core.store.advance_handoffs(&s.id, now, &[])?,
+            None => core.store.advance_handoffs(&s.id, now, current, &[])?,
             Some(cursor) if cursor < now => {
-                let notices = handoff_notices(core, s, &overrides, cursor, now);
+                let recorded = core.store.handoff_user(&s.id)?;
+                let notices = handoff_notices(core, s, &overrides, cursor, now, recorded);
                 queued |= !notices.is_empty();
-                core.store.advance_handoffs(&s.id, now, &notices)?;
+                core.store.advance_handoffs(&s.id, now, current, &notices)?;
             }
             Some(_) => {}
         }
@@ -273,15 +275,25 @@ fn handoff_notices(
     overrides: &[Override],
     cursor: DateTime<Utc>,
     now: DateTime<Utc>,
+    recorded: Option<Option<String>>,
 ) -> Vec<(String, SlackOp)> {
     let window = shifts(s, overrides, cursor, now + Duration::milliseconds(1));
-    let Some(i) = window.len().checked_sub(1).filter(|i| *i > 0) else {
+    let Some(after) = window.last() else {
         return vec![];
     };
-    if i > 1 {
-        tracing::info!(schedule = %s.id, missed = i - 1, "announcing only the latest of several handoffs");
+    // Compare with whoever was on call last time: this also catches an
+    // override that took effect from a time already past (e.g. "today 00:00").
+    let before_user = match recorded {
+        Some(u) => u,
+        None if window.len() > 1 => window[window.len() - 2].user.clone(),
+        None => return vec![],
+    };
+    if before_user == after.user {
+        return vec![];
     }
-    let (before, after) = (&window[i - 1], &window[i]);
+    if window.len() > 2 {
+        tracing::info!(schedule = %s.id, changes = window.len() - 1, "announcing only the latest handoff");
+    }
     let until = shifts(
         s,
         overrides,
@@ -300,7 +312,7 @@ fn handoff_notices(
     let h = Handoff {
         schedule: &s.id,
         incoming: after.user.as_deref().map(mention),
-        outgoing: before.user.as_deref().map(mention),
+        outgoing: before_user.as_deref().map(mention),
         until,
     };
     let (dm, note) = match render::handoff(&h) {

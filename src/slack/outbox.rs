@@ -65,6 +65,7 @@ impl OutboxWorker {
         let mut suspect: HashSet<u64> = HashSet::new();
         let mut first_pass = true;
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+        let mut inflight = tokio::task::JoinSet::new();
         let ctx = Arc::new(Delivery {
             store: self.store.clone(),
             config: self.config.clone(),
@@ -108,7 +109,7 @@ impl OutboxWorker {
                 lane.busy = true;
                 let (ctx, tx, name) = (ctx.clone(), done_tx.clone(), name.clone());
                 let was_suspect = suspect.remove(&seq);
-                tokio::spawn(async move {
+                inflight.spawn(async move {
                     // A hung connection must not hold the lane forever.
                     let r = tokio::time::timeout(CALL_TIMEOUT, ctx.deliver(seq, was_suspect))
                         .await
@@ -141,7 +142,16 @@ impl OutboxWorker {
                 _ = sleep => {}
                 _ = shutdown.changed() => break,
             }
+            while inflight.try_join_next().is_some() {}
         }
+        // Let calls already on the wire finish briefly, then drop the rest:
+        // their rows stay in the outbox and are checked before being resent.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while inflight.join_next().await.is_some() {}
+        })
+        .await;
+        inflight.abort_all();
+        while inflight.join_next().await.is_some() {}
     }
 
     /// Drops an update that a later update of the same incident in this lane

@@ -36,6 +36,7 @@ const K_NEXT_OUTBOX: &[u8] = b"next_outbox_seq";
 const K_NEXT_OVERRIDE: &[u8] = b"next_override_id";
 const K_FEED_SEED: &[u8] = b"feed_seed";
 const HANDOFF_CURSOR: &str = "handoff_cursor:";
+const HANDOFF_USER: &str = "handoff_user:";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -739,15 +740,27 @@ impl Store {
         }
     }
 
+    /// Who was on call when handoffs were last looked at (`Some(None)`: nobody;
+    /// `None`: never recorded).
+    pub fn handoff_user(&self, schedule: &str) -> Result<Option<Option<String>>, StoreError> {
+        let key = format!("{HANDOFF_USER}{schedule}");
+        Ok(self.meta.get(key)?.map(|v| {
+            let u = String::from_utf8_lossy(&v).into_owned();
+            (!u.is_empty()).then_some(u)
+        }))
+    }
+
     /// Queues `notices` and moves the handoff cursor to `to`, atomically: a
     /// crash sends them all or none, and a restart never repeats them.
     pub fn advance_handoffs(
         &self,
         schedule: &str,
         to: DateTime<Utc>,
+        on_call: Option<&str>,
         notices: &[(String, SlackOp)],
     ) -> Result<(), StoreError> {
         let key = format!("{HANDOFF_CURSOR}{schedule}");
+        let user_key = format!("{HANDOFF_USER}{schedule}");
         // Milliseconds: an override starting "now" is not minute-aligned.
         let millis = u64::try_from(to.timestamp_millis()).unwrap_or(0);
         let r = (&self.meta, &self.outbox).transaction(|(meta, outbox)| -> TxResult<()> {
@@ -755,6 +768,7 @@ impl Store {
                 push_outbox(meta, outbox, lane, op.clone(), to)?;
             }
             meta.insert(key.as_bytes(), &millis.to_be_bytes())?;
+            meta.insert(user_key.as_bytes(), on_call.unwrap_or("").as_bytes())?;
             Ok(())
         });
         Ok(r?)
@@ -1156,9 +1170,15 @@ mod tests {
             channel: "U1".into(),
             text: "you're on".into(),
         };
-        s.advance_handoffs("p", at(10), &[("U1".into(), note.clone())])
+        s.advance_handoffs("p", at(10), Some("alice"), &[("U1".into(), note.clone())])
             .unwrap();
         assert_eq!(s.handoff_cursor("p").unwrap(), Some(at(10)));
+        assert_eq!(
+            s.handoff_user("p").unwrap(),
+            Some(Some("alice".to_string()))
+        );
+        s.advance_handoffs("p", at(11), None, &[]).unwrap();
+        assert_eq!(s.handoff_user("p").unwrap(), Some(None));
         assert_eq!(s.outbox_pending().unwrap()[0].1.op, note);
         assert_eq!(s.feed_seed().unwrap(), s.feed_seed().unwrap());
     }

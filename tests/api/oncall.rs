@@ -463,3 +463,37 @@ async fn a_declined_trade_changes_nothing_and_tells_the_requester() {
     );
     assert!(bad.contains("no shift #9"), "{bad}");
 }
+
+#[tokio::test]
+async fn an_override_that_began_in_the_past_is_still_announced() {
+    let fake = FakeSlack::start().await;
+    let clock = wednesday();
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), Some(&fake), clock.clone()).await;
+    engine_ready(&t).await;
+    clock.advance(chrono::Duration::seconds(5));
+    // Starts at midnight, ten hours before it is set: alice is on call now.
+    let ok = text(
+        &t.slash(
+            "/oncall",
+            "override platform-primary @alice today 00:00 +1d",
+            "U0ALICE",
+            "http://127.0.0.1:9/r",
+        )
+        .await,
+    );
+    assert!(ok.contains("Override #1"), "{ok}");
+    fake.wait_for("chat.postMessage", 2, std::time::Duration::from_secs(5))
+        .await;
+    let dm = notices(&fake, "U0ALICE");
+    assert_eq!(dm.len(), 1, "{dm:?}");
+    assert!(dm[0].contains("taking over from <@U0BOB>"), "{}", dm[0]);
+    let until = Utc
+        .with_ymd_and_hms(2026, 11, 26, 0, 0, 0)
+        .unwrap()
+        .timestamp();
+    assert!(
+        dm[0].contains(&format!("<!date^{until}^")),
+        "until the override ends: {}",
+        dm[0]
+    );
+}
