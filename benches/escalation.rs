@@ -59,6 +59,7 @@ fn seed(store: &Store, due: impl Fn(usize) -> DateTime<Utc>) {
                 alert: details(),
                 alert_channel: None,
                 escalation: Some(esc),
+                urgency: tocsin::config::Urgency::High,
                 at: Utc::now(),
             })
             .unwrap();
@@ -138,6 +139,7 @@ fn main() {
                         alert: details(),
                         alert_channel: None,
                         escalation: Some(esc),
+                        urgency: tocsin::config::Urgency::High,
                         at: now,
                     })
                     .unwrap();

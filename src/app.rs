@@ -74,6 +74,8 @@ impl Core {
             ))?;
             let mut next = inc.clone();
             next.escalation = Some(jumped);
+            // A person asking for more help makes it urgent.
+            next.raise_urgency(now);
             Ok((next, vec![]))
         })?;
         self.store.durable().await?;

@@ -27,6 +27,8 @@ pub struct User {
     pub time_zone: Tz,
     pub phone: Option<String>,
     pub email: Option<String>,
+    /// When low-urgency pages may reach this person (their zone); empty: the team's, else Mon–Fri 09–18.
+    pub working_hours: Vec<Restriction>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +40,8 @@ pub struct Team {
     /// Slack channel id where alerts for the team's services are posted.
     pub alert_channel: Option<String>,
     pub stakeholder_channel: Option<String>,
+    /// Default working hours for members without their own.
+    pub working_hours: Vec<Restriction>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,6 +127,16 @@ pub struct Service {
     pub escalation_policy: Option<String>,
     /// Always lowercase hex.
     pub integration_key: String,
+    /// Low: pages wait for each responder's working hours (critical and error alerts are always high).
+    pub urgency: Urgency,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Urgency {
+    #[default]
+    High,
+    Low,
 }
 
 /// One problem in the file. `line` and `column` are 1-based; 0 means the file could not be read at all.
@@ -323,6 +337,8 @@ struct RawUser {
     time_zone: Option<Str>,
     phone: Option<Str>,
     email: Option<Str>,
+    #[serde(default)]
+    working_hours: Vec<RawRestriction>,
 }
 
 #[derive(Deserialize)]
@@ -336,6 +352,8 @@ struct RawTeam {
     members: Vec<Str>,
     alert_channel: Option<String>,
     stakeholder_channel: Option<String>,
+    #[serde(default)]
+    working_hours: Vec<RawRestriction>,
 }
 
 #[derive(Deserialize)]
@@ -396,6 +414,7 @@ struct RawService {
     team: Str,
     escalation_policy: Option<Str>,
     integration_key: Str,
+    urgency: Option<Str>,
 }
 
 // ---- Conversion and cross-checks ----
@@ -536,6 +555,9 @@ impl Checker<'_> {
             time_zone,
             phone: u.phone.as_ref().map(|p| p.get_ref().clone()),
             email: u.email.as_ref().map(|e| e.get_ref().clone()),
+            working_hours: (u.working_hours.iter().enumerate())
+                .map(|(k, r)| self.restriction(r, &format!("{path}.working_hours[{k}]")))
+                .collect(),
         }
     }
 
@@ -561,6 +583,9 @@ impl Checker<'_> {
             members: t.members.iter().map(|m| m.get_ref().clone()).collect(),
             alert_channel: t.alert_channel.clone(),
             stakeholder_channel: t.stakeholder_channel.clone(),
+            working_hours: (t.working_hours.iter().enumerate())
+                .map(|(k, r)| self.restriction(r, &format!("{path}.working_hours[{k}]")))
+                .collect(),
         }
     }
 
@@ -649,42 +674,7 @@ impl Checker<'_> {
             }
         };
         let restrictions = (raw.restrictions.iter().enumerate())
-            .map(|(k, r)| {
-                let r = r.get_ref();
-                let p = format!("{path}.restrictions[{k}]");
-                let Some(days_raw) = &r.days else {
-                    // Weekly form: from = "fri 18:00", to = "mon 09:00".
-                    let from = parse_day_time(r.from.get_ref());
-                    let (fd, from) = self.take(
-                        from,
-                        r.from.span(),
-                        &format!("{p}.from"),
-                        (0, NaiveTime::MIN),
-                    );
-                    let to = parse_day_time(r.to.get_ref());
-                    let (td, to) =
-                        self.take(to, r.to.span(), &format!("{p}.to"), (0, NaiveTime::MIN));
-                    let mut days = [false; 7];
-                    days[fd] = true;
-                    let mut close_after_days = ((td + 7 - fd) % 7) as u32;
-                    if close_after_days == 0 && to <= from {
-                        close_after_days = 7;
-                    }
-                    return Restriction {
-                        days,
-                        from,
-                        to,
-                        close_after_days,
-                    };
-                };
-                let days = parse_days(days_raw.get_ref());
-                let days = self.take(days, days_raw.span(), &format!("{p}.days"), [false; 7]);
-                let from = parse_hhmm(r.from.get_ref());
-                let from = self.take(from, r.from.span(), &format!("{p}.from"), NaiveTime::MIN);
-                let to = parse_hhmm(r.to.get_ref());
-                let to = self.take(to, r.to.span(), &format!("{p}.to"), NaiveTime::MIN);
-                Restriction::daily(days, from, to)
-            })
+            .map(|(k, r)| self.restriction(r.get_ref(), &format!("{path}.restrictions[{k}]")))
             .collect();
         Layer {
             name: raw.name.get_ref().clone(),
@@ -751,6 +741,42 @@ impl Checker<'_> {
         Some(target)
     }
 
+    /// One time window: the daily form (`days`, `from`, `to`) or the weekly
+    /// form (`from = "fri 18:00"`, `to = "mon 09:00"`).
+    fn restriction(&mut self, r: &RawRestriction, p: &str) -> Restriction {
+        let Some(days_raw) = &r.days else {
+            // Weekly form: from = "fri 18:00", to = "mon 09:00".
+            let from = parse_day_time(r.from.get_ref());
+            let (fd, from) = self.take(
+                from,
+                r.from.span(),
+                &format!("{p}.from"),
+                (0, NaiveTime::MIN),
+            );
+            let to = parse_day_time(r.to.get_ref());
+            let (td, to) = self.take(to, r.to.span(), &format!("{p}.to"), (0, NaiveTime::MIN));
+            let mut days = [false; 7];
+            days[fd] = true;
+            let mut close_after_days = ((td + 7 - fd) % 7) as u32;
+            if close_after_days == 0 && to <= from {
+                close_after_days = 7;
+            }
+            return Restriction {
+                days,
+                from,
+                to,
+                close_after_days,
+            };
+        };
+        let days = parse_days(days_raw.get_ref());
+        let days = self.take(days, days_raw.span(), &format!("{p}.days"), [false; 7]);
+        let from = parse_hhmm(r.from.get_ref());
+        let from = self.take(from, r.from.span(), &format!("{p}.from"), NaiveTime::MIN);
+        let to = parse_hhmm(r.to.get_ref());
+        let to = self.take(to, r.to.span(), &format!("{p}.to"), NaiveTime::MIN);
+        Restriction::daily(days, from, to)
+    }
+
     fn services(&mut self, raw: &[Spanned<RawService>], known: &Known) -> Vec<Service> {
         let mut key_lines: HashMap<String, usize> = HashMap::new();
         let mut out = Vec::with_capacity(raw.len());
@@ -785,12 +811,25 @@ impl Checker<'_> {
                     String::new()
                 }
             };
+            let urgency = match s.urgency.as_ref() {
+                None => Urgency::High,
+                Some(u) => match u.get_ref().as_str() {
+                    "high" => Urgency::High,
+                    "low" => Urgency::Low,
+                    other => {
+                        let m = format!("invalid urgency `{other}`: expected \"high\" or \"low\"");
+                        self.err(u.span(), format!("{path}.urgency"), m);
+                        Urgency::High
+                    }
+                },
+            };
             out.push(Service {
                 id: s.id.get_ref().clone(),
                 name: s.name.clone(),
                 team: s.team.get_ref().clone(),
                 escalation_policy: s.escalation_policy.as_ref().map(|p| p.get_ref().clone()),
                 integration_key,
+                urgency,
             });
         }
         out
@@ -1064,6 +1103,27 @@ fn render_path(name: &str, counts: &HashMap<String, usize>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn urgency_and_working_hours_are_read_and_checked() {
+        let base = "[[users]]\nid = \"a\"\nname = \"A\"\nworking_hours = [{ days = \"mon-thu\", from = \"08:00\", to = \"16:00\" }]\n\
+                    [[teams]]\nid = \"t\"\nname = \"T\"\nmembers = [\"a\"]\nworking_hours = [{ days = \"mon-fri\", from = \"10:00\", to = \"19:00\" }]\n\
+                    [[services]]\nid = \"s\"\nname = \"S\"\nteam = \"t\"\nintegration_key = \"0123456789abcdef0123456789abcdef\"\nurgency = \"low\"\n";
+        let c = Config::parse("t.toml", base).unwrap();
+        assert_eq!(c.services[0].urgency, Urgency::Low);
+        assert_eq!(c.users[0].working_hours[0].from, hm(8, 0));
+        assert_eq!(c.teams[0].working_hours[0].to, hm(19, 0));
+        let bad = base
+            .replace("urgency = \"low\"", "urgency = \"medium\"")
+            .replace("\"08:00\"", "\"8am\"");
+        let e = Config::parse("t.toml", &bad).unwrap_err();
+        let fields: Vec<&str> = e.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["users[0].working_hours[0].from", "services[0].urgency"],
+            "{e}"
+        );
+    }
+
     #[test]
     fn weekly_restrictions_name_their_days() {
         let text = "[[users]]\nid = \"a\"\nname = \"A\"\n[[teams]]\nid = \"t\"\nname = \"T\"\nmembers = [\"a\"]\n\

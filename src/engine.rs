@@ -8,10 +8,11 @@
 //! cursor's move, in one transaction: nothing is skipped or sent twice.
 
 use crate::app::Core;
+use crate::config::Urgency;
 use crate::config::{Config, Schedule};
 use crate::escalation::{resolve_targets, Step};
-use crate::incident::{Incident, Page, State};
-use crate::schedule::{on_call_at, shifts, Override};
+use crate::incident::{Held, Incident, Page, State};
+use crate::schedule::{on_call_at, shifts, working, Override};
 use crate::slack::render::{self, Handoff};
 use crate::store::{update_lane, SlackOp, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -195,67 +196,91 @@ pub fn plan_step(
         ));
         return Ok((next, ops));
     }
-    let esc = inc.escalation.as_ref().ok_or("no escalation")?;
-    if inc.state != State::Triggered || esc.next_at.map(millis) != Some(millis(due_at)) {
+    if inc.state != State::Triggered || inc.next_due().map(millis) != Some(millis(due_at)) {
         return Err("not due any more".into());
     }
-    let (step, after) = esc.step(now).ok_or("not due yet")?;
     let mut next = inc.clone();
-    next.escalation = Some(after);
     let mut ops = vec![];
-    match step {
-        Step::Page { level, targets, .. } => {
-            let people = resolve_targets(config, &targets, on_call);
-            if people.is_empty() {
-                tracing::warn!(
-                    incident = inc.id,
-                    level,
-                    "an escalation level has nobody to page"
-                );
-            }
-            for user in people {
-                let page = next.paged.len();
-                next.paged.push(Page {
-                    user: user.clone(),
-                    at: now,
-                    level: Some(level),
-                });
-                match config.user(&user).and_then(|u| u.slack_id.clone()) {
-                    Some(slack) => ops.push((
-                        slack.clone(),
-                        SlackOp::PageUser {
-                            incident: inc.id,
-                            user: slack,
-                            page,
-                        },
-                    )),
-                    None => tracing::warn!(incident = inc.id, %user, "cannot page: no slack_id"),
+    // Pages that waited for working hours, now due.
+    let (ready, waiting): (Vec<Held>, Vec<Held>) =
+        next.held.drain(..).partition(|h| h.until <= now);
+    next.held = waiting;
+    let mut released: Vec<String> = vec![];
+    for h in ready {
+        if !released.contains(&h.user) {
+            released.push(h.user.clone());
+            page_now(config, &mut next, &mut ops, h.user, h.level, now);
+        }
+    }
+    let due_step = inc
+        .escalation
+        .as_ref()
+        .filter(|e| e.next_at.is_some_and(|t| t <= now));
+    if let Some(esc) = due_step {
+        let (step, after) = esc.step(now).ok_or("not due yet")?;
+        next.escalation = Some(after);
+        match step {
+            Step::Page { level, targets, .. } => {
+                let people = resolve_targets(config, &targets, on_call);
+                if people.is_empty() {
+                    tracing::warn!(
+                        incident = inc.id,
+                        level,
+                        "an escalation level has nobody to page"
+                    );
+                }
+                for user in people {
+                    // Low urgency waits for the person's working hours.
+                    if next.urgency == Urgency::Low {
+                        if let Some(start) =
+                            working_start(config, inc, &user, now).filter(|t| *t > now)
+                        {
+                            // Once is enough: a repeat round does not queue a second page.
+                            if !next.held.iter().any(|h| h.user == user) {
+                                next.held.push(Held {
+                                    user,
+                                    level: Some(level),
+                                    until: start,
+                                });
+                            }
+                            continue;
+                        }
+                    }
+                    page_now(config, &mut next, &mut ops, user, Some(level), now);
                 }
             }
-        }
-        Step::Exhausted => {
-            let text = render::nobody_responded(&next, config).map_err(|e| e.to_string())?;
-            if let Some(channel) = &inc.alert_channel {
-                ops.push((
-                    channel.clone(),
-                    SlackOp::Notify {
-                        channel: channel.clone(),
-                        text: text.clone(),
-                    },
-                ));
+            Step::Exhausted if !next.held.is_empty() => {
+                // People are still waiting to be paged: nobody has had the chance to answer.
+                let last = next.held.iter().map(|h| h.until).max().unwrap_or(now);
+                if let Some(e) = &mut next.escalation {
+                    e.exhausted = false;
+                    e.next_at = Some(last + e.gap());
+                }
             }
-            let team = config
-                .service(&inc.service_id)
-                .and_then(|s| config.team(&s.team));
-            for lead in team.map(|t| t.leads.clone()).unwrap_or_default() {
-                if let Some(slack) = config.user(&lead).and_then(|u| u.slack_id.clone()) {
+            Step::Exhausted => {
+                let text = render::nobody_responded(&next, config).map_err(|e| e.to_string())?;
+                if let Some(channel) = &inc.alert_channel {
                     ops.push((
-                        slack.clone(),
+                        channel.clone(),
                         SlackOp::Notify {
-                            channel: slack,
+                            channel: channel.clone(),
                             text: text.clone(),
                         },
                     ));
+                }
+                let team = config
+                    .service(&inc.service_id)
+                    .and_then(|s| config.team(&s.team));
+                for lead in team.map(|t| t.leads.clone()).unwrap_or_default() {
+                    if let Some(slack) = config.user(&lead).and_then(|u| u.slack_id.clone()) {
+                        ops.push((
+                            slack.clone(),
+                            SlackOp::Notify {
+                                channel: slack,
+                                text: text.clone(),
+                            },
+                        ));
+                    }
                 }
             }
         }
@@ -265,6 +290,55 @@ pub fn plan_step(
         SlackOp::UpdateIncident { incident: inc.id },
     ));
     Ok((next, ops))
+}
+
+/// Records a page of `user` and queues their DM.
+fn page_now(
+    config: &Config,
+    next: &mut Incident,
+    ops: &mut Vec<(String, SlackOp)>,
+    user: String,
+    level: Option<usize>,
+    now: DateTime<Utc>,
+) {
+    let page = next.paged.len();
+    let slack = config.user(&user).and_then(|u| u.slack_id.clone());
+    next.paged.push(Page {
+        user: user.clone(),
+        at: now,
+        level,
+    });
+    match slack {
+        Some(slack) => ops.push((
+            slack.clone(),
+            SlackOp::PageUser {
+                incident: next.id,
+                user: slack,
+                page,
+            },
+        )),
+        None => tracing::warn!(incident = next.id, %user, "cannot page: no slack_id"),
+    }
+}
+
+/// When `user`'s working hours next begin (now if they are working): their
+/// own hours, else their team's, else Monday to Friday 09:00–18:00, in their zone.
+fn working_start(
+    config: &Config,
+    inc: &Incident,
+    user: &str,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let u = config.user(user)?;
+    let team = config
+        .service(&inc.service_id)
+        .and_then(|s| config.team(&s.team));
+    let hours = match (&u.working_hours, team.map(|t| &t.working_hours)) {
+        (own, _) if !own.is_empty() => own.clone(),
+        (_, Some(t)) if !t.is_empty() => t.clone(),
+        _ => working::default_hours(),
+    };
+    working::next_working_start(&hours, u.time_zone, now)
 }
 
 /// The messages for the last handoff in `(cursor, now]`. After a long stop only

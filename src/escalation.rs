@@ -48,7 +48,8 @@ impl Escalation {
         }
     }
 
-    fn gap(&self) -> Duration {
+    /// The wait between rounds and before giving up: the longest level delay, at least a minute.
+    pub fn gap(&self) -> Duration {
         let longest = self
             .policy
             .levels

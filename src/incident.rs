@@ -3,6 +3,7 @@
 //! Pure: no I/O, no clock reads. The store applies these transitions inside a
 //! compare-and-swap so a replay or a double click changes nothing.
 
+use crate::config::Urgency;
 use crate::escalation::Escalation;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -127,6 +128,23 @@ pub struct Incident {
     /// An acknowledged incident pages again at this time unless resolved first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snoozed_until: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "is_high")]
+    pub urgency: Urgency,
+    /// Low-urgency pages waiting for the person's working hours.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<Held>,
+}
+
+fn is_high(u: &Urgency) -> bool {
+    *u == Urgency::High
+}
+
+/// A page that waits until `until` (the start of the person's working hours).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    pub user: String,
+    pub level: Option<usize>,
+    pub until: DateTime<Utc>,
 }
 
 /// One person paged for an incident.
@@ -183,6 +201,8 @@ impl Incident {
         if next.state == State::Resolved {
             next.snoozed_until = None;
         }
+        // Whoever has it now, nobody else needs waking.
+        next.held.clear();
         Ok(next)
     }
 
@@ -190,9 +210,22 @@ impl Incident {
     /// while triggered, the end of its snooze while acknowledged.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
         match self.state {
-            State::Triggered => self.escalation.as_ref().and_then(|e| e.next_at),
+            State::Triggered => {
+                let step = self.escalation.as_ref().and_then(|e| e.next_at);
+                let held = self.held.iter().map(|h| h.until).min();
+                step.into_iter().chain(held).min()
+            }
             State::Acknowledged => self.snoozed_until,
             State::Resolved => None,
+        }
+    }
+
+    /// Made high urgency (a critical alert, or a person escalating): pages
+    /// waiting for working hours are due at once.
+    pub fn raise_urgency(&mut self, at: DateTime<Utc>) {
+        self.urgency = Urgency::High;
+        for h in &mut self.held {
+            h.until = h.until.min(at);
         }
     }
 
@@ -267,6 +300,8 @@ pub(crate) mod tests {
             paged: vec![],
             dm_messages: vec![],
             snoozed_until: None,
+            urgency: Urgency::High,
+            held: vec![],
         }
     }
 

@@ -6,7 +6,9 @@
 pub mod events_v2;
 
 use crate::app::Core;
+use crate::config::Urgency;
 use crate::escalation::Escalation;
+use crate::incident::Severity;
 use crate::incident::{Actor, AlertDetails, Transition};
 use crate::store::{Changed, NewAlert, StoreError, Triggered};
 
@@ -75,6 +77,11 @@ impl Ingest {
                             .as_deref()
                             .and_then(|p| core.config.policy(p))
                             .map(|p| Escalation::start(p.clone(), now)),
+                        // Critical and error alerts are always high urgency.
+                        urgency: match details.severity {
+                            Severity::Critical | Severity::Error => Urgency::High,
+                            _ => service.urgency,
+                        },
                         at: now,
                     })?,
                 )
@@ -98,7 +105,11 @@ impl Ingest {
         if queued_slack_work(&outcome) {
             core.outbox_ready.notify_one();
         }
-        if let Outcome::Triggered(Triggered::Opened { incident, .. }) = &outcome {
+        // New escalations, and raised urgency, are the engine's to act on now.
+        if let Outcome::Triggered(
+            Triggered::Opened { incident, .. } | Triggered::Appended { incident, .. },
+        ) = &outcome
+        {
             if incident.escalation.is_some() {
                 core.engine_wake.notify_one();
             }

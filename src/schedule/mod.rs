@@ -8,6 +8,7 @@
 
 pub mod ical;
 pub mod load;
+pub mod working;
 
 use crate::config::{Layer, Restriction, Rotation, Schedule};
 use chrono::{

@@ -179,6 +179,7 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
         paging => paging,
         exhausted => inc.escalation.as_ref().is_some_and(|e| e.exhausted),
         snoozed_until => inc.snoozed_until.map(slack_date),
+        waiting => inc.held.iter().map(|h| format!("{} at {}", mention_user(config, &h.user), slack_date(h.until))).collect::<Vec<_>>(),
         buttons => buttons(inc),
     };
     render("incident.blocks", "incident.text", ctx)

@@ -16,7 +16,9 @@ mod records;
 
 pub use records::{OutboxItem, SlackOp, StoredOverride, SwapRequest, SwapState};
 
-use crate::incident::{Actor, AlertDetails, Incident, MessageRef, NoChange, State, Transition};
+use crate::incident::{
+    Actor, AlertDetails, Incident, MessageRef, NoChange, Severity, State, Transition,
+};
 use crate::schedule::Override;
 use chrono::{DateTime, Utc};
 use records::{IncidentRecord, OutboxRecord, OverrideRecord, SwapRecord};
@@ -105,6 +107,7 @@ pub struct NewAlert<'a> {
     pub alert_channel: Option<String>,
     /// The service's policy, snapshotted, when it has one.
     pub escalation: Option<crate::escalation::Escalation>,
+    pub urgency: crate::config::Urgency,
     pub at: DateTime<Utc>,
 }
 
@@ -237,8 +240,12 @@ impl Store {
                         let id = decode_u64(&id, "dedup").map_err(abort)?;
                         if let Some(current) = get_incident(incidents, id)? {
                             if current.is_open() {
-                                let next = current.with_repeat_alert(a.at);
-                                put_incident(incidents, &next)?;
+                                let mut next = current.with_repeat_alert(a.at);
+                                if matches!(a.alert.severity, Severity::Critical | Severity::Error)
+                                {
+                                    next.raise_urgency(a.at);
+                                }
+                                put_tracked(incidents, due, Some(&current), &next)?;
                                 // Refresh the message's alert count; the worker folds runs of these.
                                 let seq = match &next.alert_channel {
                                     Some(lane) => Some(push_outbox(
@@ -276,6 +283,8 @@ impl Store {
                         paged: vec![],
                         dm_messages: vec![],
                         snoozed_until: None,
+                        urgency: a.urgency,
+                        held: vec![],
                     };
                     put_tracked(incidents, due, None, &incident)?;
                     dedup.insert(dkey.as_slice(), &id.to_be_bytes())?;
@@ -1002,6 +1011,7 @@ mod tests {
             alert: sample(0).alert,
             alert_channel: Some("C1".into()),
             escalation: None,
+            urgency: crate::config::Urgency::High,
             at: at(0),
         }
     }

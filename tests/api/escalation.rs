@@ -351,3 +351,73 @@ async fn a_snooze_pages_again_when_it_ends_unless_resolved() {
         "#2 was resolved during its snooze: no page"
     );
 }
+
+async fn page_with(t: &TestApp, dedup: &str, severity: &str) {
+    let body = json!({
+        "routing_key": PAGED_KEY, "event_action": "trigger", "dedup_key": dedup,
+        "payload": {"summary": "Settlement report late", "source": "pay-1", "severity": severity}
+    });
+    assert_eq!(t.enqueue(&body).await.0, 202);
+}
+
+#[tokio::test]
+async fn low_urgency_at_three_am_waits_for_working_hours() {
+    let fake = FakeSlack::start().await;
+    let clock = three_am();
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), Some(&fake), clock.clone()).await;
+    page_with(&t, "late", "warning").await;
+    tokio::time::sleep(Wait::from_millis(300)).await;
+    assert!(
+        dms(&fake).is_empty(),
+        "nobody is woken at 03:00 for a low-urgency warning"
+    );
+    let updates = fake.wait_for("chat.update", 1, WAIT).await;
+    assert!(
+        updates.iter().any(|u| u.body["blocks"]
+            .to_string()
+            .contains("waiting for working hours to page <@U0ALICE>")),
+        "{updates:?}"
+    );
+    // Through the night: level 2 (bob) and the repeat are held too, once each.
+    for _ in 0..4 {
+        advance(&t, &clock, 15);
+        tokio::time::sleep(Wait::from_millis(100)).await;
+    }
+    assert!(dms(&fake).is_empty());
+    // 09:00 in London: alice's day starts. bob (New York) waits for 14:00 UTC.
+    advance(&t, &clock, 5 * 60);
+    let d = wait_dms(&fake, 1).await;
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].0, "DU0ALICE");
+    tokio::time::sleep(Wait::from_millis(200)).await;
+    assert_eq!(dms(&fake).len(), 1, "one page for alice, not one per round");
+    advance(&t, &clock, 5 * 60);
+    let d = wait_dms(&fake, 2).await;
+    assert_eq!(d[1].0, "DU0BOB");
+}
+
+#[tokio::test]
+async fn a_critical_alert_or_escalate_makes_it_urgent_now() {
+    let fake = FakeSlack::start().await;
+    let clock = three_am();
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), Some(&fake), clock.clone()).await;
+    page_with(&t, "grows", "warning").await;
+    tokio::time::sleep(Wait::from_millis(300)).await;
+    assert!(dms(&fake).is_empty());
+    page_with(&t, "grows", "critical").await;
+    let d = wait_dms(&fake, 1).await;
+    assert_eq!(d.len(), 1, "the critical alert pages alice at once");
+
+    page_with(&t, "other", "info").await;
+    tokio::time::sleep(Wait::from_millis(300)).await;
+    assert_eq!(dms(&fake).len(), 1);
+    t.click("incident_escalate", 2, "U0BOB", &fake.response_url("esc"))
+        .await;
+    // Escalating by hand makes it urgent: alice's held page goes out, and the
+    // next level (bob) is paged at once.
+    let d = wait_dms(&fake, 3).await;
+    assert_eq!(d.len(), 3);
+    let mut to: Vec<&str> = d[1..].iter().map(|(c, _)| c.as_str()).collect();
+    to.sort();
+    assert_eq!(to, ["DU0ALICE", "DU0BOB"]);
+}

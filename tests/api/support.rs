@@ -72,6 +72,7 @@ integration_key = "5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a"
 id = "payments"
 name = "Payments"
 team = "platform"
+urgency = "low"
 escalation_policy = "platform-default"
 integration_key = "0123456789abcdef0123456789abcdef"
 "#;
