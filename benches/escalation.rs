@@ -45,12 +45,13 @@ fn details() -> AlertDetails {
     }
 }
 
-/// Opens `N` incidents whose first step is due at `due(i)`.
-fn seed(store: &Store, due: impl Fn(usize) -> DateTime<Utc>) {
+/// Opens `N` incidents (dedup keys `{prefix}-{i}`) whose first step is due at `due(i)`.
+fn seed(store: &Store, prefix: &str, due: impl Fn(usize) -> DateTime<Utc>) {
+    let now = Utc::now();
     for i in 0..N {
-        let key = format!("bench-{i}");
-        let mut esc = Escalation::start(policy(), Utc::now());
-        esc.next_at = Some(due(i));
+        let key = format!("{prefix}-{i}");
+        let mut esc = Escalation::start(policy(), now);
+        esc.next_at = Some(whole_millis(due(i)));
         store
             .trigger(&NewAlert {
                 routing_key: support::PAGED_KEY,
@@ -60,10 +61,15 @@ fn seed(store: &Store, due: impl Fn(usize) -> DateTime<Utc>) {
                 alert_channel: None,
                 escalation: Some(esc),
                 urgency: tocsin::config::Urgency::High,
-                at: Utc::now(),
+                at: now,
             })
             .unwrap();
     }
+}
+
+/// Due times are kept in whole milliseconds, as the engine keeps them.
+fn whole_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap()
 }
 
 fn percentile(v: &mut [f64], p: f64) -> f64 {
@@ -81,10 +87,10 @@ fn main() {
         // 1. Steps spread over 20 s, starting 3 s from now.
         let t = TestApp::start(None).await;
         let core = t.app().core().clone();
-        let start = Utc::now() + Duration::seconds(3);
+        let start = whole_millis(Utc::now() + Duration::seconds(3));
         let due = |i: usize| start + Duration::milliseconds((i as i64 * 20_000) / N as i64);
         let seeded = Instant::now();
-        seed(&core.store, due);
+        seed(&core.store, "bench", due);
         println!("seeded {N} incidents in {:.2} s", seeded.elapsed().as_secs_f64());
         core.engine_wake.notify_one();
         let deadline = Instant::now() + std::time::Duration::from_secs(60);
@@ -125,25 +131,8 @@ fn main() {
         {
             let store = Store::open(&store_dir, 64 << 20).unwrap();
             let now = Utc::now();
-            let seed_keys = |i: usize| now - Duration::seconds(1) - Duration::milliseconds(i as i64 % 1000);
             // New dedup keys: the first batch is still open under the old ones.
-            for i in 0..N {
-                let key = format!("restart-{i}");
-                let mut esc = Escalation::start(policy(), now);
-                esc.next_at = Some(seed_keys(i));
-                store
-                    .trigger(&NewAlert {
-                        routing_key: support::PAGED_KEY,
-                        service_id: "payments",
-                        dedup_key: &key,
-                        alert: details(),
-                        alert_channel: None,
-                        escalation: Some(esc),
-                        urgency: tocsin::config::Urgency::High,
-                        at: now,
-                    })
-                    .unwrap();
-            }
+            seed(&store, "restart", |i| now - Duration::seconds(1) - Duration::milliseconds(i as i64 % 1000));
             store.flush().unwrap();
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 /// Longest the engine sleeps, so config-free changes (overrides) are seen soon
 /// even without a wake-up.
 const MAX_SLEEP: std::time::Duration = std::time::Duration::from_secs(30);
-const MIN_SLEEP: std::time::Duration = std::time::Duration::from_millis(20);
+const MIN_SLEEP: std::time::Duration = std::time::Duration::from_millis(5);
 /// How far ahead "until when" is looked up.
 const HORIZON_DAYS: i64 = 60;
 
