@@ -368,9 +368,23 @@ impl Delivery {
             .with_blocks(r.blocks)
             .with_metadata(meta);
         let ts = self.api.post_message(&channel, content).await?;
+        let dm = MessageRef { channel, ts };
         self.store
-            .add_dm_message(id, MessageRef { channel, ts })
-            .map_err(store_failure)
+            .add_dm_message(id, dm.clone())
+            .map_err(store_failure)?;
+        // An ack may have landed while this DM was on its way, and the update
+        // for it would not have known this copy: bring it up to date.
+        match self.store.incident(id).map_err(store_failure)? {
+            Some(now) if now.state != inc.state => {
+                let r = render::incident(&now, &self.config)
+                    .map_err(|e| Failure::Permanent(e.to_string()))?;
+                let content = SlackMessageContent::new()
+                    .with_text(r.text)
+                    .with_blocks(r.blocks);
+                self.api.update_message(&dm.channel, &dm.ts, content).await
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn update(&self, id: u64) -> Result<(), Failure> {
