@@ -58,7 +58,7 @@ pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
     // a boundary is never announced from just before it and again after it.
     let now = core.clock.now();
     let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
-    let mut queued = escalations(core, now)?;
+    let (mut queued, mut wrote) = escalations(core, now)?;
     let mut next: Option<DateTime<Utc>> = core.store.next_escalation_due()?;
     for s in &core.config.schedules {
         let overrides: Vec<Override> = core
@@ -70,12 +70,22 @@ pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
         let current = on_call_at(s, &overrides, now);
         match core.store.handoff_cursor(&s.id)? {
             // First sight of this schedule: start from now, announce nothing old.
-            None => core.store.advance_handoffs(&s.id, now, current, &[])?,
+            None => {
+                core.store.advance_handoffs(&s.id, now, current, &[])?;
+                wrote = true;
+            }
             Some(cursor) if cursor < now => {
                 let recorded = core.store.handoff_user(&s.id)?;
-                let notices = handoff_notices(core, s, &overrides, cursor, now, recorded);
-                queued |= !notices.is_empty();
-                core.store.advance_handoffs(&s.id, now, current, &notices)?;
+                let notices = handoff_notices(core, s, &overrides, cursor, now, recorded.clone());
+                // Nothing changed hands: leave the cursor (no write, no flush)
+                // unless it is getting old enough to make the next look slow.
+                let unchanged = notices.is_empty()
+                    && recorded.as_ref().is_some_and(|r| r.as_deref() == current);
+                if !unchanged || now - cursor > Duration::hours(1) {
+                    queued |= !notices.is_empty();
+                    core.store.advance_handoffs(&s.id, now, current, &notices)?;
+                    wrote = true;
+                }
             }
             Some(_) => {}
         }
@@ -86,20 +96,22 @@ pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
             }
         }
     }
-    core.store.durable().await?;
+    if wrote {
+        core.store.durable().await?;
+    }
     if queued {
         core.outbox_ready.notify_one();
     }
     Ok(next)
 }
 
-/// Runs every escalation step due by `now`; true if any Slack work was queued.
+/// Runs every escalation step due by `now`; returns (Slack work queued, anything written).
 /// Each step is one transaction (incident, due index, outbox), so after a
 /// crash a step has either fully happened or will run again: never twice.
-fn escalations(core: &Core, now: DateTime<Utc>) -> Result<bool, StoreError> {
+fn escalations(core: &Core, now: DateTime<Utc>) -> Result<(bool, bool), StoreError> {
     let due = core.store.due_escalations(now)?;
     if due.is_empty() {
-        return Ok(false);
+        return Ok((false, false));
     }
     let config = &core.config;
     let mut overrides: HashMap<&str, Vec<Override>> = HashMap::new();
@@ -132,7 +144,7 @@ fn escalations(core: &Core, now: DateTime<Utc>) -> Result<bool, StoreError> {
             }
         }
     }
-    Ok(queued)
+    Ok((queued, true))
 }
 
 fn step_one(
