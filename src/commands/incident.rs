@@ -3,8 +3,8 @@
 use super::oncall::{find_user, parse_user, UserRef};
 use super::{spec, Invocation};
 use crate::app::Core;
-use crate::incident::{Actor, NoChange, Transition};
-use crate::slack::render::{actor_mention, slack_date};
+use crate::incident::{Actor, Transition};
+use crate::slack::render::{actor_mention, no_change, slack_date};
 use crate::store::Changed;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,20 +136,7 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
                 incident.state.as_str()
             )
         }
-        (id, Ok(Changed::Unchanged { incident, why })) => {
-            let who = match why {
-                NoChange::AlreadyAcknowledged => incident.acknowledged.as_ref(),
-                NoChange::AlreadyResolved => incident.resolved.as_ref(),
-            };
-            match who {
-                Some(s) => format!(
-                    "#{id}: {why} (by {} {}).",
-                    actor_mention(&s.by),
-                    slack_date(s.at)
-                ),
-                None => format!("#{id}: {why}."),
-            }
-        }
+        (_, Ok(Changed::Unchanged { incident, why })) => no_change(&incident, why),
         (id, Ok(Changed::NotFound)) => format!("There is no incident #{id}."),
         (id, Err(e)) => {
             tracing::error!(incident = id, error = %e, "command failed");

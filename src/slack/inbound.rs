@@ -3,11 +3,11 @@
 //! Each handler answers quickly (Slack waits 3 s at most): state changes are
 //! applied and made durable, and any Slack calls they cause go to the outbox.
 
-use super::render::{actor_mention, slack_date};
+use super::render::no_change;
 use super::verify::{self, SignatureError};
 use crate::app::Core;
 use crate::commands::{self, Invocation};
-use crate::incident::{Actor, NoChange, Transition};
+use crate::incident::{Actor, Transition};
 use crate::store::{Changed, SlackOp};
 use serde_json::{json, Value};
 use slack_morphism::prelude::*;
@@ -129,11 +129,79 @@ pub async fn command(core: &Core, body: &[u8]) -> Reply {
     Reply::ephemeral(text)
 }
 
-/// The action ids on tocsin's buttons, and what each does.
-const ACTIONS: &[(&str, Transition)] = &[
-    ("incident_acknowledge", Transition::Acknowledge),
-    ("incident_resolve", Transition::Resolve),
-];
+/// A click on one of tocsin's buttons, parsed from its action id and value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Click {
+    Transition(u64, Transition),
+    Escalate(u64),
+    /// Minutes.
+    Snooze(u64, i64),
+    /// A swap request answered: accepted or not.
+    Swap(u64, bool),
+}
+
+/// `None` for actions that are not tocsin's; `Some(Err)` for a malformed value.
+fn parse_click(action_id: &str, value: Option<&str>) -> Option<Result<Click, &'static str>> {
+    let id = || {
+        value
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or("button value is not an id")
+    };
+    Some(match action_id {
+        "incident_acknowledge" => id().map(|id| Click::Transition(id, Transition::Acknowledge)),
+        "incident_resolve" => id().map(|id| Click::Transition(id, Transition::Resolve)),
+        "incident_escalate" => id().map(Click::Escalate),
+        "swap_accept" => id().map(|id| Click::Swap(id, true)),
+        "swap_decline" => id().map(|id| Click::Swap(id, false)),
+        a if a.starts_with("incident_snooze") => value
+            .and_then(|v| v.split_once(':'))
+            .and_then(|(id, m)| {
+                let minutes = m
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|m| (1..=7 * 24 * 60).contains(m))?;
+                Some(Click::Snooze(id.parse().ok()?, minutes))
+            })
+            .ok_or("button value is not ID:MINUTES"),
+        _ => return None,
+    })
+}
+
+/// Applies a click as `user`. `Ok(Some(note))`: it changed nothing, and the
+/// note says why; `Err`: it could not be saved.
+async fn apply_click(
+    core: &Core,
+    click: Click,
+    user: &str,
+    response_url: Option<&str>,
+) -> Result<Option<String>, String> {
+    let declined = |r: Result<Result<_, String>, crate::store::StoreError>| match r {
+        Ok(Ok(_)) => Ok(None),
+        Ok(Err(why)) => Ok(Some(why)),
+        Err(e) => Err(e.to_string()),
+    };
+    match click {
+        Click::Transition(id, t) => {
+            let actor = Actor::Slack {
+                user_id: user.to_string(),
+            };
+            match core
+                .transition(id, t, actor)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Changed::Applied { .. } => Ok(None),
+                Changed::Unchanged { incident, why } => Ok(Some(no_change(&incident, why))),
+                Changed::NotFound => Ok(Some(format!("There is no incident #{id}."))),
+            }
+        }
+        Click::Escalate(id) => declined(core.escalate(id).await),
+        Click::Snooze(id, minutes) => declined(core.snooze(id, minutes).await),
+        Click::Swap(id, accept) => {
+            commands::oncall::answer_swap(core, id, user, accept, response_url).await
+        }
+    }
+}
 
 #[derive(serde::Deserialize)]
 struct InteractionForm {
@@ -158,101 +226,22 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
     };
     let response_url = ba.response_url.as_ref().map(|u| u.0.to_string());
     for action in ba.actions.iter().flatten() {
-        if let Some(accept) = match action.action_id.0.as_str() {
-            "swap_accept" => Some(true),
-            "swap_decline" => Some(false),
-            _ => None,
-        } {
-            let Some(id) = action.value.as_deref().and_then(|v| v.parse::<u64>().ok()) else {
-                return Reply::error(400, "button value is not a request id");
-            };
-            match commands::oncall::answer_swap(core, id, &user, accept, response_url.as_deref())
-                .await
-            {
-                Ok(None) => {}
-                Ok(Some(note)) => respond_privately(core, response_url.as_deref(), note).await,
-                Err(e) => {
-                    tracing::error!(swap = id, error = %e, "swap answer could not be saved");
-                    return Reply::error(500, "the answer could not be saved; please try again");
-                }
+        let click = match parse_click(&action.action_id.0, action.value.as_deref()) {
+            Some(Ok(click)) => click,
+            Some(Err(why)) => return Reply::error(400, why),
+            None => {
+                tracing::debug!(action = %action.action_id.0, "unhandled action");
+                continue;
             }
-            continue;
-        }
-        if action.action_id.0.starts_with("incident_snooze") {
-            let parsed = action
-                .value
-                .as_deref()
-                .and_then(|v| v.split_once(':'))
-                .and_then(|(id, m)| {
-                    Some((
-                        id.parse::<u64>().ok()?,
-                        m.parse::<i64>()
-                            .ok()
-                            .filter(|m| (1..=7 * 24 * 60).contains(m))?,
-                    ))
-                });
-            let Some((id, minutes)) = parsed else {
-                return Reply::error(400, "button value is not ID:MINUTES");
-            };
-            match core.snooze(id, minutes).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(why)) => respond_privately(core, response_url.as_deref(), why).await,
-                Err(e) => {
-                    tracing::error!(incident = id, error = %e, "snooze could not be saved");
-                    return Reply::error(500, "the click could not be saved; please try again");
-                }
-            }
-            continue;
-        }
-        if action.action_id.0 == "incident_escalate" {
-            let Some(id) = action.value.as_deref().and_then(|v| v.parse::<u64>().ok()) else {
-                return Reply::error(400, "button value is not an incident id");
-            };
-            match core.escalate(id).await {
-                Ok(Ok(_)) => {}
-                Ok(Err(why)) => respond_privately(core, response_url.as_deref(), why).await,
-                Err(e) => {
-                    tracing::error!(incident = id, error = %e, "escalate could not be saved");
-                    return Reply::error(500, "the click could not be saved; please try again");
-                }
-            }
-            continue;
-        }
-        let Some((_, t)) = ACTIONS.iter().find(|(id, _)| *id == action.action_id.0) else {
-            tracing::debug!(action = %action.action_id.0, "unhandled action");
-            continue;
         };
-        let Some(id) = action.value.as_deref().and_then(|v| v.parse::<u64>().ok()) else {
-            return Reply::error(400, "button value is not an incident id");
-        };
-        let actor = Actor::Slack {
-            user_id: user.clone(),
-        };
-        let note = match core.transition(id, *t, actor).await {
-            Ok(Changed::Applied { .. }) => None,
-            Ok(Changed::Unchanged { incident, why }) => {
-                let stamp = match why {
-                    NoChange::AlreadyAcknowledged => incident.acknowledged.as_ref(),
-                    NoChange::AlreadyResolved => incident.resolved.as_ref(),
-                };
-                Some(match stamp {
-                    Some(s) => format!(
-                        "#{id}: {why} (by {} {}).",
-                        actor_mention(&s.by),
-                        slack_date(s.at)
-                    ),
-                    None => format!("#{id}: {why}."),
-                })
-            }
-            Ok(Changed::NotFound) => Some(format!("There is no incident #{id}.")),
+        match apply_click(core, click, &user, response_url.as_deref()).await {
+            Ok(None) => {}
+            // Every click gets an answer: a no-op click is told why, privately.
+            Ok(Some(note)) => respond_privately(core, response_url.as_deref(), note).await,
             Err(e) => {
-                tracing::error!(incident = id, error = %e, "click could not be applied");
+                tracing::error!(?click, error = %e, "click could not be applied");
                 return Reply::error(500, "the click could not be saved; please try again");
             }
-        };
-        // Every click gets an answer: a no-op click is told why, privately.
-        if let Some(text) = note {
-            respond_privately(core, response_url.as_deref(), text).await;
         }
     }
     Reply::ok()
@@ -267,5 +256,39 @@ async fn respond_privately(core: &Core, response_url: Option<&str>, text: String
     };
     if let Err(e) = core.enqueue(&format!("respond:{url}"), op).await {
         tracing::error!(error = %e, "cannot queue the reply to a click");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clicks_parse_from_action_ids_and_values() {
+        use Click::*;
+        type Case<'a> = (&'a str, Option<&'a str>, Option<Result<Click, ()>>);
+        let cases: [Case; 9] = [
+            (
+                "incident_acknowledge",
+                Some("42"),
+                Some(Ok(Transition(42, crate::incident::Transition::Acknowledge))),
+            ),
+            (
+                "incident_resolve",
+                Some("7"),
+                Some(Ok(Transition(7, crate::incident::Transition::Resolve))),
+            ),
+            ("incident_escalate", Some("3"), Some(Ok(Escalate(3)))),
+            ("incident_snooze_1h", Some("3:60"), Some(Ok(Snooze(3, 60)))),
+            ("incident_snooze_4h", Some("3:99999"), Some(Err(()))),
+            ("swap_accept", Some("9"), Some(Ok(Swap(9, true)))),
+            ("swap_decline", None, Some(Err(()))),
+            ("incident_acknowledge", Some("#42"), Some(Err(()))),
+            ("somebody_elses_button", Some("1"), None),
+        ];
+        for (action, value, want) in cases {
+            let got = parse_click(action, value).map(|r| r.map_err(|_| ()));
+            assert_eq!(got, want, "{action} {value:?}");
+        }
     }
 }

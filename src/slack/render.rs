@@ -1,7 +1,7 @@
 //! Renders messages from `templates/` into Block Kit, the only place message layout lives.
 
 use crate::config::Config;
-use crate::incident::{Actor, Incident, Stamp, State};
+use crate::incident::{Actor, Incident, NoChange, Stamp, State};
 use chrono::{DateTime, Utc};
 use minijinja::{context, Environment};
 use slack_morphism::prelude::SlackBlock;
@@ -14,6 +14,17 @@ const SWAP_TEXT: &str = include_str!("../../templates/swap.text.j2");
 const NOBODY: &str = include_str!("../../templates/escalation.nobody.j2");
 const HANDOFF_DM: &str = include_str!("../../templates/handoff.dm.j2");
 const HANDOFF_CHANNEL: &str = include_str!("../../templates/handoff.channel.j2");
+
+/// Every template, by the name the renderers use.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("incident.blocks", INCIDENT_BLOCKS),
+    ("incident.text", INCIDENT_TEXT),
+    ("swap.blocks", SWAP_BLOCKS),
+    ("swap.text", SWAP_TEXT),
+    ("escalation.nobody", NOBODY),
+    ("handoff.dm", HANDOFF_DM),
+    ("handoff.channel", HANDOFF_CHANNEL),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -38,20 +49,11 @@ fn env() -> &'static Environment<'static> {
         let mut env = Environment::new();
         env.add_filter("clip", clip);
         // Built-in templates are compiled into the binary; a broken one fails the tests.
-        env.add_template("incident.blocks", INCIDENT_BLOCKS)
-            .expect("incident.blocks template parses");
-        env.add_template("incident.text", INCIDENT_TEXT)
-            .expect("incident.text template parses");
-        env.add_template("swap.blocks", SWAP_BLOCKS)
-            .expect("swap.blocks template parses");
-        env.add_template("swap.text", SWAP_TEXT)
-            .expect("swap.text template parses");
-        env.add_template("escalation.nobody", NOBODY)
-            .expect("escalation.nobody template parses");
-        env.add_template("handoff.dm", HANDOFF_DM)
-            .expect("handoff.dm template parses");
-        env.add_template("handoff.channel", HANDOFF_CHANNEL)
-            .expect("handoff.channel template parses");
+        for (name, source) in TEMPLATES {
+            if let Err(e) = env.add_template(name, source) {
+                panic!("template {name} does not parse: {e}");
+            }
+        }
         env
     })
 }
@@ -72,6 +74,23 @@ pub fn actor_mention(a: &Actor) -> String {
         Actor::Slack { user_id } => format!("<@{user_id}>"),
         Actor::Integration { client: Some(c) } => format!("{c} (via integration)"),
         Actor::Integration { client: None } => "the monitoring integration".to_string(),
+    }
+}
+
+/// Why an acknowledge or resolve changed nothing, and who got there first.
+pub fn no_change(inc: &Incident, why: NoChange) -> String {
+    let stamp = match why {
+        NoChange::AlreadyAcknowledged => inc.acknowledged.as_ref(),
+        NoChange::AlreadyResolved => inc.resolved.as_ref(),
+    };
+    match stamp {
+        Some(s) => format!(
+            "#{}: {why} (by {} {}).",
+            inc.id,
+            actor_mention(&s.by),
+            slack_date(s.at)
+        ),
+        None => format!("#{}: {why}.", inc.id),
     }
 }
 
