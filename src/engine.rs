@@ -58,16 +58,24 @@ pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
     // a boundary is never announced from just before it and again after it.
     let now = core.clock.now();
     let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
-    let (mut queued, mut wrote) = escalations(core, now)?;
-    let mut next: Option<DateTime<Utc>> = core.store.next_escalation_due()?;
+    // Read once per pass, for escalation targets and handoffs alike.
+    let mut overrides: HashMap<&str, Vec<Override>> = HashMap::new();
     for s in &core.config.schedules {
-        let overrides: Vec<Override> = core
+        let list = core
             .store
             .overrides(&s.id)?
             .into_iter()
             .map(|o| o.over)
             .collect();
-        let current = on_call_at(s, &overrides, now);
+        overrides.insert(&s.id, list);
+    }
+    let (mut queued, mut wrote) = escalations(core, now, &overrides)?;
+    let mut next: Option<DateTime<Utc>> = core.store.next_escalation_due()?;
+    for s in &core.config.schedules {
+        let overrides = overrides
+            .get(s.id.as_str())
+            .map_or(&[][..], |v| v.as_slice());
+        let current = on_call_at(s, overrides, now);
         match core.store.handoff_cursor(&s.id)? {
             // First sight of this schedule: start from now, announce nothing old.
             None => {
@@ -76,7 +84,7 @@ pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
             }
             Some(cursor) if cursor < now => {
                 let recorded = core.store.handoff_user(&s.id)?;
-                let notices = handoff_notices(core, s, &overrides, cursor, now, recorded.clone());
+                let notices = handoff_notices(core, s, overrides, cursor, now, recorded.clone());
                 // Nothing changed hands: leave the cursor (no write, no flush)
                 // unless it is getting old enough to make the next look slow.
                 let unchanged = notices.is_empty()
@@ -89,8 +97,7 @@ pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
             }
             Some(_) => {}
         }
-        if let Some(first) = shifts(s, &overrides, now, now + Duration::days(HORIZON_DAYS)).first()
-        {
+        if let Some(first) = shifts(s, overrides, now, now + Duration::days(HORIZON_DAYS)).first() {
             if first.end < now + Duration::days(HORIZON_DAYS) {
                 next = Some(next.map_or(first.end, |n| n.min(first.end)));
             }
@@ -108,23 +115,16 @@ pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
 /// Runs every escalation step due by `now`; returns (Slack work queued, anything written).
 /// Each step is one transaction (incident, due index, outbox), so after a
 /// crash a step has either fully happened or will run again: never twice.
-fn escalations(core: &Core, now: DateTime<Utc>) -> Result<(bool, bool), StoreError> {
+fn escalations(
+    core: &Core,
+    now: DateTime<Utc>,
+    overrides: &HashMap<&str, Vec<Override>>,
+) -> Result<(bool, bool), StoreError> {
     let due = core.store.due_escalations(now)?;
     if due.is_empty() {
         return Ok((false, false));
     }
     let config = &core.config;
-    let mut overrides: HashMap<&str, Vec<Override>> = HashMap::new();
-    for s in &config.schedules {
-        overrides.insert(
-            &s.id,
-            core.store
-                .overrides(&s.id)?
-                .into_iter()
-                .map(|o| o.over)
-                .collect(),
-        );
-    }
     let on_call = |schedule: &str| {
         let s = config.schedule(schedule)?;
         on_call_at(
@@ -389,12 +389,7 @@ fn handoff_notices(
     .first()
     .map_or(after.start + Duration::days(HORIZON_DAYS), |x| x.end);
     let config = &core.config;
-    let mention = |u: &str| match config.user(u).and_then(|u| u.slack_id.clone()) {
-        Some(id) => format!("<@{id}>"),
-        None => config
-            .user(u)
-            .map_or_else(|| u.to_string(), |u| u.name.clone()),
-    };
+    let mention = |u: &str| render::mention_user(config, u);
     let h = Handoff {
         schedule: &s.id,
         incoming: after.user.as_deref().map(mention),

@@ -6,7 +6,7 @@ use super::{spec, Invocation};
 use crate::app::Core;
 use crate::config::{Config, Schedule, User};
 use crate::schedule::{ical, load::load, shifts, Override, Shift};
-use crate::slack::render::{self, SwapAsk};
+use crate::slack::render::{self, mention_user as mention, SwapAsk};
 use crate::store::{SlackOp, SwapRequest, SwapState};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -165,15 +165,12 @@ pub(crate) fn find_user<'a>(config: &'a Config, r: &UserRef) -> Option<&'a User>
     }
 }
 
-/// `<@U…>` when the person has a Slack id, else their name.
-fn mention(config: &Config, user_id: &str) -> String {
-    match config.user(user_id) {
-        Some(User {
-            slack_id: Some(s), ..
-        }) => format!("<@{s}>"),
-        Some(u) => u.name.clone(),
-        None => user_id.to_string(),
-    }
+/// The configured user `r` names, or a message saying there is none.
+fn known_user<'a>(config: &'a Config, r: &UserRef) -> Result<&'a User, String> {
+    find_user(config, r).ok_or_else(|| match r {
+        UserRef::Slack(id) => format!("<@{id}> is not in tocsin's configuration."),
+        UserRef::Name(n) => format!("Nobody called `{n}` is in tocsin's configuration."),
+    })
 }
 
 /// Shown in each reader's zone by Slack; the fallback is in the asker's zone.
@@ -384,10 +381,7 @@ async fn set_override(
     let me = asker.ok_or(
         "Only people in tocsin's configuration can set overrides (no user has your Slack id).",
     )?;
-    let who = find_user(config, target).ok_or_else(|| match target {
-        UserRef::Slack(id) => format!("<@{id}> is not in tocsin's configuration."),
-        UserRef::Name(n) => format!("Nobody called `{n}` is in tocsin's configuration."),
-    })?;
+    let who = known_user(config, target)?;
     let is_lead = config
         .team(&s.team)
         .is_some_and(|t| t.leads.contains(&me.id));
@@ -434,10 +428,7 @@ async fn request_swap(
     let me = asker.ok_or(
         "Only people in tocsin's configuration can ask for swaps (no user has your Slack id).",
     )?;
-    let other = find_user(config, target).ok_or_else(|| match target {
-        UserRef::Slack(id) => format!("<@{id}> is not in tocsin's configuration."),
-        UserRef::Name(n) => format!("Nobody called `{n}` is in tocsin's configuration."),
-    })?;
+    let other = known_user(config, target)?;
     if other.id == me.id {
         return Err("Ask someone else: you cannot swap with yourself.".into());
     }
