@@ -271,30 +271,38 @@ async fn handoffs_are_announced_once_across_restarts_and_none_are_skipped() {
     drop(t);
 }
 
-#[tokio::test]
-async fn an_override_starting_now_is_announced_to_the_person_it_puts_on() {
+/// Sets `/oncall override …` as alice at Wednesday 10:00:05 and returns the one
+/// handoff DM she then gets.
+async fn alice_dm_after_override(override_text: &str) -> String {
     let fake = FakeSlack::start().await;
     let clock = wednesday();
     let t = TestApp::start_at(tempfile::tempdir().unwrap(), Some(&fake), clock.clone()).await;
     engine_ready(&t).await;
     clock.advance(chrono::Duration::seconds(5));
     let ok = text(
-        &t.slash(
-            "/oncall",
-            "override platform-primary @alice now +1h",
-            "U0ALICE",
-            "http://127.0.0.1:9/r",
-        )
-        .await,
+        &t.slash("/oncall", override_text, "U0ALICE", "http://127.0.0.1:9/r")
+            .await,
     );
     assert!(ok.contains("Override #1"), "{ok}");
-    clock.advance(chrono::Duration::seconds(1));
-    t.app().core().engine_wake.notify_one();
     fake.wait_for("chat.postMessage", 2, std::time::Duration::from_secs(5))
         .await;
     let dm = notices(&fake, "U0ALICE");
     assert_eq!(dm.len(), 1, "{dm:?}");
     assert!(dm[0].contains("taking over from <@U0BOB>"), "{}", dm[0]);
+    dm[0].clone()
+}
+
+#[tokio::test]
+async fn an_override_starting_now_is_announced_to_the_person_it_puts_on() {
+    let dm = alice_dm_after_override("override platform-primary @alice now +1h").await;
+    let until = Utc
+        .with_ymd_and_hms(2026, 11, 25, 11, 0, 5)
+        .unwrap()
+        .timestamp();
+    assert!(
+        dm.contains(&format!("<!date^{until}^")),
+        "until the override ends: {dm}"
+    );
 }
 
 /// The swap request DMs the fake received for `channel`: (text, request id).
@@ -466,34 +474,14 @@ async fn a_declined_trade_changes_nothing_and_tells_the_requester() {
 
 #[tokio::test]
 async fn an_override_that_began_in_the_past_is_still_announced() {
-    let fake = FakeSlack::start().await;
-    let clock = wednesday();
-    let t = TestApp::start_at(tempfile::tempdir().unwrap(), Some(&fake), clock.clone()).await;
-    engine_ready(&t).await;
-    clock.advance(chrono::Duration::seconds(5));
     // Starts at midnight, ten hours before it is set: alice is on call now.
-    let ok = text(
-        &t.slash(
-            "/oncall",
-            "override platform-primary @alice today 00:00 +1d",
-            "U0ALICE",
-            "http://127.0.0.1:9/r",
-        )
-        .await,
-    );
-    assert!(ok.contains("Override #1"), "{ok}");
-    fake.wait_for("chat.postMessage", 2, std::time::Duration::from_secs(5))
-        .await;
-    let dm = notices(&fake, "U0ALICE");
-    assert_eq!(dm.len(), 1, "{dm:?}");
-    assert!(dm[0].contains("taking over from <@U0BOB>"), "{}", dm[0]);
+    let dm = alice_dm_after_override("override platform-primary @alice today 00:00 +1d").await;
     let until = Utc
         .with_ymd_and_hms(2026, 11, 26, 0, 0, 0)
         .unwrap()
         .timestamp();
     assert!(
-        dm[0].contains(&format!("<!date^{until}^")),
-        "until the override ends: {}",
-        dm[0]
+        dm.contains(&format!("<!date^{until}^")),
+        "until the override ends: {dm}"
     );
 }
