@@ -246,17 +246,14 @@ impl Store {
                                     next.raise_urgency(a.at);
                                 }
                                 put_tracked(incidents, due, Some(&current), &next)?;
-                                // Refresh the message's alert count; the worker folds runs of these.
-                                let seq = match &next.alert_channel {
-                                    Some(lane) => Some(push_outbox(
-                                        meta,
-                                        outbox,
-                                        lane,
-                                        SlackOp::UpdateIncident { incident: id },
-                                        a.at,
-                                    )?),
-                                    None => None,
-                                };
+                                // Refresh every copy's alert count; the worker folds runs of these.
+                                let seq = Some(push_outbox(
+                                    meta,
+                                    outbox,
+                                    &update_lane(&next),
+                                    SlackOp::UpdateIncident { incident: id },
+                                    a.at,
+                                )?);
                                 return Ok(Triggered::Appended {
                                     incident: next,
                                     outbox: seq,
