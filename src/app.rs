@@ -3,13 +3,15 @@
 
 use crate::clock::Clock;
 use crate::config::{Config, ConfigErrors};
-use crate::incident::{Actor, Incident, Page, State, Transition};
+use crate::incident::{Actor, Incident, State, Transition};
 use crate::ingest::Ingest;
+use crate::notify;
+use crate::outbox::OutboxWorker;
 use crate::schedule::{ical, shifts};
 use crate::settings::{Secret, Settings};
 use crate::slack::api::SlackApi;
-use crate::slack::outbox::OutboxWorker;
-use crate::store::{update_lane, Changed, SlackOp, Store, StoreError};
+use crate::store::{update_lane, Changed, Outbound, Store, StoreError};
+use crate::twilio::api::TwilioApi;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +28,9 @@ pub struct Core {
     /// Poked after anything is added to the outbox.
     pub outbox_ready: Arc<Notify>,
     pub slack_signing_secret: Option<Secret>,
-    /// Base of links tocsin hands out (calendar feeds).
+    /// Verifies Twilio's voice webhooks; `None` refuses them all.
+    pub twilio_auth_token: Option<Secret>,
+    /// Base of links tocsin hands out (calendar feeds, voice webhooks).
     pub public_url: String,
     /// Poked when something the engine schedules from has changed (an override).
     pub engine_wake: Arc<Notify>,
@@ -95,7 +99,7 @@ impl Core {
         let until = now + chrono::Duration::minutes(minutes);
         let r = self.store.update_incident(id, now, |inc| {
             let next = inc.snooze(until)?;
-            let ops = vec![(update_lane(inc), SlackOp::UpdateIncident { incident: id })];
+            let ops = vec![(update_lane(inc), Outbound::UpdateIncident { incident: id })];
             Ok((next, ops))
         })?;
         self.store.durable().await?;
@@ -113,32 +117,18 @@ impl Core {
         user: &str,
     ) -> Result<Result<Incident, String>, StoreError> {
         let now = self.clock.now();
-        let slack = self.config.user(user).and_then(|u| u.slack_id.clone());
         let r = self.store.update_incident(id, now, |inc| {
             if inc.state == State::Resolved {
                 return Err(format!("#{id} is resolved already."));
             }
-            let Some(slack) = &slack else {
-                return Err(format!(
-                    "{user} has no Slack id in the configuration, so I cannot page them."
-                ));
-            };
             let mut next = inc.clone();
-            let page = next.paged.len();
-            next.paged.push(Page {
-                user: user.to_string(),
-                at: now,
-                level: None,
-            });
-            let mut ops = vec![(
-                slack.clone(),
-                SlackOp::PageUser {
-                    incident: id,
-                    user: slack.clone(),
-                    page,
-                },
-            )];
-            ops.push((update_lane(inc), SlackOp::UpdateIncident { incident: id }));
+            let mut ops = vec![];
+            if !notify::page(&self.config, &mut next, user, None, now, &mut ops) {
+                return Err(format!(
+                    "{user} has no Slack id (or phone for their notification rules) in the configuration, so I cannot page them."
+                ));
+            }
+            ops.push((update_lane(inc), Outbound::UpdateIncident { incident: id }));
             Ok((next, ops))
         })?;
         self.store.durable().await?;
@@ -179,8 +169,8 @@ impl Core {
         Ok(Some(ical::calendar(id, &list, name)))
     }
 
-    /// Queues one Slack operation, durably.
-    pub async fn enqueue(&self, lane: &str, op: SlackOp) -> Result<u64, StoreError> {
+    /// Queues one piece of outbound work, durably.
+    pub async fn enqueue(&self, lane: &str, op: Outbound) -> Result<u64, StoreError> {
         let seq = self.store.enqueue(lane, op, self.clock.now())?;
         self.store.durable().await?;
         self.outbox_ready.notify_one();
@@ -217,8 +207,8 @@ pub enum AppError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("cannot set up the Slack client: {0}")]
-    Slack(std::io::Error),
+    #[error("cannot set up the HTTPS client: {0}")]
+    Client(std::io::Error),
 }
 
 /// A running tocsin.
@@ -257,7 +247,8 @@ impl App {
             addr: settings.listen,
             source,
         })?;
-        let api = SlackApi::from_settings(&settings).map_err(AppError::Slack)?;
+        let api = SlackApi::from_settings(&settings).map_err(AppError::Client)?;
+        let twilio = TwilioApi::from_settings(&settings).map_err(AppError::Client)?;
         if settings.slack_signing_secret.is_none() {
             tracing::warn!("SLACK_SIGNING_SECRET is not set: Slack requests will be rejected");
         }
@@ -267,6 +258,7 @@ impl App {
             clock,
             outbox_ready: Arc::new(Notify::new()),
             slack_signing_secret: settings.slack_signing_secret.clone(),
+            twilio_auth_token: settings.twilio.as_ref().map(|t| t.auth_token.clone()),
             public_url: settings.public_url.clone(),
             engine_wake: Arc::new(Notify::new()),
         };
@@ -275,6 +267,7 @@ impl App {
             store,
             config: core.config.clone(),
             api,
+            twilio,
             interval: settings.slack_channel_interval,
             ready: core.outbox_ready.clone(),
         };

@@ -29,6 +29,39 @@ pub struct User {
     pub email: Option<String>,
     /// When low-urgency pages may reach this person (their zone); empty: the team's, else Mon–Fri 09–18.
     pub working_hours: Vec<Restriction>,
+    /// How this person wants to be paged, in order of `after_minutes`; empty: a Slack DM at once.
+    pub notify: Vec<NotifyRule>,
+}
+
+impl User {
+    /// The person's notification rules, sorted by delay; a Slack DM at once when none are set.
+    pub fn notify_rules(&self) -> Vec<NotifyRule> {
+        if self.notify.is_empty() {
+            return vec![NotifyRule {
+                after_minutes: 0,
+                via: Via::Slack,
+            }];
+        }
+        let mut rules = self.notify.clone();
+        rules.sort_by_key(|r| r.after_minutes);
+        rules
+    }
+}
+
+/// One step of a personal notification rule: `after_minutes` after being paged, notify `via`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotifyRule {
+    pub after_minutes: u32,
+    pub via: Via,
+}
+
+/// How a person is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    Slack,
+    Sms,
+    Phone,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -313,6 +346,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 type Str = Spanned<String>;
 
+/// A notification rule later than a day after the page is surely a typo.
+const MAX_NOTIFY_MINUTES: u32 = 24 * 60;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
@@ -339,6 +375,15 @@ struct RawUser {
     email: Option<Str>,
     #[serde(default)]
     working_hours: Vec<RawRestriction>,
+    #[serde(default)]
+    notify: Vec<Spanned<RawNotify>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    after_minutes: u32,
+    via: Str,
 }
 
 #[derive(Deserialize)]
@@ -558,7 +603,49 @@ impl Checker<'_> {
             working_hours: (u.working_hours.iter().enumerate())
                 .map(|(k, r)| self.restriction(r, &format!("{path}.working_hours[{k}]")))
                 .collect(),
+            notify: (u.notify.iter().enumerate())
+                .filter_map(|(k, r)| self.notify_rule(u, r, &format!("{path}.notify[{k}]")))
+                .collect(),
         }
+    }
+
+    fn notify_rule(
+        &mut self,
+        u: &RawUser,
+        r: &Spanned<RawNotify>,
+        path: &str,
+    ) -> Option<NotifyRule> {
+        let raw = r.get_ref();
+        let via = match raw.via.get_ref().as_str() {
+            "slack" => Via::Slack,
+            "sms" => Via::Sms,
+            "phone" => Via::Phone,
+            other => {
+                let m = format!("invalid via `{other}`: expected \"slack\", \"sms\" or \"phone\"");
+                self.err(raw.via.span(), format!("{path}.via"), m);
+                return None;
+            }
+        };
+        let missing = match via {
+            Via::Slack if u.slack_id.is_none() => Some("slack_id"),
+            Via::Sms | Via::Phone if u.phone.is_none() => Some("phone"),
+            _ => None,
+        };
+        if let Some(field) = missing {
+            let m = format!(
+                "notify via {} needs the user's `{field}`",
+                raw.via.get_ref()
+            );
+            self.err(raw.via.span(), format!("{path}.via"), m);
+        }
+        if raw.after_minutes > MAX_NOTIFY_MINUTES {
+            let m = format!("after_minutes is at most {MAX_NOTIFY_MINUTES} (a day)");
+            self.err(r.span(), format!("{path}.after_minutes"), m);
+        }
+        Some(NotifyRule {
+            after_minutes: raw.after_minutes,
+            via,
+        })
     }
 
     fn team(&mut self, i: usize, t: &RawTeam, known: &Known) -> Team {
@@ -1122,6 +1209,47 @@ mod tests {
             ["users[0].working_hours[0].from", "services[0].urgency"],
             "{e}"
         );
+    }
+
+    #[test]
+    fn notification_rules_are_read_sorted_and_checked() {
+        let base = "[[users]]\nid = \"a\"\nname = \"A\"\nslack_id = \"UA\"\nphone = \"+447700900001\"\n\
+                    notify = [{ after_minutes = 10, via = \"phone\" }, { after_minutes = 0, via = \"slack\" }, { after_minutes = 5, via = \"sms\" }]\n\
+                    [[users]]\nid = \"b\"\nname = \"B\"\n";
+        let c = Config::parse("t.toml", base).unwrap();
+        let rules: Vec<(u32, Via)> = c.users[0]
+            .notify_rules()
+            .iter()
+            .map(|r| (r.after_minutes, r.via))
+            .collect();
+        assert_eq!(rules, [(0, Via::Slack), (5, Via::Sms), (10, Via::Phone)]);
+        // Without rules: a Slack DM at once.
+        assert_eq!(c.users[1].notify_rules()[0].via, Via::Slack);
+
+        let bad = base.replace("phone = \"+447700900001\"\n", "").replace(
+            "after_minutes = 0, via = \"slack\"",
+            "after_minutes = 2000, via = \"pager\"",
+        );
+        let e = Config::parse("t.toml", &bad).unwrap_err();
+        let got: Vec<(&str, usize)> = e.0.iter().map(|e| (e.field.as_str(), e.line)).collect();
+        assert_eq!(
+            got,
+            [
+                ("users[0].notify[0].via", 5),
+                ("users[0].notify[1].via", 5),
+                ("users[0].notify[2].via", 5)
+            ],
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .contains("notify via phone needs the user's `phone`"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("invalid via `pager`"), "{e}");
+        let late = base.replace("after_minutes = 10", "after_minutes = 1441");
+        let e = Config::parse("t.toml", &late).unwrap_err();
+        assert_eq!(e.0[0].field, "users[0].notify[0].after_minutes");
     }
 
     #[test]

@@ -11,10 +11,11 @@ use crate::app::Core;
 use crate::config::Urgency;
 use crate::config::{Config, Schedule};
 use crate::escalation::{resolve_targets, Step};
-use crate::incident::{Held, Incident, Page, State};
+use crate::incident::{Held, Incident, State};
+use crate::notify;
 use crate::schedule::{on_call_at, shifts, working, Override};
 use crate::slack::render::{self, Handoff};
-use crate::store::{update_lane, SlackOp, StoreError};
+use crate::store::{update_lane, Outbound, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 use tokio::sync::watch;
@@ -183,7 +184,7 @@ pub fn plan_step(
     due_at: DateTime<Utc>,
     now: DateTime<Utc>,
     on_call: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Incident, Vec<(String, SlackOp)>), String> {
+) -> Result<(Incident, Vec<(String, Outbound)>), String> {
     // The index keeps milliseconds; the incident may hold a finer instant.
     let millis = |t: DateTime<Utc>| t.timestamp_millis();
     if inc.state == State::Acknowledged && inc.snoozed_until.map(millis) == Some(millis(due_at)) {
@@ -196,7 +197,7 @@ pub fn plan_step(
             );
             ops.push((
                 channel.clone(),
-                SlackOp::Notify {
+                Outbound::Notify {
                     channel: channel.clone(),
                     text,
                 },
@@ -204,7 +205,7 @@ pub fn plan_step(
         }
         ops.push((
             update_lane(inc),
-            SlackOp::UpdateIncident { incident: inc.id },
+            Outbound::UpdateIncident { incident: inc.id },
         ));
         return Ok((next, ops));
     }
@@ -221,9 +222,11 @@ pub fn plan_step(
     for h in ready {
         if !released.contains(&h.user) {
             released.push(h.user.clone());
-            page_now(config, &mut next, &mut ops, h.user, h.level, now);
+            notify::page(config, &mut next, &h.user, h.level, now, &mut ops);
         }
     }
+    // Later steps of people's notification rules (SMS, a call) now due.
+    notify::due_reminders(config, &mut next, now, &mut ops);
     let due_step = inc
         .escalation
         .as_ref()
@@ -258,7 +261,7 @@ pub fn plan_step(
                             continue;
                         }
                     }
-                    page_now(config, &mut next, &mut ops, user, Some(level), now);
+                    notify::page(config, &mut next, &user, Some(level), now, &mut ops);
                 }
             }
             Step::Exhausted if !next.held.is_empty() => {
@@ -274,7 +277,7 @@ pub fn plan_step(
                 if let Some(channel) = &inc.alert_channel {
                     ops.push((
                         channel.clone(),
-                        SlackOp::Notify {
+                        Outbound::Notify {
                             channel: channel.clone(),
                             text: text.clone(),
                         },
@@ -287,7 +290,7 @@ pub fn plan_step(
                     if let Some(slack) = config.user(&lead).and_then(|u| u.slack_id.clone()) {
                         ops.push((
                             slack.clone(),
-                            SlackOp::Notify {
+                            Outbound::Notify {
                                 channel: slack,
                                 text: text.clone(),
                             },
@@ -299,38 +302,9 @@ pub fn plan_step(
     }
     ops.push((
         update_lane(inc),
-        SlackOp::UpdateIncident { incident: inc.id },
+        Outbound::UpdateIncident { incident: inc.id },
     ));
     Ok((next, ops))
-}
-
-/// Records a page of `user` and queues their DM.
-fn page_now(
-    config: &Config,
-    next: &mut Incident,
-    ops: &mut Vec<(String, SlackOp)>,
-    user: String,
-    level: Option<usize>,
-    now: DateTime<Utc>,
-) {
-    let page = next.paged.len();
-    let slack = config.user(&user).and_then(|u| u.slack_id.clone());
-    next.paged.push(Page {
-        user: user.clone(),
-        at: now,
-        level,
-    });
-    match slack {
-        Some(slack) => ops.push((
-            slack.clone(),
-            SlackOp::PageUser {
-                incident: next.id,
-                user: slack,
-                page,
-            },
-        )),
-        None => tracing::warn!(incident = next.id, %user, "cannot page: no slack_id"),
-    }
 }
 
 /// When `user`'s working hours next begin (now if they are working): their
@@ -362,7 +336,7 @@ fn handoff_notices(
     cursor: DateTime<Utc>,
     now: DateTime<Utc>,
     recorded: Option<Option<String>>,
-) -> Vec<(String, SlackOp)> {
+) -> Vec<(String, Outbound)> {
     let window = shifts(s, overrides, cursor, now + Duration::milliseconds(1));
     let Some(after) = window.last() else {
         return vec![];
@@ -412,7 +386,7 @@ fn handoff_notices(
     {
         out.push((
             slack_id.clone(),
-            SlackOp::Notify {
+            Outbound::Notify {
                 channel: slack_id,
                 text: dm,
             },
@@ -421,7 +395,7 @@ fn handoff_notices(
     if let Some(channel) = config.team(&s.team).and_then(|t| t.alert_channel.clone()) {
         out.push((
             channel.clone(),
-            SlackOp::Notify {
+            Outbound::Notify {
                 channel,
                 text: note,
             },
@@ -460,7 +434,7 @@ mod tests {
         let from_index = DateTime::from_timestamp_millis(opened.timestamp_millis()).unwrap();
         let (next, ops) = plan_step(&config, &inc, from_index, opened, &|_| None).unwrap();
         assert_eq!(next.paged.len(), 1);
-        assert!(matches!(&ops[0].1, SlackOp::PageUser { user, page: 0, .. } if user == "UA"));
+        assert!(matches!(&ops[0].1, Outbound::PageUser { user, page: 0, .. } if user == "UA"));
         let stale = from_index - Duration::milliseconds(1);
         assert!(plan_step(&config, &inc, stale, opened, &|_| None).is_err());
     }

@@ -3,6 +3,7 @@
 use crate::app::Core;
 use crate::ingest::{events_v2, Ingest, IngestError};
 use crate::slack::inbound::{self, Reply};
+use crate::twilio::voice;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -82,6 +83,17 @@ impl Handler {
                 self.feed(id, req.uri().query().unwrap_or(""))
             }
             (&Method::POST, "/v2/enqueue") => self.with_body(req, |h, _, b| h.enqueue(b)).await,
+            (&Method::POST, p) if p.starts_with("/voice/") => {
+                self.with_body(req, |h, parts, b| async move {
+                    let sig = parts
+                        .headers
+                        .get("x-twilio-signature")
+                        .and_then(|v| v.to_str().ok());
+                    let (path, query) = (parts.uri.path(), parts.uri.query());
+                    voice_response(voice::handle(&h.core, path, query, sig, &b).await)
+                })
+                .await
+            }
             (&Method::POST, "/slack/events") => {
                 self.with_slack_body(req, |h, b| async move { inbound::events(&h.core, &b) })
                     .await
@@ -249,6 +261,20 @@ fn reply_response(r: Reply) -> Resp {
             .body(Full::new(Bytes::new()))
             .expect("static response parts are valid"),
     }
+}
+
+fn voice_response(r: voice::VoiceReply) -> Resp {
+    let mut resp = Response::new(Full::new(Bytes::from(r.body)));
+    *resp.status_mut() =
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let kind = if r.twiml {
+        "text/xml"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(kind));
+    resp
 }
 
 fn json_response(status: StatusCode, v: &Value) -> Resp {

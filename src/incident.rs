@@ -3,7 +3,7 @@
 //! Pure: no I/O, no clock reads. The store applies these transitions inside a
 //! compare-and-swap so a replay or a double click changes nothing.
 
-use crate::config::Urgency;
+use crate::config::{Urgency, Via};
 use crate::escalation::Escalation;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -63,6 +63,12 @@ pub enum Actor {
     Slack { user_id: String },
     /// A monitoring tool through an integration (e.g. an Events API resolve).
     Integration { client: Option<String> },
+    /// A person who pressed a key on a phone call tocsin made: config user id
+    /// and, if they have one, Slack id.
+    Phone {
+        user: String,
+        slack_id: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,6 +139,9 @@ pub struct Incident {
     /// Low-urgency pages waiting for the person's working hours.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub held: Vec<Held>,
+    /// Later steps of paged people's notification rules (an SMS after 5 minutes, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reminders: Vec<Reminder>,
 }
 
 fn is_high(u: &Urgency) -> bool {
@@ -145,6 +154,19 @@ pub struct Held {
     pub user: String,
     pub level: Option<usize>,
     pub until: DateTime<Utc>,
+}
+
+/// A notification still to come for page `page` (an index in `paged`), from
+/// the person's notification rules; dropped once the incident is acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reminder {
+    pub user: String,
+    pub page: usize,
+    pub via: Via,
+    /// A later Slack notice: a short nudge, not a second DM with buttons.
+    #[serde(default)]
+    pub nudge: bool,
+    pub at: DateTime<Utc>,
 }
 
 /// One person paged for an incident.
@@ -203,6 +225,7 @@ impl Incident {
         }
         // Whoever has it now, nobody else needs waking.
         next.held.clear();
+        next.reminders.clear();
         Ok(next)
     }
 
@@ -213,7 +236,8 @@ impl Incident {
             State::Triggered => {
                 let step = self.escalation.as_ref().and_then(|e| e.next_at);
                 let held = self.held.iter().map(|h| h.until).min();
-                step.into_iter().chain(held).min()
+                let reminder = self.reminders.iter().map(|r| r.at).min();
+                step.into_iter().chain(held).chain(reminder).min()
             }
             State::Acknowledged => self.snoozed_until,
             State::Resolved => None,
@@ -302,6 +326,7 @@ pub(crate) mod tests {
             snoozed_until: None,
             urgency: Urgency::High,
             held: vec![],
+            reminders: vec![],
         }
     }
 

@@ -5,14 +5,17 @@
 //! - [`settings`] — typed settings from the environment (secrets kept out of `Debug`).
 //! - [`config`]   — the declarative `tocsin.toml`: parse, cross-validate, report with line numbers.
 //! - [`clock`]    — the injected clock; the core never reads the system time itself.
-//! - [`engine`]   — the restart-safe loop for time-driven work (handoff notices).
+//! - [`engine`]   — the restart-safe loop for time-driven work (escalations, reminders, handoffs).
 //! - [`escalation`] — escalation decisions: what is due next for an incident (pure).
 //! - [`incident`] — incidents and their state machine (pure).
 //! - [`ingest`]   — monitoring payloads (PagerDuty Events API v2) into typed alert events.
 //! - [`schedule`] — on-call math: who is on call when, shifts, load (pure).
 //! - [`store`]    — the only module that touches sled: records, keys, trees, group commit.
 //! - [`commands`] — slash commands: declarations from `commands/`, parse then apply.
-//! - [`slack`]    — everything that knows Slack: signatures, inbound payloads, rendering, outbox worker.
+//! - [`notify`]   — paging a person: their notification rules into outbound work (pure).
+//! - [`outbox`]   — the worker that sends queued work in order per lane, with retries.
+//! - [`slack`]    — everything that knows Slack: signatures, inbound payloads, rendering, delivery.
+//! - [`twilio`]   — SMS and phone calls: the REST client, signatures, voice webhooks (TwiML).
 //! - [`http`]     — the hyper server: routing, body limits, error mapping.
 
 pub mod app;
@@ -24,7 +27,10 @@ pub mod escalation;
 pub mod http;
 pub mod incident;
 pub mod ingest;
+pub mod notify;
+pub mod outbox;
 pub mod schedule;
 pub mod settings;
 pub mod slack;
 pub mod store;
+pub mod twilio;

@@ -39,6 +39,20 @@ pub struct Settings {
     pub slack_channel_interval: Duration,
     /// sled page cache; sled's RSS grows far past this if left unset.
     pub cache_capacity: u64,
+    /// SMS, phone pages and live call routing; `None` unless all of
+    /// `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN` and `TWILIO_FROM` are set.
+    pub twilio: Option<TwilioSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TwilioSettings {
+    pub account_sid: String,
+    /// Signs Twilio's webhooks and authenticates our REST calls.
+    pub auth_token: Secret,
+    /// The number SMS and calls come from (E.164).
+    pub from: String,
+    /// REST API base without a trailing slash; tests point it at a local fake.
+    pub api_url: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +94,38 @@ impl Settings {
                 message: format!("{v:?} is not a whole number of MiB"),
             })?,
         };
+        let twilio = match (
+            get("TWILIO_ACCOUNT_SID"),
+            get("TWILIO_AUTH_TOKEN"),
+            get("TWILIO_FROM"),
+        ) {
+            (Some(account_sid), Some(token), Some(from)) => Some(TwilioSettings {
+                account_sid,
+                auth_token: Secret(token),
+                from,
+                api_url: normalise_api_url(
+                    &get("TWILIO_API_URL").unwrap_or_else(|| "https://api.twilio.com".into()),
+                ),
+            }),
+            (None, None, None) => None,
+            (sid, token, from) => {
+                let missing: Vec<&str> = [
+                    ("TWILIO_ACCOUNT_SID", sid.is_none()),
+                    ("TWILIO_AUTH_TOKEN", token.is_none()),
+                    ("TWILIO_FROM", from.is_none()),
+                ]
+                .into_iter()
+                .filter_map(|(n, m)| m.then_some(n))
+                .collect();
+                return Err(SettingsError {
+                    name: "TWILIO_ACCOUNT_SID",
+                    message: format!(
+                        "Twilio is half configured: also set {}",
+                        missing.join(" and ")
+                    ),
+                });
+            }
+        };
         let public_url = get("TOCSIN_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
         Ok(Settings {
             listen,
@@ -94,6 +140,7 @@ impl Settings {
             ),
             slack_channel_interval: Duration::from_millis(interval_ms),
             cache_capacity: cache_mb * 1024 * 1024,
+            twilio,
         })
     }
 }
@@ -143,7 +190,32 @@ mod tests {
 
     #[test]
     fn secrets_do_not_appear_in_debug_output() {
-        let s = settings(&[("SLACK_BOT_TOKEN", "xoxb-very-secret")]).unwrap();
+        let s = settings(&[
+            ("SLACK_BOT_TOKEN", "xoxb-very-secret"),
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+            ("TWILIO_AUTH_TOKEN", "twilio-very-secret"),
+            ("TWILIO_FROM", "+15550100"),
+        ])
+        .unwrap();
         assert!(!format!("{s:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn twilio_is_all_or_nothing() {
+        assert!(settings(&[]).unwrap().twilio.is_none());
+        let t = settings(&[
+            ("TWILIO_ACCOUNT_SID", "AC1"),
+            ("TWILIO_AUTH_TOKEN", "t"),
+            ("TWILIO_FROM", "+15550100"),
+        ])
+        .unwrap()
+        .twilio
+        .unwrap();
+        assert_eq!(t.api_url, "https://api.twilio.com");
+        let e = settings(&[("TWILIO_ACCOUNT_SID", "AC1")]).unwrap_err();
+        assert!(
+            e.message.contains("TWILIO_AUTH_TOKEN and TWILIO_FROM"),
+            "{e}"
+        );
     }
 }

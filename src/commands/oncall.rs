@@ -7,7 +7,7 @@ use crate::app::Core;
 use crate::config::{Config, Schedule, User};
 use crate::schedule::{ical, load::load, shifts, Override, Shift};
 use crate::slack::render::{self, mention_user as mention, SwapAsk};
-use crate::store::{SlackOp, SwapRequest, SwapState};
+use crate::store::{Outbound, SwapRequest, SwapState};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
@@ -488,7 +488,7 @@ async fn request_swap(
         theirs,
     })
     .map_err(|e| format!("Sorry, the request could not be written ({e})."))?;
-    let op = SlackOp::NotifyBlocks {
+    let op = Outbound::NotifyBlocks {
         channel: other_slack.clone(),
         text: ask.text,
         blocks: ask.blocks_json,
@@ -533,12 +533,12 @@ pub async fn answer_swap(
         format!("{} → {}", render::slack_date(a), render::slack_date(b))
     };
     let (who, requester) = (mention(config, &req.other), mention(config, &req.requester));
-    let mut notices: Vec<(String, SlackOp)> = vec![];
+    let mut notices: Vec<(String, Outbound)> = vec![];
     let requester_dm = |text: String| {
         config
             .user(&req.requester)
             .and_then(|u| u.slack_id.clone())
-            .map(|c| (c.clone(), SlackOp::Notify { channel: c, text }))
+            .map(|c| (c.clone(), Outbound::Notify { channel: c, text }))
     };
     let (to_requester, to_clicker) = if accept {
         let trade = req
@@ -582,14 +582,14 @@ pub async fn answer_swap(
                     .map(|t| format!("; {requester} covers {who} {}", span(t)))
                     .unwrap_or_default()
             );
-            notices.push((channel.clone(), SlackOp::Notify { channel, text }));
+            notices.push((channel.clone(), Outbound::Notify { channel, text }));
         }
     }
     if let Some(url) = response_url {
         // Replace the question, so its buttons cannot be clicked again.
         notices.push((
             format!("respond:{url}"),
-            SlackOp::Respond {
+            Outbound::Respond {
                 response_url: url.to_string(),
                 text: to_clicker,
                 replace: true,

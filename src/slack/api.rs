@@ -1,5 +1,6 @@
 //! The Slack Web API client (slack-morphism), and how its errors map to retry decisions.
 
+use crate::outbox::Failure;
 use crate::settings::Settings;
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -15,17 +16,6 @@ pub struct SlackApi {
     token: SlackApiToken,
 }
 
-/// How a failed call should be retried.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    /// 429: wait at least this long before touching the lane again.
-    RateLimited(Duration),
-    /// 5xx, network trouble, garbled replies: retry with backoff.
-    Transient(String),
-    /// Slack said no for good (channel_not_found, invalid_auth, …).
-    Permanent(String),
-}
-
 impl SlackApi {
     /// `None` when no bot token is configured: Slack work then waits in the outbox.
     pub fn from_settings(s: &Settings) -> std::io::Result<Option<SlackApi>> {
@@ -33,16 +23,7 @@ impl SlackApi {
             return Ok(None);
         };
         // slack-morphism's default connector is https-only; tests use a plain-http fake.
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .or_else(|_| {
-                Ok::<_, std::io::Error>(
-                    hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(empty_tls_config()),
-                )
-            })?
-            .https_or_http()
-            .enable_http1()
-            .build();
+        let https = https_or_http()?;
         let connector =
             SlackClientHyperConnector::with_connector(https).with_slack_api_url(&s.slack_api_url);
         Ok(Some(SlackApi {
@@ -129,6 +110,23 @@ impl SlackApi {
             .await;
         r.map(|_| ()).map_err(classify)
     }
+}
+
+/// An HTTPS connector with the machine's CA roots that also speaks plain http
+/// (the local fakes tests use).
+pub(crate) fn https_or_http(
+) -> std::io::Result<hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>>
+{
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .or_else(|_| {
+            Ok::<_, std::io::Error>(
+                hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(empty_tls_config()),
+            )
+        })?
+        .https_or_http()
+        .enable_http1()
+        .build())
 }
 
 fn empty_tls_config() -> rustls::ClientConfig {

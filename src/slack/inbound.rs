@@ -8,7 +8,7 @@ use super::verify::{self, SignatureError};
 use crate::app::Core;
 use crate::commands::{self, Invocation};
 use crate::incident::{Actor, Transition};
-use crate::store::{Changed, SlackOp};
+use crate::store::{Changed, Outbound};
 use serde_json::{json, Value};
 use slack_morphism::prelude::*;
 
@@ -249,7 +249,7 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
 
 async fn respond_privately(core: &Core, response_url: Option<&str>, text: String) {
     let Some(url) = response_url else { return };
-    let op = SlackOp::Respond {
+    let op = Outbound::Respond {
         response_url: url.to_string(),
         text,
         replace: false,

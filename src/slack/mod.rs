@@ -1,9 +1,9 @@
 //! Everything that knows Slack: request signatures, inbound payloads, message
-//! rendering, the Web API client, the outbox worker and the app manifest.
+//! rendering, the Web API client, delivery of outbox work to Slack, and the app manifest.
 
 pub mod api;
+pub mod deliver;
 pub mod inbound;
 pub mod manifest;
-pub mod outbox;
 pub mod render;
 pub mod verify;

@@ -14,6 +14,10 @@ const SWAP_TEXT: &str = include_str!("../../templates/swap.text.j2");
 const NOBODY: &str = include_str!("../../templates/escalation.nobody.j2");
 const HANDOFF_DM: &str = include_str!("../../templates/handoff.dm.j2");
 const HANDOFF_CHANNEL: &str = include_str!("../../templates/handoff.channel.j2");
+const PAGE_SMS: &str = include_str!("../../templates/page.sms.j2");
+const PAGE_REMINDER: &str = include_str!("../../templates/page.reminder.j2");
+const VOICE_PAGE: &str = include_str!("../../templates/voice.page.xml.j2");
+const VOICE_SAY: &str = include_str!("../../templates/voice.say.xml.j2");
 
 /// Every template, by the name the renderers use.
 const TEMPLATES: &[(&str, &str)] = &[
@@ -24,6 +28,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("escalation.nobody", NOBODY),
     ("handoff.dm", HANDOFF_DM),
     ("handoff.channel", HANDOFF_CHANNEL),
+    ("page.sms", PAGE_SMS),
+    ("page.reminder", PAGE_REMINDER),
+    // The `.xml` names turn on minijinja's escaping, which is valid for XML too.
+    ("voice.page.xml", VOICE_PAGE),
+    ("voice.say.xml", VOICE_SAY),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +83,10 @@ pub fn actor_mention(a: &Actor) -> String {
         Actor::Slack { user_id } => format!("<@{user_id}>"),
         Actor::Integration { client: Some(c) } => format!("{c} (via integration)"),
         Actor::Integration { client: None } => "the monitoring integration".to_string(),
+        Actor::Phone {
+            slack_id: Some(s), ..
+        } => format!("<@{s}> (by phone)"),
+        Actor::Phone { user, .. } => format!("{user} (by phone)"),
     }
 }
 
@@ -223,6 +236,52 @@ pub fn nobody_responded(inc: &Incident, config: &Config) -> Result<String, Rende
         .and_then(|t| t.render(&ctx))
         .map(|s| s.trim().to_string())
         .map_err(|e| RenderError::Template("escalation.nobody", e))
+}
+
+/// The fields every short page (SMS, reminder, phone call) speaks of.
+fn page_context(inc: &Incident, config: &Config) -> minijinja::Value {
+    let service = config
+        .service(&inc.service_id)
+        .map_or(inc.service_id.clone(), |s| s.name.clone());
+    context! {
+        id => inc.id,
+        title => inc.alert.summary.clone(),
+        severity => inc.alert.severity.as_str(),
+        service => service,
+        paged => slack_date(inc.paged.last().map_or(inc.created_at, |p| p.at)),
+    }
+}
+
+fn render_page(name: &'static str, ctx: minijinja::Value) -> Result<String, RenderError> {
+    env()
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+        .map(|s| s.trim().to_string())
+        .map_err(|e| RenderError::Template(name, e))
+}
+
+/// The SMS that pages someone about `inc`.
+pub fn page_sms(inc: &Incident, config: &Config) -> Result<String, RenderError> {
+    render_page("page.sms", page_context(inc, config))
+}
+
+/// A later Slack nudge about `inc`, from a person's notification rules.
+pub fn page_reminder(inc: &Incident, config: &Config) -> Result<String, RenderError> {
+    render_page("page.reminder", page_context(inc, config))
+}
+
+/// TwiML that reads `inc` to the callee and sends a key press to `ack_url`.
+pub fn voice_page(inc: &Incident, config: &Config, ack_url: &str) -> Result<String, RenderError> {
+    let ctx = context! { ack_url => ack_url, ..page_context(inc, config) };
+    render_page("voice.page.xml", ctx)
+}
+
+/// TwiML that says `text`, then hangs up or, with `redirect`, goes there.
+pub fn voice_say(text: &str, redirect: Option<&str>) -> Result<String, RenderError> {
+    render_page(
+        "voice.say.xml",
+        context! { text => text, redirect => redirect },
+    )
 }
 
 /// `<@U…>` for a configured user with a Slack id, else their name (or id).

@@ -14,7 +14,7 @@
 
 mod records;
 
-pub use records::{OutboxItem, SlackOp, StoredOverride, SwapRequest, SwapState};
+pub use records::{Outbound, OutboxItem, StoredOverride, SwapRequest, SwapState};
 
 use crate::incident::{
     Actor, AlertDetails, Incident, MessageRef, NoChange, Severity, State, Transition,
@@ -251,7 +251,7 @@ impl Store {
                                     meta,
                                     outbox,
                                     &update_lane(&next),
-                                    SlackOp::UpdateIncident { incident: id },
+                                    Outbound::UpdateIncident { incident: id },
                                     a.at,
                                 )?);
                                 return Ok(Triggered::Appended {
@@ -282,6 +282,7 @@ impl Store {
                         snoozed_until: None,
                         urgency: a.urgency,
                         held: vec![],
+                        reminders: vec![],
                     };
                     put_tracked(incidents, due, None, &incident)?;
                     dedup.insert(dkey.as_slice(), &id.to_be_bytes())?;
@@ -290,7 +291,7 @@ impl Store {
                             meta,
                             outbox,
                             channel,
-                            SlackOp::PostIncident {
+                            Outbound::PostIncident {
                                 incident: id,
                                 channel: channel.clone(),
                             },
@@ -367,7 +368,7 @@ impl Store {
                         meta,
                         outbox,
                         &update_lane(&next),
-                        SlackOp::UpdateIncident { incident: id },
+                        Outbound::UpdateIncident { incident: id },
                         at,
                     )?);
                     Ok(Changed::Applied {
@@ -445,7 +446,7 @@ impl Store {
         f: F,
     ) -> Result<Result<Incident, String>, StoreError>
     where
-        F: Fn(&Incident) -> Result<(Incident, Vec<(String, SlackOp)>), String>,
+        F: Fn(&Incident) -> Result<(Incident, Vec<(String, Outbound)>), String>,
     {
         let r = (&self.meta, &self.incidents, &self.outbox, &self.due).transaction(
             |(meta, incidents, outbox, due)| -> TxResult<Result<Incident, String>> {
@@ -501,7 +502,7 @@ impl Store {
     }
 
     /// Queues a Slack operation outside any incident change.
-    pub fn enqueue(&self, lane: &str, op: SlackOp, at: DateTime<Utc>) -> Result<u64, StoreError> {
+    pub fn enqueue(&self, lane: &str, op: Outbound, at: DateTime<Utc>) -> Result<u64, StoreError> {
         let r = (&self.meta, &self.outbox).transaction(|(meta, outbox)| -> TxResult<u64> {
             push_outbox(meta, outbox, lane, op.clone(), at)
         });
@@ -635,7 +636,7 @@ impl Store {
     }
 
     /// Records a pending swap request and queues the message asking for an answer.
-    pub fn add_swap(&self, req: &SwapRequest, ask: &(String, SlackOp)) -> Result<(), StoreError> {
+    pub fn add_swap(&self, req: &SwapRequest, ask: &(String, Outbound)) -> Result<(), StoreError> {
         let r = (&self.meta, &self.swaps, &self.outbox).transaction(
             |(meta, swaps, outbox)| -> TxResult<()> {
                 swaps.insert(&req.id.to_be_bytes(), encode(&SwapRecord::V1(req.clone())))?;
@@ -662,7 +663,7 @@ impl Store {
         id: u64,
         accept: bool,
         at: DateTime<Utc>,
-        notices: &[(String, SlackOp)],
+        notices: &[(String, Outbound)],
     ) -> Result<Option<(SwapRequest, bool)>, StoreError> {
         let r = (&self.meta, &self.swaps, &self.overrides, &self.outbox).transaction(
             |(meta, swaps, overrides, outbox)| -> TxResult<Option<(SwapRequest, bool)>> {
@@ -763,7 +764,7 @@ impl Store {
         schedule: &str,
         to: DateTime<Utc>,
         on_call: Option<&str>,
-        notices: &[(String, SlackOp)],
+        notices: &[(String, Outbound)],
     ) -> Result<(), StoreError> {
         let key = format!("{HANDOFF_CURSOR}{schedule}");
         let user_key = format!("{HANDOFF_USER}{schedule}");
@@ -976,7 +977,7 @@ fn push_outbox(
     meta: &TransactionalTree,
     outbox: &TransactionalTree,
     lane: &str,
-    op: SlackOp,
+    op: Outbound,
     at: DateTime<Utc>,
 ) -> TxResult<u64> {
     let seq = next_counter(meta, K_NEXT_OUTBOX)?;
@@ -1045,15 +1046,15 @@ mod tests {
             matches!(s.trigger(&alert("k")).unwrap(), Triggered::Opened { incident, .. } if incident.id == 3)
         );
         // The outbox holds, in order: post 1, update 1 (count), post 2, update 1 (resolved), post 3.
-        let ops: Vec<SlackOp> = s
+        let ops: Vec<Outbound> = s
             .outbox_pending()
             .unwrap()
             .into_iter()
             .map(|(_, i)| i.op)
             .collect();
         assert_eq!(ops.len(), 5);
-        assert_eq!(ops[1], SlackOp::UpdateIncident { incident: 1 });
-        assert_eq!(ops[3], SlackOp::UpdateIncident { incident: 1 });
+        assert_eq!(ops[1], Outbound::UpdateIncident { incident: 1 });
+        assert_eq!(ops[3], Outbound::UpdateIncident { incident: 1 });
     }
 
     #[tokio::test]
@@ -1173,7 +1174,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path(), 1 << 20).unwrap();
         assert_eq!(s.handoff_cursor("p").unwrap(), None);
-        let note = SlackOp::Notify {
+        let note = Outbound::Notify {
             channel: "U1".into(),
             text: "you're on".into(),
         };

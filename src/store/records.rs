@@ -73,11 +73,11 @@ pub(crate) enum SwapRecord {
     V1(SwapRequest),
 }
 
-/// One piece of Slack work, described in tocsin's terms; rendered when sent so
-/// a message always shows the incident's latest state.
+/// One piece of outbound work (a Slack call, an SMS, a phone call), described
+/// in tocsin's terms; rendered when sent so it shows the incident's latest state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
-pub enum SlackOp {
+pub enum Outbound {
     /// Announce a new incident in its alert channel.
     PostIncident { incident: u64, channel: String },
     /// Re-render the incident's message in place (and every DM copy of it).
@@ -97,6 +97,15 @@ pub enum SlackOp {
         text: String,
         blocks: serde_json::Value,
     },
+    /// A text message (Twilio SMS) paging someone about an incident.
+    Sms { incident: u64, to: String },
+    /// A phone call (Twilio) that reads the incident to `user` (a config user
+    /// id) and lets them press 4 to acknowledge.
+    Call {
+        incident: u64,
+        user: String,
+        to: String,
+    },
     /// Answer a slash command or click through its `response_url`; with
     /// `replace`, the message that was clicked is replaced (its buttons go).
     Respond {
@@ -107,11 +116,11 @@ pub enum SlackOp {
     },
 }
 
-/// An outbox entry. Entries of one `lane` (a Slack channel) are sent in order.
+/// An outbox entry. Entries of one `lane` (a Slack channel, a phone number) are sent in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxItem {
     pub lane: String,
-    pub op: SlackOp,
+    pub op: Outbound,
     pub enqueued_at: DateTime<Utc>,
     pub attempts: u32,
 }

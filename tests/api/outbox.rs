@@ -87,7 +87,7 @@ async fn a_message_slack_refuses_for_good_goes_to_dead_letters_without_blocking_
     let t = TestApp::start(Some(&fake)).await;
     let core = t.app().core();
     // The fake answers 404 under /gone/: a final refusal, not worth retrying.
-    let op = tocsin::store::SlackOp::Respond {
+    let op = tocsin::store::Outbound::Respond {
         response_url: format!("http://{}/gone/1", fake.addr),
         text: "x".into(),
         replace: false,

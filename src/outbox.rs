@@ -1,0 +1,291 @@
+//! The outbox worker: drains queued outbound work (Slack calls, SMS, phone
+//! calls) in order, per lane, at the receiver's pace.
+//!
+//! Every call tocsin makes to Slack or Twilio is first an outbox row in the
+//! store. This worker sends one row per lane (a Slack channel, a phone number)
+//! at a time, spaces a lane's messages by the configured interval, waits out
+//! 429 `Retry-After`, retries transient failures with capped backoff, and
+//! deletes a row only after the receiver accepted it. Rows are rendered when
+//! sent, by `slack::deliver` and `twilio::deliver`.
+
+use crate::config::Config;
+use crate::slack::api::SlackApi;
+use crate::slack::deliver::SlackDelivery;
+use crate::store::{Outbound, Store, StoreError};
+use crate::twilio::api::TwilioApi;
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::time::Instant;
+
+/// How a failed call should be retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// 429: wait at least this long before touching the lane again.
+    RateLimited(Duration),
+    /// 5xx, network trouble, garbled replies: retry with backoff.
+    Transient(String),
+    /// The receiver said no for good (channel_not_found, invalid_auth, …).
+    Permanent(String),
+    /// No credentials for this receiver: the work waits for a restart that has them.
+    Unconfigured(&'static str),
+}
+
+pub(crate) fn store_failure(e: StoreError) -> Failure {
+    Failure::Transient(e.to_string())
+}
+
+const BACKOFF_START: Duration = Duration::from_millis(250);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// Longest a single delivery (all its Slack calls) may take before it counts as failed.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+const IDLE_RECHECK: Duration = Duration::from_secs(5);
+/// How long a lane whose receiver has no credentials waits before looking again.
+const PARKED: Duration = Duration::from_secs(3600);
+
+pub struct OutboxWorker {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub api: Option<SlackApi>,
+    pub twilio: Option<TwilioApi>,
+    /// Minimum spacing between two messages in one channel.
+    pub interval: Duration,
+    /// Poked whenever a row is added.
+    pub ready: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct Lane {
+    queue: VecDeque<(u64, Outbound)>,
+    ready_at: Option<Instant>,
+    busy: bool,
+    failures: u32,
+}
+
+type Done = (String, u64, Result<(), Failure>);
+
+impl OutboxWorker {
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        if self.api.is_none() {
+            tracing::warn!(
+                "Slack is not configured (SLACK_BOT_TOKEN is unset): Slack messages are kept in the outbox until it is"
+            );
+        }
+        if self.api.is_none() && self.twilio.is_none() {
+            let _ = shutdown.changed().await;
+            return;
+        }
+        let mut lanes: BTreeMap<String, Lane> = BTreeMap::new();
+        let mut last_seq = 0u64;
+        // Rows left by an earlier process may have reached Slack just before it stopped.
+        let mut suspect: HashSet<u64> = HashSet::new();
+        let mut first_pass = true;
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
+        let mut inflight = tokio::task::JoinSet::new();
+        let ctx = Arc::new(Delivery {
+            store: self.store.clone(),
+            slack: self.api.clone().map(|api| SlackDelivery {
+                store: self.store.clone(),
+                config: self.config.clone(),
+                api,
+            }),
+            twilio: self.twilio.clone(),
+            config: self.config.clone(),
+        });
+        loop {
+            match self.store.outbox_after(last_seq) {
+                Ok(rows) => {
+                    // Only rows already on disk: a row still waiting for its flush
+                    // could vanish in a crash, and Slack must not see it first.
+                    let on_disk = self.store.flushed_outbox_seq();
+                    for (seq, item) in rows.into_iter().take_while(|(seq, _)| *seq <= on_disk) {
+                        if first_pass {
+                            suspect.insert(seq);
+                        }
+                        lanes
+                            .entry(item.lane)
+                            .or_default()
+                            .queue
+                            .push_back((seq, item.op));
+                        last_seq = seq;
+                    }
+                    first_pass = false;
+                }
+                Err(e) => tracing::error!(error = %e, "cannot read the outbox; retrying"),
+            }
+            let now = Instant::now();
+            let mut wake: Option<Instant> = None;
+            for (name, lane) in lanes.iter_mut() {
+                if lane.busy {
+                    continue;
+                }
+                self.fold_updates(lane);
+                let Some(&(seq, _)) = lane.queue.front() else {
+                    continue;
+                };
+                if let Some(at) = lane.ready_at.filter(|at| *at > now) {
+                    wake = Some(wake.map_or(at, |w| w.min(at)));
+                    continue;
+                }
+                lane.busy = true;
+                let (ctx, tx, name) = (ctx.clone(), done_tx.clone(), name.clone());
+                let was_suspect = suspect.remove(&seq);
+                inflight.spawn(async move {
+                    // A hung connection must not hold the lane forever.
+                    let r = tokio::time::timeout(CALL_TIMEOUT, ctx.deliver(seq, was_suspect))
+                        .await
+                        .unwrap_or_else(|_| Err(Failure::Transient("no answer in time".into())));
+                    let _ = tx.send((name, seq, r));
+                });
+            }
+            // Forget idle lanes once their pacing window has passed.
+            lanes.retain(|_, l| {
+                l.busy || !l.queue.is_empty() || l.ready_at.is_some_and(|t| t > now)
+            });
+            // Also look again now and then, in case a wake-up was missed.
+            let sleep = tokio::time::sleep_until(
+                wake.unwrap_or(now + IDLE_RECHECK).min(now + IDLE_RECHECK),
+            );
+            tokio::select! {
+                _ = self.ready.notified() => {}
+                Some((name, seq, result)) = done_rx.recv() => {
+                    // After an unclear failure Slack may have the message already:
+                    // look before sending it again.
+                    if matches!(result, Err(Failure::Transient(_))) {
+                        suspect.insert(seq);
+                    }
+                    if let Some(lane) = lanes.get_mut(&name) {
+                        self.settle(lane, &name, seq, result);
+                    }
+                }
+                _ = sleep => {}
+                _ = shutdown.changed() => break,
+            }
+            while inflight.try_join_next().is_some() {}
+        }
+        // Let calls already on the wire finish briefly, then drop the rest:
+        // their rows stay in the outbox and are checked before being resent.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while inflight.join_next().await.is_some() {}
+        })
+        .await;
+        inflight.abort_all();
+        while inflight.join_next().await.is_some() {}
+    }
+
+    /// Drops an update that a later update of the same incident in this lane
+    /// makes redundant: every update renders the incident's latest state, so a
+    /// storm of repeat alerts costs one Slack call per pacing interval.
+    fn fold_updates(&self, lane: &mut Lane) {
+        while let Some((seq, op @ Outbound::UpdateIncident { .. })) = lane.queue.front() {
+            if !lane.queue.iter().skip(1).any(|(_, later)| later == op) {
+                break;
+            }
+            if let Err(e) = self.store.outbox_done(*seq) {
+                tracing::error!(error = %e, "cannot drop a redundant update; sending it");
+                break;
+            }
+            lane.queue.pop_front();
+        }
+    }
+
+    fn settle(&self, lane: &mut Lane, name: &str, seq: u64, result: Result<(), Failure>) {
+        lane.busy = false;
+        let now = Instant::now();
+        match result {
+            Ok(()) => {
+                lane.queue.pop_front();
+                lane.failures = 0;
+                lane.ready_at = Some(now + self.interval);
+            }
+            Err(Failure::RateLimited(wait)) => {
+                tracing::warn!(
+                    lane = name,
+                    seq,
+                    ?wait,
+                    "Slack rate limit; waiting as asked"
+                );
+                lane.ready_at = Some(now + wait);
+            }
+            Err(Failure::Transient(why)) => {
+                lane.failures += 1;
+                let wait = backoff(lane.failures);
+                tracing::warn!(lane = name, seq, attempt = lane.failures, ?wait, %why, "Slack call failed; will retry");
+                if let Err(e) = self.store.outbox_attempted(seq) {
+                    tracing::error!(error = %e, "cannot record the failed attempt");
+                }
+                lane.ready_at = Some(now + wait);
+            }
+            Err(Failure::Unconfigured(what)) => {
+                // Credentials come only with a restart; the row stays for it.
+                tracing::warn!(
+                    lane = name,
+                    seq,
+                    "{what} is not configured: this work waits in the outbox"
+                );
+                lane.ready_at = Some(now + PARKED);
+            }
+            Err(Failure::Permanent(why)) => {
+                tracing::error!(lane = name, seq, %why, "refused for good; moved to the dead-letter list");
+                if let Err(e) = self.store.outbox_dead(seq) {
+                    tracing::error!(error = %e, "cannot move the message to the dead-letter list");
+                }
+                lane.queue.pop_front();
+                lane.failures = 0;
+            }
+        }
+    }
+}
+
+/// Capped exponential backoff: 250 ms, 500 ms, 1 s, … 30 s.
+fn backoff(failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(16);
+    BACKOFF_START.saturating_mul(1 << exp).min(BACKOFF_CAP)
+}
+
+struct Delivery {
+    store: Store,
+    config: Arc<Config>,
+    slack: Option<SlackDelivery>,
+    twilio: Option<TwilioApi>,
+}
+
+impl Delivery {
+    /// Performs row `seq` and removes it once the receiver has it.
+    async fn deliver(&self, seq: u64, suspect: bool) -> Result<(), Failure> {
+        let Some(item) = self.store.outbox_item(seq).map_err(store_failure)? else {
+            return Ok(());
+        };
+        match &item.op {
+            Outbound::Sms { .. } | Outbound::Call { .. } => {
+                let twilio = self
+                    .twilio
+                    .as_ref()
+                    .ok_or(Failure::Unconfigured("Twilio"))?;
+                crate::twilio::deliver(twilio, &self.store, &self.config, &item.op).await?
+            }
+            op => {
+                let slack = self.slack.as_ref().ok_or(Failure::Unconfigured("Slack"))?;
+                slack.send(op, suspect).await?
+            }
+        }
+        self.store.outbox_done(seq).map_err(store_failure)?;
+        self.store.durable().await.map_err(store_failure)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_then_caps() {
+        let got: Vec<u64> = (1..=10).map(|n| backoff(n).as_millis() as u64).collect();
+        assert_eq!(
+            got,
+            [250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+        );
+        assert_eq!(backoff(u32::MAX), BACKOFF_CAP);
+    }
+}

@@ -1,0 +1,216 @@
+//! Delivers Slack work from the outbox: renders the incident as it is now and
+//! calls the Web API. After a crash or an unclear failure, a post that may
+//! already be in Slack is looked up by message metadata before it is sent again.
+
+use super::api::SlackApi;
+use super::render;
+use crate::config::Config;
+use crate::incident::MessageRef;
+use crate::outbox::{store_failure, Failure};
+use crate::store::{Outbound, Store};
+use slack_morphism::prelude::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Metadata event type that marks tocsin's incident messages in Slack.
+pub const INCIDENT_EVENT_TYPE: &str = "tocsin_incident";
+
+/// Sends Slack work: posts, DMs, updates, plain notices and `response_url` answers.
+pub struct SlackDelivery {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub api: SlackApi,
+}
+
+impl SlackDelivery {
+    /// Performs one piece of Slack work. `suspect`: an earlier attempt may
+    /// have reached Slack, so look before posting again.
+    pub async fn send(&self, op: &Outbound, suspect: bool) -> Result<(), Failure> {
+        match op {
+            Outbound::PostIncident { incident, channel } => {
+                self.post(*incident, channel, suspect).await?
+            }
+            Outbound::UpdateIncident { incident } => self.update(*incident).await?,
+            Outbound::PageUser {
+                incident,
+                user,
+                page,
+            } => self.page(*incident, user, *page, suspect).await?,
+            Outbound::Respond {
+                response_url,
+                text,
+                replace,
+            } => self.api.respond(response_url, text, *replace).await?,
+            Outbound::NotifyBlocks {
+                channel,
+                text,
+                blocks,
+            } => {
+                let blocks: Vec<SlackBlock> =
+                    serde_json::from_value(blocks.clone()).map_err(|e| {
+                        Failure::Permanent(format!("stored blocks are not Block Kit: {e}"))
+                    })?;
+                let content = SlackMessageContent::new()
+                    .with_text(text.clone())
+                    .with_blocks(blocks);
+                self.api.post_message(channel, content).await?;
+            }
+            Outbound::Notify { channel, text } => {
+                let content = SlackMessageContent::new().with_text(text.clone());
+                self.api.post_message(channel, content).await?;
+            }
+            Outbound::Sms { .. } | Outbound::Call { .. } => {
+                return Err(Failure::Permanent("not Slack work".into()))
+            }
+        }
+        Ok(())
+    }
+
+    async fn post(&self, id: u64, channel: &str, suspect: bool) -> Result<(), Failure> {
+        let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
+            return Ok(());
+        };
+        if inc.message.is_some() {
+            return Ok(());
+        }
+        if suspect {
+            if let Some(ts) = self
+                .find_posted(id, None, channel, inc.created_at.timestamp())
+                .await
+            {
+                tracing::info!(
+                    incident = id,
+                    "found the message an earlier run posted; not posting again"
+                );
+                return self.remember(id, channel, ts);
+            }
+        }
+        let r =
+            render::incident(&inc, &self.config).map_err(|e| Failure::Permanent(e.to_string()))?;
+        let meta = SlackMessageMetadata {
+            event_type: INCIDENT_EVENT_TYPE.into(),
+            event_payload: Some(HashMap::from([("incident".to_string(), id.to_string())])),
+        };
+        let content = SlackMessageContent::new()
+            .with_text(r.text)
+            .with_blocks(r.blocks)
+            .with_metadata(meta);
+        let ts = self.api.post_message(channel, content).await?;
+        self.remember(id, channel, ts)
+    }
+
+    fn remember(&self, id: u64, channel: &str, ts: String) -> Result<(), Failure> {
+        let m = MessageRef {
+            channel: channel.to_string(),
+            ts,
+        };
+        self.store.set_message(id, m).map_err(store_failure)
+    }
+
+    /// Looks for this incident's message (or page `page` of it) in the
+    /// channel; `None` if absent or unknowable.
+    async fn find_posted(
+        &self,
+        id: u64,
+        page: Option<usize>,
+        channel: &str,
+        since: i64,
+    ) -> Option<String> {
+        let want = id.to_string();
+        let want_page = page.map(|p| p.to_string());
+        match self.api.history_since(channel, since - 60).await {
+            Ok(messages) => messages.into_iter().find_map(|m| {
+                let meta = m.content.metadata?;
+                let payload = meta.event_payload?;
+                let matches = meta.event_type == INCIDENT_EVENT_TYPE
+                    && payload.get("incident") == Some(&want)
+                    && payload.get("page") == want_page.as_ref();
+                matches.then_some(m.origin.ts.0)
+            }),
+            Err(e) => {
+                tracing::warn!(incident = id, error = ?e, "cannot read channel history; posting, which may repeat a message");
+                None
+            }
+        }
+    }
+
+    /// DMs the incident, with its buttons, to a person being paged.
+    async fn page(&self, id: u64, user: &str, page: usize, suspect: bool) -> Result<(), Failure> {
+        let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
+            return Ok(());
+        };
+        let channel = self.api.open_dm(user).await?;
+        if suspect {
+            if let Some(ts) = self
+                .find_posted(id, Some(page), &channel, inc.created_at.timestamp())
+                .await
+            {
+                return self
+                    .store
+                    .add_dm_message(id, MessageRef { channel, ts })
+                    .map_err(store_failure);
+            }
+        }
+        let r =
+            render::incident(&inc, &self.config).map_err(|e| Failure::Permanent(e.to_string()))?;
+        let meta = SlackMessageMetadata {
+            event_type: INCIDENT_EVENT_TYPE.into(),
+            event_payload: Some(HashMap::from([
+                ("incident".to_string(), id.to_string()),
+                ("page".to_string(), page.to_string()),
+            ])),
+        };
+        let content = SlackMessageContent::new()
+            .with_text(r.text)
+            .with_blocks(r.blocks)
+            .with_metadata(meta);
+        let ts = self.api.post_message(&channel, content).await?;
+        let dm = MessageRef { channel, ts };
+        self.store
+            .add_dm_message(id, dm.clone())
+            .map_err(store_failure)?;
+        // An ack may have landed while this DM was on its way, and the update
+        // for it would not have known this copy: bring it up to date.
+        match self.store.incident(id).map_err(store_failure)? {
+            Some(now) if now.state != inc.state => {
+                let r = render::incident(&now, &self.config)
+                    .map_err(|e| Failure::Permanent(e.to_string()))?;
+                let content = SlackMessageContent::new()
+                    .with_text(r.text)
+                    .with_blocks(r.blocks);
+                self.api.update_message(&dm.channel, &dm.ts, content).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn update(&self, id: u64) -> Result<(), Failure> {
+        let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
+            return Ok(());
+        };
+        // Posts run first in the same lane; a copy not yet posted is not updated
+        // (it is rendered fresh when it is posted).
+        let r =
+            render::incident(&inc, &self.config).map_err(|e| Failure::Permanent(e.to_string()))?;
+        // Each copy on its own: one deleted message must not stop the others.
+        let mut retry = None;
+        for msg in inc.message.iter().chain(inc.dm_messages.iter()) {
+            let content = SlackMessageContent::new()
+                .with_text(r.text.clone())
+                .with_blocks(r.blocks.clone());
+            match self
+                .api
+                .update_message(&msg.channel, &msg.ts, content)
+                .await
+            {
+                Ok(()) => {}
+                Err(Failure::Permanent(why)) => {
+                    tracing::warn!(incident = id, channel = %msg.channel, %why, "a copy could not be updated; skipping it");
+                }
+                Err(e @ Failure::RateLimited(_)) => return Err(e),
+                Err(e) => retry = Some(e),
+            }
+        }
+        retry.map_or(Ok(()), Err)
+    }
+}
