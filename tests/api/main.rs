@@ -4,8 +4,10 @@
 mod cli;
 mod crash;
 mod escalation;
+mod fake_twilio;
 mod ingest;
 mod oncall;
 mod outbox;
 mod slack;
 mod support;
+mod twilio;

@@ -360,7 +360,8 @@ impl TestApp {
         Self::start_full(dir, fake, extra, Clock::system(), CONFIG).await
     }
 
-    async fn start_full(
+    /// Starts an app with every knob: environment additions, clock and config.
+    pub async fn start_full(
         dir: tempfile::TempDir,
         fake: Option<&FakeSlack>,
         extra: &[(&str, &str)],
