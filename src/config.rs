@@ -17,6 +17,29 @@ pub struct Config {
     pub schedules: Vec<Schedule>,
     pub escalation_policies: Vec<EscalationPolicy>,
     pub services: Vec<Service>,
+    pub call_routes: Vec<CallRoute>,
+}
+
+/// A phone number (of the Twilio account) whose calls reach whoever is on call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRoute {
+    /// The number that was called (Twilio's `To`), E.164.
+    pub number: String,
+    pub greeting: Option<String>,
+    pub target: RouteTarget,
+    /// Callers allowed (E.164); empty: anyone.
+    pub allow: Vec<String>,
+    /// Record a message when nobody answers.
+    pub voicemail: bool,
+    /// How long each responder's phone rings before the next is tried.
+    pub ring_seconds: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteTarget {
+    Service(String),
+    /// Keys pressed (one digit each) → service ids, in digit order.
+    Menu(Vec<(char, String)>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,6 +296,11 @@ impl Config {
         self.services.iter().find(|s| s.id == id)
     }
 
+    /// The call route for a called number (Twilio's `To`).
+    pub fn call_route(&self, number: &str) -> Option<&CallRoute> {
+        self.call_routes.iter().find(|r| r.number == number)
+    }
+
     /// Case-insensitive because monitoring tools disagree on hex case.
     pub fn service_by_key(&self, key: &str) -> Option<&Service> {
         self.services
@@ -362,7 +390,26 @@ struct RawConfig {
     escalation_policies: Vec<Spanned<RawPolicy>>,
     #[serde(default)]
     services: Vec<Spanned<RawService>>,
+    #[serde(default)]
+    call_routes: Vec<Spanned<RawCallRoute>>,
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCallRoute {
+    number: Str,
+    greeting: Option<String>,
+    service: Option<Str>,
+    menu: Option<Spanned<std::collections::BTreeMap<String, Str>>>,
+    #[serde(default)]
+    allow: Vec<Str>,
+    #[serde(default)]
+    voicemail: bool,
+    ring_seconds: Option<Spanned<u32>>,
+}
+
+/// Rings shorter than this rarely reach a person; longer ones hit voicemail boxes.
+const RING_SECONDS: std::ops::RangeInclusive<u32> = 5..=60;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -579,7 +626,94 @@ impl Checker<'_> {
                 .map(|(i, p)| self.policy(i, p, &known))
                 .collect(),
             services: self.services(&raw.services, &known),
+            call_routes: self.call_routes(&raw.call_routes, &ids(&raw.services, |s| &s.id)),
         }
+    }
+
+    fn call_routes(
+        &mut self,
+        raw: &[Spanned<RawCallRoute>],
+        services: &HashSet<&str>,
+    ) -> Vec<CallRoute> {
+        let mut numbers: HashMap<String, usize> = HashMap::new();
+        let mut out = vec![];
+        for (i, r) in raw.iter().enumerate() {
+            let (span, r) = (r.span(), r.get_ref());
+            let path = format!("call_routes[{i}]");
+            let number = r.number.get_ref().clone();
+            if let Err(m) = validate_phone(&number) {
+                self.err(r.number.span(), format!("{path}.number"), m);
+            } else if let Some(line) = numbers.get(&number) {
+                let m = format!("number already routed by the call route on line {line}");
+                self.err(r.number.span(), format!("{path}.number"), m);
+            } else {
+                numbers.insert(number.clone(), line_col(self.text, r.number.span().start).0);
+            }
+            for (k, a) in r.allow.iter().enumerate() {
+                if let Err(m) = validate_phone(a.get_ref()) {
+                    self.err(a.span(), format!("{path}.allow[{k}]"), m);
+                }
+            }
+            let target = match (&r.service, &r.menu) {
+                (Some(svc), None) => {
+                    self.check_ref(services, "service", svc, format!("{path}.service"));
+                    RouteTarget::Service(svc.get_ref().clone())
+                }
+                (None, Some(menu)) => {
+                    let mut options = vec![];
+                    for (key, svc) in menu.get_ref() {
+                        let field = format!("{path}.menu.{key}");
+                        match key.chars().collect::<Vec<_>>()[..] {
+                            [d] if d.is_ascii_digit() => options.push((d, svc.get_ref().clone())),
+                            _ => self.err(
+                                menu.span(),
+                                field.clone(),
+                                format!("menu key `{key}` must be one digit, 0 to 9"),
+                            ),
+                        }
+                        self.check_ref(services, "service", svc, field);
+                    }
+                    if menu.get_ref().is_empty() {
+                        self.err(
+                            menu.span(),
+                            format!("{path}.menu"),
+                            "a menu needs at least one option",
+                        );
+                    }
+                    RouteTarget::Menu(options)
+                }
+                _ => {
+                    self.err(
+                        span.clone(),
+                        path.clone(),
+                        "set exactly one of `service` and `menu`",
+                    );
+                    RouteTarget::Menu(vec![])
+                }
+            };
+            let ring_seconds = match &r.ring_seconds {
+                None => 20,
+                Some(n) if RING_SECONDS.contains(n.get_ref()) => *n.get_ref(),
+                Some(n) => {
+                    let m = format!(
+                        "ring_seconds must be from {} to {}",
+                        RING_SECONDS.start(),
+                        RING_SECONDS.end()
+                    );
+                    self.err(n.span(), format!("{path}.ring_seconds"), m);
+                    20
+                }
+            };
+            out.push(CallRoute {
+                number,
+                greeting: r.greeting.clone(),
+                target,
+                allow: r.allow.iter().map(|a| a.get_ref().clone()).collect(),
+                voicemail: r.voicemail,
+                ring_seconds,
+            });
+        }
+        out
     }
 
     fn user(&mut self, i: usize, u: &RawUser) -> User {
@@ -1250,6 +1384,54 @@ mod tests {
         let late = base.replace("after_minutes = 10", "after_minutes = 1441");
         let e = Config::parse("t.toml", &late).unwrap_err();
         assert_eq!(e.0[0].field, "users[0].notify[0].after_minutes");
+    }
+
+    #[test]
+    fn call_routes_are_read_and_checked() {
+        let base = "[[users]]\nid = \"a\"\nname = \"A\"\n[[teams]]\nid = \"t\"\nname = \"T\"\nmembers = [\"a\"]\n\
+                    [[services]]\nid = \"api\"\nname = \"API\"\nteam = \"t\"\nintegration_key = \"0123456789abcdef0123456789abcdef\"\n\
+                    [[services]]\nid = \"net\"\nname = \"Net\"\nteam = \"t\"\nintegration_key = \"0123456789abcdef0123456789abcdee\"\n";
+        let good = format!(
+            "{base}[[call_routes]]\nnumber = \"+15550100\"\ngreeting = \"Hi.\"\nservice = \"api\"\nallow = [\"+15550199\"]\nvoicemail = true\n\
+             [[call_routes]]\nnumber = \"+15550101\"\nmenu = {{ \"2\" = \"net\", \"1\" = \"api\" }}\nring_seconds = 30\n"
+        );
+        let c = Config::parse("t.toml", &good).unwrap();
+        let r = c.call_route("+15550100").unwrap();
+        assert_eq!(r.target, RouteTarget::Service("api".into()));
+        assert_eq!((r.voicemail, r.ring_seconds, r.allow.len()), (true, 20, 1));
+        let m = c.call_route("+15550101").unwrap();
+        assert_eq!(
+            m.target,
+            RouteTarget::Menu(vec![('1', "api".into()), ('2', "net".into())])
+        );
+        assert_eq!(m.ring_seconds, 30);
+        assert!(c.call_route("+15550102").is_none());
+
+        let bad = format!(
+            "{base}[[call_routes]]\nnumber = \"555-0100\"\nservice = \"nope\"\nallow = [\"x\"]\n\
+             [[call_routes]]\nnumber = \"+15550101\"\nmenu = {{ \"12\" = \"api\" }}\nring_seconds = 2\n\
+             [[call_routes]]\nnumber = \"+15550101\"\nservice = \"api\"\nmenu = {{ \"1\" = \"api\" }}\n"
+        );
+        let e = Config::parse("t.toml", &bad).unwrap_err();
+        let fields: Vec<&str> = e.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "call_routes[0].number",
+                "call_routes[0].service",
+                "call_routes[0].allow[0]",
+                "call_routes[1].menu.12",
+                "call_routes[1].ring_seconds",
+                "call_routes[2]",
+                "call_routes[2].number",
+            ],
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .contains("already routed by the call route on line"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -142,6 +142,58 @@ pub struct Incident {
     /// Later steps of paged people's notification rules (an SMS after 5 minutes, …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reminders: Vec<Reminder>,
+    /// The phone call this incident is about (live call routing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<CallLog>,
+}
+
+/// A call to a routed number: who called, who was rung, who answered, the voicemail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallLog {
+    /// Twilio's `CallSid`.
+    pub sid: String,
+    pub caller: String,
+    /// The number that was called.
+    pub route: String,
+    /// Who to ring, in order (escalation levels flattened), fixed when the call began.
+    pub queue: Vec<Ring>,
+    /// One per ring that ended, in order.
+    pub attempts: Vec<Attempt>,
+    /// When the current ring began.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ringing_since: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answered_by: Option<String>,
+    #[serde(default)]
+    pub caller_hung_up: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voicemail: Option<Voicemail>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ring {
+    pub user: String,
+    pub phone: String,
+    pub level: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub user: String,
+    /// Twilio's `DialCallStatus`: completed, answered, busy, no-answer, failed, canceled.
+    pub status: String,
+    pub rang_seconds: i64,
+    /// How long they talked, when answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub talk_seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Voicemail {
+    pub recording_url: String,
+    pub seconds: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcription: Option<String>,
 }
 
 fn is_high(u: &Urgency) -> bool {
@@ -327,6 +379,7 @@ pub(crate) mod tests {
             urgency: Urgency::High,
             held: vec![],
             reminders: vec![],
+            call: None,
         }
     }
 

@@ -17,7 +17,7 @@ const HANDOFF_CHANNEL: &str = include_str!("../../templates/handoff.channel.j2")
 const PAGE_SMS: &str = include_str!("../../templates/page.sms.j2");
 const PAGE_REMINDER: &str = include_str!("../../templates/page.reminder.j2");
 const VOICE_PAGE: &str = include_str!("../../templates/voice.page.xml.j2");
-const VOICE_SAY: &str = include_str!("../../templates/voice.say.xml.j2");
+const VOICE: &str = include_str!("../../templates/voice.xml.j2");
 
 /// Every template, by the name the renderers use.
 const TEMPLATES: &[(&str, &str)] = &[
@@ -32,7 +32,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("page.reminder", PAGE_REMINDER),
     // The `.xml` names turn on minijinja's escaping, which is valid for XML too.
     ("voice.page.xml", VOICE_PAGE),
-    ("voice.say.xml", VOICE_SAY),
+    ("voice.xml", VOICE),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -213,8 +213,48 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
         snoozed_until => inc.snoozed_until.map(slack_date),
         waiting => inc.held.iter().map(|h| format!("{} at {}", mention_user(config, &h.user), slack_date(h.until))).collect::<Vec<_>>(),
         buttons => buttons(inc),
+        call => call_lines(inc, config),
     };
     render("incident.blocks", "incident.text", ctx)
+}
+
+/// A routed phone call in a few lines: who called which number, each ring,
+/// and the voicemail with its transcription.
+fn call_lines(inc: &Incident, config: &Config) -> Vec<String> {
+    let Some(c) = &inc.call else {
+        return vec![];
+    };
+    let mut out = vec![format!(
+        ":telephone_receiver: Call from {} to {}",
+        c.caller, c.route
+    )];
+    for a in &c.attempts {
+        let who = mention_user(config, &a.user);
+        out.push(match (a.status.as_str(), a.talk_seconds) {
+            ("answered" | "completed", Some(talk)) => format!(
+                "{who} answered after {} s of ringing; talked {talk} s",
+                a.rang_seconds
+            ),
+            ("answered" | "completed", None) => {
+                format!("{who} answered after {} s of ringing", a.rang_seconds)
+            }
+            (status, _) => format!(
+                "{who}: {} after {} s",
+                status.replace('-', " "),
+                a.rang_seconds
+            ),
+        });
+    }
+    if c.caller_hung_up {
+        out.push("The caller hung up before anyone answered.".into());
+    }
+    if let Some(v) = &c.voicemail {
+        out.push(format!("<{}|Voicemail> ({} s)", v.recording_url, v.seconds));
+        if let Some(t) = &v.transcription {
+            out.push(format!("> {t}"));
+        }
+    }
+    out
 }
 
 /// The "nobody responded" notice for an incident whose escalation ran out.
@@ -276,12 +316,9 @@ pub fn voice_page(inc: &Incident, config: &Config, ack_url: &str) -> Result<Stri
     render_page("voice.page.xml", ctx)
 }
 
-/// TwiML that says `text`, then hangs up or, with `redirect`, goes there.
-pub fn voice_say(text: &str, redirect: Option<&str>) -> Result<String, RenderError> {
-    render_page(
-        "voice.say.xml",
-        context! { text => text, redirect => redirect },
-    )
+/// TwiML from its parts (see `templates/voice.xml.j2`).
+pub fn voice(twiml: &impl serde::Serialize) -> Result<String, RenderError> {
+    render_page("voice.xml", minijinja::Value::from_serialize(twiml))
 }
 
 /// `<@U…>` for a configured user with a Slack id, else their name (or id).

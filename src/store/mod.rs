@@ -283,6 +283,7 @@ impl Store {
                         urgency: a.urgency,
                         held: vec![],
                         reminders: vec![],
+                        call: None,
                     };
                     put_tracked(incidents, due, None, &incident)?;
                     dedup.insert(dkey.as_slice(), &id.to_be_bytes())?;
@@ -306,6 +307,20 @@ impl Store {
                 },
             );
         Ok(r?)
+    }
+
+    /// The open incident with this dedup key, if any.
+    pub fn open_incident_by_key(
+        &self,
+        routing_key: &str,
+        dedup_key: &str,
+    ) -> Result<Option<Incident>, StoreError> {
+        match self.dedup.get(self::dedup_key(routing_key, dedup_key))? {
+            Some(id) => Ok(self
+                .incident(decode_u64(&id, "dedup")?)?
+                .filter(Incident::is_open)),
+            None => Ok(None),
+        }
     }
 
     /// Acknowledges or resolves the open incident with this dedup key.

@@ -1,7 +1,8 @@
-//! Twilio: SMS and phone-call pages through the REST API, and the voice
-//! webhooks (TwiML) that let a callee acknowledge by pressing 4.
+//! Twilio: SMS and phone-call pages through the REST API, the voice webhooks
+//! (TwiML) that let a callee acknowledge by pressing 4, and live call routing.
 
 pub mod api;
+pub mod routing;
 pub mod signature;
 pub mod voice;
 

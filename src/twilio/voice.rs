@@ -1,10 +1,12 @@
 //! Twilio's voice webhooks under `/voice/`. A phone page (a call tocsin
 //! placed) fetches `/voice/page/{id}?user=…`, which reads the incident and
 //! gathers one key; the key goes to `/voice/page/{id}/ack?user=…`, where 4
-//! acknowledges. Every request must carry a valid `X-Twilio-Signature` over
-//! `TOCSIN_PUBLIC_URL` + path + query, so the user in the URL cannot be forged.
+//! acknowledges. Live call routing (`routing`) answers `/voice/incoming`,
+//! `/voice/menu` and `/voice/call/{id}/…`. Every request must carry a valid
+//! `X-Twilio-Signature` over `TOCSIN_PUBLIC_URL` + path + query, so nothing in
+//! the URL (a user, an incident) can be forged.
 
-use super::signature;
+use super::{routing, signature};
 use crate::app::Core;
 use crate::incident::{Actor, State, Transition};
 use crate::slack::render;
@@ -36,7 +38,82 @@ impl VoiceReply {
     }
 
     fn say(text: &str, redirect: Option<&str>) -> VoiceReply {
-        match render::voice_say(text, redirect) {
+        let mut t = Twiml::say(text);
+        t.redirect = redirect.map(str::to_string);
+        t.reply()
+    }
+}
+
+/// The parts of a TwiML answer, rendered by `templates/voice.xml.j2`: things
+/// to say, then at most one of gather, dial, record or redirect, else hang up.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Twiml {
+    pub say: Vec<String>,
+    gather: Option<Gather>,
+    dial: Option<Dial>,
+    record: Option<Record>,
+    pub redirect: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Gather {
+    prompt: String,
+    action: String,
+    /// Where to go when no key is pressed; hang up when `None`.
+    again: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Dial {
+    number: String,
+    timeout: u32,
+    action: String,
+    /// Fetched when the callee answers, before they are connected.
+    answered: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Record {
+    max_length: u32,
+    action: String,
+    transcribe: String,
+}
+
+impl Twiml {
+    pub fn say(text: &str) -> Twiml {
+        Twiml {
+            say: vec![text.to_string()],
+            ..Twiml::default()
+        }
+    }
+
+    pub fn gather(&mut self, prompt: String, action: String, again: Option<String>) {
+        self.gather = Some(Gather {
+            prompt,
+            action,
+            again,
+        });
+    }
+
+    pub fn dial(&mut self, number: &str, timeout: u32, action: String, answered: String) {
+        self.dial = Some(Dial {
+            number: number.to_string(),
+            timeout,
+            action,
+            answered,
+        });
+    }
+
+    pub fn record(&mut self, max_length: u32, action: String, transcribe: String) {
+        self.record = Some(Record {
+            max_length,
+            action,
+            transcribe,
+        });
+    }
+
+    pub fn reply(&self) -> VoiceReply {
+        match render::voice(self) {
             Ok(xml) => VoiceReply::twiml(xml),
             Err(e) => {
                 tracing::error!(error = %e, "voice template failed");
@@ -90,21 +167,31 @@ pub async fn handle(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     };
-    let user = query
-        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
-        .and_then(|q| q.into_iter().find(|(k, _)| k == "user").map(|(_, v)| v));
-    let route = path
-        .strip_prefix("/voice/page/")
-        .map(|rest| match rest.split_once('/') {
-            Some((id, "ack")) => (id, true),
-            _ => (rest, false),
-        });
-    match (route, user) {
-        (Some((id, ack)), Some(user)) => match id.parse::<u64>() {
-            Ok(id) if ack => acknowledge(core, id, &user, param("Digits")).await,
-            Ok(id) => page(core, id, &user),
-            Err(_) => VoiceReply::error(404, "no such incident"),
-        },
+    let query: Vec<(String, String)> = query
+        .and_then(|q| serde_urlencoded::from_str(q).ok())
+        .unwrap_or_default();
+    let arg = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let segments: Vec<&str> = path.trim_start_matches("/voice/").split('/').collect();
+    let id = segments.get(1).and_then(|s| s.parse::<u64>().ok());
+    let attempt = arg("attempt").and_then(|a| a.parse::<usize>().ok());
+    match (segments.as_slice(), id, arg("user"), attempt) {
+        (["incoming"], ..) => routing::incoming(core, &params, arg("again").is_some()).await,
+        (["menu"], ..) => routing::menu(core, &params).await,
+        (["page", _], Some(id), Some(user), _) => page(core, id, user),
+        (["page", _, "ack"], Some(id), Some(user), _) => {
+            acknowledge(core, id, user, param("Digits")).await
+        }
+        (["call", _, "answered"], Some(id), _, Some(n)) => routing::answered(core, id, n).await,
+        (["call", _, "dialed"], Some(id), _, Some(n)) => {
+            routing::dialed(core, id, n, &params).await
+        }
+        (["call", _, "recorded"], Some(id), ..) => routing::recorded(core, id, &params).await,
+        (["call", _, "transcribed"], Some(id), ..) => routing::transcribed(core, id, &params).await,
         _ => VoiceReply::error(404, "no such voice route"),
     }
 }
