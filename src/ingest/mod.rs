@@ -4,6 +4,7 @@
 //! list of precise errors; [`Ingest::apply`] is the one path into the store.
 
 pub mod events_v2;
+pub mod webhook;
 
 use crate::app::Core;
 use crate::config::Urgency;
