@@ -62,6 +62,7 @@ fn seed(store: &Store, prefix: &str, due: impl Fn(usize) -> DateTime<Utc>) {
                 escalation: Some(esc),
                 urgency: tocsin::config::Urgency::High,
                 at: now,
+                alerts: vec![],
             })
             .unwrap();
     }

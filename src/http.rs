@@ -1,7 +1,7 @@
 //! The HTTP edge (hyper 1): routing, body limits, status codes. No domain logic.
 
 use crate::app::Core;
-use crate::ingest::{events_v2, Ingest, IngestError};
+use crate::ingest::{alertmanager, events_v2, Ingest, IngestError};
 use crate::slack::inbound::{self, Reply};
 use crate::twilio::voice;
 use bytes::Bytes;
@@ -83,6 +83,10 @@ impl Handler {
                 self.feed(id, req.uri().query().unwrap_or(""))
             }
             (&Method::POST, "/v2/enqueue") => self.with_body(req, |h, _, b| h.enqueue(b)).await,
+            (&Method::POST, p) if p.starts_with("/integrations/alertmanager/") => {
+                let key = p["/integrations/alertmanager/".len()..].to_string();
+                self.with_body(req, |h, _, b| h.alertmanager(key, b)).await
+            }
             (&Method::POST, p) if p.starts_with("/voice/") => {
                 self.with_body(req, |h, parts, b| async move {
                     let sig = parts
@@ -189,6 +193,35 @@ impl Handler {
                 json_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     &json!({"error": "feed unavailable"}),
+                )
+            }
+        }
+    }
+
+    /// Alertmanager's webhook: 200 once stored; 404 for an unknown key; 400
+    /// names what is wrong; 500 makes Alertmanager retry.
+    async fn alertmanager(self, key: String, body: Bytes) -> Resp {
+        if self.core.config.service_by_key(&key).is_none() {
+            return json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "unknown integration key"}),
+            );
+        }
+        let ev = match alertmanager::parse(&body, &key, self.core.clock.now()) {
+            Ok(ev) => ev,
+            Err(e) => return json_response(StatusCode::BAD_REQUEST, &json!({"error": e})),
+        };
+        match self.ingest.apply(&ev).await {
+            Ok(_) => json_response(StatusCode::OK, &json!({"status": "ok"})),
+            Err(IngestError::UnknownKey) => json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "unknown integration key"}),
+            ),
+            Err(IngestError::Store(e)) => {
+                tracing::error!(error = %e, "alerts could not be stored");
+                json_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &json!({"error": "alerts could not be stored; retry"}),
                 )
             }
         }

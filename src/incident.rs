@@ -142,9 +142,51 @@ pub struct Incident {
     /// Later steps of paged people's notification rules (an SMS after 5 minutes, …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reminders: Vec<Reminder>,
+    /// The alerts grouped into this incident by a grouping source (an
+    /// Alertmanager group), each tracked by its own key until all resolve.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<SubAlert>,
     /// The phone call this incident is about (live call routing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call: Option<CallLog>,
+}
+
+/// One alert within a grouped incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubAlert {
+    /// Stable identity from the source (Alertmanager's fingerprint).
+    pub key: String,
+    pub summary: String,
+    pub firing: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    pub since: DateTime<Utc>,
+}
+
+impl Incident {
+    /// Folds a fresh report of grouped alerts into this incident: known keys
+    /// take the new state, new keys are added. Returns how many newly fire.
+    pub fn merge_alerts(&mut self, report: &[SubAlert]) -> usize {
+        let mut newly_firing = 0;
+        for a in report {
+            match self.alerts.iter_mut().find(|x| x.key == a.key) {
+                Some(known) => {
+                    newly_firing += usize::from(a.firing && !known.firing);
+                    *known = a.clone();
+                }
+                None => {
+                    newly_firing += usize::from(a.firing);
+                    self.alerts.push(a.clone());
+                }
+            }
+        }
+        newly_firing
+    }
+
+    /// Grouped, and every alert in the group has resolved.
+    pub fn all_alerts_resolved(&self) -> bool {
+        !self.alerts.is_empty() && self.alerts.iter().all(|a| !a.firing)
+    }
 }
 
 /// A call to a routed number: who called, who was rung, who answered, the voicemail.
@@ -379,6 +421,7 @@ pub(crate) mod tests {
             urgency: Urgency::High,
             held: vec![],
             reminders: vec![],
+            alerts: vec![],
             call: None,
         }
     }

@@ -3,6 +3,7 @@
 //! Each wire format has a parser that turns bytes into an [`AlertEvent`] or a
 //! list of precise errors; [`Ingest::apply`] is the one path into the store.
 
+pub mod alertmanager;
 pub mod events_v2;
 pub mod webhook;
 
@@ -10,7 +11,7 @@ use crate::app::Core;
 use crate::config::Urgency;
 use crate::escalation::Escalation;
 use crate::incident::Severity;
-use crate::incident::{Actor, AlertDetails, Transition};
+use crate::incident::{Actor, AlertDetails, SubAlert, Transition};
 use crate::store::{Changed, NewAlert, StoreError, Triggered};
 
 /// What an alert asks for, independent of the format it came in.
@@ -26,6 +27,12 @@ pub enum AlertAction {
     Trigger(Box<AlertDetails>),
     Acknowledge,
     Resolve,
+    /// The current state of a group of alerts (an Alertmanager group): opens
+    /// or updates the group's incident while any fires, resolves it when none do.
+    Group {
+        details: Box<AlertDetails>,
+        alerts: Vec<SubAlert>,
+    },
 }
 
 /// What applying an event did.
@@ -60,32 +67,60 @@ impl Ingest {
         let routing_key = service.integration_key.as_str();
         let now = core.clock.now();
         let actor = || Actor::Integration { client: None };
+        let trigger = |details: &AlertDetails, alerts: &[SubAlert]| {
+            let channel = core
+                .config
+                .team_of_service(&service.id)
+                .and_then(|t| t.alert_channel.clone());
+            core.store.trigger(&NewAlert {
+                routing_key,
+                service_id: &service.id,
+                dedup_key: &ev.dedup_key,
+                alert: details.clone(),
+                alert_channel: channel,
+                escalation: service
+                    .escalation_policy
+                    .as_deref()
+                    .and_then(|p| core.config.policy(p))
+                    .map(|p| Escalation::start(p.clone(), now)),
+                // Critical and error alerts are always high urgency.
+                urgency: match details.severity {
+                    Severity::Critical | Severity::Error => Urgency::High,
+                    _ => service.urgency,
+                },
+                at: now,
+                alerts: alerts.to_vec(),
+            })
+        };
         let outcome = match &ev.action {
-            AlertAction::Trigger(details) => {
-                let channel = core
-                    .config
-                    .team_of_service(&service.id)
-                    .and_then(|t| t.alert_channel.clone());
-                Outcome::Triggered(
-                    core.store.trigger(&NewAlert {
-                        routing_key,
-                        service_id: &service.id,
-                        dedup_key: &ev.dedup_key,
-                        alert: (**details).clone(),
-                        alert_channel: channel,
-                        escalation: service
-                            .escalation_policy
-                            .as_deref()
-                            .and_then(|p| core.config.policy(p))
-                            .map(|p| Escalation::start(p.clone(), now)),
-                        // Critical and error alerts are always high urgency.
-                        urgency: match details.severity {
-                            Severity::Critical | Severity::Error => Urgency::High,
-                            _ => service.urgency,
-                        },
-                        at: now,
-                    })?,
-                )
+            AlertAction::Trigger(details) => Outcome::Triggered(trigger(details, &[])?),
+            AlertAction::Group { details, alerts } if alerts.iter().any(|a| a.firing) => {
+                Outcome::Triggered(trigger(details, alerts)?)
+            }
+            AlertAction::Group { alerts, .. } => {
+                // Nothing fires any more: record that, then the incident resolves.
+                match core
+                    .store
+                    .open_incident_by_key(routing_key, &ev.dedup_key)?
+                {
+                    Some(open) => {
+                        let merged = core.store.update_incident(open.id, now, |inc| {
+                            let mut next = inc.clone();
+                            next.merge_alerts(alerts);
+                            Ok((next, vec![]))
+                        })?;
+                        if let Err(why) = merged {
+                            tracing::warn!(incident = open.id, %why, "resolved alerts not recorded");
+                        }
+                        Outcome::Changed(core.store.transition(
+                            open.id,
+                            Transition::Resolve,
+                            actor(),
+                            now,
+                        )?)
+                    }
+                    None => Outcome::Changed(Changed::NotFound),
+                }
             }
             AlertAction::Acknowledge => Outcome::Changed(core.store.transition_by_key(
                 routing_key,

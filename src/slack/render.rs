@@ -214,8 +214,32 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
         waiting => inc.held.iter().map(|h| format!("{} at {}", mention_user(config, &h.user), slack_date(h.until))).collect::<Vec<_>>(),
         buttons => buttons(inc),
         call => call_lines(inc, config),
+        alerts => alert_lines(inc),
+        alerts_more => inc.alerts.len().saturating_sub(ALERT_LINES),
+        alerts_firing => inc.alerts.iter().filter(|a| a.firing).count(),
     };
     render("incident.blocks", "incident.text", ctx)
+}
+
+/// Grouped alerts shown in full before the rest are summed up.
+const ALERT_LINES: usize = 5;
+
+/// The first few grouped alerts, firing ones first, each linked to its source.
+fn alert_lines(inc: &Incident) -> Vec<String> {
+    let mut alerts: Vec<_> = inc.alerts.iter().collect();
+    alerts.sort_by_key(|a| !a.firing);
+    alerts
+        .into_iter()
+        .take(ALERT_LINES)
+        .map(|a| {
+            let mark = if a.firing { "🔴" } else { "✅" };
+            let text = a.summary.replace(['<', '>', '|'], " ");
+            match &a.link {
+                Some(l) => format!("{mark} <{l}|{text}>"),
+                None => format!("{mark} {text}"),
+            }
+        })
+        .collect()
 }
 
 /// A routed phone call in a few lines: who called which number, each ring,

@@ -109,6 +109,8 @@ pub struct NewAlert<'a> {
     pub escalation: Option<crate::escalation::Escalation>,
     pub urgency: crate::config::Urgency,
     pub at: DateTime<Utc>,
+    /// The grouped alerts this report carries (empty for a single alert).
+    pub alerts: Vec<crate::incident::SubAlert>,
 }
 
 /// A cheap, cloneable handle on the database.
@@ -241,6 +243,7 @@ impl Store {
                         if let Some(current) = get_incident(incidents, id)? {
                             if current.is_open() {
                                 let mut next = current.with_repeat_alert(a.at);
+                                next.merge_alerts(&a.alerts);
                                 if matches!(a.alert.severity, Severity::Critical | Severity::Error)
                                 {
                                     next.raise_urgency(a.at);
@@ -283,6 +286,7 @@ impl Store {
                         urgency: a.urgency,
                         held: vec![],
                         reminders: vec![],
+                        alerts: a.alerts.clone(),
                         call: None,
                     };
                     put_tracked(incidents, due, None, &incident)?;
@@ -1026,6 +1030,7 @@ mod tests {
             escalation: None,
             urgency: crate::config::Urgency::High,
             at: at(0),
+            alerts: vec![],
         }
     }
 

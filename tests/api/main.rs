@@ -1,6 +1,7 @@
 //! Black-box tests: the real router (in-process or the real binary) on port 0,
 //! a fresh sled directory each, and a fake Slack Web API on loopback.
 
+mod alertmanager;
 mod calls;
 mod cli;
 mod crash;
