@@ -1,7 +1,8 @@
 //! The HTTP edge (hyper 1): routing, body limits, status codes. No domain logic.
 
 use crate::app::Core;
-use crate::ingest::{alertmanager, events_v2, Ingest, IngestError};
+use crate::ingest::alertmanager::{self, Source};
+use crate::ingest::{events_v2, Ingest, IngestError};
 use crate::slack::inbound::{self, Reply};
 use crate::twilio::voice;
 use bytes::Bytes;
@@ -85,7 +86,13 @@ impl Handler {
             (&Method::POST, "/v2/enqueue") => self.with_body(req, |h, _, b| h.enqueue(b)).await,
             (&Method::POST, p) if p.starts_with("/integrations/alertmanager/") => {
                 let key = p["/integrations/alertmanager/".len()..].to_string();
-                self.with_body(req, |h, _, b| h.alertmanager(key, b)).await
+                self.with_body(req, |h, _, b| h.grouped(Source::Alertmanager, key, b))
+                    .await
+            }
+            (&Method::POST, p) if p.starts_with("/integrations/grafana/") => {
+                let key = p["/integrations/grafana/".len()..].to_string();
+                self.with_body(req, |h, _, b| h.grouped(Source::Grafana, key, b))
+                    .await
             }
             (&Method::POST, p) if p.starts_with("/voice/") => {
                 self.with_body(req, |h, parts, b| async move {
@@ -198,16 +205,16 @@ impl Handler {
         }
     }
 
-    /// Alertmanager's webhook: 200 once stored; 404 for an unknown key; 400
-    /// names what is wrong; 500 makes Alertmanager retry.
-    async fn alertmanager(self, key: String, body: Bytes) -> Resp {
+    /// Alertmanager's and Grafana's webhooks: 200 once stored; 404 for an
+    /// unknown key; 400 names what is wrong; 500 makes the sender retry.
+    async fn grouped(self, source: Source, key: String, body: Bytes) -> Resp {
         if self.core.config.service_by_key(&key).is_none() {
             return json_response(
                 StatusCode::NOT_FOUND,
                 &json!({"error": "unknown integration key"}),
             );
         }
-        let ev = match alertmanager::parse(&body, &key, self.core.clock.now()) {
+        let ev = match alertmanager::parse(source, &body, &key, self.core.clock.now()) {
             Ok(ev) => ev,
             Err(e) => return json_response(StatusCode::BAD_REQUEST, &json!({"error": e})),
         };

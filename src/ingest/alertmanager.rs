@@ -1,7 +1,9 @@
 //! Prometheus Alertmanager's webhook (`POST /integrations/alertmanager/{key}`,
-//! payload version 4). One notification carries the whole state of one alert
-//! group: the group (`groupKey`) is one incident, each alert in it is tracked
-//! by its `fingerprint`, and the incident resolves when every alert has.
+//! payload version 4) and Grafana alerting's (`POST /integrations/grafana/{key}`,
+//! version 1), which extends the same shape. One notification carries the
+//! whole state of one alert group: the group (`groupKey`) is one incident,
+//! each alert in it is tracked by its `fingerprint`, and the incident resolves
+//! when every alert has.
 
 use super::{AlertAction, AlertEvent};
 use crate::incident::{AlertDetails, Link, Severity, SubAlert};
@@ -34,6 +36,9 @@ struct Payload {
     #[serde(default)]
     truncated_alerts: u64,
     alerts: Vec<Alert>,
+    /// Grafana: "[FIRING:2] HighCPU (…)".
+    #[serde(default)]
+    title: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -49,17 +54,54 @@ struct Alert {
     generator_url: String,
     #[serde(default)]
     fingerprint: String,
+    /// Grafana: links to the alert's dashboard and panel, and the values that fired it.
+    #[serde(default, rename = "dashboardURL")]
+    dashboard_url: String,
+    #[serde(default, rename = "panelURL")]
+    panel_url: String,
+    #[serde(default)]
+    values: Option<BTreeMap<String, Value>>,
 }
 
-/// Parses one notification for the service `routing_key`; `now` dates alerts
-/// that carry no `startsAt`. Errors say what is wrong, for a 400.
-pub fn parse(body: &[u8], routing_key: &str, now: DateTime<Utc>) -> Result<AlertEvent, String> {
+/// Which sender a grouped notification came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Alertmanager,
+    Grafana,
+}
+
+impl Source {
+    fn name(self) -> &'static str {
+        match self {
+            Source::Alertmanager => "Alertmanager",
+            Source::Grafana => "Grafana",
+        }
+    }
+
+    fn version(self) -> &'static str {
+        match self {
+            Source::Alertmanager => "4",
+            Source::Grafana => "1",
+        }
+    }
+}
+
+/// Parses one notification from `source` for the service `routing_key`;
+/// `now` dates alerts that carry no `startsAt`. Errors say what is wrong, for a 400.
+pub fn parse(
+    source: Source,
+    body: &[u8],
+    routing_key: &str,
+    now: DateTime<Utc>,
+) -> Result<AlertEvent, String> {
+    let name = source.name();
     let p: Payload = serde_json::from_slice(body)
-        .map_err(|e| format!("not an Alertmanager webhook payload: {e}"))?;
-    if p.version != "4" {
+        .map_err(|e| format!("not a valid {name} webhook payload: {e}"))?;
+    if p.version != source.version() {
         return Err(format!(
-            "payload version {:?} is not supported; Alertmanager sends \"4\"",
-            p.version
+            "payload version {:?} is not supported; {name} sends {:?}",
+            p.version,
+            source.version()
         ));
     }
     if p.alerts.len() > MAX_ALERTS {
@@ -89,11 +131,16 @@ pub fn parse(body: &[u8], routing_key: &str, now: DateTime<Utc>) -> Result<Alert
         } else {
             a.fingerprint.clone()
         };
+        // Grafana's panel is where a responder looks first; then the dashboard.
+        let link = [&a.panel_url, &a.dashboard_url, &a.generator_url]
+            .into_iter()
+            .find(|u| is_link(u))
+            .cloned();
         alerts.push(SubAlert {
             key,
             summary: clip(&alert_summary(a), 300),
             firing,
-            link: Some(a.generator_url.clone()).filter(|u| is_link(u)),
+            link,
             since: a.starts_at.unwrap_or(now),
         });
     }
@@ -107,6 +154,7 @@ pub fn parse(body: &[u8], routing_key: &str, now: DateTime<Utc>) -> Result<Alert
         .common_annotations
         .get("summary")
         .cloned()
+        .or_else(|| p.title.clone().filter(|t| !t.is_empty()))
         .or_else(|| {
             alertname
                 .clone()
@@ -114,10 +162,23 @@ pub fn parse(body: &[u8], routing_key: &str, now: DateTime<Utc>) -> Result<Alert
         })
         .unwrap_or_else(|| format!("Alertmanager group {}", p.group_key));
     let mut links = vec![];
+    if let Some(first) = p.alerts.first() {
+        for (url, text) in [
+            (&first.dashboard_url, "Dashboard"),
+            (&first.panel_url, "Panel"),
+        ] {
+            if is_link(url) {
+                links.push(Link {
+                    href: url.clone(),
+                    text: Some(text.into()),
+                });
+            }
+        }
+    }
     if is_link(&p.external_url) {
         links.push(Link {
             href: p.external_url.clone(),
-            text: Some("Alertmanager".into()),
+            text: Some(name.into()),
         });
     }
     let details = AlertDetails {
@@ -127,7 +188,7 @@ pub fn parse(body: &[u8], routing_key: &str, now: DateTime<Utc>) -> Result<Alert
             .get("instance")
             .or_else(|| p.common_labels.get("job"))
             .cloned()
-            .unwrap_or_else(|| "alertmanager".into()),
+            .unwrap_or_else(|| name.to_ascii_lowercase()),
         severity: severity(p.common_labels.get("severity")),
         component: p.common_labels.get("job").cloned(),
         group: alertname,
@@ -144,12 +205,12 @@ pub fn parse(body: &[u8], routing_key: &str, now: DateTime<Utc>) -> Result<Alert
             ),
         ]))),
         links,
-        client: Some("Alertmanager".into()),
+        client: Some(name.into()),
         client_url: None,
     };
     Ok(AlertEvent {
         routing_key: routing_key.to_string(),
-        dedup_key: dedup_key(&p.group_key),
+        dedup_key: dedup_key(source, &p.group_key),
         action: AlertAction::Group {
             details: Box::new(details),
             alerts,
@@ -157,12 +218,16 @@ pub fn parse(body: &[u8], routing_key: &str, now: DateTime<Utc>) -> Result<Alert
     })
 }
 
-/// `am:` + the group key, hashed when it would not fit a dedup key.
-fn dedup_key(group_key: &str) -> String {
+/// `am:` (or `grafana:`) + the group key, hashed when it would not fit a dedup key.
+fn dedup_key(source: Source, group_key: &str) -> String {
+    let prefix = match source {
+        Source::Alertmanager => "am",
+        Source::Grafana => "grafana",
+    };
     if group_key.len() <= 200 {
-        format!("am:{group_key}")
+        format!("{prefix}:{group_key}")
     } else {
-        format!("am:{}", hash(group_key))
+        format!("{prefix}:{}", hash(group_key))
     }
 }
 
@@ -177,11 +242,19 @@ fn alert_summary(a: &Alert) -> String {
         .get("summary")
         .or_else(|| a.annotations.get("description"));
     let instance = a.labels.get("instance");
-    match (what, instance) {
+    let base = match (what, instance) {
         (Some(w), Some(i)) => format!("{name} on {i}: {w}"),
         (Some(w), None) => format!("{name}: {w}"),
         (None, Some(i)) => format!("{name} on {i}"),
         (None, None) => name.to_string(),
+    };
+    // Grafana says what value fired it, e.g. "B=97.3".
+    match a.values.as_ref().filter(|v| !v.is_empty()) {
+        Some(values) => {
+            let shown: Vec<String> = values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("{base} ({})", shown.join(", "))
+        }
+        None => base,
     }
 }
 
@@ -249,7 +322,7 @@ mod tests {
 
     #[test]
     fn a_group_becomes_one_event_with_each_alert_by_fingerprint() {
-        let ev = parse(EXAMPLE.as_bytes(), "k", now()).unwrap();
+        let ev = parse(Source::Alertmanager, EXAMPLE.as_bytes(), "k", now()).unwrap();
         assert_eq!(ev.dedup_key, "am:{}:{alertname=\"HighLatency\"}");
         let AlertAction::Group { details, alerts } = ev.action else {
             panic!("not a group");
@@ -275,10 +348,10 @@ mod tests {
     #[test]
     fn bad_payloads_are_named() {
         let check = |body: &str, want: &str| {
-            let e = parse(body.as_bytes(), "k", now()).unwrap_err();
+            let e = parse(Source::Alertmanager, body.as_bytes(), "k", now()).unwrap_err();
             assert!(e.contains(want), "{e}");
         };
-        check("{", "not an Alertmanager webhook payload");
+        check("{", "not a valid Alertmanager webhook payload");
         check(
             &EXAMPLE.replace(r#""version": "4""#, r#""version": "3""#),
             "version \"3\"",
@@ -299,18 +372,103 @@ mod tests {
         check(&many.to_string(), "at most 1000");
     }
 
+    /// What Grafana 10/11 unified alerting posts to a webhook contact point.
+    pub const GRAFANA: &str = r#"{
+      "receiver": "tocsin",
+      "status": "firing",
+      "orgId": 1,
+      "alerts": [
+        {"status": "firing",
+         "labels": {"alertname": "HighCPU", "grafana_folder": "Platform", "instance": "web-1", "severity": "warning"},
+         "annotations": {"summary": "CPU above 90% for 5 minutes"},
+         "startsAt": "2026-11-25T02:55:00Z", "endsAt": "0001-01-01T00:00:00Z",
+         "generatorURL": "https://grafana.example.com/alerting/grafana/abc/view",
+         "fingerprint": "57c6d9296de2ad39",
+         "silenceURL": "https://grafana.example.com/alerting/silence/new?alertmanager=grafana",
+         "dashboardURL": "https://grafana.example.com/d/cpu",
+         "panelURL": "https://grafana.example.com/d/cpu?viewPanel=2",
+         "values": {"B": 97.3, "C": 1},
+         "valueString": "[ var='B' labels={instance=web-1} value=97.3 ]"}
+      ],
+      "groupLabels": {"alertname": "HighCPU", "grafana_folder": "Platform"},
+      "commonLabels": {"alertname": "HighCPU", "grafana_folder": "Platform", "instance": "web-1", "severity": "warning"},
+      "commonAnnotations": {"summary": "CPU above 90% for 5 minutes"},
+      "externalURL": "https://grafana.example.com/",
+      "version": "1",
+      "groupKey": "{}/{__grafana_autogenerated__=\"true\"}:{alertname=\"HighCPU\", grafana_folder=\"Platform\"}",
+      "truncatedAlerts": 0,
+      "title": "[FIRING:1] HighCPU Platform (web-1 warning)",
+      "state": "alerting",
+      "message": "**Firing**\n\nValue: B=97.3"
+    }"#;
+
+    #[test]
+    fn grafana_links_the_panel_and_dashboard_and_shows_the_values() {
+        let ev = parse(Source::Grafana, GRAFANA.as_bytes(), "k", now()).unwrap();
+        assert!(ev.dedup_key.starts_with("grafana:{}/"));
+        let AlertAction::Group { details, alerts } = ev.action else {
+            panic!("not a group");
+        };
+        assert_eq!(details.summary, "CPU above 90% for 5 minutes");
+        assert_eq!(details.severity, Severity::Warning);
+        let links: Vec<(&str, Option<&str>)> = details
+            .links
+            .iter()
+            .map(|l| (l.href.as_str(), l.text.as_deref()))
+            .collect();
+        assert_eq!(
+            links,
+            [
+                ("https://grafana.example.com/d/cpu", Some("Dashboard")),
+                (
+                    "https://grafana.example.com/d/cpu?viewPanel=2",
+                    Some("Panel")
+                ),
+                ("https://grafana.example.com/", Some("Grafana")),
+            ]
+        );
+        assert_eq!(
+            alerts[0].summary,
+            "HighCPU on web-1: CPU above 90% for 5 minutes (B=97.3, C=1)"
+        );
+        assert_eq!(
+            alerts[0].link.as_deref(),
+            Some("https://grafana.example.com/d/cpu?viewPanel=2")
+        );
+        // Without a summary annotation, Grafana's title names the incident.
+        let bare = GRAFANA.replace(
+            r#""commonAnnotations": {"summary": "CPU above 90% for 5 minutes"}"#,
+            r#""commonAnnotations": {}"#,
+        );
+        let AlertAction::Group { details, .. } =
+            parse(Source::Grafana, bare.as_bytes(), "k", now())
+                .unwrap()
+                .action
+        else {
+            panic!("not a group");
+        };
+        assert_eq!(
+            details.summary,
+            "[FIRING:1] HighCPU Platform (web-1 warning)"
+        );
+        // Alertmanager's version is not Grafana's.
+        let e = parse(Source::Grafana, EXAMPLE.as_bytes(), "k", now()).unwrap_err();
+        assert!(e.contains("Grafana sends \"1\""), "{e}");
+    }
+
     #[test]
     fn long_group_keys_are_hashed_to_fit() {
         let long = "x".repeat(500);
-        let k = dedup_key(&long);
+        let k = dedup_key(Source::Alertmanager, &long);
         assert!(k.len() < 64 && k.starts_with("am:"));
-        assert_eq!(k, dedup_key(&long));
+        assert_eq!(k, dedup_key(Source::Alertmanager, &long));
     }
 
     proptest! {
         #[test]
         fn never_panics_on_arbitrary_bytes(body in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let _ = parse(&body, "k", now());
+            let _ = parse(Source::Alertmanager, &body, "k", now());
+            let _ = parse(Source::Grafana, &body, "k", now());
         }
 
         #[test]
@@ -319,7 +477,7 @@ mod tests {
                 "version": "4", "groupKey": name, "status": status,
                 "alerts": [{"status": status, "labels": {"alertname": name}, "fingerprint": fp}]
             });
-            let _ = parse(v.to_string().as_bytes(), "k", now());
+            let _ = parse(Source::Alertmanager, v.to_string().as_bytes(), "k", now());
         }
     }
 }
