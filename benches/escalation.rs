@@ -63,6 +63,7 @@ fn seed(store: &Store, prefix: &str, due: impl Fn(usize) -> DateTime<Utc>) {
                 urgency: tocsin::config::Urgency::High,
                 at: now,
                 alerts: vec![],
+                changes: vec![],
             })
             .unwrap();
     }

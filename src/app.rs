@@ -10,7 +10,7 @@ use crate::outbox::OutboxWorker;
 use crate::schedule::{ical, shifts};
 use crate::settings::{Secret, Settings};
 use crate::slack::api::SlackApi;
-use crate::store::{update_lane, Changed, Outbound, Store, StoreError};
+use crate::store::{update_lane, Changed, Outbound, Store, StoreError, CHANGE_RETENTION_DAYS};
 use crate::twilio::api::TwilioApi;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -192,6 +192,12 @@ async fn housekeeping(core: Core, mut shutdown: watch::Receiver<bool>) {
             Ok(0) => {}
             Ok(n) => tracing::debug!(removed = n, "forgot old Slack event ids"),
             Err(e) => tracing::warn!(error = %e, "cannot prune Slack event ids"),
+        }
+        let cutoff = core.clock.now() - chrono::Duration::days(CHANGE_RETENTION_DAYS);
+        match core.store.prune_changes(cutoff) {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(removed = n, "forgot old change events"),
+            Err(e) => tracing::warn!(error = %e, "cannot prune change events"),
         }
     }
 }

@@ -84,6 +84,9 @@ impl Handler {
                 self.feed(id, req.uri().query().unwrap_or(""))
             }
             (&Method::POST, "/v2/enqueue") => self.with_body(req, |h, _, b| h.enqueue(b)).await,
+            (&Method::POST, "/v2/change/enqueue") => {
+                self.with_body(req, |h, _, b| h.change(b)).await
+            }
             (&Method::POST, p) if p.starts_with("/integrations/alertmanager/") => {
                 let key = p["/integrations/alertmanager/".len()..].to_string();
                 self.with_body(req, |h, _, b| h.grouped(Source::Alertmanager, key, b))
@@ -126,6 +129,7 @@ impl Handler {
                 _,
                 "/healthz"
                 | "/v2/enqueue"
+                | "/v2/change/enqueue"
                 | "/slack/events"
                 | "/slack/commands"
                 | "/slack/interactions",
@@ -231,6 +235,34 @@ impl Handler {
                     &json!({"error": "alerts could not be stored; retry"}),
                 )
             }
+        }
+    }
+
+    /// A change event: stored on its service, shown on the service's next incidents.
+    async fn change(self, body: Bytes) -> Resp {
+        let (key, change) = match events_v2::parse_change(&body, self.core.clock.now()) {
+            Ok(c) => c,
+            Err(errors) => {
+                return json_response(StatusCode::BAD_REQUEST, &events_v2::invalid(&errors))
+            }
+        };
+        let Some(service) = self.core.config.service_by_key(&key) else {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &events_v2::invalid(&[
+                    "'routing_key' does not belong to any service (unknown integration key)".into(),
+                ]),
+            );
+        };
+        let stored = self.core.store.add_change(&service.id, &change);
+        match stored {
+            Ok(()) if self.core.store.durable().await.is_ok() => {
+                json_response(StatusCode::ACCEPTED, &events_v2::change_accepted())
+            }
+            _ => json_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({"status": "error", "message": "change could not be stored; retry"}),
+            ),
         }
     }
 

@@ -142,6 +142,10 @@ pub struct Incident {
     /// Later steps of paged people's notification rules (an SMS after 5 minutes, …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reminders: Vec<Reminder>,
+    /// Changes to the service in the hour before the incident opened (deploys,
+    /// config pushes): the first question asked in every incident.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
     /// The alerts grouped into this incident by a grouping source (an
     /// Alertmanager group), each tracked by its own key until all resolve.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -149,6 +153,17 @@ pub struct Incident {
     /// The phone call this incident is about (live call routing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call: Option<CallLog>,
+}
+
+/// A change event (`POST /v2/change/enqueue`): something that changed on a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<Link>,
 }
 
 /// One alert within a grouped incident.
@@ -421,6 +436,7 @@ pub(crate) mod tests {
             urgency: Urgency::High,
             held: vec![],
             reminders: vec![],
+            changes: vec![],
             alerts: vec![],
             call: None,
         }

@@ -4,7 +4,7 @@
 //! in PagerDuty's `{"status":"invalid event","errors":[...]}` shape.
 
 use super::{AlertAction, AlertEvent};
-use crate::incident::{AlertDetails, Link, Severity};
+use crate::incident::{AlertDetails, Change, Link, Severity};
 use serde_json::{json, Map, Value};
 
 pub const MAX_SUMMARY: usize = 1024;
@@ -240,6 +240,83 @@ fn links(obj: &Map<String, Value>, errors: &mut Vec<String>) -> Vec<Link> {
     out
 }
 
+/// Parses a change event (`POST /v2/change/enqueue`): the routing key and the
+/// change. `now` dates a change that carries no `payload.timestamp`.
+pub fn parse_change(
+    body: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(String, Change), Vec<String>> {
+    let v: Value =
+        serde_json::from_slice(body).map_err(|e| vec![format!("body is not valid JSON: {e}")])?;
+    let Some(obj) = v.as_object() else {
+        return Err(vec!["body must be a JSON object".into()]);
+    };
+    let mut errors = Vec::new();
+    let routing_key = match obj.get("routing_key").and_then(Value::as_str) {
+        Some(k) if k.len() == 32 => Some(k.to_string()),
+        Some(k) => {
+            errors.push(format!(
+                "'routing_key' must be 32 characters, got {}",
+                k.len()
+            ));
+            None
+        }
+        None => {
+            errors.push("'routing_key' is missing or not a string".into());
+            None
+        }
+    };
+    let Some(p) = obj.get("payload").and_then(Value::as_object) else {
+        errors.push("'payload' is missing or not an object".into());
+        return Err(errors);
+    };
+    let summary = required_str(p, "summary", &mut errors);
+    if summary
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_SUMMARY)
+    {
+        errors.push(format!(
+            "'payload.summary' is longer than {MAX_SUMMARY} characters"
+        ));
+    }
+    let source = optional_str(p, "source", "payload.", &mut errors);
+    let at = match p.get("timestamp") {
+        None | Some(Value::Null) => Some(now),
+        Some(ts) => match ts.as_str().map(chrono::DateTime::parse_from_rfc3339) {
+            Some(Ok(t)) => Some(t.with_timezone(&chrono::Utc)),
+            // PagerDuty's own example writes the offset without a colon.
+            _ => match ts
+                .as_str()
+                .map(|s| chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z"))
+            {
+                Some(Ok(t)) => Some(t.with_timezone(&chrono::Utc)),
+                _ => {
+                    errors.push("'payload.timestamp' must be an ISO 8601 date-time".into());
+                    None
+                }
+            },
+        },
+    };
+    let links = links(obj, &mut errors);
+    match (routing_key, summary, at) {
+        (Some(k), Some(summary), Some(at)) if errors.is_empty() => Ok((
+            k,
+            Change {
+                summary,
+                source,
+                at,
+                link: links.into_iter().next(),
+            },
+        )),
+        _ => Err(errors),
+    }
+}
+
+/// PagerDuty's answer to an accepted change event.
+pub fn change_accepted() -> Value {
+    json!({"status": "success", "message": "Change event processed"})
+}
+
 /// PagerDuty's success body.
 pub fn accepted(dedup_key: &str) -> Value {
     json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key})
@@ -260,6 +337,41 @@ pub fn generate_dedup_key() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn change_events_follow_pagerduty() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-25T03:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let body = br#"{"routing_key": "5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a",
+            "payload": {"summary": "deploy api v1.2.3", "timestamp": "2020-07-17T08:42:58.315+0000",
+                        "source": "ci", "custom_details": {"build": 2}},
+            "links": [{"href": "https://ci.example.com/2", "text": "Build 2"}]}"#;
+        let (key, c) = parse_change(body, now).unwrap();
+        assert_eq!(key, "5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a");
+        assert_eq!(c.summary, "deploy api v1.2.3");
+        assert_eq!(c.at.to_rfc3339(), "2020-07-17T08:42:58.315+00:00");
+        assert_eq!(c.link.unwrap().href, "https://ci.example.com/2");
+        let (_, c) = parse_change(
+            br#"{"routing_key": "5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a", "payload": {"summary": "x"}}"#,
+            now,
+        )
+        .unwrap();
+        assert_eq!(c.at, now);
+        let e = parse_change(
+            br#"{"routing_key": "short", "payload": {"timestamp": "soon"}}"#,
+            now,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e,
+            [
+                "'routing_key' must be 32 characters, got 5",
+                "'payload.summary' is missing",
+                "'payload.timestamp' must be an ISO 8601 date-time"
+            ]
+        );
+    }
 
     const KEY: &str = "5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a";
 

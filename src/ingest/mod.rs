@@ -90,6 +90,10 @@ impl Ingest {
                 },
                 at: now,
                 alerts: alerts.to_vec(),
+                // Only a new incident shows them; an hour back is what responders ask about.
+                changes: core
+                    .store
+                    .changes_since(&service.id, now - chrono::Duration::hours(1))?,
             })
         };
         let outcome = match &ev.action {

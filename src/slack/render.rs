@@ -215,10 +215,27 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
         buttons => buttons(inc),
         call => call_lines(inc, config),
         alerts => alert_lines(inc),
+        changes => inc.changes.iter().rev().take(5).map(|c| change_line(c, inc.created_at)).collect::<Vec<_>>(),
         alerts_more => inc.alerts.len().saturating_sub(ALERT_LINES),
         alerts_firing => inc.alerts.iter().filter(|a| a.firing).count(),
     };
     render("incident.blocks", "incident.text", ctx)
+}
+
+/// "deploy api v1.2.3 (ci), 12 min before": a change, timed from the incident's start.
+fn change_line(c: &crate::incident::Change, opened: DateTime<Utc>) -> String {
+    let minutes = (opened - c.at).num_minutes().max(0);
+    let what = c.summary.replace(['<', '>', '|'], " ");
+    let what = match &c.link {
+        Some(l) => format!("<{}|{what}>", l.href),
+        None => what,
+    };
+    let source = c
+        .source
+        .as_ref()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
+    format!("{what}{source}, {minutes} min before")
 }
 
 /// Grouped alerts shown in full before the rest are summed up.

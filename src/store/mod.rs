@@ -13,6 +13,8 @@
 //! - `slack_events`: Slack `event_id` → first-seen time, to drop retried deliveries.
 
 mod records;
+mod signals;
+pub use signals::CHANGE_RETENTION_DAYS;
 
 pub use records::{Outbound, OutboxItem, StoredOverride, SwapRequest, SwapState};
 
@@ -111,6 +113,8 @@ pub struct NewAlert<'a> {
     pub at: DateTime<Utc>,
     /// The grouped alerts this report carries (empty for a single alert).
     pub alerts: Vec<crate::incident::SubAlert>,
+    /// Recent changes to the service, shown on a new incident.
+    pub changes: Vec<crate::incident::Change>,
 }
 
 /// A cheap, cloneable handle on the database.
@@ -126,6 +130,10 @@ pub struct Store {
     swaps: sled::Tree,
     due: sled::Tree,
     slack_events: sled::Tree,
+    /// service id, time (ms), sequence → change event.
+    changes: sled::Tree,
+    /// heartbeat monitor id → last beat (RFC 3339).
+    heartbeats: sled::Tree,
     committer: mpsc::UnboundedSender<FlushRequest>,
     /// Highest outbox sequence known to be on disk: the worker sends nothing
     /// newer, so a crash can never roll back a change Slack already saw.
@@ -175,6 +183,8 @@ impl Store {
             swaps: db.open_tree("swaps")?,
             due: db.open_tree("due")?,
             slack_events: db.open_tree("slack_events")?,
+            changes: db.open_tree("changes")?,
+            heartbeats: db.open_tree("heartbeats")?,
             meta,
             db,
             committer: tx,
@@ -286,6 +296,7 @@ impl Store {
                         urgency: a.urgency,
                         held: vec![],
                         reminders: vec![],
+                        changes: a.changes.clone(),
                         alerts: a.alerts.clone(),
                         call: None,
                     };
@@ -1031,6 +1042,7 @@ mod tests {
             urgency: crate::config::Urgency::High,
             at: at(0),
             alerts: vec![],
+            changes: vec![],
         }
     }
 

@@ -1,0 +1,144 @@
+//! Signals about services that are not alerts: change events (deploys and
+//! the like, kept 90 days) and heartbeat monitors' last beats.
+
+use super::{Store, StoreError};
+use crate::incident::Change;
+use chrono::{DateTime, Utc};
+
+/// How long change events are kept.
+pub const CHANGE_RETENTION_DAYS: i64 = 90;
+
+fn change_prefix(service: &str) -> Vec<u8> {
+    let mut k = service.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt {
+        tree,
+        message: e.to_string(),
+    }
+}
+
+impl Store {
+    /// Records a change to `service`, durably once `durable()` returns.
+    pub fn add_change(&self, service: &str, change: &Change) -> Result<(), StoreError> {
+        let seq = self.db.generate_id()?;
+        let mut key = change_prefix(service);
+        key.extend_from_slice(&change.at.timestamp_millis().to_be_bytes());
+        key.extend_from_slice(&seq.to_be_bytes());
+        let json = serde_json::to_vec(change).map_err(|e| corrupt("changes", e))?;
+        self.changes.insert(key, json)?;
+        Ok(())
+    }
+
+    /// Changes to `service` at or after `since`, oldest first.
+    pub fn changes_since(
+        &self,
+        service: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Change>, StoreError> {
+        let prefix = change_prefix(service);
+        let mut from = prefix.clone();
+        from.extend_from_slice(&since.timestamp_millis().to_be_bytes());
+        let mut out = vec![];
+        for kv in self.changes.range(from..) {
+            let (k, v) = kv?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let c: Change = serde_json::from_slice(&v).map_err(|e| corrupt("changes", e))?;
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    /// Forgets changes older than `before`; returns how many.
+    pub fn prune_changes(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for kv in self.changes.iter() {
+            let (k, v) = kv?;
+            let old = serde_json::from_slice::<Change>(&v).map_or(true, |c| c.at < before);
+            if old {
+                self.changes.remove(k)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Records a beat of heartbeat monitor `id` at `at`.
+    pub fn beat(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        self.heartbeats
+            .insert(id.as_bytes(), at.to_rfc3339().as_bytes())?;
+        Ok(())
+    }
+
+    /// The last beat of monitor `id`, if it ever beat.
+    pub fn last_beat(&self, id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let Some(v) = self.heartbeats.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let s = std::str::from_utf8(&v).map_err(|e| corrupt("heartbeats", e))?;
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|e| corrupt("heartbeats", e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    fn change(summary: &str, at: DateTime<Utc>) -> Change {
+        Change {
+            summary: summary.into(),
+            source: None,
+            at,
+            link: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn changes_are_kept_per_service_in_time_order_and_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap();
+        store.add_change("api", &change("deploy v2", t0)).unwrap();
+        store
+            .add_change("api", &change("deploy v1", t0 - Duration::hours(2)))
+            .unwrap();
+        store.add_change("apiary", &change("other", t0)).unwrap();
+        store.add_change("ap", &change("other", t0)).unwrap();
+        let got = store.changes_since("api", t0 - Duration::hours(3)).unwrap();
+        let names: Vec<&str> = got.iter().map(|c| c.summary.as_str()).collect();
+        assert_eq!(names, ["deploy v1", "deploy v2"]);
+        assert_eq!(
+            store
+                .changes_since("api", t0 - Duration::hours(1))
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(store.prune_changes(t0 - Duration::hours(1)).unwrap(), 1);
+        assert_eq!(
+            store
+                .changes_since("api", t0 - Duration::days(9))
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn beats_are_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 1 << 20).unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap();
+        assert_eq!(store.last_beat("backup").unwrap(), None);
+        store.beat("backup", t0).unwrap();
+        assert_eq!(store.last_beat("backup").unwrap(), Some(t0));
+    }
+}
