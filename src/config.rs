@@ -185,6 +185,18 @@ pub struct Service {
     pub integration_key: String,
     /// Low: pages wait for each responder's working hours (critical and error alerts are always high).
     pub urgency: Urgency,
+    /// Jobs that must check in every `interval`, or an incident opens.
+    pub heartbeats: Vec<Heartbeat>,
+}
+
+/// A heartbeat monitor: `POST|GET /heartbeat/{token}` at least every `interval`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heartbeat {
+    /// Unique across services.
+    pub id: String,
+    pub interval: Duration,
+    /// 32 hex characters (128 bits), lowercase.
+    pub token: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
@@ -294,6 +306,22 @@ impl Config {
 
     pub fn service(&self, id: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.id == id)
+    }
+
+    /// The heartbeat monitor with this token, compared in constant time, and its service.
+    pub fn heartbeat_by_token(&self, token: &str) -> Option<(&Service, &Heartbeat)> {
+        use subtle::ConstantTimeEq;
+        let token = token.to_ascii_lowercase();
+        let mut found = None;
+        // Look at every monitor, so the time taken says nothing about the token.
+        for s in &self.services {
+            for h in &s.heartbeats {
+                if bool::from(h.token.as_bytes().ct_eq(token.as_bytes())) {
+                    found = Some((s, h));
+                }
+            }
+        }
+        found
     }
 
     /// The call route for a called number (Twilio's `To`).
@@ -507,6 +535,16 @@ struct RawService {
     escalation_policy: Option<Str>,
     integration_key: Str,
     urgency: Option<Str>,
+    #[serde(default)]
+    heartbeats: Vec<RawHeartbeat>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHeartbeat {
+    id: Str,
+    interval: Str,
+    token: Str,
 }
 
 // ---- Conversion and cross-checks ----
@@ -1000,6 +1038,8 @@ impl Checker<'_> {
 
     fn services(&mut self, raw: &[Spanned<RawService>], known: &Known) -> Vec<Service> {
         let mut key_lines: HashMap<String, usize> = HashMap::new();
+        // Heartbeat ids and tokens, each unique across every service.
+        let mut seen: HashMap<String, usize> = HashMap::new();
         let mut out = Vec::with_capacity(raw.len());
         for (i, s) in raw.iter().enumerate() {
             let s = s.get_ref();
@@ -1051,9 +1091,64 @@ impl Checker<'_> {
                 escalation_policy: s.escalation_policy.as_ref().map(|p| p.get_ref().clone()),
                 integration_key,
                 urgency,
+                heartbeats: (s.heartbeats.iter().enumerate())
+                    .map(|(k, h)| self.heartbeat(h, &format!("{path}.heartbeats[{k}]"), &mut seen))
+                    .collect(),
             });
         }
         out
+    }
+
+    fn heartbeat(
+        &mut self,
+        h: &RawHeartbeat,
+        path: &str,
+        seen: &mut HashMap<String, usize>,
+    ) -> Heartbeat {
+        let id = h.id.get_ref().clone();
+        if let Err(m) = validate_id(&id) {
+            self.err(h.id.span(), format!("{path}.id"), m);
+        } else if let Some(line) = seen.get(&format!("id:{id}")) {
+            let m = format!("heartbeat id already used on line {line}");
+            self.err(h.id.span(), format!("{path}.id"), m);
+        } else {
+            seen.insert(format!("id:{id}"), line_col(self.text, h.id.span().start).0);
+        }
+        let interval = match parse_duration(h.interval.get_ref()) {
+            Ok(d) if d >= Duration::minutes(1) => d,
+            Ok(_) => {
+                let m = "interval must be at least a minute";
+                self.err(h.interval.span(), format!("{path}.interval"), m);
+                Duration::minutes(1)
+            }
+            Err(m) => {
+                self.err(h.interval.span(), format!("{path}.interval"), m);
+                Duration::minutes(1)
+            }
+        };
+        let token = match parse_integration_key(h.token.get_ref()) {
+            Ok(t) => {
+                if let Some(line) = seen.get(&format!("token:{t}")) {
+                    let m = format!("token already used by the heartbeat on line {line}");
+                    self.err(h.token.span(), format!("{path}.token"), m);
+                } else {
+                    seen.insert(
+                        format!("token:{t}"),
+                        line_col(self.text, h.token.span().start).0,
+                    );
+                }
+                t
+            }
+            Err(m) => {
+                self.err(h.token.span(), format!("{path}.token"), m);
+                String::new()
+            }
+        };
+        Heartbeat {
+            id,
+            interval,
+            token,
+        }
     }
 }
 
@@ -1430,6 +1525,37 @@ mod tests {
         assert!(
             e.to_string()
                 .contains("already routed by the call route on line"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn heartbeats_are_read_and_checked() {
+        let base = "[[teams]]\nid = \"t\"\nname = \"T\"\n\
+                    [[services]]\nid = \"api\"\nname = \"API\"\nteam = \"t\"\nintegration_key = \"0123456789abcdef0123456789abcdef\"\n\
+                    heartbeats = [{ id = \"backup\", interval = \"25h\", token = \"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\" }]\n";
+        let c = Config::parse("t.toml", base).unwrap();
+        let (svc, hb) = c
+            .heartbeat_by_token("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+            .unwrap();
+        assert_eq!((svc.id.as_str(), hb.id.as_str()), ("api", "backup"));
+        assert_eq!(hb.interval, Duration::hours(25));
+        assert!(c.heartbeat_by_token("b".repeat(32).as_str()).is_none());
+        let bad = base.replace(
+            "}]",
+            "}, { id = \"backup\", interval = \"30s\", token = \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" }, { id = \"x\", interval = \"soon\", token = \"123\" }]",
+        );
+        let e = Config::parse("t.toml", &bad).unwrap_err();
+        let fields: Vec<&str> = e.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "services[0].heartbeats[1].id",
+                "services[0].heartbeats[1].interval",
+                "services[0].heartbeats[1].token",
+                "services[0].heartbeats[2].interval",
+                "services[0].heartbeats[2].token",
+            ],
             "{e}"
         );
     }

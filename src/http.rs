@@ -1,6 +1,7 @@
 //! The HTTP edge (hyper 1): routing, body limits, status codes. No domain logic.
 
 use crate::app::Core;
+use crate::heartbeat::Beat;
 use crate::ingest::alertmanager::{self, Source};
 use crate::ingest::{events_v2, Ingest, IngestError};
 use crate::slack::inbound::{self, Reply};
@@ -96,6 +97,9 @@ impl Handler {
                 let key = p["/integrations/grafana/".len()..].to_string();
                 self.with_body(req, |h, _, b| h.grouped(Source::Grafana, key, b))
                     .await
+            }
+            (&Method::GET | &Method::POST, p) if p.starts_with("/heartbeat/") => {
+                self.heartbeat(&p["/heartbeat/".len()..]).await
             }
             (&Method::POST, p) if p.starts_with("/voice/") => {
                 self.with_body(req, |h, parts, b| async move {
@@ -233,6 +237,31 @@ impl Handler {
                 json_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     &json!({"error": "alerts could not be stored; retry"}),
+                )
+            }
+        }
+    }
+
+    /// A heartbeat: 200 with when the next is due; 404 for an unknown token.
+    async fn heartbeat(&self, token: &str) -> Resp {
+        match crate::heartbeat::beat(&self.core, token).await {
+            Ok(Some(Beat::Recorded { next_due })) => json_response(
+                StatusCode::OK,
+                &json!({"status": "ok", "next_due": next_due.to_rfc3339()}),
+            ),
+            Ok(Some(Beat::Recovered { next_due })) => json_response(
+                StatusCode::OK,
+                &json!({"status": "recovered", "next_due": next_due.to_rfc3339()}),
+            ),
+            Ok(None) => json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "no heartbeat monitor has this token"}),
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "heartbeat could not be stored");
+                json_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &json!({"error": "heartbeat could not be stored; retry"}),
                 )
             }
         }

@@ -7,6 +7,7 @@
 //! - [`clock`]    — the injected clock; the core never reads the system time itself.
 //! - [`engine`]   — the restart-safe loop for time-driven work (escalations, reminders, handoffs).
 //! - [`escalation`] — escalation decisions: what is due next for an incident (pure).
+//! - [`heartbeat`] — heartbeat monitors: beats in, an incident per missed interval.
 //! - [`incident`] — incidents and their state machine (pure).
 //! - [`ingest`]   — monitoring payloads (PagerDuty Events API v2) into typed alert events.
 //! - [`schedule`] — on-call math: who is on call when, shifts, load (pure).
@@ -24,6 +25,7 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod escalation;
+pub mod heartbeat;
 pub mod http;
 pub mod incident;
 pub mod ingest;

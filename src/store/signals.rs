@@ -87,6 +87,22 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The last beat an incident was opened for (a miss is reported once).
+    pub fn heartbeat_alerted(&self, id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.last_beat(&alerted_key(id))
+    }
+
+    pub fn set_heartbeat_alerted(&self, id: &str, last: DateTime<Utc>) -> Result<(), StoreError> {
+        self.beat(&alerted_key(id), last)
+    }
+}
+
+/// Kept beside the beats; a NUL cannot occur in a config id.
+fn alerted_key(id: &str) -> String {
+    format!("{id}\0alerted")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

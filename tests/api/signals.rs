@@ -64,3 +64,69 @@ async fn a_new_incident_lists_its_services_changes_from_the_last_hour() {
         "another service: {blocks}"
     );
 }
+
+const HB_TOKEN: &str = "c0ffee00c0ffee00c0ffee00c0ffee00";
+
+#[tokio::test]
+async fn a_missed_heartbeat_opens_one_incident_and_the_next_beat_resolves_it() {
+    let config = CONFIG.replace(
+        "integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\n",
+        &format!(
+            "integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\n\
+             heartbeats = [{{ id = \"nightly-backup\", interval = \"10m\", token = \"{HB_TOKEN}\" }}]\n"
+        ),
+    );
+    let clock = Clock::manual(Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap());
+    let t =
+        TestApp::start_at_with_config(tempfile::tempdir().unwrap(), None, clock.clone(), &config)
+            .await;
+    let store = t.app().core().store.clone();
+    let open = || {
+        store
+            .incidents()
+            .unwrap()
+            .into_iter()
+            .filter(|i| i.is_open())
+            .collect::<Vec<_>>()
+    };
+    let step = |minutes: i64| {
+        clock.advance(chrono::Duration::minutes(minutes));
+        t.app().core().engine_wake.notify_one();
+    };
+    // Watching starts now; a beat within the interval keeps it quiet.
+    wait_until(|| store.last_beat("nightly-backup").unwrap().is_some()).await;
+    step(9);
+    let (status, body) = get(&format!("{}/heartbeat/{HB_TOKEN}", t.base)).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("ok")),
+        "{body}"
+    );
+    assert_eq!(body["next_due"], "2026-11-25T03:19:00+00:00");
+    step(9);
+    tokio::time::sleep(Wait::from_millis(200)).await;
+    assert!(open().is_empty());
+    // 03:20: the beat due at 03:19 never came.
+    step(2);
+    wait_until(|| open().len() == 1).await;
+    let inc = &open()[0];
+    assert_eq!(
+        inc.alert.summary,
+        "Heartbeat nightly-backup missed: no beat since 2026-11-25 03:09 UTC (expected every 10m)"
+    );
+    assert_eq!(inc.service_id, "api");
+    // Reported once, not on every pass.
+    step(30);
+    tokio::time::sleep(Wait::from_millis(200)).await;
+    assert_eq!(store.incidents().unwrap().len(), 1);
+    // The job runs again: the incident resolves.
+    let (status, body) = post(&format!("{}/heartbeat/{HB_TOKEN}", t.base), &[], vec![]).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("recovered")),
+        "{body}"
+    );
+    assert!(open().is_empty());
+    let (status, _) = get(&format!("{}/heartbeat/{}", t.base, "0".repeat(32))).await;
+    assert_eq!(status, 404);
+}

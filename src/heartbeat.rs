@@ -1,0 +1,142 @@
+//! Heartbeat monitors: a job (a backup, a cron, a queue consumer) calls
+//! `/heartbeat/{token}` at least every `interval`. A missed interval opens an
+//! incident on the monitor's service, once per miss; the next beat resolves it.
+//! Checked on every engine pass, from beats kept in the store, so a restart
+//! neither forgets a miss nor reports it twice.
+
+use crate::app::Core;
+use crate::config::{Heartbeat, Service};
+use crate::incident::{AlertDetails, Severity};
+use crate::ingest::{AlertAction, AlertEvent, Ingest, IngestError};
+use chrono::{DateTime, Utc};
+
+fn dedup_key(h: &Heartbeat) -> String {
+    format!("heartbeat:{}", h.id)
+}
+
+/// What a beat did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Beat {
+    /// Recorded; the next is due by this time.
+    Recorded { next_due: DateTime<Utc> },
+    /// Recorded, and it resolved the incident for a missed beat.
+    Recovered { next_due: DateTime<Utc> },
+}
+
+/// Records a beat for the monitor with `token`; `None` if no monitor has it.
+pub async fn beat(core: &Core, token: &str) -> Result<Option<Beat>, IngestError> {
+    let Some((service, h)) = core.config.heartbeat_by_token(token) else {
+        return Ok(None);
+    };
+    let now = core.clock.now();
+    core.store.beat(&h.id, now)?;
+    core.store.durable().await?;
+    let next_due = now + h.interval;
+    let open = core
+        .store
+        .open_incident_by_key(&service.integration_key, &dedup_key(h))?;
+    if open.is_none() {
+        return Ok(Some(Beat::Recorded { next_due }));
+    }
+    let resolve = AlertEvent {
+        routing_key: service.integration_key.clone(),
+        dedup_key: dedup_key(h),
+        action: AlertAction::Resolve,
+    };
+    Ingest { core: core.clone() }.apply(&resolve).await?;
+    tracing::info!(heartbeat = %h.id, "heartbeat is back");
+    Ok(Some(Beat::Recovered { next_due }))
+}
+
+/// Opens an incident for every monitor whose beat is overdue and not yet
+/// reported; returns when the next beat falls due.
+pub async fn check(core: &Core, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, IngestError> {
+    let mut next: Option<DateTime<Utc>> = None;
+    for service in &core.config.services {
+        for h in &service.heartbeats {
+            let Some(last) = core.store.last_beat(&h.id)? else {
+                // Never beat: the interval counts from when tocsin began watching.
+                core.store.beat(&h.id, now)?;
+                core.store.durable().await?;
+                next = earliest(next, now + h.interval);
+                continue;
+            };
+            let due = last + h.interval;
+            if due > now {
+                next = earliest(next, due);
+            } else if core.store.heartbeat_alerted(&h.id)? != Some(last) {
+                missed(core, service, h, last).await?;
+            }
+        }
+    }
+    Ok(next)
+}
+
+async fn missed(
+    core: &Core,
+    service: &Service,
+    h: &Heartbeat,
+    last: DateTime<Utc>,
+) -> Result<(), IngestError> {
+    let every = humantime(h.interval);
+    let event = AlertEvent {
+        routing_key: service.integration_key.clone(),
+        dedup_key: dedup_key(h),
+        action: AlertAction::Trigger(Box::new(AlertDetails {
+            summary: format!(
+                "Heartbeat {} missed: no beat since {} (expected every {every})",
+                h.id,
+                last.format("%Y-%m-%d %H:%M UTC")
+            ),
+            source: format!("heartbeat:{}", h.id),
+            severity: Severity::Error,
+            component: None,
+            group: None,
+            class: Some("heartbeat".into()),
+            custom_details: None,
+            links: vec![],
+            client: Some("Heartbeat monitor".into()),
+            client_url: None,
+        })),
+    };
+    Ingest { core: core.clone() }.apply(&event).await?;
+    // Reported once per silence: the next beat starts a new one.
+    core.store.set_heartbeat_alerted(&h.id, last)?;
+    core.store.durable().await?;
+    tracing::warn!(heartbeat = %h.id, %last, "heartbeat missed");
+    Ok(())
+}
+
+fn earliest(a: Option<DateTime<Utc>>, b: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    Some(a.map_or(b, |a| a.min(b)))
+}
+
+/// "25h", "90m", "2d 3h": how the interval was probably written.
+fn humantime(d: chrono::Duration) -> String {
+    let mins = d.num_minutes();
+    let (days, hours, minutes) = (mins / 1440, mins % 1440 / 60, mins % 60);
+    let mut parts = vec![];
+    if days > 0 {
+        parts.push(format!("{days}d"));
+    }
+    if hours > 0 {
+        parts.push(format!("{hours}h"));
+    }
+    if minutes > 0 || parts.is_empty() {
+        parts.push(format!("{minutes}m"));
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn intervals_read_as_written() {
+        assert_eq!(humantime(Duration::hours(25)), "1d 1h");
+        assert_eq!(humantime(Duration::minutes(90)), "1h 30m");
+        assert_eq!(humantime(Duration::minutes(5)), "5m");
+    }
+}
