@@ -4,6 +4,7 @@
 use crate::clock::Clock;
 use crate::config::{Config, ConfigErrors};
 use crate::incident::{Actor, Incident, State, Transition};
+use crate::ingest::mappings::Mappings;
 use crate::ingest::Ingest;
 use crate::notify;
 use crate::outbox::OutboxWorker;
@@ -34,6 +35,8 @@ pub struct Core {
     pub public_url: String,
     /// Poked when something the engine schedules from has changed (an override).
     pub engine_wake: Arc<Notify>,
+    /// Compiled webhook mappings, by name.
+    pub mappings: Arc<Mappings>,
 }
 
 impl Core {
@@ -213,6 +216,8 @@ pub enum AppError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Mappings(String),
     #[error("cannot set up the HTTPS client: {0}")]
     Client(std::io::Error),
 }
@@ -241,6 +246,9 @@ impl App {
             file = ?settings.config_file,
             "configuration applied"
         );
+        let dir = settings.config_file.as_deref().and_then(|p| p.parent());
+        let mappings =
+            Mappings::load(&config, dir).map_err(|p| AppError::Mappings(p.join("\n")))?;
         let store = Store::open(&settings.data_dir, settings.cache_capacity)?;
         let listener =
             TcpListener::bind(settings.listen)
@@ -267,6 +275,7 @@ impl App {
             twilio_auth_token: settings.twilio.as_ref().map(|t| t.auth_token.clone()),
             public_url: settings.public_url.clone(),
             engine_wake: Arc::new(Notify::new()),
+            mappings: Arc::new(mappings),
         };
         let (shutdown, rx) = watch::channel(false);
         let worker = OutboxWorker {

@@ -187,6 +187,9 @@ pub struct Service {
     pub urgency: Urgency,
     /// Jobs that must check in every `interval`, or an incident opens.
     pub heartbeats: Vec<Heartbeat>,
+    /// The mapping for `/integrations/webhook/{key}` payloads: a built-in name
+    /// (`datadog`, …) or `integrations/NAME.toml` beside the config file.
+    pub webhook: Option<String>,
 }
 
 /// A heartbeat monitor: `POST|GET /heartbeat/{token}` at least every `interval`.
@@ -537,6 +540,7 @@ struct RawService {
     urgency: Option<Str>,
     #[serde(default)]
     heartbeats: Vec<RawHeartbeat>,
+    webhook: Option<Str>,
 }
 
 #[derive(Deserialize)]
@@ -1094,6 +1098,19 @@ impl Checker<'_> {
                 heartbeats: (s.heartbeats.iter().enumerate())
                     .map(|(k, h)| self.heartbeat(h, &format!("{path}.heartbeats[{k}]"), &mut seen))
                     .collect(),
+                webhook: s.webhook.as_ref().map(|w| {
+                    // A file name is made from it: keep it to an id's characters.
+                    if let Err(m) = validate_id(w.get_ref()).and_then(|()| {
+                        if w.get_ref().starts_with('.') {
+                            Err("a mapping name cannot start with `.`".into())
+                        } else {
+                            Ok(())
+                        }
+                    }) {
+                        self.err(w.span(), format!("{path}.webhook"), m);
+                    }
+                    w.get_ref().clone()
+                }),
             });
         }
         out

@@ -3,8 +3,10 @@
 use crate::app::Core;
 use crate::heartbeat::Beat;
 use crate::ingest::alertmanager::{self, Source};
+use crate::ingest::webhook::{self, Mapped};
 use crate::ingest::{events_v2, Ingest, IngestError};
 use crate::slack::inbound::{self, Reply};
+use crate::store::Outbound;
 use crate::twilio::voice;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -92,6 +94,10 @@ impl Handler {
                 let key = p["/integrations/alertmanager/".len()..].to_string();
                 self.with_body(req, |h, _, b| h.grouped(Source::Alertmanager, key, b))
                     .await
+            }
+            (&Method::POST, p) if p.starts_with("/integrations/webhook/") => {
+                let key = p["/integrations/webhook/".len()..].to_string();
+                self.with_body(req, |h, _, b| h.webhook(key, b)).await
             }
             (&Method::POST, p) if p.starts_with("/integrations/grafana/") => {
                 let key = p["/integrations/grafana/".len()..].to_string();
@@ -238,6 +244,65 @@ impl Handler {
                     StatusCode::INTERNAL_SERVER_ERROR,
                     &json!({"error": "alerts could not be stored; retry"}),
                 )
+            }
+        }
+    }
+
+    /// A generic webhook, mapped by the service's template. A mapping that
+    /// fails at runtime still opens an incident (with the raw payload) and says so.
+    async fn webhook(self, key: String, body: Bytes) -> Resp {
+        let not_found = |m: &str| json_response(StatusCode::NOT_FOUND, &json!({"error": m}));
+        let Some(service) = self.core.config.service_by_key(&key) else {
+            return not_found("unknown integration key");
+        };
+        let Some(mapping) = service
+            .webhook
+            .as_deref()
+            .and_then(|n| self.core.mappings.get(n))
+        else {
+            return not_found("this service has no webhook mapping (set `webhook` on it)");
+        };
+        let payload: Value = match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => {
+                return json_response(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": format!("body is not valid JSON: {e}")}),
+                )
+            }
+        };
+        let (mapped, error) = webhook::apply(mapping, &service.integration_key, &payload);
+        if let Some(e) = &error {
+            tracing::warn!(service = %service.id, error = %e, "webhook mapping failed; opened a raw-payload incident");
+        }
+        match mapped {
+            Mapped::Event(ev) => match self.ingest.apply(&ev).await {
+                Ok(_) => json_response(
+                    StatusCode::ACCEPTED,
+                    &json!({"status": "ok", "dedup_key": ev.dedup_key, "mapping_error": error.map(|e| e.to_string())}),
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, "webhook alert could not be stored");
+                    json_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &json!({"error": "alert could not be stored; retry"}),
+                    )
+                }
+            },
+            Mapped::ConfirmSubscription { url } => {
+                match self.core.enqueue("fetch", Outbound::Fetch { url }).await {
+                    Ok(_) => json_response(StatusCode::OK, &json!({"status": "confirming"})),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot queue the subscription confirmation");
+                        json_response(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            &json!({"error": "could not confirm; retry"}),
+                        )
+                    }
+                }
+            }
+            Mapped::Ignore(why) => {
+                json_response(StatusCode::OK, &json!({"status": "ignored", "reason": why}))
             }
         }
     }

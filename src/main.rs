@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tocsin::ingest::mappings::Mappings;
 use tocsin::{app::App, clock::Clock, config::Config, settings::Settings, slack::manifest};
 
 #[derive(Parser)]
@@ -84,7 +85,18 @@ fn main() -> ExitCode {
 
 fn check(path: Option<PathBuf>) -> ExitCode {
     let path = path.unwrap_or_else(|| PathBuf::from("./tocsin.toml"));
-    match Config::load(&path) {
+    let loaded = Config::load(&path).map_err(|e| {
+        let n = e.0.len();
+        (e.to_string(), n)
+    });
+    let loaded = loaded.and_then(|c| {
+        // Webhook mappings are part of the configuration: compile them too.
+        match Mappings::load(&c, path.parent()) {
+            Ok(_) => Ok(c),
+            Err(problems) => Err((problems.join("\n"), problems.len())),
+        }
+    });
+    match loaded {
         Ok(c) => {
             println!(
                 "{}: ok ({} users, {} teams, {} schedules, {} escalation policies, {} services)",
@@ -97,9 +109,9 @@ fn check(path: Option<PathBuf>) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(errors) => {
+        Err((errors, n)) => {
             eprintln!("{errors}");
-            eprintln!("{}: {} problem(s)", path.display(), errors.0.len());
+            eprintln!("{}: {n} problem(s)", path.display());
             ExitCode::FAILURE
         }
     }

@@ -72,10 +72,6 @@ impl OutboxWorker {
                 "Slack is not configured (SLACK_BOT_TOKEN is unset): Slack messages are kept in the outbox until it is"
             );
         }
-        if self.api.is_none() && self.twilio.is_none() {
-            let _ = shutdown.changed().await;
-            return;
-        }
         let mut lanes: BTreeMap<String, Lane> = BTreeMap::new();
         let mut last_seq = 0u64;
         // Rows left by an earlier process may have reached Slack just before it stopped.
@@ -238,6 +234,32 @@ impl OutboxWorker {
     }
 }
 
+/// GETs `url`: 2xx is done, 5xx and network trouble are retried, anything else is final.
+async fn fetch(url: &str) -> Result<(), Failure> {
+    use http_body_util::Empty;
+    use hyper_util::client::legacy::Client;
+    let https = crate::slack::api::https_or_http()
+        .map_err(|e| Failure::Transient(format!("no HTTPS client: {e}")))?;
+    let client = Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, Empty<bytes::Bytes>>(https);
+    let uri: hyper::Uri = url
+        .parse()
+        .map_err(|e| Failure::Permanent(format!("bad URL {url}: {e}")))?;
+    let resp = client
+        .get(uri)
+        .await
+        .map_err(|e| Failure::Transient(format!("GET {url}: {e}")))?;
+    let status = resp.status();
+    if status.is_success() {
+        tracing::info!(%url, "confirmed");
+        Ok(())
+    } else if status.is_server_error() {
+        Err(Failure::Transient(format!("GET {url}: HTTP {status}")))
+    } else {
+        Err(Failure::Permanent(format!("GET {url}: HTTP {status}")))
+    }
+}
+
 /// Capped exponential backoff: 250 ms, 500 ms, 1 s, … 30 s.
 fn backoff(failures: u32) -> Duration {
     let exp = failures.saturating_sub(1).min(16);
@@ -258,6 +280,7 @@ impl Delivery {
             return Ok(());
         };
         match &item.op {
+            Outbound::Fetch { url } => fetch(url).await?,
             Outbound::Sms { .. } | Outbound::Call { .. } => {
                 let twilio = self
                     .twilio

@@ -5,6 +5,7 @@
 
 pub mod alertmanager;
 pub mod events_v2;
+pub mod mappings;
 pub mod webhook;
 
 use crate::app::Core;

@@ -59,7 +59,7 @@ impl SlackDelivery {
                 let content = SlackMessageContent::new().with_text(text.clone());
                 self.api.post_message(channel, content).await?;
             }
-            Outbound::Sms { .. } | Outbound::Call { .. } => {
+            Outbound::Sms { .. } | Outbound::Call { .. } | Outbound::Fetch { .. } => {
                 return Err(Failure::Permanent("not Slack work".into()))
             }
         }

@@ -106,6 +106,9 @@ pub enum Outbound {
         user: String,
         to: String,
     },
+    /// A plain GET of a URL a sender asked us to visit: confirming an AWS SNS
+    /// subscription.
+    Fetch { url: String },
     /// Answer a slash command or click through its `response_url`; with
     /// `replace`, the message that was clicked is replaced (its buttons go).
     Respond {

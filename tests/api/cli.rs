@@ -72,6 +72,34 @@ fn check_reports_every_problem_with_file_line_and_field() {
 }
 
 #[test]
+fn check_compiles_webhook_mappings_and_names_the_broken_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tocsin.toml");
+    let config = CONFIG.replace(
+        "integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\n",
+        "integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\nwebhook = \"mytool\"\n",
+    );
+    std::fs::write(&path, config).unwrap();
+    std::fs::create_dir(dir.path().join("integrations")).unwrap();
+    let mapping = dir.path().join("integrations/mytool.toml");
+    std::fs::write(
+        &mapping,
+        "title = 'payload.name'\n\nseverity = 'payload.level =='\n",
+    )
+    .unwrap();
+    let (code, _, err) = tocsin(&["check", "--config", path.to_str().unwrap()], &[]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("template integrations/mytool.toml, line 3: severity:"),
+        "{err}"
+    );
+    std::fs::write(&mapping, "title = 'payload.name'\n").unwrap();
+    let (code, out, err) = tocsin(&["check", "--config", path.to_str().unwrap()], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ok"), "{out}");
+}
+
+#[test]
 fn check_on_a_missing_file_says_so() {
     let (code, _, err) = tocsin(&["check", "--config", "/nonexistent/tocsin.toml"], &[]);
     assert_ne!(code, 0);

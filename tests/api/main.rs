@@ -14,3 +14,4 @@ mod signals;
 mod slack;
 mod support;
 mod twilio;
+mod webhooks;
