@@ -187,10 +187,69 @@ pub struct Service {
     pub urgency: Urgency,
     /// Jobs that must check in every `interval`, or an incident opens.
     pub heartbeats: Vec<Heartbeat>,
+    /// Event rules, in order; the first whose conditions all hold applies.
+    pub rules: Vec<Rule>,
     /// The mapping for `/integrations/webhook/{key}` payloads: a built-in name
     /// (`datadog`, …) or `integrations/NAME.toml` beside the config file.
     pub webhook: Option<String>,
 }
+
+/// An event rule: when every condition holds, change or stop the alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub when: Vec<Condition>,
+    pub action: RuleAction,
+    pub severity: Option<crate::incident::Severity>,
+    pub urgency: Option<Urgency>,
+    /// Handle the alert as if it came to this service.
+    pub route: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleAction {
+    /// Go on, with the rule's changes.
+    Continue,
+    /// Record the alert but page nobody.
+    Suppress,
+    /// Discard it.
+    Drop,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// `summary`, `source`, `severity`, `component`, `group`, `class`, or
+    /// `custom_details.a.b` (a path into the details).
+    pub field: String,
+    pub op: Op,
+}
+
+#[derive(Debug, Clone)]
+pub enum Op {
+    Equals(String),
+    Contains(String),
+    Matches(regex::Regex),
+    Gt(f64),
+    Gte(f64),
+    Lt(f64),
+    Lte(f64),
+}
+
+impl PartialEq for Op {
+    fn eq(&self, other: &Op) -> bool {
+        match (self, other) {
+            (Op::Equals(a), Op::Equals(b)) | (Op::Contains(a), Op::Contains(b)) => a == b,
+            (Op::Matches(a), Op::Matches(b)) => a.as_str() == b.as_str(),
+            (Op::Gt(a), Op::Gt(b))
+            | (Op::Gte(a), Op::Gte(b))
+            | (Op::Lt(a), Op::Lt(b))
+            | (Op::Lte(a), Op::Lte(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+// Config refuses NaN, so numeric comparisons are reflexive.
+impl Eq for Op {}
 
 /// A heartbeat monitor: `POST|GET /heartbeat/{token}` at least every `interval`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -541,6 +600,32 @@ struct RawService {
     #[serde(default)]
     heartbeats: Vec<RawHeartbeat>,
     webhook: Option<Str>,
+    #[serde(default)]
+    rules: Vec<Spanned<RawRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    #[serde(default)]
+    when: Vec<Spanned<RawCondition>>,
+    action: Option<Str>,
+    severity: Option<Str>,
+    urgency: Option<Str>,
+    route: Option<Str>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCondition {
+    field: Str,
+    equals: Option<String>,
+    contains: Option<String>,
+    matches: Option<String>,
+    gt: Option<f64>,
+    gte: Option<f64>,
+    lt: Option<f64>,
+    lte: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -561,6 +646,7 @@ struct Checker<'a> {
 
 /// Ids of everything defined, gathered up front so references may point forward in the file.
 struct Known<'r> {
+    services: HashSet<&'r str>,
     users: HashSet<&'r str>,
     teams: HashSet<&'r str>,
     schedules: HashSet<&'r str>,
@@ -646,6 +732,7 @@ impl Checker<'_> {
         self.check_ids("escalation_policies", &raw.escalation_policies, |p| &p.id);
         self.check_ids("services", &raw.services, |s| &s.id);
         let known = Known {
+            services: ids(&raw.services, |s| &s.id),
             users: ids(&raw.users, |u| &u.id),
             teams: ids(&raw.teams, |t| &t.id),
             schedules: ids(&raw.schedules, |s| &s.id),
@@ -1098,6 +1185,9 @@ impl Checker<'_> {
                 heartbeats: (s.heartbeats.iter().enumerate())
                     .map(|(k, h)| self.heartbeat(h, &format!("{path}.heartbeats[{k}]"), &mut seen))
                     .collect(),
+                rules: (s.rules.iter().enumerate())
+                    .map(|(k, r)| self.rule(r, &format!("{path}.rules[{k}]"), known))
+                    .collect(),
                 webhook: s.webhook.as_ref().map(|w| {
                     // A file name is made from it: keep it to an id's characters.
                     if let Err(m) = validate_id(w.get_ref()).and_then(|()| {
@@ -1114,6 +1204,131 @@ impl Checker<'_> {
             });
         }
         out
+    }
+
+    fn rule(&mut self, r: &Spanned<RawRule>, path: &str, known: &Known) -> Rule {
+        let raw = r.get_ref();
+        if raw.when.is_empty() {
+            self.err(
+                r.span(),
+                format!("{path}.when"),
+                "a rule needs at least one condition in `when`",
+            );
+        }
+        let when = (raw.when.iter().enumerate())
+            .filter_map(|(k, c)| self.condition(c, &format!("{path}.when[{k}]")))
+            .collect();
+        let action = match raw.action.as_ref().map(|a| (a, a.get_ref().as_str())) {
+            None | Some((_, "continue")) => RuleAction::Continue,
+            Some((_, "suppress")) => RuleAction::Suppress,
+            Some((_, "drop")) => RuleAction::Drop,
+            Some((a, other)) => {
+                let m = format!(
+                    "invalid action `{other}`: expected \"suppress\", \"drop\" or \"continue\""
+                );
+                self.err(a.span(), format!("{path}.action"), m);
+                RuleAction::Continue
+            }
+        };
+        let severity = raw.severity.as_ref().and_then(|v| {
+            let parsed = crate::incident::Severity::parse(v.get_ref());
+            if parsed.is_none() {
+                let m = format!(
+                    "invalid severity `{}`: expected critical, error, warning or info",
+                    v.get_ref()
+                );
+                self.err(v.span(), format!("{path}.severity"), m);
+            }
+            parsed
+        });
+        let urgency = raw
+            .urgency
+            .as_ref()
+            .and_then(|v| match v.get_ref().as_str() {
+                "high" => Some(Urgency::High),
+                "low" => Some(Urgency::Low),
+                other => {
+                    let m = format!("invalid urgency `{other}`: expected \"high\" or \"low\"");
+                    self.err(v.span(), format!("{path}.urgency"), m);
+                    None
+                }
+            });
+        if let Some(route) = &raw.route {
+            self.check_ref(&known.services, "service", route, format!("{path}.route"));
+        }
+        Rule {
+            when,
+            action,
+            severity,
+            urgency,
+            route: raw.route.as_ref().map(|r| r.get_ref().clone()),
+        }
+    }
+
+    fn condition(&mut self, c: &Spanned<RawCondition>, path: &str) -> Option<Condition> {
+        let raw = c.get_ref();
+        let field = raw.field.get_ref().clone();
+        let known_field = matches!(
+            field.as_str(),
+            "summary" | "source" | "severity" | "component" | "group" | "class"
+        ) || field
+            .strip_prefix("custom_details.")
+            .is_some_and(|p| !p.is_empty());
+        if !known_field {
+            let m = format!(
+                "unknown field `{field}`: expected summary, source, severity, component, group, class or custom_details.PATH"
+            );
+            self.err(raw.field.span(), format!("{path}.field"), m);
+        }
+        let mut ops: Vec<Op> = vec![];
+        if let Some(v) = &raw.equals {
+            ops.push(Op::Equals(v.clone()));
+        }
+        if let Some(v) = &raw.contains {
+            ops.push(Op::Contains(v.clone()));
+        }
+        if let Some(v) = &raw.matches {
+            match regex::Regex::new(v) {
+                Ok(re) => ops.push(Op::Matches(re)),
+                Err(e) => {
+                    self.err(
+                        c.span(),
+                        format!("{path}.matches"),
+                        format!("invalid regex: {e}"),
+                    );
+                    return None;
+                }
+            }
+        }
+        for (v, op) in [
+            (raw.gt, Op::Gt as fn(f64) -> Op),
+            (raw.gte, Op::Gte),
+            (raw.lt, Op::Lt),
+            (raw.lte, Op::Lte),
+        ] {
+            if let Some(v) = v {
+                if v.is_nan() {
+                    self.err(
+                        c.span(),
+                        path.to_string(),
+                        "a comparison needs a number, not nan",
+                    );
+                    return None;
+                }
+                ops.push(op(v));
+            }
+        }
+        match ops.len() {
+            1 => Some(Condition {
+                field,
+                op: ops.remove(0),
+            }),
+            _ => {
+                let m = "give exactly one of equals, contains, matches, gt, gte, lt, lte";
+                self.err(c.span(), path.to_string(), m);
+                None
+            }
+        }
     }
 
     fn heartbeat(

@@ -6,14 +6,16 @@
 pub mod alertmanager;
 pub mod events_v2;
 pub mod mappings;
+pub mod rules;
 pub mod webhook;
 
 use crate::app::Core;
+use crate::config::RuleAction;
 use crate::config::Urgency;
 use crate::escalation::Escalation;
 use crate::incident::Severity;
 use crate::incident::{Actor, AlertDetails, SubAlert, Transition};
-use crate::store::{Changed, NewAlert, StoreError, Triggered};
+use crate::store::{Changed, NewAlert, StoreError, Suppressed, Triggered};
 
 /// What an alert asks for, independent of the format it came in.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +43,10 @@ pub enum AlertAction {
 pub enum Outcome {
     Triggered(Triggered),
     Changed(Changed),
+    /// An event rule suppressed it: recorded, nobody paged.
+    Suppressed,
+    /// An event rule dropped it.
+    Dropped,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,14 +67,72 @@ impl Ingest {
     /// Applies `ev` and returns once it is durable on disk.
     pub async fn apply(&self, ev: &AlertEvent) -> Result<Outcome, IngestError> {
         let core = &self.core;
-        let service = core
+        let received = core
             .config
             .service_by_key(&ev.routing_key)
             .ok_or(IngestError::UnknownKey)?;
-        let routing_key = service.integration_key.as_str();
         let now = core.clock.now();
+        // Event rules decide first: they may stop the alert, change it, or send
+        // it to another service.
+        let (details, rule) = match &ev.action {
+            AlertAction::Trigger(d) | AlertAction::Group { details: d, .. } => {
+                (Some(d), rules::first_match(&received.rules, d))
+            }
+            _ => (None, None),
+        };
+        let firing = match &ev.action {
+            AlertAction::Group { alerts, .. } => alerts.iter().any(|a| a.firing),
+            _ => true,
+        };
+        match (rule.map(|r| r.action), details) {
+            (Some(RuleAction::Drop), _) => {
+                tracing::debug!(service = %received.id, dedup_key = %ev.dedup_key, "dropped by an event rule");
+                return Ok(Outcome::Dropped);
+            }
+            (Some(RuleAction::Suppress), Some(d)) => {
+                if firing {
+                    let s = Suppressed {
+                        dedup_key: ev.dedup_key.clone(),
+                        summary: d.summary.clone(),
+                        severity: d.severity,
+                        at: now,
+                    };
+                    core.store.add_suppressed(&received.id, &s)?;
+                    core.store.durable().await?;
+                }
+                return Ok(Outcome::Suppressed);
+            }
+            _ => {}
+        }
+        let service = rule
+            .and_then(|r| r.route.as_deref())
+            .and_then(|id| core.config.service(id))
+            .unwrap_or(received);
+        let routing_key = service.integration_key.as_str();
         let actor = || Actor::Integration { client: None };
+        // Acknowledge and resolve carry no fields to match: follow wherever
+        // this service's rules may have routed the trigger.
+        let by_key = |t: Transition| -> Result<Changed, StoreError> {
+            let routed = received.rules.iter().filter_map(|r| r.route.as_deref());
+            let keys = std::iter::once(received.integration_key.as_str()).chain(
+                routed.filter_map(|id| core.config.service(id).map(|s| s.integration_key.as_str())),
+            );
+            let mut last = Changed::NotFound;
+            for key in keys {
+                last = core
+                    .store
+                    .transition_by_key(key, &ev.dedup_key, t, actor(), now)?;
+                if !matches!(last, Changed::NotFound) {
+                    break;
+                }
+            }
+            Ok(last)
+        };
         let trigger = |details: &AlertDetails, alerts: &[SubAlert]| {
+            let mut details = details.clone();
+            if let Some(severity) = rule.and_then(|r| r.severity) {
+                details.severity = severity;
+            }
             let channel = core
                 .config
                 .team_of_service(&service.id)
@@ -84,9 +148,10 @@ impl Ingest {
                     .as_deref()
                     .and_then(|p| core.config.policy(p))
                     .map(|p| Escalation::start(p.clone(), now)),
-                // Critical and error alerts are always high urgency.
-                urgency: match details.severity {
-                    Severity::Critical | Severity::Error => Urgency::High,
+                // A rule says; else critical and error alerts are always high urgency.
+                urgency: match (rule.and_then(|r| r.urgency), details.severity) {
+                    (Some(u), _) => u,
+                    (None, Severity::Critical | Severity::Error) => Urgency::High,
                     _ => service.urgency,
                 },
                 at: now,
@@ -127,20 +192,8 @@ impl Ingest {
                     None => Outcome::Changed(Changed::NotFound),
                 }
             }
-            AlertAction::Acknowledge => Outcome::Changed(core.store.transition_by_key(
-                routing_key,
-                &ev.dedup_key,
-                Transition::Acknowledge,
-                actor(),
-                now,
-            )?),
-            AlertAction::Resolve => Outcome::Changed(core.store.transition_by_key(
-                routing_key,
-                &ev.dedup_key,
-                Transition::Resolve,
-                actor(),
-                now,
-            )?),
+            AlertAction::Acknowledge => Outcome::Changed(by_key(Transition::Acknowledge)?),
+            AlertAction::Resolve => Outcome::Changed(by_key(Transition::Resolve)?),
         };
         core.store.durable().await?;
         if queued_slack_work(&outcome) {

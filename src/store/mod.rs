@@ -14,7 +14,7 @@
 
 mod records;
 mod signals;
-pub use signals::CHANGE_RETENTION_DAYS;
+pub use signals::{Suppressed, CHANGE_RETENTION_DAYS};
 
 pub use records::{Outbound, OutboxItem, StoredOverride, SwapRequest, SwapState};
 
@@ -134,6 +134,8 @@ pub struct Store {
     changes: sled::Tree,
     /// heartbeat monitor id → last beat (RFC 3339).
     heartbeats: sled::Tree,
+    /// service id, time (ms), sequence → an alert a rule suppressed.
+    suppressed: sled::Tree,
     committer: mpsc::UnboundedSender<FlushRequest>,
     /// Highest outbox sequence known to be on disk: the worker sends nothing
     /// newer, so a crash can never roll back a change Slack already saw.
@@ -185,6 +187,7 @@ impl Store {
             slack_events: db.open_tree("slack_events")?,
             changes: db.open_tree("changes")?,
             heartbeats: db.open_tree("heartbeats")?,
+            suppressed: db.open_tree("suppressed")?,
             meta,
             db,
             committer: tx,

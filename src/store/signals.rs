@@ -1,9 +1,11 @@
-//! Signals about services that are not alerts: change events (deploys and
-//! the like, kept 90 days) and heartbeat monitors' last beats.
+//! Signals about services that are not pages: change events (deploys and
+//! the like), alerts that rules suppressed (both kept 90 days), and heartbeat
+//! monitors' last beats.
 
 use super::{Store, StoreError};
-use crate::incident::Change;
+use crate::incident::{Change, Severity};
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 /// How long change events are kept.
 pub const CHANGE_RETENTION_DAYS: i64 = 90;
@@ -12,6 +14,15 @@ fn change_prefix(service: &str) -> Vec<u8> {
     let mut k = service.as_bytes().to_vec();
     k.push(0);
     k
+}
+
+/// An alert an event rule suppressed: recorded for the numbers, paged to nobody.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suppressed {
+    pub dedup_key: String,
+    pub summary: String,
+    pub severity: Severity,
+    pub at: DateTime<Utc>,
 }
 
 fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StoreError {
@@ -54,18 +65,57 @@ impl Store {
         Ok(out)
     }
 
-    /// Forgets changes older than `before`; returns how many.
+    /// Forgets changes and suppressed alerts older than `before`; returns how many.
     pub fn prune_changes(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
         let mut removed = 0;
-        for kv in self.changes.iter() {
-            let (k, v) = kv?;
-            let old = serde_json::from_slice::<Change>(&v).map_or(true, |c| c.at < before);
-            if old {
-                self.changes.remove(k)?;
-                removed += 1;
+        for tree in [&self.changes, &self.suppressed] {
+            for kv in tree.iter() {
+                let (k, _) = kv?;
+                // The key holds the time, after the service id and its NUL.
+                let at = k
+                    .iter()
+                    .position(|b| *b == 0)
+                    .and_then(|i| k.get(i + 1..i + 9))
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(i64::from_be_bytes);
+                if at.is_none_or(|ms| ms < before.timestamp_millis()) {
+                    tree.remove(k)?;
+                    removed += 1;
+                }
             }
         }
         Ok(removed)
+    }
+
+    /// Records an alert a rule suppressed.
+    pub fn add_suppressed(&self, service: &str, s: &Suppressed) -> Result<(), StoreError> {
+        let seq = self.db.generate_id()?;
+        let mut key = change_prefix(service);
+        key.extend_from_slice(&s.at.timestamp_millis().to_be_bytes());
+        key.extend_from_slice(&seq.to_be_bytes());
+        let json = serde_json::to_vec(s).map_err(|e| corrupt("suppressed", e))?;
+        self.suppressed.insert(key, json)?;
+        Ok(())
+    }
+
+    /// Alerts suppressed on `service` at or after `since`, oldest first.
+    pub fn suppressed_since(
+        &self,
+        service: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<Suppressed>, StoreError> {
+        let prefix = change_prefix(service);
+        let mut from = prefix.clone();
+        from.extend_from_slice(&since.timestamp_millis().to_be_bytes());
+        let mut out = vec![];
+        for kv in self.suppressed.range(from..) {
+            let (k, v) = kv?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            out.push(serde_json::from_slice(&v).map_err(|e| corrupt("suppressed", e))?);
+        }
+        Ok(out)
     }
 
     /// Records a beat of heartbeat monitor `id` at `at`.

@@ -10,6 +10,7 @@ mod fake_twilio;
 mod ingest;
 mod oncall;
 mod outbox;
+mod rules;
 mod signals;
 mod slack;
 mod support;
