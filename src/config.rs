@@ -189,9 +189,19 @@ pub struct Service {
     pub heartbeats: Vec<Heartbeat>,
     /// Event rules, in order; the first whose conditions all hold applies.
     pub rules: Vec<Rule>,
+    /// Planned maintenance: alerts are recorded, nobody is paged.
+    pub maintenance: Vec<MaintenanceWindow>,
     /// The mapping for `/integrations/webhook/{key}` payloads: a built-in name
     /// (`datadog`, …) or `integrations/NAME.toml` beside the config file.
     pub webhook: Option<String>,
+}
+
+/// A planned maintenance window from the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaintenanceWindow {
+    pub from: chrono::DateTime<chrono::Utc>,
+    pub to: chrono::DateTime<chrono::Utc>,
+    pub reason: Option<String>,
 }
 
 /// An event rule: when every condition holds, change or stop the alert.
@@ -602,6 +612,16 @@ struct RawService {
     webhook: Option<Str>,
     #[serde(default)]
     rules: Vec<Spanned<RawRule>>,
+    #[serde(default)]
+    maintenance: Vec<Spanned<RawWindow>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    from: Str,
+    to: Str,
+    reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -1185,6 +1205,9 @@ impl Checker<'_> {
                 heartbeats: (s.heartbeats.iter().enumerate())
                     .map(|(k, h)| self.heartbeat(h, &format!("{path}.heartbeats[{k}]"), &mut seen))
                     .collect(),
+                maintenance: (s.maintenance.iter().enumerate())
+                    .filter_map(|(k, w)| self.window(w, &format!("{path}.maintenance[{k}]")))
+                    .collect(),
                 rules: (s.rules.iter().enumerate())
                     .map(|(k, r)| self.rule(r, &format!("{path}.rules[{k}]"), known))
                     .collect(),
@@ -1204,6 +1227,41 @@ impl Checker<'_> {
             });
         }
         out
+    }
+
+    fn window(&mut self, w: &Spanned<RawWindow>, path: &str) -> Option<MaintenanceWindow> {
+        let raw = w.get_ref();
+        let mut instant = |v: &Str, field: &str| {
+            let parsed = chrono::DateTime::parse_from_rfc3339(v.get_ref())
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|e| {
+                    format!(
+                        "`{}` is not an RFC 3339 time like 2026-12-01T22:00:00Z ({e})",
+                        v.get_ref()
+                    )
+                });
+            match parsed {
+                Ok(t) => Some(t),
+                Err(m) => {
+                    self.err(v.span(), format!("{path}.{field}"), m);
+                    None
+                }
+            }
+        };
+        let (from, to) = (instant(&raw.from, "from")?, instant(&raw.to, "to")?);
+        if to <= from {
+            self.err(
+                raw.to.span(),
+                format!("{path}.to"),
+                "a window must end after it starts",
+            );
+            return None;
+        }
+        Some(MaintenanceWindow {
+            from,
+            to,
+            reason: raw.reason.clone(),
+        })
     }
 
     fn rule(&mut self, r: &Spanned<RawRule>, path: &str, known: &Known) -> Rule {

@@ -110,6 +110,11 @@ pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
     if queued {
         core.outbox_ready.notify_one();
     }
+    match crate::maintenance::announce(core, now).await {
+        Ok(Some(due)) => next = Some(next.map_or(due, |n| n.min(due))),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "maintenance announcements failed; will retry"),
+    }
     match crate::heartbeat::check(core, now).await {
         Ok(Some(due)) => next = Some(next.map_or(due, |n| n.min(due))),
         Ok(None) => {}

@@ -9,6 +9,7 @@
 //! - [`escalation`] — escalation decisions: what is due next for an incident (pure).
 //! - [`heartbeat`] — heartbeat monitors: beats in, an incident per missed interval.
 //! - [`incident`] — incidents and their state machine (pure).
+//! - [`maintenance`] — maintenance windows: alerts recorded, nobody paged, start/end announced once.
 //! - [`ingest`]   — monitoring payloads (PagerDuty Events API v2) into typed alert events.
 //! - [`schedule`] — on-call math: who is on call when, shifts, load (pure).
 //! - [`store`]    — the only module that touches sled: records, keys, trees, group commit.
@@ -29,6 +30,7 @@ pub mod heartbeat;
 pub mod http;
 pub mod incident;
 pub mod ingest;
+pub mod maintenance;
 pub mod notify;
 pub mod outbox;
 pub mod schedule;

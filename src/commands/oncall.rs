@@ -45,6 +45,12 @@ pub enum OncallCommand {
         nth: u32,
         trade: bool,
     },
+    /// `until: None` ends the window in force.
+    Maintenance {
+        service: String,
+        until: Option<DateTime<Utc>>,
+        reason: Option<String>,
+    },
     Help,
 }
 
@@ -135,6 +141,31 @@ pub fn parse(text: &str, tz: Tz, now: DateTime<Utc>) -> Result<OncallCommand, St
                 trade: sub.name == "swap",
             })
         }
+        "maintenance" => {
+            let service = needed(0, "service")?;
+            let length = needed(1, "duration")?;
+            let reason = (rest.len() > 2).then(|| rest[2..].join(" "));
+            if length == "end" || length == "off" {
+                return Ok(OncallCommand::Maintenance {
+                    service,
+                    until: None,
+                    reason: None,
+                });
+            }
+            let d =
+                crate::config::parse_duration(&length).map_err(|e| format!("{e}. {}", usage()))?;
+            if d > chrono::Duration::days(crate::maintenance::MAX_DAYS) {
+                return Err(format!(
+                    "At most {} days; put longer windows in the config file.",
+                    crate::maintenance::MAX_DAYS
+                ));
+            }
+            Ok(OncallCommand::Maintenance {
+                service,
+                until: Some(now + d),
+                reason,
+            })
+        }
         "help" => {
             too_many(0)?;
             Ok(OncallCommand::Help)
@@ -218,8 +249,69 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
             nth,
             trade,
         } => request_swap(core, asker, &schedule, &user, nth, trade, now).await,
+        OncallCommand::Maintenance {
+            service,
+            until,
+            reason,
+        } => maintenance(core, inv, asker, &service, until, reason, tz).await,
     };
     result.unwrap_or_else(|e| e)
+}
+
+/// `/oncall maintenance`: members and leads of the service's team only.
+async fn maintenance(
+    core: &Core,
+    inv: &Invocation,
+    asker: Option<&User>,
+    service: &str,
+    until: Option<DateTime<Utc>>,
+    reason: Option<String>,
+    tz: Tz,
+) -> Result<String, String> {
+    let config = &core.config;
+    let svc = config.service(service).ok_or_else(|| {
+        let known: Vec<&str> = config.services.iter().map(|s| s.id.as_str()).collect();
+        format!(
+            "There is no service `{service}`. Services: {}.",
+            list_or_none(&known)
+        )
+    })?;
+    let team = config.team(&svc.team);
+    let allowed = asker.is_some_and(|me| {
+        team.is_some_and(|t| t.members.contains(&me.id) || t.leads.contains(&me.id))
+    });
+    if !allowed {
+        return Err(format!(
+            "Only members and leads of {} can put {} in maintenance.",
+            team.map_or(svc.team.as_str(), |t| t.name.as_str()),
+            svc.name
+        ));
+    }
+    let failed =
+        |e: crate::store::StoreError| format!("Sorry, that could not be saved ({e}). Try again.");
+    match until {
+        Some(until) => {
+            crate::maintenance::start(core, &svc.id, until, reason, &inv.user_id)
+                .await
+                .map_err(failed)?;
+            Ok(format!(
+                "{} is in maintenance until {}: its alerts are recorded and nobody is paged. `/oncall maintenance {} end` finishes it early.",
+                svc.name,
+                when(until, tz),
+                svc.id
+            ))
+        }
+        None => match crate::maintenance::end(core, &svc.id)
+            .await
+            .map_err(failed)?
+        {
+            Some(_) => Ok(format!(
+                "Maintenance on {} is over; paging resumes.",
+                svc.name
+            )),
+            None => Ok(format!("{} is not in maintenance.", svc.name)),
+        },
+    }
 }
 
 fn schedule<'a>(config: &'a Config, id: &str) -> Result<&'a Schedule, String> {

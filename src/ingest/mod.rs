@@ -91,14 +91,7 @@ impl Ingest {
             }
             (Some(RuleAction::Suppress), Some(d)) => {
                 if firing {
-                    let s = Suppressed {
-                        dedup_key: ev.dedup_key.clone(),
-                        summary: d.summary.clone(),
-                        severity: d.severity,
-                        at: now,
-                    };
-                    core.store.add_suppressed(&received.id, &s)?;
-                    core.store.durable().await?;
+                    self.suppress(&received.id, &ev.dedup_key, d).await?;
                 }
                 return Ok(Outcome::Suppressed);
             }
@@ -108,6 +101,13 @@ impl Ingest {
             .and_then(|r| r.route.as_deref())
             .and_then(|id| core.config.service(id))
             .unwrap_or(received);
+        // During maintenance an alert is recorded, not paged.
+        if let (Some(d), true) = (details, firing) {
+            if core.store.window_at(&service.id, now)?.is_some() {
+                self.suppress(&service.id, &ev.dedup_key, d).await?;
+                return Ok(Outcome::Suppressed);
+            }
+        }
         let routing_key = service.integration_key.as_str();
         let actor = || Actor::Integration { client: None };
         // Acknowledge and resolve carry no fields to match: follow wherever
@@ -209,6 +209,26 @@ impl Ingest {
             }
         }
         Ok(outcome)
+    }
+}
+
+impl Ingest {
+    /// Records an alert that pages nobody (a rule, a maintenance window), durably.
+    async fn suppress(
+        &self,
+        service: &str,
+        dedup_key: &str,
+        d: &AlertDetails,
+    ) -> Result<(), IngestError> {
+        let s = Suppressed {
+            dedup_key: dedup_key.to_string(),
+            summary: d.summary.clone(),
+            severity: d.severity,
+            at: self.core.clock.now(),
+        };
+        self.core.store.add_suppressed(service, &s)?;
+        self.core.store.durable().await?;
+        Ok(())
     }
 }
 

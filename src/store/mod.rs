@@ -14,7 +14,7 @@
 
 mod records;
 mod signals;
-pub use signals::{Suppressed, CHANGE_RETENTION_DAYS};
+pub use signals::{Suppressed, Window, CHANGE_RETENTION_DAYS};
 
 pub use records::{Outbound, OutboxItem, StoredOverride, SwapRequest, SwapState};
 
@@ -136,6 +136,8 @@ pub struct Store {
     heartbeats: sled::Tree,
     /// service id, time (ms), sequence → an alert a rule suppressed.
     suppressed: sled::Tree,
+    /// service id, start (ms) → maintenance window.
+    maintenance: sled::Tree,
     committer: mpsc::UnboundedSender<FlushRequest>,
     /// Highest outbox sequence known to be on disk: the worker sends nothing
     /// newer, so a crash can never roll back a change Slack already saw.
@@ -188,6 +190,7 @@ impl Store {
             changes: db.open_tree("changes")?,
             heartbeats: db.open_tree("heartbeats")?,
             suppressed: db.open_tree("suppressed")?,
+            maintenance: db.open_tree("maintenance")?,
             meta,
             db,
             committer: tx,

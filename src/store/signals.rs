@@ -16,6 +16,30 @@ fn change_prefix(service: &str) -> Vec<u8> {
     k
 }
 
+/// A maintenance window on a service: alerts are recorded, nobody is paged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub service: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Who started it from Slack (a Slack user id); `None` for the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// Whether the team channel was told it began / ended.
+    #[serde(default)]
+    pub announced_start: bool,
+    #[serde(default)]
+    pub announced_end: bool,
+}
+
+impl Window {
+    pub fn active_at(&self, t: DateTime<Utc>) -> bool {
+        self.from <= t && t < self.to
+    }
+}
+
 /// An alert an event rule suppressed: recorded for the numbers, paged to nobody.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Suppressed {
@@ -85,6 +109,63 @@ impl Store {
             }
         }
         Ok(removed)
+    }
+
+    /// Adds or replaces the window of `w.service` starting at `w.from`.
+    pub fn put_window(&self, w: &Window) -> Result<(), StoreError> {
+        let mut key = change_prefix(&w.service);
+        key.extend_from_slice(&w.from.timestamp_millis().to_be_bytes());
+        let json = serde_json::to_vec(w).map_err(|e| corrupt("maintenance", e))?;
+        self.maintenance.insert(key, json)?;
+        Ok(())
+    }
+
+    /// Saves `w` and queues `notices` in one transaction: a window's start or
+    /// end is announced exactly once, even across a crash.
+    pub fn put_window_with(
+        &self,
+        w: &Window,
+        notices: &[(String, super::Outbound)],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        use sled::Transactional;
+        let mut key = change_prefix(&w.service);
+        key.extend_from_slice(&w.from.timestamp_millis().to_be_bytes());
+        let json = serde_json::to_vec(w).map_err(|e| corrupt("maintenance", e))?;
+        (&self.meta, &self.outbox, &self.maintenance).transaction(
+            |(meta, outbox, maintenance)| -> super::TxResult<()> {
+                maintenance.insert(key.as_slice(), json.as_slice())?;
+                for (lane, op) in notices {
+                    super::push_outbox(meta, outbox, lane, op.clone(), at)?;
+                }
+                Ok(())
+            },
+        )?;
+        Ok(())
+    }
+
+    /// Every maintenance window, by service then start.
+    pub fn windows(&self) -> Result<Vec<Window>, StoreError> {
+        self.maintenance
+            .iter()
+            .map(|kv| {
+                let (_, v) = kv?;
+                serde_json::from_slice(&v).map_err(|e| corrupt("maintenance", e))
+            })
+            .collect()
+    }
+
+    /// The window of `service` in force at `t`, if any.
+    pub fn window_at(&self, service: &str, t: DateTime<Utc>) -> Result<Option<Window>, StoreError> {
+        let prefix = change_prefix(service);
+        for kv in self.maintenance.scan_prefix(&prefix) {
+            let (_, v) = kv?;
+            let w: Window = serde_json::from_slice(&v).map_err(|e| corrupt("maintenance", e))?;
+            if w.active_at(t) {
+                return Ok(Some(w));
+            }
+        }
+        Ok(None)
     }
 
     /// Records an alert a rule suppressed.

@@ -8,6 +8,7 @@ mod crash;
 mod escalation;
 mod fake_twilio;
 mod ingest;
+mod maintenance;
 mod oncall;
 mod outbox;
 mod rules;
