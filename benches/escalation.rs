@@ -64,6 +64,9 @@ fn seed(store: &Store, prefix: &str, due: impl Fn(usize) -> DateTime<Utc>) {
                 at: now,
                 alerts: vec![],
                 changes: vec![],
+                join_within: None,
+                member_keys: vec![],
+                flapping: None,
             })
             .unwrap();
     }

@@ -191,9 +191,29 @@ pub struct Service {
     pub rules: Vec<Rule>,
     /// Planned maintenance: alerts are recorded, nobody is paged.
     pub maintenance: Vec<MaintenanceWindow>,
+    /// Alerts that join an open incident instead of opening their own.
+    pub grouping: Option<Grouping>,
+    /// Re-triggered more than `count` times within `window` after resolving:
+    /// kept in one incident, nobody paged anew.
+    pub flapping: Option<Flapping>,
     /// The mapping for `/integrations/webhook/{key}` payloads: a built-in name
     /// (`datadog`, …) or `integrations/NAME.toml` beside the config file.
     pub webhook: Option<String>,
+}
+
+/// Grouping: an alert joins the service's open group incident if that
+/// incident's last alert came within `window`; with `key` (a minijinja
+/// template over the alert's fields), only alerts whose key renders the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grouping {
+    pub window: Duration,
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flapping {
+    pub count: u32,
+    pub window: Duration,
 }
 
 /// A planned maintenance window from the config file.
@@ -614,6 +634,22 @@ struct RawService {
     rules: Vec<Spanned<RawRule>>,
     #[serde(default)]
     maintenance: Vec<Spanned<RawWindow>>,
+    grouping: Option<Spanned<RawGrouping>>,
+    flapping: Option<Spanned<RawFlapping>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGrouping {
+    window: Str,
+    key: Option<Str>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFlapping {
+    count: Spanned<u32>,
+    window: Str,
 }
 
 #[derive(Deserialize)]
@@ -1205,6 +1241,14 @@ impl Checker<'_> {
                 heartbeats: (s.heartbeats.iter().enumerate())
                     .map(|(k, h)| self.heartbeat(h, &format!("{path}.heartbeats[{k}]"), &mut seen))
                     .collect(),
+                grouping: s
+                    .grouping
+                    .as_ref()
+                    .map(|g| self.grouping(g.get_ref(), &format!("{path}.grouping"))),
+                flapping: s
+                    .flapping
+                    .as_ref()
+                    .map(|f| self.flapping(f.get_ref(), &format!("{path}.flapping"))),
                 maintenance: (s.maintenance.iter().enumerate())
                     .filter_map(|(k, w)| self.window(w, &format!("{path}.maintenance[{k}]")))
                     .collect(),
@@ -1227,6 +1271,51 @@ impl Checker<'_> {
             });
         }
         out
+    }
+
+    /// A positive duration of at most a week, or an error at `field`.
+    fn short_duration(&mut self, v: &Str, field: String) -> Duration {
+        match parse_duration(v.get_ref()) {
+            Ok(d) if d <= Duration::days(7) => d,
+            Ok(_) => {
+                self.err(v.span(), field, "at most 7 days");
+                Duration::days(7)
+            }
+            Err(m) => {
+                self.err(v.span(), field, m);
+                Duration::minutes(1)
+            }
+        }
+    }
+
+    fn grouping(&mut self, g: &RawGrouping, path: &str) -> Grouping {
+        let window = self.short_duration(&g.window, format!("{path}.window"));
+        if let Some(key) = &g.key {
+            if let Err(e) = minijinja::Environment::new().template_from_str(key.get_ref()) {
+                self.err(
+                    key.span(),
+                    format!("{path}.key"),
+                    format!("bad template: {e}"),
+                );
+            }
+        }
+        Grouping {
+            window,
+            key: g.key.as_ref().map(|k| k.get_ref().clone()),
+        }
+    }
+
+    fn flapping(&mut self, f: &RawFlapping, path: &str) -> Flapping {
+        let window = self.short_duration(&f.window, format!("{path}.window"));
+        let count = *f.count.get_ref();
+        if count == 0 {
+            self.err(
+                f.count.span(),
+                format!("{path}.count"),
+                "count must be at least 1",
+            );
+        }
+        Flapping { count, window }
     }
 
     fn window(&mut self, w: &Spanned<RawWindow>, path: &str) -> Option<MaintenanceWindow> {
@@ -1845,6 +1934,41 @@ mod tests {
                 "services[0].heartbeats[1].token",
                 "services[0].heartbeats[2].interval",
                 "services[0].heartbeats[2].token",
+            ],
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn grouping_and_flapping_are_read_and_checked() {
+        let base = "[[teams]]\nid = \"t\"\nname = \"T\"\n\
+                    [[services]]\nid = \"api\"\nname = \"API\"\nteam = \"t\"\nintegration_key = \"0123456789abcdef0123456789abcdef\"\n\
+                    grouping = { window = \"10m\", key = \"{{ component }}\" }\nflapping = { count = 3, window = \"30m\" }\n";
+        let c = Config::parse("t.toml", base).unwrap();
+        let g = c.services[0].grouping.clone().unwrap();
+        assert_eq!(
+            (g.window, g.key.as_deref()),
+            (Duration::minutes(10), Some("{{ component }}"))
+        );
+        assert_eq!(
+            c.services[0].flapping,
+            Some(Flapping {
+                count: 3,
+                window: Duration::minutes(30)
+            })
+        );
+        let bad = base
+            .replace("{{ component }}", "{{ component ")
+            .replace("count = 3", "count = 0")
+            .replace("\"30m\"", "\"30d\"");
+        let e = Config::parse("t.toml", &bad).unwrap_err();
+        let fields: Vec<&str> = e.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "services[0].grouping.key",
+                "services[0].flapping.count",
+                "services[0].flapping.window"
             ],
             "{e}"
         );

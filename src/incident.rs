@@ -153,6 +153,12 @@ pub struct Incident {
     /// The phone call this incident is about (live call routing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call: Option<CallLog>,
+    /// When this alert was re-triggered soon after resolving (flap detection).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flap_times: Vec<DateTime<Utc>>,
+    /// Reopened because it flaps: kept here, nobody paged anew.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flapping: bool,
 }
 
 /// A change event (`POST /v2/change/enqueue`): something that changed on a service.
@@ -388,6 +394,17 @@ impl Incident {
         next
     }
 
+    /// Re-triggered once too often soon after resolving: open again, marked
+    /// flapping, with its escalation left stopped so nobody is paged anew.
+    pub fn reopen_flapping(&self, at: DateTime<Utc>, flap_times: Vec<DateTime<Utc>>) -> Incident {
+        let mut next = self.with_repeat_alert(at);
+        next.state = State::Triggered;
+        next.resolved = None;
+        next.flapping = true;
+        next.flap_times = flap_times;
+        next
+    }
+
     /// Another alert with the same dedup key arrived: count it, page nobody.
     pub fn with_repeat_alert(&self, at: DateTime<Utc>) -> Incident {
         let mut next = self.clone();
@@ -439,6 +456,8 @@ pub(crate) mod tests {
             changes: vec![],
             alerts: vec![],
             call: None,
+            flap_times: vec![],
+            flapping: false,
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod alertmanager;
 pub mod events_v2;
+pub mod grouping;
 pub mod mappings;
 pub mod rules;
 pub mod webhook;
@@ -14,7 +15,7 @@ use crate::config::RuleAction;
 use crate::config::Urgency;
 use crate::escalation::Escalation;
 use crate::incident::Severity;
-use crate::incident::{Actor, AlertDetails, SubAlert, Transition};
+use crate::incident::{Actor, AlertDetails, Incident, SubAlert, Transition};
 use crate::store::{Changed, NewAlert, StoreError, Suppressed, Triggered};
 
 /// What an alert asks for, independent of the format it came in.
@@ -43,6 +44,8 @@ pub enum AlertAction {
 pub enum Outcome {
     Triggered(Triggered),
     Changed(Changed),
+    /// One alert of a grouped incident changed; the incident is still open.
+    Updated(Box<Incident>),
     /// An event rule suppressed it: recorded, nobody paged.
     Suppressed,
     /// An event rule dropped it.
@@ -128,7 +131,10 @@ impl Ingest {
             }
             Ok(last)
         };
-        let trigger = |details: &AlertDetails, alerts: &[SubAlert]| {
+        let trigger = |details: &AlertDetails,
+                       alerts: &[SubAlert],
+                       dedup_key: &str,
+                       join: Option<(chrono::Duration, &str)>| {
             let mut details = details.clone();
             if let Some(severity) = rule.and_then(|r| r.severity) {
                 details.severity = severity;
@@ -140,7 +146,7 @@ impl Ingest {
             core.store.trigger(&NewAlert {
                 routing_key,
                 service_id: &service.id,
-                dedup_key: &ev.dedup_key,
+                dedup_key,
                 alert: details.clone(),
                 alert_channel: channel,
                 escalation: service
@@ -160,12 +166,31 @@ impl Ingest {
                 changes: core
                     .store
                     .changes_since(&service.id, now - chrono::Duration::hours(1))?,
+                join_within: join.map(|(w, _)| w),
+                member_keys: join.map(|(_, m)| vec![m.to_string()]).unwrap_or_default(),
+                flapping: service.flapping.map(|f| (f.count, f.window)),
             })
         };
         let outcome = match &ev.action {
-            AlertAction::Trigger(details) => Outcome::Triggered(trigger(details, &[])?),
+            AlertAction::Trigger(details) => match &service.grouping {
+                None => Outcome::Triggered(trigger(details, &[], &ev.dedup_key, None)?),
+                Some(g) => {
+                    let member = [grouping::member(&ev.dedup_key, details, now)];
+                    // Already part of an open incident (a repeat): refresh it there.
+                    let joined = core
+                        .store
+                        .open_incident_by_key(routing_key, &ev.dedup_key)?
+                        .is_some();
+                    Outcome::Triggered(if joined {
+                        trigger(details, &member, &ev.dedup_key, None)?
+                    } else {
+                        let key = grouping::key(g, details);
+                        trigger(details, &member, &key, Some((g.window, &ev.dedup_key)))?
+                    })
+                }
+            },
             AlertAction::Group { details, alerts } if alerts.iter().any(|a| a.firing) => {
-                Outcome::Triggered(trigger(details, alerts)?)
+                Outcome::Triggered(trigger(details, alerts, &ev.dedup_key, None)?)
             }
             AlertAction::Group { alerts, .. } => {
                 // Nothing fires any more: record that, then the incident resolves.
@@ -193,7 +218,47 @@ impl Ingest {
                 }
             }
             AlertAction::Acknowledge => Outcome::Changed(by_key(Transition::Acknowledge)?),
-            AlertAction::Resolve => Outcome::Changed(by_key(Transition::Resolve)?),
+            AlertAction::Resolve => {
+                // One alert of a grouped incident resolving: mark it; the
+                // incident resolves with its last alert.
+                let grouped = core
+                    .store
+                    .open_incident_by_key(routing_key, &ev.dedup_key)?
+                    .filter(|i| {
+                        i.dedup_key != ev.dedup_key
+                            && i.alerts.iter().any(|a| a.key == ev.dedup_key)
+                    });
+                match grouped {
+                    Some(inc) => {
+                        let merged = core.store.update_incident(inc.id, now, |cur| {
+                            let mut next = cur.clone();
+                            for a in next.alerts.iter_mut().filter(|a| a.key == ev.dedup_key) {
+                                a.firing = false;
+                            }
+                            let lane = crate::store::update_lane(cur);
+                            Ok((
+                                next,
+                                vec![(
+                                    lane,
+                                    crate::store::Outbound::UpdateIncident { incident: cur.id },
+                                )],
+                            ))
+                        })?;
+                        match merged {
+                            Ok(next) if next.all_alerts_resolved() => Outcome::Changed(
+                                core.store
+                                    .transition(inc.id, Transition::Resolve, actor(), now)?,
+                            ),
+                            Ok(next) => Outcome::Updated(Box::new(next)),
+                            Err(why) => {
+                                tracing::warn!(incident = inc.id, %why, "grouped resolve not applied");
+                                Outcome::Changed(Changed::NotFound)
+                            }
+                        }
+                    }
+                    None => Outcome::Changed(by_key(Transition::Resolve)?),
+                }
+            }
         };
         core.store.durable().await?;
         if queued_slack_work(&outcome) {
@@ -235,17 +300,19 @@ impl Ingest {
 fn queued_slack_work(o: &Outcome) -> bool {
     matches!(
         o,
-        Outcome::Triggered(
-            Triggered::Opened {
+        Outcome::Updated(_)
+            | Outcome::Triggered(
+                Triggered::Opened {
+                    outbox: Some(_),
+                    ..
+                } | Triggered::Appended {
+                    outbox: Some(_),
+                    ..
+                }
+            )
+            | Outcome::Changed(Changed::Applied {
                 outbox: Some(_),
                 ..
-            } | Triggered::Appended {
-                outbox: Some(_),
-                ..
-            }
-        ) | Outcome::Changed(Changed::Applied {
-            outbox: Some(_),
-            ..
-        })
+            })
     )
 }

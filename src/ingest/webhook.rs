@@ -249,7 +249,7 @@ impl Mapping {
                 // An empty optional field means "not set"; title is checked below.
                 return None;
             }
-            match env().compile_expression_owned(text) {
+            match compile_guarded(text) {
                 Ok(expr) => Some(Expr {
                     field: field.to_string(),
                     line: value_line,
@@ -610,9 +610,30 @@ fn is_sns_url(s: &str) -> bool {
     })
 }
 
+/// Compiles an expression. minijinja 2.24's lexer panics on some input that
+/// starts with `}}` ("empty lexer stack"); a file a person wrote must get an
+/// error, not bring tocsin down, so a panic becomes a syntax error here.
+fn compile_guarded(text: String) -> Result<Expression<'static, 'static>, minijinja::Error> {
+    let compiled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        env().compile_expression_owned(text)
+    }));
+    compiled.unwrap_or_else(|_| {
+        Err(minijinja::Error::new(
+            minijinja::ErrorKind::SyntaxError,
+            "the expression cannot be parsed (is there a stray `}}`?)",
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_expression_that_crashes_the_lexer_is_a_syntax_error() {
+        let e = Mapping::parse("x", "title = '}}<'\n").err().unwrap();
+        assert_eq!((e[0].field.as_str(), e[0].line), ("title", 1), "{e:?}");
+    }
 
     const KEY: &str = "5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a";
 

@@ -215,6 +215,7 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
         buttons => buttons(inc),
         call => call_lines(inc, config),
         alerts => alert_lines(inc),
+        flapping => inc.flapping.then_some(inc.flap_times.len()),
         changes => inc.changes.iter().rev().take(5).map(|c| change_line(c, inc.created_at)).collect::<Vec<_>>(),
         alerts_more => inc.alerts.len().saturating_sub(ALERT_LINES),
         alerts_firing => inc.alerts.iter().filter(|a| a.firing).count(),

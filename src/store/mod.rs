@@ -115,6 +115,13 @@ pub struct NewAlert<'a> {
     pub alerts: Vec<crate::incident::SubAlert>,
     /// Recent changes to the service, shown on a new incident.
     pub changes: Vec<crate::incident::Change>,
+    /// Grouping: join the open incident of `dedup_key` only if its last alert
+    /// came within this long, and point these member keys at it too.
+    pub join_within: Option<chrono::Duration>,
+    pub member_keys: Vec<String>,
+    /// Flapping: re-triggered `.0` times within `.1` after resolving, the
+    /// last incident is reopened instead of paging anew.
+    pub flapping: Option<(u32, chrono::Duration)>,
 }
 
 /// A cheap, cloneable handle on the database.
@@ -254,10 +261,18 @@ impl Store {
         )
             .transaction(
                 |(meta, incidents, dedup, outbox, due)| -> TxResult<Triggered> {
+                    let mut previous: Option<Incident> = None;
                     if let Some(id) = dedup.get(&dkey)? {
                         let id = decode_u64(&id, "dedup").map_err(abort)?;
                         if let Some(current) = get_incident(incidents, id)? {
-                            if current.is_open() {
+                            let joins = a
+                                .join_within
+                                .is_none_or(|w| a.at - current.last_alert_at <= w);
+                            if current.is_open() && joins {
+                                for m in &a.member_keys {
+                                    let k = dedup_key(a.routing_key, m);
+                                    dedup.insert(k.as_slice(), &id.to_be_bytes())?;
+                                }
                                 let mut next = current.with_repeat_alert(a.at);
                                 next.merge_alerts(&a.alerts);
                                 if matches!(a.alert.severity, Severity::Critical | Severity::Error)
@@ -278,6 +293,45 @@ impl Store {
                                     outbox: seq,
                                 });
                             }
+                            previous = Some(current);
+                        }
+                    }
+                    // Resolved and re-triggered again and again: keep it in the
+                    // last incident, reopened without paging anyone anew.
+                    let flaps = match (&previous, a.flapping) {
+                        (Some(prev), Some((_, window))) => {
+                            let resolved_at = prev.resolved.as_ref().map(|s| s.at);
+                            if resolved_at.is_some_and(|t| a.at - t <= window) {
+                                let mut times: Vec<DateTime<Utc>> = prev
+                                    .flap_times
+                                    .iter()
+                                    .copied()
+                                    .filter(|t| a.at - *t <= window)
+                                    .collect();
+                                times.push(a.at);
+                                times
+                            } else {
+                                vec![]
+                            }
+                        }
+                        _ => vec![],
+                    };
+                    if let (Some(prev), Some((count, _))) = (&previous, a.flapping) {
+                        if flaps.len() > count as usize {
+                            let mut next = prev.reopen_flapping(a.at, flaps.clone());
+                            next.merge_alerts(&a.alerts);
+                            put_tracked(incidents, due, Some(prev), &next)?;
+                            let seq = Some(push_outbox(
+                                meta,
+                                outbox,
+                                &update_lane(&next),
+                                Outbound::UpdateIncident { incident: next.id },
+                                a.at,
+                            )?);
+                            return Ok(Triggered::Appended {
+                                incident: next,
+                                outbox: seq,
+                            });
                         }
                     }
                     let id = next_counter(meta, K_NEXT_INCIDENT)?;
@@ -305,9 +359,15 @@ impl Store {
                         changes: a.changes.clone(),
                         alerts: a.alerts.clone(),
                         call: None,
+                        flap_times: flaps,
+                        flapping: false,
                     };
                     put_tracked(incidents, due, None, &incident)?;
                     dedup.insert(dkey.as_slice(), &id.to_be_bytes())?;
+                    for m in &a.member_keys {
+                        let k = dedup_key(a.routing_key, m);
+                        dedup.insert(k.as_slice(), &id.to_be_bytes())?;
+                    }
                     let seq = match &a.alert_channel {
                         Some(channel) => Some(push_outbox(
                             meta,
@@ -368,51 +428,37 @@ impl Store {
         by: Actor,
         at: DateTime<Utc>,
     ) -> Result<Changed, StoreError> {
-        let r = (
-            &self.meta,
-            &self.incidents,
-            &self.dedup,
-            &self.outbox,
-            &self.due,
-        )
-            .transaction(
-                |(meta, incidents, dedup, outbox, due)| -> TxResult<Changed> {
-                    let Some(current) = get_incident(incidents, id)? else {
-                        return Ok(Changed::NotFound);
-                    };
-                    let next = match current.apply(t, by.clone(), at) {
-                        Ok(n) => n,
-                        Err(why) => {
-                            return Ok(Changed::Unchanged {
-                                incident: current,
-                                why,
-                            })
-                        }
-                    };
-                    put_tracked(incidents, due, Some(&current), &next)?;
-                    if next.state == State::Resolved {
-                        // A later trigger with the same key opens a new incident.
-                        let k = dedup_key(&next.routing_key, &next.dedup_key);
-                        if let Some(v) = dedup.get(&k)? {
-                            if decode_u64(&v, "dedup").map_err(abort)? == id {
-                                dedup.remove(k)?;
-                            }
-                        }
+        let r = (&self.meta, &self.incidents, &self.outbox, &self.due).transaction(
+            |(meta, incidents, outbox, due)| -> TxResult<Changed> {
+                let Some(current) = get_incident(incidents, id)? else {
+                    return Ok(Changed::NotFound);
+                };
+                let next = match current.apply(t, by.clone(), at) {
+                    Ok(n) => n,
+                    Err(why) => {
+                        return Ok(Changed::Unchanged {
+                            incident: current,
+                            why,
+                        })
                     }
-                    // Always: DM copies need the update even without a channel.
-                    let seq = Some(push_outbox(
-                        meta,
-                        outbox,
-                        &update_lane(&next),
-                        Outbound::UpdateIncident { incident: id },
-                        at,
-                    )?);
-                    Ok(Changed::Applied {
-                        incident: next,
-                        outbox: seq,
-                    })
-                },
-            );
+                };
+                put_tracked(incidents, due, Some(&current), &next)?;
+                // The dedup entry stays: a later trigger with the key opens a
+                // new incident, and can see this one to tell when it flaps.
+                // Always: DM copies need the update even without a channel.
+                let seq = Some(push_outbox(
+                    meta,
+                    outbox,
+                    &update_lane(&next),
+                    Outbound::UpdateIncident { incident: id },
+                    at,
+                )?);
+                Ok(Changed::Applied {
+                    incident: next,
+                    outbox: seq,
+                })
+            },
+        );
         Ok(r?)
     }
 
@@ -1049,6 +1095,9 @@ mod tests {
             at: at(0),
             alerts: vec![],
             changes: vec![],
+            join_within: None,
+            member_keys: vec![],
+            flapping: None,
         }
     }
 

@@ -7,6 +7,7 @@ mod cli;
 mod crash;
 mod escalation;
 mod fake_twilio;
+mod grouping;
 mod ingest;
 mod maintenance;
 mod oncall;
