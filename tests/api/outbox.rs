@@ -82,6 +82,36 @@ async fn a_channel_is_paced_to_the_configured_interval() {
 }
 
 #[tokio::test]
+async fn default_pacing_keeps_within_slacks_one_message_per_second_per_channel() {
+    let fake = FakeSlack::start().await;
+    fake.enforce_channel_rate(Duration::from_secs(1));
+    let t = TestApp::start_with(Some(&fake), &[("TOCSIN_SLACK_CHANNEL_INTERVAL_MS", "1000")]).await;
+    for i in 1..=2 {
+        t.trigger(&format!("r{i}"), "paced like Slack").await;
+    }
+    let posts = fake
+        .wait_for("chat.postMessage", 2, Duration::from_secs(5))
+        .await;
+    assert_eq!(posts.len(), 2);
+    assert_eq!(fake.rate_limited(), 0);
+}
+
+#[tokio::test]
+async fn without_pacing_slacks_channel_limit_is_waited_out() {
+    let fake = FakeSlack::start().await;
+    fake.enforce_channel_rate(Duration::from_secs(1));
+    let t = TestApp::start(Some(&fake)).await;
+    for i in 1..=2 {
+        t.trigger(&format!("u{i}"), "unpaced").await;
+    }
+    let posts = fake
+        .wait_for("chat.postMessage", 2, Duration::from_secs(5))
+        .await;
+    assert_eq!(posts.len(), 2);
+    assert!(fake.rate_limited() >= 1, "the fake enforces the limit");
+}
+
+#[tokio::test]
 async fn a_message_slack_refuses_for_good_goes_to_dead_letters_without_blocking_others() {
     let fake = FakeSlack::start().await;
     let t = TestApp::start(Some(&fake)).await;

@@ -7,7 +7,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -100,6 +100,10 @@ struct FakeState {
     /// (channel, ts, message as Slack would return it in history)
     messages: Vec<(String, String, Value)>,
     next_ts: u64,
+    /// Off unless asked for: Slack's "1 message per second per channel" limit.
+    channel_interval: Option<Duration>,
+    last_post: HashMap<String, Instant>,
+    rate_limited: usize,
 }
 
 /// A fake Slack Web API that answers in Slack's shapes.
@@ -153,6 +157,18 @@ impl FakeSlack {
             .unwrap()
             .faults
             .extend(faults.iter().copied());
+    }
+
+    /// From now on, answers 429 (`Retry-After: 1`) to a `chat.postMessage`
+    /// that comes less than `interval` after the last one accepted in the same
+    /// channel, as Slack does.
+    pub fn enforce_channel_rate(&self, interval: Duration) {
+        self.state.lock().unwrap().channel_interval = Some(interval);
+    }
+
+    /// How many posts `enforce_channel_rate` refused.
+    pub fn rate_limited(&self) -> usize {
+        self.state.lock().unwrap().rate_limited
     }
 
     /// Answers 503 to everything for `d`.
@@ -239,6 +255,22 @@ impl FakeSlack {
         }
         if path.starts_with("/gone/") {
             return respond(StatusCode::NOT_FOUND, json!({"ok": false}), None);
+        }
+        if let Some(interval) = s.channel_interval.filter(|_| method == "chat.postMessage") {
+            let channel = body["channel"].as_str().unwrap_or("").to_string();
+            let now = Instant::now();
+            if s.last_post
+                .get(&channel)
+                .is_some_and(|t| now - *t < interval)
+            {
+                s.rate_limited += 1;
+                return respond(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    json!({"ok": false, "error": "ratelimited"}),
+                    Some(1),
+                );
+            }
+            s.last_post.insert(channel, now);
         }
         s.calls.push(Call {
             method: method.clone(),

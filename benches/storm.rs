@@ -1,0 +1,520 @@
+//! Alert-storm and throughput benchmarks, run with `cargo bench --bench storm`:
+//! 1. storm: 10,000 Events API v2 triggers over 50 dedup keys, paced evenly
+//!    over 10 s, against the app with the default channel pacing (1 s) and a
+//!    fake Slack that enforces Slack's 1 message/s per channel. Reports
+//!    incident posts, `chat.update` calls, 429s and the delay from each
+//!    incident's first 202 to its `chat.postMessage`. Run twice: all 50 keys
+//!    on one service (one channel), then 50 services with 50 channels;
+//! 2. durable ingest on tocsin's `/v2/enqueue` beside the installed
+//!    Alertmanager's `/api/v2/alerts`, same client code and concurrency:
+//!    alerts/s each and the ratio, median of 3 runs.
+
+#[path = "../tests/api/support.rs"]
+#[allow(dead_code)]
+mod support;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use support::{trigger_body, FakeSlack, TestApp};
+use tocsin::clock::Clock;
+
+const STORM_ALERTS: usize = 10_000;
+const KEYS: usize = 50;
+const STORM_SPAN: Duration = Duration::from_secs(10);
+const STORM_CLIENTS: usize = 10;
+/// How long the outbox may take to drain after the storm before the run fails.
+const DRAIN_LIMIT: Duration = Duration::from_secs(240);
+
+const TP_CLIENTS: usize = 16;
+const TP_ALERTS: usize = 10_000;
+const RUNS: usize = 3;
+
+const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let one = storm(Layout::OneChannel).await;
+        one.print("storm, 50 keys in one channel");
+        let many = storm(Layout::ChannelPerKey).await;
+        many.print("storm, 50 keys in 50 channels");
+        let tp = throughput_beside_alertmanager().await;
+
+        println!();
+        println!("summary");
+        for (name, r) in [("one channel", &one), ("50 channels", &many)] {
+            println!(
+                "  storm ({name}): {} posts, {} updates, {} × 429; first page p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {}/{KEYS} within 1 s",
+                r.posts,
+                r.updates,
+                r.rate_limited,
+                pct(&r.first_page_ms, 50),
+                pct(&r.first_page_ms, 99),
+                r.first_page_ms.last().unwrap(),
+                r.within_1s(),
+            );
+        }
+        match tp {
+            Some((tocsin, am)) => println!(
+                "  throughput ({TP_CLIENTS} clients, {TP_ALERTS} alerts, median of {RUNS}): tocsin {tocsin:.0} alerts/s, Alertmanager {am:.0} alerts/s, ratio {:.2}",
+                tocsin / am
+            ),
+            None => println!("  throughput beside Alertmanager: skipped ({ALERTMANAGER} not installed)"),
+        }
+    });
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    /// Every key on the test service, whose team posts to `support::CHANNEL`.
+    OneChannel,
+    /// Key k on service k, whose team has its own alert channel.
+    ChannelPerKey,
+}
+
+fn storm_channel(k: usize) -> String {
+    format!("C0STORM{k:02}")
+}
+
+fn storm_routing_key(k: usize) -> String {
+    format!("{:032x}", 0x5707_0000 + k)
+}
+
+/// The test configuration's people, plus one team, channel and service per key.
+fn channel_per_key_config() -> String {
+    let mut c = String::from(
+        "[[users]]\nid = \"alice\"\nname = \"Alice Example\"\nslack_id = \"U0ALICE\"\ntime_zone = \"Europe/London\"\n",
+    );
+    for k in 0..KEYS {
+        c += &format!(
+            "\n[[teams]]\nid = \"t{k}\"\nname = \"Team {k}\"\nmembers = [\"alice\"]\nalert_channel = \"{}\"\n",
+            storm_channel(k)
+        );
+        c += &format!(
+            "\n[[services]]\nid = \"s{k}\"\nname = \"Service {k}\"\nteam = \"t{k}\"\nintegration_key = \"{}\"\n",
+            storm_routing_key(k)
+        );
+    }
+    c
+}
+
+struct StormReport {
+    sent_over: Duration,
+    posts: usize,
+    updates: usize,
+    rate_limited: usize,
+    /// Per incident, first 202 → `chat.postMessage` at the fake, sorted.
+    first_page_ms: Vec<f64>,
+    /// The same for the key that opened first in each channel.
+    first_in_channel_ms: Vec<f64>,
+    min_post_gap: Option<Duration>,
+    min_call_gap: Option<Duration>,
+    drained_after: Duration,
+}
+
+impl StormReport {
+    fn within_1s(&self) -> usize {
+        self.first_page_ms
+            .iter()
+            .filter(|ms| **ms <= 1000.0)
+            .count()
+    }
+
+    fn print(&self, name: &str) {
+        let gap = |g: Option<Duration>| {
+            g.map_or("n/a".to_string(), |g| {
+                format!("{:.0} ms", g.as_secs_f64() * 1e3)
+            })
+        };
+        let first = &self.first_in_channel_ms;
+        println!("{name}:");
+        println!(
+            "  {STORM_ALERTS} triggers sent over {:.2} s by {STORM_CLIENTS} clients",
+            self.sent_over.as_secs_f64()
+        );
+        println!(
+            "  incident posts {} (≤ {KEYS}), chat.update {}, 429 from the per-channel limit {}",
+            self.posts, self.updates, self.rate_limited
+        );
+        println!(
+            "  smallest gap in one channel: between posts {}, between any two calls {}",
+            gap(self.min_post_gap),
+            gap(self.min_call_gap)
+        );
+        println!(
+            "  first page after first 202: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {}/{KEYS} within 1 s",
+            pct(&self.first_page_ms, 50),
+            pct(&self.first_page_ms, 99),
+            self.first_page_ms.last().unwrap(),
+            self.within_1s()
+        );
+        println!(
+            "  first incident of each channel ({}): p50 {:.1} ms, max {:.1} ms",
+            first.len(),
+            pct(first, 50),
+            first.last().unwrap()
+        );
+        println!(
+            "  outbox empty {:.1} s after the first trigger",
+            self.drained_after.as_secs_f64()
+        );
+    }
+}
+
+async fn storm(layout: Layout) -> StormReport {
+    let fake = FakeSlack::start().await;
+    fake.enforce_channel_rate(Duration::from_secs(1));
+    let config = match layout {
+        Layout::OneChannel => support::CONFIG.to_string(),
+        Layout::ChannelPerKey => channel_per_key_config(),
+    };
+    // The test environment switches pacing off; put back the default of 1 s.
+    let t = TestApp::start_full(
+        tempfile::tempdir().unwrap(),
+        Some(&fake),
+        &[("TOCSIN_SLACK_CHANNEL_INTERVAL_MS", "1000")],
+        Clock::system(),
+        &config,
+    )
+    .await;
+    let url = format!("{}/v2/enqueue", t.base);
+    // Earliest 202 seen for each key: its incident's first alert was durable by then.
+    let first_ok: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; KEYS]));
+    let step = STORM_SPAN / STORM_ALERTS as u32;
+    let start = tokio::time::Instant::now() + Duration::from_millis(50);
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..STORM_CLIENTS {
+        let (url, first_ok) = (url.clone(), first_ok.clone());
+        tasks.spawn(async move {
+            let client = keep_alive_client();
+            // Alert j is due at start + j × step, keys in round robin.
+            for j in (c..STORM_ALERTS).step_by(STORM_CLIENTS) {
+                tokio::time::sleep_until(start + step * j as u32).await;
+                let k = j % KEYS;
+                let mut body = trigger_body(&format!("storm-{k}"), &format!("Storm key {k}"));
+                if layout == Layout::ChannelPerKey {
+                    body["routing_key"] = json!(storm_routing_key(k));
+                }
+                send(&client, &url, body.to_string(), 202).await;
+                let now = Instant::now();
+                let mut f = first_ok.lock().unwrap();
+                f[k] = Some(f[k].map_or(now, |t| t.min(now)));
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let start = start.into_std();
+    let sent_over = start.elapsed();
+
+    let store = &t.app().core().store;
+    let end = Instant::now() + DRAIN_LIMIT;
+    while !store.outbox_pending().unwrap().is_empty() {
+        assert!(
+            Instant::now() < end,
+            "outbox not drained in {DRAIN_LIMIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let drained_after = start.elapsed();
+
+    let incidents = store.incidents().unwrap();
+    assert_eq!(incidents.len(), KEYS, "one incident per key");
+    assert_eq!(
+        incidents
+            .iter()
+            .map(|i| i.alert_count as usize)
+            .sum::<usize>(),
+        STORM_ALERTS,
+        "every alert counted"
+    );
+    let key_of: HashMap<u64, usize> = incidents
+        .iter()
+        .map(|i| {
+            let k = i.dedup_key.trim_start_matches("storm-").parse().unwrap();
+            (i.id, k)
+        })
+        .collect();
+    let alert_channels: HashSet<String> = match layout {
+        Layout::OneChannel => HashSet::from([support::CHANNEL.to_string()]),
+        Layout::ChannelPerKey => (0..KEYS).map(storm_channel).collect(),
+    };
+    let in_alert_channel =
+        |c: &&support::Call| alert_channels.contains(c.body["channel"].as_str().unwrap_or(""));
+    let posts: Vec<support::Call> = fake
+        .calls("chat.postMessage")
+        .into_iter()
+        .filter(|c| in_alert_channel(&c))
+        .collect();
+    let updates = fake.calls("chat.update");
+
+    let first_ok = first_ok.lock().unwrap().clone();
+    let mut first_page_ms = vec![];
+    // channel → (first 202 of the channel's first key, that key's delay)
+    let mut first_in_channel: BTreeMap<String, (Instant, f64)> = BTreeMap::new();
+    for p in &posts {
+        let id: u64 = p.body["metadata"]["event_payload"]["incident"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .expect("incident posts carry their id in metadata");
+        let ok = first_ok[key_of[&id]].expect("every key was sent");
+        let ms = signed_ms(p.at, ok);
+        first_page_ms.push(ms);
+        let channel = p.body["channel"].as_str().unwrap().to_string();
+        let e = first_in_channel.entry(channel).or_insert((ok, ms));
+        if ok < e.0 {
+            *e = (ok, ms);
+        }
+    }
+    first_page_ms.sort_by(f64::total_cmp);
+    let mut first_in_channel_ms: Vec<f64> = first_in_channel.values().map(|v| v.1).collect();
+    first_in_channel_ms.sort_by(f64::total_cmp);
+
+    let channel_of = |c: &support::Call| c.body["channel"].as_str().unwrap_or("").to_string();
+    let min_post_gap = min_gap(posts.iter().map(|c| (channel_of(c), c.at)));
+    let min_call_gap = min_gap(
+        posts
+            .iter()
+            .chain(updates.iter().filter(|c| in_alert_channel(c)))
+            .map(|c| (channel_of(c), c.at)),
+    );
+    let report = StormReport {
+        sent_over,
+        posts: posts.len(),
+        updates: updates.len(),
+        rate_limited: fake.rate_limited(),
+        first_page_ms,
+        first_in_channel_ms,
+        min_post_gap,
+        min_call_gap,
+        drained_after,
+    };
+    t.stop().await;
+    report
+}
+
+/// The smallest time between two consecutive calls in the same channel.
+fn min_gap(calls: impl Iterator<Item = (String, Instant)>) -> Option<Duration> {
+    let mut by_channel: HashMap<String, Vec<Instant>> = HashMap::new();
+    for (channel, at) in calls {
+        by_channel.entry(channel).or_default().push(at);
+    }
+    by_channel
+        .values_mut()
+        .flat_map(|ats| {
+            ats.sort();
+            ats.windows(2).map(|w| w[1] - w[0]).collect::<Vec<_>>()
+        })
+        .min()
+}
+
+/// `later − earlier` in ms; negative when the fake saw the post before the client saw its 202.
+fn signed_ms(later: Instant, earlier: Instant) -> f64 {
+    match later.checked_duration_since(earlier) {
+        Some(d) => d.as_secs_f64() * 1e3,
+        None => -(earlier - later).as_secs_f64() * 1e3,
+    }
+}
+
+fn keep_alive_client() -> Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>> {
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(1)
+        .build_http::<Full<Bytes>>()
+}
+
+async fn send(
+    client: &Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    url: &str,
+    body: String,
+    expect: u16,
+) {
+    let req = Request::post(url)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let resp = client.request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(status, expect, "{}", String::from_utf8_lossy(&bytes));
+}
+
+/// `TP_CLIENTS` clients, each on its own keep-alive connection, send
+/// `TP_ALERTS` distinct alerts between them; returns alerts/s and per-request
+/// p50/p99 in ms.
+async fn drive(url: &str, expect: u16, body: fn(usize, usize) -> String) -> (f64, f64, f64) {
+    let per_client = TP_ALERTS / TP_CLIENTS;
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..TP_CLIENTS {
+        let url = url.to_string();
+        tasks.spawn(async move {
+            let client = keep_alive_client();
+            let mut lat = Vec::with_capacity(per_client);
+            for i in 0..per_client {
+                let t0 = Instant::now();
+                send(&client, &url, body(c, i), expect).await;
+                lat.push(t0.elapsed());
+            }
+            lat
+        });
+    }
+    let mut all: Vec<Duration> = vec![];
+    while let Some(r) = tasks.join_next().await {
+        all.extend(r.unwrap());
+    }
+    let elapsed = started.elapsed();
+    all.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    (
+        all.len() as f64 / elapsed.as_secs_f64(),
+        ms(all[all.len() / 2]),
+        ms(all[all.len() * 99 / 100]),
+    )
+}
+
+fn tocsin_body(c: usize, i: usize) -> String {
+    trigger_body(&format!("c{c}-a{i}"), "bench alert").to_string()
+}
+
+/// One alert per request, as a JSON array of one; labels as distinct as the dedup keys above.
+fn alertmanager_body(c: usize, i: usize) -> String {
+    json!([{
+        "labels": {"alertname": "BenchAlert", "instance": format!("c{c}-a{i}"), "severity": "critical"},
+        "annotations": {"summary": "bench alert"},
+        "generatorURL": "https://grafana.example.com/d/1"
+    }])
+    .to_string()
+}
+
+/// Alternates runs (tocsin, Alertmanager, tocsin, …) so drift in the shared
+/// machine's load hits both alike; returns the two medians.
+async fn throughput_beside_alertmanager() -> Option<(f64, f64)> {
+    if !Path::new(ALERTMANAGER).exists() {
+        println!("throughput beside Alertmanager: skipped, {ALERTMANAGER} is not installed (apt install prometheus-alertmanager)");
+        return None;
+    }
+    let (mut ours, mut theirs) = (vec![], vec![]);
+    for run in 1..=RUNS {
+        let t = TestApp::start(None).await;
+        let (rate, p50, p99) = drive(&format!("{}/v2/enqueue", t.base), 202, tocsin_body).await;
+        assert_eq!(t.app().core().store.incidents().unwrap().len(), TP_ALERTS);
+        t.stop().await;
+        println!("throughput run {run}: tocsin       {rate:>6.0} alerts/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
+        ours.push(rate);
+
+        let am = Alertmanager::start().await;
+        let (rate, p50, p99) = drive(
+            &format!("{}/api/v2/alerts", am.base),
+            200,
+            alertmanager_body,
+        )
+        .await;
+        let (status, held) = support::get(&format!("{}/api/v2/alerts", am.base)).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            held.as_array().map(Vec::len),
+            Some(TP_ALERTS),
+            "Alertmanager holds every alert"
+        );
+        println!("throughput run {run}: Alertmanager {rate:>6.0} alerts/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
+        theirs.push(rate);
+    }
+    let (a, b) = (median(&mut ours), median(&mut theirs));
+    println!(
+        "throughput (median of {RUNS}, {TP_CLIENTS} clients × {} alerts): tocsin {a:.0} alerts/s, Alertmanager {b:.0} alerts/s, tocsin/Alertmanager {:.2}",
+        TP_ALERTS / TP_CLIENTS,
+        a / b
+    );
+    Some((a, b))
+}
+
+/// A fresh Alertmanager on loopback with a null receiver, no clustering, and
+/// its state in a temporary directory; killed on drop.
+struct Alertmanager {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Alertmanager {
+    async fn start() -> Alertmanager {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("alertmanager.yml");
+        std::fs::write(
+            &config,
+            "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n",
+        )
+        .unwrap();
+        // Alertmanager wants a port number; borrow a free one from the kernel.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = std::fs::File::create(dir.path().join("alertmanager.log")).unwrap();
+        let child = Command::new(ALERTMANAGER)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let am = Alertmanager {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let end = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Ok(resp)) = tokio::time::timeout(
+                Duration::from_secs(1),
+                keep_alive_client().get(format!("{}/-/ready", am.base).parse().unwrap()),
+            )
+            .await
+            {
+                if resp.status() == 200 {
+                    return am;
+                }
+            }
+            assert!(Instant::now() < end, "Alertmanager did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+fn pct(sorted: &[f64], p: usize) -> f64 {
+    let rank = (sorted.len() * p).div_ceil(100).max(1);
+    sorted[rank - 1]
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
