@@ -191,6 +191,8 @@ pub struct Service {
     pub rules: Vec<Rule>,
     /// Planned maintenance: alerts are recorded, nobody is paged.
     pub maintenance: Vec<MaintenanceWindow>,
+    /// Acknowledged within this many minutes counts as on target in reports.
+    pub ack_target_minutes: Option<u32>,
     /// Alerts that join an open incident instead of opening their own.
     pub grouping: Option<Grouping>,
     /// Re-triggered more than `count` times within `window` after resolving:
@@ -636,6 +638,7 @@ struct RawService {
     maintenance: Vec<Spanned<RawWindow>>,
     grouping: Option<Spanned<RawGrouping>>,
     flapping: Option<Spanned<RawFlapping>>,
+    ack_target_minutes: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -1241,6 +1244,16 @@ impl Checker<'_> {
                 heartbeats: (s.heartbeats.iter().enumerate())
                     .map(|(k, h)| self.heartbeat(h, &format!("{path}.heartbeats[{k}]"), &mut seen))
                     .collect(),
+                ack_target_minutes: s.ack_target_minutes.as_ref().map(|m| {
+                    if *m.get_ref() == 0 {
+                        self.err(
+                            m.span(),
+                            format!("{path}.ack_target_minutes"),
+                            "must be at least 1",
+                        );
+                    }
+                    *m.get_ref()
+                }),
                 grouping: s
                     .grouping
                     .as_ref()

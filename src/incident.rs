@@ -156,6 +156,9 @@ pub struct Incident {
     /// When this alert was re-triggered soon after resolving (flap detection).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flap_times: Vec<DateTime<Utc>>,
+    /// Every notification sent to a person (DM, SMS, call), for interruption counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notices: Vec<Notice>,
     /// Reopened because it flaps: kept here, nobody paged anew.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub flapping: bool,
@@ -281,6 +284,14 @@ pub struct Reminder {
     /// A later Slack notice: a short nudge, not a second DM with buttons.
     #[serde(default)]
     pub nudge: bool,
+    pub at: DateTime<Utc>,
+}
+
+/// A notification that reached for a person: what interrupts them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub user: String,
+    pub via: Via,
     pub at: DateTime<Utc>,
 }
 
@@ -457,6 +468,7 @@ pub(crate) mod tests {
             alerts: vec![],
             call: None,
             flap_times: vec![],
+            notices: vec![],
             flapping: false,
         }
     }

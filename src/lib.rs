@@ -11,6 +11,7 @@
 //! - [`incident`] — incidents and their state machine (pure).
 //! - [`maintenance`] — maintenance windows: alerts recorded, nobody paged, start/end announced once.
 //! - [`ingest`]   — monitoring payloads (PagerDuty Events API v2) into typed alert events.
+//! - [`report`]   — analytics: MTTA/MTTR, targets, noise, interruptions and fairness (pure).
 //! - [`schedule`] — on-call math: who is on call when, shifts, load (pure).
 //! - [`store`]    — the only module that touches sled: records, keys, trees, group commit.
 //! - [`commands`] — slash commands: declarations from `commands/`, parse then apply.
@@ -33,6 +34,7 @@ pub mod ingest;
 pub mod maintenance;
 pub mod notify;
 pub mod outbox;
+pub mod report;
 pub mod schedule;
 pub mod settings;
 pub mod slack;

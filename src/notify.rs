@@ -3,7 +3,7 @@
 //! later. Pure: the caller stores the incident and the work in one transaction.
 
 use crate::config::{Config, Via};
-use crate::incident::{Incident, Page, Reminder, State};
+use crate::incident::{Incident, Notice, Page, Reminder, State};
 use crate::slack::render;
 use crate::store::Outbound;
 use chrono::{DateTime, Duration, Utc};
@@ -49,6 +49,7 @@ pub fn page(
         let nudge = rule.via == Via::Slack && dm;
         dm |= rule.via == Via::Slack;
         if at <= now {
+            record(inc, user, rule.via, now);
             work.extend(notice(config, inc, user, page, rule.via, nudge));
         } else if inc.state == State::Triggered {
             // Rules stop once someone acknowledged: an assignment to an
@@ -71,8 +72,18 @@ pub fn due_reminders(config: &Config, inc: &mut Incident, now: DateTime<Utc>, wo
         inc.reminders.drain(..).partition(|r| r.at <= now);
     inc.reminders = later;
     for r in due {
+        record(inc, &r.user, r.via, now);
         work.extend(notice(config, inc, &r.user, r.page, r.via, r.nudge));
     }
+}
+
+/// Keeps what interrupted whom, for the load reports.
+fn record(inc: &mut Incident, user: &str, via: Via, at: DateTime<Utc>) {
+    inc.notices.push(Notice {
+        user: user.to_string(),
+        via,
+        at,
+    });
 }
 
 /// The work that tells `user` about `inc` by `via`. The first Slack notice of
@@ -190,6 +201,8 @@ mod tests {
             ["tel:+447700900001 call a +447700900001", "UA nudge UA"]
         );
         assert!(at(60).is_empty());
+        let vias: Vec<Via> = inc.notices.iter().map(|n| n.via).collect();
+        assert_eq!(vias, [Via::Slack, Via::Sms, Via::Phone, Via::Slack]);
     }
 
     #[test]

@@ -360,6 +360,7 @@ impl Store {
                         alerts: a.alerts.clone(),
                         call: None,
                         flap_times: flaps,
+                        notices: vec![],
                         flapping: false,
                     };
                     put_tracked(incidents, due, None, &incident)?;
