@@ -37,6 +37,8 @@ pub struct Core {
     pub engine_wake: Arc<Notify>,
     /// Compiled webhook mappings, by name.
     pub mappings: Arc<Mappings>,
+    /// Bearer token for the read API; `None`: the API is off.
+    pub api_token: Option<Secret>,
 }
 
 impl Core {
@@ -276,6 +278,7 @@ impl App {
             public_url: settings.public_url.clone(),
             engine_wake: Arc::new(Notify::new()),
             mappings: Arc::new(mappings),
+            api_token: settings.api_token.clone(),
         };
         let (shutdown, rx) = watch::channel(false);
         let worker = OutboxWorker {

@@ -104,6 +104,7 @@ impl Handler {
                 self.with_body(req, |h, _, b| h.grouped(Source::Grafana, key, b))
                     .await
             }
+            (&Method::GET, "/api/v1/report") => self.report(&req),
             (&Method::GET | &Method::POST, p) if p.starts_with("/heartbeat/") => {
                 self.heartbeat(&p["/heartbeat/".len()..]).await
             }
@@ -303,6 +304,76 @@ impl Handler {
             }
             Mapped::Ignore(why) => {
                 json_response(StatusCode::OK, &json!({"status": "ignored", "reason": why}))
+            }
+        }
+    }
+
+    /// `GET /api/v1/report?team=T&since=DATE[&until=DATE][&format=csv]`, with
+    /// `Authorization: Bearer TOCSIN_API_TOKEN`.
+    fn report(&self, req: &Request<Incoming>) -> Resp {
+        let Some(token) = &self.core.api_token else {
+            return json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "the API is off: set TOCSIN_API_TOKEN"}),
+            );
+        };
+        let given = req
+            .headers()
+            .get(hyper::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            given.as_bytes(),
+            token.expose().as_bytes(),
+        )) {
+            return json_response(
+                StatusCode::UNAUTHORIZED,
+                &json!({"error": "missing or wrong bearer token"}),
+            );
+        }
+        let q: Vec<(String, String)> = req
+            .uri()
+            .query()
+            .and_then(|q| serde_urlencoded::from_str(q).ok())
+            .unwrap_or_default();
+        let arg = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let bad = |m: String| json_response(StatusCode::BAD_REQUEST, &json!({"error": m}));
+        let Some(team) = arg("team").filter(|t| self.core.config.team(t).is_some()) else {
+            return bad("`team` must name a configured team".into());
+        };
+        let day = |k: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
+            arg(k).map(crate::report::parse_day).transpose()
+        };
+        let (since, until) = match (day("since"), day("until")) {
+            (Ok(Some(s)), Ok(u)) => (s, u.unwrap_or_else(|| self.core.clock.now())),
+            (Ok(None), _) => return bad("`since` is required (a date like 2026-11-01)".into()),
+            (Err(e), _) | (_, Err(e)) => return bad(e),
+        };
+        if since >= until {
+            return bad("`since` must be before `until`".into());
+        }
+        match crate::report::gather::build(&self.core.config, &self.core.store, team, since, until)
+        {
+            Ok(r) if arg("format") == Some("csv") => {
+                let mut resp =
+                    Response::new(Full::new(Bytes::from(crate::report::gather::csv(&r))));
+                resp.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/csv; charset=utf-8"),
+                );
+                resp
+            }
+            Ok(r) => json_response(
+                StatusCode::OK,
+                &serde_json::to_value(&r).unwrap_or_default(),
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "report could not be built");
+                json_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &json!({"error": "report unavailable"}),
+                )
             }
         }
     }

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tocsin::ingest::mappings::Mappings;
+use tocsin::report::gather;
 use tocsin::{app::App, clock::Clock, config::Config, settings::Settings, slack::manifest};
 
 #[derive(Parser)]
@@ -30,6 +31,19 @@ enum Command {
     },
     /// Print the Slack app manifest (JSON) generated from `commands/`.
     Manifest,
+    /// A team's report (MTTA, MTTR, noise, interruptions, fairness) over a period.
+    Report {
+        #[arg(long)]
+        team: String,
+        /// A date (2026-11-01, midnight UTC) or an RFC 3339 instant.
+        #[arg(long, value_parser = tocsin::report::parse_day)]
+        since: DateTime<Utc>,
+        /// Default: now.
+        #[arg(long, value_parser = tocsin::report::parse_day)]
+        until: Option<DateTime<Utc>>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
     /// Who is on call (now or `--at`), or the shifts between `--from` and `--to`.
     Oncall {
         /// One schedule; default: every schedule.
@@ -44,6 +58,13 @@ enum Command {
         #[arg(long, requires = "from")]
         to: Option<DateTime<Utc>>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Table,
+    Csv,
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -72,6 +93,18 @@ fn main() -> ExitCode {
             from,
             to,
         } => oncall(settings, schedule, at, from.zip(to)),
+        Command::Report {
+            team,
+            since,
+            until,
+            format,
+        } => report(
+            settings,
+            &team,
+            since,
+            until.unwrap_or_else(Utc::now),
+            format,
+        ),
         Command::Manifest => {
             let m = manifest::manifest(&settings.public_url);
             println!(
@@ -112,6 +145,66 @@ fn check(path: Option<PathBuf>) -> ExitCode {
         Err((errors, n)) => {
             eprintln!("{errors}");
             eprintln!("{}: {n} problem(s)", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn report(
+    settings: Settings,
+    team: &str,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+    format: Format,
+) -> ExitCode {
+    let config = match &settings.config_file {
+        Some(path) => match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => Config::default(),
+    };
+    if config.team(team).is_none() {
+        let known: Vec<&str> = config.teams.iter().map(|t| t.id.as_str()).collect();
+        eprintln!("error: no team `{team}`; teams: {}", known.join(", "));
+        return ExitCode::FAILURE;
+    }
+    if since >= until {
+        eprintln!("error: --since must be before --until");
+        return ExitCode::FAILURE;
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let built = rt.block_on(async {
+        let store = tocsin::store::Store::open(&settings.data_dir, settings.cache_capacity)
+            .map_err(|e| format!("{e}; while `tocsin serve` runs on this data directory, use GET /api/v1/report instead"))?;
+        gather::build(&config, &store, team, since, until).map_err(|e| e.to_string())
+    });
+    match built {
+        Ok(r) => {
+            match format {
+                Format::Table => print!("{}", gather::table(&r)),
+                Format::Csv => print!("{}", gather::csv(&r)),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&r).expect("a report serialises")
+                ),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }

@@ -42,6 +42,8 @@ pub struct Settings {
     /// SMS, phone pages and live call routing; `None` unless all of
     /// `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN` and `TWILIO_FROM` are set.
     pub twilio: Option<TwilioSettings>,
+    /// Bearer token for `GET /api/v1/…`; unset: the API is off.
+    pub api_token: Option<Secret>,
 }
 
 #[derive(Debug, Clone)]
@@ -126,6 +128,16 @@ impl Settings {
                 });
             }
         };
+        let api_token = match get("TOCSIN_API_TOKEN") {
+            Some(t) if t.trim().len() < 32 => {
+                return Err(SettingsError {
+                    name: "TOCSIN_API_TOKEN",
+                    message: "too short: use at least 32 random characters (openssl rand -hex 16)"
+                        .into(),
+                })
+            }
+            t => t.map(|t| Secret(t.trim().to_string())),
+        };
         let public_url = get("TOCSIN_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
         Ok(Settings {
             listen,
@@ -141,6 +153,7 @@ impl Settings {
             slack_channel_interval: Duration::from_millis(interval_ms),
             cache_capacity: cache_mb * 1024 * 1024,
             twilio,
+            api_token,
         })
     }
 }
@@ -198,6 +211,15 @@ mod tests {
         ])
         .unwrap();
         assert!(!format!("{s:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn the_api_token_must_be_long_enough_to_guess_at() {
+        assert!(settings(&[]).unwrap().api_token.is_none());
+        let e = settings(&[("TOCSIN_API_TOKEN", "secret")]).unwrap_err();
+        assert_eq!(e.name, "TOCSIN_API_TOKEN");
+        let ok = settings(&[("TOCSIN_API_TOKEN", &"a".repeat(32))]).unwrap();
+        assert_eq!(ok.api_token.unwrap().expose().len(), 32);
     }
 
     #[test]

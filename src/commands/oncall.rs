@@ -45,6 +45,10 @@ pub enum OncallCommand {
         nth: u32,
         trade: bool,
     },
+    Report {
+        team: Option<String>,
+        days: i64,
+    },
     /// `until: None` ends the window in force.
     Maintenance {
         service: String,
@@ -140,6 +144,21 @@ pub fn parse(text: &str, tz: Tz, now: DateTime<Utc>) -> Result<OncallCommand, St
                 nth: number(rest.get(2), 1, 20, "shifts")?,
                 trade: sub.name == "swap",
             })
+        }
+        "report" => {
+            too_many(2)?;
+            let mut team = None;
+            let mut days = 7;
+            for w in rest {
+                match *w {
+                    "7d" => days = 7,
+                    "30d" => days = 30,
+                    "90d" => days = 90,
+                    other if team.is_none() => team = Some(other.to_string()),
+                    other => return Err(format!("`{other}` is not 7d, 30d or 90d. {}", usage())),
+                }
+            }
+            Ok(OncallCommand::Report { team, days })
         }
         "maintenance" => {
             let service = needed(0, "service")?;
@@ -254,8 +273,43 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
             until,
             reason,
         } => maintenance(core, inv, asker, &service, until, reason, tz).await,
+        OncallCommand::Report { team, days } => report(core, asker, team, days, now),
     };
     result.unwrap_or_else(|e| e)
+}
+
+/// `/oncall report`: the asker's team by default.
+fn report(
+    core: &Core,
+    asker: Option<&User>,
+    team: Option<String>,
+    days: i64,
+    now: DateTime<Utc>,
+) -> Result<String, String> {
+    let config = &core.config;
+    let team = match team {
+        Some(t) => config.team(&t).ok_or_else(|| {
+            let known: Vec<&str> = config.teams.iter().map(|t| t.id.as_str()).collect();
+            format!("There is no team `{t}`. Teams: {}.", list_or_none(&known))
+        })?,
+        None => asker
+            .and_then(|me| {
+                config
+                    .teams
+                    .iter()
+                    .find(|t| t.members.contains(&me.id) || t.leads.contains(&me.id))
+            })
+            .ok_or("Which team? `/oncall report TEAM [7d|30d|90d]`")?,
+    };
+    let length = chrono::Duration::days(days);
+    let build = |from, to| {
+        crate::report::gather::build(config, &core.store, &team.id, from, to)
+            .map_err(|e| format!("Sorry, the report cannot be built just now ({e})."))
+    };
+    let current = build(now - length, now)?;
+    let before = build(now - length - length, now - length)?;
+    crate::slack::render::report(&current, &before, &team.name, days)
+        .map_err(|e| format!("Sorry, the report could not be written ({e})."))
 }
 
 /// `/oncall maintenance`: members and leads of the service's team only.

@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+pub mod gather;
 #[cfg(test)]
 mod tests;
 
@@ -28,6 +29,16 @@ pub struct Input<'a> {
     pub suppressed: usize,
     /// The team's on-call shifts, clipped or not, over the period.
     pub shifts: &'a [Shift],
+}
+
+/// A date (`2026-11-01`, midnight UTC) or an RFC 3339 instant.
+pub fn parse_day(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+        .map_err(|_| format!("`{s}` is not a date like 2026-11-01 or an RFC 3339 instant"))
 }
 
 /// Durations in seconds.

@@ -14,6 +14,7 @@ const SWAP_TEXT: &str = include_str!("../../templates/swap.text.j2");
 const NOBODY: &str = include_str!("../../templates/escalation.nobody.j2");
 const HANDOFF_DM: &str = include_str!("../../templates/handoff.dm.j2");
 const HANDOFF_CHANNEL: &str = include_str!("../../templates/handoff.channel.j2");
+const REPORT_TEXT: &str = include_str!("../../templates/report.text.j2");
 const PAGE_SMS: &str = include_str!("../../templates/page.sms.j2");
 const PAGE_REMINDER: &str = include_str!("../../templates/page.reminder.j2");
 const VOICE_PAGE: &str = include_str!("../../templates/voice.page.xml.j2");
@@ -29,6 +30,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("handoff.dm", HANDOFF_DM),
     ("handoff.channel", HANDOFF_CHANNEL),
     ("page.sms", PAGE_SMS),
+    ("report.text", REPORT_TEXT),
     ("page.reminder", PAGE_REMINDER),
     // The `.xml` names turn on minijinja's escaping, which is valid for XML too.
     ("voice.page.xml", VOICE_PAGE),
@@ -57,6 +59,17 @@ fn env() -> &'static Environment<'static> {
     ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.add_filter("clip", clip);
+        env.add_function("mins", |s: Option<f64>| {
+            s.map_or("–".to_string(), |v| format!("{:.1} min", v / 60.0))
+        });
+        env.add_function("pct", |x: Option<f64>| {
+            x.map_or("–".to_string(), |v| format!("{:.0}%", v * 100.0))
+        });
+        env.add_function("trend", |now: i64, before: i64| match now.cmp(&before) {
+            std::cmp::Ordering::Greater => format!("(▲ {} from {before})", now - before),
+            std::cmp::Ordering::Less => format!("(▼ {} from {before})", before - now),
+            std::cmp::Ordering::Equal => "(same as before)".to_string(),
+        });
         // Built-in templates are compiled into the binary; a broken one fails the tests.
         for (name, source) in TEMPLATES {
             if let Err(e) = env.add_template(name, source) {
@@ -340,6 +353,22 @@ fn render_page(name: &'static str, ctx: minijinja::Value) -> Result<String, Rend
         .and_then(|t| t.render(ctx))
         .map(|s| s.trim().to_string())
         .map_err(|e| RenderError::Template(name, e))
+}
+
+/// `/oncall report`: a team's numbers over `days`, beside the period before.
+pub fn report(
+    now: &crate::report::Report,
+    before: &crate::report::Report,
+    team: &str,
+    days: i64,
+) -> Result<String, RenderError> {
+    let ctx = context! {
+        now => minijinja::Value::from_serialize(now),
+        before => minijinja::Value::from_serialize(before),
+        team => team,
+        days => days,
+    };
+    render_page("report.text", ctx)
 }
 
 /// The SMS that pages someone about `inc`.

@@ -1,0 +1,170 @@
+//! Reports from the real store: `GET /api/v1/report` (bearer token),
+//! `/oncall report`, and `tocsin report` on the data directory.
+
+use crate::support::*;
+use bytes::Bytes;
+use chrono::{Duration, TimeZone, Utc};
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use tocsin::clock::Clock;
+
+const TOKEN: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+
+async fn get_with(url: &str, auth: Option<&str>) -> (u16, String, String) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = Request::get(url);
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let resp = client
+        .request(req.body(Full::default()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let kind = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, kind, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Two incidents on `api`: one acknowledged after 2 min and resolved after 10,
+/// one resolved by its monitor after 30 min.
+async fn seed(t: &TestApp, clock: &Clock, fake: &FakeSlack) {
+    t.trigger("r1", "API errors").await;
+    clock.advance(Duration::minutes(2));
+    t.click(
+        "incident_acknowledge",
+        1,
+        "U0ALICE",
+        &fake.response_url("a"),
+    )
+    .await;
+    clock.advance(Duration::minutes(8));
+    t.click("incident_resolve", 1, "U0ALICE", &fake.response_url("b"))
+        .await;
+    t.trigger("r2", "API latency").await;
+    t.trigger("r2", "API latency").await;
+    clock.advance(Duration::minutes(30));
+    t.enqueue(&action_body("r2", "resolve")).await;
+}
+
+#[tokio::test]
+async fn the_report_api_needs_its_token_and_returns_the_numbers() {
+    let fake = FakeSlack::start().await;
+    let clock = Clock::manual(Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start_full(
+        dir,
+        Some(&fake),
+        &[("TOCSIN_API_TOKEN", TOKEN)],
+        clock.clone(),
+        CONFIG,
+    )
+    .await;
+    seed(&t, &clock, &fake).await;
+    let url = format!("{}/api/v1/report?team=platform&since=2026-11-24", t.base);
+    assert_eq!(get_with(&url, None).await.0, 401);
+    assert_eq!(get_with(&url, Some("Bearer 0000")).await.0, 401);
+    let bearer = format!("Bearer {TOKEN}");
+    let (status, _, body) = get_with(&url, Some(&bearer)).await;
+    assert_eq!(status, 200, "{body}");
+    let r: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(r["incidents"], 2);
+    assert_eq!(r["mtta"]["mean"], 120.0);
+    assert_eq!(r["mttr"]["p90"], 1800.0, "{r}");
+    assert_eq!(
+        (r["alerts_received"].as_u64(), r["alerts_grouped"].as_u64()),
+        (Some(3), Some(1))
+    );
+    let (status, kind, csv) = get_with(&format!("{url}&format=csv"), Some(&bearer)).await;
+    assert_eq!((status, kind.as_str()), (200, "text/csv; charset=utf-8"));
+    assert!(csv.contains("\nincidents,2\n"), "{csv}");
+    let (status, _, body) = get_with(
+        &format!("{}/api/v1/report?team=nope&since=2026-11-24", t.base),
+        Some(&bearer),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+
+    // The same numbers in Slack, beside the week before.
+    let (_, reply) = t
+        .slash(
+            "/oncall",
+            "report platform 7d",
+            "U0BOB",
+            &fake.response_url("r"),
+        )
+        .await;
+    let text = reply["text"].as_str().unwrap();
+    assert!(text.contains("*Incidents:* 2 (▲ 2 from 0)"), "{text}");
+    assert!(
+        text.contains("*Time to acknowledge:* 2.0 min mean"),
+        "{text}"
+    );
+    assert!(text.contains("• Alice Example: "), "{text}");
+}
+
+#[tokio::test]
+async fn tocsin_report_reads_the_data_directory() {
+    let fake = FakeSlack::start().await;
+    let clock = Clock::manual(Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap());
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), Some(&fake), clock.clone()).await;
+    seed(&t, &clock, &fake).await;
+    let dir = t.stop().await;
+    let config = dir.path().join("tocsin.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .args([
+            "report",
+            "--team",
+            "platform",
+            "--since",
+            "2026-11-24",
+            "--until",
+            "2026-11-26",
+            "--format",
+            "json",
+        ])
+        .env("TOCSIN_DATA", dir.path().join("data"))
+        .env("TOCSIN_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["incidents"], 2);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .args([
+            "report",
+            "--team",
+            "platform",
+            "--since",
+            "2026-11-24",
+            "--until",
+            "2026-11-26",
+        ])
+        .env("TOCSIN_DATA", dir.path().join("data"))
+        .env("TOCSIN_CONFIG", &config)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("incidents              2 (critical 2"),
+        "{table}"
+    );
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .args(["report", "--team", "platform", "--since", "yesterday"])
+        .env("TOCSIN_CONFIG", &config)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a date like 2026-11-01"));
+}
