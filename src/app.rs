@@ -51,6 +51,9 @@ impl Core {
     ) -> Result<Changed, StoreError> {
         let r = self.store.transition(id, t, by, self.clock.now())?;
         self.store.durable().await?;
+        if let Changed::Applied { incident, .. } = &r {
+            crate::metrics::incident_changed(incident, false);
+        }
         if matches!(
             r,
             Changed::Applied {
@@ -286,6 +289,7 @@ impl App {
             config: core.config.clone(),
             api,
             twilio,
+            clock: core.clock.clone(),
             interval: settings.slack_channel_interval,
             ready: core.outbox_ready.clone(),
         };

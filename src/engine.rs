@@ -29,7 +29,13 @@ const HORIZON_DAYS: i64 = 60;
 
 pub async fn run(core: Core, mut shutdown: watch::Receiver<bool>) {
     loop {
-        let next = match pass(&core).await {
+        let started = std::time::Instant::now();
+        let result = pass(&core).await;
+        crate::metrics::global().observe(
+            "tocsin_engine_tick_seconds",
+            started.elapsed().as_secs_f64(),
+        );
+        let next = match result {
             Ok(next) => next,
             Err(e) => {
                 tracing::error!(error = %e, "engine pass failed; retrying");

@@ -105,6 +105,7 @@ impl Handler {
                     .await
             }
             (&Method::GET, "/api/v1/report") => self.report(&req),
+            (&Method::GET, "/metrics") => self.metrics(),
             (&Method::GET | &Method::POST, p) if p.starts_with("/heartbeat/") => {
                 self.heartbeat(&p["/heartbeat/".len()..]).await
             }
@@ -306,6 +307,45 @@ impl Handler {
                 json_response(StatusCode::OK, &json!({"status": "ignored", "reason": why}))
             }
         }
+    }
+
+    /// Prometheus text: the process counters plus gauges read from the store now.
+    fn metrics(&self) -> Resp {
+        let store = &self.core.store;
+        let now = self.core.clock.now();
+        let open = store
+            .open_incidents()
+            .map(|v| v.len() as f64)
+            .unwrap_or(-1.0);
+        let (depth, oldest) = match store.outbox_pending() {
+            Ok(rows) => {
+                let oldest = rows
+                    .iter()
+                    .map(|(_, i)| (now - i.enqueued_at).num_milliseconds() as f64 / 1000.0)
+                    .fold(0.0, f64::max);
+                (rows.len() as f64, oldest)
+            }
+            Err(_) => (-1.0, -1.0),
+        };
+        let text = crate::metrics::global().render(&[
+            ("tocsin_open_incidents", "Incidents not yet resolved.", open),
+            (
+                "tocsin_outbox_depth",
+                "Outbound work waiting to be sent.",
+                depth,
+            ),
+            (
+                "tocsin_outbox_oldest_seconds",
+                "Age of the oldest outbound work waiting.",
+                oldest,
+            ),
+        ]);
+        let mut r = Response::new(Full::new(Bytes::from(text)));
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        r
     }
 
     /// `GET /api/v1/report?team=T&since=DATE[&until=DATE][&format=csv]`, with

@@ -11,6 +11,7 @@
 //! - [`incident`] — incidents and their state machine (pure).
 //! - [`maintenance`] — maintenance windows: alerts recorded, nobody paged, start/end announced once.
 //! - [`ingest`]   — monitoring payloads (PagerDuty Events API v2) into typed alert events.
+//! - [`metrics`]  — counters and histograms for `GET /metrics` (Prometheus text).
 //! - [`report`]   — analytics: MTTA/MTTR, targets, noise, interruptions and fairness (pure).
 //! - [`schedule`] — on-call math: who is on call when, shifts, load (pure).
 //! - [`store`]    — the only module that touches sled: records, keys, trees, group commit.
@@ -32,6 +33,7 @@ pub mod http;
 pub mod incident;
 pub mod ingest;
 pub mod maintenance;
+pub mod metrics;
 pub mod notify;
 pub mod outbox;
 pub mod report;

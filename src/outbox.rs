@@ -49,6 +49,8 @@ pub struct OutboxWorker {
     pub config: Arc<Config>,
     pub api: Option<SlackApi>,
     pub twilio: Option<TwilioApi>,
+    /// Domain time, for the alert → first page latency.
+    pub clock: crate::clock::Clock,
     /// Minimum spacing between two messages in one channel.
     pub interval: Duration,
     /// Poked whenever a row is added.
@@ -85,6 +87,7 @@ impl OutboxWorker {
                 store: self.store.clone(),
                 config: self.config.clone(),
                 api,
+                clock: self.clock.clone(),
             }),
             twilio: self.twilio.clone(),
             config: self.config.clone(),

@@ -261,6 +261,15 @@ impl Ingest {
             }
         };
         core.store.durable().await?;
+        match &outcome {
+            Outcome::Triggered(Triggered::Opened { incident, .. }) => {
+                crate::metrics::incident_changed(incident, true)
+            }
+            Outcome::Changed(Changed::Applied { incident, .. }) => {
+                crate::metrics::incident_changed(incident, false)
+            }
+            _ => {}
+        }
         if queued_slack_work(&outcome) {
             core.outbox_ready.notify_one();
         }

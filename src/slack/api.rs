@@ -43,7 +43,7 @@ impl SlackApi {
             .open_session(&self.token)
             .chat_post_message(&req)
             .await;
-        r.map(|resp| resp.ts.0).map_err(classify)
+        counted("chat.postMessage", r.map(|resp| resp.ts.0))
     }
 
     pub async fn update_message(
@@ -58,7 +58,7 @@ impl SlackApi {
             .open_session(&self.token)
             .chat_update(&req)
             .await;
-        r.map(|_| ()).map_err(classify)
+        counted("chat.update", r.map(|_| ()))
     }
 
     /// The DM channel with a user (conversations.open).
@@ -69,7 +69,7 @@ impl SlackApi {
             .open_session(&self.token)
             .conversations_open(&req)
             .await;
-        r.map(|resp| resp.channel.id.0).map_err(classify)
+        counted("conversations.open", r.map(|resp| resp.channel.id.0))
     }
 
     /// Recent messages of a channel since `oldest` (unix seconds), with metadata.
@@ -88,7 +88,7 @@ impl SlackApi {
             .open_session(&self.token)
             .conversations_history(&req)
             .await;
-        r.map(|resp| resp.messages).map_err(classify)
+        counted("conversations.history", r.map(|resp| resp.messages))
     }
 
     pub async fn respond(
@@ -108,7 +108,7 @@ impl SlackApi {
             .client
             .respond_to_event(&SlackResponseUrl(url), &req)
             .await;
-        r.map(|_| ()).map_err(classify)
+        counted("response_url", r.map(|_| ()))
     }
 }
 
@@ -148,6 +148,19 @@ const TRANSIENT_CODES: &[&str] = &[
     "request_timeout",
     "team_added_to_org",
 ];
+
+/// Counts the call (and a 429) for `/metrics`, then classifies a failure.
+fn counted<T>(method: &'static str, r: Result<T, SlackClientError>) -> Result<T, Failure> {
+    let m = crate::metrics::global();
+    m.inc("tocsin_slack_calls_total", &[("method", method)]);
+    r.map_err(|e| {
+        let f = classify(e);
+        if matches!(f, Failure::RateLimited(_)) {
+            m.inc("tocsin_slack_rate_limited_total", &[("method", method)]);
+        }
+        f
+    })
+}
 
 fn classify(e: SlackClientError) -> Failure {
     match e {

@@ -20,6 +20,7 @@ pub struct SlackDelivery {
     pub store: Store,
     pub config: Arc<Config>,
     pub api: SlackApi,
+    pub clock: crate::clock::Clock,
 }
 
 impl SlackDelivery {
@@ -96,7 +97,17 @@ impl SlackDelivery {
             .with_blocks(r.blocks)
             .with_metadata(meta);
         let ts = self.api.post_message(channel, content).await?;
+        self.first_page(&inc);
         self.remember(id, channel, ts)
+    }
+
+    /// Alert → first message or page: observed once per incident, when its
+    /// channel post or its first DM is accepted, whichever comes first.
+    fn first_page(&self, inc: &crate::incident::Incident) {
+        if inc.message.is_none() && inc.dm_messages.is_empty() {
+            let secs = (self.clock.now() - inc.created_at).num_milliseconds() as f64 / 1000.0;
+            crate::metrics::global().observe("tocsin_alert_to_first_page_seconds", secs.max(0.0));
+        }
     }
 
     fn remember(&self, id: u64, channel: &str, ts: String) -> Result<(), Failure> {
@@ -165,6 +176,7 @@ impl SlackDelivery {
             .with_blocks(r.blocks)
             .with_metadata(meta);
         let ts = self.api.post_message(&channel, content).await?;
+        self.first_page(&inc);
         let dm = MessageRef { channel, ts };
         self.store
             .add_dm_message(id, dm.clone())

@@ -168,3 +168,63 @@ async fn tocsin_report_reads_the_data_directory() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a date like 2026-11-01"));
 }
+
+#[tokio::test]
+async fn metrics_parse_as_prometheus_and_count_what_happened() {
+    let fake = FakeSlack::start().await;
+    let t = TestApp::start(Some(&fake)).await;
+    t.trigger("m1", "metrics check").await;
+    fake.wait_for("chat.postMessage", 1, std::time::Duration::from_secs(5))
+        .await;
+    t.click(
+        "incident_acknowledge",
+        1,
+        "U0ALICE",
+        &fake.response_url("a"),
+    )
+    .await;
+    let (status, kind, text) = get_with(&format!("{}/metrics", t.base), None).await;
+    assert_eq!(status, 200);
+    assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    // Counters are per process and tests share one: at least what this test did.
+    let value = |name: &str, label: Option<(&str, &str)>| {
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name)
+            .filter(|s| label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) => v,
+                _ => 0.0,
+            })
+            .sum::<f64>()
+    };
+    assert!(
+        value("tocsin_incidents_opened_total", Some(("service", "api"))) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value(
+            "tocsin_incidents_acknowledged_total",
+            Some(("severity", "critical"))
+        ) >= 1.0
+    );
+    assert!(
+        value(
+            "tocsin_slack_calls_total",
+            Some(("method", "chat.postMessage"))
+        ) >= 1.0
+    );
+    assert_eq!(value("tocsin_open_incidents", None), 1.0);
+    assert!(scrape.docs.contains_key("tocsin_outbox_depth"));
+    assert!(scrape
+        .samples
+        .iter()
+        .any(|s| s.metric == "tocsin_alert_to_first_page_seconds"
+            && matches!(&s.value, prometheus_parse::Value::Histogram(b) if !b.is_empty())));
+    assert!(scrape
+        .samples
+        .iter()
+        .any(|s| s.metric == "tocsin_engine_tick_seconds"));
+}
