@@ -98,6 +98,16 @@ pub struct Team {
     pub stakeholder_channel: Option<String>,
     /// Default working hours for members without their own.
     pub working_hours: Vec<Restriction>,
+    /// When the weekly report goes to the team's channels.
+    pub weekly_report: Option<WeeklyReport>,
+}
+
+/// Every week at `weekday` (0 = Monday) `at`, local to `time_zone`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WeeklyReport {
+    pub weekday: usize,
+    pub at: NaiveTime,
+    pub time_zone: Tz,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -568,6 +578,14 @@ struct RawTeam {
     stakeholder_channel: Option<String>,
     #[serde(default)]
     working_hours: Vec<RawRestriction>,
+    weekly_report: Option<RawWeeklyReport>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWeeklyReport {
+    at: Str,
+    time_zone: Option<Str>,
 }
 
 #[derive(Deserialize)]
@@ -995,6 +1013,27 @@ impl Checker<'_> {
             working_hours: (t.working_hours.iter().enumerate())
                 .map(|(k, r)| self.restriction(r, &format!("{path}.working_hours[{k}]")))
                 .collect(),
+            weekly_report: t.weekly_report.as_ref().and_then(|w| {
+                let when = parse_day_time(w.at.get_ref());
+                let (weekday, at) = self.take(
+                    when.map(Some),
+                    w.at.span(),
+                    &format!("{path}.weekly_report.at"),
+                    None,
+                )?;
+                let time_zone = match &w.time_zone {
+                    Some(tz) => {
+                        let field = format!("{path}.weekly_report.time_zone");
+                        self.take(parse_tz(tz.get_ref()), tz.span(), &field, Tz::UTC)
+                    }
+                    None => Tz::UTC,
+                };
+                Some(WeeklyReport {
+                    weekday,
+                    at,
+                    time_zone,
+                })
+            }),
         }
     }
 

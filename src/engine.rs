@@ -121,6 +121,11 @@ pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "maintenance announcements failed; will retry"),
     }
+    match crate::report::weekly::send_due(core, now).await {
+        Ok(Some(due)) => next = Some(next.map_or(due, |n| n.min(due))),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "weekly reports failed; will retry"),
+    }
     match crate::heartbeat::check(core, now).await {
         Ok(Some(due)) => next = Some(next.map_or(due, |n| n.min(due))),
         Ok(None) => {}

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 pub mod gather;
 #[cfg(test)]
 mod tests;
+pub mod weekly;
 
 /// Notifications to one person this close together count as one interruption.
 pub const MERGE_WINDOW_SECS: i64 = 60;

@@ -91,6 +91,37 @@ impl SlackApi {
         counted("conversations.history", r.map(|resp| resp.messages))
     }
 
+    /// Shares a file in `channel`: files.getUploadURLExternal, the bytes to
+    /// the URL it gives, then files.completeUploadExternal.
+    pub async fn upload_file(
+        &self,
+        channel: &str,
+        file_name: &str,
+        title: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), Failure> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiFilesGetUploadUrlExternalRequest::new(file_name.into(), bytes.len());
+        let target = counted(
+            "files.getUploadURLExternal",
+            session.get_upload_url_external(&req).await,
+        )?;
+        let upload = SlackApiFilesUploadViaUrlRequest::new(
+            target.upload_url,
+            bytes,
+            "application/octet-stream".into(),
+        );
+        counted("files.upload", session.files_upload_via_url(&upload).await)?;
+        let file = SlackApiFilesComplete::new(target.file_id).with_title(title.into());
+        let done = SlackApiFilesCompleteUploadExternalRequest::new(vec![file])
+            .with_channel_id(channel.into());
+        counted(
+            "files.completeUploadExternal",
+            session.files_complete_upload_external(&done).await,
+        )
+        .map(drop)
+    }
+
     pub async fn respond(
         &self,
         response_url: &str,

@@ -60,6 +60,20 @@ impl SlackDelivery {
                 let content = SlackMessageContent::new().with_text(text.clone());
                 self.api.post_message(channel, content).await?;
             }
+            Outbound::UploadFile {
+                channel,
+                file_name,
+                title,
+                content,
+            } => {
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(content)
+                    .map_err(|e| Failure::Permanent(format!("stored file is not base64: {e}")))?;
+                self.api
+                    .upload_file(channel, file_name, title, bytes)
+                    .await?;
+            }
             Outbound::Sms { .. } | Outbound::Call { .. } | Outbound::Fetch { .. } => {
                 return Err(Failure::Permanent("not Slack work".into()))
             }

@@ -12,6 +12,7 @@ const BOT_SCOPES: &[&str] = &[
     "groups:history",    // same, in private channels
     "im:write",          // open a DM to page someone
     "im:history",        // find a page sent just before a crash, instead of sending it twice
+    "files:write",       // share report charts in team channels
     "app_mentions:read", // answer @tocsin
     "users:read",        // show people by name and time zone
 ];

@@ -106,6 +106,13 @@ pub enum Outbound {
         user: String,
         to: String,
     },
+    /// A file (a report chart) shared in a channel; `content` is base64.
+    UploadFile {
+        channel: String,
+        file_name: String,
+        title: String,
+        content: String,
+    },
     /// A plain GET of a URL a sender asked us to visit: confirming an AWS SNS
     /// subscription.
     Fetch { url: String },

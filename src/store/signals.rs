@@ -144,6 +144,39 @@ impl Store {
         Ok(())
     }
 
+    /// A named cursor (e.g. the last weekly report sent), if ever set.
+    pub fn cursor(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let Some(v) = self.meta.get(format!("cursor:{name}"))? else {
+            return Ok(None);
+        };
+        let s = std::str::from_utf8(&v).map_err(|e| corrupt("meta", e))?;
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|e| corrupt("meta", e))
+    }
+
+    /// Moves cursor `name` to `to` and queues `work`, in one transaction: the
+    /// work is queued once, whatever happens around it.
+    pub fn set_cursor_with(
+        &self,
+        name: &str,
+        to: DateTime<Utc>,
+        work: &[(String, super::Outbound)],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        use sled::Transactional;
+        let key = format!("cursor:{name}");
+        let value = to.to_rfc3339();
+        (&self.meta, &self.outbox).transaction(|(meta, outbox)| -> super::TxResult<()> {
+            meta.insert(key.as_bytes(), value.as_bytes())?;
+            for (lane, op) in work {
+                super::push_outbox(meta, outbox, lane, op.clone(), at)?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
     /// Every maintenance window, by service then start.
     pub fn windows(&self) -> Result<Vec<Window>, StoreError> {
         self.maintenance

@@ -228,3 +228,55 @@ async fn metrics_parse_as_prometheus_and_count_what_happened() {
         .iter()
         .any(|s| s.metric == "tocsin_engine_tick_seconds"));
 }
+
+#[tokio::test]
+async fn the_weekly_report_goes_out_once_per_week_at_the_teams_local_time() {
+    let fake = FakeSlack::start().await;
+    let config = CONFIG.replace(
+        "alert_channel = \"C0PLATFORM\"\n",
+        "alert_channel = \"C0PLATFORM\"\nstakeholder_channel = \"C0EXEC\"\n\
+         weekly_report = { at = \"wed 09:00\", time_zone = \"Europe/London\" }\n",
+    );
+    // Wednesday 03:00 UTC: the first report is due at 09:00 London (GMT) today.
+    let clock = Clock::manual(Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap());
+    let t = TestApp::start_at_with_config(
+        tempfile::tempdir().unwrap(),
+        Some(&fake),
+        clock.clone(),
+        &config,
+    )
+    .await;
+    let reports = || {
+        fake.calls("chat.postMessage")
+            .into_iter()
+            .filter(|c| {
+                c.body["text"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with(":bar_chart: *Weekly report*")
+            })
+            .map(|c| c.body["channel"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let step = |d: Duration| {
+        clock.advance(d);
+        t.app().core().engine_wake.notify_one();
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    step(Duration::hours(5) + Duration::minutes(59));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(reports().is_empty(), "not before 09:00");
+    step(Duration::minutes(1));
+    wait_until(|| reports().len() == 2).await;
+    let mut got = reports();
+    got.sort();
+    assert_eq!(got, ["C0EXEC", "C0PLATFORM"]);
+    step(Duration::hours(1));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(reports().len(), 2, "once a week");
+    // Two weeks pass while nobody looks: only the latest week is sent.
+    step(Duration::days(14));
+    wait_until(|| reports().len() == 4).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(reports().len(), 4);
+}

@@ -231,6 +231,13 @@ impl FakeSlack {
             .trim_start_matches("/api/")
             .trim_start_matches('/')
             .to_string();
+        // Files' bytes go to the URL files.getUploadURLExternal handed out.
+        let body = if path.starts_with("/upload/") {
+            json!({"file": path.trim_start_matches("/upload/"), "bytes": bytes.len(),
+                   "png": bytes.starts_with(b"\x89PNG")})
+        } else {
+            body
+        };
         let mut s = self.state.lock().unwrap();
         if s.down_until.is_some_and(|t| Instant::now() < t) {
             return respond(
@@ -302,6 +309,21 @@ impl FakeSlack {
                 "ok": true, "channel": body["channel"], "ts": body["ts"], "text": body["text"],
                 "message": {"type": "message", "text": body["text"], "blocks": body["blocks"], "edited": {"user": "U0BOT", "ts": body["ts"]}}
             }),
+            "files.getUploadURLExternal" => {
+                let id = format!("F{:04}", s.next_ts);
+                s.next_ts += 1;
+                json!({"ok": true, "file_id": id, "upload_url": format!("http://{}/upload/{id}", self.addr)})
+            }
+            m if m.starts_with("upload/") => {
+                return Response::builder()
+                    .status(StatusCode::OK)
+                    .header("content-type", "text/plain")
+                    .body(Full::new(Bytes::from(format!("OK - {}", body["bytes"]))))
+                    .unwrap();
+            }
+            "files.completeUploadExternal" => {
+                json!({"ok": true, "files": body["files"]})
+            }
             "conversations.history" => {
                 let channel = body["channel"].as_str().unwrap_or("");
                 let msgs: Vec<Value> = s
