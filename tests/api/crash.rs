@@ -14,13 +14,25 @@ fn spawn_tocsin(fake: &FakeSlack, dir: &Path) -> (Child, String) {
 }
 
 fn spawn_with(fake: &FakeSlack, dir: &Path, config_text: &str) -> (Child, String) {
+    spawn_logged(fake, dir, config_text, &[("RUST_LOG", "info")], None)
+}
+
+/// Starts `tocsin serve` with `extra` environment; every stderr line also
+/// goes to `log` when given.
+pub(crate) fn spawn_logged(
+    fake: &FakeSlack,
+    dir: &Path,
+    config_text: &str,
+    extra: &[(&str, &str)],
+    log: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
+) -> (Child, String) {
     let config = dir.join("tocsin.toml");
     std::fs::write(&config, config_text).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_tocsin"))
         .arg("serve")
         .envs(env_for(Some(fake), &dir.join("data"), &config))
         .env("NO_COLOR", "1")
-        .env("RUST_LOG", "info")
+        .envs(extra.iter().copied())
         .current_dir(dir)
         .stderr(Stdio::piped())
         .spawn()
@@ -30,7 +42,10 @@ fn spawn_with(fake: &FakeSlack, dir: &Path, config_text: &str) -> (Child, String
     std::thread::spawn(move || {
         let mut tx = Some(tx);
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("tocsin: {line}");
+            match &log {
+                Some(log) => log.lock().unwrap().push(line.clone()),
+                None => eprintln!("tocsin: {line}"),
+            }
             if let Some(addr) = line
                 .split("addr=")
                 .nth(1)

@@ -14,6 +14,7 @@ mod oncall;
 mod outbox;
 mod report;
 mod rules;
+mod secrets;
 mod signals;
 mod slack;
 mod support;
