@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+pub mod charts;
 pub mod gather;
 #[cfg(test)]
 mod tests;
