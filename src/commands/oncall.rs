@@ -273,18 +273,22 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
             until,
             reason,
         } => maintenance(core, inv, asker, &service, until, reason, tz).await,
-        OncallCommand::Report { team, days } => report(core, asker, team, days, now),
+        OncallCommand::Report { team, days } => {
+            report(core, asker, team, days, now, &inv.channel_id).await
+        }
     };
     result.unwrap_or_else(|e| e)
 }
 
-/// `/oncall report`: the asker's team by default.
-fn report(
+/// `/oncall report`: the asker's team by default; the charts are shared in
+/// the channel the command ran in.
+async fn report(
     core: &Core,
     asker: Option<&User>,
     team: Option<String>,
     days: i64,
     now: DateTime<Utc>,
+    channel: &str,
 ) -> Result<String, String> {
     let config = &core.config;
     let team = match team {
@@ -308,8 +312,20 @@ fn report(
     };
     let current = build(now - length, now)?;
     let before = build(now - length - length, now - length)?;
-    crate::slack::render::report(&current, &before, &team.name, days)
-        .map_err(|e| format!("Sorry, the report could not be written ({e})."))
+    let text = crate::slack::render::report(&current, &before, &team.name, days)
+        .map_err(|e| format!("Sorry, the report could not be written ({e})."))?;
+    let mut queued = 0;
+    for (lane, op) in crate::report::gather::chart_uploads(&current, channel) {
+        match core.enqueue(&lane, op).await {
+            Ok(_) => queued += 1,
+            Err(e) => tracing::warn!(error = %e, "a report chart could not be queued"),
+        }
+    }
+    Ok(if queued > 0 {
+        format!("{text}\n_The charts ({queued}) are being posted in this channel._")
+    } else {
+        text
+    })
 }
 
 /// `/oncall maintenance`: members and leads of the service's team only.

@@ -64,6 +64,38 @@ fn stats_line(name: &str, s: &Stats) -> String {
     )
 }
 
+/// Outbox work that shares the report's charts in `channel`. A chart that
+/// cannot be drawn is logged and left out: the numbers still go out.
+pub fn chart_uploads(r: &Report, channel: &str) -> Vec<(String, crate::store::Outbound)> {
+    use base64::Engine;
+    match super::charts::render_all(r) {
+        Ok(charts) => charts
+            .into_iter()
+            .map(|c| {
+                (
+                    channel.to_string(),
+                    crate::store::Outbound::UploadFile {
+                        channel: channel.to_string(),
+                        file_name: c.file_name,
+                        title: format!(
+                            "{} — {} ({} to {})",
+                            r.team,
+                            c.title,
+                            r.from.format("%Y-%m-%d"),
+                            r.to.format("%Y-%m-%d")
+                        ),
+                        content: base64::engine::general_purpose::STANDARD.encode(c.png),
+                    },
+                )
+            })
+            .collect(),
+        Err(e) => {
+            tracing::error!(team = %r.team, error = %e, "report charts could not be drawn");
+            vec![]
+        }
+    }
+}
+
 /// A plain-text table for the terminal.
 pub fn table(r: &Report) -> String {
     let mut out = format!(

@@ -58,7 +58,9 @@ pub async fn send_due(
             |from, to| crate::report::gather::build(&core.config, &core.store, &team.id, from, to);
         let current = build(slot - week, slot)?;
         let before = build(slot - week - week, slot - week)?;
-        let work = match crate::slack::render::report(&current, &before, &team.name, 7) {
+        let mut work: Vec<(String, Outbound)> = match crate::slack::render::report(
+            &current, &before, &team.name, 7,
+        ) {
             Ok(text) => team
                 .alert_channel
                 .iter()
@@ -79,6 +81,10 @@ pub async fn send_due(
                 vec![]
             }
         };
+        // The charts follow the numbers in the team's own channel.
+        if let Some(channel) = &team.alert_channel {
+            work.extend(crate::report::gather::chart_uploads(&current, channel));
+        }
         queued |= !work.is_empty();
         core.store.set_cursor_with(&name, slot, &work, now)?;
         core.store.durable().await?;

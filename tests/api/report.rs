@@ -108,6 +108,33 @@ async fn the_report_api_needs_its_token_and_returns_the_numbers() {
         "{text}"
     );
     assert!(text.contains("• Alice Example: "), "{text}");
+    assert!(
+        text.contains("The charts (3) are being posted in this channel"),
+        "{text}"
+    );
+    // The three charts reach the channel through Slack's external upload flow.
+    let done = fake
+        .wait_for(
+            "files.completeUploadExternal",
+            3,
+            std::time::Duration::from_secs(5),
+        )
+        .await;
+    assert_eq!(done.len(), 3);
+    assert!(
+        done.iter().all(|c| c.body["channel_id"] == CHANNEL),
+        "{:?}",
+        done[0].body
+    );
+    let uploads: Vec<_> = fake
+        .all_calls()
+        .into_iter()
+        .filter(|(m, _)| m.starts_with("upload/"))
+        .collect();
+    assert_eq!(uploads.len(), 3);
+    assert!(uploads
+        .iter()
+        .all(|(_, b)| b["png"] == true && b["bytes"].as_u64().unwrap() > 1000));
 }
 
 #[tokio::test]
@@ -271,6 +298,14 @@ async fn the_weekly_report_goes_out_once_per_week_at_the_teams_local_time() {
     let mut got = reports();
     got.sort();
     assert_eq!(got, ["C0EXEC", "C0PLATFORM"]);
+    let charts = fake
+        .wait_for(
+            "files.completeUploadExternal",
+            3,
+            std::time::Duration::from_secs(5),
+        )
+        .await;
+    assert_eq!(charts.len(), 3, "the charts follow in the team channel");
     step(Duration::hours(1));
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(reports().len(), 2, "once a week");
