@@ -38,8 +38,26 @@ impl Reply {
             body: Some(json!({ "error": message.into() })),
         }
     }
+    /// A private reply: the text as Block Kit sections (each within Slack's
+    /// 3,000-character limit, split at line ends), with the text as fallback.
     fn ephemeral(text: String) -> Reply {
-        Reply::json(json!({ "response_type": "ephemeral", "text": text }))
+        let mut sections: Vec<String> = vec![];
+        for line in text.lines() {
+            match sections.last_mut() {
+                Some(s) if s.chars().count() + line.chars().count() < 2900 => {
+                    s.push('\n');
+                    s.push_str(line);
+                }
+                _ => sections.push(line.chars().take(2900).collect()),
+            }
+        }
+        let blocks: Vec<serde_json::Value> = sections
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .take(50)
+            .map(|s| json!({"type": "section", "text": {"type": "mrkdwn", "text": s}}))
+            .collect();
+        Reply::json(json!({ "response_type": "ephemeral", "text": text, "blocks": blocks }))
     }
 }
 
@@ -262,6 +280,23 @@ async fn respond_privately(core: &Core, response_url: Option<&str>, text: String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_replies_become_sections_within_slacks_limits() {
+        let line = "x".repeat(99);
+        let text: Vec<String> = (0..70).map(|_| line.clone()).collect();
+        let r = Reply::ephemeral(text.join("\n"));
+        let body = r.body.unwrap();
+        let blocks = body["blocks"].as_array().unwrap();
+        assert_eq!(blocks.len(), 3);
+        for b in blocks {
+            assert!(b["text"]["text"].as_str().unwrap().chars().count() <= 3000);
+        }
+        let parsed: Vec<slack_morphism::prelude::SlackBlock> =
+            serde_json::from_value(body["blocks"].clone()).unwrap();
+        assert_eq!(parsed.len(), 3);
+        assert_eq!(body["text"].as_str().unwrap().len(), 70 * 100 - 1);
+    }
 
     #[test]
     fn clicks_parse_from_action_ids_and_values() {
