@@ -49,6 +49,7 @@ pub enum OncallCommand {
         team: Option<String>,
         days: i64,
     },
+    Audit(Option<String>),
     /// `until: None` ends the window in force.
     Maintenance {
         service: String,
@@ -144,6 +145,10 @@ pub fn parse(text: &str, tz: Tz, now: DateTime<Utc>) -> Result<OncallCommand, St
                 nth: number(rest.get(2), 1, 20, "shifts")?,
                 trade: sub.name == "swap",
             })
+        }
+        "audit" => {
+            too_many(1)?;
+            Ok(OncallCommand::Audit(rest.first().map(|s| s.to_string())))
         }
         "report" => {
             too_many(2)?;
@@ -273,11 +278,86 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
             until,
             reason,
         } => maintenance(core, inv, asker, &service, until, reason, tz).await,
+        OncallCommand::Audit(team) => audit(core, asker, team, tz),
         OncallCommand::Report { team, days } => {
             report(core, asker, team, days, now, &inv.channel_id).await
         }
     };
     result.unwrap_or_else(|e| e)
+}
+
+/// The team named, or the asker's own; `usage` is shown when there is neither.
+fn team_or_own<'a>(
+    config: &'a Config,
+    asker: Option<&User>,
+    team: Option<String>,
+    usage: &str,
+) -> Result<&'a crate::config::Team, String> {
+    match team {
+        Some(t) => config.team(&t).ok_or_else(|| {
+            let known: Vec<&str> = config.teams.iter().map(|t| t.id.as_str()).collect();
+            format!("There is no team `{t}`. Teams: {}.", list_or_none(&known))
+        }),
+        None => asker
+            .and_then(|me| {
+                config
+                    .teams
+                    .iter()
+                    .find(|t| t.members.contains(&me.id) || t.leads.contains(&me.id))
+            })
+            .ok_or_else(|| format!("Which team? `{usage}`")),
+    }
+}
+
+/// `/oncall audit`: the team's recent changes, newest first.
+fn audit(
+    core: &Core,
+    asker: Option<&User>,
+    team: Option<String>,
+    tz: Tz,
+) -> Result<String, String> {
+    let team = team_or_own(&core.config, asker, team, "/oncall audit TEAM")?;
+    let entries = core
+        .store
+        .audit(&team.id, 20)
+        .map_err(|e| format!("Sorry, the audit log cannot be read just now ({e})."))?;
+    if entries.is_empty() {
+        return Ok(format!(
+            "Nothing has changed in {}'s on-call arrangements yet.",
+            team.name
+        ));
+    }
+    let lines: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            format!(
+                "• {} <@{}> {}: {}",
+                when(e.at, tz),
+                e.actor,
+                e.action,
+                e.detail
+            )
+        })
+        .collect();
+    Ok(format!(
+        "*Changes to {}*, newest first:\n{}",
+        team.name,
+        lines.join("\n")
+    ))
+}
+
+/// Records who changed a team's arrangements; a failure is logged, never fatal.
+fn record_audit(core: &Core, team: &str, actor: &str, action: &str, detail: String) {
+    let e = crate::store::AuditEntry {
+        at: core.clock.now(),
+        team: team.to_string(),
+        actor: actor.to_string(),
+        action: action.to_string(),
+        detail,
+    };
+    if let Err(err) = core.store.add_audit(&e) {
+        tracing::error!(error = %err, "cannot write the audit log");
+    }
 }
 
 /// `/oncall report`: the asker's team by default; the charts are shared in
@@ -291,20 +371,7 @@ async fn report(
     channel: &str,
 ) -> Result<String, String> {
     let config = &core.config;
-    let team = match team {
-        Some(t) => config.team(&t).ok_or_else(|| {
-            let known: Vec<&str> = config.teams.iter().map(|t| t.id.as_str()).collect();
-            format!("There is no team `{t}`. Teams: {}.", list_or_none(&known))
-        })?,
-        None => asker
-            .and_then(|me| {
-                config
-                    .teams
-                    .iter()
-                    .find(|t| t.members.contains(&me.id) || t.leads.contains(&me.id))
-            })
-            .ok_or("Which team? `/oncall report TEAM [7d|30d|90d]`")?,
-    };
+    let team = team_or_own(config, asker, team, "/oncall report TEAM [7d|30d|90d]")?;
     let length = chrono::Duration::days(days);
     let build = |from, to| {
         crate::report::gather::build(config, &core.store, &team.id, from, to)
@@ -347,12 +414,10 @@ async fn maintenance(
         )
     })?;
     let team = config.team(&svc.team);
-    let allowed = asker.is_some_and(|me| {
-        team.is_some_and(|t| t.members.contains(&me.id) || t.leads.contains(&me.id))
-    });
+    let allowed = asker.is_some_and(|me| team.is_some_and(|t| t.leads.contains(&me.id)));
     if !allowed {
         return Err(format!(
-            "Only members and leads of {} can put {} in maintenance.",
+            "Only a lead of {} can put {} in maintenance or end it.",
             team.map_or(svc.team.as_str(), |t| t.name.as_str()),
             svc.name
         ));
@@ -361,6 +426,21 @@ async fn maintenance(
         |e: crate::store::StoreError| format!("Sorry, that could not be saved ({e}). Try again.");
     match until {
         Some(until) => {
+            record_audit(
+                core,
+                &svc.team,
+                &inv.user_id,
+                "maintenance",
+                format!(
+                    "{} until {}{}",
+                    svc.name,
+                    until.format("%Y-%m-%d %H:%M UTC"),
+                    reason
+                        .as_ref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                ),
+            );
             crate::maintenance::start(core, &svc.id, until, reason, &inv.user_id)
                 .await
                 .map_err(failed)?;
@@ -375,10 +455,20 @@ async fn maintenance(
             .await
             .map_err(failed)?
         {
-            Some(_) => Ok(format!(
-                "Maintenance on {} is over; paging resumes.",
-                svc.name
-            )),
+            Some(_) => {
+                record_audit(
+                    core,
+                    &svc.team,
+                    &inv.user_id,
+                    "maintenance",
+                    format!("{} ended early", svc.name),
+                );
+                core.store.durable().await.map_err(failed)?;
+                Ok(format!(
+                    "Maintenance on {} is over; paging resumes.",
+                    svc.name
+                ))
+            }
             None => Ok(format!("{} is not in maintenance.", svc.name)),
         },
     }
@@ -562,6 +652,19 @@ async fn set_override(
         .store
         .add_override(schedule_id, over, &inv.user_id, core.clock.now())
         .map_err(|e| format!("Sorry, the override could not be saved ({e})."))?;
+    record_audit(
+        core,
+        &s.team,
+        &inv.user_id,
+        "override",
+        format!(
+            "#{} {} on call for {schedule_id} from {} to {}",
+            stored.id,
+            who.name,
+            from.format("%Y-%m-%d %H:%M UTC"),
+            to.format("%Y-%m-%d %H:%M UTC")
+        ),
+    );
     core.store
         .durable()
         .await

@@ -14,7 +14,7 @@
 
 mod records;
 mod signals;
-pub use signals::{Suppressed, Window, CHANGE_RETENTION_DAYS};
+pub use signals::{AuditEntry, Suppressed, Window, CHANGE_RETENTION_DAYS};
 
 pub use records::{Outbound, OutboxItem, StoredOverride, SwapRequest, SwapState};
 
@@ -145,6 +145,8 @@ pub struct Store {
     suppressed: sled::Tree,
     /// service id, start (ms) → maintenance window.
     maintenance: sled::Tree,
+    /// team id, time (ms), sequence → who changed what (overrides, maintenance).
+    audit: sled::Tree,
     committer: mpsc::UnboundedSender<FlushRequest>,
     /// Highest outbox sequence known to be on disk: the worker sends nothing
     /// newer, so a crash can never roll back a change Slack already saw.
@@ -198,6 +200,7 @@ impl Store {
             heartbeats: db.open_tree("heartbeats")?,
             suppressed: db.open_tree("suppressed")?,
             maintenance: db.open_tree("maintenance")?,
+            audit: db.open_tree("audit")?,
             meta,
             db,
             committer: tx,

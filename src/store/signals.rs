@@ -40,6 +40,17 @@ impl Window {
     }
 }
 
+/// One change to a team's on-call arrangements, for `/oncall audit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: DateTime<Utc>,
+    pub team: String,
+    /// Slack user id of whoever made the change.
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+}
+
 /// An alert an event rule suppressed: recorded for the numbers, paged to nobody.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Suppressed {
@@ -142,6 +153,30 @@ impl Store {
             },
         )?;
         Ok(())
+    }
+
+    /// Appends to the team's audit log (durable with the next `durable()`).
+    pub fn add_audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
+        let seq = self.db.generate_id()?;
+        let mut key = change_prefix(&e.team);
+        key.extend_from_slice(&e.at.timestamp_millis().to_be_bytes());
+        key.extend_from_slice(&seq.to_be_bytes());
+        let json = serde_json::to_vec(e).map_err(|e| corrupt("audit", e))?;
+        self.audit.insert(key, json)?;
+        Ok(())
+    }
+
+    /// The team's latest `limit` audit entries, newest first.
+    pub fn audit(&self, team: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.audit
+            .scan_prefix(change_prefix(team))
+            .rev()
+            .take(limit)
+            .map(|kv| {
+                let (_, v) = kv?;
+                serde_json::from_slice(&v).map_err(|e| corrupt("audit", e))
+            })
+            .collect()
     }
 
     /// A named cursor (e.g. the last weekly report sent), if ever set.

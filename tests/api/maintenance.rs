@@ -30,17 +30,17 @@ async fn a_window_from_slack_holds_pages_and_is_announced_once_each_way() {
     let store = t.app().core().store.clone();
     let r = fake.response_url("m");
     let (_, reply) = t
-        .slash("/oncall", "maintenance api 2h db upgrade", "U0NOBODY", &r)
+        .slash("/oncall", "maintenance api 2h db upgrade", "U0BOB", &r)
         .await;
     assert!(
         reply["text"]
             .as_str()
             .unwrap()
-            .contains("Only members and leads"),
+            .contains("Only a lead of Platform"),
         "{reply}"
     );
     let (_, reply) = t
-        .slash("/oncall", "maintenance api 2h db upgrade", "U0BOB", &r)
+        .slash("/oncall", "maintenance api 2h db upgrade", "U0ALICE", &r)
         .await;
     assert!(
         reply["text"]
@@ -76,6 +76,19 @@ async fn a_window_from_slack_holds_pages_and_is_announced_once_each_way() {
     assert!(
         n[1].contains("is over: paging resumes. 1 alert(s) arrived during it."),
         "{n:?}"
+    );
+    // Both changes are in the team's audit log, newest first; members may read it.
+    let (_, reply) = t.slash("/oncall", "audit", "U0BOB", &r).await;
+    let log = reply["text"].as_str().unwrap();
+    let lines: Vec<&str> = log.lines().skip(1).collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(
+        lines[0].contains("<@U0ALICE> maintenance: Public API ended early"),
+        "{log}"
+    );
+    assert!(
+        lines[1].contains("maintenance: Public API until 2026-11-25 05:00 UTC (db upgrade)"),
+        "{log}"
     );
 
     assert_eq!(t.trigger("m2", "replica lag").await.0, 202);

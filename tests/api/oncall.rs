@@ -86,6 +86,12 @@ async fn overrides_respect_leads_show_up_and_survive_a_restart() {
         who.contains("<@U0ALICE> until"),
         "override kept across restart: {who}"
     );
+    // The change is in the team's audit log, across the restart too.
+    let audit = text(&t.slash("/oncall", "audit platform", "U0BOB", r).await);
+    assert!(
+        audit.contains("<@U0ALICE> override: #1 Alice Example on call for platform-primary"),
+        "{audit}"
+    );
 
     let bad = text(
         &t.slash(
