@@ -243,7 +243,7 @@ impl Handler {
             Err(IngestError::Store(e)) => {
                 tracing::error!(error = %e, "alerts could not be stored");
                 json_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
+                    StatusCode::SERVICE_UNAVAILABLE,
                     &json!({"error": "alerts could not be stored; retry"}),
                 )
             }
@@ -489,9 +489,10 @@ impl Handler {
             ),
             Err(IngestError::Store(e)) => {
                 tracing::error!(error = %e, "event could not be stored");
-                // 5xx makes senders (Alertmanager, PagerDuty clients) retry.
+                // 503 makes senders (Alertmanager, PagerDuty clients) retry;
+                // never 202 for an event that is not on disk.
                 json_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
+                    StatusCode::SERVICE_UNAVAILABLE,
                     &json!({"status": "error", "message": "event could not be stored; retry"}),
                 )
             }

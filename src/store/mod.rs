@@ -151,6 +151,8 @@ pub struct Store {
     /// Highest outbox sequence known to be on disk: the worker sends nothing
     /// newer, so a crash can never roll back a change Slack already saw.
     flushed_outbox: Arc<AtomicU64>,
+    /// Fault injection: while set, every flush fails as a full or broken disk would.
+    failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A request to the group-commit task. It carries its own handle on the
@@ -205,12 +207,24 @@ impl Store {
             db,
             committer: tx,
             flushed_outbox: Arc::new(AtomicU64::new(flushed)),
+            failing: Arc::default(),
         })
+    }
+
+    /// Makes every `durable()` fail (or succeed again): the fault-injection
+    /// hook behind which tests play a disk that stopped taking writes.
+    pub fn inject_write_failure(&self, failing: bool) {
+        self.failing.store(failing, Ordering::Relaxed);
     }
 
     /// Waits until everything written before this call is on disk. Concurrent
     /// callers share one flush (group commit).
     pub async fn durable(&self) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::Relaxed) {
+            return Err(StoreError::Flush(
+                "the disk refused the write (injected)".into(),
+            ));
+        }
         let (tx, rx) = oneshot::channel();
         let req = FlushRequest {
             db: self.db.clone(),

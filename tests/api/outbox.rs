@@ -132,3 +132,45 @@ async fn a_message_slack_refuses_for_good_goes_to_dead_letters_without_blocking_
     assert_eq!(dead.len(), 1, "{dead:?}");
     wait_until(|| core.store.outbox_pending().unwrap().is_empty()).await;
 }
+
+#[tokio::test]
+async fn a_store_that_cannot_write_gets_503_never_202_and_recovers() {
+    let fake = FakeSlack::start().await;
+    let t = TestApp::start(Some(&fake)).await;
+    let store = t.app().core().store.clone();
+    store.inject_write_failure(true);
+    for _ in 0..3 {
+        let (status, body) = t.trigger("disk", "disk full").await;
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["status"], "error");
+    }
+    let am = serde_json::json!({"version": "4", "groupKey": "g", "status": "firing",
+        "alerts": [{"status": "firing", "labels": {"alertname": "X"}, "fingerprint": "f"}]});
+    let (status, _) = post(
+        &format!("{}/integrations/alertmanager/{KEY}", t.base),
+        &[],
+        am.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 503);
+    // Writing works again: the sender's retry is accepted, once per incident.
+    store.inject_write_failure(false);
+    let (status, _) = t.trigger("disk", "disk full").await;
+    assert_eq!(status, 202);
+    let open: Vec<_> = store
+        .incidents()
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.dedup_key == "disk")
+        .collect();
+    assert_eq!(open.len(), 1, "the retries joined one incident");
+    fake.wait_for("chat.postMessage", 1, Duration::from_secs(5))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let posts = fake
+        .calls("chat.postMessage")
+        .iter()
+        .filter(|c| c.body["text"].as_str().unwrap_or("").contains("disk full"))
+        .count();
+    assert_eq!(posts, 1);
+}
