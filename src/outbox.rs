@@ -63,9 +63,22 @@ struct Lane {
     ready_at: Option<Instant>,
     busy: bool,
     failures: u32,
+    /// Incidents a digest already announced; their own posts still follow.
+    covered: HashSet<u64>,
 }
 
-type Done = (String, u64, Result<(), Failure>);
+/// What one in-flight delivery is about: an outbox row, or a storm digest
+/// announcing incidents whose own messages are still queued.
+enum Job {
+    Row(u64),
+    Digest(Vec<u64>),
+}
+
+type Done = (String, Job, Result<(), Failure>);
+
+/// At most this many incidents are named in one digest (about 200
+/// characters each, well inside Slack's message size).
+const DIGEST_MAX: usize = 100;
 
 impl OutboxWorker {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
@@ -128,6 +141,21 @@ impl OutboxWorker {
                     continue;
                 }
                 lane.busy = true;
+                // A storm: several new incidents wait for this channel, which
+                // takes one message a second. Name them all in one message
+                // now; each one's own message follows at Slack's pace.
+                if let Some(ids) = storm(lane).filter(|_| !self.interval.is_zero()) {
+                    let (ctx, tx, name) = (ctx.clone(), done_tx.clone(), name.clone());
+                    inflight.spawn(async move {
+                        let r = tokio::time::timeout(CALL_TIMEOUT, ctx.digest(&name, &ids))
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(Failure::Transient("no answer in time".into()))
+                            });
+                        let _ = tx.send((name, Job::Digest(ids), r));
+                    });
+                    continue;
+                }
                 let (ctx, tx, name) = (ctx.clone(), done_tx.clone(), name.clone());
                 let was_suspect = suspect.remove(&seq);
                 inflight.spawn(async move {
@@ -135,7 +163,7 @@ impl OutboxWorker {
                     let r = tokio::time::timeout(CALL_TIMEOUT, ctx.deliver(seq, was_suspect))
                         .await
                         .unwrap_or_else(|_| Err(Failure::Transient("no answer in time".into())));
-                    let _ = tx.send((name, seq, r));
+                    let _ = tx.send((name, Job::Row(seq), r));
                 });
             }
             // Forget idle lanes once their pacing window has passed.
@@ -148,14 +176,23 @@ impl OutboxWorker {
             );
             tokio::select! {
                 _ = self.ready.notified() => {}
-                Some((name, seq, result)) = done_rx.recv() => {
-                    // After an unclear failure Slack may have the message already:
-                    // look before sending it again.
-                    if matches!(result, Err(Failure::Transient(_))) {
-                        suspect.insert(seq);
-                    }
-                    if let Some(lane) = lanes.get_mut(&name) {
-                        self.settle(lane, &name, seq, result);
+                Some((name, job, result)) = done_rx.recv() => {
+                    match job {
+                        Job::Row(seq) => {
+                            // After an unclear failure Slack may have the message
+                            // already: look before sending it again.
+                            if matches!(result, Err(Failure::Transient(_))) {
+                                suspect.insert(seq);
+                            }
+                            if let Some(lane) = lanes.get_mut(&name) {
+                                self.settle(lane, &name, seq, result);
+                            }
+                        }
+                        Job::Digest(ids) => {
+                            if let Some(lane) = lanes.get_mut(&name) {
+                                self.settle_digest(lane, &name, ids, result);
+                            }
+                        }
                     }
                 }
                 _ = sleep => {}
@@ -189,12 +226,45 @@ impl OutboxWorker {
         }
     }
 
+    /// A digest is a courtesy: on a final failure its incidents are marked
+    /// announced anyway, since each one's own message still goes out.
+    fn settle_digest(
+        &self,
+        lane: &mut Lane,
+        name: &str,
+        ids: Vec<u64>,
+        result: Result<(), Failure>,
+    ) {
+        lane.busy = false;
+        let now = Instant::now();
+        match result {
+            Ok(()) => {
+                lane.covered.extend(ids);
+                lane.failures = 0;
+                lane.ready_at = Some(now + self.interval);
+            }
+            Err(Failure::RateLimited(wait)) => lane.ready_at = Some(now + wait),
+            Err(Failure::Transient(why)) => {
+                lane.failures += 1;
+                let wait = backoff(lane.failures);
+                tracing::warn!(lane = name, ?wait, %why, "storm digest failed; will retry");
+                lane.ready_at = Some(now + wait);
+            }
+            Err(e) => {
+                tracing::warn!(lane = name, error = ?e, "storm digest not sent; the incidents' own messages follow");
+                lane.covered.extend(ids);
+            }
+        }
+    }
+
     fn settle(&self, lane: &mut Lane, name: &str, seq: u64, result: Result<(), Failure>) {
         lane.busy = false;
         let now = Instant::now();
         match result {
             Ok(()) => {
-                lane.queue.pop_front();
+                if let Some((_, Outbound::PostIncident { incident, .. })) = lane.queue.pop_front() {
+                    lane.covered.remove(&incident);
+                }
                 lane.failures = 0;
                 lane.ready_at = Some(now + self.interval);
             }
@@ -263,6 +333,33 @@ async fn fetch(url: &str) -> Result<(), Failure> {
     }
 }
 
+/// The new incidents waiting in `lane` that no digest named yet, when one of
+/// them would otherwise wait behind other messages: the next message names
+/// them all, so none waits longer than one pacing interval to be seen.
+fn storm(lane: &Lane) -> Option<Vec<u64>> {
+    let new_incident = |op: &Outbound| match op {
+        Outbound::PostIncident { incident, .. } if !lane.covered.contains(incident) => {
+            Some(*incident)
+        }
+        _ => None,
+    };
+    let waiting = lane
+        .queue
+        .iter()
+        .skip(1)
+        .any(|(_, op)| new_incident(op).is_some());
+    if !waiting {
+        return None;
+    }
+    let ids: Vec<u64> = lane
+        .queue
+        .iter()
+        .filter_map(|(_, op)| new_incident(op))
+        .take(DIGEST_MAX)
+        .collect();
+    Some(ids)
+}
+
 /// Capped exponential backoff: 250 ms, 500 ms, 1 s, … 30 s.
 fn backoff(failures: u32) -> Duration {
     let exp = failures.saturating_sub(1).min(16);
@@ -277,6 +374,11 @@ struct Delivery {
 }
 
 impl Delivery {
+    async fn digest(&self, channel: &str, ids: &[u64]) -> Result<(), Failure> {
+        let slack = self.slack.as_ref().ok_or(Failure::Unconfigured("Slack"))?;
+        slack.digest(channel, ids).await
+    }
+
     /// Performs row `seq` and removes it once the receiver has it.
     async fn deliver(&self, seq: u64, suspect: bool) -> Result<(), Failure> {
         let Some(item) = self.store.outbox_item(seq).map_err(store_failure)? else {

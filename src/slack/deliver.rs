@@ -115,6 +115,30 @@ impl SlackDelivery {
         self.remember(id, channel, ts)
     }
 
+    /// One message naming new incidents at once, sent in a storm
+    /// ahead of their own messages. Incidents already posted are left out.
+    pub async fn digest(&self, channel: &str, ids: &[u64]) -> Result<(), Failure> {
+        let mut incidents = vec![];
+        for id in ids {
+            if let Some(inc) = self.store.incident(*id).map_err(store_failure)? {
+                if inc.message.is_none() {
+                    incidents.push(inc);
+                }
+            }
+        }
+        if incidents.is_empty() {
+            return Ok(());
+        }
+        let text = render::storm_digest(&incidents, &self.config)
+            .map_err(|e| Failure::Permanent(e.to_string()))?;
+        let content = SlackMessageContent::new().with_text(text);
+        self.api.post_message(channel, content).await?;
+        for inc in &incidents {
+            self.first_page(inc);
+        }
+        Ok(())
+    }
+
     /// Alert → first message or page: observed once per incident, when its
     /// channel post or its first DM is accepted, whichever comes first.
     fn first_page(&self, inc: &crate::incident::Incident) {

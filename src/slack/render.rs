@@ -14,6 +14,7 @@ const SWAP_TEXT: &str = include_str!("../../templates/swap.text.j2");
 const NOBODY: &str = include_str!("../../templates/escalation.nobody.j2");
 const HANDOFF_DM: &str = include_str!("../../templates/handoff.dm.j2");
 const HANDOFF_CHANNEL: &str = include_str!("../../templates/handoff.channel.j2");
+const STORM_DIGEST: &str = include_str!("../../templates/storm.digest.j2");
 const REPORT_TEXT: &str = include_str!("../../templates/report.text.j2");
 const PAGE_SMS: &str = include_str!("../../templates/page.sms.j2");
 const PAGE_REMINDER: &str = include_str!("../../templates/page.reminder.j2");
@@ -31,6 +32,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("handoff.channel", HANDOFF_CHANNEL),
     ("page.sms", PAGE_SMS),
     ("report.text", REPORT_TEXT),
+    ("storm.digest", STORM_DIGEST),
     ("page.reminder", PAGE_REMINDER),
     // The `.xml` names turn on minijinja's escaping, which is valid for XML too.
     ("voice.page.xml", VOICE_PAGE),
@@ -369,6 +371,12 @@ pub fn report(
         days => days,
     };
     render_page("report.text", ctx)
+}
+
+/// Several new incidents named in one message, during an alert storm.
+pub fn storm_digest(incidents: &[Incident], config: &Config) -> Result<String, RenderError> {
+    let items: Vec<minijinja::Value> = incidents.iter().map(|i| page_context(i, config)).collect();
+    render_page("storm.digest", context! { incidents => items })
 }
 
 /// The SMS that pages someone about `inc`.

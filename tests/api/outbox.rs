@@ -174,3 +174,56 @@ async fn a_store_that_cannot_write_gets_503_never_202_and_recovers() {
         .count();
     assert_eq!(posts, 1);
 }
+
+#[tokio::test]
+async fn in_a_storm_new_incidents_are_named_at_once_then_posted_one_by_one() {
+    let fake = FakeSlack::start().await;
+    // Paced, as in production: one message per channel per 300 ms here.
+    let t = TestApp::start_with(Some(&fake), &[("TOCSIN_SLACK_CHANNEL_INTERVAL_MS", "300")]).await;
+    let started = std::time::Instant::now();
+    for i in 0..6 {
+        assert_eq!(
+            t.trigger(&format!("storm-{i}"), &format!("shard {i} down"))
+                .await
+                .0,
+            202
+        );
+    }
+    let in_channel = || {
+        fake.calls("chat.postMessage")
+            .into_iter()
+            .filter(|c| c.body["channel"] == CHANNEL)
+            .collect::<Vec<_>>()
+    };
+    wait_until(|| in_channel().len() >= 2).await;
+    let first_two = in_channel();
+    // The first new incident goes out at once; the rest are named together next.
+    let digest = first_two
+        .iter()
+        .find(|c| c.body["text"].as_str().unwrap().contains("new incidents"))
+        .expect("a digest");
+    let text = digest.body["text"].as_str().unwrap();
+    for i in 2..=6 {
+        assert!(
+            text.contains(&format!("#{i} [critical] shard {} down", i - 1)),
+            "{text}"
+        );
+    }
+    assert!(
+        digest.at.duration_since(started) < Duration::from_secs(1),
+        "named within a second"
+    );
+    // Every incident still gets its own message, paced.
+    wait_until(|| {
+        in_channel()
+            .iter()
+            .filter(|c| !c.body["metadata"].is_null())
+            .count()
+            == 6
+    })
+    .await;
+    let calls = in_channel();
+    for pair in calls.windows(2) {
+        assert!(pair[1].at.duration_since(pair[0].at) >= Duration::from_millis(290));
+    }
+}
