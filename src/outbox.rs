@@ -87,6 +87,12 @@ impl OutboxWorker {
                 "Slack is not configured (SLACK_BOT_TOKEN is unset): Slack messages are kept in the outbox until it is"
             );
         }
+        if self.api.is_none() && self.twilio.is_none() {
+            // Nothing to send to: every row would only be parked. Reading them
+            // anyway costs ingest throughput, so wait for a run with credentials.
+            let _ = shutdown.changed().await;
+            return;
+        }
         let mut lanes: BTreeMap<String, Lane> = BTreeMap::new();
         let mut last_seq = 0u64;
         // Rows left by an earlier process may have reached Slack just before it stopped.
