@@ -85,6 +85,10 @@ impl Store {
         service: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<Change>, StoreError> {
+        // Asked on every alert; most services have no recent changes at all.
+        if self.changes.is_empty() {
+            return Ok(vec![]);
+        }
         let prefix = change_prefix(service);
         let mut from = prefix.clone();
         from.extend_from_slice(&since.timestamp_millis().to_be_bytes());
@@ -225,6 +229,10 @@ impl Store {
 
     /// The window of `service` in force at `t`, if any.
     pub fn window_at(&self, service: &str, t: DateTime<Utc>) -> Result<Option<Window>, StoreError> {
+        // Asked on every alert; usually there is no window at all.
+        if self.maintenance.is_empty() {
+            return Ok(None);
+        }
         let prefix = change_prefix(service);
         for kv in self.maintenance.scan_prefix(&prefix) {
             let (_, v) = kv?;
