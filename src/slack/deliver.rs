@@ -132,15 +132,12 @@ impl SlackDelivery {
         let text = render::storm_digest(&incidents, &self.config)
             .map_err(|e| Failure::Permanent(e.to_string()))?;
         let content = SlackMessageContent::new().with_text(text);
-        self.api.post_message(channel, content).await?;
-        for inc in &incidents {
-            self.first_page(inc);
-        }
-        Ok(())
+        // The latency histogram counts each incident's own message, once.
+        self.api.post_message(channel, content).await.map(drop)
     }
 
     /// Alert → first message or page: observed once per incident, when its
-    /// channel post or its first DM is accepted, whichever comes first.
+    /// own channel post or its first DM is accepted, whichever comes first.
     fn first_page(&self, inc: &crate::incident::Incident) {
         if inc.message.is_none() && inc.dm_messages.is_empty() {
             let secs = (self.clock.now() - inc.created_at).num_milliseconds() as f64 / 1000.0;
