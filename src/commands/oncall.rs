@@ -373,12 +373,14 @@ async fn report(
     let config = &core.config;
     let team = team_or_own(config, asker, team, "/oncall report TEAM [7d|30d|90d]")?;
     let length = chrono::Duration::days(days);
-    let build = |from, to| {
-        crate::report::gather::build(config, &core.store, &team.id, from, to)
-            .map_err(|e| format!("Sorry, the report cannot be built just now ({e})."))
-    };
-    let current = build(now - length, now)?;
-    let before = build(now - length - length, now - length)?;
+    let (current, before) = crate::report::gather::build_with_previous(
+        config,
+        &core.store,
+        &team.id,
+        now - length,
+        now,
+    )
+    .map_err(|e| format!("Sorry, the report cannot be built just now ({e})."))?;
     let text = crate::slack::render::report(&current, &before, &team.name, days)
         .map_err(|e| format!("Sorry, the report could not be written ({e})."))?;
     let mut queued = 0;

@@ -17,7 +17,32 @@ pub fn build(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Report, StoreError> {
+    period(config, store, &store.incidents()?, team, from, to)
+}
+
+/// The report over `[from, to)` and the one for the same length just
+/// before it, for trends; the incident log is read once for both.
+pub fn build_with_previous(
+    config: &Config,
+    store: &Store,
+    team: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<(Report, Report), StoreError> {
     let incidents = store.incidents()?;
+    let now = period(config, store, &incidents, team, from, to)?;
+    let before = period(config, store, &incidents, team, from - (to - from), from)?;
+    Ok((now, before))
+}
+
+fn period(
+    config: &Config,
+    store: &Store,
+    incidents: &[crate::incident::Incident],
+    team: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Report, StoreError> {
     let mut suppressed = 0;
     for s in config.services.iter().filter(|s| s.team == team) {
         suppressed += store
@@ -40,7 +65,7 @@ pub fn build(
         team,
         from,
         to,
-        incidents: &incidents,
+        incidents,
         suppressed,
         shifts: &team_shifts,
     }))

@@ -54,10 +54,13 @@ pub async fn send_due(
             slot = next_slot(w, slot);
         }
         let week = Duration::days(7);
-        let build =
-            |from, to| crate::report::gather::build(&core.config, &core.store, &team.id, from, to);
-        let current = build(slot - week, slot)?;
-        let before = build(slot - week - week, slot - week)?;
+        let (current, before) = crate::report::gather::build_with_previous(
+            &core.config,
+            &core.store,
+            &team.id,
+            slot - week,
+            slot,
+        )?;
         let mut work: Vec<(String, Outbound)> = match crate::slack::render::report(
             &current, &before, &team.name, 7,
         ) {
