@@ -150,6 +150,23 @@ fn check(path: Option<PathBuf>) -> ExitCode {
     }
 }
 
+/// The configured file (or an empty config without one); errors are printed.
+fn load_config(settings: &Settings) -> Option<Config> {
+    match &settings.config_file {
+        Some(path) => Config::load(path).map_err(|e| eprintln!("{e}")).ok(),
+        None => Some(Config::default()),
+    }
+}
+
+/// A small runtime for the commands that read the store; errors are printed.
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| eprintln!("error: cannot start the runtime: {e}"))
+        .ok()
+}
+
 fn report(
     settings: Settings,
     team: &str,
@@ -157,15 +174,8 @@ fn report(
     until: DateTime<Utc>,
     format: Format,
 ) -> ExitCode {
-    let config = match &settings.config_file {
-        Some(path) => match Config::load(path) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        None => Config::default(),
+    let Some(config) = load_config(&settings) else {
+        return ExitCode::FAILURE;
     };
     if config.team(team).is_none() {
         let known: Vec<&str> = config.teams.iter().map(|t| t.id.as_str()).collect();
@@ -176,15 +186,8 @@ fn report(
         eprintln!("error: --since must be before --until");
         return ExitCode::FAILURE;
     }
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
     };
     let built = rt.block_on(async {
         let store = tocsin::store::Store::open(&settings.data_dir, settings.cache_capacity)
@@ -216,15 +219,8 @@ fn oncall(
     at: Option<DateTime<Utc>>,
     window: Option<(DateTime<Utc>, DateTime<Utc>)>,
 ) -> ExitCode {
-    let config = match &settings.config_file {
-        Some(path) => match Config::load(path) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("{e}");
-                return ExitCode::FAILURE;
-            }
-        },
-        None => Config::default(),
+    let Some(config) = load_config(&settings) else {
+        return ExitCode::FAILURE;
     };
     let chosen: Vec<_> = config
         .schedules
@@ -245,15 +241,8 @@ fn oncall(
     }
     // Overrides live in the store; a running server holds its lock, so say so
     // and answer from the configuration alone rather than fail.
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
     };
     let store = rt.block_on(async {
         tocsin::store::Store::open(&settings.data_dir, settings.cache_capacity)
