@@ -2,36 +2,11 @@
 //! `/oncall report`, and `tocsin report` on the data directory.
 
 use crate::support::*;
-use bytes::Bytes;
 use chrono::{Duration, TimeZone, Utc};
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use tocsin::clock::Clock;
 
 const TOKEN: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
-
-async fn get_with(url: &str, auth: Option<&str>) -> (u16, String, String) {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut req = Request::get(url);
-    if let Some(a) = auth {
-        req = req.header("authorization", a);
-    }
-    let resp = client
-        .request(req.body(Full::default()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let kind = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, kind, String::from_utf8_lossy(&body).into_owned())
-}
 
 /// Two incidents on `api`: one acknowledged after 2 min and resolved after 10,
 /// one resolved by its monitor after 30 min.
@@ -145,22 +120,24 @@ async fn tocsin_report_reads_the_data_directory() {
     seed(&t, &clock, &fake).await;
     let dir = t.stop().await;
     let config = dir.path().join("tocsin.toml");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
-        .args([
-            "report",
-            "--team",
-            "platform",
-            "--since",
-            "2026-11-24",
-            "--until",
-            "2026-11-26",
-            "--format",
-            "json",
-        ])
-        .env("TOCSIN_DATA", dir.path().join("data"))
-        .env("TOCSIN_CONFIG", &config)
-        .output()
-        .unwrap();
+    let report = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+            .args([
+                "report",
+                "--team",
+                "platform",
+                "--since",
+                "2026-11-24",
+                "--until",
+                "2026-11-26",
+            ])
+            .args(extra)
+            .env("TOCSIN_DATA", dir.path().join("data"))
+            .env("TOCSIN_CONFIG", &config)
+            .output()
+            .unwrap()
+    };
+    let out = report(&["--format", "json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -168,21 +145,7 @@ async fn tocsin_report_reads_the_data_directory() {
     );
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["incidents"], 2);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
-        .args([
-            "report",
-            "--team",
-            "platform",
-            "--since",
-            "2026-11-24",
-            "--until",
-            "2026-11-26",
-        ])
-        .env("TOCSIN_DATA", dir.path().join("data"))
-        .env("TOCSIN_CONFIG", &config)
-        .output()
-        .unwrap();
-    let table = String::from_utf8_lossy(&out.stdout);
+    let table = String::from_utf8_lossy(&report(&[]).stdout).into_owned();
     assert!(
         table.contains("incidents              2 (critical 2"),
         "{table}"

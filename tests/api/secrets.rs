@@ -115,13 +115,13 @@ async fn secrets_never_appear_in_the_logs_at_any_level() {
     .await;
     assert_eq!(bad.0, 401);
     assert_eq!(get(&format!("{base}/heartbeat/{HEARTBEAT}")).await.0, 200);
-    let report = post(
+    let bearer = format!("Bearer {API_TOKEN}");
+    let report = get_with(
         &format!("{base}/api/v1/report?team=platform&since=2026-01-01"),
-        &[],
-        vec![],
+        Some(&bearer),
     )
     .await;
-    assert_eq!(report.0, 404, "POST is not the report API");
+    assert_eq!(report.0, 200, "{}", report.2);
     let url = format!("{}/voice/page/1?user=alice", fake_twilio::PUBLIC);
     fake_twilio::webhook(&base, &url, &[("CallSid", "CA1")]).await;
     json_post(

@@ -585,6 +585,27 @@ pub async fn post(url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> (u16, V
     )
 }
 
+/// One HTTP GET with an optional `Authorization` header: status, content type, body.
+pub async fn get_with(url: &str, auth: Option<&str>) -> (u16, String, String) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = Request::get(url);
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let resp = client
+        .request(req.body(Full::default()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let kind = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, kind, String::from_utf8_lossy(&body).into_owned())
+}
+
 pub async fn get(url: &str) -> (u16, Value) {
     let (status, text) = get_text(url).await;
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
