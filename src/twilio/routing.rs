@@ -15,9 +15,9 @@ use crate::escalation::resolve_targets;
 use crate::incident::{
     Actor, AlertDetails, Attempt, CallLog, Incident, Ring, Severity, Transition, Voicemail,
 };
-use crate::ingest::{AlertAction, AlertEvent, Ingest};
+use crate::ingest::{AlertAction, AlertEvent, Ingest, Outcome};
 use crate::schedule::on_call_at;
-use crate::store::{update_lane, Outbound};
+use crate::store::{update_lane, Outbound, Triggered};
 use chrono::{DateTime, Utc};
 
 /// Longest voicemail, in seconds.
@@ -203,14 +203,11 @@ async fn start(
             };
             let ingest = Ingest { core: core.clone() };
             match ingest.apply(&event).await {
-                Ok(_) => match core
-                    .store
-                    .open_incident_by_key(&service.integration_key, &dedup)
-                {
-                    Ok(Some(inc)) => inc.id,
-                    Ok(None) => return sorry("the call's incident vanished"),
-                    Err(e) => return sorry(e),
-                },
+                Ok(Outcome::Triggered(
+                    Triggered::Opened { incident, .. } | Triggered::Appended { incident, .. },
+                )) => incident.id,
+                // An event rule dropped or suppressed the call's incident.
+                Ok(_) => return sorry("the call opened no incident"),
                 Err(e) => return sorry(e),
             }
         }
