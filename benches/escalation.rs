@@ -67,6 +67,7 @@ fn seed(store: &Store, prefix: &str, due: impl Fn(usize) -> DateTime<Utc>) {
                 join_within: None,
                 member_keys: vec![],
                 flapping: None,
+                room: None,
             })
             .unwrap();
     }

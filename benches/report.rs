@@ -202,6 +202,7 @@ fn incidents(config: &Config, from: DateTime<Utc>) -> Vec<Incident> {
                 flap_times: vec![],
                 notices,
                 flapping: false,
+                coord: Default::default(),
             }
         })
         .collect()

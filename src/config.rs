@@ -100,6 +100,30 @@ pub struct Team {
     pub working_hours: Vec<Restriction>,
     /// When the weekly report goes to the team's channels.
     pub weekly_report: Option<WeeklyReport>,
+    /// Incident channels: when they open on their own, how often the
+    /// commander is asked for an update, when they are archived.
+    pub rooms: RoomSettings,
+}
+
+/// A team's settings for incident channels (war rooms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoomSettings {
+    /// Incidents at this level or worse get a channel at once.
+    pub channel_at: Option<crate::warroom::Sev>,
+    /// Per level: ask the commander for an update after this long without one.
+    pub update_every: Vec<(crate::warroom::Sev, Duration)>,
+    /// A resolved incident's channel is archived this long after.
+    pub archive_after: Duration,
+}
+
+impl Default for RoomSettings {
+    fn default() -> Self {
+        RoomSettings {
+            channel_at: None,
+            update_every: vec![],
+            archive_after: crate::warroom::DEFAULT_ARCHIVE_AFTER,
+        }
+    }
 }
 
 /// Every week at `weekday` (0 = Monday) `at`, local to `time_zone`.
@@ -211,6 +235,8 @@ pub struct Service {
     /// The mapping for `/integrations/webhook/{key}` payloads: a built-in name
     /// (`datadog`, …) or `integrations/NAME.toml` beside the config file.
     pub webhook: Option<String>,
+    /// Overrides the team's `channel_at` for this service's incidents.
+    pub channel_at: Option<crate::warroom::Sev>,
 }
 
 /// Grouping: an alert joins the service's open group incident if that
@@ -579,6 +605,10 @@ struct RawTeam {
     #[serde(default)]
     working_hours: Vec<RawRestriction>,
     weekly_report: Option<RawWeeklyReport>,
+    channel_at: Option<Str>,
+    #[serde(default)]
+    update_every: std::collections::BTreeMap<String, Str>,
+    archive_after: Option<Str>,
 }
 
 #[derive(Deserialize)]
@@ -657,6 +687,7 @@ struct RawService {
     grouping: Option<Spanned<RawGrouping>>,
     flapping: Option<Spanned<RawFlapping>>,
     ack_target_minutes: Option<Spanned<u32>>,
+    channel_at: Option<Str>,
 }
 
 #[derive(Deserialize)]
@@ -1034,7 +1065,56 @@ impl Checker<'_> {
                     time_zone,
                 })
             }),
+            rooms: self.rooms(t, &path),
         }
+    }
+
+    fn rooms(&mut self, t: &RawTeam, path: &str) -> RoomSettings {
+        let mut out = RoomSettings {
+            channel_at: self.sev(t.channel_at.as_ref(), &format!("{path}.channel_at")),
+            ..RoomSettings::default()
+        };
+        for (level, every) in &t.update_every {
+            let field = format!("{path}.update_every.{level}");
+            let Some(sev) = crate::warroom::Sev::parse(level) else {
+                let m = format!("`{level}` is not a severity level: use SEV1, SEV2, SEV3 or SEV4");
+                self.err(every.span(), field, m);
+                continue;
+            };
+            let d = parse_duration(every.get_ref()).and_then(|d| {
+                if d < Duration::minutes(1) || d > Duration::days(7) {
+                    Err("ask for updates at least a minute and at most 7 days apart".to_string())
+                } else {
+                    Ok(d)
+                }
+            });
+            if let Ok(d) = self.take(d.map(Ok), every.span(), &field, Err(())) {
+                out.update_every.push((sev, d));
+            }
+        }
+        if let Some(a) = &t.archive_after {
+            let d = parse_duration(a.get_ref()).and_then(|d| {
+                if d > Duration::days(90) {
+                    Err("archive within 90 days".to_string())
+                } else {
+                    Ok(d)
+                }
+            });
+            let field = format!("{path}.archive_after");
+            out.archive_after = self.take(d, a.span(), &field, out.archive_after);
+        }
+        out
+    }
+
+    fn sev(&mut self, s: Option<&Str>, field: &str) -> Option<crate::warroom::Sev> {
+        let s = s?;
+        let r = crate::warroom::Sev::parse(s.get_ref()).ok_or_else(|| {
+            format!(
+                "`{}` is not a severity level: use SEV1, SEV2, SEV3 or SEV4",
+                s.get_ref()
+            )
+        });
+        self.take(r.map(Some), s.span(), field, None)
     }
 
     fn schedule(&mut self, i: usize, s: &Spanned<RawSchedule>, known: &Known) -> Schedule {
@@ -1273,7 +1353,9 @@ impl Checker<'_> {
                     }
                 },
             };
+            let channel_at = self.sev(s.channel_at.as_ref(), &format!("{path}.channel_at"));
             out.push(Service {
+                channel_at,
                 id: s.id.get_ref().clone(),
                 name: s.name.clone(),
                 team: s.team.get_ref().clone(),

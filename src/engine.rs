@@ -206,6 +206,17 @@ pub fn plan_step(
     now: DateTime<Utc>,
     on_call: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Incident, Vec<(String, Outbound)>), String> {
+    // The room's own timers: archive a resolved incident's channel, or ask
+    // the commander for an update. Escalation waits for the next pass.
+    let nudge = |i: &Incident| {
+        render::nudge(i, now).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "nudge template failed");
+            format!("Please post a status update on #{}.", i.id)
+        })
+    };
+    if let Some(planned) = crate::warroom::plan_timer(config, inc, due_at, now, &nudge) {
+        return Ok(planned);
+    }
     // The index keeps milliseconds; the incident may hold a finer instant.
     let millis = |t: DateTime<Utc>| t.timestamp_millis();
     if inc.state == State::Acknowledged && inc.snoozed_until.map(millis) == Some(millis(due_at)) {

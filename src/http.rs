@@ -121,8 +121,11 @@ impl Handler {
                 .await
             }
             (&Method::POST, "/slack/events") => {
-                self.with_slack_body(req, |h, b| async move { inbound::events(&h.core, &b) })
-                    .await
+                self.with_slack_body(
+                    req,
+                    |h, b| async move { inbound::events(&h.core, &b).await },
+                )
+                .await
             }
             (&Method::POST, "/slack/commands") => {
                 self.with_slack_body(

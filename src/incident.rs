@@ -5,6 +5,7 @@
 
 use crate::config::{Urgency, Via};
 use crate::escalation::Escalation;
+use crate::warroom::Coordination;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -162,6 +163,9 @@ pub struct Incident {
     /// Reopened because it flaps: kept here, nobody paged anew.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub flapping: bool,
+    /// Severity level, roles, room, subscribers and timeline entries.
+    #[serde(default, skip_serializing_if = "Coordination::is_empty")]
+    pub coord: Coordination,
 }
 
 /// A change event (`POST /v2/change/enqueue`): something that changed on a service.
@@ -356,9 +360,10 @@ impl Incident {
     }
 
     /// When time alone next changes this incident: its next escalation step
-    /// while triggered, the end of its snooze while acknowledged.
+    /// while triggered, the end of its snooze while acknowledged, and its
+    /// room's timer (an update nudge, the archive once resolved).
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
-        match self.state {
+        let own = match self.state {
             State::Triggered => {
                 let step = self.escalation.as_ref().and_then(|e| e.next_at);
                 let held = self.held.iter().map(|h| h.until).min();
@@ -367,7 +372,8 @@ impl Incident {
             }
             State::Acknowledged => self.snoozed_until,
             State::Resolved => None,
-        }
+        };
+        own.into_iter().chain(crate::warroom::due(self)).min()
     }
 
     /// Made high urgency (a critical alert, or a person escalating): pages
@@ -470,6 +476,7 @@ pub(crate) mod tests {
             flap_times: vec![],
             notices: vec![],
             flapping: false,
+            coord: Coordination::default(),
         }
     }
 

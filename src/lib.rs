@@ -21,6 +21,7 @@
 //! - [`slack`]    — everything that knows Slack: signatures, inbound payloads, rendering, delivery.
 //! - [`twilio`]   — SMS and phone calls: the REST client, signatures, voice webhooks (TwiML).
 //! - [`http`]     — the hyper server: routing, body limits, error mapping.
+//! - [`warroom`]  — incident channels: severity levels, roles, timeline, stakeholder updates.
 
 pub mod app;
 pub mod clock;
@@ -42,3 +43,4 @@ pub mod settings;
 pub mod slack;
 pub mod store;
 pub mod twilio;
+pub mod warroom;

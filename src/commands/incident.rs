@@ -1,11 +1,17 @@
-//! `/incident`: list open incidents, acknowledge or resolve one.
+//! `/incident`: list, acknowledge, resolve and escalate incidents; declare
+//! one; run its war room (channel, roles, updates, severity, notes, timeline).
 
 use super::oncall::{find_user, parse_user, UserRef};
 use super::{spec, Invocation};
 use crate::app::Core;
 use crate::incident::{Actor, Transition};
 use crate::slack::render::{actor_mention, no_change, slack_date};
-use crate::store::Changed;
+use crate::store::{Changed, Outbound};
+use crate::warroom::actions::Role;
+use crate::warroom::Sev;
+
+/// Longest status update or note: it must fit one Block Kit section.
+const TEXT_MAX: usize = 2800;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IncidentCommand {
@@ -17,6 +23,17 @@ pub enum IncidentCommand {
     /// Minutes.
     Snooze(u64, i64),
     Help,
+    /// Opens the declare form, with a title if one was given.
+    New(Option<String>),
+    Channel(u64),
+    /// `None`: the incident whose channel the command ran in.
+    Role(Option<u64>, Role, UserRef),
+    Update(Option<u64>, String),
+    Note(Option<u64>, String),
+    Severity(Option<u64>, Sev),
+    Timeline(Option<u64>),
+    /// true: subscribe; false: unsubscribe.
+    Subscribe(u64, bool),
 }
 
 /// Parses the text after `/incident`. The error is a message for the user.
@@ -67,8 +84,85 @@ pub fn parse(text: &str) -> Result<IncidentCommand, String> {
             [one, who] => Ok(IncidentCommand::Assign(parse_id(one)?, parse_user(who))),
             _ => Err(format!("Usage: `/incident {}`", sub.usage)),
         },
+        "new" => {
+            let title = tail(text, 1);
+            if title.chars().count() > 150 {
+                return Err("Keep the title to 150 characters; the form takes the details.".into());
+            }
+            Ok(IncidentCommand::New(
+                (!title.is_empty()).then(|| title.to_string()),
+            ))
+        }
+        "channel" => Ok(IncidentCommand::Channel(id()?)),
+        "commander" | "comms" => {
+            let role = if sub.name == "commander" {
+                Role::Commander
+            } else {
+                Role::Comms
+            };
+            match rest.as_slice() {
+                [who] => Ok(IncidentCommand::Role(None, role, parse_user(who))),
+                [one, who] => Ok(IncidentCommand::Role(
+                    Some(parse_id(one)?),
+                    role,
+                    parse_user(who),
+                )),
+                _ => Err(format!("Usage: `/incident {}`", sub.usage)),
+            }
+        }
+        "update" | "note" => {
+            let (id, body) = match rest.first() {
+                Some(w) if w.starts_with('#') => (Some(parse_id(w)?), tail(text, 2)),
+                _ => (None, tail(text, 1)),
+            };
+            if body.is_empty() {
+                return Err(format!(
+                    "What should it say? Usage: `/incident {}`",
+                    sub.usage
+                ));
+            }
+            if body.chars().count() > TEXT_MAX {
+                return Err(format!("Keep it under {TEXT_MAX} characters."));
+            }
+            Ok(if sub.name == "update" {
+                IncidentCommand::Update(id, body.to_string())
+            } else {
+                IncidentCommand::Note(id, body.to_string())
+            })
+        }
+        "severity" => {
+            let level = |w: &str| {
+                Sev::parse(w).ok_or(format!(
+                    "`{w}` is not a severity: use SEV1, SEV2, SEV3 or SEV4."
+                ))
+            };
+            match rest.as_slice() {
+                [s] => Ok(IncidentCommand::Severity(None, level(s)?)),
+                [one, s] => Ok(IncidentCommand::Severity(Some(parse_id(one)?), level(s)?)),
+                _ => Err(format!("Usage: `/incident {}`", sub.usage)),
+            }
+        }
+        "timeline" => match rest.as_slice() {
+            [] => Ok(IncidentCommand::Timeline(None)),
+            [one] => Ok(IncidentCommand::Timeline(Some(parse_id(one)?))),
+            _ => Err(format!("Usage: `/incident {}`", sub.usage)),
+        },
+        "subscribe" => Ok(IncidentCommand::Subscribe(id()?, true)),
+        "unsubscribe" => Ok(IncidentCommand::Subscribe(id()?, false)),
         other => Err(format!("`/incident {other}` is declared but not handled")),
     }
+}
+
+/// `text` without its first `words` words, trimmed; the rest keeps its spacing.
+fn tail(text: &str, words: usize) -> &str {
+    let mut rest = text.trim_start();
+    for _ in 0..words {
+        rest = rest
+            .find(char::is_whitespace)
+            .map_or("", |i| &rest[i..])
+            .trim_start();
+    }
+    rest.trim_end()
 }
 
 /// Accepts `42` or `#42`.
@@ -92,6 +186,103 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
         user_id: inv.user_id.clone(),
     };
     let result = match cmd {
+        IncidentCommand::New(title) => return open_declare_form(core, inv, title.as_deref()).await,
+        IncidentCommand::Channel(id) => {
+            return answer(core.open_room(id, &inv.user_id).await, id, |_| {
+                format!("Opening a channel for #{id}: its people and you are invited, and a live summary is pinned there.")
+            })
+        }
+        IncidentCommand::Role(id, role, who) => {
+            let id = match here(core, inv, id) {
+                Ok(id) => id,
+                Err(msg) => return msg,
+            };
+            let slack_id = match &who {
+                UserRef::Slack(s) => s.clone(),
+                name => match find_user(&core.config, name).and_then(|u| u.slack_id.clone()) {
+                    Some(s) => s,
+                    None => return "That person is not in tocsin's configuration with a Slack id; mention them as @user.".to_string(),
+                },
+            };
+            return answer(
+                core.set_role(id, role, &slack_id, &inv.user_id).await,
+                id,
+                |_| {
+                    let label = match role {
+                        Role::Commander => "incident commander",
+                        Role::Comms => "comms lead",
+                    };
+                    format!("<@{slack_id}> is now {label} of #{id}.")
+                },
+            );
+        }
+        IncidentCommand::Update(id, text) => {
+            let id = match here(core, inv, id) {
+                Ok(id) => id,
+                Err(msg) => return msg,
+            };
+            return answer(core.post_update(id, &inv.user_id, &text).await, id, |inc| {
+                let mut places = vec![];
+                if inc.coord.room.is_some() {
+                    places.push("the incident channel".to_string());
+                }
+                if core
+                    .config
+                    .team_of_service(&inc.service_id)
+                    .and_then(|t| t.stakeholder_channel.as_ref())
+                    .is_some()
+                {
+                    places.push("the stakeholder channel".to_string());
+                }
+                if !inc.coord.subscribers.is_empty() {
+                    places.push(format!("{} subscriber(s)", inc.coord.subscribers.len()));
+                }
+                if places.is_empty() {
+                    format!("Update recorded on #{id}; the incident has no channel, stakeholder channel or subscribers to tell.")
+                } else {
+                    format!("Update posted on #{id} to {}.", places.join(", "))
+                }
+            });
+        }
+        IncidentCommand::Note(id, text) => {
+            let id = match here(core, inv, id) {
+                Ok(id) => id,
+                Err(msg) => return msg,
+            };
+            return answer(core.add_note(id, &inv.user_id, &text).await, id, |_| {
+                format!("Added to #{id}'s timeline.")
+            });
+        }
+        IncidentCommand::Severity(id, sev) => {
+            let id = match here(core, inv, id) {
+                Ok(id) => id,
+                Err(msg) => return msg,
+            };
+            return answer(core.set_severity(id, sev, &inv.user_id).await, id, |inc| {
+                format!("#{id} is now {}.", inc.sev().as_str())
+            });
+        }
+        IncidentCommand::Timeline(id) => {
+            let id = match here(core, inv, id) {
+                Ok(id) => id,
+                Err(msg) => return msg,
+            };
+            return match core.store.incident(id) {
+                Ok(Some(inc)) => crate::slack::render::timeline(&inc, &core.config)
+                    .unwrap_or_else(|e| format!("Sorry, the timeline could not be shown ({e}).")),
+                Ok(None) => format!("There is no incident #{id}."),
+                Err(e) => format!("Sorry, incidents cannot be read just now ({e})."),
+            };
+        }
+        IncidentCommand::Subscribe(id, on) => {
+            return answer(core.subscribe(id, &inv.user_id, on).await, id, |_| {
+                if on {
+                    format!("You will get #{id}'s status updates and its resolve summary by DM.")
+                } else {
+                    format!("You will no longer get #{id}'s updates.")
+                }
+            })
+        }
         IncidentCommand::Help => return spec("/incident").expect("declared").help(),
         IncidentCommand::List => return list(core),
         IncidentCommand::Escalate(id) => {
@@ -142,6 +333,57 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
             tracing::error!(incident = id, error = %e, "command failed");
             format!("Sorry, #{id} could not be changed just now ({e}). Please try again.")
         }
+    }
+}
+
+/// The incident a command is about: the one named, else the one whose
+/// channel the command ran in.
+fn here(core: &Core, inv: &Invocation, id: Option<u64>) -> Result<u64, String> {
+    if let Some(id) = id {
+        return Ok(id);
+    }
+    match core.store.incident_by_room(&inv.channel_id) {
+        Ok(Some(inc)) => Ok(inc.id),
+        Ok(None) => Err("This is not an incident's channel: name the incident, like `#42`.".into()),
+        Err(e) => Err(format!("Sorry, incidents cannot be read just now ({e}).")),
+    }
+}
+
+/// The reply to a war-room change: `done` when it applied, else why not.
+fn answer(
+    r: crate::warroom::actions::Answer,
+    id: u64,
+    done: impl FnOnce(&crate::incident::Incident) -> String,
+) -> String {
+    match r {
+        Ok(Ok(inc)) => done(&inc),
+        Ok(Err(why)) => why,
+        Err(e) => {
+            tracing::error!(incident = id, error = %e, "command failed");
+            format!("Sorry, #{id} could not be changed just now ({e}). Please try again.")
+        }
+    }
+}
+
+/// Queues the declare form for the person who ran `/incident new`.
+async fn open_declare_form(core: &Core, inv: &Invocation, title: Option<&str>) -> String {
+    let Some(trigger) = inv.trigger_id.clone().filter(|t| !t.is_empty()) else {
+        return "Slack sent no trigger_id, so the form cannot open; please try again.".into();
+    };
+    if core.config.services.is_empty() {
+        return "No services are configured, so there is nothing to declare an incident on.".into();
+    }
+    let view = match crate::slack::render::declare_view(&core.config, title) {
+        Ok(v) => v,
+        Err(e) => return format!("Sorry, the form could not be drawn ({e})."),
+    };
+    let op = Outbound::OpenView {
+        trigger_id: trigger,
+        view,
+    };
+    match core.enqueue(&format!("views:{}", inv.user_id), op).await {
+        Ok(_) => "Opening the form to declare an incident…".into(),
+        Err(e) => format!("Sorry, the form could not be opened just now ({e})."),
     }
 }
 
@@ -223,6 +465,59 @@ mod tests {
         check("ack 99999999999999999999999", Err("not an incident id"));
         check("list all", Err("takes no arguments"));
         check("explode", Err("I don't know"));
+        check("new", Ok(New(None)));
+        check(
+            "declare  Checkout is  down ",
+            Ok(New(Some("Checkout is  down".into()))),
+        );
+        check("channel #12", Ok(Channel(12)));
+        check("channel", Err("Which incident?"));
+        check(
+            "commander <@U0CAROL|carol>",
+            Ok(Role(
+                None,
+                crate::warroom::actions::Role::Commander,
+                UserRef::Slack("U0CAROL".into()),
+            )),
+        );
+        check(
+            "comms 4 bob",
+            Ok(Role(
+                Some(4),
+                crate::warroom::actions::Role::Comms,
+                UserRef::Name("bob".into()),
+            )),
+        );
+        check("commander", Err("Usage: `/incident commander [ID] @user`"));
+        check(
+            "update   Rolled back  v1.2; errors falling",
+            Ok(Update(None, "Rolled back  v1.2; errors falling".into())),
+        );
+        check(
+            "update #7 3 servers down",
+            Ok(Update(Some(7), "3 servers down".into())),
+        );
+        check(
+            "update 3 servers down",
+            Ok(Update(None, "3 servers down".into())),
+        );
+        check("update", Err("What should it say?"));
+        check("update #7", Err("What should it say?"));
+        check("update #x text", Err("not an incident id"));
+        check(&format!("update {}", "x".repeat(3000)), Err("under 2800"));
+        check(
+            "note #2 the DB failed over",
+            Ok(Note(Some(2), "the DB failed over".into())),
+        );
+        check("severity sev1", Ok(Severity(None, Sev::Sev1)));
+        check("sev 9 SEV3", Ok(Severity(Some(9), Sev::Sev3)));
+        check("severity SEV5", Err("not a severity"));
+        check("severity", Err("Usage"));
+        check("timeline", Ok(Timeline(None)));
+        check("timeline #3", Ok(Timeline(Some(3))));
+        check("subscribe 3", Ok(Subscribe(3, true)));
+        check("unsubscribe #3", Ok(Subscribe(3, false)));
+        check("subscribe", Err("Which incident?"));
     }
 
     proptest::proptest! {

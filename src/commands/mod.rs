@@ -74,6 +74,8 @@ pub struct Invocation {
     pub text: String,
     pub user_id: String,
     pub channel_id: String,
+    /// Lets a reply open a modal (views.open) within 3 s.
+    pub trigger_id: Option<String>,
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use crate::escalation::Escalation;
 use crate::incident::Severity;
 use crate::incident::{Actor, AlertDetails, Incident, SubAlert, Transition};
 use crate::store::{Changed, NewAlert, StoreError, Suppressed, Triggered};
+use crate::warroom::{self, Sev};
 
 /// What an alert asks for, independent of the format it came in.
 #[derive(Debug, Clone, PartialEq)]
@@ -169,6 +170,12 @@ impl Ingest {
                 join_within: join.map(|(w, _)| w),
                 member_keys: join.map(|(_, m)| vec![m.to_string()]).unwrap_or_default(),
                 flapping: service.flapping.map(|f| (f.count, f.window)),
+                room: warroom::wants_room(
+                    &core.config,
+                    &service.id,
+                    Sev::from_severity(details.severity),
+                )
+                .then(|| warroom::new_room(&core.config, &service.id)),
             })
         };
         let outcome = match &ev.action {

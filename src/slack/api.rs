@@ -91,6 +91,79 @@ impl SlackApi {
         counted("conversations.history", r.map(|resp| resp.messages))
     }
 
+    /// Creates a public channel (conversations.create); its id.
+    pub async fn create_channel(&self, name: &str) -> Result<String, Failure> {
+        let req = SlackApiConversationsCreateRequest::new(name.to_string());
+        let r = self
+            .client
+            .open_session(&self.token)
+            .conversations_create(&req)
+            .await;
+        counted("conversations.create", r.map(|resp| resp.channel.id.0))
+    }
+
+    /// Invites people to a channel; those already in it are fine.
+    pub async fn invite(&self, channel: &str, users: &[String]) -> Result<(), Failure> {
+        let users = users.iter().map(|u| u.clone().into()).collect();
+        let req = SlackApiConversationsInviteRequest::new(channel.into(), users);
+        let r = self
+            .client
+            .open_session(&self.token)
+            .conversations_invite(&req)
+            .await;
+        accept_codes(
+            counted("conversations.invite", r.map(drop)),
+            &["already_in_channel", "cant_invite_self"],
+        )
+    }
+
+    /// Pins a message; one already pinned is fine.
+    pub async fn pin(&self, channel: &str, ts: &str) -> Result<(), Failure> {
+        let req = SlackApiPinsAddRequest::new(channel.into(), ts.into());
+        let r = self.client.open_session(&self.token).pins_add(&req).await;
+        accept_codes(counted("pins.add", r.map(drop)), &["already_pinned"])
+    }
+
+    /// Archives a channel; one already archived is fine.
+    pub async fn archive(&self, channel: &str) -> Result<(), Failure> {
+        let req = SlackApiConversationsArchiveRequest::new(channel.into());
+        let r = self
+            .client
+            .open_session(&self.token)
+            .conversations_archive(&req)
+            .await;
+        accept_codes(
+            counted("conversations.archive", r.map(drop)),
+            &["already_archived"],
+        )
+    }
+
+    /// The text of the message at `ts` in `channel`, if Slack still has it.
+    pub async fn message_text(&self, channel: &str, ts: &str) -> Result<Option<String>, Failure> {
+        let req = SlackApiConversationsHistoryRequest::new()
+            .with_channel(channel.into())
+            .with_latest(ts.into())
+            .with_inclusive(true)
+            .with_limit(1);
+        let r = self
+            .client
+            .open_session(&self.token)
+            .conversations_history(&req)
+            .await;
+        let messages = counted("conversations.history", r.map(|resp| resp.messages))?;
+        Ok(messages
+            .into_iter()
+            .find(|m| m.origin.ts.0 == ts)
+            .and_then(|m| m.content.text))
+    }
+
+    /// Opens a modal for the person whose click or command gave `trigger_id`.
+    pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> Result<(), Failure> {
+        let req = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
+        let r = self.client.open_session(&self.token).views_open(&req).await;
+        counted("views.open", r.map(drop))
+    }
+
     /// Shares a file in `channel`: files.getUploadURLExternal, the bytes to
     /// the URL it gives, then files.completeUploadExternal.
     pub async fn upload_file(
@@ -179,6 +252,14 @@ const TRANSIENT_CODES: &[&str] = &[
     "request_timeout",
     "team_added_to_org",
 ];
+
+/// Treats these Slack error codes as success: the state asked for is there already.
+fn accept_codes(r: Result<(), Failure>, codes: &[&str]) -> Result<(), Failure> {
+    match r {
+        Err(Failure::Permanent(code)) if codes.contains(&code.as_str()) => Ok(()),
+        other => other,
+    }
+}
 
 /// Counts the call (and a 429) for `/metrics`, then classifies a failure.
 fn counted<T>(method: &'static str, r: Result<T, SlackClientError>) -> Result<T, Failure> {

@@ -74,6 +74,8 @@ impl SlackDelivery {
                     .upload_file(channel, file_name, title, bytes)
                     .await?;
             }
+            Outbound::Room { incident, work } => self.room(*incident, work).await?,
+            Outbound::OpenView { trigger_id, view } => self.open_view(trigger_id, view).await?,
             Outbound::Sms { .. } | Outbound::Call { .. } | Outbound::Fetch { .. } => {
                 return Err(Failure::Permanent("not Slack work".into()))
             }
@@ -216,6 +218,12 @@ impl SlackDelivery {
         self.store
             .add_dm_message(id, dm.clone())
             .map_err(store_failure)?;
+        // Paged after the incident got its channel: bring them in.
+        if let Some(room) = inc.room_channel() {
+            if let Err(e) = self.api.invite(room, &[user.to_string()]).await {
+                tracing::warn!(incident = id, error = ?e, "could not invite a paged person to the incident channel");
+            }
+        }
         // An ack may have landed while this DM was on its way, and the update
         // for it would not have known this copy: bring it up to date.
         match self.store.incident(id).map_err(store_failure)? {
@@ -231,7 +239,7 @@ impl SlackDelivery {
         }
     }
 
-    async fn update(&self, id: u64) -> Result<(), Failure> {
+    pub(super) async fn update(&self, id: u64) -> Result<(), Failure> {
         let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
             return Ok(());
         };
@@ -240,7 +248,14 @@ impl SlackDelivery {
         let r =
             render::incident(&inc, &self.config).map_err(|e| Failure::Permanent(e.to_string()))?;
         // Each copy on its own: one deleted message must not stop the others.
-        let mut retry = None;
+        let mut retry = self.update_summary(&inc).await.err();
+        if let Some(Failure::Permanent(why)) = &retry {
+            tracing::warn!(incident = id, %why, "the pinned summary could not be updated; skipping it");
+            retry = None;
+        }
+        if let Some(e @ Failure::RateLimited(_)) = retry {
+            return Err(e);
+        }
         for msg in inc.message.iter().chain(inc.dm_messages.iter()) {
             let content = SlackMessageContent::new()
                 .with_text(r.text.clone())

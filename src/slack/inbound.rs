@@ -9,6 +9,7 @@ use crate::app::Core;
 use crate::commands::{self, Invocation};
 use crate::incident::{Actor, Transition};
 use crate::store::{Changed, Outbound};
+use crate::warroom::Sev;
 use serde_json::{json, Value};
 use slack_morphism::prelude::*;
 
@@ -95,7 +96,7 @@ pub fn authenticate(
 }
 
 /// `POST /slack/events`.
-pub fn events(core: &Core, body: &[u8]) -> Reply {
+pub async fn events(core: &Core, body: &[u8]) -> Reply {
     let v: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => return Reply::error(400, format!("body is not valid JSON: {e}")),
@@ -116,6 +117,13 @@ pub fn events(core: &Core, body: &[u8]) -> Reply {
                         kind = v["event"]["type"].as_str().unwrap_or("?"),
                         "Slack event"
                     );
+                    if let Err(e) = on_event(core, &v["event"]).await {
+                        tracing::error!(event_id, error = %e, "a Slack event could not be recorded");
+                        if let Err(e) = core.store.forget_slack_event(event_id) {
+                            tracing::error!(event_id, error = %e, "Slack's retry of this event will be dropped");
+                        }
+                        return Reply::error(500, "the event could not be saved; Slack will retry");
+                    }
                 }
                 Ok(false) => tracing::debug!(event_id, "retried Slack event ignored"),
                 Err(e) => tracing::error!(error = %e, "cannot record the Slack event"),
@@ -125,6 +133,37 @@ pub fn events(core: &Core, body: &[u8]) -> Reply {
         Some(other) => Reply::error(400, format!("unknown event envelope type {other:?}")),
         None => Reply::error(400, "missing 'type'"),
     }
+}
+
+/// Acts on one event: a :pushpin: on a message in an incident's channel puts
+/// that message in the incident's timeline (read from Slack by the worker).
+async fn on_event(core: &Core, ev: &Value) -> Result<(), crate::store::StoreError> {
+    let pushpin = ev["type"] == "reaction_added" && ev["reaction"] == "pushpin";
+    let (Some(channel), Some(ts), Some(user)) = (
+        ev["item"]["channel"].as_str(),
+        ev["item"]["ts"].as_str(),
+        ev["user"].as_str(),
+    ) else {
+        return Ok(());
+    };
+    if !pushpin || ev["item"]["type"] != "message" {
+        return Ok(());
+    }
+    let Some(inc) = core.store.incident_by_room(channel)? else {
+        return Ok(());
+    };
+    let work = crate::warroom::RoomOp::Pin {
+        channel: channel.to_string(),
+        ts: ts.to_string(),
+        by: user.to_string(),
+    };
+    let op = Outbound::Room {
+        incident: inc.id,
+        work,
+    };
+    core.enqueue(&crate::warroom::room_lane(inc.id), op)
+        .await
+        .map(drop)
 }
 
 /// `POST /slack/commands`.
@@ -138,6 +177,7 @@ pub async fn command(core: &Core, body: &[u8]) -> Reply {
         text: ev.text.clone().unwrap_or_default(),
         user_id: ev.user_id.0.clone(),
         channel_id: ev.channel_id.0.clone(),
+        trigger_id: Some(ev.trigger_id.0.clone()),
     };
     let text = match inv.command.as_str() {
         "/incident" => commands::incident::run(core, &inv).await,
@@ -156,6 +196,10 @@ enum Click {
     Snooze(u64, i64),
     /// A swap request answered: accepted or not.
     Swap(u64, bool),
+    /// "Open channel" on an incident message.
+    OpenRoom(u64),
+    /// "Keep channel" on a resolve summary: no archive.
+    KeepRoom(u64),
 }
 
 /// `None` for actions that are not tocsin's; `Some(Err)` for a malformed value.
@@ -171,6 +215,8 @@ fn parse_click(action_id: &str, value: Option<&str>) -> Option<Result<Click, &'s
         "incident_escalate" => id().map(Click::Escalate),
         "swap_accept" => id().map(|id| Click::Swap(id, true)),
         "swap_decline" => id().map(|id| Click::Swap(id, false)),
+        "incident_open_channel" => id().map(Click::OpenRoom),
+        "room_keep" => id().map(Click::KeepRoom),
         a if a.starts_with("incident_snooze") => value
             .and_then(|v| v.split_once(':'))
             .and_then(|(id, m)| {
@@ -215,6 +261,8 @@ async fn apply_click(
         }
         Click::Escalate(id) => declined(core.escalate(id).await),
         Click::Snooze(id, minutes) => declined(core.snooze(id, minutes).await),
+        Click::OpenRoom(id) => declined(core.open_room(id, user).await),
+        Click::KeepRoom(id) => declined(core.keep_room(id, user).await),
         Click::Swap(id, accept) => {
             commands::oncall::answer_swap(core, id, user, accept, response_url).await
         }
@@ -232,6 +280,13 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
         Ok(f) => f,
         Err(e) => return Reply::error(400, format!("expected a form with a 'payload' field: {e}")),
     };
+    let raw: Value = match serde_json::from_str(&form.payload) {
+        Ok(v) => v,
+        Err(e) => return Reply::error(400, format!("'payload' is not JSON: {e}")),
+    };
+    if raw["type"] == "view_submission" {
+        return view_submission(core, &raw).await;
+    }
     let ev: SlackInteractionEvent = match serde_json::from_str(&form.payload) {
         Ok(ev) => ev,
         Err(e) => return Reply::error(400, format!("'payload' is not a Slack interaction: {e}")),
@@ -263,6 +318,86 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
         }
     }
     Reply::ok()
+}
+
+/// Slack's value for one input of a submitted modal: typed text or the option picked.
+fn input<'a>(view: &'a Value, block: &str) -> Option<&'a str> {
+    let v = &view["state"]["values"][block]["value"];
+    v["value"]
+        .as_str()
+        .or_else(|| v["selected_option"]["value"].as_str())
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+/// The `/incident new` form submitted: field errors are shown in the form
+/// (`response_action: errors`); otherwise the incident is declared and the form closes.
+async fn view_submission(core: &Core, payload: &Value) -> Reply {
+    let view = &payload["view"];
+    if view["callback_id"] != "incident_declare" {
+        return Reply::ok();
+    }
+    let Some(user) = payload["user"]["id"].as_str() else {
+        return Reply::error(400, "view_submission without a user");
+    };
+    let Some(view_id) = view["id"].as_str() else {
+        return Reply::error(400, "view_submission without a view id");
+    };
+    let mut errors = serde_json::Map::new();
+    let title = input(view, "title");
+    match title {
+        None => {
+            errors.insert("title".into(), "Give the incident a title.".into());
+        }
+        Some(t) if t.chars().count() > 150 => {
+            errors.insert("title".into(), "Keep the title to 150 characters.".into());
+        }
+        _ => {}
+    }
+    let service = input(view, "service");
+    match service {
+        None => {
+            errors.insert("service".into(), "Pick the affected service.".into());
+        }
+        Some(s) if core.config.service(s).is_none() => {
+            errors.insert(
+                "service".into(),
+                format!("`{s}` is not a configured service.").into(),
+            );
+        }
+        _ => {}
+    }
+    let sev = input(view, "severity").and_then(Sev::parse);
+    if sev.is_none() {
+        errors.insert("severity".into(), "Pick a severity, SEV1 to SEV4.".into());
+    }
+    let (Some(title), Some(service), Some(sev), true) = (title, service, sev, errors.is_empty())
+    else {
+        return Reply::json(json!({ "response_action": "errors", "errors": errors }));
+    };
+    let d = crate::warroom::actions::Declaration {
+        title: title.to_string(),
+        service: service.to_string(),
+        sev,
+        description: input(view, "description").map(str::to_string),
+        by: user.to_string(),
+        key: view_id.to_string(),
+    };
+    match core.declare(&d).await {
+        Ok(Ok(inc)) => {
+            tracing::info!(incident = inc.id, "incident declared in Slack");
+            Reply::ok()
+        }
+        Ok(Err(why)) => {
+            Reply::json(json!({ "response_action": "errors", "errors": { "service": why } }))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "a declared incident could not be saved");
+            Reply::json(
+                json!({ "response_action": "errors", "errors": { "title": "It could not be saved just now; please submit again." } }),
+            )
+        }
+    }
 }
 
 async fn respond_privately(core: &Core, response_url: Option<&str>, text: String) {

@@ -15,6 +15,9 @@ const BOT_SCOPES: &[&str] = &[
     "files:write",       // share report charts in team channels
     "app_mentions:read", // answer @tocsin
     "users:read",        // show people by name and time zone
+    "channels:manage",   // create, invite people to and archive incident channels
+    "pins:write",        // pin an incident channel's live summary
+    "reactions:read",    // a :pushpin: on a message adds it to the incident timeline
 ];
 
 /// The manifest for an app whose request URLs live under `public_url`.
@@ -46,7 +49,7 @@ pub fn manifest(public_url: &str) -> Value {
         "settings": {
             "event_subscriptions": {
                 "request_url": format!("{base}/slack/events"),
-                "bot_events": ["app_mention"],
+                "bot_events": ["app_mention", "reaction_added"],
             },
             "interactivity": {
                 "is_enabled": true,

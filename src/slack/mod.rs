@@ -6,4 +6,5 @@ pub mod deliver;
 pub mod inbound;
 pub mod manifest;
 pub mod render;
+mod room;
 pub mod verify;

@@ -21,6 +21,12 @@ const PAGE_REMINDER: &str = include_str!("../../templates/page.reminder.j2");
 const VOICE_PAGE: &str = include_str!("../../templates/voice.page.xml.j2");
 const VOICE: &str = include_str!("../../templates/voice.xml.j2");
 
+mod room;
+pub use room::{
+    declare_view, nudge, postmortem, role_change, room_resolved, room_summary, severity_change,
+    status_update, timeline,
+};
+
 /// Every template, by the name the renderers use.
 const TEMPLATES: &[(&str, &str)] = &[
     ("incident.blocks", INCIDENT_BLOCKS),
@@ -37,6 +43,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     // The `.xml` names turn on minijinja's escaping, which is valid for XML too.
     ("voice.page.xml", VOICE_PAGE),
     ("voice.xml", VOICE),
+    ("room.summary.blocks", room::SUMMARY_BLOCKS),
+    ("room.summary.text", room::SUMMARY_TEXT),
+    ("room.update.blocks", room::UPDATE_BLOCKS),
+    ("room.update.text", room::UPDATE_TEXT),
+    ("room.resolved.blocks", room::RESOLVED_BLOCKS),
+    ("room.resolved.text", room::RESOLVED_TEXT),
+    ("room.severity", room::SEVERITY),
+    ("room.role", room::ROLE),
+    ("room.nudge", room::NUDGE),
+    ("room.timeline", room::TIMELINE),
+    ("incident.declare", room::DECLARE),
+    ("postmortem.md", room::POSTMORTEM),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +196,9 @@ fn buttons(inc: &Incident) -> Vec<minijinja::Value> {
             None,
         ));
     }
+    if inc.state != State::Resolved && inc.coord.room.is_none() {
+        out.push(b("incident_open_channel", "Open channel", id, None));
+    }
     out
 }
 
@@ -214,6 +235,9 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
         title => inc.alert.summary.clone(),
         service => service,
         severity => inc.alert.severity.as_str(),
+        sev => inc.sev().as_str(),
+        room => inc.room_channel(),
+        commander => inc.coord.commander.as_ref().map(|c| format!("<@{c}>")),
         source => inc.alert.source.clone(),
         alert_count => inc.alert_count,
         opened => slack_date(inc.created_at),
@@ -535,8 +559,11 @@ mod tests {
         let acked = open.apply(Transition::Acknowledge, by.clone(), at).unwrap();
         let resolved = acked.apply(Transition::Resolve, by, at).unwrap();
         let cases = [
-            (&open, vec!["Acknowledge", "Resolve"]),
-            (&acked, vec!["Resolve", "Snooze 1h", "Snooze 4h"]),
+            (&open, vec!["Acknowledge", "Resolve", "Open channel"]),
+            (
+                &acked,
+                vec!["Resolve", "Snooze 1h", "Snooze 4h", "Open channel"],
+            ),
             (&resolved, vec![]),
         ];
         for (inc, want) in cases {

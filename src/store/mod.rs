@@ -10,7 +10,8 @@
 //! - `due`: due time (unix ms, BE), incident id → (): the engine's index of
 //!   pending escalation steps, kept in the same transactions as the incidents;
 //! - `swaps`: request id (u64 BE) → `SwapRecord`;
-//! - `slack_events`: Slack `event_id` → first-seen time, to drop retried deliveries.
+//! - `slack_events`: Slack `event_id` → first-seen time, to drop retried deliveries;
+//! - `rooms`: Slack channel id of an incident's own channel → incident id.
 
 mod records;
 mod signals;
@@ -122,6 +123,8 @@ pub struct NewAlert<'a> {
     /// Flapping: re-triggered `.0` times within `.1` after resolving, the
     /// last incident is reopened instead of paging anew.
     pub flapping: Option<(u32, chrono::Duration)>,
+    /// A room of its own from the start (its level is at the team's `channel_at`).
+    pub room: Option<crate::warroom::Room>,
 }
 
 /// A cheap, cloneable handle on the database.
@@ -147,6 +150,8 @@ pub struct Store {
     maintenance: sled::Tree,
     /// team id, time (ms), sequence → who changed what (overrides, maintenance).
     audit: sled::Tree,
+    /// Slack channel id of an incident's own channel → incident id.
+    rooms: sled::Tree,
     committer: mpsc::UnboundedSender<FlushRequest>,
     /// Highest outbox sequence known to be on disk: the worker sends nothing
     /// newer, so a crash can never roll back a change Slack already saw.
@@ -203,6 +208,7 @@ impl Store {
             suppressed: db.open_tree("suppressed")?,
             maintenance: db.open_tree("maintenance")?,
             audit: db.open_tree("audit")?,
+            rooms: db.open_tree("rooms")?,
             meta,
             db,
             committer: tx,
@@ -278,6 +284,12 @@ impl Store {
         )
             .transaction(
                 |(meta, incidents, dedup, outbox, due)| -> TxResult<Triggered> {
+                    let w = Writes {
+                        meta,
+                        incidents,
+                        outbox,
+                        due,
+                    };
                     let mut previous: Option<Incident> = None;
                     if let Some(id) = dedup.get(&dkey)? {
                         let id = decode_u64(&id, "dedup").map_err(abort)?;
@@ -296,7 +308,7 @@ impl Store {
                                 {
                                     next.raise_urgency(a.at);
                                 }
-                                put_tracked(incidents, due, Some(&current), &next)?;
+                                put_tracked(&w, Some(&current), &mut next, a.at)?;
                                 // Refresh every copy's alert count; the worker folds runs of these.
                                 let seq = Some(push_outbox(
                                     meta,
@@ -337,7 +349,7 @@ impl Store {
                         if flaps.len() > count as usize {
                             let mut next = prev.reopen_flapping(a.at, flaps.clone());
                             next.merge_alerts(&a.alerts);
-                            put_tracked(incidents, due, Some(prev), &next)?;
+                            put_tracked(&w, Some(prev), &mut next, a.at)?;
                             let seq = Some(push_outbox(
                                 meta,
                                 outbox,
@@ -352,7 +364,7 @@ impl Store {
                         }
                     }
                     let id = next_counter(meta, K_NEXT_INCIDENT)?;
-                    let incident = Incident {
+                    let mut incident = Incident {
                         id,
                         service_id: a.service_id.to_string(),
                         routing_key: a.routing_key.to_string(),
@@ -379,8 +391,12 @@ impl Store {
                         flap_times: flaps,
                         notices: vec![],
                         flapping: false,
+                        coord: crate::warroom::Coordination {
+                            room: a.room.clone(),
+                            ..Default::default()
+                        },
                     };
-                    put_tracked(incidents, due, None, &incident)?;
+                    put_tracked(&w, None, &mut incident, a.at)?;
                     dedup.insert(dkey.as_slice(), &id.to_be_bytes())?;
                     for m in &a.member_keys {
                         let k = dedup_key(a.routing_key, m);
@@ -451,7 +467,7 @@ impl Store {
                 let Some(current) = get_incident(incidents, id)? else {
                     return Ok(Changed::NotFound);
                 };
-                let next = match current.apply(t, by.clone(), at) {
+                let mut next = match current.apply(t, by.clone(), at) {
                     Ok(n) => n,
                     Err(why) => {
                         return Ok(Changed::Unchanged {
@@ -460,7 +476,13 @@ impl Store {
                         })
                     }
                 };
-                put_tracked(incidents, due, Some(&current), &next)?;
+                let w = Writes {
+                    meta,
+                    incidents,
+                    outbox,
+                    due,
+                };
+                put_tracked(&w, Some(&current), &mut next, at)?;
                 // The dedup entry stays: a later trigger with the key opens a
                 // new incident, and can see this one to tell when it flaps.
                 // Always: DM copies need the update even without a channel.
@@ -553,11 +575,17 @@ impl Store {
                 let Some(current) = get_incident(incidents, id)? else {
                     return Ok(Err(format!("There is no incident #{id}.")));
                 };
-                let (next, ops) = match f(&current) {
+                let (mut next, ops) = match f(&current) {
                     Ok(x) => x,
                     Err(why) => return Ok(Err(why)),
                 };
-                put_tracked(incidents, due, Some(&current), &next)?;
+                let w = Writes {
+                    meta,
+                    incidents,
+                    outbox,
+                    due,
+                };
+                put_tracked(&w, Some(&current), &mut next, at)?;
                 for (lane, op) in &ops {
                     push_outbox(meta, outbox, lane, op.clone(), at)?;
                 }
@@ -586,6 +614,59 @@ impl Store {
             Ok(())
         });
         Ok(r?)
+    }
+
+    /// Records the channel created for incident `id`'s room, and indexes it
+    /// so commands and events in that channel find the incident.
+    pub fn room_opened(
+        &self,
+        id: u64,
+        channel: &str,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let r = (&self.incidents, &self.rooms).transaction(|(incidents, rooms)| -> TxResult<()> {
+            let Some(mut inc) = get_incident(incidents, id)? else {
+                return Err(abort(StoreError::NoSuchIncident(id)));
+            };
+            if let Some(room) = &mut inc.coord.room {
+                room.channel = Some(channel.to_string());
+                room.name = Some(name.to_string());
+            }
+            inc.coord.timeline.push(crate::warroom::Entry {
+                at,
+                by: None,
+                kind: crate::warroom::EntryKind::Channel,
+                text: format!("Channel <#{channel}> opened"),
+            });
+            put_incident(incidents, &inc)?;
+            rooms.insert(channel.as_bytes(), &id.to_be_bytes())?;
+            Ok(())
+        });
+        Ok(r?)
+    }
+
+    /// Records the pinned summary message of incident `id`'s room.
+    pub fn room_summary_posted(&self, id: u64, ts: &str) -> Result<(), StoreError> {
+        let r = self.incidents.transaction(|incidents| -> TxResult<()> {
+            let Some(mut inc) = get_incident(incidents, id)? else {
+                return Err(abort(StoreError::NoSuchIncident(id)));
+            };
+            if let Some(room) = &mut inc.coord.room {
+                room.summary_ts = Some(ts.to_string());
+            }
+            put_incident(incidents, &inc)?;
+            Ok(())
+        });
+        Ok(r?)
+    }
+
+    /// The incident whose own channel `channel` is.
+    pub fn incident_by_room(&self, channel: &str) -> Result<Option<Incident>, StoreError> {
+        match self.rooms.get(channel.as_bytes())? {
+            Some(id) => self.incident(decode_u64(&id, "rooms")?),
+            None => Ok(None),
+        }
     }
 
     /// Records where an incident's message was posted.
@@ -898,6 +979,12 @@ impl Store {
         Ok(removed)
     }
 
+    /// Forgets a Slack `event_id` whose handling failed, so Slack's retry is taken.
+    pub fn forget_slack_event(&self, event_id: &str) -> Result<(), StoreError> {
+        self.slack_events.remove(event_id.as_bytes())?;
+        Ok(())
+    }
+
     /// True the first time a Slack `event_id` is seen; false for retries.
     pub fn first_sight_of_event(
         &self,
@@ -1040,12 +1127,18 @@ fn due_key(at: DateTime<Utc>, id: u64) -> [u8; 16] {
 }
 
 /// Writes `new` and keeps the due index in step with its escalation.
+/// Queues the room work the change sets off (`warroom::follow_up`) in the
+/// same transaction, so it happens exactly when the change does.
 fn put_tracked(
-    incidents: &TransactionalTree,
-    due: &TransactionalTree,
+    w: &Writes<'_>,
     old: Option<&Incident>,
-    new: &Incident,
+    new: &mut Incident,
+    at: DateTime<Utc>,
 ) -> TxResult<()> {
+    for (lane, op) in crate::warroom::follow_up(old, new, at) {
+        push_outbox(w.meta, w.outbox, &lane, op, at)?;
+    }
+    let (incidents, due) = (w.incidents, w.due);
     let (was, now) = (old.and_then(Incident::next_due), new.next_due());
     if was != now {
         if let Some(t) = was {
@@ -1056,6 +1149,14 @@ fn put_tracked(
         }
     }
     put_incident(incidents, new)
+}
+
+/// The trees a change to an incident writes, inside one transaction.
+struct Writes<'a> {
+    meta: &'a TransactionalTree,
+    incidents: &'a TransactionalTree,
+    outbox: &'a TransactionalTree,
+    due: &'a TransactionalTree,
 }
 
 fn put_incident(t: &TransactionalTree, i: &Incident) -> TxResult<()> {
@@ -1116,6 +1217,7 @@ mod tests {
             join_within: None,
             member_keys: vec![],
             flapping: None,
+            room: None,
         }
     }
 

@@ -116,6 +116,17 @@ pub enum Outbound {
     /// A plain GET of a URL a sender asked us to visit: confirming an AWS SNS
     /// subscription.
     Fetch { url: String },
+    /// Work on an incident's own channel (create, invite, post, archive, …).
+    Room {
+        incident: u64,
+        work: crate::warroom::RoomOp,
+    },
+    /// Opens a modal (views.open) for the person whose `trigger_id` this is;
+    /// `view` is rendered Block Kit. Slack takes it only within 3 s.
+    OpenView {
+        trigger_id: String,
+        view: serde_json::Value,
+    },
     /// Answer a slash command or click through its `response_url`; with
     /// `replace`, the message that was clicked is replaced (its buttons go).
     Respond {

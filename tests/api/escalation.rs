@@ -59,7 +59,7 @@ async fn alice_then_bob_then_bob_acks_and_nothing_more() {
     assert_eq!(d[0].0, "DU0ALICE");
     assert_eq!(
         button_labels(&d[0].1),
-        ["Acknowledge", "Resolve", "Escalate"]
+        ["Acknowledge", "Resolve", "Escalate", "Open channel"]
     );
     assert!(d[0].1["text"]
         .as_str()
@@ -105,7 +105,7 @@ async fn alice_then_bob_then_bob_acks_and_nothing_more() {
     for u in last_three {
         assert_eq!(
             button_labels(&u.body),
-            ["Resolve", "Snooze 1h", "Snooze 4h"],
+            ["Resolve", "Snooze 1h", "Snooze 4h", "Open channel"],
             "{}",
             u.body
         );
@@ -296,7 +296,7 @@ async fn a_snooze_pages_again_when_it_ends_unless_resolved() {
     while !fake
         .calls("chat.update")
         .iter()
-        .any(|u| button_labels(&u.body) == ["Resolve", "Snooze 1h", "Snooze 4h"])
+        .any(|u| button_labels(&u.body) == ["Resolve", "Snooze 1h", "Snooze 4h", "Open channel"])
     {
         assert!(
             std::time::Instant::now() < end,

@@ -21,7 +21,10 @@ async fn a_trigger_is_accepted_and_posts_a_message_with_both_buttons() {
     assert_eq!(posts.len(), 1);
     let msg = &posts[0].body;
     assert_eq!(msg["channel"], CHANNEL);
-    assert_eq!(button_labels(msg), ["Acknowledge", "Resolve"]);
+    assert_eq!(
+        button_labels(msg),
+        ["Acknowledge", "Resolve", "Open channel"]
+    );
     let text = msg["text"].as_str().unwrap();
     assert!(
         text.contains("#1") && text.contains("Disk full on db-1"),
@@ -50,7 +53,10 @@ async fn a_duplicate_trigger_counts_but_posts_nothing_new() {
         "{}",
         updates[0].body
     );
-    assert_eq!(button_labels(&updates[0].body), ["Acknowledge", "Resolve"]);
+    assert_eq!(
+        button_labels(&updates[0].body),
+        ["Acknowledge", "Resolve", "Open channel"]
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fake.calls("chat.postMessage").len(), 1);
     let open = t.app().core().store.open_incidents().unwrap();
@@ -111,7 +117,7 @@ async fn acknowledge_through_events_v2_updates_the_message() {
     let updates = fake.wait_for("chat.update", 1, WAIT).await;
     assert_eq!(
         button_labels(&updates[0].body),
-        ["Resolve", "Snooze 1h", "Snooze 4h"]
+        ["Resolve", "Snooze 1h", "Snooze 4h", "Open channel"]
     );
     // Acknowledging or resolving a key nobody knows is accepted and dropped.
     assert_eq!(

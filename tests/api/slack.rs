@@ -26,7 +26,7 @@ async fn clicking_acknowledge_updates_the_message_in_place() {
     );
     assert_eq!(
         button_labels(&update),
-        ["Resolve", "Snooze 1h", "Snooze 4h"]
+        ["Resolve", "Snooze 1h", "Snooze 4h", "Open channel"]
     );
     assert!(
         update["blocks"]

@@ -1,0 +1,249 @@
+//! Delivers war-room work: creates an incident's channel (suffixing the name
+//! when Slack says `name_taken`), invites its people, posts and pins the live
+//! summary, posts updates, the resolve summary and the postmortem, archives.
+//!
+//! Each step checks what the store says is done already, so a retry after a
+//! crash or a failed call goes on from where the last attempt stopped.
+
+use super::deliver::SlackDelivery;
+use super::render;
+use crate::incident::Incident;
+use crate::outbox::{store_failure, Failure};
+use crate::warroom::{self, Entry, EntryKind, RoomOp};
+use slack_morphism::prelude::*;
+
+/// How many suffixed names (`-2`, `-3`, …) to try before giving up.
+const NAME_ATTEMPTS: u32 = 20;
+
+impl SlackDelivery {
+    pub(super) async fn room(&self, id: u64, work: &RoomOp) -> Result<(), Failure> {
+        let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
+            return Ok(());
+        };
+        if inc.coord.room.is_none() {
+            return Ok(());
+        }
+        match work {
+            RoomOp::Open => self.open_room(inc).await,
+            RoomOp::Notice { to } => {
+                let r = render::room_resolved(&inc, &self.config).map_err(permanent)?;
+                let content = SlackMessageContent::new().with_text(r.text);
+                self.api.post_message(to, content).await.map(drop)
+            }
+            _ => {
+                let channel = inc
+                    .room_channel()
+                    .ok_or_else(|| {
+                        Failure::Permanent("the incident's channel was never created".into())
+                    })?
+                    .to_string();
+                self.in_room(&inc, &channel, work).await
+            }
+        }
+    }
+
+    async fn in_room(&self, inc: &Incident, channel: &str, work: &RoomOp) -> Result<(), Failure> {
+        match work {
+            RoomOp::Invite { users } => self.api.invite(channel, users).await,
+            RoomOp::Post { text, blocks } => {
+                let mut content = SlackMessageContent::new().with_text(text.clone());
+                if let Some(b) = blocks {
+                    let blocks: Vec<SlackBlock> =
+                        serde_json::from_value(b.clone()).map_err(|e| {
+                            Failure::Permanent(format!("stored blocks are not Block Kit: {e}"))
+                        })?;
+                    content = content.with_blocks(blocks);
+                }
+                self.api.post_message(channel, content).await.map(drop)
+            }
+            RoomOp::Resolved => {
+                let r = render::room_resolved(inc, &self.config).map_err(permanent)?;
+                let content = SlackMessageContent::new()
+                    .with_text(r.text)
+                    .with_blocks(r.blocks);
+                self.api.post_message(channel, content).await.map(drop)
+            }
+            RoomOp::Postmortem => {
+                let text = render::postmortem(inc, &self.config).map_err(permanent)?;
+                let name = format!("postmortem-{}.md", inc.id);
+                let title = format!("Postmortem draft: #{} {}", inc.id, inc.alert.summary);
+                self.api
+                    .upload_file(channel, &name, &title, text.into_bytes())
+                    .await
+            }
+            RoomOp::Archive => self.api.archive(channel).await,
+            RoomOp::Pin { channel, ts, by } => {
+                let Some(text) = self.api.message_text(channel, ts).await? else {
+                    tracing::info!(
+                        incident = inc.id,
+                        "a pinned message is gone; nothing to record"
+                    );
+                    return Ok(());
+                };
+                let entry = Entry {
+                    at: self.clock.now(),
+                    by: Some(by.clone()),
+                    kind: EntryKind::Pin,
+                    text,
+                };
+                let r = self.store.update_incident(inc.id, entry.at, |cur| {
+                    // Slack sends a reaction once per person: record a message once.
+                    if cur
+                        .coord
+                        .timeline
+                        .iter()
+                        .any(|e| e.kind == EntryKind::Pin && e.text == entry.text)
+                    {
+                        return Err("already in the timeline".into());
+                    }
+                    let mut next = cur.clone();
+                    next.coord.timeline.push(entry.clone());
+                    Ok((next, vec![]))
+                });
+                match r.map_err(store_failure)? {
+                    Ok(_) => self.store.durable().await.map_err(store_failure),
+                    Err(_) => Ok(()),
+                }
+            }
+            RoomOp::Open | RoomOp::Notice { .. } => Ok(()),
+        }
+    }
+
+    /// Creates the channel, invites the people, posts and pins the summary,
+    /// and links the channel from the team's alert message.
+    async fn open_room(&self, inc: Incident) -> Result<(), Failure> {
+        let id = inc.id;
+        let channel = match inc.room_channel() {
+            Some(c) => c.to_string(),
+            None => self.create_channel(&inc).await?,
+        };
+        let people = self.room_people(&inc);
+        if !people.is_empty() {
+            if let Err(e) = self.api.invite(&channel, &people).await {
+                // A person who cannot be invited must not keep the room from opening.
+                match e {
+                    Failure::Permanent(why) => {
+                        tracing::warn!(incident = id, %why, "could not invite everyone to the incident channel")
+                    }
+                    other => return Err(other),
+                }
+            }
+        }
+        let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
+            return Ok(());
+        };
+        let posted = inc.coord.room.as_ref().and_then(|r| r.summary_ts.clone());
+        let ts = match posted {
+            Some(ts) => ts,
+            None => {
+                let r = render::room_summary(&inc, &self.config).map_err(permanent)?;
+                let content = SlackMessageContent::new()
+                    .with_text(r.text)
+                    .with_blocks(r.blocks);
+                let ts = self.api.post_message(&channel, content).await?;
+                self.store
+                    .room_summary_posted(id, &ts)
+                    .map_err(store_failure)?;
+                ts
+            }
+        };
+        self.api.pin(&channel, &ts).await?;
+        // The alert message and DMs now link the channel, and the summary
+        // catches up with anything that changed while it was being posted.
+        self.update(id).await
+    }
+
+    async fn create_channel(&self, inc: &Incident) -> Result<String, Failure> {
+        for attempt in 1..=NAME_ATTEMPTS {
+            let name = warroom::channel_name(inc, attempt);
+            match self.api.create_channel(&name).await {
+                Ok(channel) => {
+                    self.store
+                        .room_opened(inc.id, &channel, &name, self.clock.now())
+                        .map_err(store_failure)?;
+                    self.store.durable().await.map_err(store_failure)?;
+                    tracing::info!(incident = inc.id, %name, "incident channel created");
+                    return Ok(channel);
+                }
+                Err(Failure::Permanent(code)) if code == "name_taken" => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Failure::Permanent(format!(
+            "every channel name up to -{NAME_ATTEMPTS} is taken"
+        )))
+    }
+
+    /// Slack ids of everyone the channel is for: the people paged, whoever
+    /// acknowledged, the commander and comms lead, and the team's leads.
+    fn room_people(&self, inc: &Incident) -> Vec<String> {
+        let config = &self.config;
+        let slack_of = |user: &str| config.user(user).and_then(|u| u.slack_id.clone());
+        let mut out: Vec<String> = vec![];
+        let leads = config
+            .team_of_service(&inc.service_id)
+            .map(|t| t.leads.clone())
+            .unwrap_or_default();
+        let acked = inc.acknowledged.as_ref().and_then(|s| match &s.by {
+            crate::incident::Actor::Slack { user_id } => Some(user_id.clone()),
+            crate::incident::Actor::Phone { slack_id, .. } => slack_id.clone(),
+            _ => None,
+        });
+        let candidates = inc
+            .paged
+            .iter()
+            .filter_map(|p| slack_of(&p.user))
+            .chain(acked)
+            .chain(inc.coord.commander.clone())
+            .chain(inc.coord.comms.clone())
+            .chain(leads.iter().filter_map(|l| slack_of(l)));
+        for c in candidates {
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// Keeps the pinned summary in step with the incident.
+    pub(super) async fn update_summary(&self, inc: &Incident) -> Result<(), Failure> {
+        let (Some(channel), Some(ts)) = (
+            inc.room_channel(),
+            inc.coord
+                .room
+                .as_ref()
+                .and_then(|r| r.summary_ts.as_deref()),
+        ) else {
+            return Ok(());
+        };
+        let r = render::room_summary(inc, &self.config).map_err(permanent)?;
+        let content = SlackMessageContent::new()
+            .with_text(r.text)
+            .with_blocks(r.blocks);
+        self.api.update_message(channel, ts, content).await
+    }
+
+    /// Opens a modal for the person who asked for it.
+    pub(super) async fn open_view(
+        &self,
+        trigger_id: &str,
+        view: &serde_json::Value,
+    ) -> Result<(), Failure> {
+        let view: SlackView = serde_json::from_value(view.clone())
+            .map_err(|e| Failure::Permanent(format!("stored view is not a Slack view: {e}")))?;
+        match self.api.open_view(trigger_id, view).await {
+            // The trigger is good for 3 s only: a late retry can never succeed.
+            Err(Failure::Permanent(code)) if code == "expired_trigger_id" => {
+                tracing::warn!(
+                    "the modal was not opened in time; the person can run the command again"
+                );
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+fn permanent(e: render::RenderError) -> Failure {
+    Failure::Permanent(e.to_string())
+}

@@ -1,0 +1,366 @@
+//! Applies people's war-room requests: open a channel, give a role, post a
+//! status update, change severity, add a note, subscribe, keep a channel,
+//! declare an incident. Each is one `Store::update_incident` transaction that
+//! also queues the messages it causes; the replies are for the person who asked.
+
+use super::{new_room, next_nudge, room_lane, wants_room, Entry, EntryKind, RoomOp, Sev};
+use crate::app::Core;
+use crate::escalation::Escalation;
+use crate::incident::{AlertDetails, Incident, State};
+use crate::ingest::{AlertAction, AlertEvent, Ingest, IngestError, Outcome};
+use crate::slack::render;
+use crate::store::{update_lane, Outbound, StoreError, Triggered};
+use chrono::{DateTime, Utc};
+
+/// `Ok(Err(why))`: the request changed nothing, and `why` says so to the person.
+pub type Answer = Result<Result<Incident, String>, StoreError>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Commander,
+    Comms,
+}
+
+impl Role {
+    fn label(self) -> &'static str {
+        match self {
+            Role::Commander => "incident commander",
+            Role::Comms => "comms lead",
+        }
+    }
+}
+
+/// What the `/incident new` modal asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declaration {
+    pub title: String,
+    pub service: String,
+    pub sev: Sev,
+    pub description: Option<String>,
+    /// Slack id of whoever declared it.
+    pub by: String,
+    /// The modal's view id: a retried submission finds the same incident.
+    pub key: String,
+}
+
+fn entry(at: DateTime<Utc>, by: &str, kind: EntryKind, text: String) -> Entry {
+    Entry {
+        at,
+        by: Some(by.to_string()),
+        kind,
+        text,
+    }
+}
+
+fn room_post(id: u64, text: String, blocks: Option<serde_json::Value>) -> (String, Outbound) {
+    (
+        room_lane(id),
+        Outbound::Room {
+            incident: id,
+            work: RoomOp::Post { text, blocks },
+        },
+    )
+}
+
+fn invite(id: u64, who: &str) -> (String, Outbound) {
+    (
+        room_lane(id),
+        Outbound::Room {
+            incident: id,
+            work: RoomOp::Invite {
+                users: vec![who.to_string()],
+            },
+        },
+    )
+}
+
+fn refresh(inc: &Incident) -> (String, Outbound) {
+    (
+        update_lane(inc),
+        Outbound::UpdateIncident { incident: inc.id },
+    )
+}
+
+impl Core {
+    /// One war-room change: `f` plans it (pure: it may run more than once),
+    /// the store applies it with the messages it queues, durably.
+    async fn room_change<F>(&self, id: u64, f: F) -> Answer
+    where
+        F: Fn(&Incident, DateTime<Utc>) -> Result<(Incident, Vec<(String, Outbound)>), String>,
+    {
+        let now = self.clock.now();
+        let r = self.store.update_incident(id, now, |inc| f(inc, now))?;
+        self.store.durable().await?;
+        if r.is_ok() {
+            self.outbox_ready.notify_one();
+            self.engine_wake.notify_one();
+        }
+        Ok(r)
+    }
+
+    /// Gives incident `id` a channel of its own (the Open channel button,
+    /// `/incident channel`); whoever asked (`by`) is invited too.
+    pub async fn open_room(&self, id: u64, by: &str) -> Answer {
+        self.room_change(id, |inc, _| {
+            if let Some(c) = inc.room_channel() {
+                return Err(format!("#{id} has a channel already: <#{c}>."));
+            }
+            if inc.coord.room.is_some() {
+                return Err(format!("#{id}'s channel is being created."));
+            }
+            if inc.state == State::Resolved {
+                return Err(format!("#{id} is resolved; it needs no channel now."));
+            }
+            let mut next = inc.clone();
+            next.coord.room = Some(new_room(&self.config, &inc.service_id));
+            Ok((next, vec![invite(id, by)]))
+        })
+        .await
+    }
+
+    /// Makes `who` (a Slack id) the incident's commander or comms lead.
+    pub async fn set_role(&self, id: u64, role: Role, who: &str, by: &str) -> Answer {
+        self.room_change(id, |inc, now| {
+            let current = match role {
+                Role::Commander => &inc.coord.commander,
+                Role::Comms => &inc.coord.comms,
+            };
+            if current.as_deref() == Some(who) {
+                return Err(format!("<@{who}> is {} of #{id} already.", role.label()));
+            }
+            let mut next = inc.clone();
+            match role {
+                Role::Commander => next.coord.commander = Some(who.to_string()),
+                Role::Comms => next.coord.comms = Some(who.to_string()),
+            }
+            let text = format!("<@{who}> is {}", role.label());
+            next.coord
+                .timeline
+                .push(entry(now, by, EntryKind::Role, text));
+            next.coord.nudge_at = next_nudge(&self.config, &next);
+            let mut ops = vec![refresh(inc)];
+            if next.coord.room.is_some() {
+                let note =
+                    render::role_change(&next, role.label(), who, by).map_err(|e| e.to_string())?;
+                ops.push(room_post(id, note, None));
+                ops.push(invite(id, who));
+            }
+            Ok((next, ops))
+        })
+        .await
+    }
+
+    /// A status update: in the incident's channel, the team's stakeholder
+    /// channel, and a DM to every subscriber; the live summary shows it.
+    pub async fn post_update(&self, id: u64, by: &str, text: &str) -> Answer {
+        let stakeholders = |inc: &Incident| {
+            self.config
+                .team_of_service(&inc.service_id)
+                .and_then(|t| t.stakeholder_channel.clone())
+        };
+        self.room_change(id, |inc, now| {
+            let mut next = inc.clone();
+            let update = entry(now, by, EntryKind::Update, text.to_string());
+            next.coord.timeline.push(update.clone());
+            next.coord.nudge_at = next_nudge(&self.config, &next);
+            let r =
+                render::status_update(&next, &self.config, &update).map_err(|e| e.to_string())?;
+            let mut ops = vec![refresh(inc)];
+            if next.coord.room.is_some() {
+                ops.push(room_post(id, r.text.clone(), Some(r.blocks_json.clone())));
+            }
+            let targets = stakeholders(inc)
+                .into_iter()
+                .chain(next.coord.subscribers.clone());
+            for to in targets {
+                ops.push((
+                    to.clone(),
+                    Outbound::NotifyBlocks {
+                        channel: to,
+                        text: r.text.clone(),
+                        blocks: r.blocks_json.clone(),
+                    },
+                ));
+            }
+            Ok((next, ops))
+        })
+        .await
+    }
+
+    /// Changes the incident's level. Raising it pages the escalation policy
+    /// again from its first level (while nobody has acknowledged) and opens a
+    /// channel when the new level is at the team's `channel_at`.
+    pub async fn set_severity(&self, id: u64, sev: Sev, by: &str) -> Answer {
+        self.room_change(id, |inc, now| {
+            let before = inc.sev();
+            if before == sev {
+                return Err(format!("#{id} is {} already.", sev.as_str()));
+            }
+            if inc.state == State::Resolved {
+                return Err(format!("#{id} is resolved."));
+            }
+            let mut next = inc.clone();
+            next.coord.sev = Some(sev);
+            let raised = sev < before;
+            let mut repaged = false;
+            if raised {
+                if sev.at_least(Sev::Sev2) {
+                    next.raise_urgency(now);
+                }
+                if let (State::Triggered, Some(e)) = (inc.state, &inc.escalation) {
+                    next.escalation = Some(Escalation::start(e.policy.clone(), now));
+                    repaged = true;
+                }
+                if next.coord.room.is_none() && wants_room(&self.config, &inc.service_id, sev) {
+                    next.coord.room = Some(new_room(&self.config, &inc.service_id));
+                }
+            }
+            let change = format!("{} → {}", before.as_str(), sev.as_str());
+            next.coord
+                .timeline
+                .push(entry(now, by, EntryKind::Severity, change));
+            next.coord.nudge_at = next_nudge(&self.config, &next);
+            let note =
+                render::severity_change(&next, by, before, repaged).map_err(|e| e.to_string())?;
+            let mut ops = vec![refresh(inc)];
+            let stakeholders = self
+                .config
+                .team_of_service(&inc.service_id)
+                .and_then(|t| t.stakeholder_channel.clone());
+            for to in inc.alert_channel.iter().chain(stakeholders.iter()) {
+                ops.push((
+                    to.clone(),
+                    Outbound::Notify {
+                        channel: to.clone(),
+                        text: note.clone(),
+                    },
+                ));
+            }
+            if next.coord.room.is_some() {
+                ops.push(room_post(id, note, None));
+            }
+            Ok((next, ops))
+        })
+        .await
+    }
+
+    /// Adds a note to the timeline.
+    pub async fn add_note(&self, id: u64, by: &str, text: &str) -> Answer {
+        self.room_change(id, |inc, now| {
+            let mut next = inc.clone();
+            next.coord
+                .timeline
+                .push(entry(now, by, EntryKind::Note, text.to_string()));
+            Ok((next, vec![]))
+        })
+        .await
+    }
+
+    /// Adds (or removes) `user` among those DM'd every update and the resolve summary.
+    pub async fn subscribe(&self, id: u64, user: &str, on: bool) -> Answer {
+        self.room_change(id, |inc, _| {
+            let known = inc.coord.subscribers.iter().any(|s| s == user);
+            if known == on {
+                return Err(if on {
+                    format!("You are subscribed to #{id} already.")
+                } else {
+                    format!("You are not subscribed to #{id}.")
+                });
+            }
+            let mut next = inc.clone();
+            if on {
+                next.coord.subscribers.push(user.to_string());
+            } else {
+                next.coord.subscribers.retain(|s| s != user);
+            }
+            Ok((next, vec![]))
+        })
+        .await
+    }
+
+    /// "Keep channel": the resolved incident's channel is not archived.
+    pub async fn keep_room(&self, id: u64, by: &str) -> Answer {
+        self.room_change(id, |inc, now| {
+            let Some(room) = &inc.coord.room else {
+                return Err(format!("#{id} has no channel."));
+            };
+            if room.archived {
+                return Err(format!(
+                    "#{id}'s channel is archived already; unarchive it in Slack."
+                ));
+            }
+            if room.kept {
+                return Err(format!("#{id}'s channel is being kept already."));
+            }
+            let mut next = inc.clone();
+            if let Some(r) = &mut next.coord.room {
+                r.kept = true;
+                r.archive_at = None;
+            }
+            let text = format!("<@{by}> kept the channel: it will not be archived");
+            next.coord
+                .timeline
+                .push(entry(now, by, EntryKind::Channel, text.clone()));
+            Ok((
+                next,
+                vec![room_post(id, format!(":pushpin: {text}."), None)],
+            ))
+        })
+        .await
+    }
+
+    /// Declares an incident by hand: opened through ingest (so it pages per
+    /// the service's policy), then given its level, description and channel.
+    pub async fn declare(&self, d: &Declaration) -> Result<Result<Incident, String>, IngestError> {
+        let Some(service) = self.config.service(&d.service) else {
+            return Ok(Err(format!("There is no service `{}`.", d.service)));
+        };
+        let event = AlertEvent {
+            routing_key: service.integration_key.clone(),
+            dedup_key: format!("declared:{}", d.key),
+            action: AlertAction::Trigger(Box::new(AlertDetails {
+                summary: d.title.clone(),
+                source: "Slack".into(),
+                severity: d.sev.to_severity(),
+                component: None,
+                group: None,
+                class: Some("declared".into()),
+                custom_details: d
+                    .description
+                    .as_ref()
+                    .map(|t| serde_json::json!({ "description": t })),
+                links: vec![],
+                client: Some("Declared in Slack".into()),
+                client_url: None,
+            })),
+        };
+        let ingest = Ingest { core: self.clone() };
+        let id = match ingest.apply(&event).await? {
+            Outcome::Triggered(Triggered::Opened { incident, .. }) => incident.id,
+            // Slack retried the submission: it is the same incident.
+            Outcome::Triggered(Triggered::Appended { incident, .. }) => return Ok(Ok(incident)),
+            _ => {
+                return Ok(Err(format!(
+                    "An event rule of `{}` stopped the incident from opening.",
+                    d.service
+                )))
+            }
+        };
+        let r = self
+            .room_change(id, |inc, now| {
+                let mut next = inc.clone();
+                next.coord.sev = Some(d.sev);
+                next.coord.description = d.description.clone();
+                if next.coord.room.is_none() {
+                    next.coord.room = Some(new_room(&self.config, &inc.service_id));
+                }
+                let text = format!("Declared by <@{}>", d.by);
+                next.coord
+                    .timeline
+                    .push(entry(now, &d.by, EntryKind::Note, text));
+                Ok((next, vec![refresh(inc), invite(id, &d.by)]))
+            })
+            .await?;
+        Ok(r)
+    }
+}

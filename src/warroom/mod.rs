@@ -1,0 +1,559 @@
+//! War rooms: severity levels, an incident's own Slack channel, its roles and
+//! timeline, and the room work a change to an incident sets off. Pure: no I/O,
+//! no clock reads; `warroom::actions` is the edge that applies people's requests.
+
+pub mod actions;
+
+use crate::config::{Config, Team};
+use crate::incident::{Incident, Severity, State};
+use crate::store::Outbound;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Incident severity as people speak of it: SEV1 is the worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Sev {
+    #[serde(rename = "SEV1")]
+    Sev1,
+    #[serde(rename = "SEV2")]
+    Sev2,
+    #[serde(rename = "SEV3")]
+    Sev3,
+    #[serde(rename = "SEV4")]
+    Sev4,
+}
+
+impl Sev {
+    pub const ALL: [Sev; 4] = [Sev::Sev1, Sev::Sev2, Sev::Sev3, Sev::Sev4];
+
+    /// `SEV2`, `sev2` or `2`.
+    pub fn parse(s: &str) -> Option<Sev> {
+        let s = s.trim();
+        let digits = match s.get(..3) {
+            Some(p) if p.eq_ignore_ascii_case("sev") => &s[3..],
+            _ => s,
+        };
+        match digits {
+            "1" => Some(Sev::Sev1),
+            "2" => Some(Sev::Sev2),
+            "3" => Some(Sev::Sev3),
+            "4" => Some(Sev::Sev4),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sev::Sev1 => "SEV1",
+            Sev::Sev2 => "SEV2",
+            Sev::Sev3 => "SEV3",
+            Sev::Sev4 => "SEV4",
+        }
+    }
+
+    /// The event severity's level: critical SEV1, error SEV2, warning SEV3, info SEV4.
+    pub fn from_severity(s: Severity) -> Sev {
+        match s {
+            Severity::Critical => Sev::Sev1,
+            Severity::Error => Sev::Sev2,
+            Severity::Warning => Sev::Sev3,
+            Severity::Info => Sev::Sev4,
+        }
+    }
+
+    /// The event severity an incident declared at this level carries.
+    pub fn to_severity(self) -> Severity {
+        match self {
+            Sev::Sev1 => Severity::Critical,
+            Sev::Sev2 => Severity::Error,
+            Sev::Sev3 => Severity::Warning,
+            Sev::Sev4 => Severity::Info,
+        }
+    }
+
+    /// As bad as `other`, or worse.
+    pub fn at_least(self, other: Sev) -> bool {
+        self <= other
+    }
+}
+
+/// How people run an incident: its level, roles, room, subscribers and the
+/// timeline entries people added. Empty for most incidents, and then not stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coordination {
+    /// Set by a person; otherwise the level follows the alert's severity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sev: Option<Sev>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Slack user ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commander: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comms: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<Room>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<Entry>,
+    /// Slack user ids DM'd every status update.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscribers: Vec<String>,
+    /// When the commander is next asked for a status update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nudge_at: Option<DateTime<Utc>>,
+}
+
+impl Coordination {
+    pub fn is_empty(&self) -> bool {
+        *self == Coordination::default()
+    }
+}
+
+/// The incident's own channel: the team's settings taken when it was asked
+/// for (as escalation snapshots its policy), and how far opening it got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Room {
+    pub stakeholder_channel: Option<String>,
+    pub archive_after_secs: i64,
+    /// Slack channel id, once created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The pinned live summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_ts: Option<String>,
+    /// Due once resolved, unless someone chose to keep the channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub kept: bool,
+    #[serde(default)]
+    pub archived: bool,
+}
+
+/// A timeline entry a person caused: a note, a pinned message, an update,
+/// a role or severity change. State changes and pages come from the incident itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub at: DateTime<Utc>,
+    /// Slack user id of whoever did it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    pub kind: EntryKind,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    Note,
+    Pin,
+    Update,
+    Role,
+    Severity,
+    Channel,
+}
+
+/// Work on an incident's room, rendered when sent (lane `room:{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "room", rename_all = "snake_case")]
+pub enum RoomOp {
+    /// Create the channel, invite the people, post and pin the live summary.
+    Open,
+    /// Invite these Slack users (someone paged or given a role later).
+    Invite {
+        users: Vec<String>,
+    },
+    /// A message in the room, already rendered.
+    Post {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        blocks: Option<serde_json::Value>,
+    },
+    /// The resolve summary in the room, with the button that keeps the channel.
+    Resolved,
+    /// The postmortem draft, shared as a file in the room.
+    Postmortem,
+    Archive,
+    /// A message someone marked with :pushpin:, read from Slack into the timeline.
+    Pin {
+        channel: String,
+        ts: String,
+        by: String,
+    },
+    /// The resolve summary, as a message to `to` (the stakeholder channel, a subscriber).
+    Notice {
+        to: String,
+    },
+}
+
+pub fn room_lane(id: u64) -> String {
+    format!("room:{id}")
+}
+
+impl Incident {
+    /// Its level: set by a person, or following the alert's severity.
+    pub fn sev(&self) -> Sev {
+        self.coord
+            .sev
+            .unwrap_or_else(|| Sev::from_severity(self.alert.severity))
+    }
+
+    /// The room's channel id, once created.
+    pub fn room_channel(&self) -> Option<&str> {
+        self.coord.room.as_ref().and_then(|r| r.channel.as_deref())
+    }
+
+    /// The latest status update, if any.
+    pub fn latest_update(&self) -> Option<&Entry> {
+        self.coord
+            .timeline
+            .iter()
+            .rev()
+            .find(|e| e.kind == EntryKind::Update)
+    }
+}
+
+/// A room for an incident of `service_id`, with its team's settings as they are now.
+pub fn new_room(config: &Config, service_id: &str) -> Room {
+    let team = config.team_of_service(service_id);
+    Room {
+        stakeholder_channel: team.and_then(|t| t.stakeholder_channel.clone()),
+        archive_after_secs: team
+            .map_or(DEFAULT_ARCHIVE_AFTER, |t| t.rooms.archive_after)
+            .num_seconds(),
+        channel: None,
+        name: None,
+        summary_ts: None,
+        archive_at: None,
+        kept: false,
+        archived: false,
+    }
+}
+
+/// A resolved incident's channel is archived this long after, by default.
+pub const DEFAULT_ARCHIVE_AFTER: Duration = Duration::hours(24);
+
+/// Whether an incident of `service` at `sev` gets a room of its own at once:
+/// the service's `channel_at`, else its team's.
+pub fn wants_room(config: &Config, service_id: &str, sev: Sev) -> bool {
+    let service = config.service(service_id).and_then(|s| s.channel_at);
+    let team = config
+        .team_of_service(service_id)
+        .and_then(|t| t.rooms.channel_at);
+    service.or(team).is_some_and(|at| sev.at_least(at))
+}
+
+/// How often the commander of an incident at `sev` is asked for an update.
+pub fn update_every(team: Option<&Team>, sev: Sev) -> Option<Duration> {
+    team.and_then(|t| {
+        t.rooms
+            .update_every
+            .iter()
+            .find(|(s, _)| *s == sev)
+            .map(|(_, d)| *d)
+    })
+}
+
+/// When the commander should next be asked for an update: an interval after
+/// the latest update, or after they took the role, while the incident is open.
+pub fn next_nudge(config: &Config, inc: &Incident) -> Option<DateTime<Utc>> {
+    let commander = inc.coord.commander.as_ref()?;
+    if !inc.is_open() {
+        return None;
+    }
+    let every = update_every(config.team_of_service(&inc.service_id), inc.sev())?;
+    let since = inc
+        .coord
+        .timeline
+        .iter()
+        .filter(|e| {
+            e.kind == EntryKind::Update
+                || (e.kind == EntryKind::Role && e.text.contains(&format!("<@{commander}>")))
+        })
+        .map(|e| e.at)
+        .max()
+        .unwrap_or(inc.created_at);
+    Some(since + every)
+}
+
+/// The room work a change from `old` to `new` sets off, and the timers it
+/// moves on `new`. Called by the store inside the transaction that writes the
+/// change, so the work is queued exactly when the change happens.
+pub fn follow_up(
+    old: Option<&Incident>,
+    new: &mut Incident,
+    at: DateTime<Utc>,
+) -> Vec<(String, Outbound)> {
+    let id = new.id;
+    let lane = room_lane(id);
+    let room = |work: RoomOp| Outbound::Room { incident: id, work };
+    let mut ops = vec![];
+    let had_room = old.is_some_and(|o| o.coord.room.is_some());
+    if new.coord.room.is_some() && !had_room {
+        ops.push((lane.clone(), room(RoomOp::Open)));
+    }
+    let was_resolved = old.is_none_or(|o| o.state == State::Resolved);
+    if new.state == State::Resolved && !was_resolved {
+        new.coord.nudge_at = None;
+        if let Some(r) = &mut new.coord.room {
+            if !r.kept {
+                r.archive_at = Some(at + Duration::seconds(r.archive_after_secs));
+            }
+            ops.push((lane.clone(), room(RoomOp::Resolved)));
+            ops.push((lane.clone(), room(RoomOp::Postmortem)));
+            if let Some(c) = r.stakeholder_channel.clone() {
+                ops.push((c.clone(), room(RoomOp::Notice { to: c })));
+            }
+        }
+        for s in &new.coord.subscribers {
+            ops.push((s.clone(), room(RoomOp::Notice { to: s.clone() })));
+        }
+    }
+    // Reopened (it flaps): the channel stays.
+    if new.state != State::Resolved && old.is_some_and(|o| o.state == State::Resolved) {
+        if let Some(r) = &mut new.coord.room {
+            r.archive_at = None;
+        }
+    }
+    ops
+}
+
+/// The room's own due time: the archive once resolved, else the next nudge.
+pub fn due(inc: &Incident) -> Option<DateTime<Utc>> {
+    match inc.state {
+        State::Resolved => inc
+            .coord
+            .room
+            .as_ref()
+            .filter(|r| r.channel.is_some() && !r.kept && !r.archived)
+            .and_then(|r| r.archive_at),
+        _ => inc.coord.nudge_at,
+    }
+}
+
+/// What the room timer due at `due_at` does, if `due_at` is the room's:
+/// archive the channel, or ask the commander for an update.
+pub fn plan_timer(
+    config: &Config,
+    inc: &Incident,
+    due_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    nudge_text: &dyn Fn(&Incident) -> String,
+) -> Option<(Incident, Vec<(String, Outbound)>)> {
+    let ms = |t: DateTime<Utc>| t.timestamp_millis();
+    if due(inc).map(ms) != Some(ms(due_at)) {
+        return None;
+    }
+    let mut next = inc.clone();
+    let mut ops = vec![];
+    let op = |work: RoomOp| Outbound::Room {
+        incident: inc.id,
+        work,
+    };
+    if inc.state == State::Resolved {
+        if let Some(r) = &mut next.coord.room {
+            r.archived = true;
+        }
+        ops.push((room_lane(inc.id), op(RoomOp::Archive)));
+        return Some((next, ops));
+    }
+    let text = nudge_text(inc);
+    if let Some(c) = &inc.coord.commander {
+        ops.push((
+            c.clone(),
+            Outbound::Notify {
+                channel: c.clone(),
+                text: text.clone(),
+            },
+        ));
+    }
+    if inc.coord.room.is_some() {
+        ops.push((room_lane(inc.id), op(RoomOp::Post { text, blocks: None })));
+    }
+    let every = update_every(config.team_of_service(&inc.service_id), inc.sev());
+    next.coord.nudge_at = every.map(|d| now + d);
+    Some((next, ops))
+}
+
+/// Slack's limit on channel names.
+pub const CHANNEL_NAME_MAX: usize = 80;
+
+/// `inc-YYYYMMDD-<id>-<slug>`: lowercase letters, digits and dashes, at most
+/// 80 characters; `attempt` 2, 3, … adds `-2`, `-3` after a `name_taken`.
+pub fn channel_name(inc: &Incident, attempt: u32) -> String {
+    let head = format!("inc-{}-{}", inc.created_at.format("%Y%m%d"), inc.id);
+    let tail = if attempt > 1 {
+        format!("-{attempt}")
+    } else {
+        String::new()
+    };
+    let mut slug = String::new();
+    for c in inc.alert.summary.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let room = CHANNEL_NAME_MAX.saturating_sub(head.len() + tail.len() + 1);
+    let slug: String = slug.trim_matches('-').chars().take(room).collect();
+    let slug = slug.trim_end_matches('-');
+    let mut name = head;
+    if !slug.is_empty() {
+        name.push('-');
+        name.push_str(slug);
+    }
+    name.push_str(&tail);
+    name.chars().take(CHANNEL_NAME_MAX).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::{tests::sample, Actor, Transition};
+    use chrono::TimeZone;
+
+    #[test]
+    fn severity_levels_parse_and_order() {
+        for (text, want) in [
+            ("SEV1", Some(Sev::Sev1)),
+            ("sev2", Some(Sev::Sev2)),
+            (" Sev3 ", Some(Sev::Sev3)),
+            ("4", Some(Sev::Sev4)),
+            ("SEV5", None),
+            ("SEV", None),
+            ("sev-1", None),
+            ("", None),
+            ("ſev1", None),
+        ] {
+            assert_eq!(Sev::parse(text), want, "{text:?}");
+        }
+        assert!(Sev::Sev1.at_least(Sev::Sev2));
+        assert!(Sev::Sev2.at_least(Sev::Sev2));
+        assert!(!Sev::Sev3.at_least(Sev::Sev2));
+        for s in Sev::ALL {
+            assert_eq!(Sev::from_severity(s.to_severity()), s);
+            assert_eq!(Sev::parse(s.as_str()), Some(s));
+        }
+    }
+
+    #[test]
+    fn channel_names_keep_slacks_rules() {
+        let mut inc = sample(42);
+        inc.alert.summary = "API: 5xx rate > 10% (eu-west-1)!!".into();
+        assert_eq!(
+            channel_name(&inc, 1),
+            "inc-20261125-42-api-5xx-rate-10-eu-west-1"
+        );
+        assert_eq!(
+            channel_name(&inc, 2),
+            "inc-20261125-42-api-5xx-rate-10-eu-west-1-2"
+        );
+        inc.alert.summary = "Ünïcødé ✨ only ✨".into();
+        assert_eq!(channel_name(&inc, 1), "inc-20261125-42-n-c-d-only");
+        inc.alert.summary = "✨✨✨".into();
+        assert_eq!(channel_name(&inc, 1), "inc-20261125-42");
+        inc.alert.summary = "word ".repeat(40);
+        let long = channel_name(&inc, 13);
+        assert!(long.len() <= 80 && long.ends_with("-13"), "{long}");
+        assert!(!long.contains("--"), "{long}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_title_makes_a_valid_channel_name(title in "\\PC{0,200}", id in 1u64..u64::MAX, attempt in 1u32..1000) {
+            let mut inc = sample(id);
+            inc.alert.summary = title;
+            let name = channel_name(&inc, attempt);
+            proptest::prop_assert!(!name.is_empty() && name.len() <= CHANNEL_NAME_MAX, "{}", name);
+            proptest::prop_assert!(name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'), "{}", name);
+            if attempt > 1 {
+                let suffix = format!("-{attempt}");
+                proptest::prop_assert!(name.ends_with(&suffix), "{}", name);
+            }
+        }
+
+        #[test]
+        fn sev_parse_never_panics(s in "\\PC{0,12}") {
+            let _ = Sev::parse(&s);
+        }
+    }
+
+    fn with_room(mut inc: Incident) -> Incident {
+        inc.coord.room = Some(Room {
+            stakeholder_channel: Some("C0EXEC".into()),
+            archive_after_secs: 3600,
+            channel: Some("C0ROOM".into()),
+            name: Some("inc-x".into()),
+            summary_ts: None,
+            archive_at: None,
+            kept: false,
+            archived: false,
+        });
+        inc
+    }
+
+    #[test]
+    fn resolving_a_room_queues_the_summary_postmortem_and_archive() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 4, 0, 0).unwrap();
+        let mut old = with_room(sample(7));
+        old.coord.subscribers = vec!["U0SUB".into()];
+        old.coord.nudge_at = Some(at);
+        let by = Actor::Slack {
+            user_id: "U1".into(),
+        };
+        let mut new = old.apply(Transition::Resolve, by, at).unwrap();
+        let ops = follow_up(Some(&old), &mut new, at);
+        let lanes: Vec<&str> = ops.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(lanes, ["room:7", "room:7", "C0EXEC", "U0SUB"]);
+        assert!(matches!(
+            ops[0].1,
+            Outbound::Room {
+                work: RoomOp::Resolved,
+                ..
+            }
+        ));
+        assert!(matches!(
+            ops[1].1,
+            Outbound::Room {
+                work: RoomOp::Postmortem,
+                ..
+            }
+        ));
+        assert_eq!(
+            new.coord.room.as_ref().unwrap().archive_at,
+            Some(at + Duration::hours(1))
+        );
+        assert_eq!(new.coord.nudge_at, None);
+        assert_eq!(due(&new), Some(at + Duration::hours(1)));
+        // A replay (resolved → resolved) queues nothing.
+        let mut again = new.clone();
+        assert!(follow_up(Some(&new), &mut again, at).is_empty());
+        // Kept: no archive.
+        let mut kept = new.clone();
+        kept.coord.room.as_mut().unwrap().kept = true;
+        assert_eq!(due(&kept), None);
+    }
+
+    #[test]
+    fn asking_for_a_room_queues_opening_it_once() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 4, 0, 0).unwrap();
+        let mut fresh = with_room(sample(3));
+        let ops = follow_up(None, &mut fresh, at);
+        assert_eq!(ops.len(), 1);
+        assert!(matches!(
+            ops[0].1,
+            Outbound::Room {
+                work: RoomOp::Open,
+                incident: 3
+            }
+        ));
+        let mut same = fresh.clone();
+        assert!(follow_up(Some(&fresh), &mut same, at).is_empty());
+        let plain = sample(4);
+        let mut plain2 = plain.clone();
+        assert!(follow_up(Some(&plain), &mut plain2, at).is_empty());
+    }
+}
