@@ -19,4 +19,5 @@ mod signals;
 mod slack;
 mod support;
 mod twilio;
+mod warroom;
 mod webhooks;

@@ -104,6 +104,8 @@ struct FakeState {
     channel_interval: Option<Duration>,
     last_post: HashMap<String, Instant>,
     rate_limited: usize,
+    /// Channel names that exist (conversations.create answers `name_taken`).
+    channel_names: Vec<String>,
 }
 
 /// A fake Slack Web API that answers in Slack's shapes.
@@ -164,6 +166,25 @@ impl FakeSlack {
     /// channel, as Slack does.
     pub fn enforce_channel_rate(&self, interval: Duration) {
         self.state.lock().unwrap().channel_interval = Some(interval);
+    }
+
+    /// Makes a channel name exist already, so creating it answers `name_taken`.
+    pub fn take_channel_name(&self, name: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .channel_names
+            .push(name.to_string());
+    }
+
+    /// A message a person wrote in `channel`, as history returns it.
+    pub fn add_message(&self, channel: &str, ts: &str, text: &str) {
+        let msg = json!({"type": "message", "ts": ts, "text": text, "user": "U0HUMAN"});
+        self.state
+            .lock()
+            .unwrap()
+            .messages
+            .push((channel.to_string(), ts.to_string(), msg));
     }
 
     /// How many posts `enforce_channel_rate` refused.
@@ -326,14 +347,40 @@ impl FakeSlack {
             }
             "conversations.history" => {
                 let channel = body["channel"].as_str().unwrap_or("");
+                // `latest` + `inclusive`: the messages up to and including that ts.
+                let latest = body["latest"].as_str().map(str::to_string);
                 let msgs: Vec<Value> = s
                     .messages
                     .iter()
-                    .filter(|(c, _, _)| c == channel)
+                    .filter(|(c, ts, _)| {
+                        c == channel && latest.as_ref().is_none_or(|l| ts.as_str() <= l.as_str())
+                    })
                     .rev()
                     .map(|(_, _, m)| m.clone())
                     .collect();
                 json!({"ok": true, "messages": msgs, "has_more": false})
+            }
+            "conversations.create" => {
+                let name = body["name"].as_str().unwrap_or("").to_string();
+                if s.channel_names.contains(&name) {
+                    json!({"ok": false, "error": "name_taken"})
+                } else {
+                    s.channel_names.push(name.clone());
+                    let id = format!("C0ROOM{}", s.channel_names.len());
+                    json!({"ok": true, "channel": {"id": id, "name": name, "created": 1700000000, "is_channel": true}})
+                }
+            }
+            "conversations.invite" => {
+                json!({"ok": true, "channel": {"id": body["channel"], "created": 1700000000}})
+            }
+            "pins.add" | "conversations.archive" => json!({"ok": true}),
+            "views.open" => {
+                let mut view = body["view"].clone();
+                view["id"] = json!("V0VIEW");
+                view["team_id"] = json!("T0TEAM");
+                view["hash"] = json!("1.abc");
+                view["state"] = json!({"values": {}});
+                json!({"ok": true, "view": view})
             }
             m if path.starts_with("/respond/") => json!({"ok": true, "path": m}),
             _ => json!({"ok": false, "error": "unknown_method"}),
@@ -501,11 +548,24 @@ impl TestApp {
         user: &str,
         response_url: &str,
     ) -> (u16, Value) {
+        self.slash_in(CHANNEL, command, text, user, response_url)
+            .await
+    }
+
+    /// A slash command run in `channel`.
+    pub async fn slash_in(
+        &self,
+        channel: &str,
+        command: &str,
+        text: &str,
+        user: &str,
+        response_url: &str,
+    ) -> (u16, Value) {
         let body = serde_urlencoded::to_string([
             ("token", "deprecated"),
             ("team_id", "T0TEAM"),
             ("team_domain", "example"),
-            ("channel_id", CHANNEL),
+            ("channel_id", channel),
             ("channel_name", "platform"),
             ("user_id", user),
             ("user_name", "someone"),

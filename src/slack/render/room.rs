@@ -146,6 +146,11 @@ fn timeline_lines(inc: &Incident, config: &Config, slack: bool) -> Vec<String> {
         .collect()
 }
 
+/// Slack's own markup (`<@U1>`, `<#C1>`) means nothing in a file.
+fn plain(text: &str) -> String {
+    text.replace("<@", "@").replace("<#", "#").replace('>', "")
+}
+
 /// Whoever worked it: paged people, whoever acknowledged, commander, comms.
 fn responders(inc: &Incident, config: &Config, slack: bool) -> Vec<String> {
     let mut out: Vec<String> = vec![];
@@ -341,7 +346,7 @@ pub fn postmortem(inc: &Incident, config: &Config) -> Result<String, RenderError
             let by =
                 e.by.as_deref()
                     .map_or("someone".to_string(), |b| person(config, b, false));
-            format!("{} — {by}: {}", when(e.at, false), e.text)
+            format!("{} — {by}: {}", when(e.at, false), plain(&e.text))
         })
         .collect();
     let ctx = context! {
@@ -398,4 +403,245 @@ pub fn declare_view(
     serde_json::from_value::<slack_morphism::prelude::SlackView>(view.clone())
         .map_err(|e| RenderError::Blocks("incident.declare", e))?;
     Ok(view)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::incident::tests::sample;
+    use crate::incident::{Link, Page, Stamp, Transition};
+    use crate::warroom::Room;
+    use chrono::TimeZone;
+    use serde_json::Value;
+
+    fn chars(v: &Value) -> usize {
+        v.as_str().map_or(0, |s| s.chars().count())
+    }
+
+    /// Slack's Block Kit limits, as its API enforces them.
+    fn check_limits(name: &str, blocks: &Value, max_blocks: usize) {
+        let blocks = blocks
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: not a list"));
+        assert!(
+            blocks.len() <= max_blocks,
+            "{name}: {} blocks",
+            blocks.len()
+        );
+        for b in blocks {
+            for id in [&b["block_id"], &b["element"]["action_id"]] {
+                assert!(chars(id) <= 255, "{name}: id of {} chars", chars(id));
+            }
+            match b["type"].as_str().unwrap() {
+                "header" => assert!(chars(&b["text"]["text"]) <= 150, "{name}: header"),
+                "section" => {
+                    assert!(chars(&b["text"]["text"]) <= 3000, "{name}: section text");
+                    let fields = b["fields"].as_array().map_or(0, Vec::len);
+                    assert!(fields <= 10, "{name}: {fields} fields");
+                    for f in b["fields"].as_array().into_iter().flatten() {
+                        assert!(chars(&f["text"]) <= 2000, "{name}: field");
+                    }
+                }
+                "context" => {
+                    let els = b["elements"].as_array().unwrap();
+                    assert!(els.len() <= 10, "{name}: context elements");
+                    for e in els {
+                        assert!(chars(&e["text"]) <= 3000, "{name}: context text");
+                    }
+                }
+                "actions" => {
+                    let els = b["elements"].as_array().unwrap();
+                    assert!(els.len() <= 25, "{name}: actions");
+                    for e in els {
+                        assert!(chars(&e["text"]["text"]) <= 75, "{name}: button text");
+                        assert!(chars(&e["action_id"]) <= 255, "{name}: action_id");
+                        assert!(chars(&e["value"]) <= 2000, "{name}: button value");
+                    }
+                }
+                "input" => {
+                    assert!(chars(&b["label"]["text"]) <= 2000, "{name}: label");
+                    let options = b["element"]["options"].as_array();
+                    assert!(options.map_or(0, Vec::len) <= 100, "{name}: options");
+                    for o in options.into_iter().flatten() {
+                        assert!(chars(&o["text"]["text"]) <= 75, "{name}: option text");
+                        assert!(chars(&o["value"]) <= 150, "{name}: option value");
+                    }
+                    let max = b["element"]["max_length"].as_u64().unwrap_or(3000) as usize;
+                    assert!(
+                        chars(&b["element"]["initial_value"]) <= max,
+                        "{name}: initial value"
+                    );
+                }
+                other => panic!("{name}: unexpected block type {other}"),
+            }
+        }
+    }
+
+    /// An incident with everything filled in, far past every limit.
+    fn busy() -> (Incident, Config) {
+        let mut toml = String::new();
+        for i in 0..150 {
+            toml.push_str(&format!(
+                "[[services]]\nid = \"s{i}\"\nname = \"{}\"\nteam = \"t\"\nintegration_key = \"{:032x}\"\n",
+                "Service with a very long name ".repeat(5),
+                i + 1
+            ));
+        }
+        toml.push_str("[[teams]]\nid = \"t\"\nname = \"T\"\n");
+        let config = Config::parse("t.toml", &toml).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 3, 0, 0).unwrap();
+        let mut inc = sample(123_456_789);
+        inc.alert.summary = "Checkout \"down\" <everywhere> & ".repeat(200);
+        inc.alert.source = "x".repeat(5000);
+        inc.alert.links = (0..30)
+            .map(|i| Link {
+                href: format!("https://example.com/{i}/{}", "p".repeat(3000)),
+                text: Some("l".repeat(3000)),
+            })
+            .collect();
+        inc.paged = (0..100)
+            .map(|i| Page {
+                user: format!("user{i}"),
+                at,
+                level: Some(i),
+            })
+            .collect();
+        inc.acknowledged = Some(Stamp {
+            by: crate::incident::Actor::Slack {
+                user_id: "U0BOB".into(),
+            },
+            at: at + Duration::minutes(4),
+        });
+        inc.coord.commander = Some("U0BOB".into());
+        inc.coord.comms = Some("U0CAROL".into());
+        inc.coord.description = Some("d".repeat(5000));
+        inc.coord.room = Some(Room {
+            stakeholder_channel: Some("C0EXEC".into()),
+            archive_after_secs: 3600,
+            channel: Some("C0ROOM".into()),
+            name: Some("inc".into()),
+            summary_ts: Some("1.2".into()),
+            archive_at: Some(at + Duration::hours(3)),
+            kept: false,
+            archived: false,
+        });
+        for i in 0..300 {
+            inc.coord.timeline.push(Entry {
+                at: at + Duration::minutes(i),
+                by: Some("U0BOB".into()),
+                kind: if i % 2 == 0 {
+                    EntryKind::Update
+                } else {
+                    EntryKind::Pin
+                },
+                text: format!("{i} {}", "u".repeat(2800)),
+            });
+        }
+        (inc, config)
+    }
+
+    #[test]
+    fn every_room_template_renders_within_slacks_limits() {
+        let (inc, config) = busy();
+        let update = inc.latest_update().unwrap().clone();
+        let resolved = inc
+            .apply(
+                Transition::Resolve,
+                crate::incident::Actor::Slack {
+                    user_id: "U0BOB".into(),
+                },
+                inc.created_at + Duration::hours(2),
+            )
+            .unwrap();
+        let cases = [
+            ("incident", super::super::incident(&inc, &config).unwrap()),
+            ("room.summary", room_summary(&inc, &config).unwrap()),
+            (
+                "room.summary resolved",
+                room_summary(&resolved, &config).unwrap(),
+            ),
+            (
+                "room.update",
+                status_update(&inc, &config, &update).unwrap(),
+            ),
+            ("room.resolved", room_resolved(&resolved, &config).unwrap()),
+        ];
+        for (name, r) in &cases {
+            check_limits(name, &r.blocks_json, 50);
+            assert!(!r.text.is_empty(), "{name}: no fallback text");
+        }
+        let resolved_buttons = cases[4].1.blocks_json.to_string();
+        assert!(resolved_buttons.contains("\"Keep channel\""));
+        let view = declare_view(&config, Some(&"t".repeat(400))).unwrap();
+        assert!(chars(&view["title"]["text"]) <= 24);
+        check_limits("incident.declare", &view["blocks"], 100);
+        for (name, text) in [
+            ("room.timeline", timeline(&inc, &config).unwrap()),
+            (
+                "room.nudge",
+                nudge(&inc, inc.created_at + Duration::hours(1)).unwrap(),
+            ),
+            (
+                "room.role",
+                role_change(&inc, "comms lead", "U0CAROL", "U0BOB").unwrap(),
+            ),
+            (
+                "room.severity",
+                severity_change(&inc, "U0BOB", Sev::Sev3, true).unwrap(),
+            ),
+            ("postmortem", postmortem(&resolved, &config).unwrap()),
+        ] {
+            assert!(!text.trim().is_empty(), "{name}: empty");
+            assert!(
+                !text.contains("{{") && !text.contains("{%"),
+                "{name}: unrendered template"
+            );
+        }
+    }
+
+    #[test]
+    fn the_postmortem_draft_has_the_facts_in_plain_markdown() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 3, 0, 0).unwrap();
+        let config = Config::parse(
+            "t.toml",
+            "[[users]]\nid = \"bob\"\nname = \"Bob Example\"\nslack_id = \"U0BOB\"\n",
+        )
+        .unwrap();
+        let mut inc = sample(9);
+        inc.created_at = at;
+        inc.coord.commander = Some("U0BOB".into());
+        inc.coord.timeline.push(Entry {
+            at: at + Duration::minutes(10),
+            by: Some("U0BOB".into()),
+            kind: EntryKind::Update,
+            text: "Rolled back <@U0BOB>'s deploy".into(),
+        });
+        let by = crate::incident::Actor::Slack {
+            user_id: "U0BOB".into(),
+        };
+        let inc = inc
+            .apply(
+                Transition::Acknowledge,
+                by.clone(),
+                at + Duration::minutes(2),
+            )
+            .unwrap()
+            .apply(Transition::Resolve, by, at + Duration::minutes(75))
+            .unwrap();
+        let md = postmortem(&inc, &config).unwrap();
+        for want in [
+            "# Postmortem: #9 CPU on fire",
+            "| Severity | SEV1 |",
+            "| Duration | 1 h 15 min |",
+            "| Time to acknowledge | 2 min |",
+            "| Commander | Bob Example |",
+            "- 2026-12-01 03:02:00 UTC · Acknowledged by Bob Example",
+            "- 2026-12-01 03:10:00 UTC · Status update: Rolled back @U0BOB's deploy — Bob Example",
+            "- 2026-12-01 04:15:00 UTC · Resolved by Bob Example",
+            "- 2026-12-01 03:10:00 UTC — Bob Example: Rolled back @U0BOB's deploy",
+        ] {
+            assert!(md.contains(want), "{want:?} missing from:\n{md}");
+        }
+        assert!(!md.contains("<!date"), "Slack date tokens in a file:\n{md}");
+    }
 }
