@@ -2500,6 +2500,56 @@ integration_key = "5F0C1E9A7B3D4C2E8F6A0B1C2D3E4F5A"
         ]);
     }
 
+    #[test]
+    fn room_settings_rules() {
+        // Lines 1-6 users, 7 [[teams]], 8 id, 9 name, then the case's lines.
+        let team = |rest: &str| with_users(&format!("[[teams]]\nid = \"t\"\nname = \"T\"\n{rest}"));
+        run(&[
+            (
+                "good",
+                &team("channel_at = \"sev2\"\nupdate_every = { SEV1 = \"30m\", SEV2 = \"1h\" }\narchive_after = \"2h\"\n"),
+                &[],
+            ),
+            (
+                "bad level",
+                &team("channel_at = \"SEV9\"\n"),
+                &[(10, "teams[0].channel_at", "`SEV9` is not a severity level")],
+            ),
+            (
+                "bad update level and interval",
+                &team("update_every = { P1 = \"30m\", SEV2 = \"10s\" }\n"),
+                &[
+                    (10, "teams[0].update_every.P1", "`P1` is not a severity level"),
+                    (10, "teams[0].update_every.SEV2", "at least a minute"),
+                ],
+            ),
+            (
+                "bad archive delay",
+                &team("archive_after = \"soon\"\n"),
+                &[(10, "teams[0].archive_after", "")],
+            ),
+            (
+                "archive too late",
+                &team("archive_after = \"100d\"\n"),
+                &[(10, "teams[0].archive_after", "within 90 days")],
+            ),
+        ]);
+        let c = Config::parse(
+            "t.toml",
+            &team("channel_at = \"SEV2\"\nupdate_every = { SEV1 = \"30m\" }\narchive_after = \"2h\"\n"),
+        )
+        .unwrap();
+        let rooms = &c.teams[0].rooms;
+        assert_eq!(rooms.channel_at, Some(crate::warroom::Sev::Sev2));
+        assert_eq!(
+            rooms.update_every,
+            [(crate::warroom::Sev::Sev1, Duration::minutes(30))]
+        );
+        assert_eq!(rooms.archive_after, Duration::hours(2));
+        let plain = Config::parse("t.toml", &team("")).unwrap();
+        assert_eq!(plain.teams[0].rooms, RoomSettings::default());
+    }
+
     /// A schedule for team "t" (defined first) whose single layer has `layer` appended.
     fn schedule_with(tz: &str, layer: &str) -> String {
         with_users(&format!(

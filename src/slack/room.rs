@@ -20,11 +20,10 @@ impl SlackDelivery {
         let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
             return Ok(());
         };
-        if inc.coord.room.is_none() {
-            return Ok(());
-        }
         match work {
+            RoomOp::Open if inc.coord.room.is_none() => Ok(()),
             RoomOp::Open => self.open_room(inc).await,
+            // Subscribers hear of the resolve whether or not there is a channel.
             RoomOp::Notice { to } => {
                 let r = render::room_resolved(&inc, &self.config).map_err(permanent)?;
                 let content = SlackMessageContent::new().with_text(r.text);

@@ -342,13 +342,13 @@ async fn resolving_posts_a_summary_and_postmortem_then_archives_unless_kept() {
     assert_eq!(status, 200);
     let pins = fake.wait_for("pins.add", 2, WAIT).await;
     assert_eq!(pins[1].body["channel"], "C0ROOM2");
-    let invited: Vec<String> = fake
-        .calls("conversations.invite")
-        .iter()
-        .filter(|c| c.body["channel"] == "C0ROOM2")
-        .map(|c| c.body["users"].to_string())
-        .collect();
-    assert!(invited.iter().any(|u| u.contains("U0BOB")), "{invited:?}");
+    // Whoever pressed the button is invited.
+    wait_until(|| {
+        fake.calls("conversations.invite").iter().any(|c| {
+            c.body["channel"] == "C0ROOM2" && c.body["users"].to_string().contains("U0BOB")
+        })
+    })
+    .await;
 
     clock.advance(Duration::minutes(42));
     let (status, _) = t
@@ -547,4 +547,41 @@ async fn the_declare_form_checks_its_fields_then_opens_an_incident_with_a_channe
         summary.contains("Card form returns 502 for everyone"),
         "{summary}"
     );
+}
+
+#[tokio::test]
+async fn subscribers_hear_updates_and_the_resolve_of_an_incident_without_a_channel() {
+    let fake = FakeSlack::start().await;
+    let (t, _clock) = start(&fake).await;
+    alert(&t, "w1", "Slow search", "warning").await;
+    wait_posts(&fake, CHANNEL, 1).await;
+    run(&t, CHANNEL, "subscribe #1", "U0DAN").await;
+    let reply = run(&t, CHANNEL, "subscribe 1", "U0DAN").await;
+    assert_eq!(reply, "You are subscribed to #1 already.");
+    let reply = run(&t, CHANNEL, "update #1 Index rebuild under way", "U0BOB").await;
+    assert_eq!(
+        reply,
+        "Update posted on #1 to the stakeholder channel, 1 subscriber(s)."
+    );
+    for to in ["U0DAN", "C0EXEC"] {
+        let p = wait_posts(&fake, to, 1).await;
+        assert!(
+            p[0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("Index rebuild under way"),
+            "{p:?}"
+        );
+    }
+    resolve(&t, "w1").await;
+    let dan = wait_posts(&fake, "U0DAN", 2).await;
+    assert!(
+        dan[1]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(":white_check_mark: *Resolved:* SEV3 #1 Slow search"),
+        "{dan:?}"
+    );
+    // No channel was ever made for it.
+    assert!(fake.calls("conversations.create").is_empty());
 }
