@@ -867,6 +867,21 @@ pub async fn answer_swap(
         .store
         .answer_swap(id, accept, core.clock.now(), &notices)
         .map_err(|e| e.to_string())?;
+    // An accepted swap moves shifts: the team's audit log says who agreed to what.
+    if let (Some((_, true)), true) = (&answered, accept) {
+        if let Some(team) = config.schedule(&req.schedule).map(|s| s.team.clone()) {
+            let trade = req
+                .theirs
+                .map(|t| format!("; {requester} covers {who} {}", span(t)))
+                .unwrap_or_default();
+            let detail = format!(
+                "{who} covers {requester} on {} {}{trade} (asked by {requester})",
+                req.schedule,
+                span(req.mine)
+            );
+            record_audit(core, &team, clicker, "swap", detail);
+        }
+    }
     core.store.durable().await.map_err(|e| e.to_string())?;
     match answered {
         Some((_, true)) => {

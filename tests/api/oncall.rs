@@ -396,6 +396,21 @@ async fn cover_me_is_asked_by_dm_and_accepting_moves_the_shift() {
             .await,
     );
     assert!(who.contains("<@U0ALICE> until"), "{who}");
+    // The moved shift is in the team's audit log, with who agreed to it.
+    let audit = text(
+        &t.slash(
+            "/oncall",
+            "audit platform",
+            "U0ALICE",
+            "http://127.0.0.1:9/r",
+        )
+        .await,
+    );
+    assert!(
+        audit.contains("<@U0ALICE> swap: <@U0ALICE> covers <@U0BOB> on platform-primary"),
+        "{audit}"
+    );
+    assert!(audit.contains("(asked by <@U0BOB>)"), "{audit}");
 
     // A second click changes nothing and says so.
     t.click("swap_accept", id, "U0ALICE", &fake.response_url("again"))
@@ -416,6 +431,16 @@ async fn cover_me_is_asked_by_dm_and_accepting_moves_the_shift() {
             .len(),
         1
     );
+    let audit = text(
+        &t.slash(
+            "/oncall",
+            "audit platform",
+            "U0ALICE",
+            "http://127.0.0.1:9/r",
+        )
+        .await,
+    );
+    assert_eq!(audit.matches(" swap: ").count(), 1, "{audit}");
 }
 
 #[tokio::test]
