@@ -202,18 +202,24 @@ fn buttons(inc: &Incident) -> Vec<minijinja::Value> {
     out
 }
 
-/// The incident's alert message, in its current state.
-pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError> {
-    let service = config
+fn service_name(inc: &Incident, config: &Config) -> String {
+    config
         .service(&inc.service_id)
-        .map(|s| s.name.clone())
-        .unwrap_or_else(|| inc.service_id.clone());
-    let (state_label, state_emoji) = match inc.state {
+        .map_or(inc.service_id.clone(), |s| s.name.clone())
+}
+
+/// (label, emoji) of the incident's state.
+fn state_label(inc: &Incident) -> (&'static str, &'static str) {
+    match inc.state {
         State::Triggered => ("Triggered", "🔴"),
         State::Acknowledged => ("Acknowledged", "🟡"),
         State::Resolved => ("Resolved", "✅"),
-    };
-    let mut links: Vec<minijinja::Value> = inc
+    }
+}
+
+/// The alert's links, and the sending tool's page for it.
+fn links(inc: &Incident) -> Vec<minijinja::Value> {
+    let mut out: Vec<minijinja::Value> = inc
         .alert
         .links
         .iter()
@@ -221,8 +227,16 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
         .collect();
     if let Some(url) = &inc.alert.client_url {
         let text = inc.alert.client.clone().unwrap_or_else(|| "Details".into());
-        links.push(context! { href => url.clone(), text => text });
+        out.push(context! { href => url.clone(), text => text });
     }
+    out
+}
+
+/// The incident's alert message, in its current state.
+pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError> {
+    let service = service_name(inc, config);
+    let (state_label, state_emoji) = state_label(inc);
+    let links = links(inc);
     let mut paging: Vec<String> = vec![];
     for p in &inc.paged {
         let m = mention_user(config, &p.user);
@@ -340,9 +354,7 @@ fn call_lines(inc: &Incident, config: &Config) -> Vec<String> {
 
 /// The "nobody responded" notice for an incident whose escalation ran out.
 pub fn nobody_responded(inc: &Incident, config: &Config) -> Result<String, RenderError> {
-    let service = config
-        .service(&inc.service_id)
-        .map_or(inc.service_id.clone(), |s| s.name.clone());
+    let service = service_name(inc, config);
     let mut paged: Vec<String> = vec![];
     for p in &inc.paged {
         let m = mention_user(config, &p.user);
@@ -361,9 +373,7 @@ pub fn nobody_responded(inc: &Incident, config: &Config) -> Result<String, Rende
 
 /// The fields every short page (SMS, reminder, phone call) speaks of.
 fn page_context(inc: &Incident, config: &Config) -> minijinja::Value {
-    let service = config
-        .service(&inc.service_id)
-        .map_or(inc.service_id.clone(), |s| s.name.clone());
+    let service = service_name(inc, config);
     context! {
         id => inc.id,
         title => inc.alert.summary.clone(),

@@ -2,10 +2,11 @@
 //! announcements, the timeline, the resolve summary, the postmortem and the
 //! declare modal, all from `templates/`.
 
-use super::{actor_mention, clip, env, mention_user, render, render_page, slack_date, stamp};
+use super::{actor_mention, clip, env, links, mention_user, render, render_page, service_name};
+use super::{slack_date, stamp, state_label};
 use super::{RenderError, Rendered};
 use crate::config::Config;
-use crate::incident::{Actor, Incident, State};
+use crate::incident::{Actor, Incident};
 use crate::warroom::{Entry, EntryKind, Sev};
 use chrono::{DateTime, Duration, Utc};
 use minijinja::context;
@@ -25,20 +26,6 @@ pub(super) const NUDGE: &str = include_str!("../../../templates/room.nudge.j2");
 pub(super) const TIMELINE: &str = include_str!("../../../templates/room.timeline.j2");
 pub(super) const DECLARE: &str = include_str!("../../../templates/incident.declare.json.j2");
 pub(super) const POSTMORTEM: &str = include_str!("../../../templates/postmortem.md.j2");
-
-fn service_name(inc: &Incident, config: &Config) -> String {
-    config
-        .service(&inc.service_id)
-        .map_or(inc.service_id.clone(), |s| s.name.clone())
-}
-
-fn state_label(inc: &Incident) -> (&'static str, &'static str) {
-    match inc.state {
-        State::Triggered => ("Triggered", "🔴"),
-        State::Acknowledged => ("Acknowledged", "🟡"),
-        State::Resolved => ("Resolved", "✅"),
-    }
-}
 
 /// "1 h 5 min", "12 min", "40 s".
 pub(crate) fn span(d: Duration) -> String {
@@ -176,20 +163,6 @@ fn responders(inc: &Incident, config: &Config, slack: bool) -> Vec<String> {
         .flatten()
     {
         add(person(config, r, slack));
-    }
-    out
-}
-
-fn links(inc: &Incident) -> Vec<minijinja::Value> {
-    let mut out: Vec<minijinja::Value> = inc
-        .alert
-        .links
-        .iter()
-        .map(|l| context! { href => l.href.clone(), text => l.text.clone() })
-        .collect();
-    if let Some(url) = &inc.alert.client_url {
-        let text = inc.alert.client.clone().unwrap_or_else(|| "Details".into());
-        out.push(context! { href => url.clone(), text => text });
     }
     out
 }
