@@ -17,6 +17,7 @@ mod rules;
 mod secrets;
 mod signals;
 mod slack;
+mod slack_input;
 mod support;
 mod twilio;
 mod warroom;
