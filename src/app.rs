@@ -298,6 +298,16 @@ impl App {
             tokio::spawn(housekeeping(core.clone(), rx.clone())),
             tokio::spawn(crate::engine::run(core.clone(), rx.clone())),
         ];
+        let mut background = background;
+        if let Some(token) = &settings.slack_app_token {
+            tracing::info!("SLACK_APP_TOKEN is set: receiving Slack's events over Socket Mode");
+            background.push(tokio::spawn(crate::slack::socket::run(
+                core.clone(),
+                settings.slack_api_url.clone(),
+                token.clone(),
+                rx.clone(),
+            )));
+        }
         let ingest = Ingest { core: core.clone() };
         let server = tokio::spawn(crate::http::serve(listener, core.clone(), ingest, rx));
         tracing::info!(%addr, "tocsin is listening");

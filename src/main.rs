@@ -30,7 +30,11 @@ enum Command {
         config: Option<PathBuf>,
     },
     /// Print the Slack app manifest (JSON) generated from `commands/`.
-    Manifest,
+    Manifest {
+        /// For Socket Mode (`SLACK_APP_TOKEN`): no request URLs, no public address needed.
+        #[arg(long)]
+        socket_mode: bool,
+    },
     /// A team's report (MTTA, MTTR, noise, interruptions, fairness) over a period.
     Report {
         #[arg(long)]
@@ -105,8 +109,8 @@ fn main() -> ExitCode {
             until.unwrap_or_else(Utc::now),
             format,
         ),
-        Command::Manifest => {
-            let m = manifest::manifest(&settings.public_url);
+        Command::Manifest { socket_mode } => {
+            let m = manifest::manifest(&settings.public_url, socket_mode);
             println!(
                 "{}",
                 serde_json::to_string_pretty(&m).expect("a JSON value serialises")

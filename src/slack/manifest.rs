@@ -20,8 +20,9 @@ const BOT_SCOPES: &[&str] = &[
     "reactions:read",    // a :pushpin: on a message adds it to the incident timeline
 ];
 
-/// The manifest for an app whose request URLs live under `public_url`.
-pub fn manifest(public_url: &str) -> Value {
+/// The manifest for an app whose request URLs live under `public_url`; with
+/// `socket_mode`, Slack delivers over a WebSocket and needs no request URLs.
+pub fn manifest(public_url: &str, socket_mode: bool) -> Value {
     let base = public_url.trim_end_matches('/');
     let commands: Vec<Value> = specs()
         .iter()
@@ -35,7 +36,7 @@ pub fn manifest(public_url: &str) -> Value {
             })
         })
         .collect();
-    json!({
+    let mut m = json!({
         "display_information": {
             "name": "tocsin",
             "description": "Incident response and on-call, in Slack",
@@ -56,10 +57,26 @@ pub fn manifest(public_url: &str) -> Value {
                 "request_url": format!("{base}/slack/interactions"),
             },
             "org_deploy_enabled": false,
-            "socket_mode_enabled": false,
+            "socket_mode_enabled": socket_mode,
             "token_rotation_enabled": false,
         },
-    })
+    });
+    if socket_mode {
+        for c in m["features"]["slash_commands"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
+            c.as_object_mut().map(|o| o.remove("url"));
+        }
+        m["settings"]["event_subscriptions"]
+            .as_object_mut()
+            .map(|o| o.remove("request_url"));
+        m["settings"]["interactivity"]
+            .as_object_mut()
+            .map(|o| o.remove("request_url"));
+    }
+    m
 }
 
 #[cfg(test)]
@@ -68,7 +85,7 @@ mod tests {
 
     #[test]
     fn the_manifest_lists_every_declared_command_at_the_public_url() {
-        let m = manifest("https://oncall.example.com/");
+        let m = manifest("https://oncall.example.com/", false);
         let cmds = m["features"]["slash_commands"].as_array().unwrap();
         assert_eq!(cmds.len(), specs().len());
         assert!(cmds.iter().any(|c| c["command"] == "/incident"));
@@ -83,5 +100,23 @@ mod tests {
         );
         let scopes = m["oauth_config"]["scopes"]["bot"].as_array().unwrap();
         assert!(scopes.iter().any(|s| s == "commands"));
+    }
+
+    #[test]
+    fn a_socket_mode_manifest_needs_no_public_address() {
+        let m = manifest("http://127.0.0.1:3000", true);
+        assert_eq!(m["settings"]["socket_mode_enabled"], true);
+        let text = m.to_string();
+        assert!(!text.contains("127.0.0.1"), "{text}");
+        assert_eq!(m["settings"]["interactivity"]["is_enabled"], true);
+        assert!(m["features"]["slash_commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["command"].is_string() && c.get("url").is_none()));
+        assert_eq!(
+            manifest("https://x", false)["settings"]["socket_mode_enabled"],
+            false
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! Everything that knows Slack: request signatures, inbound payloads, message
-//! rendering, the Web API client, delivery of outbox work to Slack, and the app manifest.
+//! rendering, the Web API client, delivery of outbox work to Slack, Socket Mode,
+//! and the app manifest.
 
 pub mod api;
 pub mod deliver;
@@ -7,4 +8,5 @@ pub mod inbound;
 pub mod manifest;
 pub mod render;
 mod room;
+pub mod socket;
 pub mod verify;

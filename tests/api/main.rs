@@ -18,6 +18,7 @@ mod secrets;
 mod signals;
 mod slack;
 mod slack_input;
+mod socket;
 mod support;
 mod twilio;
 mod warroom;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 const API_TOKEN: &str = "a7c3e9f1b5d2468097acbdf0e1d2c3b4";
 const HEARTBEAT: &str = "beadfeed0123456789abcdefbeadfeed";
+const APP_TOKEN: &str = "xapp-1-A0APP-1234567890-deadbeefcafe";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_appear_in_the_logs_at_any_level() {
@@ -23,8 +24,25 @@ async fn secrets_never_appear_in_the_logs_at_any_level() {
         ),
         1,
     );
+    // Socket Mode too: a WebSocket peer that greets and stays connected.
+    let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    fake.set_socket_url(&format!("ws://{}/link", socket.local_addr().unwrap()));
+    let greeted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    tokio::spawn({
+        let greeted = greeted.clone();
+        async move {
+            use futures_util::SinkExt;
+            let (stream, _) = socket.accept().await.unwrap();
+            let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+            let hello = tokio_tungstenite::tungstenite::Message::Text(r#"{"type":"hello"}"#.into());
+            ws.send(hello).await.unwrap();
+            greeted.store(true, std::sync::atomic::Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+    });
     let mut env: Vec<(&str, String)> = twilio.env();
     env.push(("TOCSIN_API_TOKEN", API_TOKEN.into()));
+    env.push(("SLACK_APP_TOKEN", APP_TOKEN.into()));
     env.push(("RUST_LOG", "trace".into()));
     let extra: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let log = Arc::new(Mutex::new(Vec::new()));
@@ -149,8 +167,13 @@ async fn secrets_never_appear_in_the_logs_at_any_level() {
         "trace logging produced output: {}",
         lines.len()
     );
+    assert!(
+        greeted.load(std::sync::atomic::Ordering::SeqCst),
+        "Socket Mode never connected"
+    );
     let twilio_token = fake_twilio::TOKEN;
     for secret in [
+        APP_TOKEN,
         SECRET,
         "xoxb-test-token",
         twilio_token,

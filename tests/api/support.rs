@@ -106,6 +106,8 @@ struct FakeState {
     rate_limited: usize,
     /// Channel names that exist (conversations.create answers `name_taken`).
     channel_names: Vec<String>,
+    /// What apps.connections.open hands out (Socket Mode).
+    socket_url: Option<String>,
 }
 
 /// A fake Slack Web API that answers in Slack's shapes.
@@ -166,6 +168,11 @@ impl FakeSlack {
     /// channel, as Slack does.
     pub fn enforce_channel_rate(&self, interval: Duration) {
         self.state.lock().unwrap().channel_interval = Some(interval);
+    }
+
+    /// The WebSocket address apps.connections.open answers with.
+    pub fn set_socket_url(&self, url: &str) {
+        self.state.lock().unwrap().socket_url = Some(url.to_string());
     }
 
     /// Makes a channel name exist already, so creating it answers `name_taken`.
@@ -374,6 +381,10 @@ impl FakeSlack {
                 json!({"ok": true, "channel": {"id": body["channel"], "created": 1700000000}})
             }
             "pins.add" | "conversations.archive" => json!({"ok": true}),
+            "apps.connections.open" => match &s.socket_url {
+                Some(url) => json!({"ok": true, "url": url}),
+                None => json!({"ok": false, "error": "not_allowed_token_type"}),
+            },
             "views.open" => {
                 let mut view = body["view"].clone();
                 view["id"] = json!("V0VIEW");
@@ -588,28 +599,33 @@ impl TestApp {
         user: &str,
         response_url: &str,
     ) -> (u16, Value) {
-        let payload = json!({
-            "type": "block_actions",
-            "team": {"id": "T0TEAM", "domain": "example"},
-            "user": {"id": user, "username": "someone", "team_id": "T0TEAM"},
-            "api_app_id": "A0APP",
-            "token": "deprecated",
-            "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": CHANNEL, "is_ephemeral": false},
-            "trigger_id": "1.2.3",
-            "channel": {"id": CHANNEL, "name": "platform"},
-            "response_url": response_url,
-            "actions": [{
-                "type": "button",
-                "action_id": action_id,
-                "block_id": format!("incident:{incident}"),
-                "text": {"type": "plain_text", "text": "Acknowledge"},
-                "value": incident.to_string(),
-                "action_ts": "1700000001.000001"
-            }]
-        });
+        let payload = click_payload(action_id, incident, user, response_url);
         let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
         self.slack("/slack/interactions", &body).await
     }
+}
+
+/// A `block_actions` payload: `user` pressed `action_id` on incident `incident`'s message.
+pub fn click_payload(action_id: &str, incident: u64, user: &str, response_url: &str) -> Value {
+    json!({
+        "type": "block_actions",
+        "team": {"id": "T0TEAM", "domain": "example"},
+        "user": {"id": user, "username": "someone", "team_id": "T0TEAM"},
+        "api_app_id": "A0APP",
+        "token": "deprecated",
+        "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": CHANNEL, "is_ephemeral": false},
+        "trigger_id": "1.2.3",
+        "channel": {"id": CHANNEL, "name": "platform"},
+        "response_url": response_url,
+        "actions": [{
+            "type": "button",
+            "action_id": action_id,
+            "block_id": format!("incident:{incident}"),
+            "text": {"type": "plain_text", "text": "Acknowledge"},
+            "value": incident.to_string(),
+            "action_ts": "1700000001.000001"
+        }]
+    })
 }
 
 pub fn trigger_body(dedup_key: &str, summary: &str) -> Value {
