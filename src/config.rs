@@ -460,10 +460,20 @@ impl Config {
     }
 
     /// Case-insensitive because monitoring tools disagree on hex case.
+    /// The service an integration key belongs to. Every key is compared in
+    /// full and in constant time, so how long an answer takes tells a prober
+    /// nothing about how close a guess came.
     pub fn service_by_key(&self, key: &str) -> Option<&Service> {
-        self.services
-            .iter()
-            .find(|s| s.integration_key.eq_ignore_ascii_case(key))
+        use subtle::ConstantTimeEq;
+        let key = key.to_ascii_lowercase();
+        let mut found = None;
+        for s in &self.services {
+            let same: bool = s.integration_key.as_bytes().ct_eq(key.as_bytes()).into();
+            if same && found.is_none() {
+                found = Some(s);
+            }
+        }
+        found
     }
 
     pub fn team_of_service(&self, service_id: &str) -> Option<&Team> {
