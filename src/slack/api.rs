@@ -102,6 +102,33 @@ impl SlackApi {
         counted("conversations.create", r.map(|resp| resp.channel.id.0))
     }
 
+    /// The id of the unarchived public channel called `name`, if there is one.
+    pub async fn find_channel(&self, name: &str) -> Result<Option<String>, Failure> {
+        let session = self.client.open_session(&self.token);
+        let mut cursor: Option<SlackCursorId> = None;
+        // Big workspaces page through thousands of channels; this is a rare path.
+        for _ in 0..50 {
+            let mut req = SlackApiConversationsListRequest::new()
+                .with_exclude_archived(true)
+                .with_limit(1000)
+                .with_types(vec![SlackConversationType::Public]);
+            req.cursor = cursor.take();
+            let resp = counted("conversations.list", session.conversations_list(&req).await)?;
+            if let Some(c) = resp
+                .channels
+                .iter()
+                .find(|c| c.name.as_deref() == Some(name))
+            {
+                return Ok(Some(c.id.0.clone()));
+            }
+            match resp.response_metadata.and_then(|m| m.next_cursor) {
+                Some(next) if !next.0.is_empty() => cursor = Some(next),
+                _ => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
     /// Invites people to a channel; those already in it are fine.
     pub async fn invite(&self, channel: &str, users: &[String]) -> Result<(), Failure> {
         let users = users.iter().map(|u| u.clone().into()).collect();

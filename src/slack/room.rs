@@ -153,16 +153,20 @@ impl SlackDelivery {
     }
 
     async fn create_channel(&self, inc: &Incident) -> Result<String, Failure> {
+        // An earlier attempt may have made the channel and lost Slack's answer.
+        if let Some(name) = inc.coord.room.as_ref().and_then(|r| r.creating.clone()) {
+            if let Some(channel) = self.api.find_channel(&name).await? {
+                tracing::info!(incident = inc.id, %name, "found the channel an earlier attempt created");
+                return self.opened(inc.id, channel, &name).await;
+            }
+        }
         for attempt in 1..=NAME_ATTEMPTS {
             let name = warroom::channel_name(inc, attempt);
+            self.creating(inc.id, &name).await?;
             match self.api.create_channel(&name).await {
                 Ok(channel) => {
-                    self.store
-                        .room_opened(inc.id, &channel, &name, self.clock.now())
-                        .map_err(store_failure)?;
-                    self.store.durable().await.map_err(store_failure)?;
                     tracing::info!(incident = inc.id, %name, "incident channel created");
-                    return Ok(channel);
+                    return self.opened(inc.id, channel, &name).await;
                 }
                 Err(Failure::Permanent(code)) if code == "name_taken" => continue,
                 Err(e) => return Err(e),
@@ -171,6 +175,27 @@ impl SlackDelivery {
         Err(Failure::Permanent(format!(
             "every channel name up to -{NAME_ATTEMPTS} is taken"
         )))
+    }
+
+    /// Records, durably, the name about to be asked for.
+    async fn creating(&self, id: u64, name: &str) -> Result<(), Failure> {
+        let r = self.store.update_incident(id, self.clock.now(), |inc| {
+            let mut next = inc.clone();
+            let room = next.coord.room.as_mut().ok_or("no room")?;
+            room.creating = Some(name.to_string());
+            Ok((next, vec![]))
+        });
+        r.map_err(store_failure)?
+            .map_err(|why| Failure::Permanent(why.to_string()))?;
+        self.store.durable().await.map_err(store_failure)
+    }
+
+    async fn opened(&self, id: u64, channel: String, name: &str) -> Result<String, Failure> {
+        self.store
+            .room_opened(id, &channel, name, self.clock.now())
+            .map_err(store_failure)?;
+        self.store.durable().await.map_err(store_failure)?;
+        Ok(channel)
     }
 
     /// Slack ids of everyone the channel is for: the people paged, whoever

@@ -632,6 +632,7 @@ impl Store {
             if let Some(room) = &mut inc.coord.room {
                 room.channel = Some(channel.to_string());
                 room.name = Some(name.to_string());
+                room.creating = None;
             }
             inc.coord.timeline.push(crate::warroom::Entry {
                 at,

@@ -120,6 +120,10 @@ pub struct Room {
     pub channel: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The name last asked of `conversations.create`: if the answer was lost
+    /// (a crash, a timeout), the next attempt looks for it before making another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creating: Option<String>,
     /// The pinned live summary.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary_ts: Option<String>,
@@ -225,6 +229,7 @@ pub fn new_room(config: &Config, service_id: &str) -> Room {
             .num_seconds(),
         channel: None,
         name: None,
+        creating: None,
         summary_ts: None,
         archive_at: None,
         kept: false,
@@ -487,6 +492,7 @@ mod tests {
             archive_after_secs: 3600,
             channel: Some("C0ROOM".into()),
             name: Some("inc-x".into()),
+            creating: None,
             summary_ts: None,
             archive_at: None,
             kept: false,

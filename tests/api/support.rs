@@ -88,8 +88,12 @@ pub struct Call {
 /// How the fake answers the next calls, in order; afterwards it answers normally.
 #[derive(Debug, Clone, Copy)]
 pub enum Fault {
-    RateLimited { retry_after_secs: u64 },
+    RateLimited {
+        retry_after_secs: u64,
+    },
     ServerError,
+    /// Does the work, then answers 500: the caller cannot tell it happened.
+    LoseReply,
 }
 
 #[derive(Default)]
@@ -108,6 +112,8 @@ struct FakeState {
     channel_names: Vec<String>,
     /// What apps.connections.open hands out (Socket Mode).
     socket_url: Option<String>,
+    /// Faults for the next calls of one method only.
+    method_faults: Vec<(String, Fault)>,
 }
 
 /// A fake Slack Web API that answers in Slack's shapes.
@@ -168,6 +174,15 @@ impl FakeSlack {
     /// channel, as Slack does.
     pub fn enforce_channel_rate(&self, interval: Duration) {
         self.state.lock().unwrap().channel_interval = Some(interval);
+    }
+
+    /// The next call of `method` (only) meets `fault`.
+    pub fn fail_method(&self, method: &str, fault: Fault) {
+        self.state
+            .lock()
+            .unwrap()
+            .method_faults
+            .push((method.to_string(), fault));
     }
 
     /// The WebSocket address apps.connections.open answers with.
@@ -274,14 +289,20 @@ impl FakeSlack {
                 None,
             );
         }
-        if let Some(fault) = s.faults.pop_front() {
+        let targeted = s.method_faults.iter().position(|(m, _)| *m == method);
+        let fault = match targeted {
+            Some(i) => Some(s.method_faults.remove(i).1),
+            None => s.faults.pop_front(),
+        };
+        let lose_reply = matches!(fault, Some(Fault::LoseReply));
+        if let Some(fault) = fault.filter(|_| !lose_reply) {
             return match fault {
                 Fault::RateLimited { retry_after_secs } => respond(
                     StatusCode::TOO_MANY_REQUESTS,
                     json!({"ok": false, "error": "ratelimited"}),
                     Some(retry_after_secs),
                 ),
-                Fault::ServerError => respond(
+                Fault::ServerError | Fault::LoseReply => respond(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     json!({"ok": false}),
                     None,
@@ -377,6 +398,15 @@ impl FakeSlack {
                     json!({"ok": true, "channel": {"id": id, "name": name, "created": 1700000000, "is_channel": true}})
                 }
             }
+            "conversations.list" => {
+                let channels: Vec<Value> = s
+                    .channel_names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| json!({"id": format!("C0ROOM{}", i + 1), "name": n, "created": 1700000000}))
+                    .collect();
+                json!({"ok": true, "channels": channels, "response_metadata": {"next_cursor": ""}})
+            }
             "conversations.invite" => {
                 json!({"ok": true, "channel": {"id": body["channel"], "created": 1700000000}})
             }
@@ -396,6 +426,13 @@ impl FakeSlack {
             m if path.starts_with("/respond/") => json!({"ok": true, "path": m}),
             _ => json!({"ok": false, "error": "unknown_method"}),
         };
+        if lose_reply {
+            return respond(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                json!({"ok": false}),
+                None,
+            );
+        }
         respond(StatusCode::OK, reply, None)
     }
 }

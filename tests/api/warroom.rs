@@ -103,6 +103,26 @@ async fn wait_posts(fake: &FakeSlack, channel: &str, n: usize) -> Vec<Value> {
     }
 }
 
+/// The first post in `channel` whose blocks or text contain `needle`, waiting for it.
+async fn wait_post_with(fake: &FakeSlack, channel: &str, needle: &str) -> Value {
+    let end = std::time::Instant::now() + WAIT;
+    loop {
+        let found = posts_in(fake, channel).into_iter().find(|p| {
+            p["blocks"].to_string().contains(needle)
+                || p["text"].as_str().is_some_and(|t| t.contains(needle))
+        });
+        if let Some(p) = found {
+            return p;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "no post with {needle:?} in {channel}: {:?}",
+            posts_in(fake, channel)
+        );
+        tokio::time::sleep(Wait::from_millis(10)).await;
+    }
+}
+
 /// A slash command's ephemeral reply text.
 async fn run(t: &TestApp, channel: &str, text: &str, user: &str) -> String {
     let (status, body) = t
@@ -224,12 +244,12 @@ async fn updates_reach_three_places_and_pins_and_notes_reach_the_timeline() {
     );
 
     for channel in [ROOM, "C0EXEC", "U0DAN"] {
-        let posts = wait_posts(&fake, channel, 1).await;
+        let post = wait_post_with(&fake, channel, "Rolled back checkout v2.3").await;
         assert!(
-            posts.iter().any(|p| p["blocks"]
+            post["blocks"]
                 .to_string()
-                .contains("Rolled back checkout v2.3")),
-            "no update in {channel}: {posts:?}"
+                .contains(":mega: *Status update*"),
+            "{post}"
         );
     }
     // The pinned summary shows the commander and the update, edited in place.
@@ -310,14 +330,7 @@ async fn raising_severity_re_pages_opens_a_channel_and_announces_it() {
     assert_eq!(wait_posts(&fake, "DU0ALICE", 2).await.len(), 2);
     fake.wait_for("pins.add", 1, WAIT).await;
     for channel in [CHANNEL, "C0EXEC", ROOM] {
-        let posts = wait_posts(&fake, channel, 2).await;
-        assert!(
-            posts.iter().any(|p| p["text"]
-                .as_str()
-                .unwrap_or("")
-                .contains("from SEV3 to *SEV2*")),
-            "no announcement in {channel}: {posts:?}"
-        );
+        wait_post_with(&fake, channel, "from SEV3 to *SEV2*").await;
     }
     let reply = run(&t, ROOM, "severity SEV2", "U0CAROL").await;
     assert_eq!(reply, "#1 is SEV2 already.");
@@ -377,14 +390,12 @@ async fn resolving_posts_a_summary_and_postmortem_then_archives_unless_kept() {
     );
     assert_eq!(button_labels(done), ["Keep channel"]);
     // Stakeholders get the summary too.
-    let exec = wait_posts(&fake, "C0EXEC", 1).await;
-    assert!(
-        exec.iter().any(|p| p["text"]
-            .as_str()
-            .unwrap()
-            .contains("*Resolved:* SEV1 #1 Checkout 5xx above 10% (Checkout) after 45 min")),
-        "{exec:?}"
-    );
+    wait_post_with(
+        &fake,
+        "C0EXEC",
+        "*Resolved:* SEV1 #1 Checkout 5xx above 10% (Checkout) after 45 min",
+    )
+    .await;
     // The postmortem draft, as a file in the channel.
     let completes = fake.wait_for("files.completeUploadExternal", 2, WAIT).await;
     assert_eq!(completes.len(), 2);
@@ -584,4 +595,24 @@ async fn subscribers_hear_updates_and_the_resolve_of_an_incident_without_a_chann
     );
     // No channel was ever made for it.
     assert!(fake.calls("conversations.create").is_empty());
+}
+
+#[tokio::test]
+async fn a_channel_whose_creation_answer_was_lost_is_found_not_made_twice() {
+    let fake = FakeSlack::start().await;
+    // Slack makes the channel, but the answer never arrives.
+    fake.fail_method("conversations.create", Fault::LoseReply);
+    let (t, _clock) = start(&fake).await;
+    opened_room(&t, &fake).await;
+    assert_eq!(fake.calls("conversations.create").len(), 1);
+    assert!(!fake.calls("conversations.list").is_empty());
+    assert_eq!(fake.calls("pins.add")[0].body["channel"], ROOM);
+    let inc = t.app().core().store.incident(1).unwrap().unwrap();
+    let room = inc.coord.room.unwrap();
+    assert_eq!(room.channel.as_deref(), Some(ROOM));
+    assert_eq!(
+        room.name.as_deref(),
+        Some("inc-20261201-1-checkout-5xx-above-10")
+    );
+    assert_eq!(room.creating, None);
 }

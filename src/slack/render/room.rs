@@ -493,6 +493,7 @@ mod tests {
             archive_after_secs: 3600,
             channel: Some("C0ROOM".into()),
             name: Some("inc".into()),
+            creating: None,
             summary_ts: Some("1.2".into()),
             archive_at: Some(at + Duration::hours(3)),
             kept: false,
