@@ -16,6 +16,7 @@ const BOT_SCOPES: &[&str] = &[
     "app_mentions:read", // answer @tocsin
     "users:read",        // show people by name and time zone
     "channels:manage",   // create, invite people to and archive incident channels
+    "channels:read",     // find an incident channel whose creation answer was lost
     "pins:write",        // pin an incident channel's live summary
     "reactions:read",    // a :pushpin: on a message adds it to the incident timeline
 ];
