@@ -264,6 +264,9 @@ impl Handler {
         else {
             return not_found("this service has no webhook mapping (set `webhook` on it)");
         };
+        if let Some(why) = crate::ingest::limits::too_deep(&body) {
+            return json_response(StatusCode::BAD_REQUEST, &json!({"error": why}));
+        }
         let payload: Value = match serde_json::from_slice(&body) {
             Ok(v) => v,
             Err(e) => {

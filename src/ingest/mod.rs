@@ -6,6 +6,7 @@
 pub mod alertmanager;
 pub mod events_v2;
 pub mod grouping;
+pub mod limits;
 pub mod mappings;
 pub mod rules;
 pub mod webhook;
