@@ -23,7 +23,7 @@ use crate::incident::{
 };
 use crate::schedule::Override;
 use chrono::{DateTime, Utc};
-use records::{IncidentRecord, OutboxRecord, OverrideRecord, SwapRecord};
+use records::{IncidentRecord, IncidentRecordRef, OutboxRecord, OverrideRecord, SwapRecord};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 use std::path::Path;
@@ -995,12 +995,10 @@ fn decode_u64(v: &[u8], tree: &'static str) -> Result<u64, StoreError> {
 }
 
 fn decode_incident(v: &[u8]) -> Result<Incident, StoreError> {
-    serde_json::from_slice::<IncidentRecord>(v)
-        .map(IncidentRecord::into_current)
-        .map_err(|e| StoreError::Corrupt {
-            tree: "incidents",
-            message: e.to_string(),
-        })
+    IncidentRecord::decode(v).map_err(|e| StoreError::Corrupt {
+        tree: "incidents",
+        message: e.to_string(),
+    })
 }
 
 fn decode_swap(v: &[u8]) -> Result<SwapRequest, StoreError> {
@@ -1059,7 +1057,7 @@ fn put_tracked(
 }
 
 fn put_incident(t: &TransactionalTree, i: &Incident) -> TxResult<()> {
-    t.insert(&i.id.to_be_bytes(), encode(&IncidentRecord::V1(i.clone())))?;
+    t.insert(&i.id.to_be_bytes(), encode(&IncidentRecordRef::V1(i)))?;
     Ok(())
 }
 
