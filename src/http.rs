@@ -16,6 +16,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -25,10 +26,22 @@ pub const MAX_BODY: usize = 1024 * 1024;
 
 type Resp = Response<Full<Bytes>>;
 
+/// What every request is served with. A handle on one shared copy: each
+/// request clones it (twice on the body paths), and cloning `Core` itself
+/// would copy every store tree handle and several strings each time.
 #[derive(Clone)]
-struct Handler {
+struct Handler(Arc<Shared>);
+
+struct Shared {
     core: Core,
     ingest: Ingest,
+}
+
+impl std::ops::Deref for Handler {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// Serves until `shutdown` turns true, then waits for in-flight requests.
@@ -38,7 +51,7 @@ pub async fn serve(
     ingest: Ingest,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let handler = Handler { core, ingest };
+    let handler = Handler(Arc::new(Shared { core, ingest }));
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
