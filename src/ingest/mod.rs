@@ -140,6 +140,12 @@ impl Ingest {
             if let Some(severity) = rule.and_then(|r| r.severity) {
                 details.severity = severity;
             }
+            // A rule says; else critical and error alerts are always high urgency.
+            let urgency = match (rule.and_then(|r| r.urgency), details.severity) {
+                (Some(u), _) => u,
+                (None, Severity::Critical | Severity::Error) => Urgency::High,
+                _ => service.urgency,
+            };
             let channel = core
                 .config
                 .team_of_service(&service.id)
@@ -148,19 +154,14 @@ impl Ingest {
                 routing_key,
                 service_id: &service.id,
                 dedup_key,
-                alert: details.clone(),
+                alert: details,
                 alert_channel: channel,
                 escalation: service
                     .escalation_policy
                     .as_deref()
                     .and_then(|p| core.config.policy(p))
                     .map(|p| Escalation::start(p.clone(), now)),
-                // A rule says; else critical and error alerts are always high urgency.
-                urgency: match (rule.and_then(|r| r.urgency), details.severity) {
-                    (Some(u), _) => u,
-                    (None, Severity::Critical | Severity::Error) => Urgency::High,
-                    _ => service.urgency,
-                },
+                urgency,
                 at: now,
                 alerts: alerts.to_vec(),
                 // Only a new incident shows them; an hour back is what responders ask about.
