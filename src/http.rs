@@ -329,10 +329,7 @@ impl Handler {
     fn metrics(&self) -> Resp {
         let store = &self.core.store;
         let now = self.core.clock.now();
-        let open = store
-            .open_incidents()
-            .map(|v| v.len() as f64)
-            .unwrap_or(-1.0);
+        let open = store.open_count().map(|n| n as f64).unwrap_or(-1.0);
         let (depth, oldest) = match store.outbox_pending() {
             Ok(rows) => {
                 let oldest = rows

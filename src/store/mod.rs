@@ -9,6 +9,8 @@
 //! - `overrides`: schedule id, 0x00, id (u64 BE) → `OverrideRecord`;
 //! - `due`: due time (unix ms, BE), incident id → (): the engine's index of
 //!   pending escalation steps, kept in the same transactions as the incidents;
+//! - `open`: incident id (u64 BE) → (): every incident not yet resolved, kept
+//!   the same way, so nothing needs to read the whole history to find them;
 //! - `swaps`: request id (u64 BE) → `SwapRecord`;
 //! - `slack_events`: Slack `event_id` → first-seen time, to drop retried deliveries.
 
@@ -39,6 +41,9 @@ const K_NEXT_INCIDENT: &[u8] = b"next_incident_id";
 const K_NEXT_OUTBOX: &[u8] = b"next_outbox_seq";
 const K_NEXT_OVERRIDE: &[u8] = b"next_override_id";
 const K_FEED_SEED: &[u8] = b"feed_seed";
+/// Set once the `open` index has been built from the incidents (by the first
+/// run of a build that keeps it); from then on every write keeps it.
+const K_OPEN_INDEXED: &[u8] = b"open_index_built";
 const HANDOFF_CURSOR: &str = "handoff_cursor:";
 const HANDOFF_USER: &str = "handoff_user:";
 
@@ -136,6 +141,8 @@ pub struct Store {
     overrides: sled::Tree,
     swaps: sled::Tree,
     due: sled::Tree,
+    /// incident id → (): the incidents not yet resolved.
+    open: sled::Tree,
     slack_events: sled::Tree,
     /// service id, time (ms), sequence → change event.
     changes: sled::Tree,
@@ -185,12 +192,20 @@ impl Store {
                 }
             }
         }
+        let incidents = db.open_tree("incidents")?;
+        let open = db.open_tree("open")?;
+        if meta.get(K_OPEN_INDEXED)?.is_none() {
+            build_open_index(&incidents, &open)?;
+            meta.insert(K_OPEN_INDEXED, &[1])?;
+            db.flush()?;
+        }
         // Whatever is here at open was read from disk.
         let flushed = last_outbox_seq(&meta)?;
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run_committer(rx));
         Ok(Store {
-            incidents: db.open_tree("incidents")?,
+            incidents,
+            open,
             dedup: db.open_tree("dedup")?,
             outbox: db.open_tree("outbox")?,
             dead: db.open_tree("outbox_dead")?,
@@ -275,9 +290,10 @@ impl Store {
             &self.dedup,
             &self.outbox,
             &self.due,
+            &self.open,
         )
             .transaction(
-                |(meta, incidents, dedup, outbox, due)| -> TxResult<Triggered> {
+                |(meta, incidents, dedup, outbox, due, open)| -> TxResult<Triggered> {
                     let mut previous: Option<Incident> = None;
                     if let Some(id) = dedup.get(&dkey)? {
                         let id = decode_u64(&id, "dedup").map_err(abort)?;
@@ -296,7 +312,7 @@ impl Store {
                                 {
                                     next.raise_urgency(a.at);
                                 }
-                                put_tracked(incidents, due, Some(&current), &next)?;
+                                put_tracked(incidents, due, open, Some(&current), &next)?;
                                 // Refresh every copy's alert count; the worker folds runs of these.
                                 let seq = Some(push_outbox(
                                     meta,
@@ -337,7 +353,7 @@ impl Store {
                         if flaps.len() > count as usize {
                             let mut next = prev.reopen_flapping(a.at, flaps.clone());
                             next.merge_alerts(&a.alerts);
-                            put_tracked(incidents, due, Some(prev), &next)?;
+                            put_tracked(incidents, due, open, Some(prev), &next)?;
                             let seq = Some(push_outbox(
                                 meta,
                                 outbox,
@@ -380,7 +396,7 @@ impl Store {
                         notices: vec![],
                         flapping: false,
                     };
-                    put_tracked(incidents, due, None, &incident)?;
+                    put_tracked(incidents, due, open, None, &incident)?;
                     dedup.insert(dkey.as_slice(), &id.to_be_bytes())?;
                     for m in &a.member_keys {
                         let k = dedup_key(a.routing_key, m);
@@ -446,8 +462,15 @@ impl Store {
         by: Actor,
         at: DateTime<Utc>,
     ) -> Result<Changed, StoreError> {
-        let r = (&self.meta, &self.incidents, &self.outbox, &self.due).transaction(
-            |(meta, incidents, outbox, due)| -> TxResult<Changed> {
+        let trees = (
+            &self.meta,
+            &self.incidents,
+            &self.outbox,
+            &self.due,
+            &self.open,
+        );
+        let r = trees.transaction(
+            |(meta, incidents, outbox, due, open)| -> TxResult<Changed> {
                 let Some(current) = get_incident(incidents, id)? else {
                     return Ok(Changed::NotFound);
                 };
@@ -460,7 +483,7 @@ impl Store {
                         })
                     }
                 };
-                put_tracked(incidents, due, Some(&current), &next)?;
+                put_tracked(incidents, due, open, Some(&current), &next)?;
                 // The dedup entry stays: a later trigger with the key opens a
                 // new incident, and can see this one to tell when it flaps.
                 // Always: DM copies need the update even without a channel.
@@ -496,13 +519,26 @@ impl Store {
             .collect()
     }
 
-    /// Open incidents, oldest first.
+    /// Open incidents, oldest first. Reads only those, through the `open` index.
     pub fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
-        Ok(self
-            .incidents()?
-            .into_iter()
-            .filter(|i| i.is_open())
-            .collect())
+        let mut open = vec![];
+        for k in self.open.iter().keys() {
+            let v = self.incidents.get(k?)?;
+            if let Some(i) = v.map(|v| decode_incident(&v)).transpose()? {
+                open.push(i);
+            }
+        }
+        Ok(open)
+    }
+
+    /// How many incidents are not yet resolved, without reading any of them.
+    pub fn open_count(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for k in self.open.iter().keys() {
+            k?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Incidents with an escalation step due at or before `now`: (due time, id), earliest first.
@@ -548,8 +584,15 @@ impl Store {
     where
         F: Fn(&Incident) -> Result<(Incident, Vec<(String, Outbound)>), String>,
     {
-        let r = (&self.meta, &self.incidents, &self.outbox, &self.due).transaction(
-            |(meta, incidents, outbox, due)| -> TxResult<Result<Incident, String>> {
+        let trees = (
+            &self.meta,
+            &self.incidents,
+            &self.outbox,
+            &self.due,
+            &self.open,
+        );
+        let r = trees.transaction(
+            |(meta, incidents, outbox, due, open)| -> TxResult<Result<Incident, String>> {
                 let Some(current) = get_incident(incidents, id)? else {
                     return Ok(Err(format!("There is no incident #{id}.")));
                 };
@@ -557,7 +600,7 @@ impl Store {
                     Ok(x) => x,
                     Err(why) => return Ok(Err(why)),
                 };
-                put_tracked(incidents, due, Some(&current), &next)?;
+                put_tracked(incidents, due, open, Some(&current), &next)?;
                 for (lane, op) in &ops {
                     push_outbox(meta, outbox, lane, op.clone(), at)?;
                 }
@@ -1037,13 +1080,22 @@ fn due_key(at: DateTime<Utc>, id: u64) -> [u8; 16] {
     k
 }
 
-/// Writes `new` and keeps the due index in step with its escalation.
+/// Writes `new` and keeps the due index in step with its escalation, and
+/// the open index with its state.
 fn put_tracked(
     incidents: &TransactionalTree,
     due: &TransactionalTree,
+    open: &TransactionalTree,
     old: Option<&Incident>,
     new: &Incident,
 ) -> TxResult<()> {
+    if old.is_none_or(|o| o.is_open() != new.is_open()) {
+        if new.is_open() {
+            open.insert(&new.id.to_be_bytes(), &[])?;
+        } else {
+            open.remove(&new.id.to_be_bytes())?;
+        }
+    }
     let (was, now) = (old.and_then(Incident::next_due), new.next_due());
     if was != now {
         if let Some(t) = was {
@@ -1054,6 +1106,18 @@ fn put_tracked(
         }
     }
     put_incident(incidents, new)
+}
+
+/// Fills the `open` index from the incidents, for a store written before it existed.
+fn build_open_index(incidents: &sled::Tree, open: &sled::Tree) -> Result<(), StoreError> {
+    open.clear()?;
+    for kv in incidents.iter() {
+        let (k, v) = kv?;
+        if decode_incident(&v)?.is_open() {
+            open.insert(k, &[])?;
+        }
+    }
+    Ok(())
 }
 
 fn put_incident(t: &TransactionalTree, i: &Incident) -> TxResult<()> {
@@ -1121,6 +1185,61 @@ mod tests {
         Actor::Slack {
             user_id: "UBOB".into(),
         }
+    }
+
+    #[tokio::test]
+    async fn the_open_index_follows_every_change_and_is_built_for_an_older_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids =
+            |s: &Store| -> Vec<u64> { s.open_incidents().unwrap().iter().map(|i| i.id).collect() };
+        {
+            let s = Store::open(dir.path(), 1 << 20).unwrap();
+            for k in ["a", "b", "c", "a"] {
+                s.trigger(&alert(k)).unwrap();
+            }
+            assert_eq!((s.open_count().unwrap(), ids(&s)), (3, vec![1, 2, 3]));
+            s.transition(2, Transition::Acknowledge, bob(), at(1))
+                .unwrap();
+            s.transition(1, Transition::Resolve, bob(), at(2)).unwrap();
+            // A replayed resolve changes nothing, the index included.
+            s.transition(1, Transition::Resolve, bob(), at(3)).unwrap();
+            assert_eq!((s.open_count().unwrap(), ids(&s)), (2, vec![2, 3]));
+            // Re-triggered after its resolve: a new incident, open.
+            s.trigger(&alert("a")).unwrap();
+            s.update_incident(3, at(4), |i| {
+                i.apply(Transition::Resolve, bob(), at(4))
+                    .map(|n| (n, vec![]))
+                    .map_err(|e| format!("{e:?}"))
+            })
+            .unwrap()
+            .unwrap();
+            assert_eq!((s.open_count().unwrap(), ids(&s)), (2, vec![2, 4]));
+            s.flush().unwrap();
+        }
+        tokio::task::yield_now().await;
+        {
+            let s = Store::open(dir.path(), 1 << 20).unwrap();
+            assert_eq!(ids(&s), vec![2, 4], "kept across a restart");
+            // A store from before the index: no marker, no entries.
+            s.meta.remove(K_OPEN_INDEXED).unwrap();
+            s.open.clear().unwrap();
+            s.flush().unwrap();
+        }
+        tokio::task::yield_now().await;
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(
+            (s.open_count().unwrap(), ids(&s)),
+            (2, vec![2, 4]),
+            "rebuilt"
+        );
+        let all_open: Vec<u64> = s
+            .incidents()
+            .unwrap()
+            .into_iter()
+            .filter(Incident::is_open)
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(all_open, ids(&s));
     }
 
     #[tokio::test]
