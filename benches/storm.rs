@@ -126,6 +126,8 @@ struct StormReport {
     min_post_gap: Option<Duration>,
     min_call_gap: Option<Duration>,
     drained_after: Duration,
+    /// Each incident named later than 1 s after its first 202, and why.
+    late: Vec<String>,
 }
 
 impl StormReport {
@@ -174,6 +176,9 @@ impl StormReport {
             "  outbox empty {:.1} s after the first trigger",
             self.drained_after.as_secs_f64()
         );
+        for l in &self.late {
+            println!("  later than 1 s: {l}");
+        }
     }
 }
 
@@ -296,6 +301,41 @@ async fn storm(layout: Layout) -> StormReport {
             *e = (ok, ms);
         }
     }
+    // Why an incident was named later than 1 s: where its first 202 fell
+    // against its channel's first message, and when the next one arrived.
+    let mut late = vec![];
+    for p in &posts {
+        let id: u64 = p.body["metadata"]["event_payload"]["incident"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap();
+        let ok = first_ok[key_of[&id]].unwrap();
+        let channel = p.body["channel"].as_str().unwrap();
+        let mut in_channel: Vec<Instant> = posts
+            .iter()
+            .chain(&digests)
+            .filter(|c| c.body["channel"] == channel)
+            .map(|c| c.at)
+            .collect();
+        in_channel.sort();
+        let first = in_channel[0];
+        let named = format!("#{id} [");
+        let named_at = digests
+            .iter()
+            .filter(|d| d.body["text"].as_str().unwrap_or("").contains(&named))
+            .map(|d| d.at)
+            .chain(std::iter::once(p.at))
+            .min()
+            .unwrap();
+        if signed_ms(named_at, ok) > 1000.0 {
+            late.push(format!(
+                "#{id}: first 202 at {:+.2} ms from the channel's first message, named {:.2} ms after it",
+                signed_ms(ok, first),
+                signed_ms(named_at, first)
+            ));
+        }
+    }
+    late.sort();
     first_page_ms.sort_by(f64::total_cmp);
     let mut first_in_channel_ms: Vec<f64> = first_in_channel.values().map(|v| v.1).collect();
     first_in_channel_ms.sort_by(f64::total_cmp);
@@ -320,6 +360,7 @@ async fn storm(layout: Layout) -> StormReport {
         min_post_gap,
         min_call_gap,
         drained_after,
+        late,
     };
     t.stop().await;
     report

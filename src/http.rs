@@ -16,6 +16,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -25,10 +26,22 @@ pub const MAX_BODY: usize = 1024 * 1024;
 
 type Resp = Response<Full<Bytes>>;
 
+/// What every request is served with. A handle on one shared copy: each
+/// request clones it (twice on the body paths), and cloning `Core` itself
+/// would copy every store tree handle and several strings each time.
 #[derive(Clone)]
-struct Handler {
+struct Handler(Arc<Shared>);
+
+struct Shared {
     core: Core,
     ingest: Ingest,
+}
+
+impl std::ops::Deref for Handler {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// Serves until `shutdown` turns true, then waits for in-flight requests.
@@ -38,7 +51,7 @@ pub async fn serve(
     ingest: Ingest,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let handler = Handler { core, ingest };
+    let handler = Handler(Arc::new(Shared { core, ingest }));
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
@@ -267,6 +280,9 @@ impl Handler {
         else {
             return not_found("this service has no webhook mapping (set `webhook` on it)");
         };
+        if let Some(why) = crate::ingest::limits::too_deep(&body) {
+            return json_response(StatusCode::BAD_REQUEST, &json!({"error": why}));
+        }
         let payload: Value = match serde_json::from_slice(&body) {
             Ok(v) => v,
             Err(e) => {
@@ -316,10 +332,7 @@ impl Handler {
     fn metrics(&self) -> Resp {
         let store = &self.core.store;
         let now = self.core.clock.now();
-        let open = store
-            .open_incidents()
-            .map(|v| v.len() as f64)
-            .unwrap_or(-1.0);
+        let open = store.open_count().map(|n| n as f64).unwrap_or(-1.0);
         let (depth, oldest) = match store.outbox_pending() {
             Ok(rows) => {
                 let oldest = rows

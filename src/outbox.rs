@@ -74,7 +74,9 @@ enum Job {
     Digest(Vec<u64>),
 }
 
-type Done = (String, Job, Result<(), Failure>);
+/// A finished job: its lane, what it was, and on success when the receiver
+/// answered its last call (the lane's pacing window starts there).
+type Done = (String, Job, Result<Instant, Failure>);
 
 /// At most this many incidents are named in one digest (about 200
 /// characters each, well inside Slack's message size).
@@ -155,9 +157,8 @@ impl OutboxWorker {
                     inflight.spawn(async move {
                         let r = tokio::time::timeout(CALL_TIMEOUT, ctx.digest(&name, &ids))
                             .await
-                            .unwrap_or_else(|_| {
-                                Err(Failure::Transient("no answer in time".into()))
-                            });
+                            .unwrap_or_else(|_| Err(Failure::Transient("no answer in time".into())))
+                            .map(|()| Instant::now());
                         let _ = tx.send((name, Job::Digest(ids), r));
                     });
                     continue;
@@ -239,15 +240,15 @@ impl OutboxWorker {
         lane: &mut Lane,
         name: &str,
         ids: Vec<u64>,
-        result: Result<(), Failure>,
+        result: Result<Instant, Failure>,
     ) {
         lane.busy = false;
         let now = Instant::now();
         match result {
-            Ok(()) => {
+            Ok(answered) => {
                 lane.covered.extend(ids);
                 lane.failures = 0;
-                lane.ready_at = Some(now + self.interval);
+                lane.ready_at = Some(answered + self.interval);
             }
             Err(Failure::RateLimited(wait)) => lane.ready_at = Some(now + wait),
             Err(Failure::Transient(why)) => {
@@ -263,16 +264,20 @@ impl OutboxWorker {
         }
     }
 
-    fn settle(&self, lane: &mut Lane, name: &str, seq: u64, result: Result<(), Failure>) {
+    fn settle(&self, lane: &mut Lane, name: &str, seq: u64, result: Result<Instant, Failure>) {
         lane.busy = false;
         let now = Instant::now();
         match result {
-            Ok(()) => {
+            Ok(answered) => {
                 if let Some((_, Outbound::PostIncident { incident, .. })) = lane.queue.pop_front() {
                     lane.covered.remove(&incident);
                 }
                 lane.failures = 0;
-                lane.ready_at = Some(now + self.interval);
+                // Slack counts a channel's messages by when they reach it,
+                // which is no later than its answer: spacing from the answer
+                // keeps the gap, without adding our own bookkeeping (the row's
+                // removal and its flush) to every wait.
+                lane.ready_at = Some(answered + self.interval);
             }
             Err(Failure::RateLimited(wait)) => {
                 tracing::warn!(
@@ -385,27 +390,34 @@ impl Delivery {
         slack.digest(channel, ids).await
     }
 
-    /// Performs row `seq` and removes it once the receiver has it.
-    async fn deliver(&self, seq: u64, suspect: bool) -> Result<(), Failure> {
+    /// Performs row `seq` and removes it once the receiver has it. Returns
+    /// when the receiver answered (before the row's removal was flushed).
+    async fn deliver(&self, seq: u64, suspect: bool) -> Result<Instant, Failure> {
         let Some(item) = self.store.outbox_item(seq).map_err(store_failure)? else {
-            return Ok(());
+            return Ok(Instant::now());
         };
-        match &item.op {
-            Outbound::Fetch { url } => fetch(url).await?,
+        self.perform(&item.op, suspect).await?;
+        let answered = Instant::now();
+        self.store.outbox_done(seq).map_err(store_failure)?;
+        self.store.durable().await.map_err(store_failure)?;
+        Ok(answered)
+    }
+
+    async fn perform(&self, op: &Outbound, suspect: bool) -> Result<(), Failure> {
+        match op {
+            Outbound::Fetch { url } => fetch(url).await,
             Outbound::Sms { .. } | Outbound::Call { .. } => {
                 let twilio = self
                     .twilio
                     .as_ref()
                     .ok_or(Failure::Unconfigured("Twilio"))?;
-                crate::twilio::deliver(twilio, &self.store, &self.config, &item.op).await?
+                crate::twilio::deliver(twilio, &self.store, &self.config, op).await
             }
             op => {
                 let slack = self.slack.as_ref().ok_or(Failure::Unconfigured("Slack"))?;
-                slack.send(op, suspect).await?
+                slack.send(op, suspect).await
             }
         }
-        self.store.outbox_done(seq).map_err(store_failure)?;
-        self.store.durable().await.map_err(store_failure)
     }
 }
 

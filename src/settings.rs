@@ -90,7 +90,10 @@ impl Settings {
             })?,
         };
         let cache_mb = match get("TOCSIN_CACHE_MB") {
-            None => 64,
+            // sled's resident memory runs well above its cache: with 100,000
+            // incidents, 64 MiB of cache meant 98 MiB resident, 16 MiB 43 MiB,
+            // at the same ingest rate (see BENCHMARKS.md).
+            None => 16,
             Some(v) => v.parse::<u64>().map_err(|_| SettingsError {
                 name: "TOCSIN_CACHE_MB",
                 message: format!("{v:?} is not a whole number of MiB"),

@@ -95,6 +95,9 @@ pub fn parse(
     now: DateTime<Utc>,
 ) -> Result<AlertEvent, String> {
     let name = source.name();
+    if let Some(why) = super::limits::too_deep(body) {
+        return Err(why);
+    }
     let p: Payload = serde_json::from_slice(body)
         .map_err(|e| format!("not a valid {name} webhook payload: {e}"))?;
     if p.version != source.version() {
@@ -112,6 +115,28 @@ pub fn parse(
     }
     if p.alerts.is_empty() {
         return Err("'alerts' is empty".into());
+    }
+    let sets = [
+        ("groupLabels", p.group_labels.len()),
+        ("commonLabels", p.common_labels.len()),
+        ("commonAnnotations", p.common_annotations.len()),
+    ];
+    for (what, count) in sets {
+        if let Some(why) = super::limits::too_many_labels(count, || what.into()) {
+            return Err(why);
+        }
+    }
+    for (i, a) in p.alerts.iter().enumerate() {
+        for (what, count) in [
+            ("labels", a.labels.len()),
+            ("annotations", a.annotations.len()),
+        ] {
+            if let Some(why) =
+                super::limits::too_many_labels(count, || format!("alerts[{i}].{what}"))
+            {
+                return Err(why);
+            }
+        }
     }
     let mut alerts = Vec::with_capacity(p.alerts.len());
     for (i, a) in p.alerts.iter().enumerate() {

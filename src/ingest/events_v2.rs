@@ -12,6 +12,9 @@ pub const MAX_DEDUP_KEY: usize = 255;
 
 /// Parses one event. `gen_key` supplies a dedup key for triggers that have none.
 pub fn parse(body: &[u8], gen_key: impl FnOnce() -> String) -> Result<AlertEvent, Vec<String>> {
+    if let Some(why) = super::limits::too_deep(body) {
+        return Err(vec![why]);
+    }
     let v: Value =
         serde_json::from_slice(body).map_err(|e| vec![format!("body is not valid JSON: {e}")])?;
     let Some(obj) = v.as_object() else {
@@ -246,6 +249,9 @@ pub fn parse_change(
     body: &[u8],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(String, Change), Vec<String>> {
+    if let Some(why) = super::limits::too_deep(body) {
+        return Err(vec![why]);
+    }
     let v: Value =
         serde_json::from_slice(body).map_err(|e| vec![format!("body is not valid JSON: {e}")])?;
     let Some(obj) = v.as_object() else {

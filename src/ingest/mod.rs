@@ -6,6 +6,7 @@
 pub mod alertmanager;
 pub mod events_v2;
 pub mod grouping;
+pub mod limits;
 pub mod mappings;
 pub mod rules;
 pub mod webhook;
@@ -140,27 +141,35 @@ impl Ingest {
             if let Some(severity) = rule.and_then(|r| r.severity) {
                 details.severity = severity;
             }
+            // A rule says; else critical and error alerts are always high urgency.
+            let urgency = match (rule.and_then(|r| r.urgency), details.severity) {
+                (Some(u), _) => u,
+                (None, Severity::Critical | Severity::Error) => Urgency::High,
+                _ => service.urgency,
+            };
             let channel = core
                 .config
                 .team_of_service(&service.id)
                 .and_then(|t| t.alert_channel.clone());
+            // Serious enough for a channel of its own (used if this opens an incident).
+            let room = warroom::wants_room(
+                &core.config,
+                &service.id,
+                Sev::from_severity(details.severity),
+            )
+            .then(|| warroom::new_room(&core.config, &service.id));
             core.store.trigger(&NewAlert {
                 routing_key,
                 service_id: &service.id,
                 dedup_key,
-                alert: details.clone(),
+                alert: details,
                 alert_channel: channel,
                 escalation: service
                     .escalation_policy
                     .as_deref()
                     .and_then(|p| core.config.policy(p))
                     .map(|p| Escalation::start(p.clone(), now)),
-                // A rule says; else critical and error alerts are always high urgency.
-                urgency: match (rule.and_then(|r| r.urgency), details.severity) {
-                    (Some(u), _) => u,
-                    (None, Severity::Critical | Severity::Error) => Urgency::High,
-                    _ => service.urgency,
-                },
+                urgency,
                 at: now,
                 alerts: alerts.to_vec(),
                 // Only a new incident shows them; an hour back is what responders ask about.
@@ -170,12 +179,7 @@ impl Ingest {
                 join_within: join.map(|(w, _)| w),
                 member_keys: join.map(|(_, m)| vec![m.to_string()]).unwrap_or_default(),
                 flapping: service.flapping.map(|f| (f.count, f.window)),
-                room: warroom::wants_room(
-                    &core.config,
-                    &service.id,
-                    Sev::from_severity(details.severity),
-                )
-                .then(|| warroom::new_room(&core.config, &service.id)),
+                room,
             })
         };
         let outcome = match &ev.action {

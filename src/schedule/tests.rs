@@ -419,9 +419,9 @@ fn covered(overrides: &[Override], start: DateTime<Utc>, end: DateTime<Utc>) -> 
     true
 }
 
+// proptest's default of 256 cases, which `PROPTEST_CASES` can raise (an
+// explicit `with_cases` would ignore it).
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
-
     #[test]
     fn shifts_partition_the_window_and_agree_with_on_call_at((s, o, from, to) in arb_case()) {
         let got = shifts(&s, &o, from, to);

@@ -9,6 +9,8 @@
 //! - `overrides`: schedule id, 0x00, id (u64 BE) → `OverrideRecord`;
 //! - `due`: due time (unix ms, BE), incident id → (): the engine's index of
 //!   pending escalation steps, kept in the same transactions as the incidents;
+//! - `open`: incident id (u64 BE) → (): every incident not yet resolved, kept
+//!   the same way, so nothing needs to read the whole history to find them;
 //! - `swaps`: request id (u64 BE) → `SwapRecord`;
 //! - `slack_events`: Slack `event_id` → first-seen time, to drop retried deliveries;
 //! - `rooms`: Slack channel id of an incident's own channel → incident id.
@@ -24,7 +26,7 @@ use crate::incident::{
 };
 use crate::schedule::Override;
 use chrono::{DateTime, Utc};
-use records::{IncidentRecord, OutboxRecord, OverrideRecord, SwapRecord};
+use records::{IncidentRecord, IncidentRecordRef, OutboxRecord, OverrideRecord, SwapRecord};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 use std::path::Path;
@@ -40,6 +42,9 @@ const K_NEXT_INCIDENT: &[u8] = b"next_incident_id";
 const K_NEXT_OUTBOX: &[u8] = b"next_outbox_seq";
 const K_NEXT_OVERRIDE: &[u8] = b"next_override_id";
 const K_FEED_SEED: &[u8] = b"feed_seed";
+/// Set once the `open` index has been built from the incidents (by the first
+/// run of a build that keeps it); from then on every write keeps it.
+const K_OPEN_INDEXED: &[u8] = b"open_index_built";
 const HANDOFF_CURSOR: &str = "handoff_cursor:";
 const HANDOFF_USER: &str = "handoff_user:";
 
@@ -139,6 +144,8 @@ pub struct Store {
     overrides: sled::Tree,
     swaps: sled::Tree,
     due: sled::Tree,
+    /// incident id → (): the incidents not yet resolved.
+    open: sled::Tree,
     slack_events: sled::Tree,
     /// service id, time (ms), sequence → change event.
     changes: sled::Tree,
@@ -190,12 +197,20 @@ impl Store {
                 }
             }
         }
+        let incidents = db.open_tree("incidents")?;
+        let open = db.open_tree("open")?;
+        if meta.get(K_OPEN_INDEXED)?.is_none() {
+            build_open_index(&incidents, &open)?;
+            meta.insert(K_OPEN_INDEXED, &[1])?;
+            db.flush()?;
+        }
         // Whatever is here at open was read from disk.
         let flushed = last_outbox_seq(&meta)?;
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run_committer(rx));
         Ok(Store {
-            incidents: db.open_tree("incidents")?,
+            incidents,
+            open,
             dedup: db.open_tree("dedup")?,
             outbox: db.open_tree("outbox")?,
             dead: db.open_tree("outbox_dead")?,
@@ -281,14 +296,16 @@ impl Store {
             &self.dedup,
             &self.outbox,
             &self.due,
+            &self.open,
         )
             .transaction(
-                |(meta, incidents, dedup, outbox, due)| -> TxResult<Triggered> {
+                |(meta, incidents, dedup, outbox, due, open)| -> TxResult<Triggered> {
                     let w = Writes {
                         meta,
                         incidents,
                         outbox,
                         due,
+                        open,
                     };
                     let mut previous: Option<Incident> = None;
                     if let Some(id) = dedup.get(&dkey)? {
@@ -462,8 +479,15 @@ impl Store {
         by: Actor,
         at: DateTime<Utc>,
     ) -> Result<Changed, StoreError> {
-        let r = (&self.meta, &self.incidents, &self.outbox, &self.due).transaction(
-            |(meta, incidents, outbox, due)| -> TxResult<Changed> {
+        let trees = (
+            &self.meta,
+            &self.incidents,
+            &self.outbox,
+            &self.due,
+            &self.open,
+        );
+        let r = trees.transaction(
+            |(meta, incidents, outbox, due, open)| -> TxResult<Changed> {
                 let Some(current) = get_incident(incidents, id)? else {
                     return Ok(Changed::NotFound);
                 };
@@ -481,6 +505,7 @@ impl Store {
                     incidents,
                     outbox,
                     due,
+                    open,
                 };
                 put_tracked(&w, Some(&current), &mut next, at)?;
                 // The dedup entry stays: a later trigger with the key opens a
@@ -518,13 +543,26 @@ impl Store {
             .collect()
     }
 
-    /// Open incidents, oldest first.
+    /// Open incidents, oldest first. Reads only those, through the `open` index.
     pub fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
-        Ok(self
-            .incidents()?
-            .into_iter()
-            .filter(|i| i.is_open())
-            .collect())
+        let mut open = vec![];
+        for k in self.open.iter().keys() {
+            let v = self.incidents.get(k?)?;
+            if let Some(i) = v.map(|v| decode_incident(&v)).transpose()? {
+                open.push(i);
+            }
+        }
+        Ok(open)
+    }
+
+    /// How many incidents are not yet resolved, without reading any of them.
+    pub fn open_count(&self) -> Result<usize, StoreError> {
+        let mut n = 0;
+        for k in self.open.iter().keys() {
+            k?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Incidents with an escalation step due at or before `now`: (due time, id), earliest first.
@@ -570,8 +608,15 @@ impl Store {
     where
         F: Fn(&Incident) -> Result<(Incident, Vec<(String, Outbound)>), String>,
     {
-        let r = (&self.meta, &self.incidents, &self.outbox, &self.due).transaction(
-            |(meta, incidents, outbox, due)| -> TxResult<Result<Incident, String>> {
+        let trees = (
+            &self.meta,
+            &self.incidents,
+            &self.outbox,
+            &self.due,
+            &self.open,
+        );
+        let r = trees.transaction(
+            |(meta, incidents, outbox, due, open)| -> TxResult<Result<Incident, String>> {
                 let Some(current) = get_incident(incidents, id)? else {
                     return Ok(Err(format!("There is no incident #{id}.")));
                 };
@@ -584,6 +629,7 @@ impl Store {
                     incidents,
                     outbox,
                     due,
+                    open,
                 };
                 put_tracked(&w, Some(&current), &mut next, at)?;
                 for (lane, op) in &ops {
@@ -1083,12 +1129,10 @@ fn decode_u64(v: &[u8], tree: &'static str) -> Result<u64, StoreError> {
 }
 
 fn decode_incident(v: &[u8]) -> Result<Incident, StoreError> {
-    serde_json::from_slice::<IncidentRecord>(v)
-        .map(IncidentRecord::into_current)
-        .map_err(|e| StoreError::Corrupt {
-            tree: "incidents",
-            message: e.to_string(),
-        })
+    IncidentRecord::decode(v).map_err(|e| StoreError::Corrupt {
+        tree: "incidents",
+        message: e.to_string(),
+    })
 }
 
 fn decode_swap(v: &[u8]) -> Result<SwapRequest, StoreError> {
@@ -1127,9 +1171,10 @@ fn due_key(at: DateTime<Utc>, id: u64) -> [u8; 16] {
     k
 }
 
-/// Writes `new` and keeps the due index in step with its escalation.
-/// Queues the room work the change sets off (`warroom::follow_up`) in the
-/// same transaction, so it happens exactly when the change does.
+/// Writes `new` and keeps the due index in step with its escalation, and
+/// the open index with its state. Queues the room work the change sets off
+/// (`warroom::follow_up`) in the same transaction, so it happens exactly when
+/// the change does.
 fn put_tracked(
     w: &Writes<'_>,
     old: Option<&Incident>,
@@ -1139,7 +1184,14 @@ fn put_tracked(
     for (lane, op) in crate::warroom::follow_up(old, new, at) {
         push_outbox(w.meta, w.outbox, &lane, op, at)?;
     }
-    let (incidents, due) = (w.incidents, w.due);
+    let (incidents, due, open) = (w.incidents, w.due, w.open);
+    if old.is_none_or(|o| o.is_open() != new.is_open()) {
+        if new.is_open() {
+            open.insert(&new.id.to_be_bytes(), &[])?;
+        } else {
+            open.remove(&new.id.to_be_bytes())?;
+        }
+    }
     let (was, now) = (old.and_then(Incident::next_due), new.next_due());
     if was != now {
         if let Some(t) = was {
@@ -1158,10 +1210,23 @@ struct Writes<'a> {
     incidents: &'a TransactionalTree,
     outbox: &'a TransactionalTree,
     due: &'a TransactionalTree,
+    open: &'a TransactionalTree,
+}
+
+/// Fills the `open` index from the incidents, for a store written before it existed.
+fn build_open_index(incidents: &sled::Tree, open: &sled::Tree) -> Result<(), StoreError> {
+    open.clear()?;
+    for kv in incidents.iter() {
+        let (k, v) = kv?;
+        if decode_incident(&v)?.is_open() {
+            open.insert(k, &[])?;
+        }
+    }
+    Ok(())
 }
 
 fn put_incident(t: &TransactionalTree, i: &Incident) -> TxResult<()> {
-    t.insert(&i.id.to_be_bytes(), encode(&IncidentRecord::V1(i.clone())))?;
+    t.insert(&i.id.to_be_bytes(), encode(&IncidentRecordRef::V1(i)))?;
     Ok(())
 }
 
@@ -1226,6 +1291,61 @@ mod tests {
         Actor::Slack {
             user_id: "UBOB".into(),
         }
+    }
+
+    #[tokio::test]
+    async fn the_open_index_follows_every_change_and_is_built_for_an_older_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids =
+            |s: &Store| -> Vec<u64> { s.open_incidents().unwrap().iter().map(|i| i.id).collect() };
+        {
+            let s = Store::open(dir.path(), 1 << 20).unwrap();
+            for k in ["a", "b", "c", "a"] {
+                s.trigger(&alert(k)).unwrap();
+            }
+            assert_eq!((s.open_count().unwrap(), ids(&s)), (3, vec![1, 2, 3]));
+            s.transition(2, Transition::Acknowledge, bob(), at(1))
+                .unwrap();
+            s.transition(1, Transition::Resolve, bob(), at(2)).unwrap();
+            // A replayed resolve changes nothing, the index included.
+            s.transition(1, Transition::Resolve, bob(), at(3)).unwrap();
+            assert_eq!((s.open_count().unwrap(), ids(&s)), (2, vec![2, 3]));
+            // Re-triggered after its resolve: a new incident, open.
+            s.trigger(&alert("a")).unwrap();
+            s.update_incident(3, at(4), |i| {
+                i.apply(Transition::Resolve, bob(), at(4))
+                    .map(|n| (n, vec![]))
+                    .map_err(|e| format!("{e:?}"))
+            })
+            .unwrap()
+            .unwrap();
+            assert_eq!((s.open_count().unwrap(), ids(&s)), (2, vec![2, 4]));
+            s.flush().unwrap();
+        }
+        tokio::task::yield_now().await;
+        {
+            let s = Store::open(dir.path(), 1 << 20).unwrap();
+            assert_eq!(ids(&s), vec![2, 4], "kept across a restart");
+            // A store from before the index: no marker, no entries.
+            s.meta.remove(K_OPEN_INDEXED).unwrap();
+            s.open.clear().unwrap();
+            s.flush().unwrap();
+        }
+        tokio::task::yield_now().await;
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(
+            (s.open_count().unwrap(), ids(&s)),
+            (2, vec![2, 4]),
+            "rebuilt"
+        );
+        let all_open: Vec<u64> = s
+            .incidents()
+            .unwrap()
+            .into_iter()
+            .filter(Incident::is_open)
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(all_open, ids(&s));
     }
 
     #[tokio::test]

@@ -205,3 +205,122 @@ async fn without_slack_credentials_alerts_are_accepted_and_slack_work_waits() {
         .contains("queued while Slack is unconfigured"));
     drop(t);
 }
+
+/// `levels` nested objects; as an Events v2 trigger's `custom_details`, the
+/// body nests `levels + 2` deep.
+fn nested_details(levels: usize) -> serde_json::Value {
+    let mut v = json!("bottom");
+    for _ in 0..levels {
+        v = json!({ "deeper": v });
+    }
+    v
+}
+
+#[tokio::test]
+async fn every_ingest_limit_is_a_clear_4xx_and_stores_nothing() {
+    use tocsin::ingest::limits::{MAX_DEPTH, MAX_LABELS};
+    // The same service also takes generic webhooks, mapped by `datadog`.
+    let config = CONFIG.replace(
+        "integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\n",
+        "integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\nwebhook = \"datadog\"\n",
+    );
+    let t = TestApp::start_full(
+        tempfile::tempdir().unwrap(),
+        None,
+        &[],
+        tocsin::clock::Clock::system(),
+        &config,
+    )
+    .await;
+    let json_ct = [("content-type", "application/json")];
+    let events = format!("{}/v2/enqueue", t.base);
+    let am = format!("{}/integrations/alertmanager/{KEY}", t.base);
+    let webhook = format!("{}/integrations/webhook/{KEY}", t.base);
+    let send = |url: &str, body: serde_json::Value| {
+        let url = url.to_string();
+        async move { post(&url, &json_ct, body.to_string().into_bytes()).await }
+    };
+
+    // Body size: over 1 MiB is 413 on every ingest path, declared or not.
+    for url in [&events, &am, &webhook] {
+        let (status, _) = post(url, &json_ct, vec![b' '; 1024 * 1024 + 1]).await;
+        assert_eq!(status, 413, "{url}");
+    }
+
+    // Nesting: the payload and its details at most MAX_DEPTH deep.
+    let mut deep = trigger_body("deep", "deeply nested");
+    deep["payload"]["custom_details"] = nested_details(MAX_DEPTH - 1);
+    let (status, body) = send(&events, deep).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["status"], "invalid event");
+    assert!(
+        body["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("deeper than {MAX_DEPTH} levels")),
+        "{body}"
+    );
+    let deep_am = json!({"version": "4", "groupKey": "g", "status": "firing",
+        "alerts": [{"status": "firing", "labels": {"alertname": "X"}, "fingerprint": "f",
+                    "annotations": {}, "x": nested_details(MAX_DEPTH)}]});
+    let (status, body) = send(&am, deep_am).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("deeper than"),
+        "{body}"
+    );
+    let (status, body) = send(&webhook, nested_details(MAX_DEPTH + 1)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("deeper than"),
+        "{body}"
+    );
+
+    // Summary: PagerDuty's 1024 characters.
+    let long = trigger_body("long", &"é".repeat(1025));
+    let (status, body) = send(&events, long).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["errors"].to_string().contains("longer than 1024"),
+        "{body}"
+    );
+
+    // Alerts per notification: 1000.
+    let one = json!({"status": "firing", "labels": {"alertname": "X"}, "fingerprint": "f"});
+    let many = json!({"version": "4", "groupKey": "g", "status": "firing",
+        "alerts": vec![one; 1001]});
+    let (status, body) = send(&am, many).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("at most 1000"),
+        "{body}"
+    );
+
+    // Labels per alert: MAX_LABELS.
+    let labels = |n: usize| -> serde_json::Map<String, serde_json::Value> {
+        (0..n).map(|i| (format!("l{i}"), json!("v"))).collect()
+    };
+    let labelled = |n: usize| {
+        json!({"version": "4", "groupKey": format!("labels-{n}"), "status": "firing",
+            "alerts": [{"status": "firing", "labels": labels(n), "fingerprint": format!("f{n}")}]})
+    };
+    let (status, body) = send(&am, labelled(MAX_LABELS + 1)).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"],
+        format!(
+            "alerts[0].labels has {} entries; at most {MAX_LABELS}",
+            MAX_LABELS + 1
+        )
+    );
+    assert!(t.app().core().store.incidents().unwrap().is_empty());
+
+    // Right at each limit, the alert is taken.
+    let (status, body) = send(&am, labelled(MAX_LABELS)).await;
+    assert_eq!(status, 200, "{body}");
+    let mut at_limit = trigger_body("at-limit", &"é".repeat(1024));
+    at_limit["payload"]["custom_details"] = nested_details(MAX_DEPTH - 2);
+    let (status, body) = send(&events, at_limit).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(t.app().core().store.incidents().unwrap().len(), 2);
+}

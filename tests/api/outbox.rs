@@ -227,3 +227,275 @@ async fn in_a_storm_new_incidents_are_named_at_once_then_posted_one_by_one() {
         assert!(pair[1].at.duration_since(pair[0].at) >= Duration::from_millis(290));
     }
 }
+
+/// A Slack outage scripted on a timetable, in front of the fake Slack:
+/// first 429 with `Retry-After` to every call, then 500 to every call, then
+/// every call passes through. It records each call it saw: when, which method
+/// and channel, and what it answered.
+///
+/// The outage this plays is a minute of 429s followed by 500s. Here the 429
+/// phase lasts 5 s with `Retry-After: 2`, and the 500 phase 3 s: the same
+/// logic (every call refused until the phase ends, whatever it is), compressed
+/// so the suite stays quick. The worker's timers are tokio's monotonic clock,
+/// but the app talks over real sockets, so pausing tokio's clock is not an
+/// option here.
+#[derive(Clone)]
+struct ScriptedOutage {
+    addr: std::net::SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Seen>>>,
+}
+
+#[derive(Clone, Debug)]
+struct Seen {
+    at: std::time::Instant,
+    method: String,
+    channel: String,
+    status: u16,
+}
+
+impl ScriptedOutage {
+    async fn start(
+        upstream: &FakeSlack,
+        limited: Duration,
+        retry_after_secs: u64,
+        broken: Duration,
+    ) -> ScriptedOutage {
+        use http_body_util::Full;
+        use hyper_util::client::legacy::Client;
+        use hyper_util::rt::{TokioExecutor, TokioIo};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let outage = ScriptedOutage {
+            addr: listener.local_addr().unwrap(),
+            seen: Default::default(),
+        };
+        let started = std::time::Instant::now();
+        let upstream = upstream.addr;
+        let seen = outage.seen.clone();
+        tokio::spawn(async move {
+            let client = Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (client, seen) = (client.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        let (client, seen) = (client.clone(), seen.clone());
+                        async move {
+                            let phase = |t: std::time::Instant| {
+                                let e = t - started;
+                                if e < limited {
+                                    Some(429)
+                                } else if e < limited + broken {
+                                    Some(500)
+                                } else {
+                                    None
+                                }
+                            };
+                            Ok::<_, std::convert::Infallible>(
+                                answer(req, &client, upstream, &seen, phase, retry_after_secs)
+                                    .await,
+                            )
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        outage
+    }
+
+    fn api_url(&self) -> String {
+        format!("http://{}/api/", self.addr)
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+type ProxyClient = hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+/// Refuses the call as the phase says, or passes it to the fake Slack.
+async fn answer(
+    req: hyper::Request<hyper::body::Incoming>,
+    client: &ProxyClient,
+    upstream: std::net::SocketAddr,
+    seen: &std::sync::Mutex<Vec<Seen>>,
+    phase: impl Fn(std::time::Instant) -> Option<u16>,
+    retry_after_secs: u64,
+) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    use http_body_util::{BodyExt, Full};
+    let (parts, body) = req.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let at = std::time::Instant::now();
+    let path = parts.uri.path().trim_start_matches("/api/").to_string();
+    let query = parts.uri.query().unwrap_or("");
+    // JSON bodies name the channel; GETs and forms carry it as a parameter.
+    let channel = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v["channel"].as_str().map(str::to_string))
+        .or_else(|| {
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(if bytes.is_empty() {
+                query.as_bytes()
+            } else {
+                &bytes
+            })
+            .ok()
+            .and_then(|f| f.into_iter().find(|(k, _)| k == "channel").map(|(_, v)| v))
+        })
+        .unwrap_or_default();
+    let refuse = |status: u16| {
+        let mut b = hyper::Response::builder()
+            .status(status)
+            .header("content-type", "application/json");
+        if status == 429 {
+            b = b.header("retry-after", retry_after_secs.to_string());
+        }
+        let body = if status == 429 {
+            r#"{"ok":false,"error":"ratelimited"}"#
+        } else {
+            r#"{"ok":false,"error":"internal_error"}"#
+        };
+        b.body(Full::new(bytes::Bytes::from(body))).unwrap()
+    };
+    let (status, resp) = match phase(at) {
+        Some(status) => (status, refuse(status)),
+        None => {
+            let mut up = hyper::Request::builder().method(parts.method).uri(format!(
+                "http://{upstream}{}",
+                parts.uri.path_and_query().map_or("/", |p| p.as_str())
+            ));
+            for (k, v) in &parts.headers {
+                if k != hyper::header::HOST {
+                    up = up.header(k, v);
+                }
+            }
+            let r = client
+                .request(up.body(Full::new(bytes)).unwrap())
+                .await
+                .unwrap();
+            let status = r.status();
+            let headers = r.headers().clone();
+            let body = r.into_body().collect().await.unwrap().to_bytes();
+            let mut out = hyper::Response::builder().status(status);
+            for (k, v) in &headers {
+                out = out.header(k, v);
+            }
+            (status.as_u16(), out.body(Full::new(body)).unwrap())
+        }
+    };
+    seen.lock().unwrap().push(Seen {
+        at,
+        method: path,
+        channel,
+        status,
+    });
+    resp
+}
+
+/// The test configuration plus a second team whose alerts go to `C0INFRA`.
+fn two_channel_config() -> String {
+    format!(
+        "{CONFIG}\n[[teams]]\nid = \"infra\"\nname = \"Infra\"\nmembers = [\"bob\"]\nalert_channel = \"C0INFRA\"\n\n[[services]]\nid = \"db\"\nname = \"Database\"\nteam = \"infra\"\nintegration_key = \"{INFRA_KEY}\"\n"
+    )
+}
+
+const INFRA_KEY: &str = "abcdefabcdefabcdefabcdefabcdef01";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_429s_then_500s_every_message_arrives_in_order_and_retry_after_is_kept() {
+    const RETRY_AFTER: u64 = 2;
+    let fake = FakeSlack::start().await;
+    let limited = Duration::from_secs(5);
+    let broken = Duration::from_secs(3);
+    let outage = ScriptedOutage::start(&fake, limited, RETRY_AFTER, broken).await;
+    let t = TestApp::start_full(
+        tempfile::tempdir().unwrap(),
+        Some(&fake),
+        &[("SLACK_API_URL", &outage.api_url())],
+        tocsin::clock::Clock::system(),
+        &two_channel_config(),
+    )
+    .await;
+    // Three incidents per channel, interleaved, all opened during the 429s.
+    for i in 1..=3 {
+        for (key, channel) in [(KEY, CHANNEL), (INFRA_KEY, "C0INFRA")] {
+            let mut body = trigger_body(&format!("{channel}-{i}"), &format!("{channel} alert {i}"));
+            body["routing_key"] = serde_json::json!(key);
+            assert_eq!(t.enqueue(&body).await.0, 202);
+        }
+    }
+    let posts = fake
+        .wait_for(
+            "chat.postMessage",
+            6,
+            limited + broken + Duration::from_secs(20),
+        )
+        .await;
+    assert_eq!(
+        posts.len(),
+        6,
+        "every message is delivered after the outage"
+    );
+    let store = &t.app().core().store;
+    wait_until(|| store.outbox_pending().unwrap().is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        fake.calls("chat.postMessage").len(),
+        6,
+        "none of them twice"
+    );
+
+    for channel in [CHANNEL, "C0INFRA"] {
+        let texts: Vec<String> = posts
+            .iter()
+            .filter(|p| p.body["channel"] == channel)
+            .map(|p| p.body["text"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(texts.len(), 3, "{channel}: {texts:?}");
+        for (i, text) in texts.iter().enumerate() {
+            assert!(
+                text.contains(&format!("{channel} alert {}", i + 1)),
+                "{channel} keeps its order: {texts:?}"
+            );
+        }
+        let calls: Vec<Seen> = outage
+            .seen()
+            .into_iter()
+            .filter(|s| s.channel == channel)
+            .collect();
+        let refused = calls.iter().filter(|s| s.status == 429).count();
+        let failed = calls.iter().filter(|s| s.status == 500).count();
+        assert!(
+            refused >= 2 && failed >= 1,
+            "{channel} went through both phases: {calls:?}"
+        );
+        // After each 429, the channel is left alone for the whole Retry-After.
+        for w in calls.windows(2).filter(|w| w[0].status == 429) {
+            let quiet = w[1].at - w[0].at;
+            assert!(
+                quiet >= Duration::from_secs(RETRY_AFTER),
+                "{channel}: {} {quiet:?} after a 429",
+                w[1].method
+            );
+        }
+        // Recovery is prompt: backoff from the 500s is still short.
+        let first_ok = calls.iter().find(|s| s.status == 200).expect("a success");
+        let since_recovery = first_ok.at - calls[0].at;
+        assert!(
+            since_recovery < limited + broken + Duration::from_secs(5),
+            "{channel} recovered {since_recovery:?} after its first call"
+        );
+    }
+    t.stop().await;
+}
