@@ -3009,6 +3009,25 @@ integration_key = "5F0C1E9A7B3D4C2E8F6A0B1C2D3E4F5A"
         }
 
         #[test]
+        fn time_zones_parse_or_explain(s in "(?s).{0,40}") {
+            if let Err(m) = parse_tz(&s) {
+                prop_assert!(m.contains("unknown time zone"), "{}", m);
+            }
+        }
+
+        #[test]
+        fn every_iana_zone_parses_in_any_case_hint(i in 0usize..chrono_tz::TZ_VARIANTS.len()) {
+            let tz = chrono_tz::TZ_VARIANTS[i];
+            prop_assert_eq!(parse_tz(tz.name()), Ok(tz));
+            // A wrong case is refused with the right spelling as the hint.
+            let shouted = tz.name().to_ascii_uppercase();
+            if shouted != tz.name() && shouted.parse::<Tz>().is_err() {
+                let m = parse_tz(&shouted).unwrap_err();
+                prop_assert!(m.contains(tz.name()), "{}", m);
+            }
+        }
+
+        #[test]
         fn config_parse_never_panics_on_arbitrary_text(s in "(?s).{0,200}") {
             let _ = Config::parse("p.toml", &s);
         }
