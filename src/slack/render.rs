@@ -196,7 +196,8 @@ fn buttons(inc: &Incident) -> Vec<minijinja::Value> {
             None,
         ));
     }
-    if inc.state != State::Resolved && inc.coord.room.is_none() {
+    let no_room = inc.coord.room.as_ref().is_none_or(|r| r.failed.is_some());
+    if inc.state != State::Resolved && no_room {
         out.push(b("incident_open_channel", "Open channel", id, None));
     }
     out
@@ -251,6 +252,7 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
         severity => inc.alert.severity.as_str(),
         sev => inc.sev().as_str(),
         room => inc.room_channel(),
+        room_failed => inc.coord.room.as_ref().and_then(|r| r.failed.clone()),
         commander => inc.coord.commander.as_ref().map(|c| format!("<@{c}>")),
         source => inc.alert.source.clone(),
         alert_count => inc.alert_count,

@@ -9,6 +9,7 @@ use super::deliver::SlackDelivery;
 use super::render;
 use crate::incident::Incident;
 use crate::outbox::{store_failure, Failure};
+use crate::store::{update_lane, Outbound};
 use crate::warroom::{self, Entry, EntryKind, RoomOp};
 use slack_morphism::prelude::*;
 
@@ -114,7 +115,13 @@ impl SlackDelivery {
         let id = inc.id;
         let channel = match inc.room_channel() {
             Some(c) => c.to_string(),
-            None => self.create_channel(&inc).await?,
+            None => match self.create_channel(&inc).await {
+                Ok(c) => c,
+                // Refused for good (a workspace policy, every name taken): the
+                // incident says so and offers the button again.
+                Err(Failure::Permanent(why)) => return self.refused(id, why).await,
+                Err(e) => return Err(e),
+            },
         };
         let people = self.room_people(&inc);
         if !people.is_empty() {
@@ -175,6 +182,23 @@ impl SlackDelivery {
         Err(Failure::Permanent(format!(
             "every channel name up to -{NAME_ATTEMPTS} is taken"
         )))
+    }
+
+    async fn refused(&self, id: u64, why: String) -> Result<(), Failure> {
+        tracing::warn!(incident = id, %why, "Slack refused to create the incident channel");
+        let r = self.store.update_incident(id, self.clock.now(), |inc| {
+            let mut next = inc.clone();
+            let room = next.coord.room.as_mut().ok_or("no room")?;
+            room.failed = Some(why.clone());
+            room.creating = None;
+            Ok((
+                next,
+                vec![(update_lane(inc), Outbound::UpdateIncident { incident: id })],
+            ))
+        });
+        r.map_err(store_failure)?
+            .map_err(|why| Failure::Permanent(why.to_string()))?;
+        self.store.durable().await.map_err(store_failure)
     }
 
     /// Records, durably, the name about to be asked for.

@@ -105,7 +105,7 @@ impl Core {
             if let Some(c) = inc.room_channel() {
                 return Err(format!("#{id} has a channel already: <#{c}>."));
             }
-            if inc.coord.room.is_some() {
+            if inc.coord.room.as_ref().is_some_and(|r| r.failed.is_none()) {
                 return Err(format!("#{id}'s channel is being created."));
             }
             if inc.state == State::Resolved {

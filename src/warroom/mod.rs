@@ -134,6 +134,16 @@ pub struct Room {
     pub kept: bool,
     #[serde(default)]
     pub archived: bool,
+    /// Slack refused to create the channel, and why; asking again retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<String>,
+}
+
+impl Room {
+    /// Asked for, not yet created, and not given up on.
+    fn to_open(room: Option<&Room>) -> bool {
+        room.is_some_and(|r| r.channel.is_none() && r.failed.is_none())
+    }
 }
 
 /// A timeline entry a person caused: a note, a pinned message, an update,
@@ -234,6 +244,7 @@ pub fn new_room(config: &Config, service_id: &str) -> Room {
         archive_at: None,
         kept: false,
         archived: false,
+        failed: None,
     }
 }
 
@@ -295,8 +306,9 @@ pub fn follow_up(
     let lane = room_lane(id);
     let room = |work: RoomOp| Outbound::Room { incident: id, work };
     let mut ops = vec![];
-    let had_room = old.is_some_and(|o| o.coord.room.is_some());
-    if new.coord.room.is_some() && !had_room {
+    // Asked for now (or again, after Slack refused it).
+    let was_to_open = old.is_some_and(|o| Room::to_open(o.coord.room.as_ref()));
+    if Room::to_open(new.coord.room.as_ref()) && !was_to_open {
         ops.push((lane.clone(), room(RoomOp::Open)));
     }
     let was_resolved = old.is_none_or(|o| o.state == State::Resolved);
@@ -497,6 +509,7 @@ mod tests {
             archive_at: None,
             kept: false,
             archived: false,
+            failed: None,
         });
         inc
     }
@@ -547,6 +560,7 @@ mod tests {
     fn asking_for_a_room_queues_opening_it_once() {
         let at = Utc.with_ymd_and_hms(2026, 11, 25, 4, 0, 0).unwrap();
         let mut fresh = with_room(sample(3));
+        fresh.coord.room.as_mut().unwrap().channel = None;
         let ops = follow_up(None, &mut fresh, at);
         assert_eq!(ops.len(), 1);
         assert!(matches!(
@@ -558,6 +572,14 @@ mod tests {
         ));
         let mut same = fresh.clone();
         assert!(follow_up(Some(&fresh), &mut same, at).is_empty());
+        // Slack refused it; asking again queues it again.
+        let mut refused = fresh.clone();
+        refused.coord.room.as_mut().unwrap().failed = Some("restricted_action".into());
+        let mut retried = refused.clone();
+        retried.coord.room.as_mut().unwrap().failed = None;
+        assert_eq!(follow_up(Some(&refused), &mut retried, at).len(), 1);
+        let mut still = refused.clone();
+        assert!(follow_up(Some(&refused), &mut still, at).is_empty());
         let plain = sample(4);
         let mut plain2 = plain.clone();
         assert!(follow_up(Some(&plain), &mut plain2, at).is_empty());

@@ -94,6 +94,8 @@ pub enum Fault {
     ServerError,
     /// Does the work, then answers 500: the caller cannot tell it happened.
     LoseReply,
+    /// Answers 200 with `ok: false` and this Slack error code.
+    Refuse(&'static str),
 }
 
 #[derive(Default)]
@@ -302,6 +304,9 @@ impl FakeSlack {
                     json!({"ok": false, "error": "ratelimited"}),
                     Some(retry_after_secs),
                 ),
+                Fault::Refuse(code) => {
+                    respond(StatusCode::OK, json!({"ok": false, "error": code}), None)
+                }
                 Fault::ServerError | Fault::LoseReply => respond(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     json!({"ok": false}),

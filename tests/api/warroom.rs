@@ -616,3 +616,58 @@ async fn a_channel_whose_creation_answer_was_lost_is_found_not_made_twice() {
     );
     assert_eq!(room.creating, None);
 }
+
+#[tokio::test]
+async fn a_channel_slack_refuses_is_reported_and_can_be_asked_for_again() {
+    let fake = FakeSlack::start().await;
+    fake.fail_method("conversations.create", Fault::Refuse("restricted_action"));
+    let (t, _clock) = start(&fake).await;
+    alert(&t, "k1", "Checkout 5xx above 10%", "critical").await;
+    // The alert message says so, and offers the button again.
+    let end = std::time::Instant::now() + WAIT;
+    let refused = loop {
+        let found = fake.calls("chat.update").into_iter().find(|u| {
+            u.body["channel"] == CHANNEL
+                && u.body["blocks"].to_string().contains("restricted_action")
+        });
+        if let Some(u) = found {
+            break u;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "the refusal was never shown"
+        );
+        tokio::time::sleep(Wait::from_millis(10)).await;
+    };
+    assert!(button_labels(&refused.body).contains(&"Open channel".to_string()));
+    assert!(
+        t.app().core().store.dead_letters().unwrap().is_empty(),
+        "the refusal must not be a dead letter"
+    );
+    assert!(fake.calls("pins.add").is_empty());
+    // Asked again, Slack agrees this time.
+    let (status, _) = t
+        .click(
+            "incident_open_channel",
+            1,
+            "U0CAROL",
+            &fake.response_url("again"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let pins = fake.wait_for("pins.add", 1, WAIT).await;
+    assert_eq!(pins.len(), 1);
+    let room = t
+        .app()
+        .core()
+        .store
+        .incident(1)
+        .unwrap()
+        .unwrap()
+        .coord
+        .room
+        .unwrap();
+    assert_eq!(room.failed, None);
+    assert!(room.channel.is_some());
+    assert!(t.app().core().store.dead_letters().unwrap().is_empty());
+}

@@ -498,6 +498,7 @@ mod tests {
             archive_at: Some(at + Duration::hours(3)),
             kept: false,
             archived: false,
+            failed: None,
         });
         for i in 0..300 {
             inc.coord.timeline.push(Entry {
