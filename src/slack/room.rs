@@ -80,20 +80,25 @@ impl SlackDelivery {
                     );
                     return Ok(());
                 };
+                // The timeline shows when the message was written, not when
+                // it was marked (Slack's ts is unix seconds with a fraction).
+                let written = ts
+                    .split('.')
+                    .next()
+                    .and_then(|secs| secs.parse::<i64>().ok())
+                    .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0));
+                let now = self.clock.now();
                 let entry = Entry {
-                    at: self.clock.now(),
+                    at: written.unwrap_or(now),
                     by: Some(by.clone()),
                     kind: EntryKind::Pin,
                     text,
                 };
-                let r = self.store.update_incident(inc.id, entry.at, |cur| {
-                    // Slack sends a reaction once per person: record a message once.
-                    if cur
-                        .coord
-                        .timeline
-                        .iter()
-                        .any(|e| e.kind == EntryKind::Pin && e.text == entry.text)
-                    {
+                let r = self.store.update_incident(inc.id, now, |cur| {
+                    // Each person's :pushpin: is its own event: record a message once.
+                    if cur.coord.timeline.iter().any(|e| {
+                        e.kind == EntryKind::Pin && e.at == entry.at && e.text == entry.text
+                    }) {
                         return Err("already in the timeline".into());
                     }
                     let mut next = cur.clone();

@@ -222,7 +222,7 @@ async fn a_sev1_alert_opens_a_channel_with_its_people_and_a_pinned_summary() {
 #[tokio::test]
 async fn updates_reach_three_places_and_pins_and_notes_reach_the_timeline() {
     let fake = FakeSlack::start().await;
-    let (t, _clock) = start(&fake).await;
+    let (t, clock) = start(&fake).await;
     let summary_ts = opened_room(&t, &fake).await;
 
     let reply = run(&t, CHANNEL, "subscribe 1", "U0DAN").await;
@@ -272,11 +272,12 @@ async fn updates_reach_three_places_and_pins_and_notes_reach_the_timeline() {
     }
 
     // A person marks a message in the channel with :pushpin:.
-    fake.add_message(ROOM, "1700000500.000100", "DB primary failed over at 03:04");
+    // Written at 03:04 (the clock stands at 03:00), marked later.
+    fake.add_message(ROOM, "1796094240.000100", "DB primary failed over at 03:04");
     let event = json!({
         "type": "event_callback", "event_id": "Ev0PIN", "team_id": "T0TEAM",
         "event": {"type": "reaction_added", "user": "U0ALICE", "reaction": "pushpin",
-                  "item": {"type": "message", "channel": ROOM, "ts": "1700000500.000100"},
+                  "item": {"type": "message", "channel": ROOM, "ts": "1796094240.000100"},
                   "event_ts": "1700000501.000200"}
     });
     let (status, _) = t.slack("/slack/events", &event.to_string()).await;
@@ -284,6 +285,7 @@ async fn updates_reach_three_places_and_pins_and_notes_reach_the_timeline() {
     // Slack retries: the same event id again records nothing more.
     assert_eq!(t.slack("/slack/events", &event.to_string()).await.0, 200);
     fake.wait_for("conversations.history", 1, WAIT).await;
+    clock.advance(Duration::minutes(10));
     let reply = run(&t, ROOM, "note Failover was automatic", "U0ALICE").await;
     assert_eq!(reply, "Added to #1's timeline.");
     let end = std::time::Instant::now() + WAIT;
@@ -309,6 +311,11 @@ async fn updates_reach_three_places_and_pins_and_notes_reach_the_timeline() {
         );
     }
     assert_eq!(timeline.matches("Pinned:").count(), 1, "{timeline}");
+    // The pinned message is placed at the time it was written.
+    assert!(
+        timeline.contains("|2026-12-01 03:04 UTC> · Pinned: DB primary failed over at 03:04"),
+        "{timeline}"
+    );
     // Order: the pin came before the note.
     assert!(timeline.find("Pinned:").unwrap() < timeline.find("Note:").unwrap());
 
