@@ -130,14 +130,27 @@ impl SlackDelivery {
         };
         let people = self.room_people(&inc);
         if !people.is_empty() {
-            if let Err(e) = self.api.invite(&channel, &people).await {
-                // A person who cannot be invited must not keep the room from opening.
-                match e {
-                    Failure::Permanent(why) => {
-                        tracing::warn!(incident = id, %why, "could not invite everyone to the incident channel")
+            match self.api.invite(&channel, &people).await {
+                Ok(()) => {}
+                // Slack refuses the whole list for one person it cannot add:
+                // invite them one by one, so the others still come in.
+                Err(Failure::Permanent(why)) => {
+                    tracing::warn!(incident = id, %why, "inviting everyone at once failed; inviting one by one");
+                    for person in &people {
+                        match self
+                            .api
+                            .invite(&channel, std::slice::from_ref(person))
+                            .await
+                        {
+                            Ok(()) => {}
+                            Err(Failure::Permanent(why)) => {
+                                tracing::warn!(incident = id, user = %person, %why, "could not invite a person to the incident channel")
+                            }
+                            Err(e) => return Err(e),
+                        }
                     }
-                    other => return Err(other),
                 }
+                Err(e) => return Err(e),
             }
         }
         let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
