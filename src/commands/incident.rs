@@ -401,11 +401,15 @@ fn list(core: &Core) -> String {
                     Some(s) => format!("acknowledged by {}", actor_mention(&s.by)),
                     None => "triggered".to_string(),
                 };
+                let room = i
+                    .room_channel()
+                    .map_or(String::new(), |c| format!(" · <#{c}>"));
                 out.push_str(&format!(
-                    "• #{} {} — {} ({}, {} alert{}), opened {}\n",
+                    "• #{} {} — {} ({} {}, {} alert{}), opened {}{room}\n",
                     i.id,
                     i.alert.summary,
                     state,
+                    i.sev().as_str(),
                     i.alert.severity.as_str(),
                     i.alert_count,
                     if i.alert_count == 1 { "" } else { "s" },

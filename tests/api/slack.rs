@@ -127,7 +127,7 @@ async fn incident_slash_command_lists_acks_resolves_and_explains_mistakes() {
     let text = body["text"].as_str().unwrap();
     assert!(
         text.contains("2 open incidents")
-            && text.contains("#1 Alpha broken")
+            && text.contains("#1 Alpha broken — triggered (SEV1 critical, 1 alert)")
             && text.contains("#2 Beta broken"),
         "{text}"
     );

@@ -328,6 +328,12 @@ async fn updates_reach_three_places_and_pins_and_notes_reach_the_timeline() {
     // Order: the pin came before the note.
     assert!(timeline.find("Pinned:").unwrap() < timeline.find("Note:").unwrap());
 
+    // The list links the channel.
+    let list = run(&t, CHANNEL, "list", "U0CAROL").await;
+    assert!(
+        list.contains("(SEV1 critical, 1 alert)") && list.contains("· <#C0ROOM1>"),
+        "{list}"
+    );
     // Outside the room, the incident must be named.
     let reply = run(&t, CHANNEL, "update all good", "U0BOB").await;
     assert!(reply.contains("not an incident's channel"), "{reply}");
