@@ -315,9 +315,17 @@ impl Core {
         let Some(service) = self.config.service(&d.service) else {
             return Ok(Err(format!("There is no service `{}`.", d.service)));
         };
+        let dedup_key = format!("declared:{}", d.key);
+        // Slack retried the submission: it is the same incident, not a repeat alert.
+        if let Some(known) = self
+            .store
+            .open_incident_by_key(&service.integration_key, &dedup_key)?
+        {
+            return Ok(Ok(known));
+        }
         let event = AlertEvent {
             routing_key: service.integration_key.clone(),
-            dedup_key: format!("declared:{}", d.key),
+            dedup_key,
             action: AlertAction::Trigger(Box::new(AlertDetails {
                 summary: d.title.clone(),
                 source: "Slack".into(),

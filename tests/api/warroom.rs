@@ -556,6 +556,10 @@ async fn the_declare_form_checks_its_fields_then_opens_an_incident_with_a_channe
     let inc = &incidents[0];
     assert_eq!(inc.sev(), tocsin::warroom::Sev::Sev2);
     assert_eq!(
+        inc.alert_count, 1,
+        "a retried submission is not a second alert"
+    );
+    assert_eq!(
         inc.coord.description.as_deref(),
         Some("Card form returns 502 for everyone")
     );
