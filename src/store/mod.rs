@@ -479,6 +479,47 @@ impl Store {
         by: Actor,
         at: DateTime<Utc>,
     ) -> Result<Changed, StoreError> {
+        // Boxed: the declined answer carries a whole incident.
+        let r = self.change(id, at, |current| -> Result<_, Box<Changed>> {
+            let current = current.ok_or_else(|| Box::new(Changed::NotFound))?;
+            let next = current.apply(t, by.clone(), at).map_err(|why| {
+                Box::new(Changed::Unchanged {
+                    incident: current.clone(),
+                    why,
+                })
+            })?;
+            // The dedup entry stays: a later trigger with the key opens a
+            // new incident, and can see this one to tell when it flaps.
+            // Always: DM copies need the update even without a channel.
+            let update = (
+                update_lane(&next),
+                Outbound::UpdateIncident { incident: id },
+            );
+            Ok((next, vec![update]))
+        })?;
+        Ok(match r {
+            Ok((incident, seqs)) => Changed::Applied {
+                incident,
+                outbox: seqs.first().copied(),
+            },
+            Err(unchanged) => *unchanged,
+        })
+    }
+
+    /// Changes one incident in one transaction with its indexes, the room
+    /// work it sets off and the outbound work `f` asks for (whose sequence
+    /// numbers come back). `f` sees the incident (`None` if there is none)
+    /// and may decline with an `E`; it may run more than once, as a conflict
+    /// retries the transaction, so it must not have side effects.
+    fn change<E, F>(
+        &self,
+        id: u64,
+        at: DateTime<Utc>,
+        f: F,
+    ) -> Result<Result<(Incident, Vec<u64>), E>, StoreError>
+    where
+        F: Fn(Option<&Incident>) -> Result<(Incident, Vec<(String, Outbound)>), E>,
+    {
         let trees = (
             &self.meta,
             &self.incidents,
@@ -486,44 +527,26 @@ impl Store {
             &self.due,
             &self.open,
         );
-        let r = trees.transaction(
-            |(meta, incidents, outbox, due, open)| -> TxResult<Changed> {
-                let Some(current) = get_incident(incidents, id)? else {
-                    return Ok(Changed::NotFound);
-                };
-                let mut next = match current.apply(t, by.clone(), at) {
-                    Ok(n) => n,
-                    Err(why) => {
-                        return Ok(Changed::Unchanged {
-                            incident: current,
-                            why,
-                        })
-                    }
-                };
-                let w = Writes {
-                    meta,
-                    incidents,
-                    outbox,
-                    due,
-                    open,
-                };
-                put_tracked(&w, Some(&current), &mut next, at)?;
-                // The dedup entry stays: a later trigger with the key opens a
-                // new incident, and can see this one to tell when it flaps.
-                // Always: DM copies need the update even without a channel.
-                let seq = Some(push_outbox(
-                    meta,
-                    outbox,
-                    &update_lane(&next),
-                    Outbound::UpdateIncident { incident: id },
-                    at,
-                )?);
-                Ok(Changed::Applied {
-                    incident: next,
-                    outbox: seq,
-                })
-            },
-        );
+        let r = trees.transaction(|(meta, incidents, outbox, due, open)| {
+            let current = get_incident(incidents, id)?;
+            let (mut next, ops) = match f(current.as_ref()) {
+                Ok(x) => x,
+                Err(declined) => return Ok(Err(declined)),
+            };
+            let w = Writes {
+                meta,
+                incidents,
+                outbox,
+                due,
+                open,
+            };
+            put_tracked(&w, current.as_ref(), &mut next, at)?;
+            let mut seqs = Vec::with_capacity(ops.len());
+            for (lane, op) in ops {
+                seqs.push(push_outbox(meta, outbox, &lane, op, at)?);
+            }
+            Ok(Ok((next, seqs)))
+        });
         Ok(r?)
     }
 
@@ -608,37 +631,10 @@ impl Store {
     where
         F: Fn(&Incident) -> Result<(Incident, Vec<(String, Outbound)>), String>,
     {
-        let trees = (
-            &self.meta,
-            &self.incidents,
-            &self.outbox,
-            &self.due,
-            &self.open,
-        );
-        let r = trees.transaction(
-            |(meta, incidents, outbox, due, open)| -> TxResult<Result<Incident, String>> {
-                let Some(current) = get_incident(incidents, id)? else {
-                    return Ok(Err(format!("There is no incident #{id}.")));
-                };
-                let (mut next, ops) = match f(&current) {
-                    Ok(x) => x,
-                    Err(why) => return Ok(Err(why)),
-                };
-                let w = Writes {
-                    meta,
-                    incidents,
-                    outbox,
-                    due,
-                    open,
-                };
-                put_tracked(&w, Some(&current), &mut next, at)?;
-                for (lane, op) in &ops {
-                    push_outbox(meta, outbox, lane, op.clone(), at)?;
-                }
-                Ok(Ok(next))
-            },
-        );
-        Ok(r?)
+        let r = self.change(id, at, |current| {
+            f(current.ok_or_else(|| format!("There is no incident #{id}."))?)
+        })?;
+        Ok(r.map(|(incident, _)| incident))
     }
 
     /// Drops a due-index entry the engine found stale (the incident moved on).
