@@ -306,7 +306,28 @@ pub fn follow_up(
     let lane = room_lane(id);
     let room = |work: RoomOp| Outbound::Room { incident: id, work };
     let mut ops = vec![];
-    // Asked for now (or again, after Slack refused it).
+    // Reopened (it flaps): the channel stays; one already archived is
+    // replaced by a fresh one, with the same settings.
+    if new.state != State::Resolved && old.is_some_and(|o| o.state == State::Resolved) {
+        if let Some(r) = &mut new.coord.room {
+            r.archive_at = None;
+            if r.archived {
+                *r = Room {
+                    stakeholder_channel: r.stakeholder_channel.take(),
+                    archive_after_secs: r.archive_after_secs,
+                    channel: None,
+                    name: None,
+                    creating: None,
+                    summary_ts: None,
+                    archive_at: None,
+                    kept: false,
+                    archived: false,
+                    failed: None,
+                };
+            }
+        }
+    }
+    // Asked for now (or again, after Slack refused it, or after a reopen).
     let was_to_open = old.is_some_and(|o| Room::to_open(o.coord.room.as_ref()));
     if Room::to_open(new.coord.room.as_ref()) && !was_to_open {
         ops.push((lane.clone(), room(RoomOp::Open)));
@@ -326,12 +347,6 @@ pub fn follow_up(
         }
         for s in &new.coord.subscribers {
             ops.push((s.clone(), room(RoomOp::Notice { to: s.clone() })));
-        }
-    }
-    // Reopened (it flaps): the channel stays.
-    if new.state != State::Resolved && old.is_some_and(|o| o.state == State::Resolved) {
-        if let Some(r) = &mut new.coord.room {
-            r.archive_at = None;
         }
     }
     ops
@@ -554,6 +569,44 @@ mod tests {
         let mut kept = new.clone();
         kept.coord.room.as_mut().unwrap().kept = true;
         assert_eq!(due(&kept), None);
+    }
+
+    #[test]
+    fn a_reopened_incident_whose_channel_was_archived_gets_a_fresh_one() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 4, 0, 0).unwrap();
+        let by = Actor::Slack {
+            user_id: "U1".into(),
+        };
+        let mut resolved = with_room(sample(5))
+            .apply(Transition::Resolve, by, at)
+            .unwrap();
+        resolved.coord.room.as_mut().unwrap().archived = true;
+        let mut reopened = resolved.reopen_flapping(at, vec![at]);
+        let ops = follow_up(Some(&resolved), &mut reopened, at);
+        assert!(matches!(
+            ops[..],
+            [(
+                _,
+                Outbound::Room {
+                    work: RoomOp::Open,
+                    ..
+                }
+            )]
+        ));
+        let room = reopened.coord.room.unwrap();
+        assert_eq!((room.channel, room.archived), (None, false));
+        assert_eq!(room.stakeholder_channel.as_deref(), Some("C0EXEC"));
+        // Not archived yet: the same channel, no new one, no archive pending.
+        let mut resolved = with_room(sample(6));
+        resolved.state = State::Resolved;
+        resolved.coord.room.as_mut().unwrap().archive_at = Some(at);
+        let mut reopened = resolved.reopen_flapping(at, vec![at]);
+        assert!(follow_up(Some(&resolved), &mut reopened, at).is_empty());
+        let room = reopened.coord.room.unwrap();
+        assert_eq!(
+            (room.channel.as_deref(), room.archive_at),
+            (Some("C0ROOM"), None)
+        );
     }
 
     #[test]
