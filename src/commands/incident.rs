@@ -7,7 +7,7 @@ use crate::app::Core;
 use crate::incident::{Actor, Transition};
 use crate::slack::render::{actor_mention, no_change, slack_date};
 use crate::store::{Changed, Outbound};
-use crate::warroom::actions::Role;
+use crate::warroom::Role;
 use crate::warroom::Sev;
 
 /// Longest status update or note: it must fit one Block Kit section.
@@ -207,13 +207,7 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
             return answer(
                 core.set_role(id, role, &slack_id, &inv.user_id).await,
                 id,
-                |_| {
-                    let label = match role {
-                        Role::Commander => "incident commander",
-                        Role::Comms => "comms lead",
-                    };
-                    format!("<@{slack_id}> is now {label} of #{id}.")
-                },
+                |_| format!("<@{slack_id}> is now {} of #{id}.", role.label()),
             );
         }
         IncidentCommand::Update(id, text) => {
@@ -480,7 +474,7 @@ mod tests {
             "commander <@U0CAROL|carol>",
             Ok(Role(
                 None,
-                crate::warroom::actions::Role::Commander,
+                crate::warroom::Role::Commander,
                 UserRef::Slack("U0CAROL".into()),
             )),
         );
@@ -488,7 +482,7 @@ mod tests {
             "comms 4 bob",
             Ok(Role(
                 Some(4),
-                crate::warroom::actions::Role::Comms,
+                crate::warroom::Role::Comms,
                 UserRef::Name("bob".into()),
             )),
         );

@@ -3,7 +3,7 @@
 //! declare an incident. Each is one `Store::update_incident` transaction that
 //! also queues the messages it causes; the replies are for the person who asked.
 
-use super::{new_room, next_nudge, room_lane, wants_room, Entry, EntryKind, RoomOp, Sev};
+use super::{new_room, next_nudge, room_lane, wants_room, Entry, EntryKind, Role, RoomOp, Sev};
 use crate::app::Core;
 use crate::escalation::Escalation;
 use crate::incident::{AlertDetails, Incident, State};
@@ -14,21 +14,6 @@ use chrono::{DateTime, Utc};
 
 /// `Ok(Err(why))`: the request changed nothing, and `why` says so to the person.
 pub type Answer = Result<Result<Incident, String>, StoreError>;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Commander,
-    Comms,
-}
-
-impl Role {
-    fn label(self) -> &'static str {
-        match self {
-            Role::Commander => "incident commander",
-            Role::Comms => "comms lead",
-        }
-    }
-}
 
 /// What the `/incident new` modal asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,7 +118,7 @@ impl Core {
                 Role::Commander => next.coord.commander = Some(who.to_string()),
                 Role::Comms => next.coord.comms = Some(who.to_string()),
             }
-            let text = format!("<@{who}> is {}", role.label());
+            let text = role.entry_text(who);
             next.coord
                 .timeline
                 .push(entry(now, by, EntryKind::Role, text));

@@ -169,6 +169,27 @@ pub enum EntryKind {
     Channel,
 }
 
+/// The two roles people give in an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Commander,
+    Comms,
+}
+
+impl Role {
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Commander => "incident commander",
+            Role::Comms => "comms lead",
+        }
+    }
+
+    /// The timeline entry's text for `who` (a Slack id) taking the role.
+    pub fn entry_text(self, who: &str) -> String {
+        format!("<@{who}> is {}", self.label())
+    }
+}
+
 /// Work on an incident's room, rendered when sent (lane `room:{id}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "room", rename_all = "snake_case")]
@@ -286,7 +307,7 @@ pub fn next_nudge(config: &Config, inc: &Incident) -> Option<DateTime<Utc>> {
         .iter()
         .filter(|e| {
             e.kind == EntryKind::Update
-                || (e.kind == EntryKind::Role && e.text.contains(&format!("<@{commander}>")))
+                || (e.kind == EntryKind::Role && e.text == Role::Commander.entry_text(commander))
         })
         .map(|e| e.at)
         .max()
@@ -569,6 +590,49 @@ mod tests {
         let mut kept = new.clone();
         kept.coord.room.as_mut().unwrap().kept = true;
         assert_eq!(due(&kept), None);
+    }
+
+    #[test]
+    fn the_update_clock_runs_from_the_last_update_or_the_commanders_start() {
+        let config = Config::parse(
+            "t.toml",
+            "[[teams]]\nid = \"t\"\nname = \"T\"\nupdate_every = { SEV1 = \"30m\" }\n\
+             [[services]]\nid = \"api\"\nname = \"API\"\nteam = \"t\"\n\
+             integration_key = \"0123456789abcdef0123456789abcdef\"\n",
+        )
+        .unwrap();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 4, 0, 0).unwrap();
+        let role = |at, who: &str, r: Role| Entry {
+            at,
+            by: Some("U0LEAD".into()),
+            kind: EntryKind::Role,
+            text: r.entry_text(who),
+        };
+        let mut inc = sample(1);
+        assert_eq!(
+            next_nudge(&config, &inc),
+            None,
+            "no commander, nobody to ask"
+        );
+        inc.coord.commander = Some("U0BOB".into());
+        inc.coord.timeline.push(role(t0, "U0BOB", Role::Commander));
+        assert_eq!(next_nudge(&config, &inc), Some(t0 + Duration::minutes(30)));
+        // The commander also taking comms is not an update.
+        inc.coord.comms = Some("U0BOB".into());
+        inc.coord
+            .timeline
+            .push(role(t0 + Duration::minutes(20), "U0BOB", Role::Comms));
+        assert_eq!(next_nudge(&config, &inc), Some(t0 + Duration::minutes(30)));
+        inc.coord.timeline.push(Entry {
+            at: t0 + Duration::minutes(25),
+            by: Some("U0BOB".into()),
+            kind: EntryKind::Update,
+            text: "Mitigated".into(),
+        });
+        assert_eq!(next_nudge(&config, &inc), Some(t0 + Duration::minutes(55)));
+        // No interval for SEV3: never asked.
+        inc.coord.sev = Some(Sev::Sev3);
+        assert_eq!(next_nudge(&config, &inc), None);
     }
 
     #[test]
