@@ -247,27 +247,27 @@ impl SlackDelivery {
         // (it is rendered fresh when it is posted).
         let r =
             render::incident(&inc, &self.config).map_err(|e| Failure::Permanent(e.to_string()))?;
-        // Each copy on its own: one deleted message must not stop the others.
-        let mut retry = self.update_summary(&inc).await.err();
-        if let Some(Failure::Permanent(why)) = &retry {
-            tracing::warn!(incident = id, %why, "the pinned summary could not be updated; skipping it");
-            retry = None;
-        }
-        if let Some(e @ Failure::RateLimited(_)) = retry {
-            return Err(e);
-        }
-        for msg in inc.message.iter().chain(inc.dm_messages.iter()) {
-            let content = SlackMessageContent::new()
+        // Every copy: the alert message, each DM that paged someone, and the
+        // incident channel's pinned summary (its own layout).
+        let content = || {
+            SlackMessageContent::new()
                 .with_text(r.text.clone())
-                .with_blocks(r.blocks.clone());
-            match self
-                .api
-                .update_message(&msg.channel, &msg.ts, content)
-                .await
-            {
+                .with_blocks(r.blocks.clone())
+        };
+        let mut copies: Vec<(String, String, SlackMessageContent)> = inc
+            .message
+            .iter()
+            .chain(inc.dm_messages.iter())
+            .map(|m| (m.channel.clone(), m.ts.clone(), content()))
+            .collect();
+        copies.extend(self.summary_copy(&inc)?);
+        // Each copy on its own: one deleted message must not stop the others.
+        let mut retry = None;
+        for (channel, ts, content) in copies {
+            match self.api.update_message(&channel, &ts, content).await {
                 Ok(()) => {}
                 Err(Failure::Permanent(why)) => {
-                    tracing::warn!(incident = id, channel = %msg.channel, %why, "a copy could not be updated; skipping it");
+                    tracing::warn!(incident = id, %channel, %why, "a copy could not be updated; skipping it");
                 }
                 Err(e @ Failure::RateLimited(_)) => return Err(e),
                 Err(e) => retry = Some(e),

@@ -10,7 +10,7 @@ use super::render;
 use crate::incident::Incident;
 use crate::outbox::{store_failure, Failure};
 use crate::store::{update_lane, Outbound};
-use crate::warroom::{self, Entry, EntryKind, RoomOp};
+use crate::warroom::{self, Entry, EntryKind, Room, RoomOp};
 use slack_morphism::prelude::*;
 
 /// How many suffixed names (`-2`, `-3`, …) to try before giving up.
@@ -124,7 +124,7 @@ impl SlackDelivery {
                 Ok(c) => c,
                 // Refused for good (a workspace policy, every name taken): the
                 // incident says so and offers the button again.
-                Err(Failure::Permanent(why)) => return self.refused(id, why).await,
+                Err(Failure::Permanent(why)) => return self.refused(&inc, why).await,
                 Err(e) => return Err(e),
             },
         };
@@ -165,9 +165,8 @@ impl SlackDelivery {
                     .with_text(r.text)
                     .with_blocks(r.blocks);
                 let ts = self.api.post_message(&channel, content).await?;
-                self.store
-                    .room_summary_posted(id, &ts)
-                    .map_err(store_failure)?;
+                self.edit_room(id, vec![], |room| room.summary_ts = Some(ts.clone()))
+                    .await?;
                 ts
             }
         };
@@ -187,7 +186,9 @@ impl SlackDelivery {
         }
         for attempt in 1..=NAME_ATTEMPTS {
             let name = warroom::channel_name(inc, attempt);
-            self.creating(inc.id, &name).await?;
+            // Recorded first: if the answer is lost, the retry looks for this name.
+            self.edit_room(inc.id, vec![], |room| room.creating = Some(name.clone()))
+                .await?;
             match self.api.create_channel(&name).await {
                 Ok(channel) => {
                     tracing::info!(incident = inc.id, %name, "incident channel created");
@@ -202,33 +203,30 @@ impl SlackDelivery {
         )))
     }
 
-    async fn refused(&self, id: u64, why: String) -> Result<(), Failure> {
+    async fn refused(&self, inc: &Incident, why: String) -> Result<(), Failure> {
+        let id = inc.id;
         tracing::warn!(incident = id, %why, "Slack refused to create the incident channel");
-        let r = self.store.update_incident(id, self.clock.now(), |inc| {
-            let mut next = inc.clone();
-            let room = next.coord.room.as_mut().ok_or("no room")?;
+        let show = (update_lane(inc), Outbound::UpdateIncident { incident: id });
+        self.edit_room(id, vec![show], |room| {
             room.failed = Some(why.clone());
             room.creating = None;
-            Ok((
-                next,
-                vec![(update_lane(inc), Outbound::UpdateIncident { incident: id })],
-            ))
-        });
-        r.map_err(store_failure)?
-            .map_err(|why| Failure::Permanent(why.to_string()))?;
-        self.store.durable().await.map_err(store_failure)
+        })
+        .await
     }
 
-    /// Records, durably, the name about to be asked for.
-    async fn creating(&self, id: u64, name: &str) -> Result<(), Failure> {
+    /// Changes incident `id`'s room record, durably, with `ops` queued alongside.
+    async fn edit_room(
+        &self,
+        id: u64,
+        ops: Vec<(String, Outbound)>,
+        f: impl Fn(&mut Room),
+    ) -> Result<(), Failure> {
         let r = self.store.update_incident(id, self.clock.now(), |inc| {
             let mut next = inc.clone();
-            let room = next.coord.room.as_mut().ok_or("no room")?;
-            room.creating = Some(name.to_string());
-            Ok((next, vec![]))
+            f(next.coord.room.as_mut().ok_or("the incident has no room")?);
+            Ok((next, ops.clone()))
         });
-        r.map_err(store_failure)?
-            .map_err(|why| Failure::Permanent(why.to_string()))?;
+        r.map_err(store_failure)?.map_err(Failure::Permanent)?;
         self.store.durable().await.map_err(store_failure)
     }
 
@@ -271,8 +269,11 @@ impl SlackDelivery {
         out
     }
 
-    /// Keeps the pinned summary in step with the incident.
-    pub(super) async fn update_summary(&self, inc: &Incident) -> Result<(), Failure> {
+    /// The pinned summary as a copy to edit (channel, ts, content), once posted.
+    pub(super) fn summary_copy(
+        &self,
+        inc: &Incident,
+    ) -> Result<Option<(String, String, SlackMessageContent)>, Failure> {
         let (Some(channel), Some(ts)) = (
             inc.room_channel(),
             inc.coord
@@ -280,13 +281,13 @@ impl SlackDelivery {
                 .as_ref()
                 .and_then(|r| r.summary_ts.as_deref()),
         ) else {
-            return Ok(());
+            return Ok(None);
         };
         let r = render::room_summary(inc, &self.config).map_err(permanent)?;
         let content = SlackMessageContent::new()
             .with_text(r.text)
             .with_blocks(r.blocks);
-        self.api.update_message(channel, ts, content).await
+        Ok(Some((channel.to_string(), ts.to_string(), content)))
     }
 
     /// Opens a modal for the person who asked for it.

@@ -689,21 +689,6 @@ impl Store {
         Ok(r?)
     }
 
-    /// Records the pinned summary message of incident `id`'s room.
-    pub fn room_summary_posted(&self, id: u64, ts: &str) -> Result<(), StoreError> {
-        let r = self.incidents.transaction(|incidents| -> TxResult<()> {
-            let Some(mut inc) = get_incident(incidents, id)? else {
-                return Err(abort(StoreError::NoSuchIncident(id)));
-            };
-            if let Some(room) = &mut inc.coord.room {
-                room.summary_ts = Some(ts.to_string());
-            }
-            put_incident(incidents, &inc)?;
-            Ok(())
-        });
-        Ok(r?)
-    }
-
     /// The incident whose own channel `channel` is.
     pub fn incident_by_room(&self, channel: &str) -> Result<Option<Incident>, StoreError> {
         match self.rooms.get(channel.as_bytes())? {
