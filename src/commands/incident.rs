@@ -220,12 +220,7 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
                 if inc.coord.room.is_some() {
                     places.push("the incident channel".to_string());
                 }
-                if core
-                    .config
-                    .team_of_service(&inc.service_id)
-                    .and_then(|t| t.stakeholder_channel.as_ref())
-                    .is_some()
-                {
+                if crate::warroom::stakeholder_channel(&core.config, &inc.service_id).is_some() {
                     places.push("the stakeholder channel".to_string());
                 }
                 if !inc.coord.subscribers.is_empty() {

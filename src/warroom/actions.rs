@@ -3,7 +3,8 @@
 //! declare an incident. Each is one `Store::update_incident` transaction that
 //! also queues the messages it causes; the replies are for the person who asked.
 
-use super::{new_room, next_nudge, room_lane, wants_room, Entry, EntryKind, Role, RoomOp, Sev};
+use super::{new_room, next_nudge, room_lane, stakeholder_channel, wants_room};
+use super::{Entry, EntryKind, Role, RoomOp, Sev};
 use crate::app::Core;
 use crate::escalation::Escalation;
 use crate::incident::{AlertDetails, Incident, State};
@@ -138,11 +139,6 @@ impl Core {
     /// A status update: in the incident's channel, the team's stakeholder
     /// channel, and a DM to every subscriber; the live summary shows it.
     pub async fn post_update(&self, id: u64, by: &str, text: &str) -> Answer {
-        let stakeholders = |inc: &Incident| {
-            self.config
-                .team_of_service(&inc.service_id)
-                .and_then(|t| t.stakeholder_channel.clone())
-        };
         self.room_change(id, |inc, now| {
             let mut next = inc.clone();
             let update = entry(now, by, EntryKind::Update, text.to_string());
@@ -154,7 +150,8 @@ impl Core {
             if next.coord.room.is_some() {
                 ops.push(room_post(id, r.text.clone(), Some(r.blocks_json.clone())));
             }
-            let targets = stakeholders(inc)
+            let targets = stakeholder_channel(&self.config, &inc.service_id)
+                .map(str::to_string)
                 .into_iter()
                 .chain(next.coord.subscribers.clone());
             for to in targets {
@@ -208,15 +205,12 @@ impl Core {
             let note =
                 render::severity_change(&next, by, before, repaged).map_err(|e| e.to_string())?;
             let mut ops = vec![refresh(inc)];
-            let stakeholders = self
-                .config
-                .team_of_service(&inc.service_id)
-                .and_then(|t| t.stakeholder_channel.clone());
-            for to in inc.alert_channel.iter().chain(stakeholders.iter()) {
+            let stakeholders = stakeholder_channel(&self.config, &inc.service_id);
+            for to in inc.alert_channel.as_deref().into_iter().chain(stakeholders) {
                 ops.push((
-                    to.clone(),
+                    to.to_string(),
                     Outbound::Notify {
-                        channel: to.clone(),
+                        channel: to.to_string(),
                         text: note.clone(),
                     },
                 ));

@@ -140,6 +140,22 @@ pub struct Room {
 }
 
 impl Room {
+    /// A room asked for and not yet created, with the team's settings.
+    fn asked(stakeholder_channel: Option<String>, archive_after_secs: i64) -> Room {
+        Room {
+            stakeholder_channel,
+            archive_after_secs,
+            channel: None,
+            name: None,
+            creating: None,
+            summary_ts: None,
+            archive_at: None,
+            kept: false,
+            archived: false,
+            failed: None,
+        }
+    }
+
     /// Asked for, not yet created, and not given up on.
     fn to_open(room: Option<&Room>) -> bool {
         room.is_some_and(|r| r.channel.is_none() && r.failed.is_none())
@@ -252,21 +268,20 @@ impl Incident {
 
 /// A room for an incident of `service_id`, with its team's settings as they are now.
 pub fn new_room(config: &Config, service_id: &str) -> Room {
-    let team = config.team_of_service(service_id);
-    Room {
-        stakeholder_channel: team.and_then(|t| t.stakeholder_channel.clone()),
-        archive_after_secs: team
-            .map_or(DEFAULT_ARCHIVE_AFTER, |t| t.rooms.archive_after)
-            .num_seconds(),
-        channel: None,
-        name: None,
-        creating: None,
-        summary_ts: None,
-        archive_at: None,
-        kept: false,
-        archived: false,
-        failed: None,
-    }
+    let archive_after = config
+        .team_of_service(service_id)
+        .map_or(DEFAULT_ARCHIVE_AFTER, |t| t.rooms.archive_after);
+    Room::asked(
+        stakeholder_channel(config, service_id).map(str::to_string),
+        archive_after.num_seconds(),
+    )
+}
+
+/// Where stakeholders of `service_id`'s incidents read updates: its team's channel.
+pub fn stakeholder_channel<'a>(config: &'a Config, service_id: &str) -> Option<&'a str> {
+    config
+        .team_of_service(service_id)
+        .and_then(|t| t.stakeholder_channel.as_deref())
 }
 
 /// A resolved incident's channel is archived this long after, by default.
@@ -333,18 +348,7 @@ pub fn follow_up(
         if let Some(r) = &mut new.coord.room {
             r.archive_at = None;
             if r.archived {
-                *r = Room {
-                    stakeholder_channel: r.stakeholder_channel.take(),
-                    archive_after_secs: r.archive_after_secs,
-                    channel: None,
-                    name: None,
-                    creating: None,
-                    summary_ts: None,
-                    archive_at: None,
-                    kept: false,
-                    archived: false,
-                    failed: None,
-                };
+                *r = Room::asked(r.stakeholder_channel.take(), r.archive_after_secs);
             }
         }
     }
