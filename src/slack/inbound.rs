@@ -139,6 +139,9 @@ pub async fn events(core: &Core, body: &[u8]) -> Reply {
 /// that message in the incident's timeline (read from Slack by the worker).
 async fn on_event(core: &Core, ev: &Value) -> Result<(), crate::store::StoreError> {
     let pushpin = ev["type"] == "reaction_added" && ev["reaction"] == "pushpin";
+    if !pushpin || ev["item"]["type"] != "message" {
+        return Ok(());
+    }
     let (Some(channel), Some(ts), Some(user)) = (
         ev["item"]["channel"].as_str(),
         ev["item"]["ts"].as_str(),
@@ -146,9 +149,6 @@ async fn on_event(core: &Core, ev: &Value) -> Result<(), crate::store::StoreErro
     ) else {
         return Ok(());
     };
-    if !pushpin || ev["item"]["type"] != "message" {
-        return Ok(());
-    }
     let Some(inc) = core.store.incident_by_room(channel)? else {
         return Ok(());
     };
@@ -287,7 +287,7 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
     if raw["type"] == "view_submission" {
         return view_submission(core, &raw).await;
     }
-    let ev: SlackInteractionEvent = match serde_json::from_str(&form.payload) {
+    let ev: SlackInteractionEvent = match serde_json::from_value(raw) {
         Ok(ev) => ev,
         Err(e) => return Reply::error(400, format!("'payload' is not a Slack interaction: {e}")),
     };
