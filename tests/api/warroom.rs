@@ -439,7 +439,12 @@ async fn resolving_posts_a_summary_and_postmortem_then_archives_unless_kept() {
         .click("room_keep", 2, "U0BOB", &fake.response_url("keep"))
         .await;
     assert_eq!(status, 200);
-    wait_posts(&fake, "C0ROOM2", 3).await;
+    wait_post_with(
+        &fake,
+        "C0ROOM2",
+        "<@U0BOB> kept the channel: it will not be archived",
+    )
+    .await;
 
     // Nothing is archived before the delay; then only the first channel.
     clock.advance(Duration::minutes(119));
