@@ -10,7 +10,7 @@
 
 use crate::config::Config;
 use crate::slack::api::SlackApi;
-use crate::slack::deliver::SlackDelivery;
+use crate::slack::deliver::{Posted, SlackDelivery, DIGEST_MAX};
 use crate::store::{Outbound, Store, StoreError};
 use crate::twilio::api::TwilioApi;
 use std::collections::{BTreeMap, HashSet, VecDeque};
@@ -59,28 +59,40 @@ pub struct OutboxWorker {
 
 #[derive(Default)]
 struct Lane {
-    queue: VecDeque<(u64, Outbound)>,
+    /// Rows in order, each with when this worker first saw it.
+    queue: VecDeque<(u64, Outbound, Instant)>,
     ready_at: Option<Instant>,
+    /// `ready_at` is the pacing window after an accepted call, not a
+    /// `Retry-After` or a backoff.
+    paced: bool,
     busy: bool,
     failures: u32,
     /// Incidents a digest already announced; their own posts still follow.
     covered: HashSet<u64>,
+    /// Incidents a storm notice already named; their digest and own posts follow.
+    noticed: HashSet<u64>,
+    noticed_at: Option<Instant>,
+    /// The lane's latest message that a storm notice may edit.
+    latest: Option<Posted>,
 }
 
-/// What one in-flight delivery is about: an outbox row, or a storm digest
-/// announcing incidents whose own messages are still queued.
+/// What one in-flight delivery is about: an outbox row, a storm digest
+/// announcing incidents whose own messages are still queued, or a storm
+/// notice editing the lane's latest message to name them sooner still.
 enum Job {
     Row(u64),
-    Digest(Vec<u64>),
+    Digest { ids: Vec<u64>, ts: Option<String> },
+    Notice(Vec<u64>),
 }
 
 /// A finished job: its lane, what it was, and on success when the receiver
 /// answered its last call (the lane's pacing window starts there).
 type Done = (String, Job, Result<Instant, Failure>);
 
-/// At most this many incidents are named in one digest (about 200
-/// characters each, well inside Slack's message size).
-const DIGEST_MAX: usize = 100;
+/// How long a digest may take, after its pacing window ends, to reach Slack:
+/// an incident seen less than this before the window's start plus one
+/// interval would be named late by the digest, so a notice names it now.
+const NOTICE_MARGIN: Duration = Duration::from_millis(50);
 
 impl OutboxWorker {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
@@ -123,11 +135,11 @@ impl OutboxWorker {
                         if first_pass {
                             suspect.insert(seq);
                         }
-                        lanes
-                            .entry(item.lane)
-                            .or_default()
-                            .queue
-                            .push_back((seq, item.op));
+                        lanes.entry(item.lane).or_default().queue.push_back((
+                            seq,
+                            item.op,
+                            Instant::now(),
+                        ));
                         last_seq = seq;
                     }
                     first_pass = false;
@@ -141,10 +153,35 @@ impl OutboxWorker {
                     continue;
                 }
                 self.fold_updates(lane);
-                let Some(&(seq, _)) = lane.queue.front() else {
+                let Some(&(seq, _, _)) = lane.queue.front() else {
                     continue;
                 };
                 if let Some(at) = lane.ready_at.filter(|at| *at > now) {
+                    let mut at = at;
+                    // Slack paces new messages per channel, not edits: an
+                    // incident that the next message would name too late is
+                    // named now in the latest one.
+                    match self.notice_due(lane, at, now) {
+                        Some((when, latest, ids)) if when <= now => {
+                            lane.busy = true;
+                            let (ctx, tx, name) = (ctx.clone(), done_tx.clone(), name.clone());
+                            inflight.spawn(async move {
+                                let r = tokio::time::timeout(
+                                    CALL_TIMEOUT,
+                                    ctx.notice(&name, &latest, &ids),
+                                )
+                                .await
+                                .unwrap_or_else(|_| {
+                                    Err(Failure::Transient("no answer in time".into()))
+                                })
+                                .map(|()| Instant::now());
+                                let _ = tx.send((name, Job::Notice(ids), r));
+                            });
+                            continue;
+                        }
+                        Some((when, _, _)) => at = at.min(when),
+                        None => {}
+                    }
                     wake = Some(wake.map_or(at, |w| w.min(at)));
                     continue;
                 }
@@ -157,9 +194,14 @@ impl OutboxWorker {
                     inflight.spawn(async move {
                         let r = tokio::time::timeout(CALL_TIMEOUT, ctx.digest(&name, &ids))
                             .await
-                            .unwrap_or_else(|_| Err(Failure::Transient("no answer in time".into())))
-                            .map(|()| Instant::now());
-                        let _ = tx.send((name, Job::Digest(ids), r));
+                            .unwrap_or_else(|_| {
+                                Err(Failure::Transient("no answer in time".into()))
+                            });
+                        let (ts, r) = match r {
+                            Ok(ts) => (ts, Ok(Instant::now())),
+                            Err(e) => (None, Err(e)),
+                        };
+                        let _ = tx.send((name, Job::Digest { ids, ts }, r));
                     });
                     continue;
                 }
@@ -195,9 +237,14 @@ impl OutboxWorker {
                                 self.settle(lane, &name, seq, result);
                             }
                         }
-                        Job::Digest(ids) => {
+                        Job::Digest { ids, ts } => {
                             if let Some(lane) = lanes.get_mut(&name) {
-                                self.settle_digest(lane, &name, ids, result);
+                                self.settle_digest(lane, &name, ids, ts, result);
+                            }
+                        }
+                        Job::Notice(ids) => {
+                            if let Some(lane) = lanes.get_mut(&name) {
+                                settle_notice(lane, &name, ids, result);
                             }
                         }
                     }
@@ -221,8 +268,8 @@ impl OutboxWorker {
     /// makes redundant: every update renders the incident's latest state, so a
     /// storm of repeat alerts costs one Slack call per pacing interval.
     fn fold_updates(&self, lane: &mut Lane) {
-        while let Some((seq, op @ Outbound::UpdateIncident { .. })) = lane.queue.front() {
-            if !lane.queue.iter().skip(1).any(|(_, later)| later == op) {
+        while let Some((seq, op @ Outbound::UpdateIncident { .. }, _)) = lane.queue.front() {
+            if !lane.queue.iter().skip(1).any(|(_, later, _)| later == op) {
                 break;
             }
             if let Err(e) = self.store.outbox_done(*seq) {
@@ -240,15 +287,24 @@ impl OutboxWorker {
         lane: &mut Lane,
         name: &str,
         ids: Vec<u64>,
+        ts: Option<String>,
         result: Result<Instant, Failure>,
     ) {
         lane.busy = false;
+        lane.paced = false;
         let now = Instant::now();
         match result {
             Ok(answered) => {
+                if let Some(ts) = ts {
+                    lane.latest = Some(Posted::Digest {
+                        ts,
+                        ids: ids.clone(),
+                    });
+                }
                 lane.covered.extend(ids);
                 lane.failures = 0;
                 lane.ready_at = Some(answered + self.interval);
+                lane.paced = true;
             }
             Err(Failure::RateLimited(wait)) => lane.ready_at = Some(now + wait),
             Err(Failure::Transient(why)) => {
@@ -266,13 +322,26 @@ impl OutboxWorker {
 
     fn settle(&self, lane: &mut Lane, name: &str, seq: u64, result: Result<Instant, Failure>) {
         lane.busy = false;
+        lane.paced = false;
         let now = Instant::now();
         match result {
             Ok(answered) => {
-                if let Some((_, Outbound::PostIncident { incident, .. })) = lane.queue.pop_front() {
-                    lane.covered.remove(&incident);
+                match lane.queue.pop_front().map(|(_, op, _)| op) {
+                    Some(Outbound::PostIncident { incident, .. }) => {
+                        lane.covered.remove(&incident);
+                        lane.noticed.remove(&incident);
+                        lane.latest = Some(Posted::Incident(incident));
+                    }
+                    // Edits and replies leave the channel's latest message as it was.
+                    Some(
+                        Outbound::UpdateIncident { .. }
+                        | Outbound::Respond { .. }
+                        | Outbound::OpenView { .. },
+                    ) => {}
+                    _ => lane.latest = None,
                 }
                 lane.failures = 0;
+                lane.paced = true;
                 // Slack counts a channel's messages by when they reach it,
                 // which is no later than its answer: spacing from the answer
                 // keeps the gap, without adding our own bookkeeping (the row's
@@ -358,17 +427,79 @@ fn storm(lane: &Lane) -> Option<Vec<u64>> {
         .queue
         .iter()
         .skip(1)
-        .any(|(_, op)| new_incident(op).is_some());
+        .any(|(_, op, _)| new_incident(op).is_some());
     if !waiting {
         return None;
     }
     let ids: Vec<u64> = lane
         .queue
         .iter()
-        .filter_map(|(_, op)| new_incident(op))
+        .filter_map(|(_, op, _)| new_incident(op))
         .take(DIGEST_MAX)
         .collect();
     Some(ids)
+}
+
+impl OutboxWorker {
+    /// When a storm notice should go out in `lane`, whose next call may go
+    /// at `next`, the message it edits, and the incidents it names: those not yet named anywhere,
+    /// when one of them was seen so soon after the last call that the next
+    /// message would reach Slack more than one interval after it. Notices
+    /// are spaced by a tenth of the interval, so a burst costs a few edits.
+    fn notice_due(
+        &self,
+        lane: &Lane,
+        next: Instant,
+        now: Instant,
+    ) -> Option<(Instant, Posted, Vec<u64>)> {
+        if self.interval.is_zero() || !lane.paced || lane.failures > 0 {
+            return None;
+        }
+        let latest = lane.latest.clone()?;
+        let unnamed = |op: &Outbound| match op {
+            Outbound::PostIncident { incident, .. }
+                if !lane.covered.contains(incident) && !lane.noticed.contains(incident) =>
+            {
+                Some(*incident)
+            }
+            _ => None,
+        };
+        let at_risk = lane.queue.iter().any(|(_, op, seen)| {
+            unnamed(op).is_some() && *seen + self.interval < next + NOTICE_MARGIN
+        });
+        if !at_risk {
+            return None;
+        }
+        let ids: Vec<u64> = lane
+            .queue
+            .iter()
+            .filter_map(|(_, op, _)| unnamed(op))
+            .take(DIGEST_MAX)
+            .collect();
+        let when = lane
+            .noticed_at
+            .map_or(now, |t| (t + self.interval / 10).max(now));
+        Some((when, latest, ids))
+    }
+}
+
+/// A notice is a courtesy, never retried: the digest and each incident's
+/// own message still follow. Only a 429 moves the lane's next call.
+fn settle_notice(lane: &mut Lane, name: &str, ids: Vec<u64>, result: Result<Instant, Failure>) {
+    lane.busy = false;
+    let now = Instant::now();
+    lane.noticed.extend(ids);
+    lane.noticed_at = Some(now);
+    match result {
+        Ok(_) => {}
+        Err(Failure::RateLimited(wait)) => {
+            lane.ready_at = Some(lane.ready_at.map_or(now + wait, |at| at.max(now + wait)));
+            lane.paced = false;
+        }
+        Err(e) => {
+            tracing::warn!(lane = name, error = ?e, "storm notice not sent; the digest and the incidents' own messages follow");
+        }
+    }
 }
 
 /// Capped exponential backoff: 250 ms, 500 ms, 1 s, … 30 s.
@@ -385,9 +516,14 @@ struct Delivery {
 }
 
 impl Delivery {
-    async fn digest(&self, channel: &str, ids: &[u64]) -> Result<(), Failure> {
+    async fn digest(&self, channel: &str, ids: &[u64]) -> Result<Option<String>, Failure> {
         let slack = self.slack.as_ref().ok_or(Failure::Unconfigured("Slack"))?;
         slack.digest(channel, ids).await
+    }
+
+    async fn notice(&self, channel: &str, latest: &Posted, ids: &[u64]) -> Result<(), Failure> {
+        let slack = self.slack.as_ref().ok_or(Failure::Unconfigured("Slack"))?;
+        slack.storm_notice(channel, latest, ids).await
     }
 
     /// Performs row `seq` and removes it once the receiver has it. Returns

@@ -15,6 +15,19 @@ use std::sync::Arc;
 /// Metadata event type that marks tocsin's incident messages in Slack.
 pub const INCIDENT_EVENT_TYPE: &str = "tocsin_incident";
 
+/// At most this many incidents are named in one digest (about 200
+/// characters each, well inside Slack's message size).
+pub const DIGEST_MAX: usize = 100;
+
+/// A channel's latest message from tocsin that a storm notice can edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Posted {
+    /// An incident's own message (its ts is on the incident).
+    Incident(u64),
+    /// A storm digest naming these incidents.
+    Digest { ts: String, ids: Vec<u64> },
+}
+
 /// Sends Slack work: posts, DMs, updates, plain notices and `response_url` answers.
 pub struct SlackDelivery {
     pub store: Store,
@@ -117,9 +130,75 @@ impl SlackDelivery {
         self.remember(id, channel, ts)
     }
 
-    /// One message naming new incidents at once, sent in a storm
-    /// ahead of their own messages. Incidents already posted are left out.
-    pub async fn digest(&self, channel: &str, ids: &[u64]) -> Result<(), Failure> {
+    /// One message naming new incidents at once, sent in a storm ahead of
+    /// their own messages. Incidents already posted are left out; `None`
+    /// when that leaves none, else the message's ts.
+    pub async fn digest(&self, channel: &str, ids: &[u64]) -> Result<Option<String>, Failure> {
+        let incidents = self.unposted(ids)?;
+        if incidents.is_empty() {
+            return Ok(None);
+        }
+        let text = render::storm_digest(&incidents, &self.config)
+            .map_err(|e| Failure::Permanent(e.to_string()))?;
+        let content = SlackMessageContent::new().with_text(text);
+        // The latency histogram counts each incident's own message, once.
+        self.api.post_message(channel, content).await.map(Some)
+    }
+
+    /// Names new incidents at once by editing the channel's latest message,
+    /// when the next message may only go out too late for them: Slack paces
+    /// new messages per channel, not edits. An incident message keeps its
+    /// blocks and gains the digest below them (its next update drops it; the
+    /// digest that follows as a message of its own stays); a digest grows.
+    pub async fn storm_notice(
+        &self,
+        channel: &str,
+        latest: &Posted,
+        ids: &[u64],
+    ) -> Result<(), Failure> {
+        let fresh = self.unposted(ids)?;
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let fail = |e: render::RenderError| Failure::Permanent(e.to_string());
+        let (ts, content) = match latest {
+            Posted::Incident(id) => {
+                let Some(inc) = self.store.incident(*id).map_err(store_failure)? else {
+                    return Ok(());
+                };
+                let Some(m) = inc.message.as_ref().filter(|m| m.channel == channel) else {
+                    return Ok(());
+                };
+                let mut r = render::incident(&inc, &self.config).map_err(fail)?;
+                let room = render::MAX_BLOCKS.saturating_sub(r.blocks.len());
+                r.blocks
+                    .extend(render::storm_banner(&fresh, &self.config, room).map_err(fail)?);
+                let content = SlackMessageContent::new()
+                    .with_text(r.text)
+                    .with_blocks(r.blocks);
+                (m.ts.clone(), content)
+            }
+            Posted::Digest { ts, ids: named } => {
+                // The new ones first, so a full digest still names them.
+                let mut all: Vec<u64> = fresh.iter().map(|i| i.id).collect();
+                let older: Vec<u64> = named
+                    .iter()
+                    .copied()
+                    .filter(|id| !all.contains(id))
+                    .collect();
+                all.extend(older);
+                all.truncate(DIGEST_MAX);
+                all.sort_unstable();
+                let incidents = self.unposted(&all)?;
+                let text = render::storm_digest(&incidents, &self.config).map_err(fail)?;
+                (ts.clone(), SlackMessageContent::new().with_text(text))
+            }
+        };
+        self.api.update_message(channel, &ts, content).await
+    }
+
+    /// The incidents among `ids` that have no message of their own yet.
+    fn unposted(&self, ids: &[u64]) -> Result<Vec<crate::incident::Incident>, Failure> {
         let mut incidents = vec![];
         for id in ids {
             if let Some(inc) = self.store.incident(*id).map_err(store_failure)? {
@@ -128,14 +207,7 @@ impl SlackDelivery {
                 }
             }
         }
-        if incidents.is_empty() {
-            return Ok(());
-        }
-        let text = render::storm_digest(&incidents, &self.config)
-            .map_err(|e| Failure::Permanent(e.to_string()))?;
-        let content = SlackMessageContent::new().with_text(text);
-        // The latency histogram counts each incident's own message, once.
-        self.api.post_message(channel, content).await.map(drop)
+        Ok(incidents)
     }
 
     /// Alert → first message or page: observed once per incident, when its

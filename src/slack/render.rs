@@ -415,6 +415,57 @@ pub fn storm_digest(incidents: &[Incident], config: &Config) -> Result<String, R
     render_page("storm.digest", context! { incidents => items })
 }
 
+/// Slack's limits for one message's blocks and one section's text.
+pub const MAX_BLOCKS: usize = 50;
+const SECTION_MAX: usize = 3000;
+
+/// The storm digest as sections appended to an incident message: at most
+/// `room` blocks of at most 3,000 characters, cut at line ends, saying how
+/// many were left out when it does not fit.
+pub fn storm_banner(
+    incidents: &[Incident],
+    config: &Config,
+    room: usize,
+) -> Result<Vec<SlackBlock>, RenderError> {
+    let text = storm_digest(incidents, config)?;
+    let mut chunks: Vec<String> = vec![String::new()];
+    let lines: Vec<&str> = text.lines().collect();
+    for (n, line) in lines.iter().enumerate() {
+        let line = clip(line.to_string(), SECTION_MAX);
+        let full = chunks.len() == room;
+        let last = chunks.last_mut().expect("one chunk at least");
+        if last.chars().count() + line.chars().count() < SECTION_MAX {
+            if !last.is_empty() {
+                last.push('\n');
+            }
+            last.push_str(&line);
+            continue;
+        }
+        if full {
+            // Replace the last line that fits with a count of what is left.
+            let mut left = lines.len() - n;
+            if let Some(cut) = last.rfind('\n') {
+                last.truncate(cut);
+                left += 1;
+            }
+            last.push_str(&format!("\n… and {left} more"));
+            break;
+        }
+        chunks.push(line);
+    }
+    chunks.truncate(room);
+    chunks
+        .into_iter()
+        .map(|t| {
+            serde_json::from_value(serde_json::json!({
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": t},
+            }))
+            .map_err(|e| RenderError::Blocks("storm.digest", e))
+        })
+        .collect()
+}
+
 /// The SMS that pages someone about `inc`.
 pub fn page_sms(inc: &Incident, config: &Config) -> Result<String, RenderError> {
     render_page("page.sms", page_context(inc, config))
@@ -599,6 +650,49 @@ mod tests {
         let header = r.blocks_json[0]["text"]["text"].as_str().unwrap();
         assert!(header.chars().count() <= 150, "{}", header.chars().count());
         assert!(r.text.contains("<script>"));
+    }
+
+    #[test]
+    fn a_storm_banner_fits_the_blocks_left_and_counts_what_it_leaves_out() {
+        let incidents: Vec<Incident> = (1..=100)
+            .map(|id| {
+                let mut inc = sample(id);
+                inc.alert.summary = format!("{id} {}", "y".repeat(400));
+                inc
+            })
+            .collect();
+        let cfg = Config::default();
+        let sections = |room| {
+            let blocks = storm_banner(&incidents, &cfg, room).unwrap();
+            let v = serde_json::to_value(&blocks).unwrap();
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["text"]["text"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        // Room for everything: every incident named, each section within Slack's limit.
+        let all = sections(MAX_BLOCKS);
+        assert!(all.len() > 1, "100 long lines need several sections");
+        let joined = all.join("\n");
+        for id in 1..=100 {
+            assert!(joined.contains(&format!("• #{id} [")), "#{id}");
+        }
+        assert!(all.iter().all(|t| t.chars().count() <= SECTION_MAX));
+        assert!(!joined.contains("more"));
+        // Room for two: the rest are counted, and named + counted = 100.
+        let two = sections(2);
+        assert_eq!(two.len(), 2);
+        assert!(two.iter().all(|t| t.chars().count() <= SECTION_MAX));
+        let joined = two.join("\n");
+        let named = joined.matches("• #").count();
+        let left: usize = joined
+            .rsplit("… and ")
+            .next()
+            .and_then(|t| t.trim_end_matches(" more").parse().ok())
+            .expect("a count of the rest");
+        assert_eq!(named + left, 100, "{joined}");
+        assert!(sections(0).is_empty());
     }
 
     #[test]

@@ -228,6 +228,129 @@ async fn in_a_storm_new_incidents_are_named_at_once_then_posted_one_by_one() {
     }
 }
 
+#[tokio::test]
+async fn in_a_storm_the_latest_message_names_new_incidents_before_the_next_may_go() {
+    let fake = FakeSlack::start().await;
+    // Slack's own limit, and tocsin's default pacing.
+    fake.enforce_channel_rate(Duration::from_secs(1));
+    // The first message is slow to be answered, so the next alerts are
+    // durable while it is in flight: the next message may reach Slack only
+    // a second after it did, later than a second after those alerts.
+    fake.fail_method(
+        "chat.postMessage",
+        Fault::SlowReply(Duration::from_millis(300)),
+    );
+    let t = TestApp::start_with(Some(&fake), &[("TOCSIN_SLACK_CHANNEL_INTERVAL_MS", "1000")]).await;
+    assert_eq!(t.trigger("burst-0", "shard 0 down").await.0, 202);
+    fake.wait_for("chat.postMessage", 1, Duration::from_secs(5))
+        .await;
+    let mut accepted = vec![];
+    for i in 1..=3 {
+        let (status, _) = t
+            .trigger(&format!("burst-{i}"), &format!("shard {i} down"))
+            .await;
+        assert_eq!(status, 202);
+        accepted.push(std::time::Instant::now());
+    }
+    // Named by an edit of the first incident's message, soon after Slack answered it.
+    let notices = || {
+        fake.calls("chat.update")
+            .into_iter()
+            .filter(|c| c.body.to_string().contains("new incident"))
+            .collect::<Vec<_>>()
+    };
+    wait_until(|| {
+        (2..=4).all(|id| {
+            notices()
+                .iter()
+                .any(|c| c.body.to_string().contains(&format!("#{id} [critical]")))
+        })
+    })
+    .await;
+    let store = &t.app().core().store;
+    let first = store.incident(1).unwrap().unwrap().message.unwrap();
+    for (n, at) in accepted.iter().enumerate() {
+        let named = format!("#{} [critical] shard {} down", n + 2, n + 1);
+        let notice = notices()
+            .into_iter()
+            .find(|c| c.body.to_string().contains(&named))
+            .unwrap();
+        assert_eq!(
+            notice.body["ts"],
+            first.ts.as_str(),
+            "the first message is edited"
+        );
+        assert_eq!(notice.body["channel"], CHANNEL);
+        let kept = notice.body["blocks"].to_string();
+        assert!(
+            kept.contains("shard 0 down"),
+            "the incident's own blocks stay: {kept}"
+        );
+        assert!(
+            notice.at.duration_since(*at) < Duration::from_millis(700),
+            "{named} named {:?} after its 202",
+            notice.at.duration_since(*at)
+        );
+    }
+    // The digest follows as a message of its own; an alert durable while it
+    // is in flight is named by an edit of the digest, which grows.
+    fake.fail_method(
+        "chat.postMessage",
+        Fault::SlowReply(Duration::from_millis(300)),
+    );
+    fake.wait_for("chat.postMessage", 2, Duration::from_secs(5))
+        .await;
+    assert_eq!(t.trigger("burst-4", "shard 4 down").await.0, 202);
+    let accepted = std::time::Instant::now();
+    wait_until(|| {
+        notices()
+            .iter()
+            .any(|c| c.body.to_string().contains("#5 [critical]"))
+    })
+    .await;
+    let grown = notices()
+        .into_iter()
+        .find(|c| c.body.to_string().contains("#5 [critical]"))
+        .unwrap();
+    assert_ne!(grown.body["ts"], first.ts.as_str(), "the digest is edited");
+    let text = grown.body["text"].as_str().unwrap();
+    assert!(text.contains("4 new incidents"), "{text}");
+    for i in 1..=4 {
+        assert!(
+            text.contains(&format!("#{} [critical] shard {i} down", i + 1)),
+            "{text}"
+        );
+    }
+    assert!(grown.at.duration_since(accepted) < Duration::from_millis(700));
+    // Then each incident's own post, all at Slack's pace: never a 429.
+    let end = std::time::Instant::now() + Duration::from_secs(12);
+    let posts = loop {
+        let posts: Vec<_> = fake
+            .calls("chat.postMessage")
+            .into_iter()
+            .filter(|c| c.body["channel"] == CHANNEL)
+            .collect();
+        if posts
+            .iter()
+            .filter(|c| !c.body["metadata"].is_null())
+            .count()
+            == 5
+        {
+            break posts;
+        }
+        assert!(std::time::Instant::now() < end, "own posts not all sent");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(posts[1].body["text"]
+        .as_str()
+        .unwrap()
+        .contains("3 new incidents"));
+    for pair in posts.windows(2) {
+        assert!(pair[1].at.duration_since(pair[0].at) >= Duration::from_secs(1));
+    }
+    assert_eq!(fake.rate_limited(), 0);
+}
+
 /// A Slack outage scripted on a timetable, in front of the fake Slack:
 /// first 429 with `Retry-After` to every call, then 500 to every call, then
 /// every call passes through. It records each call it saw: when, which method

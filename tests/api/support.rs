@@ -96,6 +96,8 @@ pub enum Fault {
     LoseReply,
     /// Answers 200 with `ok: false` and this Slack error code.
     Refuse(&'static str),
+    /// Does the work at once, then answers normally after this long.
+    SlowReply(Duration),
 }
 
 #[derive(Default)]
@@ -259,11 +261,34 @@ impl FakeSlack {
             .await
             .map(|b| b.to_bytes())
             .unwrap_or_default();
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        let method = path
+            .trim_start_matches("/api/")
+            .trim_start_matches('/')
+            .to_string();
+        // A slow answer: the work is done (and seen) at once, the reply waits.
+        let slow = {
+            let mut s = self.state.lock().unwrap();
+            let slow = |f: &Fault| matches!(f, Fault::SlowReply(_));
+            match s.method_faults.iter().position(|(m, _)| *m == method) {
+                Some(i) if slow(&s.method_faults[i].1) => Some(s.method_faults.remove(i).1),
+                Some(_) => None,
+                None if s.faults.front().is_some_and(slow) => s.faults.pop_front(),
+                None => None,
+            }
+        };
+        let reply = self.reply(&path, &method, &query, &bytes);
+        if let Some(Fault::SlowReply(d)) = slow {
+            tokio::time::sleep(d).await;
+        }
+        reply
+    }
+
+    fn reply(&self, path: &str, method: &str, query: &str, bytes: &Bytes) -> Response<Full<Bytes>> {
+        let body: Value = serde_json::from_slice(bytes).unwrap_or_else(|_| {
             let form: Vec<(String, String)> = serde_urlencoded::from_bytes(if bytes.is_empty() {
                 query.as_bytes()
             } else {
-                &bytes
+                bytes
             })
             .unwrap_or_default();
             Value::Object(
@@ -272,10 +297,7 @@ impl FakeSlack {
                     .collect(),
             )
         });
-        let method = path
-            .trim_start_matches("/api/")
-            .trim_start_matches('/')
-            .to_string();
+        let method = method.to_string();
         // Files' bytes go to the URL files.getUploadURLExternal handed out.
         let body = if path.starts_with("/upload/") {
             json!({"file": path.trim_start_matches("/upload/"), "bytes": bytes.len(),
@@ -307,7 +329,8 @@ impl FakeSlack {
                 Fault::Refuse(code) => {
                     respond(StatusCode::OK, json!({"ok": false, "error": code}), None)
                 }
-                Fault::ServerError | Fault::LoseReply => respond(
+                // A slow reply was taken out (and waited for) by `handle`.
+                Fault::ServerError | Fault::LoseReply | Fault::SlowReply(_) => respond(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     json!({"ok": false}),
                     None,
