@@ -2,12 +2,13 @@
 //! 1. storm: 10,000 Events API v2 triggers over 50 dedup keys, paced evenly
 //!    over 10 s, against the app with the default channel pacing (1 s) and a
 //!    fake Slack that enforces Slack's 1 message/s per channel. Reports
-//!    incident posts, `chat.update` calls, 429s and the delay from each
-//!    incident's first 202 to its `chat.postMessage`. Run twice: all 50 keys
+//!    incident posts, digests, storm notices, `chat.update` calls, 429s and
+//!    the delay from each incident's first 202 to the first call naming it. Run twice: all 50 keys
 //!    on one service (one channel), then 50 services with 50 channels;
-//! 2. durable ingest on tocsin's `/v2/enqueue` beside the installed
-//!    Alertmanager's `/api/v2/alerts`, same client code and concurrency:
-//!    alerts/s each and the ratio, median of 3 runs.
+//! 2. durable ingest on tocsin's `/v2/enqueue`, with event rules and
+//!    grouping on, beside the installed Alertmanager's `/api/v2/alerts`,
+//!    same client code and concurrency: alerts/s each and the ratio,
+//!    median of 3 runs.
 
 #[path = "../tests/api/support.rs"]
 #[allow(dead_code)]
@@ -49,16 +50,31 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // `cargo bench --bench storm -- storm` or `-- throughput` runs one part.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let wants = |part: &str| {
+        let parts = ["storm", "throughput"];
+        !args.iter().any(|a| parts.contains(&a.as_str())) || args.iter().any(|a| a == part)
+    };
     rt.block_on(async {
-        let one = storm(Layout::OneChannel).await;
-        one.print("storm, 50 keys in one channel");
-        let many = storm(Layout::ChannelPerKey).await;
-        many.print("storm, 50 keys in 50 channels");
-        let tp = throughput_beside_alertmanager().await;
+        let mut storms = vec![];
+        if wants("storm") {
+            let one = storm(Layout::OneChannel).await;
+            one.print("storm, 50 keys in one channel");
+            storms.push(("one channel", one));
+            let many = storm(Layout::ChannelPerKey).await;
+            many.print("storm, 50 keys in 50 channels");
+            storms.push(("50 channels", many));
+        }
+        let tp = if wants("throughput") {
+            throughput_beside_alertmanager().await
+        } else {
+            None
+        };
 
         println!();
         println!("summary");
-        for (name, r) in [("one channel", &one), ("50 channels", &many)] {
+        for (name, r) in &storms {
             println!(
                 "  storm ({name}): {} posts, {} digests, {} notices, {} updates, {} × 429; first page p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {}/{KEYS} within 1 s",
                 r.posts,
@@ -77,7 +93,8 @@ fn main() {
                 "  throughput ({TP_CLIENTS} clients, {TP_ALERTS} alerts, median of {RUNS}): tocsin {tocsin:.0} alerts/s, Alertmanager {am:.0} alerts/s, ratio {:.2}",
                 tocsin / am
             ),
-            None => println!("  throughput beside Alertmanager: skipped ({ALERTMANAGER} not installed)"),
+            None if wants("throughput") => println!("  throughput beside Alertmanager: skipped ({ALERTMANAGER} not installed)"),
+            None => {}
         }
     });
 }
@@ -464,8 +481,60 @@ async fn drive(url: &str, expect: u16, body: fn(usize, usize) -> String) -> (f64
     )
 }
 
+/// Alerts share one of this many components, so grouping makes this many
+/// incidents (a prime, so every component also gets alerts that are not
+/// suppressed).
+const TP_COMPONENTS: usize = 997;
+
+/// The test configuration with event rules and grouping on the service the
+/// throughput bench sends to: four rules tried in order for every alert
+/// (one suppresses every tenth alert, the others match none), and grouping
+/// by component within 10 minutes.
+fn rules_and_grouping_config() -> String {
+    let rules = r#"
+[[services.rules]]
+when = [{ field = "summary", contains = "[test]" }]
+action = "drop"
+
+[[services.rules]]
+when = [{ field = "custom_details.env", equals = "dev" }]
+action = "suppress"
+
+[[services.rules]]
+when = [{ field = "summary", matches = "(?i)outage" }, { field = "custom_details.customers", gte = 100 }]
+severity = "critical"
+
+[[services.rules]]
+when = [{ field = "source", matches = "^canary-" }]
+urgency = "low"
+"#;
+    let api = "integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\n";
+    let grouping = "grouping = { window = \"10m\", key = \"{{ component }}\" }\n";
+    let config = support::CONFIG.replacen(api, &format!("{api}{grouping}"), 1);
+    assert_ne!(
+        config,
+        support::CONFIG,
+        "the api service is in the test config"
+    );
+    // Rules belong to the last [[services]] table above them: put them
+    // right after the api service, before the next one.
+    config.replacen(
+        "\n[[services]]\nid = \"payments\"",
+        &format!("{rules}\n[[services]]\nid = \"payments\""),
+        1,
+    )
+}
+
+/// Alert `i` of client `c`: its own dedup key; every tenth from `env = dev`.
 fn tocsin_body(c: usize, i: usize) -> String {
-    trigger_body(&format!("c{c}-a{i}"), "bench alert").to_string()
+    let n = c * (TP_ALERTS / TP_CLIENTS) + i;
+    let mut body = trigger_body(&format!("c{c}-a{i}"), "bench alert");
+    body["payload"]["component"] = json!(format!("shard-{}", n % TP_COMPONENTS));
+    body["payload"]["custom_details"] = json!({
+        "env": if n.is_multiple_of(10) { "dev" } else { "prod" },
+        "customers": n % 200,
+    });
+    body.to_string()
 }
 
 /// One alert per request, as a JSON array of one; labels as distinct as the dedup keys above.
@@ -487,9 +556,26 @@ async fn throughput_beside_alertmanager() -> Option<(f64, f64)> {
     }
     let (mut ours, mut theirs) = (vec![], vec![]);
     for run in 1..=RUNS {
-        let t = TestApp::start(None).await;
+        let t = TestApp::start_full(
+            tempfile::tempdir().unwrap(),
+            None,
+            &[],
+            Clock::system(),
+            &rules_and_grouping_config(),
+        )
+        .await;
         let (rate, p50, p99) = drive(&format!("{}/v2/enqueue", t.base), 202, tocsin_body).await;
-        assert_eq!(t.app().core().store.incidents().unwrap().len(), TP_ALERTS);
+        let incidents = t.app().core().store.incidents().unwrap();
+        // Every tenth alert suppressed, the rest grouped by component.
+        assert_eq!(incidents.len(), TP_COMPONENTS, "one incident per component");
+        assert_eq!(
+            incidents
+                .iter()
+                .map(|i| i.alert_count as usize)
+                .sum::<usize>(),
+            TP_ALERTS - TP_ALERTS / 10,
+            "every alert not suppressed is counted"
+        );
         t.stop().await;
         println!("throughput run {run}: tocsin       {rate:>6.0} alerts/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
         ours.push(rate);
