@@ -265,14 +265,7 @@ async fn storm(layout: Layout) -> StormReport {
 
     let incidents = store.incidents().unwrap();
     assert_eq!(incidents.len(), KEYS, "one incident per key");
-    assert_eq!(
-        incidents
-            .iter()
-            .map(|i| i.alert_count as usize)
-            .sum::<usize>(),
-        STORM_ALERTS,
-        "every alert counted"
-    );
+    assert_eq!(alerts_in(&incidents), STORM_ALERTS, "every alert counted");
     let key_of: HashMap<u64, usize> = incidents
         .iter()
         .map(|i| {
@@ -402,6 +395,11 @@ async fn storm(layout: Layout) -> StormReport {
     report
 }
 
+/// How many alerts these incidents counted between them.
+fn alerts_in(incidents: &[tocsin::incident::Incident]) -> usize {
+    incidents.iter().map(|i| i.alert_count as usize).sum()
+}
+
 /// The smallest time between two consecutive calls in the same channel.
 fn min_gap(calls: impl Iterator<Item = (String, Instant)>) -> Option<Duration> {
     let mut by_channel: HashMap<String, Vec<Instant>> = HashMap::new();
@@ -487,42 +485,13 @@ async fn drive(url: &str, expect: u16, body: fn(usize, usize) -> String) -> (f64
 const TP_COMPONENTS: usize = 997;
 
 /// The test configuration with event rules and grouping on the service the
-/// throughput bench sends to: four rules tried in order for every alert
-/// (one suppresses every tenth alert, the others match none), and grouping
-/// by component within 10 minutes.
+/// throughput bench sends to: the four rules of the rules test, tried in
+/// order for every alert (every tenth alert comes from `env = dev` and is
+/// suppressed; the others match none), and grouping by component within
+/// 10 minutes.
 fn rules_and_grouping_config() -> String {
-    let rules = r#"
-[[services.rules]]
-when = [{ field = "summary", contains = "[test]" }]
-action = "drop"
-
-[[services.rules]]
-when = [{ field = "custom_details.env", equals = "dev" }]
-action = "suppress"
-
-[[services.rules]]
-when = [{ field = "summary", matches = "(?i)outage" }, { field = "custom_details.customers", gte = 100 }]
-severity = "critical"
-
-[[services.rules]]
-when = [{ field = "source", matches = "^canary-" }]
-urgency = "low"
-"#;
-    let api = "integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\n";
     let grouping = "grouping = { window = \"10m\", key = \"{{ component }}\" }\n";
-    let config = support::CONFIG.replacen(api, &format!("{api}{grouping}"), 1);
-    assert_ne!(
-        config,
-        support::CONFIG,
-        "the api service is in the test config"
-    );
-    // Rules belong to the last [[services]] table above them: put them
-    // right after the api service, before the next one.
-    config.replacen(
-        "\n[[services]]\nid = \"payments\"",
-        &format!("{rules}\n[[services]]\nid = \"payments\""),
-        1,
-    )
+    support::with_api_settings(&format!("{grouping}{}", support::API_RULES))
 }
 
 /// Alert `i` of client `c`: its own dedup key; every tenth from `env = dev`.
@@ -569,10 +538,7 @@ async fn throughput_beside_alertmanager() -> Option<(f64, f64)> {
         // Every tenth alert suppressed, the rest grouped by component.
         assert_eq!(incidents.len(), TP_COMPONENTS, "one incident per component");
         assert_eq!(
-            incidents
-                .iter()
-                .map(|i| i.alert_count as usize)
-                .sum::<usize>(),
+            alerts_in(&incidents),
             TP_ALERTS - TP_ALERTS / 10,
             "every alert not suppressed is counted"
         );

@@ -413,39 +413,48 @@ async fn fetch(url: &str) -> Result<(), Failure> {
     }
 }
 
+impl Lane {
+    /// Incidents whose own post waits in this lane and that `named` does
+    /// not count as named yet: (place in the queue, id, when it was seen).
+    fn unnamed<'a>(
+        &'a self,
+        named: &'a dyn Fn(&u64) -> bool,
+    ) -> impl Iterator<Item = (usize, u64, Instant)> + 'a {
+        self.queue
+            .iter()
+            .enumerate()
+            .filter_map(move |(i, (_, op, seen))| match op {
+                Outbound::PostIncident { incident, .. } if !named(incident) => {
+                    Some((i, *incident, *seen))
+                }
+                _ => None,
+            })
+    }
+}
+
 /// The new incidents waiting in `lane` that no digest named yet, when one of
 /// them would otherwise wait behind other messages: the next message names
 /// them all, so none waits longer than one pacing interval to be seen.
 fn storm(lane: &Lane) -> Option<Vec<u64>> {
-    let new_incident = |op: &Outbound| match op {
-        Outbound::PostIncident { incident, .. } if !lane.covered.contains(incident) => {
-            Some(*incident)
-        }
-        _ => None,
-    };
-    let waiting = lane
-        .queue
-        .iter()
-        .skip(1)
-        .any(|(_, op, _)| new_incident(op).is_some());
-    if !waiting {
+    let covered = |id: &u64| lane.covered.contains(id);
+    if !lane.unnamed(&covered).any(|(i, _, _)| i > 0) {
         return None;
     }
-    let ids: Vec<u64> = lane
-        .queue
-        .iter()
-        .filter_map(|(_, op, _)| new_incident(op))
-        .take(DIGEST_MAX)
-        .collect();
-    Some(ids)
+    Some(
+        lane.unnamed(&covered)
+            .map(|(_, id, _)| id)
+            .take(DIGEST_MAX)
+            .collect(),
+    )
 }
 
 impl OutboxWorker {
     /// When a storm notice should go out in `lane`, whose next call may go
-    /// at `next`, the message it edits, and the incidents it names: those not yet named anywhere,
-    /// when one of them was seen so soon after the last call that the next
-    /// message would reach Slack more than one interval after it. Notices
-    /// are spaced by a tenth of the interval, so a burst costs a few edits.
+    /// at `next`, the message it edits, and the incidents it names: those
+    /// not yet named anywhere, when one of them was seen so soon after the
+    /// last call that the next message would reach Slack more than one
+    /// interval after it. Notices are spaced by a tenth of the interval, so
+    /// a burst costs a few edits.
     fn notice_due(
         &self,
         lane: &Lane,
@@ -456,24 +465,14 @@ impl OutboxWorker {
             return None;
         }
         let latest = lane.latest.clone()?;
-        let unnamed = |op: &Outbound| match op {
-            Outbound::PostIncident { incident, .. }
-                if !lane.covered.contains(incident) && !lane.noticed.contains(incident) =>
-            {
-                Some(*incident)
-            }
-            _ => None,
-        };
-        let at_risk = lane.queue.iter().any(|(_, op, seen)| {
-            unnamed(op).is_some() && *seen + self.interval < next + NOTICE_MARGIN
-        });
-        if !at_risk {
+        let named = |id: &u64| lane.covered.contains(id) || lane.noticed.contains(id);
+        let late = |seen: Instant| seen + self.interval < next + NOTICE_MARGIN;
+        if !lane.unnamed(&named).any(|(_, _, seen)| late(seen)) {
             return None;
         }
         let ids: Vec<u64> = lane
-            .queue
-            .iter()
-            .filter_map(|(_, op, _)| unnamed(op))
+            .unnamed(&named)
+            .map(|(_, id, _)| id)
             .take(DIGEST_MAX)
             .collect();
         let when = lane

@@ -8,14 +8,6 @@ use std::time::Duration as Wait;
 use tocsin::clock::Clock;
 use tocsin::incident::State;
 
-fn with_service_settings(extra: &str) -> String {
-    CONFIG.replacen(
-        "integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\n",
-        &format!("integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\n{extra}"),
-        1,
-    )
-}
-
 async fn fire(t: &TestApp, dedup: &str, component: &str) {
     let body = json!({
         "routing_key": KEY, "event_action": "trigger", "dedup_key": dedup,
@@ -38,8 +30,7 @@ fn channel_posts(fake: &FakeSlack) -> usize {
 #[tokio::test]
 async fn alerts_group_by_key_within_the_window_and_resolve_together() {
     let fake = FakeSlack::start().await;
-    let config =
-        with_service_settings("grouping = { window = \"5m\", key = \"{{ component }}\" }\n");
+    let config = with_api_settings("grouping = { window = \"5m\", key = \"{{ component }}\" }\n");
     let clock = Clock::manual(Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap());
     let t = TestApp::start_at_with_config(
         tempfile::tempdir().unwrap(),
@@ -96,7 +87,7 @@ async fn alerts_group_by_key_within_the_window_and_resolve_together() {
 #[tokio::test]
 async fn an_alert_that_flaps_is_kept_in_one_incident_without_paging_again() {
     let fake = FakeSlack::start().await;
-    let config = with_service_settings("flapping = { count = 2, window = \"30m\" }\n");
+    let config = with_api_settings("flapping = { count = 2, window = \"30m\" }\n");
     let clock = Clock::manual(Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap());
     let t = TestApp::start_at_with_config(
         tempfile::tempdir().unwrap(),

@@ -109,12 +109,9 @@ async fn a_window_from_slack_holds_pages_and_is_announced_once_each_way() {
 #[tokio::test]
 async fn config_windows_start_and_end_on_time_and_past_ones_stay_quiet() {
     let fake = FakeSlack::start().await;
-    let config = CONFIG.replacen(
-        "integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\n",
-        "integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\n\
-         maintenance = [\n  { from = \"2026-11-20T01:00:00Z\", to = \"2026-11-20T02:00:00Z\", reason = \"long ago\" },\n  \
+    let config = with_api_settings(
+        "maintenance = [\n  { from = \"2026-11-20T01:00:00Z\", to = \"2026-11-20T02:00:00Z\", reason = \"long ago\" },\n  \
          { from = \"2026-11-25T04:00:00Z\", to = \"2026-11-25T05:00:00Z\", reason = \"kernel patch\" },\n]\n",
-        1,
     );
     let clock = Clock::manual(Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap());
     let t = TestApp::start_at_with_config(

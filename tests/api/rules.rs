@@ -7,25 +7,6 @@ use serde_json::{json, Value};
 use tocsin::clock::Clock;
 use tocsin::incident::{Severity, State};
 
-const RULES: &str = r#"
-[[services.rules]]
-when = [{ field = "summary", contains = "[test]" }]
-action = "drop"
-
-[[services.rules]]
-when = [{ field = "custom_details.env", equals = "dev" }]
-action = "suppress"
-
-[[services.rules]]
-when = [{ field = "custom_details.team", equals = "payments" }]
-route = "payments"
-
-[[services.rules]]
-when = [{ field = "summary", matches = "(?i)outage" }, { field = "custom_details.customers", gte = 100 }]
-severity = "critical"
-urgency = "high"
-"#;
-
 fn event(dedup: &str, summary: &str, details: Value, severity: &str) -> Value {
     json!({
         "routing_key": KEY, "event_action": "trigger", "dedup_key": dedup,
@@ -36,11 +17,7 @@ fn event(dedup: &str, summary: &str, details: Value, severity: &str) -> Value {
 #[tokio::test]
 async fn rules_drop_suppress_route_and_reclassify() {
     // The rules belong to `api`, the first service in the test config.
-    let config = CONFIG.replacen(
-        "integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\n",
-        &format!("integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\n{RULES}"),
-        1,
-    );
+    let config = with_api_settings(API_RULES);
     let now = Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap();
     let t = TestApp::start_at_with_config(
         tempfile::tempdir().unwrap(),

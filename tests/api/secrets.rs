@@ -16,14 +16,9 @@ const APP_TOKEN: &str = "xapp-1-A0APP-1234567890-deadbeefcafe";
 async fn secrets_never_appear_in_the_logs_at_any_level() {
     let (fake, twilio) = (FakeSlack::start().await, FakeTwilio::start().await);
     let dir = tempfile::tempdir().unwrap();
-    let config = CONFIG.replacen(
-        "integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\n",
-        &format!(
-            "integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\n\
-             heartbeats = [{{ id = \"job\", interval = \"1h\", token = \"{HEARTBEAT}\" }}]\n"
-        ),
-        1,
-    );
+    let config = with_api_settings(&format!(
+        "heartbeats = [{{ id = \"job\", interval = \"1h\", token = \"{HEARTBEAT}\" }}]\n"
+    ));
     // Socket Mode too: a WebSocket peer that greets and stays connected.
     let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     fake.set_socket_url(&format!("ws://{}/link", socket.local_addr().unwrap()));

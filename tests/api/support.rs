@@ -77,6 +77,36 @@ escalation_policy = "platform-default"
 integration_key = "0123456789abcdef0123456789abcdef"
 "#;
 
+/// Event rules for the `api` service, in order: drop `[test]` alerts,
+/// suppress `env = dev`, route `team = payments` to the payments service,
+/// raise an outage with 100+ customers to critical and high urgency.
+pub const API_RULES: &str = r#"
+[[services.rules]]
+when = [{ field = "summary", contains = "[test]" }]
+action = "drop"
+
+[[services.rules]]
+when = [{ field = "custom_details.env", equals = "dev" }]
+action = "suppress"
+
+[[services.rules]]
+when = [{ field = "custom_details.team", equals = "payments" }]
+route = "payments"
+
+[[services.rules]]
+when = [{ field = "summary", matches = "(?i)outage" }, { field = "custom_details.customers", gte = 100 }]
+severity = "critical"
+urgency = "high"
+"#;
+
+/// The test configuration with `extra` (keys, then tables such as
+/// `[[services.rules]]`) added to the `api` service.
+pub fn with_api_settings(extra: &str) -> String {
+    let line = "integration_key = \"5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a\"\n";
+    assert!(CONFIG.contains(line), "the api service ends with its key");
+    CONFIG.replacen(line, &format!("{line}{extra}"), 1)
+}
+
 /// One call the fake Slack received.
 #[derive(Debug, Clone)]
 pub struct Call {
