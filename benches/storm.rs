@@ -21,8 +21,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::{trigger_body, FakeSlack, TestApp};
@@ -39,10 +37,11 @@ const TP_CLIENTS: usize = 16;
 const TP_ALERTS: usize = 10_000;
 const RUNS: usize = 3;
 
+/// Alertmanager with a receiver that sends nowhere.
+const NULL_RECEIVER: &str = "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n";
+
 /// Words every storm digest and notice carries (`templates/storm.digest.j2`).
 const DIGEST_MARK: &str = "each gets its own message as fast as Slack allows";
-
-const ALERTMANAGER: &str = "/usr/bin/prometheus-alertmanager";
 
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -93,7 +92,7 @@ fn main() {
                 "  throughput ({TP_CLIENTS} clients, {TP_ALERTS} alerts, median of {RUNS}): tocsin {tocsin:.0} alerts/s, Alertmanager {am:.0} alerts/s, ratio {:.2}",
                 tocsin / am
             ),
-            None if wants("throughput") => println!("  throughput beside Alertmanager: skipped ({ALERTMANAGER} not installed)"),
+            None if wants("throughput") => println!("  throughput beside Alertmanager: skipped ({} not installed)", support::ALERTMANAGER),
             None => {}
         }
     });
@@ -519,8 +518,8 @@ fn alertmanager_body(c: usize, i: usize) -> String {
 /// Alternates runs (tocsin, Alertmanager, tocsin, …) so drift in the shared
 /// machine's load hits both alike; returns the two medians.
 async fn throughput_beside_alertmanager() -> Option<(f64, f64)> {
-    if !Path::new(ALERTMANAGER).exists() {
-        println!("throughput beside Alertmanager: skipped, {ALERTMANAGER} is not installed (apt install prometheus-alertmanager)");
+    if !support::alertmanager_installed() {
+        println!("throughput beside Alertmanager: skipped, {} is not installed (apt install prometheus-alertmanager)", support::ALERTMANAGER);
         return None;
     }
     let (mut ours, mut theirs) = (vec![], vec![]);
@@ -546,14 +545,10 @@ async fn throughput_beside_alertmanager() -> Option<(f64, f64)> {
         println!("throughput run {run}: tocsin       {rate:>6.0} alerts/s, p50 {p50:.2} ms, p99 {p99:.2} ms");
         ours.push(rate);
 
-        let am = Alertmanager::start().await;
-        let (rate, p50, p99) = drive(
-            &format!("{}/api/v2/alerts", am.base),
-            200,
-            alertmanager_body,
-        )
-        .await;
-        let (status, held) = support::get(&format!("{}/api/v2/alerts", am.base)).await;
+        let am = support::Alertmanager::start(NULL_RECEIVER).await;
+        let (rate, p50, p99) =
+            drive(&format!("{}/api/v2/alerts", am.url), 200, alertmanager_body).await;
+        let (status, held) = support::get(&format!("{}/api/v2/alerts", am.url)).await;
         assert_eq!(status, 200);
         assert_eq!(
             held.as_array().map(Vec::len),
@@ -570,72 +565,6 @@ async fn throughput_beside_alertmanager() -> Option<(f64, f64)> {
         a / b
     );
     Some((a, b))
-}
-
-/// A fresh Alertmanager on loopback with a null receiver, no clustering, and
-/// its state in a temporary directory; killed on drop.
-struct Alertmanager {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Alertmanager {
-    async fn start() -> Alertmanager {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("alertmanager.yml");
-        std::fs::write(
-            &config,
-            "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n",
-        )
-        .unwrap();
-        // Alertmanager wants a port number; borrow a free one from the kernel.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = std::fs::File::create(dir.path().join("alertmanager.log")).unwrap();
-        let child = Command::new(ALERTMANAGER)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--cluster.listen-address=")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let am = Alertmanager {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            _dir: dir,
-        };
-        let end = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Ok(Ok(resp)) = tokio::time::timeout(
-                Duration::from_secs(1),
-                keep_alive_client().get(format!("{}/-/ready", am.base).parse().unwrap()),
-            )
-            .await
-            {
-                if resp.status() == 200 {
-                    return am;
-                }
-            }
-            assert!(Instant::now() < end, "Alertmanager did not become ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Nearest-rank percentile of sorted values.

@@ -4,7 +4,6 @@
 
 use crate::support::*;
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tocsin::incident::{Incident, State};
 
@@ -115,39 +114,19 @@ async fn unknown_keys_and_bad_payloads_are_refused_clearly() {
     assert!(incidents(&t).is_empty());
 }
 
-/// A real Alertmanager on loopback, killed when dropped.
-struct Alertmanager {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-const BINARY: &str = "prometheus-alertmanager";
-
 /// Starts Debian's Alertmanager with two receivers pointing at tocsin, or
 /// `None` when it is not installed (outside CI only: `.ci/run` installs it).
 async fn start_alertmanager(tocsin: &str) -> Option<Alertmanager> {
-    if Command::new(BINARY).arg("--version").output().is_err() {
+    if !alertmanager_installed() {
         assert!(
             std::env::var_os("CI").is_none(),
-            "{BINARY} is not installed; .ci/run installs it (apt-get install prometheus-alertmanager)"
+            "{ALERTMANAGER} is not installed; .ci/run installs it (apt-get install prometheus-alertmanager)"
         );
-        eprintln!("skipping: {BINARY} is not installed (apt-get install prometheus-alertmanager)");
+        eprintln!(
+            "skipping: {ALERTMANAGER} is not installed (apt-get install prometheus-alertmanager)"
+        );
         return None;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let config = format!(
         r#"
 route:
@@ -171,37 +150,7 @@ receivers:
         send_resolved: true
 "#
     );
-    let file = dir.path().join("alertmanager.yml");
-    std::fs::write(&file, config).unwrap();
-    let child = Command::new(BINARY)
-        .arg(format!("--config.file={}", file.display()))
-        .arg(format!(
-            "--storage.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--cluster.listen-address=")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let am = Alertmanager {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        _dir: dir,
-    };
-    let end = Instant::now() + Duration::from_secs(20);
-    loop {
-        // Not listening yet is normal for the first moments.
-        let listening = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok();
-        if listening && get_text(&format!("{}/-/ready", am.url)).await.0 == 200 {
-            return Some(am);
-        }
-        assert!(Instant::now() < end, "Alertmanager did not become ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    Some(Alertmanager::start(&config).await)
 }
 
 /// Posts alerts to Alertmanager's own API, as Prometheus would.

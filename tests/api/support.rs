@@ -813,3 +813,74 @@ pub async fn wait_until(cond: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// Debian's Alertmanager, found on `PATH`.
+pub const ALERTMANAGER: &str = "prometheus-alertmanager";
+
+/// Whether Alertmanager is installed here.
+pub fn alertmanager_installed() -> bool {
+    std::process::Command::new(ALERTMANAGER)
+        .arg("--version")
+        .output()
+        .is_ok()
+}
+
+/// A real Alertmanager on loopback with its state in a temporary
+/// directory and no clustering; killed when dropped.
+pub struct Alertmanager {
+    child: std::process::Child,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Alertmanager {
+    /// Starts it with `config` (YAML) and waits until it says it is ready.
+    pub async fn start(config: &str) -> Alertmanager {
+        let dir = tempfile::tempdir().unwrap();
+        // Alertmanager wants a port number; borrow a free one from the kernel.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let file = dir.path().join("alertmanager.yml");
+        std::fs::write(&file, config).unwrap();
+        let log = std::fs::File::create(dir.path().join("alertmanager.log")).unwrap();
+        let child = std::process::Command::new(ALERTMANAGER)
+            .arg(format!("--config.file={}", file.display()))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let am = Alertmanager {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            // Not listening yet is normal for the first moments.
+            let listening = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok();
+            if listening && get_text(&format!("{}/-/ready", am.url)).await.0 == 200 {
+                return am;
+            }
+            assert!(Instant::now() < end, "Alertmanager did not become ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
