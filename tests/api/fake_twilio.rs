@@ -2,10 +2,10 @@
 //! calls tocsin's voice webhooks the way Twilio does: form POSTs signed with
 //! `X-Twilio-Signature` over the public URL.
 
+use crate::support::serve_on;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -47,19 +47,9 @@ impl FakeTwilio {
             state: Arc::default(),
         };
         let f = fake.clone();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let f = f.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| {
-                        let f = f.clone();
-                        async move { Ok::<_, std::convert::Infallible>(f.handle(req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
+        serve_on(listener, move |req| {
+            let f = f.clone();
+            async move { f.handle(req).await }
         });
         fake
     }

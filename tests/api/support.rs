@@ -167,22 +167,9 @@ impl FakeSlack {
         }));
         let fake = FakeSlack { addr, state };
         let f = fake.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let f = f.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| {
-                        let f = f.clone();
-                        async move { Ok::<_, std::convert::Infallible>(f.handle(req).await) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
+        serve_on(listener, move |req| {
+            let f = f.clone();
+            async move { f.handle(req).await }
         });
         fake
     }
@@ -812,6 +799,31 @@ pub async fn wait_until(cond: impl Fn() -> bool) {
         assert!(Instant::now() < end, "condition not reached within 5 s");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Answers every HTTP/1.1 connection on `listener` with `handler`, in the background.
+pub fn serve_on<H, F>(listener: tokio::net::TcpListener, handler: H)
+where
+    H: Fn(Request<hyper::body::Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let handler = handler.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    let answer = handler(req);
+                    async move { Ok::<_, std::convert::Infallible>(answer.await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
 }
 
 /// Debian's Alertmanager, found on `PATH`.
