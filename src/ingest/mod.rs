@@ -17,7 +17,7 @@ use crate::config::Urgency;
 use crate::escalation::Escalation;
 use crate::incident::Severity;
 use crate::incident::{Actor, AlertDetails, Incident, SubAlert, Transition};
-use crate::store::{Changed, NewAlert, StoreError, Suppressed, Triggered};
+use crate::store::{AlertsStopped, Changed, NewAlert, StoreError, Suppressed, Triggered};
 use crate::warroom::{self, Sev};
 
 /// What an alert asks for, independent of the format it came in.
@@ -52,6 +52,15 @@ pub enum Outcome {
     Suppressed,
     /// An event rule dropped it.
     Dropped,
+}
+
+impl From<AlertsStopped> for Outcome {
+    fn from(s: AlertsStopped) -> Outcome {
+        match s {
+            AlertsStopped::Resolved(changed) => Outcome::Changed(changed),
+            AlertsStopped::Firing(incident) => Outcome::Updated(Box::new(incident)),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -204,29 +213,18 @@ impl Ingest {
                 Outcome::Triggered(trigger(details, alerts, &ev.dedup_key, None)?)
             }
             AlertAction::Group { alerts, .. } => {
-                // Nothing fires any more: record that, then the incident resolves.
+                // Nothing in the group fires any more: record that, and resolve.
                 match core
                     .store
                     .open_incident_by_key(routing_key, &ev.dedup_key)?
                 {
-                    Some(open) => {
-                        let merged = core.store.update_incident(open.id, now, |inc| {
-                            let mut next = inc.clone();
-                            next.merge_alerts(alerts);
-                            Ok((next, vec![]))
-                        })?;
-                        if let Err(why) = merged {
-                            tracing::warn!(incident = open.id, %why, "resolved alerts not recorded");
-                        }
-                        Outcome::Changed(core.store.transition(
-                            open.id,
-                            Transition::Resolve,
-                            actor(),
-                            now,
-                        )?)
-                    }
-                    None => Outcome::Changed(Changed::NotFound),
+                    Some(open) => core.store.alerts_stopped(open.id, actor(), now, |inc| {
+                        inc.merge_alerts(alerts);
+                        true
+                    })?,
+                    None => AlertsStopped::Resolved(Changed::NotFound),
                 }
+                .into()
             }
             AlertAction::Acknowledge => Outcome::Changed(by_key(Transition::Acknowledge)?),
             AlertAction::Resolve => {
@@ -240,33 +238,15 @@ impl Ingest {
                             && i.alerts.iter().any(|a| a.key == ev.dedup_key)
                     });
                 match grouped {
-                    Some(inc) => {
-                        let merged = core.store.update_incident(inc.id, now, |cur| {
-                            let mut next = cur.clone();
+                    Some(inc) => core
+                        .store
+                        .alerts_stopped(inc.id, actor(), now, |next| {
                             for a in next.alerts.iter_mut().filter(|a| a.key == ev.dedup_key) {
                                 a.firing = false;
                             }
-                            let lane = crate::store::update_lane(cur);
-                            Ok((
-                                next,
-                                vec![(
-                                    lane,
-                                    crate::store::Outbound::UpdateIncident { incident: cur.id },
-                                )],
-                            ))
-                        })?;
-                        match merged {
-                            Ok(next) if next.all_alerts_resolved() => Outcome::Changed(
-                                core.store
-                                    .transition(inc.id, Transition::Resolve, actor(), now)?,
-                            ),
-                            Ok(next) => Outcome::Updated(Box::new(next)),
-                            Err(why) => {
-                                tracing::warn!(incident = inc.id, %why, "grouped resolve not applied");
-                                Outcome::Changed(Changed::NotFound)
-                            }
-                        }
-                    }
+                            next.all_alerts_resolved()
+                        })?
+                        .into(),
                     None => Outcome::Changed(by_key(Transition::Resolve)?),
                 }
             }

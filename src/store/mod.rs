@@ -106,6 +106,15 @@ pub enum Changed {
     NotFound,
 }
 
+/// What marking some of an incident's alerts as stopped did.
+#[derive(Debug, Clone)]
+pub enum AlertsStopped {
+    /// The incident resolved with them (or could not: `Unchanged`, `NotFound`).
+    Resolved(Changed),
+    /// Other alerts of the incident still fire.
+    Firing(Incident),
+}
+
 /// What a trigger carries into the store.
 pub struct NewAlert<'a> {
     pub routing_key: &'a str,
@@ -503,6 +512,49 @@ impl Store {
                 outbox: seqs.first().copied(),
             },
             Err(unchanged) => *unchanged,
+        })
+    }
+
+    /// Marks some of incident `id`'s alerts as no longer firing (`mark`
+    /// edits the alert list and says whether the incident should now
+    /// resolve) and resolves it if so, in one transaction: a crash never
+    /// leaves the alerts marked and the incident open.
+    pub fn alerts_stopped<M>(
+        &self,
+        id: u64,
+        by: Actor,
+        at: DateTime<Utc>,
+        mark: M,
+    ) -> Result<AlertsStopped, StoreError>
+    where
+        M: Fn(&mut Incident) -> bool,
+    {
+        let r = self.change(id, at, |current| -> Result<_, Box<Changed>> {
+            let current = current.ok_or_else(|| Box::new(Changed::NotFound))?;
+            let mut next = current.clone();
+            if mark(&mut next) {
+                next = next
+                    .apply(Transition::Resolve, by.clone(), at)
+                    .map_err(|why| {
+                        Box::new(Changed::Unchanged {
+                            incident: current.clone(),
+                            why,
+                        })
+                    })?;
+            }
+            let update = (
+                update_lane(&next),
+                Outbound::UpdateIncident { incident: id },
+            );
+            Ok((next, vec![update]))
+        })?;
+        Ok(match r {
+            Ok((incident, _)) if incident.is_open() => AlertsStopped::Firing(incident),
+            Ok((incident, seqs)) => AlertsStopped::Resolved(Changed::Applied {
+                incident,
+                outbox: seqs.first().copied(),
+            }),
+            Err(unchanged) => AlertsStopped::Resolved(*unchanged),
         })
     }
 
@@ -1327,6 +1379,61 @@ mod tests {
             .map(|i| i.id)
             .collect();
         assert_eq!(all_open, ids(&s));
+    }
+
+    #[tokio::test]
+    async fn stopped_alerts_resolve_their_incident_with_the_last_one_in_one_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        let member = |key: &str| crate::incident::SubAlert {
+            key: key.into(),
+            summary: key.into(),
+            firing: true,
+            link: None,
+            since: at(0),
+        };
+        let mut group = alert("group:db");
+        group.alerts = vec![member("a"), member("b")];
+        s.trigger(&group).unwrap();
+        let stop = |key: &'static str| {
+            move |inc: &mut Incident| {
+                for a in inc.alerts.iter_mut().filter(|a| a.key == key) {
+                    a.firing = false;
+                }
+                inc.all_alerts_resolved()
+            }
+        };
+        let queued = |s: &Store| s.outbox_pending().unwrap().len();
+        let before = queued(&s);
+        match s.alerts_stopped(1, bob(), at(1), stop("a")).unwrap() {
+            AlertsStopped::Firing(inc) => {
+                assert!(inc.is_open());
+                assert!(!inc.alerts[0].firing && inc.alerts[1].firing);
+            }
+            other => panic!("b still fires: {other:?}"),
+        }
+        assert_eq!(queued(&s), before + 1, "the message shows it");
+        match s.alerts_stopped(1, bob(), at(2), stop("b")).unwrap() {
+            AlertsStopped::Resolved(Changed::Applied { incident, outbox }) => {
+                assert!(!incident.is_open());
+                assert!(outbox.is_some());
+            }
+            other => panic!("the last alert resolves it: {other:?}"),
+        }
+        let stored = s.incident(1).unwrap().unwrap();
+        assert!(!stored.is_open() && stored.all_alerts_resolved());
+        assert_eq!(s.open_count().unwrap(), 0);
+        // Again: already resolved, nothing changes.
+        assert!(matches!(
+            s.alerts_stopped(1, bob(), at(3), |_: &mut Incident| true)
+                .unwrap(),
+            AlertsStopped::Resolved(Changed::Unchanged { .. })
+        ));
+        assert!(matches!(
+            s.alerts_stopped(9, bob(), at(3), |_: &mut Incident| true)
+                .unwrap(),
+            AlertsStopped::Resolved(Changed::NotFound)
+        ));
     }
 
     #[tokio::test]
