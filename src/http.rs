@@ -118,6 +118,7 @@ impl Handler {
                     .await
             }
             (&Method::GET, "/api/v1/report") => self.report(&req),
+            (&Method::GET, "/api/v1/overrides") => self.overrides(&req),
             (&Method::GET, "/metrics") => self.metrics(),
             (&Method::GET | &Method::POST, p) if p.starts_with("/heartbeat/") => {
                 self.heartbeat(&p["/heartbeat/".len()..]).await
@@ -364,14 +365,14 @@ impl Handler {
         r
     }
 
-    /// `GET /api/v1/report?team=T&since=DATE[&until=DATE][&format=csv]`, with
-    /// `Authorization: Bearer TOCSIN_API_TOKEN`.
-    fn report(&self, req: &Request<Incoming>) -> Resp {
+    /// The read API's door: 404 while it is off, 401 without the bearer
+    /// token (compared in constant time); else the query's pairs.
+    fn api_request(&self, req: &Request<Incoming>) -> Result<Vec<(String, String)>, Box<Resp>> {
         let Some(token) = &self.core.api_token else {
-            return json_response(
+            return Err(Box::new(json_response(
                 StatusCode::NOT_FOUND,
                 &json!({"error": "the API is off: set TOCSIN_API_TOKEN"}),
-            );
+            )));
         };
         let given = req
             .headers()
@@ -383,16 +384,62 @@ impl Handler {
             given.as_bytes(),
             token.expose().as_bytes(),
         )) {
-            return json_response(
+            return Err(Box::new(json_response(
                 StatusCode::UNAUTHORIZED,
                 &json!({"error": "missing or wrong bearer token"}),
-            );
+            )));
         }
-        let q: Vec<(String, String)> = req
+        Ok(req
             .uri()
             .query()
             .and_then(|q| serde_urlencoded::from_str(q).ok())
-            .unwrap_or_default();
+            .unwrap_or_default())
+    }
+
+    /// `GET /api/v1/overrides?schedule=ID`, with the bearer token: the
+    /// schedule's overrides, so `tocsin oncall` can answer while this server
+    /// holds the store.
+    fn overrides(&self, req: &Request<Incoming>) -> Resp {
+        let q = match self.api_request(req) {
+            Ok(q) => q,
+            Err(refused) => return *refused,
+        };
+        let id = q
+            .iter()
+            .find(|(n, _)| n == "schedule")
+            .map(|(_, v)| v.as_str());
+        let Some(id) = id.filter(|id| self.core.config.schedules.iter().any(|s| s.id == *id))
+        else {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": "`schedule` must name a configured schedule"}),
+            );
+        };
+        match self.core.store.overrides(id) {
+            Ok(list) => {
+                let overrides: Vec<_> = list.into_iter().map(|o| o.over).collect();
+                json_response(
+                    StatusCode::OK,
+                    &json!({"schedule": id, "overrides": overrides}),
+                )
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read overrides");
+                json_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &json!({"error": "cannot read the store"}),
+                )
+            }
+        }
+    }
+
+    /// `GET /api/v1/report?team=T&since=DATE[&until=DATE][&format=csv]`, with
+    /// `Authorization: Bearer TOCSIN_API_TOKEN`.
+    fn report(&self, req: &Request<Incoming>) -> Resp {
+        let q = match self.api_request(req) {
+            Ok(q) => q,
+            Err(refused) => return *refused,
+        };
         let arg = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         let bad = |m: String| json_response(StatusCode::BAD_REQUEST, &json!({"error": m}));
         let Some(team) = arg("team").filter(|t| self.core.config.team(t).is_some()) else {

@@ -2,10 +2,12 @@
 
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tocsin::ingest::mappings::Mappings;
 use tocsin::report::gather;
+use tocsin::schedule::Override;
 use tocsin::{app::App, clock::Clock, config::Config, settings::Settings, slack::manifest};
 
 #[derive(Parser)]
@@ -243,26 +245,41 @@ fn oncall(
             return ExitCode::FAILURE;
         }
     }
-    // Overrides live in the store; a running server holds its lock, so say so
-    // and answer from the configuration alone rather than fail.
+    // Overrides live in the store. A running server holds its lock: ask it
+    // instead, and when that is not possible say so and answer from the
+    // configuration alone rather than fail.
     let Some(rt) = runtime() else {
         return ExitCode::FAILURE;
     };
     let store = rt.block_on(async {
         tocsin::store::Store::open(&settings.data_dir, settings.cache_capacity)
     });
-    let overrides_of = |id: &str| -> Vec<tocsin::schedule::Override> {
-        match &store {
-            Ok(s) => s
-                .overrides(id)
-                .map(|v| v.into_iter().map(|o| o.over).collect())
-                .unwrap_or_default(),
-            Err(_) => vec![],
+    let mut overrides: HashMap<String, Vec<Override>> = HashMap::new();
+    match &store {
+        Ok(store) => {
+            for s in &chosen {
+                let list = store.overrides(&s.id).unwrap_or_default();
+                overrides.insert(s.id.clone(), list.into_iter().map(|o| o.over).collect());
+            }
         }
-    };
-    if let Err(e) = &store {
-        eprintln!("warning: overrides not included ({e}); is `tocsin serve` running on this data directory?");
+        Err(e) => {
+            let asked = rt.block_on(async {
+                let mut got = HashMap::new();
+                for s in &chosen {
+                    got.insert(s.id.clone(), overrides_from_server(&settings, &s.id).await?);
+                }
+                Ok::<_, String>(got)
+            });
+            match asked {
+                Ok(got) => overrides = got,
+                Err(why) => eprintln!(
+                    "warning: overrides not included: the data directory is in use ({e}), \
+                     and the running server could not be asked: {why}"
+                ),
+            }
+        }
     }
+    let overrides_of = |id: &str| overrides.get(id).cloned().unwrap_or_default();
     let name = |u: &str| {
         config
             .user(u)
@@ -289,6 +306,60 @@ fn oncall(
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Asks the server running on this data directory for a schedule's
+/// overrides, through its read API on `TOCSIN_LISTEN`.
+async fn overrides_from_server(
+    settings: &Settings,
+    schedule: &str,
+) -> Result<Vec<Override>, String> {
+    use http_body_util::{BodyExt, Empty};
+    let token = settings
+        .api_token
+        .as_ref()
+        .ok_or("set TOCSIN_API_TOKEN (as the server has it) to let the CLI ask")?;
+    let mut addr = settings.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let query = serde_urlencoded::to_string([("schedule", schedule)]).map_err(|e| e.to_string())?;
+    let req = hyper::Request::get(format!("http://{addr}/api/v1/overrides?{query}"))
+        .header(
+            hyper::header::AUTHORIZATION,
+            format!("Bearer {}", token.expose()),
+        )
+        .body(Empty::<bytes::Bytes>::new())
+        .map_err(|e| e.to_string())?;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http();
+    let ask = async {
+        let resp = client
+            .request(req)
+            .await
+            .map_err(|e| format!("no answer from {addr}: {e}"))?;
+        let status = resp.status();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("{addr}: {e}"))?
+            .to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| format!("{addr} answered {status} with no JSON: {e}"))?;
+        if !status.is_success() {
+            let why = json["error"].as_str().unwrap_or("no reason given");
+            return Err(format!("{addr} answered {status}: {why}"));
+        }
+        serde_json::from_value(json["overrides"].clone())
+            .map_err(|e| format!("{addr} answered with unreadable overrides: {e}"))
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), ask)
+        .await
+        .map_err(|_| format!("no answer from {addr} within 5 s"))?
 }
 
 fn serve(settings: Settings) -> ExitCode {

@@ -516,3 +516,81 @@ async fn an_override_that_began_in_the_past_is_still_announced() {
         "until the override ends: {dm}"
     );
 }
+
+/// `tocsin oncall` run beside a server that holds the data directory.
+fn cli_oncall(t: &TestApp, at: &str, token: Option<&str>) -> (bool, String, String) {
+    let addr = t.base.trim_start_matches("http://");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"));
+    cmd.args(["oncall", "--at", at])
+        .env("TOCSIN_CONFIG", t.dir.path().join("tocsin.toml"))
+        .env("TOCSIN_DATA", t.dir.path().join("data"))
+        .env("TOCSIN_LISTEN", addr)
+        .env_remove("TOCSIN_API_TOKEN")
+        .env("NO_COLOR", "1");
+    if let Some(token) = token {
+        cmd.env("TOCSIN_API_TOKEN", token);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_asks_the_running_server_for_overrides() {
+    const TOKEN: &str = "cli-test-token-0123456789abcdef0123";
+    let t = TestApp::start_full(
+        tempfile::tempdir().unwrap(),
+        None,
+        &[("TOCSIN_API_TOKEN", TOKEN)],
+        wednesday(),
+        CONFIG,
+    )
+    .await;
+    let r = "http://127.0.0.1:9/r";
+    let ok = text(
+        &t.slash(
+            "/oncall",
+            "override platform-primary <@U0ALICE|alice> now +2h",
+            "U0ALICE",
+            r,
+        )
+        .await,
+    );
+    assert!(ok.contains("Override #1"), "{ok}");
+    // The server holds the store's lock; the CLI asks it over the read API.
+    let during = "2026-11-25T11:00:00Z";
+    let (ok, out, err) = tokio::task::block_in_place(|| cli_oncall(&t, during, Some(TOKEN)));
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "platform-primary: Alice Example", "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    // After the override, bob's week again.
+    let (_, out, _) =
+        tokio::task::block_in_place(|| cli_oncall(&t, "2026-11-25T13:00:00Z", Some(TOKEN)));
+    assert_eq!(out.trim(), "platform-primary: Bob Example");
+    // Without the token it cannot ask: it says why, and answers from the config.
+    let (ok, out, err) = tokio::task::block_in_place(|| cli_oncall(&t, during, None));
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), "platform-primary: Bob Example");
+    assert!(
+        err.contains("overrides not included") && err.contains("TOCSIN_API_TOKEN"),
+        "{err}"
+    );
+    // A wrong token is refused by the server, and the CLI says so.
+    let (_, _, err) = tokio::task::block_in_place(|| {
+        cli_oncall(&t, during, Some("wrong-token-wrong-token-wrong-token!"))
+    });
+    assert!(err.contains("401"), "{err}");
+    // The endpoint itself: JSON for a known schedule, 400 for another.
+    let url = |q: &str| format!("{}/api/v1/overrides?schedule={q}", t.base);
+    let bearer = format!("Bearer {TOKEN}");
+    let (status, _, body) = get_with(&url("platform-primary"), Some(&bearer)).await;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["overrides"][0]["user"], "alice", "{body}");
+    let (status, _, body) = get_with(&url("nope"), Some(&bearer)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("configured schedule"), "{body}");
+}
