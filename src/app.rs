@@ -97,16 +97,18 @@ impl Core {
         Ok(r)
     }
 
-    /// Snoozes an acknowledged incident for `minutes`; it pages again then unless resolved.
+    /// Snoozes an acknowledged incident for `minutes` on behalf of `by` (a
+    /// Slack id); it pages again then unless resolved.
     pub async fn snooze(
         &self,
         id: u64,
         minutes: i64,
+        by: &str,
     ) -> Result<Result<Incident, String>, StoreError> {
         let now = self.clock.now();
         let until = now + chrono::Duration::minutes(minutes);
         let r = self.store.update_incident(id, now, |inc| {
-            let next = inc.snooze(until)?;
+            let next = inc.snooze(until, now, by)?;
             let ops = vec![(update_lane(inc), Outbound::UpdateIncident { incident: id })];
             Ok((next, ops))
         })?;

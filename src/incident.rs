@@ -385,8 +385,14 @@ impl Incident {
         }
     }
 
-    /// Acknowledged and snoozed: pages again at `until` unless resolved.
-    pub fn snooze(&self, until: DateTime<Utc>) -> Result<Incident, String> {
+    /// Acknowledged and snoozed by `by` (a Slack id) at `at`: pages again
+    /// at `until` unless resolved.
+    pub fn snooze(
+        &self,
+        until: DateTime<Utc>,
+        at: DateTime<Utc>,
+        by: &str,
+    ) -> Result<Incident, String> {
         if self.state != State::Acknowledged {
             return Err(format!(
                 "#{} is {}; only an acknowledged incident can be snoozed.",
@@ -396,12 +402,40 @@ impl Incident {
         }
         let mut next = self.clone();
         next.snoozed_until = Some(until);
+        next.coord.timeline.push(crate::warroom::Entry {
+            at,
+            by: Some(by.to_string()),
+            kind: crate::warroom::EntryKind::Snooze,
+            text: format!("snoozed until {}", until.format("%Y-%m-%d %H:%M UTC")),
+        });
         Ok(next)
     }
 
     /// The snooze ran out: triggered again, escalating from the first level.
+    /// The acknowledgement it clears stays in the timeline.
     pub fn wake(&self, at: DateTime<Utc>) -> Incident {
         let mut next = self.clone();
+        if let Some(ack) = &self.acknowledged {
+            let who = match &ack.by {
+                Actor::Slack { user_id } => format!("<@{user_id}>"),
+                Actor::Phone { user, slack_id } => slack_id
+                    .as_ref()
+                    .map_or(user.clone(), |id| format!("<@{id}>")),
+                Actor::Integration { client } => client.clone().unwrap_or("an integration".into()),
+            };
+            next.coord.timeline.push(crate::warroom::Entry {
+                at: ack.at,
+                by: None,
+                kind: crate::warroom::EntryKind::Snooze,
+                text: format!("acknowledged by {who} before the snooze"),
+            });
+        }
+        next.coord.timeline.push(crate::warroom::Entry {
+            at,
+            by: None,
+            kind: crate::warroom::EntryKind::Snooze,
+            text: "over and not resolved: paging again from the first level".into(),
+        });
         next.state = State::Triggered;
         next.acknowledged = None;
         next.snoozed_until = None;

@@ -282,7 +282,7 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
             }
         }
         IncidentCommand::Snooze(id, minutes) => {
-            return match core.snooze(id, minutes).await {
+            return match core.snooze(id, minutes, &inv.user_id).await {
                 Ok(Ok(inc)) => format!(
                     "#{id} is snoozed until {}; it pages again then unless resolved.",
                     inc.snoozed_until.map(slack_date).unwrap_or_default()

@@ -260,7 +260,7 @@ async fn apply_click(
             }
         }
         Click::Escalate(id) => declined(core.escalate(id).await),
-        Click::Snooze(id, minutes) => declined(core.snooze(id, minutes).await),
+        Click::Snooze(id, minutes) => declined(core.snooze(id, minutes, user).await),
         Click::OpenRoom(id) => declined(core.open_room(id, user).await),
         Click::KeepRoom(id) => declined(core.keep_room(id, user).await),
         Click::Swap(id, accept) => {

@@ -183,6 +183,8 @@ pub enum EntryKind {
     Role,
     Severity,
     Channel,
+    /// Snoozed, and the snooze running out unresolved.
+    Snooze,
 }
 
 /// The two roles people give in an incident.

@@ -291,6 +291,7 @@ async fn a_snooze_pages_again_when_it_ends_unless_resolved() {
         )
         .await;
     }
+    advance(&t, &clock, 1);
     // Acknowledged messages offer Snooze.
     let end = std::time::Instant::now() + WAIT;
     while !fake
@@ -349,6 +350,24 @@ async fn a_snooze_pages_again_when_it_ends_unless_resolved() {
         dms(&fake).len(),
         3,
         "#2 was resolved during its snooze: no page"
+    );
+    // The timeline keeps the snooze, who did it, and the acknowledgement the
+    // wake-up cleared, in order.
+    let (_, reply) = t
+        .command("timeline 1", "U0ALICE", &fake.response_url("cmd"))
+        .await;
+    let text = reply["text"].as_str().unwrap();
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in {text}"))
+    };
+    let acked = at("Snooze: acknowledged by <@U0ALICE> before the snooze");
+    let snoozed = at("Snooze: snoozed until");
+    let woke = at("Snooze: over and not resolved: paging again from the first level");
+    assert!(acked < snoozed && snoozed < woke, "{text}");
+    assert!(
+        text[snoozed..woke].contains("<@U0ALICE>"),
+        "who snoozed: {text}"
     );
 }
 

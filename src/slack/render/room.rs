@@ -81,6 +81,32 @@ fn timeline_lines(inc: &Incident, config: &Config, slack: bool) -> Vec<String> {
             inc.alert.client.as_deref().unwrap_or(&inc.alert.source)
         ),
     )];
+    // People's entries before the incident's own changes made at the same
+    // instant: a severity raise or a snooze ending comes before the page it causes.
+    for e in &inc.coord.timeline {
+        let label = match e.kind {
+            EntryKind::Note => "Note",
+            EntryKind::Pin => "Pinned",
+            EntryKind::Update => "Status update",
+            EntryKind::Role => "Role",
+            EntryKind::Severity => "Severity",
+            EntryKind::Channel => "Channel",
+            EntryKind::Snooze => "Snooze",
+        };
+        let by = e.by.as_deref().map_or(String::new(), |b| {
+            format!(" — {}", person(config, b, slack))
+        });
+        let text = if slack {
+            e.text.clone()
+        } else {
+            // Slack's own markup means nothing in a file.
+            e.text
+                .replace("<@", "@")
+                .replace("<#", "#")
+                .replace('>', "")
+        };
+        items.push((e.at, format!("{label}: {text}{by}")));
+    }
     for p in &inc.paged {
         let who = if slack {
             mention_user(config, &p.user)
@@ -102,29 +128,6 @@ fn timeline_lines(inc: &Incident, config: &Config, slack: bool) -> Vec<String> {
     }
     if let Some(s) = &inc.resolved {
         items.push((s.at, format!("Resolved by {}", actor(config, &s.by, slack))));
-    }
-    for e in &inc.coord.timeline {
-        let label = match e.kind {
-            EntryKind::Note => "Note",
-            EntryKind::Pin => "Pinned",
-            EntryKind::Update => "Status update",
-            EntryKind::Role => "Role",
-            EntryKind::Severity => "Severity",
-            EntryKind::Channel => "Channel",
-        };
-        let by = e.by.as_deref().map_or(String::new(), |b| {
-            format!(" — {}", person(config, b, slack))
-        });
-        let text = if slack {
-            e.text.clone()
-        } else {
-            // Slack's own markup means nothing in a file.
-            e.text
-                .replace("<@", "@")
-                .replace("<#", "#")
-                .replace('>', "")
-        };
-        items.push((e.at, format!("{label}: {text}{by}")));
     }
     items.sort_by_key(|(at, _)| *at);
     items
