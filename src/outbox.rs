@@ -72,6 +72,9 @@ struct Lane {
     /// Incidents a storm notice already named; their digest and own posts follow.
     noticed: HashSet<u64>,
     noticed_at: Option<Instant>,
+    /// No notices before this: Slack rate-limited the last one (edits are
+    /// limited per workspace, so this says nothing about posting).
+    notices_paused_until: Option<Instant>,
     /// The lane's latest message that a storm notice may edit.
     latest: Option<Posted>,
 }
@@ -93,6 +96,8 @@ type Done = (String, Job, Result<Instant, Failure>);
 /// an incident seen less than this before the window's start plus one
 /// interval would be named late by the digest, so a notice names it now.
 const NOTICE_MARGIN: Duration = Duration::from_millis(50);
+/// The least time a notice is given before it counts as failed.
+const NOTICE_MIN_TIME: Duration = Duration::from_millis(250);
 
 impl OutboxWorker {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
@@ -165,16 +170,16 @@ impl OutboxWorker {
                         Some((when, latest, ids)) if when <= now => {
                             lane.busy = true;
                             let (ctx, tx, name) = (ctx.clone(), done_tx.clone(), name.clone());
+                            // A courtesy: it must not hold the lane past its next call.
+                            let limit = (at - now).clamp(NOTICE_MIN_TIME, CALL_TIMEOUT);
                             inflight.spawn(async move {
-                                let r = tokio::time::timeout(
-                                    CALL_TIMEOUT,
-                                    ctx.notice(&name, &latest, &ids),
-                                )
-                                .await
-                                .unwrap_or_else(|_| {
-                                    Err(Failure::Transient("no answer in time".into()))
-                                })
-                                .map(|()| Instant::now());
+                                let r =
+                                    tokio::time::timeout(limit, ctx.notice(&name, &latest, &ids))
+                                        .await
+                                        .unwrap_or_else(|_| {
+                                            Err(Failure::Transient("no answer in time".into()))
+                                        })
+                                        .map(|()| Instant::now());
                                 let _ = tx.send((name, Job::Notice(ids), r));
                             });
                             continue;
@@ -298,7 +303,7 @@ impl OutboxWorker {
                 if let Some(ts) = ts {
                     lane.latest = Some(Posted::Digest {
                         ts,
-                        ids: ids.clone(),
+                        named: ids.clone(),
                     });
                 }
                 lane.covered.extend(ids);
@@ -330,7 +335,10 @@ impl OutboxWorker {
                     Some(Outbound::PostIncident { incident, .. }) => {
                         lane.covered.remove(&incident);
                         lane.noticed.remove(&incident);
-                        lane.latest = Some(Posted::Incident(incident));
+                        lane.latest = Some(Posted::Incident {
+                            id: incident,
+                            named: vec![],
+                        });
                     }
                     // Edits and replies leave the channel's latest message as it was.
                     Some(
@@ -464,6 +472,9 @@ impl OutboxWorker {
         if self.interval.is_zero() || !lane.paced || lane.failures > 0 {
             return None;
         }
+        if lane.notices_paused_until.is_some_and(|t| t > now) {
+            return None;
+        }
         let latest = lane.latest.clone()?;
         let named = |id: &u64| lane.covered.contains(id) || lane.noticed.contains(id);
         let late = |seen: Instant| seen + self.interval < next + NOTICE_MARGIN;
@@ -483,22 +494,31 @@ impl OutboxWorker {
 }
 
 /// A notice is a courtesy, never retried: the digest and each incident's
-/// own message still follow. Only a 429 moves the lane's next call.
+/// own message still follow. A 429 pauses notices only: Slack limits edits
+/// per workspace, apart from the channel's messages.
 fn settle_notice(lane: &mut Lane, name: &str, ids: Vec<u64>, result: Result<Instant, Failure>) {
     lane.busy = false;
     let now = Instant::now();
-    lane.noticed.extend(ids);
     lane.noticed_at = Some(now);
     match result {
-        Ok(_) => {}
+        Ok(_) => {
+            if let Some(latest) = lane.latest.as_mut() {
+                latest.names(&ids);
+            }
+        }
         Err(Failure::RateLimited(wait)) => {
-            lane.ready_at = Some(lane.ready_at.map_or(now + wait, |at| at.max(now + wait)));
-            lane.paced = false;
+            tracing::warn!(
+                lane = name,
+                ?wait,
+                "storm notices paused: Slack rate-limited an edit"
+            );
+            lane.notices_paused_until = Some(now + wait);
         }
         Err(e) => {
             tracing::warn!(lane = name, error = ?e, "storm notice not sent; the digest and the incidents' own messages follow");
         }
     }
+    lane.noticed.extend(ids);
 }
 
 /// Capped exponential backoff: 250 ms, 500 ms, 1 s, … 30 s.

@@ -19,13 +19,47 @@ pub const INCIDENT_EVENT_TYPE: &str = "tocsin_incident";
 /// characters each, well inside Slack's message size).
 pub const DIGEST_MAX: usize = 100;
 
-/// A channel's latest message from tocsin that a storm notice can edit.
+/// A channel's latest message from tocsin that a storm notice can edit,
+/// with the incidents it names so far (oldest first): each notice shows
+/// them again, so a later notice never erases an earlier one's names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Posted {
     /// An incident's own message (its ts is on the incident).
-    Incident(u64),
-    /// A storm digest naming these incidents.
-    Digest { ts: String, ids: Vec<u64> },
+    Incident { id: u64, named: Vec<u64> },
+    /// A storm digest.
+    Digest { ts: String, named: Vec<u64> },
+}
+
+impl Posted {
+    /// Records that the message now also names `ids`.
+    pub fn names(&mut self, ids: &[u64]) {
+        let (Posted::Incident { named, .. } | Posted::Digest { named, .. }) = self;
+        for id in ids {
+            if !named.contains(id) {
+                named.push(*id);
+            }
+        }
+        // Only the latest DIGEST_MAX can be shown; keep no more than that.
+        let extra = named.len().saturating_sub(DIGEST_MAX);
+        named.drain(..extra);
+    }
+
+    /// What a notice naming `fresh` shows, in id order: the fresh ones,
+    /// then those named before (latest first) while there is room.
+    fn shown_with(&self, fresh: &[u64]) -> Vec<u64> {
+        let (Posted::Incident { named, .. } | Posted::Digest { named, .. }) = self;
+        let mut all: Vec<u64> = fresh.iter().take(DIGEST_MAX).copied().collect();
+        for id in named.iter().rev() {
+            if all.len() == DIGEST_MAX {
+                break;
+            }
+            if !all.contains(id) {
+                all.push(*id);
+            }
+        }
+        all.sort_unstable();
+        all
+    }
 }
 
 /// Sends Slack work: posts, DMs, updates, plain notices and `response_url` answers.
@@ -161,8 +195,10 @@ impl SlackDelivery {
             return Ok(());
         }
         let fail = |e: render::RenderError| Failure::Permanent(e.to_string());
+        let fresh: Vec<u64> = fresh.iter().map(|i| i.id).collect();
+        let incidents = self.unposted(&latest.shown_with(&fresh))?;
         let (ts, content) = match latest {
-            Posted::Incident(id) => {
+            Posted::Incident { id, .. } => {
                 let Some(inc) = self.store.incident(*id).map_err(store_failure)? else {
                     return Ok(());
                 };
@@ -172,24 +208,13 @@ impl SlackDelivery {
                 let mut r = render::incident(&inc, &self.config).map_err(fail)?;
                 let room = render::MAX_BLOCKS.saturating_sub(r.blocks.len());
                 r.blocks
-                    .extend(render::storm_banner(&fresh, &self.config, room).map_err(fail)?);
+                    .extend(render::storm_banner(&incidents, &self.config, room).map_err(fail)?);
                 let content = SlackMessageContent::new()
                     .with_text(r.text)
                     .with_blocks(r.blocks);
                 (m.ts.clone(), content)
             }
-            Posted::Digest { ts, ids: named } => {
-                // The new ones first, so a full digest still names them.
-                let mut all: Vec<u64> = fresh.iter().map(|i| i.id).collect();
-                let older: Vec<u64> = named
-                    .iter()
-                    .copied()
-                    .filter(|id| !all.contains(id))
-                    .collect();
-                all.extend(older);
-                all.truncate(DIGEST_MAX);
-                all.sort_unstable();
-                let incidents = self.unposted(&all)?;
+            Posted::Digest { ts, .. } => {
                 let text = render::storm_digest(&incidents, &self.config).map_err(fail)?;
                 (ts.clone(), SlackMessageContent::new().with_text(text))
             }
@@ -346,5 +371,47 @@ impl SlackDelivery {
             }
         }
         retry.map_or(Ok(()), Err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_later_notice_keeps_what_earlier_ones_named() {
+        let mut latest = Posted::Incident {
+            id: 1,
+            named: vec![],
+        };
+        assert_eq!(latest.shown_with(&[2]), [2]);
+        latest.names(&[2]);
+        // The second notice names #3 and still shows #2.
+        assert_eq!(latest.shown_with(&[3]), [2, 3]);
+        latest.names(&[3, 2]);
+        assert_eq!(
+            latest,
+            Posted::Incident {
+                id: 1,
+                named: vec![2, 3]
+            }
+        );
+        // A digest already naming 1..=100: new ones first, then the latest named.
+        let mut digest = Posted::Digest {
+            ts: "1.0".into(),
+            named: (1..=100).collect(),
+        };
+        let shown = digest.shown_with(&[101, 102]);
+        assert_eq!(shown.len(), DIGEST_MAX);
+        assert!(shown.contains(&101) && shown.contains(&102));
+        assert!(shown.contains(&100) && !shown.contains(&1) && !shown.contains(&2));
+        assert!(shown.windows(2).all(|w| w[0] < w[1]), "in id order");
+        // The record keeps only as many as can be shown, the latest.
+        digest.names(&[101, 102]);
+        let Posted::Digest { named, .. } = &digest else {
+            unreachable!()
+        };
+        assert_eq!(named.len(), DIGEST_MAX);
+        assert_eq!((named[0], named[99]), (3, 102));
     }
 }

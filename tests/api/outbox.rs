@@ -351,6 +351,49 @@ async fn in_a_storm_the_latest_message_names_new_incidents_before_the_next_may_g
     assert_eq!(fake.rate_limited(), 0);
 }
 
+#[tokio::test]
+async fn a_rate_limited_storm_notice_does_not_hold_back_the_channels_messages() {
+    let fake = FakeSlack::start().await;
+    fake.enforce_channel_rate(Duration::from_secs(1));
+    fake.fail_method(
+        "chat.postMessage",
+        Fault::SlowReply(Duration::from_millis(300)),
+    );
+    // Edits are limited per workspace: this says nothing about posting.
+    fake.fail_method(
+        "chat.update",
+        Fault::RateLimited {
+            retry_after_secs: 8,
+        },
+    );
+    let t = TestApp::start_with(Some(&fake), &[("TOCSIN_SLACK_CHANNEL_INTERVAL_MS", "1000")]).await;
+    assert_eq!(t.trigger("burst-0", "shard 0 down").await.0, 202);
+    let first = fake
+        .wait_for("chat.postMessage", 1, Duration::from_secs(5))
+        .await[0]
+        .at;
+    for i in 1..=2 {
+        let (status, _) = t
+            .trigger(&format!("burst-{i}"), &format!("shard {i} down"))
+            .await;
+        assert_eq!(status, 202);
+    }
+    let posts = fake
+        .wait_for("chat.postMessage", 2, Duration::from_secs(10))
+        .await;
+    let digest = &posts[1];
+    assert!(digest.body["text"]
+        .as_str()
+        .unwrap()
+        .contains("2 new incidents"));
+    let after = digest.at.duration_since(first);
+    assert!(
+        after >= Duration::from_secs(1) && after < Duration::from_secs(3),
+        "the digest keeps the channel's pace, not the edit's Retry-After: {after:?}"
+    );
+    assert_eq!(fake.rate_limited(), 0);
+}
+
 /// A Slack outage scripted on a timetable, in front of the fake Slack:
 /// first 429 with `Retry-After` to every call, then 500 to every call, then
 /// every call passes through. It records each call it saw: when, which method

@@ -293,14 +293,23 @@ impl FakeSlack {
                 None => None,
             }
         };
-        let reply = self.reply(&path, &method, &query, &bytes);
+        let reply = self.reply(&path, &method, &query, &bytes, slow.is_none());
         if let Some(Fault::SlowReply(d)) = slow {
             tokio::time::sleep(d).await;
         }
         reply
     }
 
-    fn reply(&self, path: &str, method: &str, query: &str, bytes: &Bytes) -> Response<Full<Bytes>> {
+    /// Answers one call; `faults`: whether a queued fault may meet it (a
+    /// slow reply, taken by `handle`, is the call's one fault).
+    fn reply(
+        &self,
+        path: &str,
+        method: &str,
+        query: &str,
+        bytes: &Bytes,
+        faults: bool,
+    ) -> Response<Full<Bytes>> {
         let body: Value = serde_json::from_slice(bytes).unwrap_or_else(|_| {
             let form: Vec<(String, String)> = serde_urlencoded::from_bytes(if bytes.is_empty() {
                 query.as_bytes()
@@ -332,6 +341,7 @@ impl FakeSlack {
         }
         let targeted = s.method_faults.iter().position(|(m, _)| *m == method);
         let fault = match targeted {
+            _ if !faults => None,
             Some(i) => Some(s.method_faults.remove(i).1),
             None => s.faults.pop_front(),
         };
