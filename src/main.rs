@@ -264,18 +264,43 @@ fn oncall(
         }
         Err(e) => {
             let asked = rt.block_on(async {
-                let mut got = HashMap::new();
-                for s in &chosen {
-                    got.insert(s.id.clone(), overrides_from_server(&settings, &s.id).await?);
-                }
-                Ok::<_, String>(got)
+                let mut got = vec![];
+                let ask_all = async {
+                    for s in &chosen {
+                        got.push((s.id.clone(), overrides_from_server(&settings, &s.id).await));
+                    }
+                };
+                tokio::time::timeout(std::time::Duration::from_secs(5), ask_all)
+                    .await
+                    .map(|()| got)
             });
+            // Each schedule on its own; one line per reason it failed.
+            let mut failed: Vec<(String, Vec<String>)> = vec![];
             match asked {
-                Ok(got) => overrides = got,
-                Err(why) => eprintln!(
-                    "warning: overrides not included: the data directory is in use ({e}), \
-                     and the running server could not be asked: {why}"
-                ),
+                Ok(got) => {
+                    for (id, r) in got {
+                        match r {
+                            Ok(list) => {
+                                overrides.insert(id, list);
+                            }
+                            Err(why) => match failed.iter_mut().find(|(w, _)| *w == why) {
+                                Some((_, ids)) => ids.push(id),
+                                None => failed.push((why, vec![id])),
+                            },
+                        }
+                    }
+                }
+                Err(_) => failed.push((
+                    format!("no answer from {} within 5 s", settings.listen),
+                    chosen.iter().map(|s| s.id.clone()).collect(),
+                )),
+            }
+            for (why, ids) in failed {
+                eprintln!(
+                    "warning: overrides not included for {}: the data directory could not be opened ({e}), \
+                     and the running server could not be asked: {why}",
+                    ids.join(", ")
+                );
             }
         }
     }
@@ -336,30 +361,25 @@ async fn overrides_from_server(
         .map_err(|e| e.to_string())?;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http();
-    let ask = async {
-        let resp = client
-            .request(req)
-            .await
-            .map_err(|e| format!("no answer from {addr}: {e}"))?;
-        let status = resp.status();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| format!("{addr}: {e}"))?
-            .to_bytes();
-        let json: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| format!("{addr} answered {status} with no JSON: {e}"))?;
-        if !status.is_success() {
-            let why = json["error"].as_str().unwrap_or("no reason given");
-            return Err(format!("{addr} answered {status}: {why}"));
-        }
-        serde_json::from_value(json["overrides"].clone())
-            .map_err(|e| format!("{addr} answered with unreadable overrides: {e}"))
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(5), ask)
+    let resp = client
+        .request(req)
         .await
-        .map_err(|_| format!("no answer from {addr} within 5 s"))?
+        .map_err(|e| format!("no answer from {addr}: {e}"))?;
+    let status = resp.status();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("{addr}: {e}"))?
+        .to_bytes();
+    let json: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| format!("{addr} answered {status} with no JSON: {e}"))?;
+    if !status.is_success() {
+        let why = json["error"].as_str().unwrap_or("no reason given");
+        return Err(format!("{addr} answered {status}: {why}"));
+    }
+    serde_json::from_value(json["overrides"].clone())
+        .map_err(|e| format!("{addr} answered with unreadable overrides: {e}"))
 }
 
 fn serve(settings: Settings) -> ExitCode {

@@ -531,6 +531,13 @@ impl Store {
     {
         let r = self.change(id, at, |current| -> Result<_, Box<Changed>> {
             let current = current.ok_or_else(|| Box::new(Changed::NotFound))?;
+            // Resolved since the caller looked it up: nothing more to record.
+            if !current.is_open() {
+                return Err(Box::new(Changed::Unchanged {
+                    incident: current.clone(),
+                    why: NoChange::AlreadyResolved,
+                }));
+            }
             let mut next = current.clone();
             if mark(&mut next) {
                 next = next
@@ -1423,12 +1430,17 @@ mod tests {
         let stored = s.incident(1).unwrap().unwrap();
         assert!(!stored.is_open() && stored.all_alerts_resolved());
         assert_eq!(s.open_count().unwrap(), 0);
-        // Again: already resolved, nothing changes.
-        assert!(matches!(
-            s.alerts_stopped(1, bob(), at(3), |_: &mut Incident| true)
-                .unwrap(),
-            AlertsStopped::Resolved(Changed::Unchanged { .. })
-        ));
+        // Again, whether or not the caller would resolve: already resolved,
+        // nothing changes and nothing is queued.
+        let before = queued(&s);
+        for resolve in [true, false] {
+            assert!(matches!(
+                s.alerts_stopped(1, bob(), at(3), |_: &mut Incident| resolve)
+                    .unwrap(),
+                AlertsStopped::Resolved(Changed::Unchanged { .. })
+            ));
+        }
+        assert_eq!(queued(&s), before);
         assert!(matches!(
             s.alerts_stopped(9, bob(), at(3), |_: &mut Incident| true)
                 .unwrap(),
