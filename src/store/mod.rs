@@ -488,10 +488,52 @@ impl Store {
         by: Actor,
         at: DateTime<Utc>,
     ) -> Result<Changed, StoreError> {
+        self.edit(id, at, |current| current.apply(t, by.clone(), at))
+    }
+
+    /// Marks some of incident `id`'s alerts as no longer firing (`mark`
+    /// edits the alert list and says whether the incident should now
+    /// resolve) and resolves it if so, in one transaction: a crash never
+    /// leaves the alerts marked and the incident open.
+    pub fn alerts_stopped<M>(
+        &self,
+        id: u64,
+        by: Actor,
+        at: DateTime<Utc>,
+        mark: M,
+    ) -> Result<AlertsStopped, StoreError>
+    where
+        M: Fn(&mut Incident) -> bool,
+    {
+        let r = self.edit(id, at, |current| {
+            // Resolved since the caller looked it up: nothing more to record.
+            if !current.is_open() {
+                return Err(NoChange::AlreadyResolved);
+            }
+            let mut next = current.clone();
+            if mark(&mut next) {
+                next = next.apply(Transition::Resolve, by.clone(), at)?;
+            }
+            Ok(next)
+        })?;
+        Ok(match r {
+            Changed::Applied { incident, .. } if incident.is_open() => {
+                AlertsStopped::Firing(incident)
+            }
+            r => AlertsStopped::Resolved(r),
+        })
+    }
+
+    /// Changes incident `id` as `f` says, or not if `f` declines, and
+    /// queues the update of every copy of its message.
+    fn edit<F>(&self, id: u64, at: DateTime<Utc>, f: F) -> Result<Changed, StoreError>
+    where
+        F: Fn(&Incident) -> Result<Incident, NoChange>,
+    {
         // Boxed: the declined answer carries a whole incident.
         let r = self.change(id, at, |current| -> Result<_, Box<Changed>> {
             let current = current.ok_or_else(|| Box::new(Changed::NotFound))?;
-            let next = current.apply(t, by.clone(), at).map_err(|why| {
+            let next = f(current).map_err(|why| {
                 Box::new(Changed::Unchanged {
                     incident: current.clone(),
                     why,
@@ -512,56 +554,6 @@ impl Store {
                 outbox: seqs.first().copied(),
             },
             Err(unchanged) => *unchanged,
-        })
-    }
-
-    /// Marks some of incident `id`'s alerts as no longer firing (`mark`
-    /// edits the alert list and says whether the incident should now
-    /// resolve) and resolves it if so, in one transaction: a crash never
-    /// leaves the alerts marked and the incident open.
-    pub fn alerts_stopped<M>(
-        &self,
-        id: u64,
-        by: Actor,
-        at: DateTime<Utc>,
-        mark: M,
-    ) -> Result<AlertsStopped, StoreError>
-    where
-        M: Fn(&mut Incident) -> bool,
-    {
-        let r = self.change(id, at, |current| -> Result<_, Box<Changed>> {
-            let current = current.ok_or_else(|| Box::new(Changed::NotFound))?;
-            // Resolved since the caller looked it up: nothing more to record.
-            if !current.is_open() {
-                return Err(Box::new(Changed::Unchanged {
-                    incident: current.clone(),
-                    why: NoChange::AlreadyResolved,
-                }));
-            }
-            let mut next = current.clone();
-            if mark(&mut next) {
-                next = next
-                    .apply(Transition::Resolve, by.clone(), at)
-                    .map_err(|why| {
-                        Box::new(Changed::Unchanged {
-                            incident: current.clone(),
-                            why,
-                        })
-                    })?;
-            }
-            let update = (
-                update_lane(&next),
-                Outbound::UpdateIncident { incident: id },
-            );
-            Ok((next, vec![update]))
-        })?;
-        Ok(match r {
-            Ok((incident, _)) if incident.is_open() => AlertsStopped::Firing(incident),
-            Ok((incident, seqs)) => AlertsStopped::Resolved(Changed::Applied {
-                incident,
-                outbox: seqs.first().copied(),
-            }),
-            Err(unchanged) => AlertsStopped::Resolved(*unchanged),
         })
     }
 
