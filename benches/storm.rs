@@ -300,16 +300,13 @@ async fn storm(layout: Layout) -> StormReport {
     };
 
     let first_ok = first_ok.lock().unwrap().clone();
-    let mut first_page_ms = vec![];
-    // channel → (first 202 of the channel's first key, that key's delay)
-    let mut first_in_channel: BTreeMap<String, (Instant, f64)> = BTreeMap::new();
-    for p in &posts {
+    // An incident's own post: its id, and when it was first named (by a
+    // notice, a digest or the post itself).
+    let named_at = |p: &support::Call| -> (u64, Instant) {
         let id: u64 = p.body["metadata"]["event_payload"]["incident"]
             .as_str()
             .and_then(|s| s.parse().ok())
             .expect("incident posts carry their id in metadata");
-        let ok = first_ok[key_of[&id]].expect("every key was sent");
-        // The first message that names the incident: a digest or its own.
         let named = format!("#{id} [");
         let first = digests
             .iter()
@@ -319,6 +316,14 @@ async fn storm(layout: Layout) -> StormReport {
             .chain(std::iter::once(p.at))
             .min()
             .expect("its own post at least");
+        (id, first)
+    };
+    let mut first_page_ms = vec![];
+    // channel → (first 202 of the channel's first key, that key's delay)
+    let mut first_in_channel: BTreeMap<String, (Instant, f64)> = BTreeMap::new();
+    for p in &posts {
+        let (id, first) = named_at(p);
+        let ok = first_ok[key_of[&id]].expect("every key was sent");
         let ms = signed_ms(first, ok);
         first_page_ms.push(ms);
         let channel = p.body["channel"].as_str().unwrap().to_string();
@@ -331,10 +336,7 @@ async fn storm(layout: Layout) -> StormReport {
     // against its channel's first message, and when the next one arrived.
     let mut late = vec![];
     for p in &posts {
-        let id: u64 = p.body["metadata"]["event_payload"]["incident"]
-            .as_str()
-            .and_then(|s| s.parse().ok())
-            .unwrap();
+        let (id, named_at) = named_at(p);
         let ok = first_ok[key_of[&id]].unwrap();
         let channel = p.body["channel"].as_str().unwrap();
         let mut in_channel: Vec<Instant> = posts
@@ -345,15 +347,6 @@ async fn storm(layout: Layout) -> StormReport {
             .collect();
         in_channel.sort();
         let first = in_channel[0];
-        let named = format!("#{id} [");
-        let named_at = digests
-            .iter()
-            .chain(&notices)
-            .filter(|d| names(d, &named))
-            .map(|d| d.at)
-            .chain(std::iter::once(p.at))
-            .min()
-            .unwrap();
         if signed_ms(named_at, ok) > 1000.0 {
             late.push(format!(
                 "#{id}: first 202 at {:+.2} ms from the channel's first message, named {:.2} ms after it",
