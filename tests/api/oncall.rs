@@ -46,6 +46,20 @@ async fn who_is_on_call_now_and_until_when() {
     );
 }
 
+/// alice, a lead, puts herself on call on the primary schedule for two hours.
+async fn alice_takes_two_hours(t: &TestApp) -> String {
+    let r = "http://127.0.0.1:9/r";
+    text(
+        &t.slash(
+            "/oncall",
+            "override platform-primary <@U0ALICE|alice> now +2h",
+            "U0ALICE",
+            r,
+        )
+        .await,
+    )
+}
+
 #[tokio::test]
 async fn overrides_respect_leads_show_up_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -63,15 +77,7 @@ async fn overrides_respect_leads_show_up_and_survive_a_restart() {
     );
     assert!(refused.contains("Only a lead"), "{refused}");
     // …but alice, a lead, can put herself (or anyone) on.
-    let ok = text(
-        &t.slash(
-            "/oncall",
-            "override platform-primary <@U0ALICE|alice> now +2h",
-            "U0ALICE",
-            r,
-        )
-        .await,
-    );
+    let ok = alice_takes_two_hours(&t).await;
     assert!(ok.contains("Override #1: <@U0ALICE> is on call"), "{ok}");
     let who = text(&t.slash("/oncall", "who", "U0ALICE", r).await);
     assert!(
@@ -549,16 +555,7 @@ async fn the_cli_asks_the_running_server_for_overrides() {
         CONFIG,
     )
     .await;
-    let r = "http://127.0.0.1:9/r";
-    let ok = text(
-        &t.slash(
-            "/oncall",
-            "override platform-primary <@U0ALICE|alice> now +2h",
-            "U0ALICE",
-            r,
-        )
-        .await,
-    );
+    let ok = alice_takes_two_hours(&t).await;
     assert!(ok.contains("Override #1"), "{ok}");
     // The server holds the store's lock; the CLI asks it over the read API.
     let during = "2026-11-25T11:00:00Z";
