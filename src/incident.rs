@@ -416,18 +416,31 @@ impl Incident {
     pub fn wake(&self, at: DateTime<Utc>) -> Incident {
         let mut next = self.clone();
         if let Some(ack) = &self.acknowledged {
-            let who = match &ack.by {
-                Actor::Slack { user_id } => format!("<@{user_id}>"),
-                Actor::Phone { user, slack_id } => slack_id
-                    .as_ref()
-                    .map_or(user.clone(), |id| format!("<@{id}>")),
-                Actor::Integration { client } => client.clone().unwrap_or("an integration".into()),
+            // A person is shown by the timeline as any author is; others by name here.
+            let (by, text) = match &ack.by {
+                Actor::Slack { user_id: id }
+                | Actor::Phone {
+                    slack_id: Some(id), ..
+                } => (
+                    Some(id.clone()),
+                    "acknowledged before the snooze".to_string(),
+                ),
+                Actor::Phone { user, .. } => {
+                    (None, format!("acknowledged by {user} before the snooze"))
+                }
+                Actor::Integration { client } => (
+                    None,
+                    format!(
+                        "acknowledged by {} before the snooze",
+                        client.as_deref().unwrap_or("the monitoring integration")
+                    ),
+                ),
             };
             next.coord.timeline.push(crate::warroom::Entry {
                 at: ack.at,
-                by: None,
+                by,
                 kind: crate::warroom::EntryKind::Snooze,
-                text: format!("acknowledged by {who} before the snooze"),
+                text,
             });
         }
         next.coord.timeline.push(crate::warroom::Entry {

@@ -190,13 +190,12 @@ impl SlackDelivery {
         latest: &Posted,
         ids: &[u64],
     ) -> Result<(), Failure> {
-        let fresh = self.unposted(ids)?;
-        if fresh.is_empty() {
+        let incidents = self.unposted(&latest.shown_with(ids))?;
+        if !incidents.iter().any(|i| ids.contains(&i.id)) {
+            // All posted meanwhile: nothing new to name.
             return Ok(());
         }
         let fail = |e: render::RenderError| Failure::Permanent(e.to_string());
-        let fresh: Vec<u64> = fresh.iter().map(|i| i.id).collect();
-        let incidents = self.unposted(&latest.shown_with(&fresh))?;
         let (ts, content) = match latest {
             Posted::Incident { id, .. } => {
                 let Some(inc) = self.store.incident(*id).map_err(store_failure)? else {

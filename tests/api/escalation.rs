@@ -361,7 +361,7 @@ async fn a_snooze_pages_again_when_it_ends_unless_resolved() {
         text.find(needle)
             .unwrap_or_else(|| panic!("no {needle:?} in {text}"))
     };
-    let acked = at("Snooze: acknowledged by <@U0ALICE> before the snooze");
+    let acked = at("Snooze: acknowledged before the snooze — <@U0ALICE>");
     let snoozed = at("Snooze: snoozed until");
     let woke = at("Snooze: over and not resolved: paging again from the first level");
     assert!(acked < snoozed && snoozed < woke, "{text}");
