@@ -141,7 +141,7 @@ pub struct Room {
 
 impl Room {
     /// A room asked for and not yet created, with the team's settings.
-    fn asked(stakeholder_channel: Option<String>, archive_after_secs: i64) -> Room {
+    pub(crate) fn asked(stakeholder_channel: Option<String>, archive_after_secs: i64) -> Room {
         Room {
             stakeholder_channel,
             archive_after_secs,
@@ -542,16 +542,9 @@ mod tests {
 
     fn with_room(mut inc: Incident) -> Incident {
         inc.coord.room = Some(Room {
-            stakeholder_channel: Some("C0EXEC".into()),
-            archive_after_secs: 3600,
             channel: Some("C0ROOM".into()),
             name: Some("inc-x".into()),
-            creating: None,
-            summary_ts: None,
-            archive_at: None,
-            kept: false,
-            archived: false,
-            failed: None,
+            ..Room::asked(Some("C0EXEC".into()), 3600)
         });
         inc
     }

@@ -492,16 +492,11 @@ mod tests {
         inc.coord.comms = Some("U0CAROL".into());
         inc.coord.description = Some("d".repeat(5000));
         inc.coord.room = Some(Room {
-            stakeholder_channel: Some("C0EXEC".into()),
-            archive_after_secs: 3600,
             channel: Some("C0ROOM".into()),
             name: Some("inc".into()),
-            creating: None,
             summary_ts: Some("1.2".into()),
             archive_at: Some(at + Duration::hours(3)),
-            kept: false,
-            archived: false,
-            failed: None,
+            ..Room::asked(Some("C0EXEC".into()), 3600)
         });
         for i in 0..300 {
             inc.coord.timeline.push(Entry {
