@@ -46,6 +46,14 @@ async fn who_is_on_call_now_and_until_when() {
     );
 }
 
+/// The platform team's audit log, as `user` asks for it.
+async fn platform_audit(t: &TestApp, user: &str) -> String {
+    text(
+        &t.slash("/oncall", "audit platform", user, "http://127.0.0.1:9/r")
+            .await,
+    )
+}
+
 /// alice, a lead, puts herself on call on the primary schedule for two hours.
 async fn alice_takes_two_hours(t: &TestApp) -> String {
     let r = "http://127.0.0.1:9/r";
@@ -93,7 +101,7 @@ async fn overrides_respect_leads_show_up_and_survive_a_restart() {
         "override kept across restart: {who}"
     );
     // The change is in the team's audit log, across the restart too.
-    let audit = text(&t.slash("/oncall", "audit platform", "U0BOB", r).await);
+    let audit = platform_audit(&t, "U0BOB").await;
     assert!(
         audit.contains("<@U0ALICE> override: #1 Alice Example on call for platform-primary"),
         "{audit}"
@@ -403,15 +411,7 @@ async fn cover_me_is_asked_by_dm_and_accepting_moves_the_shift() {
     );
     assert!(who.contains("<@U0ALICE> until"), "{who}");
     // The moved shift is in the team's audit log, with who agreed to it.
-    let audit = text(
-        &t.slash(
-            "/oncall",
-            "audit platform",
-            "U0ALICE",
-            "http://127.0.0.1:9/r",
-        )
-        .await,
-    );
+    let audit = platform_audit(&t, "U0ALICE").await;
     assert!(
         audit.contains("<@U0ALICE> swap: <@U0ALICE> covers <@U0BOB> on platform-primary"),
         "{audit}"
@@ -437,15 +437,7 @@ async fn cover_me_is_asked_by_dm_and_accepting_moves_the_shift() {
             .len(),
         1
     );
-    let audit = text(
-        &t.slash(
-            "/oncall",
-            "audit platform",
-            "U0ALICE",
-            "http://127.0.0.1:9/r",
-        )
-        .await,
-    );
+    let audit = platform_audit(&t, "U0ALICE").await;
     assert_eq!(audit.matches(" swap: ").count(), 1, "{audit}");
 }
 
