@@ -84,11 +84,7 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::bench_runtime();
     rt.block_on(async {
         // 1. Steps spread over 20 s, starting 3 s from now.
         let t = TestApp::start(None).await;

@@ -47,11 +47,7 @@ impl Keys {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::bench_runtime();
     rt.block_on(async {
         let mut summary = vec![];
         for keys in [Keys::Distinct, Keys::Few] {

@@ -44,11 +44,7 @@ const NULL_RECEIVER: &str = "route:\n  receiver: 'null'\nreceivers:\n  - name: '
 const DIGEST_MARK: &str = "each gets its own message as fast as Slack allows";
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = support::bench_runtime();
     // `cargo bench --bench storm -- storm` or `-- throughput` runs one part.
     let args: Vec<String> = std::env::args().skip(1).collect();
     let wants = |part: &str| {

@@ -906,3 +906,14 @@ impl Drop for Alertmanager {
         let _ = self.child.wait();
     }
 }
+
+/// The runtime the benchmarks run in: two worker threads, as the machines
+/// they are measured on have two cores.
+#[allow(dead_code)] // the benches' only, which include this file
+pub fn bench_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
