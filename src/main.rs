@@ -263,45 +263,8 @@ fn oncall(
             }
         }
         Err(e) => {
-            let asked = rt.block_on(async {
-                let mut got = vec![];
-                let ask_all = async {
-                    for s in &chosen {
-                        got.push((s.id.clone(), overrides_from_server(&settings, &s.id).await));
-                    }
-                };
-                tokio::time::timeout(std::time::Duration::from_secs(5), ask_all)
-                    .await
-                    .map(|()| got)
-            });
-            // Each schedule on its own; one line per reason it failed.
-            let mut failed: Vec<(String, Vec<String>)> = vec![];
-            match asked {
-                Ok(got) => {
-                    for (id, r) in got {
-                        match r {
-                            Ok(list) => {
-                                overrides.insert(id, list);
-                            }
-                            Err(why) => match failed.iter_mut().find(|(w, _)| *w == why) {
-                                Some((_, ids)) => ids.push(id),
-                                None => failed.push((why, vec![id])),
-                            },
-                        }
-                    }
-                }
-                Err(_) => failed.push((
-                    format!("no answer from {} within 5 s", settings.listen),
-                    chosen.iter().map(|s| s.id.clone()).collect(),
-                )),
-            }
-            for (why, ids) in failed {
-                eprintln!(
-                    "warning: overrides not included for {}: the data directory could not be opened ({e}), \
-                     and the running server could not be asked: {why}",
-                    ids.join(", ")
-                );
-            }
+            let ids: Vec<&str> = chosen.iter().map(|s| s.id.as_str()).collect();
+            overrides = rt.block_on(ask_running_server(&settings, &ids, e));
         }
     }
     let overrides_of = |id: &str| overrides.get(id).cloned().unwrap_or_default();
@@ -331,6 +294,44 @@ fn oncall(
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The overrides of schedules `ids`, from the server that holds the data
+/// directory (it could not be opened: `why`). Warns, once per reason, about
+/// the schedules it cannot get, which then show no overrides.
+async fn ask_running_server<'a>(
+    settings: &Settings,
+    ids: &[&'a str],
+    why: &tocsin::store::StoreError,
+) -> HashMap<String, Vec<Override>> {
+    let mut got = HashMap::new();
+    let mut failed: Vec<(String, Vec<&'a str>)> = vec![];
+    let mut fail = |reason: String, id: &'a str| {
+        if let Some((_, ids)) = failed.iter_mut().find(|(r, _)| *r == reason) {
+            ids.push(id);
+        } else {
+            failed.push((reason, vec![id]));
+        }
+    };
+    // One budget for all of them: a hung server must not cost 5 s each.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    for id in ids {
+        match tokio::time::timeout_at(deadline, overrides_from_server(settings, id)).await {
+            Ok(Ok(list)) => {
+                got.insert(id.to_string(), list);
+            }
+            Ok(Err(reason)) => fail(reason, id),
+            Err(_) => fail(format!("no answer from {} within 5 s", settings.listen), id),
+        }
+    }
+    for (reason, ids) in failed {
+        eprintln!(
+            "warning: overrides not included for {}: the data directory could not be opened ({why}), \
+             and the running server could not be asked: {reason}",
+            ids.join(", ")
+        );
+    }
+    got
 }
 
 /// Asks the server running on this data directory for a schedule's
