@@ -173,13 +173,9 @@ impl OutboxWorker {
                             // A courtesy: it must not hold the lane past its next call.
                             let limit = (at - now).clamp(NOTICE_MIN_TIME, CALL_TIMEOUT);
                             inflight.spawn(async move {
-                                let r =
-                                    tokio::time::timeout(limit, ctx.notice(&name, &latest, &ids))
-                                        .await
-                                        .unwrap_or_else(|_| {
-                                            Err(Failure::Transient("no answer in time".into()))
-                                        })
-                                        .map(|()| Instant::now());
+                                let r = within(limit, ctx.notice(&name, &latest, &ids))
+                                    .await
+                                    .map(|()| Instant::now());
                                 let _ = tx.send((name, Job::Notice(ids), r));
                             });
                             continue;
@@ -197,11 +193,7 @@ impl OutboxWorker {
                 if let Some(ids) = storm(lane).filter(|_| !self.interval.is_zero()) {
                     let (ctx, tx, name) = (ctx.clone(), done_tx.clone(), name.clone());
                     inflight.spawn(async move {
-                        let r = tokio::time::timeout(CALL_TIMEOUT, ctx.digest(&name, &ids))
-                            .await
-                            .unwrap_or_else(|_| {
-                                Err(Failure::Transient("no answer in time".into()))
-                            });
+                        let r = within(CALL_TIMEOUT, ctx.digest(&name, &ids)).await;
                         let (ts, r) = match r {
                             Ok(ts) => (ts, Ok(Instant::now())),
                             Err(e) => (None, Err(e)),
@@ -214,9 +206,7 @@ impl OutboxWorker {
                 let was_suspect = suspect.remove(&seq);
                 inflight.spawn(async move {
                     // A hung connection must not hold the lane forever.
-                    let r = tokio::time::timeout(CALL_TIMEOUT, ctx.deliver(seq, was_suspect))
-                        .await
-                        .unwrap_or_else(|_| Err(Failure::Transient("no answer in time".into())));
+                    let r = within(CALL_TIMEOUT, ctx.deliver(seq, was_suspect)).await;
                     let _ = tx.send((name, Job::Row(seq), r));
                 });
             }
@@ -519,6 +509,16 @@ fn settle_notice(lane: &mut Lane, name: &str, ids: Vec<u64>, result: Result<Inst
         }
     }
     lane.noticed.extend(ids);
+}
+
+/// `work`, or a transient failure if it takes longer than `limit`.
+async fn within<T>(
+    limit: Duration,
+    work: impl std::future::Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    tokio::time::timeout(limit, work)
+        .await
+        .unwrap_or_else(|_| Err(Failure::Transient("no answer in time".into())))
 }
 
 /// Capped exponential backoff: 250 ms, 500 ms, 1 s, … 30 s.
