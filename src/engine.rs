@@ -14,6 +14,7 @@ use crate::escalation::{resolve_targets, Step};
 use crate::incident::{Held, Incident, State};
 use crate::notify;
 use crate::schedule::{on_call_at, shifts, working, Override};
+use crate::slack::mrkdwn;
 use crate::slack::render::{self, Handoff};
 use crate::store::{update_lane, Outbound, StoreError};
 use chrono::{DateTime, Duration, Utc};
@@ -225,7 +226,8 @@ pub fn plan_step(
         if let Some(channel) = &inc.alert_channel {
             let text = format!(
                 ":alarm_clock: The snooze on #{} {} is over and it is not resolved: paging again.",
-                inc.id, inc.alert.summary
+                inc.id,
+                mrkdwn::text(&inc.alert.summary)
             );
             ops.push((
                 channel.clone(),

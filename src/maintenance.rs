@@ -5,6 +5,7 @@
 //! survive restarts and are never repeated.
 
 use crate::app::Core;
+use crate::slack::mrkdwn;
 use crate::slack::render::slack_date;
 use crate::store::{Outbound, StoreError, Window};
 use chrono::{DateTime, Utc};
@@ -103,11 +104,11 @@ pub async fn announce(
                 let reason = w
                     .reason
                     .as_ref()
-                    .map(|r| format!(" Reason: {r}."))
+                    .map(|r| format!(" Reason: {}.", mrkdwn::text(r)))
                     .unwrap_or_default();
                 let by =
                     w.by.as_ref()
-                        .map(|u| format!(" Started by <@{u}>."))
+                        .map(|u| format!(" Started by {}.", mrkdwn::user(u)))
                         .unwrap_or_default();
                 notices.push(format!(
                     ":construction: Maintenance on *{name}* until {}: alerts are recorded and nobody is paged.{reason}{by}",

@@ -5,6 +5,7 @@ use super::oncall::{find_user, parse_user, UserRef};
 use super::{spec, Invocation};
 use crate::app::Core;
 use crate::incident::{Actor, Transition};
+use crate::slack::mrkdwn;
 use crate::slack::render::{actor_mention, no_change, slack_date};
 use crate::store::{Changed, Outbound};
 use crate::warroom::Role;
@@ -312,7 +313,7 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
         (id, Ok(Changed::Applied { incident, .. })) => {
             format!(
                 "#{id} *{}* is now {}.",
-                incident.alert.summary,
+                mrkdwn::text(&incident.alert.summary),
                 incident.state.as_str()
             )
         }
@@ -396,7 +397,7 @@ fn list(core: &Core) -> String {
                 out.push_str(&format!(
                     "• #{} {} — {} ({} {}, {} alert{}), opened {}{room}\n",
                     i.id,
-                    i.alert.summary,
+                    mrkdwn::text(&i.alert.summary),
                     state,
                     i.sev().as_str(),
                     i.alert.severity.as_str(),

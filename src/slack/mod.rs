@@ -6,6 +6,7 @@ pub mod api;
 pub mod deliver;
 pub mod inbound;
 pub mod manifest;
+pub mod mrkdwn;
 pub mod render;
 mod room;
 pub mod socket;

@@ -1,9 +1,10 @@
 //! Renders messages from `templates/` into Block Kit, the only place message layout lives.
 
+use super::mrkdwn;
 use crate::config::Config;
 use crate::incident::{Actor, Incident, NoChange, Stamp, State};
 use chrono::{DateTime, Utc};
-use minijinja::{context, Environment};
+use minijinja::{context, AutoEscape, Environment};
 use slack_morphism::prelude::SlackBlock;
 use std::sync::OnceLock;
 
@@ -22,6 +23,8 @@ const VOICE_PAGE: &str = include_str!("../../templates/voice.page.xml.j2");
 const VOICE: &str = include_str!("../../templates/voice.xml.j2");
 
 mod room;
+#[cfg(test)]
+mod safety_tests;
 pub use room::{
     declare_view, nudge, postmortem, role_change, room_resolved, room_summary, severity_change,
     status_update, timeline,
@@ -78,7 +81,28 @@ fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        // TwiML is XML: escape as XML, not as HTML (which would turn `/` into `&#x2f;`).
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".xml") {
+                AutoEscape::Custom("xml")
+            } else {
+                AutoEscape::None
+            }
+        });
+        env.set_formatter(|out, state, value| {
+            if state.auto_escape() != AutoEscape::Custom("xml") || value.is_safe() {
+                return minijinja::escape_formatter(out, state, value);
+            }
+            if value.is_none() || value.is_undefined() {
+                return Ok(());
+            }
+            out.write_str(&xml_escape(&value.to_string())).map_err(|e| {
+                minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
+            })
+        });
         env.add_filter("clip", clip);
+        // For `plain_text` objects: context values arrive mrkdwn-escaped.
+        env.add_filter("plain", |s: String| mrkdwn::plain(&s));
         env.add_function("mins", |s: Option<f64>| {
             s.map_or("–".to_string(), |v| format!("{:.1} min", v / 60.0))
         });
@@ -100,6 +124,24 @@ fn env() -> &'static Environment<'static> {
     })
 }
 
+/// XML's five predefined entities; every other character is written as is.
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // Not allowed in XML 1.0 at all.
+            c if c < ' ' && !matches!(c, '\n' | '\t' | '\r') => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Cuts `s` to at most `max` characters, marking the cut; Block Kit rejects longer fields.
 fn clip(s: String, max: usize) -> String {
     if s.chars().count() <= max {
@@ -113,13 +155,13 @@ fn clip(s: String, max: usize) -> String {
 /// `<@U123>` for people, the tool's name for integrations.
 pub fn actor_mention(a: &Actor) -> String {
     match a {
-        Actor::Slack { user_id } => format!("<@{user_id}>"),
-        Actor::Integration { client: Some(c) } => format!("{c} (via integration)"),
+        Actor::Slack { user_id } => mrkdwn::user(user_id),
+        Actor::Integration { client: Some(c) } => format!("{} (via integration)", mrkdwn::text(c)),
         Actor::Integration { client: None } => "the monitoring integration".to_string(),
         Actor::Phone {
             slack_id: Some(s), ..
-        } => format!("<@{s}> (by phone)"),
-        Actor::Phone { user, .. } => format!("{user} (by phone)"),
+        } => format!("{} (by phone)", mrkdwn::user(s)),
+        Actor::Phone { user, .. } => format!("{} (by phone)", mrkdwn::text(user)),
     }
 }
 
@@ -203,10 +245,18 @@ fn buttons(inc: &Incident) -> Vec<minijinja::Value> {
     out
 }
 
+/// The service's name, escaped for mrkdwn like every name tocsin did not write.
 fn service_name(inc: &Incident, config: &Config) -> String {
-    config
-        .service(&inc.service_id)
-        .map_or(inc.service_id.clone(), |s| s.name.clone())
+    mrkdwn::text(
+        config
+            .service(&inc.service_id)
+            .map_or(&inc.service_id, |s| &s.name),
+    )
+}
+
+/// The alert's title, escaped for mrkdwn (`| plain` undoes it in headers).
+fn title(inc: &Incident) -> String {
+    mrkdwn::text(&inc.alert.summary)
 }
 
 /// (label, emoji) of the incident's state.
@@ -218,17 +268,20 @@ fn state_label(inc: &Incident) -> (&'static str, &'static str) {
     }
 }
 
-/// The alert's links, and the sending tool's page for it.
-fn links(inc: &Incident) -> Vec<minijinja::Value> {
-    let mut out: Vec<minijinja::Value> = inc
+/// The alert's links, and the sending tool's page for it, as finished
+/// mrkdwn: a link only where the URL is safe, else the label alone.
+fn links(inc: &Incident) -> Vec<String> {
+    let mut out: Vec<String> = inc
         .alert
         .links
         .iter()
-        .map(|l| context! { href => l.href.clone(), text => l.text.clone() })
+        .map(|l| mrkdwn::link(&l.href, l.text.as_deref().unwrap_or("Details")))
         .collect();
     if let Some(url) = &inc.alert.client_url {
-        let text = inc.alert.client.clone().unwrap_or_else(|| "Details".into());
-        out.push(context! { href => url.clone(), text => text });
+        out.push(mrkdwn::link(
+            url,
+            inc.alert.client.as_deref().unwrap_or("Details"),
+        ));
     }
     out
 }
@@ -247,14 +300,14 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
     }
     let ctx = context! {
         id => inc.id,
-        title => inc.alert.summary.clone(),
+        title => title(inc),
         service => service,
         severity => inc.alert.severity.as_str(),
         sev => inc.sev().as_str(),
         room => inc.room_channel(),
-        room_failed => inc.coord.room.as_ref().and_then(|r| r.failed.clone()),
-        commander => inc.coord.commander.as_ref().map(|c| format!("<@{c}>")),
-        source => inc.alert.source.clone(),
+        room_failed => inc.coord.room.as_ref().and_then(|r| r.failed.as_deref()).map(mrkdwn::text),
+        commander => inc.coord.commander.as_deref().map(mrkdwn::user),
+        source => mrkdwn::text(&inc.alert.source),
         alert_count => inc.alert_count,
         opened => slack_date(inc.created_at),
         state => inc.state.as_str(),
@@ -281,15 +334,14 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
 /// "deploy api v1.2.3 (ci), 12 min before": a change, timed from the incident's start.
 fn change_line(c: &crate::incident::Change, opened: DateTime<Utc>) -> String {
     let minutes = (opened - c.at).num_minutes().max(0);
-    let what = c.summary.replace(['<', '>', '|'], " ");
     let what = match &c.link {
-        Some(l) => format!("<{}|{what}>", l.href),
-        None => what,
+        Some(l) => mrkdwn::link(&l.href, &c.summary),
+        None => mrkdwn::text(&c.summary),
     };
     let source = c
         .source
         .as_ref()
-        .map(|s| format!(" ({s})"))
+        .map(|s| format!(" ({})", mrkdwn::text(s)))
         .unwrap_or_default();
     format!("{what}{source}, {minutes} min before")
 }
@@ -306,10 +358,9 @@ fn alert_lines(inc: &Incident) -> Vec<String> {
         .take(ALERT_LINES)
         .map(|a| {
             let mark = if a.firing { "🔴" } else { "✅" };
-            let text = a.summary.replace(['<', '>', '|'], " ");
             match &a.link {
-                Some(l) => format!("{mark} <{l}|{text}>"),
-                None => format!("{mark} {text}"),
+                Some(l) => format!("{mark} {}", mrkdwn::link(l, &a.summary)),
+                None => format!("{mark} {}", mrkdwn::text(&a.summary)),
             }
         })
         .collect()
@@ -323,7 +374,8 @@ fn call_lines(inc: &Incident, config: &Config) -> Vec<String> {
     };
     let mut out = vec![format!(
         ":telephone_receiver: Call from {} to {}",
-        c.caller, c.route
+        mrkdwn::text(&c.caller),
+        mrkdwn::text(&c.route)
     )];
     for a in &c.attempts {
         let who = mention_user(config, &a.user);
@@ -337,7 +389,7 @@ fn call_lines(inc: &Incident, config: &Config) -> Vec<String> {
             }
             (status, _) => format!(
                 "{who}: {} after {} s",
-                status.replace('-', " "),
+                mrkdwn::text(&status.replace('-', " ")),
                 a.rang_seconds
             ),
         });
@@ -346,9 +398,13 @@ fn call_lines(inc: &Incident, config: &Config) -> Vec<String> {
         out.push("The caller hung up before anyone answered.".into());
     }
     if let Some(v) = &c.voicemail {
-        out.push(format!("<{}|Voicemail> ({} s)", v.recording_url, v.seconds));
+        out.push(format!(
+            "{} ({} s)",
+            mrkdwn::link(&v.recording_url, "Voicemail"),
+            v.seconds
+        ));
         if let Some(t) = &v.transcription {
-            out.push(format!("> {t}"));
+            out.push(format!("> {}", mrkdwn::text(t)));
         }
     }
     out
@@ -365,7 +421,7 @@ pub fn nobody_responded(inc: &Incident, config: &Config) -> Result<String, Rende
         }
     }
     let rounds = inc.escalation.as_ref().map_or(1, |e| e.policy.repeat + 1);
-    let ctx = context! { id => inc.id, title => inc.alert.summary.clone(), service => service, paged => paged, rounds => rounds };
+    let ctx = context! { id => inc.id, title => title(inc), service => service, paged => paged, rounds => rounds };
     env()
         .get_template("escalation.nobody")
         .and_then(|t| t.render(&ctx))
@@ -373,12 +429,28 @@ pub fn nobody_responded(inc: &Incident, config: &Config) -> Result<String, Rende
         .map_err(|e| RenderError::Template("escalation.nobody", e))
 }
 
+/// Where a short page is read: Slack's mrkdwn escapes external text; an SMS
+/// shows it as typed, and TwiML templates escape it as XML themselves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Medium {
+    Slack,
+    Plain,
+}
+
 /// The fields every short page (SMS, reminder, phone call) speaks of.
-fn page_context(inc: &Incident, config: &Config) -> minijinja::Value {
-    let service = service_name(inc, config);
+fn page_context(inc: &Incident, config: &Config, medium: Medium) -> minijinja::Value {
+    let (title, service) = match medium {
+        Medium::Slack => (title(inc), service_name(inc, config)),
+        Medium::Plain => (
+            inc.alert.summary.clone(),
+            config
+                .service(&inc.service_id)
+                .map_or(inc.service_id.clone(), |s| s.name.clone()),
+        ),
+    };
     context! {
         id => inc.id,
-        title => inc.alert.summary.clone(),
+        title => title,
         severity => inc.alert.severity.as_str(),
         service => service,
         paged => slack_date(inc.paged.last().map_or(inc.created_at, |p| p.at)),
@@ -411,7 +483,10 @@ pub fn report(
 
 /// Several new incidents named in one message, during an alert storm.
 pub fn storm_digest(incidents: &[Incident], config: &Config) -> Result<String, RenderError> {
-    let items: Vec<minijinja::Value> = incidents.iter().map(|i| page_context(i, config)).collect();
+    let items: Vec<minijinja::Value> = incidents
+        .iter()
+        .map(|i| page_context(i, config, Medium::Slack))
+        .collect();
     render_page("storm.digest", context! { incidents => items })
 }
 
@@ -468,17 +543,17 @@ pub fn storm_banner(
 
 /// The SMS that pages someone about `inc`.
 pub fn page_sms(inc: &Incident, config: &Config) -> Result<String, RenderError> {
-    render_page("page.sms", page_context(inc, config))
+    render_page("page.sms", page_context(inc, config, Medium::Plain))
 }
 
 /// A later Slack nudge about `inc`, from a person's notification rules.
 pub fn page_reminder(inc: &Incident, config: &Config) -> Result<String, RenderError> {
-    render_page("page.reminder", page_context(inc, config))
+    render_page("page.reminder", page_context(inc, config, Medium::Slack))
 }
 
 /// TwiML that reads `inc` to the callee and sends a key press to `ack_url`.
 pub fn voice_page(inc: &Incident, config: &Config, ack_url: &str) -> Result<String, RenderError> {
-    let ctx = context! { ack_url => ack_url, ..page_context(inc, config) };
+    let ctx = context! { ack_url => ack_url, ..page_context(inc, config, Medium::Plain) };
     render_page("voice.page.xml", ctx)
 }
 
@@ -492,9 +567,9 @@ pub fn mention_user(config: &Config, user: &str) -> String {
     match config.user(user) {
         Some(crate::config::User {
             slack_id: Some(s), ..
-        }) => format!("<@{s}>"),
-        Some(u) => u.name.clone(),
-        None => user.to_string(),
+        }) => mrkdwn::user(s),
+        Some(u) => mrkdwn::text(&u.name),
+        None => mrkdwn::text(user),
     }
 }
 
@@ -509,7 +584,7 @@ pub struct Handoff<'a> {
 /// (DM to the incoming person, note for the team channel).
 pub fn handoff(h: &Handoff<'_>) -> Result<(String, String), RenderError> {
     let ctx = context! {
-        schedule => h.schedule,
+        schedule => mrkdwn::text(h.schedule),
         incoming => h.incoming.clone(),
         outgoing => h.outgoing.clone(),
         until => slack_date(h.until),
@@ -536,7 +611,7 @@ pub struct SwapAsk<'a> {
 pub fn swap_request(a: &SwapAsk<'_>) -> Result<Rendered, RenderError> {
     let ctx = context! {
         id => a.id,
-        schedule => a.schedule,
+        schedule => mrkdwn::text(a.schedule),
         requester => a.requester.clone(),
         mine_from => slack_date(a.mine.0),
         mine_to => slack_date(a.mine.1),
@@ -649,7 +724,9 @@ mod tests {
         let r = incident(&inc, &Config::default()).unwrap();
         let header = r.blocks_json[0]["text"]["text"].as_str().unwrap();
         assert!(header.chars().count() <= 150, "{}", header.chars().count());
-        assert!(r.text.contains("<script>"));
+        // The fallback is mrkdwn: escaped. The header is plain_text: as typed.
+        assert!(r.text.contains("&lt;script&gt;"));
+        assert!(header.contains("<script>"));
     }
 
     #[test]

@@ -292,7 +292,10 @@ impl Core {
     /// the service's policy), then given its level, description and channel.
     pub async fn declare(&self, d: &Declaration) -> Result<Result<Incident, String>, IngestError> {
         let Some(service) = self.config.service(&d.service) else {
-            return Ok(Err(format!("There is no service `{}`.", d.service)));
+            return Ok(Err(format!(
+                "There is no service `{}`.",
+                crate::slack::mrkdwn::text(&d.service)
+            )));
         };
         let dedup_key = format!("declared:{}", d.key);
         // Slack retried the submission: it is the same incident, not a repeat alert.

@@ -187,6 +187,14 @@ pub enum EntryKind {
     Snooze,
 }
 
+impl EntryKind {
+    /// Entries whose text people wrote (a note, a pinned message, an update),
+    /// as opposed to the lines tocsin writes itself.
+    pub fn by_people(self) -> bool {
+        matches!(self, EntryKind::Note | EntryKind::Pin | EntryKind::Update)
+    }
+}
+
 /// The two roles people give in an incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {

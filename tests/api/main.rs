@@ -10,6 +10,7 @@ mod fake_twilio;
 mod grouping;
 mod ingest;
 mod maintenance;
+mod mrkdwn;
 mod oncall;
 mod outbox;
 mod report;

@@ -2,7 +2,8 @@
 //! announcements, the timeline, the resolve summary, the postmortem and the
 //! declare modal, all from `templates/`.
 
-use super::{actor_mention, clip, env, links, mention_user, render, render_page, service_name};
+use super::{actor_mention, clip, env, links, mention_user, mrkdwn, render, render_page};
+use super::{service_name, title};
 use super::{slack_date, stamp, state_label};
 use super::{RenderError, Rendered};
 use crate::config::Config;
@@ -41,7 +42,7 @@ pub(crate) fn span(d: Duration) -> String {
 /// A person by Slack id: a mention in Slack, their configured name in files.
 fn person(config: &Config, slack_id: &str, slack: bool) -> String {
     if slack {
-        return format!("<@{slack_id}>");
+        return mrkdwn::user(slack_id);
     }
     config
         .users
@@ -73,14 +74,13 @@ fn when(at: DateTime<Utc>, slack: bool) -> String {
 /// Everything that happened, oldest first: the incident's own changes and
 /// the entries people added, each with its time and author.
 fn timeline_lines(inc: &Incident, config: &Config, slack: bool) -> Vec<String> {
-    let mut items: Vec<(DateTime<Utc>, String)> = vec![(
-        inc.created_at,
-        format!(
-            "Opened: {} (from {})",
-            inc.alert.summary.replace(['<', '>'], " "),
-            inc.alert.client.as_deref().unwrap_or(&inc.alert.source)
-        ),
-    )];
+    let from = inc.alert.client.as_deref().unwrap_or(&inc.alert.source);
+    let opened = if slack {
+        format!("Opened: {} (from {})", title(inc), mrkdwn::text(from))
+    } else {
+        format!("Opened: {} (from {from})", inc.alert.summary)
+    };
+    let mut items: Vec<(DateTime<Utc>, String)> = vec![(inc.created_at, opened)];
     // People's entries before the incident's own changes made at the same
     // instant: a severity raise or a snooze ending comes before the page it causes.
     for e in &inc.coord.timeline {
@@ -96,14 +96,12 @@ fn timeline_lines(inc: &Incident, config: &Config, slack: bool) -> Vec<String> {
         let by = e.by.as_deref().map_or(String::new(), |b| {
             format!(" — {}", person(config, b, slack))
         });
-        let text = if slack {
-            e.text.clone()
-        } else {
+        let text = match (slack, e.kind.by_people()) {
+            // What people wrote never pings or links, however it was written.
+            (true, true) => mrkdwn::text(&e.text),
+            (true, false) => e.text.clone(),
             // Slack's own markup means nothing in a file.
-            e.text
-                .replace("<@", "@")
-                .replace("<#", "#")
-                .replace('>', "")
+            (false, _) => plain(&e.text),
         };
         items.push((e.at, format!("{label}: {text}{by}")));
     }
@@ -172,7 +170,7 @@ fn responders(inc: &Incident, config: &Config, slack: bool) -> Vec<String> {
 
 fn update_ctx(e: &Entry, config: &Config) -> minijinja::Value {
     context! {
-        text => e.text.clone(),
+        text => mrkdwn::text(&e.text),
         by => e.by.as_deref().map_or("someone".to_string(), |b| person(config, b, true)),
         at => slack_date(e.at),
     }
@@ -183,19 +181,19 @@ pub fn room_summary(inc: &Incident, config: &Config) -> Result<Rendered, RenderE
     let (state_label, state_emoji) = state_label(inc);
     let ctx = context! {
         id => inc.id,
-        title => inc.alert.summary.clone(),
+        title => title(inc),
         sev => inc.sev().as_str(),
         service => service_name(inc, config),
         state_label => state_label,
         state_emoji => state_emoji,
-        commander => inc.coord.commander.as_ref().map(|c| format!("<@{c}>")),
-        comms => inc.coord.comms.as_ref().map(|c| format!("<@{c}>")),
+        commander => inc.coord.commander.as_deref().map(mrkdwn::user),
+        comms => inc.coord.comms.as_deref().map(mrkdwn::user),
         started => slack_date(inc.created_at),
         acknowledged => stamp(&inc.acknowledged),
         resolved => stamp(&inc.resolved),
         duration => inc.resolved.as_ref().map(|r| span(r.at - inc.created_at)),
         alert_count => inc.alert_count,
-        description => inc.coord.description.clone(),
+        description => inc.coord.description.as_deref().map(mrkdwn::text),
         latest => inc.latest_update().map(|e| update_ctx(e, config)),
         links => links(inc),
     };
@@ -210,7 +208,7 @@ pub fn status_update(
 ) -> Result<Rendered, RenderError> {
     let ctx = context! {
         id => inc.id,
-        title => inc.alert.summary.clone(),
+        title => title(inc),
         sev => inc.sev().as_str(),
         state_label => state_label(inc).0,
         room => inc.room_channel(),
@@ -229,7 +227,7 @@ fn resolved_ctx(inc: &Incident, config: &Config) -> minijinja::Value {
         .and_then(|r| r.archive_at);
     context! {
         id => inc.id,
-        title => inc.alert.summary.clone(),
+        title => title(inc),
         sev => inc.sev().as_str(),
         service => service_name(inc, config),
         duration => span(end - inc.created_at),
@@ -262,8 +260,8 @@ pub fn severity_change(
 ) -> Result<String, RenderError> {
     let ctx = context! {
         id => inc.id,
-        title => inc.alert.summary.clone(),
-        by => format!("<@{by}>"),
+        title => title(inc),
+        by => mrkdwn::user(by),
         before => before.as_str(),
         after => inc.sev().as_str(),
         raised => inc.sev() < before,
@@ -276,10 +274,10 @@ pub fn severity_change(
 pub fn role_change(inc: &Incident, role: &str, who: &str, by: &str) -> Result<String, RenderError> {
     let ctx = context! {
         id => inc.id,
-        title => inc.alert.summary.clone(),
+        title => title(inc),
         role => role,
-        who => format!("<@{who}>"),
-        by => format!("<@{by}>"),
+        who => mrkdwn::user(who),
+        by => mrkdwn::user(by),
     };
     render_page("room.role", ctx)
 }
@@ -289,9 +287,9 @@ pub fn nudge(inc: &Incident, now: DateTime<Utc>) -> Result<String, RenderError> 
     let since = inc.latest_update().map_or(inc.created_at, |e| e.at);
     let ctx = context! {
         id => inc.id,
-        title => inc.alert.summary.clone(),
+        title => title(inc),
         sev => inc.sev().as_str(),
-        commander => inc.coord.commander.as_ref().map(|c| format!("<@{c}>")),
+        commander => inc.coord.commander.as_deref().map(mrkdwn::user),
         since => span(now - since),
         room => inc.room_channel(),
     };
@@ -302,7 +300,7 @@ pub fn nudge(inc: &Incident, now: DateTime<Utc>) -> Result<String, RenderError> 
 pub fn timeline(inc: &Incident, config: &Config) -> Result<String, RenderError> {
     let ctx = context! {
         id => inc.id,
-        title => inc.alert.summary.clone(),
+        title => title(inc),
         sev => inc.sev().as_str(),
         state_label => state_label(inc).0,
         timeline => timeline_lines(inc, config, true),
@@ -329,7 +327,7 @@ pub fn postmortem(inc: &Incident, config: &Config) -> Result<String, RenderError
         id => inc.id,
         title => inc.alert.summary.clone(),
         sev => inc.sev().as_str(),
-        service => service_name(inc, config),
+        service => config.service(&inc.service_id).map_or(inc.service_id.clone(), |s| s.name.clone()),
         started => when(inc.created_at, false),
         acknowledged => inc.acknowledged.as_ref().map(|a| format!("{} by {}", when(a.at, false), actor(config, &a.by, false))),
         resolved_at => when(end, false),

@@ -1,0 +1,274 @@
+//! Property: text from outside never adds Slack markup to anything rendered.
+//!
+//! Every field an alert, a webhook or a person can fill is set to hostile
+//! text, and every Slack renderer runs over the incident. The markup tokens
+//! that ping or link (`<!`, `<@`, `<#`, `<http`, `<mailto`) must be exactly
+//! those of the same incident with every such field set to a harmless `x`:
+//! the ones tocsin put there itself.
+
+use super::*;
+use crate::incident::tests::sample;
+use crate::incident::{Attempt, CallLog, Change, Link, Page, Stamp, SubAlert, Voicemail};
+use crate::warroom::{Entry, EntryKind, Sev};
+use chrono::TimeZone;
+use proptest::prelude::*;
+
+const TOKENS: &[&str] = &["<!", "<@", "<#", "<http", "<mailto"];
+
+/// Hostile text: the fragments that ping and link, mixed with anything else.
+fn hostile() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("<!channel>".to_string()),
+        Just("<!here|here>".to_string()),
+        Just("<!subteam^S123>".to_string()),
+        Just("<@U0EVIL>".to_string()),
+        Just("<#C0EVIL>".to_string()),
+        Just("<https://evil.example/|Click to ack>".to_string()),
+        Just("<mailto:x@evil.example|mail>".to_string()),
+        Just("&lt;!channel&gt;".to_string()),
+        Just("\u{0}\u{1b}\r".to_string()),
+        "[<>&|!@#:/ a-z]{0,12}",
+        "\\PC{0,8}",
+    ];
+    prop::collection::vec(piece, 1..6).prop_map(|v| v.concat())
+}
+
+/// A URL tocsin must refuse to link: a bad scheme, or a character that
+/// would end the link token and start another.
+fn hostile_url() -> impl Strategy<Value = String> {
+    (
+        prop_oneof![
+            Just("https://ok.example/"),
+            Just("javascript:"),
+            Just("data:"),
+            Just("")
+        ],
+        hostile(),
+        prop_oneof![Just("|"), Just(">"), Just("<"), Just(" ")],
+    )
+        .prop_map(|(scheme, rest, bad)| format!("{scheme}{bad}{rest}"))
+}
+
+/// The incident with every outside field filled from `t` (texts) and `u` (URLs).
+fn incident_with(t: &[String], u: &[String]) -> Incident {
+    let at = Utc.with_ymd_and_hms(2026, 3, 29, 0, 30, 0).unwrap();
+    let mut inc = sample(4);
+    inc.alert.summary = t[0].clone();
+    inc.alert.source = t[1].clone();
+    inc.alert.client = Some(t[2].clone());
+    inc.alert.client_url = Some(u[0].clone());
+    inc.alert.links = vec![
+        Link {
+            href: u[1].clone(),
+            text: Some(t[3].clone()),
+        },
+        // A good link keeps working, with a hostile label made inert.
+        Link {
+            href: "https://runbooks.example/db?a=1&b=2".into(),
+            text: Some(t[4].clone()),
+        },
+    ];
+    inc.alerts = vec![SubAlert {
+        key: "k".into(),
+        summary: t[5].clone(),
+        firing: true,
+        link: Some(u[2].clone()),
+        since: at,
+    }];
+    inc.changes = vec![Change {
+        summary: t[6].clone(),
+        source: Some(t[7].clone()),
+        at,
+        link: Some(Link {
+            href: u[3].clone(),
+            text: None,
+        }),
+    }];
+    inc.call = Some(CallLog {
+        sid: "CA1".into(),
+        caller: t[8].clone(),
+        route: t[9].clone(),
+        queue: vec![],
+        attempts: vec![Attempt {
+            user: "alice".into(),
+            status: t[10].clone(),
+            rang_seconds: 3,
+            talk_seconds: None,
+        }],
+        ringing_since: None,
+        answered_by: None,
+        caller_hung_up: false,
+        voicemail: Some(Voicemail {
+            recording_url: u[4].clone(),
+            seconds: 9,
+            transcription: Some(t[11].clone()),
+        }),
+    });
+    inc.acknowledged = Some(Stamp {
+        by: Actor::Integration {
+            client: Some(t[12].clone()),
+        },
+        at,
+    });
+    inc.state = State::Acknowledged;
+    inc.paged = vec![Page {
+        user: "alice".into(),
+        at,
+        level: Some(0),
+    }];
+    inc.coord.description = Some(t[13].clone());
+    inc.coord.commander = Some("U0ALICE".into());
+    inc.coord.timeline = [EntryKind::Note, EntryKind::Pin, EntryKind::Update]
+        .into_iter()
+        .enumerate()
+        .map(|(n, kind)| Entry {
+            at,
+            by: Some("U0ALICE".into()),
+            kind,
+            text: t[14 + n].clone(),
+        })
+        .collect();
+    inc
+}
+
+/// Block Kit with the text of `plain_text` objects left out: Slack shows
+/// those as typed (headers, buttons) and never parses markup in them.
+fn parsed_parts(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) if m.get("type") == Some(&Value::from("plain_text")) => Value::Null,
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| (k.clone(), parsed_parts(v)))
+            .collect(),
+        Value::Array(a) => a.iter().map(parsed_parts).collect(),
+        other => other.clone(),
+    }
+}
+
+/// Everything each Slack renderer produces for `inc` that Slack parses as
+/// mrkdwn, as one string.
+fn rendered(inc: &Incident, config: &Config) -> String {
+    let mut out = vec![];
+    let mut add = |r: Rendered| {
+        out.push(r.text);
+        out.push(parsed_parts(&r.blocks_json).to_string());
+    };
+    add(incident(inc, config).unwrap());
+    add(room_summary(inc, config).unwrap());
+    add(room_resolved(inc, config).unwrap());
+    let update = inc.coord.timeline.last().unwrap();
+    add(status_update(inc, config, update).unwrap());
+    out.push(nobody_responded(inc, config).unwrap());
+    out.push(storm_digest(std::slice::from_ref(inc), config).unwrap());
+    out.push(page_reminder(inc, config).unwrap());
+    out.push(timeline(inc, config).unwrap());
+    out.push(nudge(inc, inc.created_at).unwrap());
+    out.push(severity_change(inc, "U0ALICE", Sev::Sev3, false).unwrap());
+    out.push(role_change(inc, "commander", "U0ALICE", "U0ALICE").unwrap());
+    for b in storm_banner(std::slice::from_ref(inc), config, 3).unwrap() {
+        out.push(serde_json::to_string(&b).unwrap());
+    }
+    out.concat()
+}
+
+fn tokens(s: &str) -> Vec<usize> {
+    TOKENS.iter().map(|t| s.matches(t).count()).collect()
+}
+
+fn config() -> Config {
+    Config::parse(
+        "t.toml",
+        r#"
+[[users]]
+id = "alice"
+name = "Alice <!channel>"
+slack_id = "U0ALICE"
+"#,
+    )
+    .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn outside_text_never_pings_or_links(
+        texts in prop::collection::vec(hostile(), 17),
+        urls in prop::collection::vec(hostile_url(), 5),
+    ) {
+        let config = config();
+        let harmless_t = vec!["x".to_string(); texts.len()];
+        let harmless_u = vec!["x".to_string(); urls.len()];
+        let want = tokens(&rendered(&incident_with(&harmless_t, &harmless_u), &config));
+        let got = tokens(&rendered(&incident_with(&texts, &urls), &config));
+        prop_assert_eq!(got, want, "texts {:?} urls {:?}", texts, urls);
+    }
+}
+
+#[test]
+fn the_reported_summary_and_link_are_inert_and_tocsins_own_markup_stays() {
+    let config = config();
+    let mut inc = sample(9);
+    inc.alert.summary = "<!channel> wake up <https://evil.example/|Click to ack>".into();
+    inc.alert.links = vec![
+        Link {
+            href: "https://ok.example/|x> <!channel> <https://evil.example".into(),
+            text: Some("logs".into()),
+        },
+        Link {
+            href: "javascript:alert(1)".into(),
+            text: Some("run".into()),
+        },
+        Link {
+            href: "https://ok.example/dash".into(),
+            text: Some("Dashboard".into()),
+        },
+    ];
+    inc.paged = vec![Page {
+        user: "alice".into(),
+        at: inc.created_at,
+        level: Some(0),
+    }];
+    let r = incident(&inc, &config).unwrap();
+    assert_eq!(
+        r.text.split(" (").next().unwrap(),
+        "[Triggered] #9 &lt;!channel&gt; wake up &lt;https://evil.example/|Click to ack&gt;"
+    );
+    let blocks = parsed_parts(&r.blocks_json).to_string();
+    assert!(!blocks.contains("<!channel"), "{blocks}");
+    assert!(!blocks.contains("javascript:"), "{blocks}");
+    assert!(!blocks.contains("<https://ok.example/|"), "{blocks}");
+    // The good link and the page's mention are tocsin's own, and stay live.
+    assert!(
+        blocks.contains("<https://ok.example/dash|Dashboard>"),
+        "{blocks}"
+    );
+    assert!(blocks.contains("Paging <@U0ALICE>"), "{blocks}");
+    // The header is plain_text: Slack shows it as typed, so it is not escaped.
+    assert_eq!(
+        r.blocks_json[0]["text"]["text"],
+        "🔴 #9 <!channel> wake up <https://evil.example/|Click to ack>"
+    );
+}
+
+#[test]
+fn twiml_is_escaped_as_xml() {
+    let mut inc = sample(3);
+    inc.alert.summary = "disk / full & \"hot\" <now>".into();
+    let xml = voice_page(
+        &inc,
+        &Config::default(),
+        "https://t.example/voice/ack?i=3&u=a",
+    )
+    .unwrap();
+    assert!(
+        xml.contains("disk / full &amp; &quot;hot&quot; &lt;now&gt;"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("action=\"https://t.example/voice/ack?i=3&amp;u=a\""),
+        "{xml}"
+    );
+    assert!(!xml.contains("&#x2f;"), "{xml}");
+    roxmltree::Document::parse(&xml).unwrap();
+}
