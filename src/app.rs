@@ -8,6 +8,7 @@ use crate::ingest::mappings::Mappings;
 use crate::ingest::Ingest;
 use crate::notify;
 use crate::outbox::OutboxWorker;
+use crate::policy::{self, Action, Subject};
 use crate::schedule::{ical, shifts};
 use crate::settings::{Secret, Settings};
 use crate::slack::api::SlackApi;
@@ -42,7 +43,44 @@ pub struct Core {
 }
 
 impl Core {
-    /// Acknowledges or resolves incident `id`, durably; queues the message update.
+    /// Whether the person with Slack id `by` may do `action` to `inc`
+    /// (`policy::may`); `Err` is the reason, for that person.
+    pub fn authorize(&self, by: &str, action: Action, inc: &Incident) -> Result<(), String> {
+        policy::may(
+            &self.config,
+            by,
+            action,
+            &Subject::incident(&self.config, inc),
+        )
+        .map_err(|r| r.to_string())
+    }
+
+    /// Acknowledges or resolves incident `id` for a person in Slack, if the
+    /// policy lets them; `Ok(Err(why))` when it does not (nothing changed).
+    pub async fn act(
+        &self,
+        id: u64,
+        t: Transition,
+        by: &str,
+    ) -> Result<Result<Changed, String>, StoreError> {
+        let action = match t {
+            Transition::Acknowledge => Action::Acknowledge,
+            Transition::Resolve => Action::Resolve,
+        };
+        // The decision rests on the incident's service, which never changes.
+        if let Some(inc) = self.store.incident(id)? {
+            if let Err(why) = self.authorize(by, action, &inc) {
+                return Ok(Err(why));
+            }
+        }
+        let actor = Actor::Slack {
+            user_id: by.to_string(),
+        };
+        self.transition(id, t, actor).await.map(Ok)
+    }
+
+    /// Acknowledges or resolves incident `id`, durably; queues the message
+    /// update. For tools and phones: people in Slack go through [`Core::act`].
     pub async fn transition(
         &self,
         id: u64,
@@ -68,9 +106,14 @@ impl Core {
 
     /// "Escalate": the incident's next escalation step becomes due now.
     /// `Ok(Err(why))` explains to a person why it cannot escalate.
-    pub async fn escalate(&self, id: u64) -> Result<Result<Incident, String>, StoreError> {
+    pub async fn escalate(
+        &self,
+        id: u64,
+        by: &str,
+    ) -> Result<Result<Incident, String>, StoreError> {
         let now = self.clock.now();
         let r = self.store.update_incident(id, now, |inc| {
+            self.authorize(by, Action::Escalate, inc)?;
             if inc.state != State::Triggered {
                 return Err(format!(
                     "#{id} is {}; only a triggered incident escalates.",
@@ -108,6 +151,7 @@ impl Core {
         let now = self.clock.now();
         let until = now + chrono::Duration::minutes(minutes);
         let r = self.store.update_incident(id, now, |inc| {
+            self.authorize(by, Action::Snooze, inc)?;
             let next = inc.snooze(until, now, by)?;
             let ops = vec![(update_lane(inc), Outbound::UpdateIncident { incident: id })];
             Ok((next, ops))
@@ -120,14 +164,17 @@ impl Core {
         Ok(r)
     }
 
-    /// Pages `user` (a config user id) about incident `id` now.
+    /// Pages `user` (a config user id) about incident `id` now, as asked by
+    /// `by` (a Slack id).
     pub async fn assign(
         &self,
         id: u64,
         user: &str,
+        by: &str,
     ) -> Result<Result<Incident, String>, StoreError> {
         let now = self.clock.now();
         let r = self.store.update_incident(id, now, |inc| {
+            self.authorize(by, Action::Assign, inc)?;
             if inc.state == State::Resolved {
                 return Err(format!("#{id} is resolved already."));
             }

@@ -5,6 +5,7 @@ use super::when::parse_range;
 use super::{spec, Invocation};
 use crate::app::Core;
 use crate::config::{Config, Schedule, User};
+use crate::policy;
 use crate::schedule::{ical, load::load, shifts, Override, Shift};
 use crate::slack::render::{self, mention_user as mention, SwapAsk};
 use crate::store::{Outbound, SwapRequest, SwapState};
@@ -264,7 +265,7 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
             user,
             from,
             to,
-        } => set_override(core, inv, asker, &schedule, &user, from, to, tz).await,
+        } => set_override(core, inv, &schedule, &user, from, to, tz).await,
         OncallCommand::Load { team, weeks } => team_load(core, &team, weeks, now),
         OncallCommand::Feed(id) => feed(core, &id).await,
         OncallCommand::Swap {
@@ -476,6 +477,13 @@ async fn maintenance(
     }
 }
 
+/// The team a schedule belongs to (the config guarantees there is one).
+fn team_of<'a>(config: &'a Config, s: &Schedule) -> Result<&'a crate::config::Team, String> {
+    config
+        .team(&s.team)
+        .ok_or_else(|| format!("Schedule `{}` has no team `{}`.", s.id, s.team))
+}
+
 fn schedule<'a>(config: &'a Config, id: &str) -> Result<&'a Schedule, String> {
     config.schedule(id).ok_or_else(|| {
         let known: Vec<&str> = config.schedules.iter().map(|s| s.id.as_str()).collect();
@@ -623,7 +631,6 @@ fn mine(core: &Core, asker: Option<&User>, tz: Tz, now: DateTime<Utc>) -> Result
 async fn set_override(
     core: &Core,
     inv: &Invocation,
-    asker: Option<&User>,
     schedule_id: &str,
     target: &UserRef,
     from: DateTime<Utc>,
@@ -632,19 +639,9 @@ async fn set_override(
 ) -> Result<String, String> {
     let config = &core.config;
     let s = schedule(config, schedule_id)?;
-    let me = asker.ok_or(
-        "Only people in tocsin's configuration can set overrides (no user has your Slack id).",
-    )?;
     let who = known_user(config, target)?;
-    let is_lead = config
-        .team(&s.team)
-        .is_some_and(|t| t.leads.contains(&me.id));
-    if who.id != me.id && !is_lead {
-        return Err(format!(
-            "Only a lead of team `{}` can put someone else on call; you can override `{schedule_id}` with yourself.",
-            s.team
-        ));
-    }
+    let team = team_of(config, s)?;
+    policy::may_override(config, &inv.user_id, team, &who.id).map_err(|r| r.to_string())?;
     let over = Override {
         user: who.id.clone(),
         start: from,
@@ -699,6 +696,8 @@ async fn request_swap(
     if other.id == me.id {
         return Err("Ask someone else: you cannot swap with yourself.".into());
     }
+    policy::may_swap(config, team_of(config, s)?, &me.id, &other.id, trade)
+        .map_err(|r| r.to_string())?;
     let Some(other_slack) = other.slack_id.clone() else {
         return Err(format!(
             "{} has no Slack id in the configuration, so I cannot ask them.",
@@ -795,6 +794,24 @@ pub async fn answer_swap(
             "This request is for {}, not you.",
             mention(config, &req.other)
         )));
+    }
+    // Accepting puts people on call; the configuration may have changed
+    // since the request was made. Declining is always possible.
+    let allowed = if !accept {
+        Ok(())
+    } else {
+        config
+            .schedule(&req.schedule)
+            .ok_or_else(|| format!("Schedule `{}` is no longer configured.", req.schedule))
+            .and_then(|s| team_of(config, s))
+            .and_then(|team| {
+                let trade = req.theirs.is_some();
+                policy::may_swap(config, team, &req.requester, &req.other, trade)
+                    .map_err(|r| r.to_string())
+            })
+    };
+    if let Err(why) = allowed {
+        return Ok(Some(why));
     }
     let span = |(a, b): (DateTime<Utc>, DateTime<Utc>)| {
         format!("{} → {}", render::slack_date(a), render::slack_date(b))

@@ -7,7 +7,7 @@ use super::render::no_change;
 use super::verify::{self, SignatureError};
 use crate::app::Core;
 use crate::commands::{self, Invocation};
-use crate::incident::{Actor, Transition};
+use crate::incident::Transition;
 use crate::store::{Changed, Outbound};
 use crate::warroom::Sev;
 use serde_json::{json, Value};
@@ -245,21 +245,13 @@ async fn apply_click(
         Err(e) => Err(e.to_string()),
     };
     match click {
-        Click::Transition(id, t) => {
-            let actor = Actor::Slack {
-                user_id: user.to_string(),
-            };
-            match core
-                .transition(id, t, actor)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                Changed::Applied { .. } => Ok(None),
-                Changed::Unchanged { incident, why } => Ok(Some(no_change(&incident, why))),
-                Changed::NotFound => Ok(Some(format!("There is no incident #{id}."))),
-            }
-        }
-        Click::Escalate(id) => declined(core.escalate(id).await),
+        Click::Transition(id, t) => match core.act(id, t, user).await.map_err(|e| e.to_string())? {
+            Err(why) => Ok(Some(why)),
+            Ok(Changed::Applied { .. }) => Ok(None),
+            Ok(Changed::Unchanged { incident, why }) => Ok(Some(no_change(&incident, why))),
+            Ok(Changed::NotFound) => Ok(Some(format!("There is no incident #{id}."))),
+        },
+        Click::Escalate(id) => declined(core.escalate(id, user).await),
         Click::Snooze(id, minutes) => declined(core.snooze(id, minutes, user).await),
         Click::OpenRoom(id) => declined(core.open_room(id, user).await),
         Click::KeepRoom(id) => declined(core.keep_room(id, user).await),

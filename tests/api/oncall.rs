@@ -326,7 +326,7 @@ async fn an_override_starting_now_is_announced_to_the_person_it_puts_on() {
 }
 
 /// The swap request DMs the fake received for `channel`: (text, request id).
-fn swap_asks(fake: &FakeSlack, channel: &str) -> Vec<(String, u64)> {
+pub(crate) fn swap_asks(fake: &FakeSlack, channel: &str) -> Vec<(String, u64)> {
     fake.calls("chat.postMessage")
         .into_iter()
         .filter(|c| c.body["channel"] == channel && !c.body["blocks"].is_null())
