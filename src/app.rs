@@ -9,7 +9,7 @@ use crate::ingest::Ingest;
 use crate::notify;
 use crate::outbox::OutboxWorker;
 use crate::policy::{self, Action, Subject};
-use crate::schedule::{ical, shifts};
+use crate::schedule::{ical, shift_start, shifts};
 use crate::settings::{Secret, Settings};
 use crate::slack::api::SlackApi;
 use crate::store::{update_lane, Changed, Outbound, Store, StoreError, CHANGE_RETENTION_DAYS};
@@ -211,12 +211,13 @@ impl Core {
             .map(|o| o.over)
             .collect();
         let now = self.clock.now();
-        let list = shifts(
-            schedule,
-            &overrides,
-            now - chrono::Duration::days(7),
-            now + chrono::Duration::days(90),
-        );
+        let from = now - chrono::Duration::days(7);
+        let mut list = shifts(schedule, &overrides, from, now + chrono::Duration::days(90));
+        // The shift in progress a week ago keeps its real start, and with it
+        // its UID: calendar apps would otherwise re-create it on every fetch.
+        if let Some(first) = list.first_mut() {
+            first.start = shift_start(schedule, &overrides, from);
+        }
         let name = |u: &str| {
             self.config
                 .user(u)

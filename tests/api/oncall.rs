@@ -220,6 +220,68 @@ async fn the_calendar_feed_is_private_and_valid_icalendar() {
     );
 }
 
+/// The feed link `/oncall feed SCHEDULE` hands `user`, as a path and query.
+async fn feed_link(t: &TestApp, user: &str) -> String {
+    let reply = text(
+        &t.slash(
+            "/oncall",
+            "feed platform-primary",
+            user,
+            "http://127.0.0.1:9/r",
+        )
+        .await,
+    );
+    let url = reply.lines().last().unwrap().to_string();
+    url.split_once("/schedules/")
+        .map(|(_, rest)| format!("/schedules/{rest}"))
+        .unwrap()
+}
+
+/// The feed's events as (UID, DTSTART) pairs.
+async fn feed_events(t: &TestApp, link: &str) -> Vec<(String, String)> {
+    let (status, ics) = get_text(&format!("{}{link}", t.base)).await;
+    assert_eq!(status, 200, "{ics}");
+    let cal: icalendar::Calendar = ics.parse().expect("valid iCalendar");
+    cal.components
+        .iter()
+        .filter_map(|c| c.as_event())
+        .map(|e| {
+            let start = e.properties()["DTSTART"].value().to_string();
+            (e.get_uid().unwrap().to_string(), start)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_shift_keeps_its_uid_from_one_fetch_to_the_next() {
+    let clock = wednesday();
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), None, clock.clone()).await;
+    let link = feed_link(&t, "U0ALICE").await;
+    let first = feed_events(&t, &link).await;
+    // A week ago alice was on call, since Monday 16 November 09:00 London.
+    assert_eq!(
+        first[0],
+        (
+            format!(
+                "platform-primary-alice-{}@tocsin",
+                Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0)
+                    .unwrap()
+                    .timestamp()
+            ),
+            "20261116T090000Z".to_string()
+        )
+    );
+    clock.advance(chrono::Duration::hours(26));
+    let later = feed_events(&t, &link).await;
+    for (uid, start) in &first {
+        assert!(
+            later.contains(&(uid.clone(), start.clone())),
+            "{uid} ({start}) changed between fetches: {later:?}"
+        );
+    }
+    assert!(later.len() >= first.len());
+}
+
 /// Waits until the engine has recorded a handoff cursor for the test schedule.
 async fn engine_ready(t: &TestApp) {
     let store = t.app().core().store.clone();
