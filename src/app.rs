@@ -201,7 +201,8 @@ impl Core {
         let Some(schedule) = self.config.schedule(id) else {
             return Ok(None);
         };
-        if !ical::token_matches(&self.store.feed_seed()?, id, token) {
+        let generation = self.store.feed_generation(id)?;
+        if !ical::token_matches(&self.store.feed_seed()?, id, generation, token) {
             return Ok(None);
         }
         let overrides: Vec<_> = self

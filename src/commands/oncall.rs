@@ -38,7 +38,11 @@ pub enum OncallCommand {
         team: String,
         weeks: u32,
     },
-    Feed(String),
+    /// `rotate`: retire the old link and hand out a new one.
+    Feed {
+        schedule: String,
+        rotate: bool,
+    },
     /// `trade`: a two-way swap; otherwise "cover me".
     Swap {
         schedule: String,
@@ -135,8 +139,16 @@ pub fn parse(text: &str, tz: Tz, now: DateTime<Utc>) -> Result<OncallCommand, St
             })
         }
         "feed" => {
-            too_many(1)?;
-            Ok(OncallCommand::Feed(needed(0, "schedule")?))
+            too_many(2)?;
+            let rotate = match rest.get(1) {
+                None => false,
+                Some(w) if w.eq_ignore_ascii_case("rotate") => true,
+                Some(w) => return Err(format!("`{w}` is not `rotate`. {}", usage())),
+            };
+            Ok(OncallCommand::Feed {
+                schedule: needed(0, "schedule")?,
+                rotate,
+            })
         }
         "swap" | "cover" => {
             too_many(3)?;
@@ -267,7 +279,7 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
             to,
         } => set_override(core, inv, &schedule, &user, from, to, tz).await,
         OncallCommand::Load { team, weeks } => team_load(core, &team, weeks, now),
-        OncallCommand::Feed(id) => feed(core, &id).await,
+        OncallCommand::Feed { schedule, rotate } => feed(core, inv, &schedule, rotate).await,
         OncallCommand::Swap {
             schedule,
             user,
@@ -1006,22 +1018,42 @@ fn team_load(core: &Core, team_id: &str, weeks: u32, now: DateTime<Utc>) -> Resu
     Ok(out)
 }
 
-async fn feed(core: &Core, id: &str) -> Result<String, String> {
-    schedule(&core.config, id)?;
-    let seed = core
-        .store
-        .feed_seed()
-        .map_err(|e| format!("Sorry, the feed link cannot be made just now ({e})."))?;
-    // The link must keep working after a crash: the seed is on disk before it is shown.
-    core.store
-        .durable()
-        .await
-        .map_err(|e| format!("Sorry, the feed link cannot be made just now ({e})."))?;
-    Ok(format!(
-        "Subscribe to `{id}` in your calendar app (keep this link private):\n{}/schedules/{id}.ics?token={}",
+/// `/oncall feed`: the schedule's private calendar link; with `rotate`
+/// (its team's leads only), a new link that retires the old one.
+async fn feed(core: &Core, inv: &Invocation, id: &str, rotate: bool) -> Result<String, String> {
+    let s = schedule(&core.config, id)?;
+    let failed = |e: crate::store::StoreError| {
+        format!("Sorry, the feed link cannot be made just now ({e}).")
+    };
+    let seed = core.store.feed_seed().map_err(failed)?;
+    let generation = if rotate {
+        let team = team_of(&core.config, s)?;
+        policy::may_rotate_feed(&core.config, &inv.user_id, team).map_err(|r| r.to_string())?;
+        let generation = core.store.rotate_feed(id).map_err(failed)?;
+        record_audit(
+            core,
+            &team.id,
+            &inv.user_id,
+            "feed",
+            format!("rotated the calendar link of {id}"),
+        );
+        generation
+    } else {
+        core.store.feed_generation(id).map_err(failed)?
+    };
+    // The link must keep working after a crash (and a rotation must hold):
+    // the seed and generation are on disk before the link is shown.
+    core.store.durable().await.map_err(failed)?;
+    let link = format!(
+        "{}/schedules/{id}.ics?token={}",
         core.public_url,
-        ical::feed_token(&seed, id)
-    ))
+        ical::feed_token(&seed, id, generation)
+    );
+    Ok(if rotate {
+        format!("The old calendar link of `{id}` no longer works. The new one (keep it private):\n{link}")
+    } else {
+        format!("Subscribe to `{id}` in your calendar app (keep this link private):\n{link}")
+    })
 }
 
 #[cfg(test)]
@@ -1094,7 +1126,22 @@ mod tests {
                 weeks: 8,
             }),
         );
-        check("feed primary", Ok(Feed("primary".into())));
+        check(
+            "feed primary",
+            Ok(Feed {
+                schedule: "primary".into(),
+                rotate: false,
+            }),
+        );
+        check(
+            "ical primary ROTATE",
+            Ok(Feed {
+                schedule: "primary".into(),
+                rotate: true,
+            }),
+        );
+        check("feed primary now", Err("is not `rotate`"));
+        check("feed primary rotate twice", Err("Too many"));
         check("help", Ok(Help));
         check(
             "swap primary <@U0BOB> 2",

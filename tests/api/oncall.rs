@@ -282,6 +282,59 @@ async fn a_shift_keeps_its_uid_from_one_fetch_to_the_next() {
     assert!(later.len() >= first.len());
 }
 
+#[tokio::test]
+async fn a_lead_rotates_the_calendar_link_and_the_old_one_is_gone() {
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), None, wednesday()).await;
+    let r = "http://127.0.0.1:9/r";
+    let old = feed_link(&t, "U0BOB").await;
+    assert_eq!(get_text(&format!("{}{old}", t.base)).await.0, 200);
+    // bob is a member, not a lead: he cannot rotate it.
+    for who in ["U0BOB", "U0NOBODY"] {
+        let refused = text(
+            &t.slash("/oncall", "feed platform-primary rotate", who, r)
+                .await,
+        );
+        assert_eq!(
+            refused, "Only a lead of Platform can rotate its calendar links.",
+            "{who}"
+        );
+    }
+    assert_eq!(get_text(&format!("{}{old}", t.base)).await.0, 200);
+    assert_eq!(feed_link(&t, "U0ALICE").await, old, "unchanged");
+
+    let rotated = text(
+        &t.slash("/oncall", "feed platform-primary rotate", "U0ALICE", r)
+            .await,
+    );
+    assert!(rotated.contains("no longer works"), "{rotated}");
+    let new = rotated
+        .lines()
+        .last()
+        .and_then(|l| l.split_once("/schedules/"))
+        .map(|(_, rest)| format!("/schedules/{rest}"))
+        .unwrap();
+    assert_ne!(new, old);
+    assert_eq!(get_text(&format!("{}{old}", t.base)).await.0, 404);
+    assert_eq!(get_text(&format!("{}{new}", t.base)).await.0, 200);
+    assert_eq!(
+        feed_link(&t, "U0BOB").await,
+        new,
+        "everyone gets the new link"
+    );
+    let audit = platform_audit(&t, "U0BOB").await;
+    assert!(
+        audit.contains("<@U0ALICE> feed: rotated the calendar link of platform-primary"),
+        "{audit}"
+    );
+
+    // It holds across a restart.
+    let dir = t.stop().await;
+    let t = TestApp::start_at(dir, None, wednesday()).await;
+    assert_eq!(get_text(&format!("{}{old}", t.base)).await.0, 404);
+    assert_eq!(get_text(&format!("{}{new}", t.base)).await.0, 200);
+    assert_eq!(feed_link(&t, "U0BOB").await, new);
+}
+
 /// Waits until the engine has recorded a handoff cursor for the test schedule.
 async fn engine_ready(t: &TestApp) {
     let store = t.app().core().store.clone();
