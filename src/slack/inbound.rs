@@ -62,8 +62,57 @@ impl Reply {
     }
 }
 
-/// Checks the signature headers; `Err` is the 401 to send.
+/// Whether a request seen before (same signature, so same timestamp and
+/// body) is refused. Events are not: Slack's retries are recognised by
+/// `event_id` and answered 200.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replays {
+    Refuse,
+    Allow,
+}
+
+/// Checks the signature headers, and with `Replays::Refuse` that this exact
+/// request was not seen before; `Err` is the 401 to send.
 pub fn authenticate(
+    core: &Core,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    replays: Replays,
+) -> Result<(), Reply> {
+    verified(core, timestamp, signature, body)?;
+    let Some(sig) = signature
+        .map(str::trim)
+        .filter(|_| replays == Replays::Refuse)
+    else {
+        return Ok(());
+    };
+    // The signature covers the timestamp and the body, so a request repeated
+    // within the 5-minute window repeats it. The ids share the store's record
+    // of Slack event ids, kept an hour: longer than the window, across restarts.
+    match core
+        .store
+        .first_sight_of_event(&format!("request:{sig}"), core.clock.now())
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            tracing::warn!("rejected a replayed Slack request (its signature was seen before)");
+            Err(Reply::error(
+                401,
+                "this request was received before (a replay)",
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot record a Slack request's signature");
+            Err(Reply::error(
+                503,
+                "the request could not be recorded; please try again",
+            ))
+        }
+    }
+}
+
+fn verified(
     core: &Core,
     timestamp: Option<&str>,
     signature: Option<&str>,

@@ -72,6 +72,71 @@ async fn a_double_click_changes_the_incident_once_and_explains_the_second() {
     assert_eq!(inc.state, State::Acknowledged);
 }
 
+/// `body` signed as Slack signs it at the app's "now": (timestamp, signature).
+fn signed_now(t: &TestApp, body: &str) -> (String, String) {
+    let ts = t.app().core().clock.now().timestamp().to_string();
+    let sig = tocsin::slack::verify::sign(SECRET, &ts, body.as_bytes());
+    (ts, sig)
+}
+
+#[tokio::test]
+async fn a_replayed_command_or_click_is_refused_even_after_a_restart() {
+    let fake = FakeSlack::start().await;
+    let clock = tocsin::clock::Clock::manual(chrono::Utc::now());
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), Some(&fake), clock.clone()).await;
+    t.trigger("k-replay", "Replay target").await;
+    fake.wait_for("chat.postMessage", 1, WAIT).await;
+    let command = serde_urlencoded::to_string([
+        ("team_id", "T0TEAM"),
+        ("channel_id", CHANNEL),
+        ("user_id", "U0BOB"),
+        ("command", "/incident"),
+        ("text", "ack 1"),
+        ("api_app_id", "A0APP"),
+        ("response_url", &fake.response_url("ack")),
+        ("trigger_id", &next_trigger_id()),
+    ])
+    .unwrap();
+    let payload = click_payload("incident_resolve", 1, "U0ALICE", &fake.response_url("res"));
+    let click = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+    let requests = [("/slack/commands", command), ("/slack/interactions", click)];
+    let mut sent = vec![];
+    for (path, body) in &requests {
+        let (ts, sig) = signed_now(&t, body);
+        let (status, answer) = t.slack_signed(path, body, &ts, &sig).await;
+        assert_eq!(status, 200, "{path}: {answer}");
+        // The same request again, a minute later: well inside the window.
+        clock.advance(chrono::Duration::minutes(1));
+        let (status, answer) = t.slack_signed(path, body, &ts, &sig).await;
+        assert_eq!(status, 401, "{path} replayed: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains("replay"),
+            "{answer}"
+        );
+        sent.push((*path, body.clone(), ts, sig));
+    }
+    let inc = t.app().core().store.incident(1).unwrap().unwrap();
+    assert_eq!(inc.state, State::Resolved);
+    fake.wait_for("chat.update", 2, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let updates = fake.calls("chat.update").len();
+
+    // After a restart, still inside the window, they are refused too.
+    let dir = t.stop().await;
+    let t = TestApp::start_at(dir, Some(&fake), clock.clone()).await;
+    for (path, body, ts, sig) in &sent {
+        let (status, _) = t.slack_signed(path, body, ts, sig).await;
+        assert_eq!(status, 401, "{path} replayed after a restart");
+    }
+    assert_eq!(t.app().core().store.incident(1).unwrap().unwrap(), inc);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.calls("chat.update").len(), updates);
+    assert!(fake.calls("respond/ack").is_empty() && fake.calls("respond/res").is_empty());
+    // A new request (Slack gives each its own trigger id) is answered.
+    let (status, body) = t.command("list", "U0BOB", &fake.response_url("l")).await;
+    assert_eq!(status, 200, "{body}");
+}
+
 #[tokio::test]
 async fn forged_and_stale_signatures_get_401_and_change_nothing() {
     let fake = FakeSlack::start().await;

@@ -664,6 +664,7 @@ impl TestApp {
         user: &str,
         response_url: &str,
     ) -> (u16, Value) {
+        let trigger = next_trigger_id();
         let body = serde_urlencoded::to_string([
             ("token", "deprecated"),
             ("team_id", "T0TEAM"),
@@ -677,7 +678,7 @@ impl TestApp {
             ("api_app_id", "A0APP"),
             ("is_enterprise_install", "false"),
             ("response_url", response_url),
-            ("trigger_id", "1.2.3"),
+            ("trigger_id", trigger.as_str()),
         ])
         .unwrap();
         self.slack("/slack/commands", &body).await
@@ -697,8 +698,17 @@ impl TestApp {
     }
 }
 
+/// A new trigger id, as Slack gives every command and click its own: no two
+/// requests tests send are the same (tocsin refuses a replayed request).
+pub fn next_trigger_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("1.2.3.{n}")
+}
+
 /// A `block_actions` payload: `user` pressed `action_id` on incident `incident`'s message.
 pub fn click_payload(action_id: &str, incident: u64, user: &str, response_url: &str) -> Value {
+    let trigger = next_trigger_id();
     json!({
         "type": "block_actions",
         "team": {"id": "T0TEAM", "domain": "example"},
@@ -706,7 +716,7 @@ pub fn click_payload(action_id: &str, incident: u64, user: &str, response_url: &
         "api_app_id": "A0APP",
         "token": "deprecated",
         "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": CHANNEL, "is_ephemeral": false},
-        "trigger_id": "1.2.3",
+        "trigger_id": trigger,
         "channel": {"id": CHANNEL, "name": "platform"},
         "response_url": response_url,
         "actions": [{
