@@ -12,10 +12,11 @@ use crate::policy::{self, Action, Subject};
 use crate::schedule::{ical, shift_start, shifts};
 use crate::settings::{Secret, Settings};
 use crate::slack::api::SlackApi;
+use crate::slack::inbound::Installation;
 use crate::store::{update_lane, Changed, Outbound, Store, StoreError, CHANGE_RETENTION_DAYS};
 use crate::twilio::api::TwilioApi;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
@@ -40,6 +41,9 @@ pub struct Core {
     pub mappings: Arc<Mappings>,
     /// Bearer token for the read API; `None`: the API is off.
     pub api_token: Option<Secret>,
+    /// The Slack workspace and app tocsin is installed in, once Slack said
+    /// (`auth.test` at start); requests from elsewhere are then refused.
+    pub installation: Arc<OnceLock<Installation>>,
 }
 
 impl Core {
@@ -333,8 +337,16 @@ impl App {
             engine_wake: Arc::new(Notify::new()),
             mappings: Arc::new(mappings),
             api_token: settings.api_token.clone(),
+            installation: Arc::new(OnceLock::new()),
         };
         let (shutdown, rx) = watch::channel(false);
+        let learning = api.clone().map(|api| {
+            tokio::spawn(crate::slack::api::learn_installation(
+                api,
+                core.installation.clone(),
+                rx.clone(),
+            ))
+        });
         let worker = OutboxWorker {
             store,
             config: core.config.clone(),
@@ -350,6 +362,7 @@ impl App {
             tokio::spawn(crate::engine::run(core.clone(), rx.clone())),
         ];
         let mut background = background;
+        background.extend(learning);
         if let Some(token) = &settings.slack_app_token {
             tracing::info!("SLACK_APP_TOKEN is set: receiving Slack's events over Socket Mode");
             background.push(tokio::spawn(crate::slack::socket::run(

@@ -62,6 +62,37 @@ impl Reply {
     }
 }
 
+/// The workspace (team) and app the bot token belongs to, learned from Slack
+/// at start. Once known, requests naming another are refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installation {
+    pub team_id: String,
+    /// `None` when Slack did not say (then only the team is checked).
+    pub app_id: Option<String>,
+}
+
+/// `Err` (403) when the request names another workspace or app than this
+/// installation's, or none; `Ok` while the installation is not known yet.
+fn from_here(core: &Core, team: Option<&str>, app: Option<&str>) -> Result<(), Reply> {
+    let Some(here) = core.installation.get() else {
+        return Ok(());
+    };
+    let team_ok = team == Some(here.team_id.as_str());
+    let app_ok = here.app_id.as_deref().is_none_or(|a| app == Some(a));
+    if team_ok && app_ok {
+        return Ok(());
+    }
+    tracing::warn!(
+        team = team.unwrap_or("-"),
+        app = app.unwrap_or("-"),
+        "refused a Slack request from another workspace or app"
+    );
+    Err(Reply::error(
+        403,
+        "this request is for another Slack workspace or app than tocsin's installation",
+    ))
+}
+
 /// Whether a request seen before (same signature, so same timestamp and
 /// body) is refused. Events are not: Slack's retries are recognised by
 /// `event_id` and answered 200.
@@ -156,6 +187,9 @@ pub async fn events(core: &Core, body: &[u8]) -> Reply {
             None => Reply::error(400, "url_verification without a 'challenge'"),
         },
         Some("event_callback") => {
+            if let Err(r) = from_here(core, v["team_id"].as_str(), v["api_app_id"].as_str()) {
+                return r;
+            }
             let Some(event_id) = v["event_id"].as_str() else {
                 return Reply::error(400, "event_callback without an 'event_id'");
             };
@@ -221,6 +255,16 @@ pub async fn command(core: &Core, body: &[u8]) -> Reply {
         Ok(ev) => ev,
         Err(e) => return Reply::error(400, format!("not a slash command form: {e}")),
     };
+    #[derive(serde::Deserialize)]
+    struct App {
+        api_app_id: Option<String>,
+    }
+    let app = serde_urlencoded::from_bytes::<App>(body)
+        .ok()
+        .and_then(|a| a.api_app_id);
+    if let Err(r) = from_here(core, Some(&ev.team_id.0), app.as_deref()) {
+        return r;
+    }
     let inv = Invocation {
         command: ev.command.0.clone(),
         text: ev.text.clone().unwrap_or_default(),
@@ -325,6 +369,12 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
         Ok(v) => v,
         Err(e) => return Reply::error(400, format!("'payload' is not JSON: {e}")),
     };
+    let team = raw["team"]["id"]
+        .as_str()
+        .or(raw["user"]["team_id"].as_str());
+    if let Err(r) = from_here(core, team, raw["api_app_id"].as_str()) {
+        return r;
+    }
     if raw["type"] == "view_submission" {
         return view_submission(core, &raw).await;
     }

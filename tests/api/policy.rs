@@ -159,7 +159,8 @@ async fn strangers_are_refused_every_incident_button_and_nothing_changes() {
     let payload = json!({
         "type": "view_submission",
         "user": {"id": STRANGER, "username": "someone", "team_id": "T0TEAM"},
-        "team": {"id": "T0TEAM"},
+        "team": {"id": TEAM_ID},
+        "api_app_id": APP_ID,
         "view": {"id": "V0STRANGE", "callback_id": "incident_declare", "type": "modal",
                  "state": {"values": {
                      "title": {"value": {"type": "plain_text_input", "value": "Checkout is down"}},
@@ -319,6 +320,7 @@ async fn only_members_go_on_call_and_only_leads_put_others_on() {
     let fake = FakeSlack::start().await;
     let t = start(&fake, &policy_config()).await;
     let r = "http://127.0.0.1:9/r";
+    settle(&fake).await;
     let from = fake.all_calls().len();
     // erin leads another team: she cannot put herself on this one's schedule…
     let own = reply(

@@ -138,6 +138,98 @@ async fn a_replayed_command_or_click_is_refused_even_after_a_restart() {
 }
 
 #[tokio::test]
+async fn requests_for_another_workspace_or_app_are_refused_once_slack_said_which_is_ours() {
+    let fake = FakeSlack::start().await;
+    let t = TestApp::start(Some(&fake)).await;
+    t.trigger("k-elsewhere", "Elsewhere target").await;
+    fake.wait_for("chat.postMessage", 1, WAIT).await;
+    let core = t.app().core().clone();
+    wait_until(|| core.installation.get().is_some()).await;
+    assert_eq!(
+        core.installation.get(),
+        Some(&tocsin::slack::inbound::Installation {
+            team_id: TEAM_ID.into(),
+            app_id: Some(APP_ID.into()),
+        })
+    );
+    assert_eq!(fake.calls("auth.test").len(), 1);
+    assert_eq!(fake.calls("bots.info")[0].body["bot"], "B0BOT");
+
+    let command = |team: &str, app: &str| {
+        serde_urlencoded::to_string([
+            ("team_id", team),
+            ("channel_id", CHANNEL),
+            ("user_id", "U0BOB"),
+            ("command", "/incident"),
+            ("text", "ack 1"),
+            ("api_app_id", app),
+            ("response_url", &fake.response_url("cmd")),
+            ("trigger_id", &next_trigger_id()),
+        ])
+        .unwrap()
+    };
+    let click = |team: &str, app: &str| {
+        let mut p = click_payload("incident_resolve", 1, "U0ALICE", &fake.response_url("c"));
+        p["team"]["id"] = json!(team);
+        p["user"]["team_id"] = json!(team);
+        p["api_app_id"] = json!(app);
+        serde_urlencoded::to_string([("payload", p.to_string())]).unwrap()
+    };
+    let event = |team: &str, app: &str| {
+        json!({"type": "event_callback", "team_id": team, "api_app_id": app,
+               "event_id": next_trigger_id(), "event": {"type": "app_mention"}})
+        .to_string()
+    };
+    for (team, app) in [
+        ("T0OTHER", APP_ID),
+        (TEAM_ID, "A0OTHER"),
+        ("T0OTHER", "A0OTHER"),
+    ] {
+        for (path, body) in [
+            ("/slack/commands", command(team, app)),
+            ("/slack/interactions", click(team, app)),
+            ("/slack/events", event(team, app)),
+        ] {
+            let (status, answer) = t.slack(path, &body).await;
+            assert_eq!(status, 403, "{path} from {team}/{app}: {answer}");
+            assert!(
+                answer["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("another Slack workspace or app"),
+                "{answer}"
+            );
+        }
+    }
+    // A command with no app id at all is not ours either.
+    let bare = command(TEAM_ID, APP_ID).replace(&format!("api_app_id={APP_ID}&"), "");
+    assert!(!bare.contains("api_app_id"), "{bare}");
+    assert_eq!(t.slack("/slack/commands", &bare).await.0, 403);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        core.store.incident(1).unwrap().unwrap().state,
+        State::Triggered
+    );
+    assert!(fake.calls("chat.update").is_empty());
+    assert!(fake.calls("respond/cmd").is_empty() && fake.calls("respond/c").is_empty());
+
+    // Ours are taken.
+    let (status, answer) = t.slack("/slack/commands", &command(TEAM_ID, APP_ID)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer["text"]
+            .as_str()
+            .unwrap()
+            .contains("is now acknowledged"),
+        "{answer}"
+    );
+    assert_eq!(
+        t.slack("/slack/events", &event(TEAM_ID, APP_ID)).await.0,
+        200
+    );
+}
+
+#[tokio::test]
 async fn forged_and_stale_signatures_get_401_and_change_nothing() {
     let fake = FakeSlack::start().await;
     let t = TestApp::start(Some(&fake)).await;
@@ -253,7 +345,7 @@ async fn events_api_verification_and_retries() {
         )
     );
 
-    let ev = json!({"type": "event_callback", "event_id": "Ev0001", "event": {"type": "app_mention", "text": "hi"}});
+    let ev = json!({"type": "event_callback", "event_id": "Ev0001", "team_id": TEAM_ID, "api_app_id": APP_ID, "event": {"type": "app_mention", "text": "hi"}});
     assert_eq!(t.slack("/slack/events", &ev.to_string()).await.0, 200);
     assert!(!t
         .app()

@@ -21,6 +21,10 @@ pub const KEY: &str = "5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a";
 /// The service with an escalation policy (alice at once, bob after 15 minutes, one repeat).
 pub const PAGED_KEY: &str = "0123456789abcdef0123456789abcdef";
 pub const CHANNEL: &str = "C0PLATFORM";
+/// The workspace and app the fake Slack says the bot token belongs to, and
+/// that the requests tests sign name.
+pub const TEAM_ID: &str = "T0TEAM";
+pub const APP_ID: &str = "A0APP";
 
 pub const CONFIG: &str = r#"
 [[users]]
@@ -340,9 +344,13 @@ impl FakeSlack {
             );
         }
         let targeted = s.method_faults.iter().position(|(m, _)| *m == method);
+        // tocsin asks who it is once at start, whenever that happens to run:
+        // faults scripted for "the next calls" are meant for the work after it.
+        let lookup = matches!(method.as_str(), "auth.test" | "bots.info");
         let fault = match targeted {
             _ if !faults => None,
             Some(i) => Some(s.method_faults.remove(i).1),
+            None if lookup => None,
             None => s.faults.pop_front(),
         };
         let lose_reply = matches!(fault, Some(Fault::LoseReply));
@@ -466,6 +474,16 @@ impl FakeSlack {
                 json!({"ok": true, "channel": {"id": body["channel"], "created": 1700000000}})
             }
             "pins.add" | "conversations.archive" => json!({"ok": true}),
+            "auth.test" => json!({
+                "ok": true, "url": "https://x.slack.com/", "team": "X", "user": "tocsin",
+                "team_id": TEAM_ID, "user_id": "U0BOT", "bot_id": "B0BOT"
+            }),
+            "bots.info" => json!({
+                "ok": true,
+                "bot": {"id": body["bot"], "deleted": false, "name": "tocsin", "updated": 1700000000,
+                        "app_id": APP_ID, "user_id": "U0BOT",
+                        "icons": {"image_36": "https://a.slack-edge.com/36.png"}}
+            }),
             "apps.connections.open" => match &s.socket_url {
                 Some(url) => json!({"ok": true, "url": url}),
                 None => json!({"ok": false, "error": "not_allowed_token_type"}),

@@ -284,7 +284,7 @@ async fn updates_reach_three_places_and_pins_and_notes_reach_the_timeline() {
     // Written at 03:04 (the clock stands at 03:00), marked later.
     fake.add_message(ROOM, "1796094240.000100", "DB primary failed over at 03:04");
     let event = json!({
-        "type": "event_callback", "event_id": "Ev0PIN", "team_id": "T0TEAM",
+        "type": "event_callback", "event_id": "Ev0PIN", "team_id": "T0TEAM", "api_app_id": "A0APP",
         "event": {"type": "reaction_added", "user": "U0ALICE", "reaction": "pushpin",
                   "item": {"type": "message", "channel": ROOM, "ts": "1796094240.000100"},
                   "event_ts": "1700000501.000200"}
