@@ -8,13 +8,15 @@ use crate::ingest::mappings::Mappings;
 use crate::ingest::Ingest;
 use crate::notify;
 use crate::outbox::OutboxWorker;
-use crate::schedule::{ical, shifts};
+use crate::policy::{self, Action, Subject};
+use crate::schedule::{ical, shift_start, shifts};
 use crate::settings::{Secret, Settings};
 use crate::slack::api::SlackApi;
+use crate::slack::inbound::Installation;
 use crate::store::{update_lane, Changed, Outbound, Store, StoreError, CHANGE_RETENTION_DAYS};
 use crate::twilio::api::TwilioApi;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
@@ -39,10 +41,50 @@ pub struct Core {
     pub mappings: Arc<Mappings>,
     /// Bearer token for the read API; `None`: the API is off.
     pub api_token: Option<Secret>,
+    /// The Slack workspace and app tocsin is installed in, once Slack said
+    /// (`auth.test` at start); requests from elsewhere are then refused.
+    pub installation: Arc<OnceLock<Installation>>,
 }
 
 impl Core {
-    /// Acknowledges or resolves incident `id`, durably; queues the message update.
+    /// Whether the person with Slack id `by` may do `action` to `inc`
+    /// (`policy::may`); `Err` is the reason, for that person.
+    pub fn authorize(&self, by: &str, action: Action, inc: &Incident) -> Result<(), String> {
+        policy::may(
+            &self.config,
+            by,
+            action,
+            &Subject::incident(&self.config, inc),
+        )
+        .map_err(|r| r.to_string())
+    }
+
+    /// Acknowledges or resolves incident `id` for a person in Slack, if the
+    /// policy lets them; `Ok(Err(why))` when it does not (nothing changed).
+    pub async fn act(
+        &self,
+        id: u64,
+        t: Transition,
+        by: &str,
+    ) -> Result<Result<Changed, String>, StoreError> {
+        let action = match t {
+            Transition::Acknowledge => Action::Acknowledge,
+            Transition::Resolve => Action::Resolve,
+        };
+        // The decision rests on the incident's service, which never changes.
+        if let Some(inc) = self.store.incident(id)? {
+            if let Err(why) = self.authorize(by, action, &inc) {
+                return Ok(Err(why));
+            }
+        }
+        let actor = Actor::Slack {
+            user_id: by.to_string(),
+        };
+        self.transition(id, t, actor).await.map(Ok)
+    }
+
+    /// Acknowledges or resolves incident `id`, durably; queues the message
+    /// update. For tools and phones: people in Slack go through [`Core::act`].
     pub async fn transition(
         &self,
         id: u64,
@@ -68,9 +110,14 @@ impl Core {
 
     /// "Escalate": the incident's next escalation step becomes due now.
     /// `Ok(Err(why))` explains to a person why it cannot escalate.
-    pub async fn escalate(&self, id: u64) -> Result<Result<Incident, String>, StoreError> {
+    pub async fn escalate(
+        &self,
+        id: u64,
+        by: &str,
+    ) -> Result<Result<Incident, String>, StoreError> {
         let now = self.clock.now();
         let r = self.store.update_incident(id, now, |inc| {
+            self.authorize(by, Action::Escalate, inc)?;
             if inc.state != State::Triggered {
                 return Err(format!(
                     "#{id} is {}; only a triggered incident escalates.",
@@ -108,6 +155,7 @@ impl Core {
         let now = self.clock.now();
         let until = now + chrono::Duration::minutes(minutes);
         let r = self.store.update_incident(id, now, |inc| {
+            self.authorize(by, Action::Snooze, inc)?;
             let next = inc.snooze(until, now, by)?;
             let ops = vec![(update_lane(inc), Outbound::UpdateIncident { incident: id })];
             Ok((next, ops))
@@ -120,14 +168,17 @@ impl Core {
         Ok(r)
     }
 
-    /// Pages `user` (a config user id) about incident `id` now.
+    /// Pages `user` (a config user id) about incident `id` now, as asked by
+    /// `by` (a Slack id).
     pub async fn assign(
         &self,
         id: u64,
         user: &str,
+        by: &str,
     ) -> Result<Result<Incident, String>, StoreError> {
         let now = self.clock.now();
         let r = self.store.update_incident(id, now, |inc| {
+            self.authorize(by, Action::Assign, inc)?;
             if inc.state == State::Resolved {
                 return Err(format!("#{id} is resolved already."));
             }
@@ -154,7 +205,8 @@ impl Core {
         let Some(schedule) = self.config.schedule(id) else {
             return Ok(None);
         };
-        if !ical::token_matches(&self.store.feed_seed()?, id, token) {
+        let generation = self.store.feed_generation(id)?;
+        if !ical::token_matches(&self.store.feed_seed()?, id, generation, token) {
             return Ok(None);
         }
         let overrides: Vec<_> = self
@@ -164,12 +216,13 @@ impl Core {
             .map(|o| o.over)
             .collect();
         let now = self.clock.now();
-        let list = shifts(
-            schedule,
-            &overrides,
-            now - chrono::Duration::days(7),
-            now + chrono::Duration::days(90),
-        );
+        let from = now - chrono::Duration::days(7);
+        let mut list = shifts(schedule, &overrides, from, now + chrono::Duration::days(90));
+        // The shift in progress a week ago keeps its real start, and with it
+        // its UID: calendar apps would otherwise re-create it on every fetch.
+        if let Some(first) = list.first_mut() {
+            first.start = shift_start(schedule, &overrides, from);
+        }
         let name = |u: &str| {
             self.config
                 .user(u)
@@ -284,8 +337,16 @@ impl App {
             engine_wake: Arc::new(Notify::new()),
             mappings: Arc::new(mappings),
             api_token: settings.api_token.clone(),
+            installation: Arc::new(OnceLock::new()),
         };
         let (shutdown, rx) = watch::channel(false);
+        let learning = api.clone().map(|api| {
+            tokio::spawn(crate::slack::api::learn_installation(
+                api,
+                core.installation.clone(),
+                rx.clone(),
+            ))
+        });
         let worker = OutboxWorker {
             store,
             config: core.config.clone(),
@@ -301,6 +362,7 @@ impl App {
             tokio::spawn(crate::engine::run(core.clone(), rx.clone())),
         ];
         let mut background = background;
+        background.extend(learning);
         if let Some(token) = &settings.slack_app_token {
             tracing::info!("SLACK_APP_TOKEN is set: receiving Slack's events over Socket Mode");
             background.push(tokio::spawn(crate::slack::socket::run(

@@ -93,6 +93,9 @@ pub struct Team {
     pub name: String,
     pub leads: Vec<String>,
     pub members: Vec<String>,
+    /// Anyone in the Slack workspace may act on the team's incidents, not
+    /// only the people in the configuration (see `policy`).
+    pub open_to_workspace: bool,
     /// Slack channel id where alerts for the team's services are posted.
     pub alert_channel: Option<String>,
     pub stakeholder_channel: Option<String>,
@@ -610,6 +613,8 @@ struct RawTeam {
     leads: Vec<Str>,
     #[serde(default)]
     members: Vec<Str>,
+    #[serde(default)]
+    open_to_workspace: bool,
     alert_channel: Option<String>,
     stakeholder_channel: Option<String>,
     #[serde(default)]
@@ -1049,6 +1054,7 @@ impl Checker<'_> {
             name: t.name.clone(),
             leads: t.leads.iter().map(|l| l.get_ref().clone()).collect(),
             members: t.members.iter().map(|m| m.get_ref().clone()).collect(),
+            open_to_workspace: t.open_to_workspace,
             alert_channel: t.alert_channel.clone(),
             stakeholder_channel: t.stakeholder_channel.clone(),
             working_hours: (t.working_hours.iter().enumerate())
@@ -2507,7 +2513,26 @@ integration_key = "5F0C1E9A7B3D4C2E8F6A0B1C2D3E4F5A"
                     "lead `bob` is not listed in members",
                 )],
             ),
+            (
+                "open_to_workspace not a boolean",
+                &with_users(
+                    "[[teams]]\nid = \"t\"\nname = \"T\"\nmembers = [\"alice\"]\nopen_to_workspace = \"yes\"\n",
+                ),
+                &[(11, "teams[0].open_to_workspace", "expected a boolean")],
+            ),
         ]);
+        let open = Config::parse(
+            "t.toml",
+            &with_users("[[teams]]\nid = \"t\"\nname = \"T\"\nopen_to_workspace = true\n"),
+        )
+        .unwrap();
+        assert!(open.teams[0].open_to_workspace);
+        let closed = Config::parse(
+            "t.toml",
+            &with_users("[[teams]]\nid = \"t\"\nname = \"T\"\n"),
+        )
+        .unwrap();
+        assert!(!closed.teams[0].open_to_workspace, "closed unless asked");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::heartbeat::Beat;
 use crate::ingest::alertmanager::{self, Source};
 use crate::ingest::webhook::{self, Mapped};
 use crate::ingest::{events_v2, Ingest, IngestError};
-use crate::slack::inbound::{self, Reply};
+use crate::slack::inbound::{self, Replays, Reply};
 use crate::store::Outbound;
 use crate::twilio::voice;
 use bytes::Bytes;
@@ -135,21 +135,19 @@ impl Handler {
                 .await
             }
             (&Method::POST, "/slack/events") => {
-                self.with_slack_body(
-                    req,
-                    |h, b| async move { inbound::events(&h.core, &b).await },
-                )
+                self.with_slack_body(req, Replays::Allow, |h, b| async move {
+                    inbound::events(&h.core, &b).await
+                })
                 .await
             }
             (&Method::POST, "/slack/commands") => {
-                self.with_slack_body(
-                    req,
-                    |h, b| async move { inbound::command(&h.core, &b).await },
-                )
+                self.with_slack_body(req, Replays::Refuse, |h, b| async move {
+                    inbound::command(&h.core, &b).await
+                })
                 .await
             }
             (&Method::POST, "/slack/interactions") => {
-                self.with_slack_body(req, |h, b| async move {
+                self.with_slack_body(req, Replays::Refuse, |h, b| async move {
                     inbound::interaction(&h.core, &b).await
                 })
                 .await
@@ -187,7 +185,7 @@ impl Handler {
     }
 
     /// Reads the body, checks Slack's signature over the raw bytes, then calls `f`.
-    async fn with_slack_body<F, Fut>(&self, req: Request<Incoming>, f: F) -> Resp
+    async fn with_slack_body<F, Fut>(&self, req: Request<Incoming>, replays: Replays, f: F) -> Resp
     where
         F: FnOnce(Handler, Bytes) -> Fut,
         Fut: std::future::Future<Output = Reply>,
@@ -199,6 +197,7 @@ impl Handler {
                 header("x-slack-request-timestamp"),
                 header("x-slack-signature"),
                 &body,
+                replays,
             );
             let reply = match auth {
                 Ok(()) => f(h, body).await,

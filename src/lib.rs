@@ -17,6 +17,7 @@
 //! - [`store`]    — the only module that touches sled: records, keys, trees, group commit.
 //! - [`commands`] — slash commands: declarations from `commands/`, parse then apply.
 //! - [`notify`]   — paging a person: their notification rules into outbound work (pure).
+//! - [`policy`]   — who may do what to incidents and schedules, given the config (pure).
 //! - [`outbox`]   — the worker that sends queued work in order per lane, with retries.
 //! - [`slack`]    — everything that knows Slack: signatures, inbound payloads, rendering, delivery.
 //! - [`twilio`]   — SMS and phone calls: the REST client, signatures, voice webhooks (TwiML).
@@ -37,6 +38,7 @@ pub mod maintenance;
 pub mod metrics;
 pub mod notify;
 pub mod outbox;
+pub mod policy;
 pub mod report;
 pub mod schedule;
 pub mod settings;

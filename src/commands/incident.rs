@@ -4,7 +4,8 @@
 use super::oncall::{find_user, parse_user, UserRef};
 use super::{spec, Invocation};
 use crate::app::Core;
-use crate::incident::{Actor, Transition};
+use crate::incident::Transition;
+use crate::policy::{Action, Subject};
 use crate::slack::mrkdwn;
 use crate::slack::render::{actor_mention, no_change, slack_date};
 use crate::store::{Changed, Outbound};
@@ -183,9 +184,6 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
         Ok(c) => c,
         Err(msg) => return msg,
     };
-    let actor = Actor::Slack {
-        user_id: inv.user_id.clone(),
-    };
     let result = match cmd {
         IncidentCommand::New(title) => return open_declare_form(core, inv, title.as_deref()).await,
         IncidentCommand::Channel(id) => {
@@ -276,7 +274,7 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
         IncidentCommand::Help => return spec("/incident").expect("declared").help(),
         IncidentCommand::List => return list(core),
         IncidentCommand::Escalate(id) => {
-            return match core.escalate(id).await {
+            return match core.escalate(id, &inv.user_id).await {
                 Ok(Ok(_)) => format!("Escalating #{id}: the next level is being paged now."),
                 Ok(Err(why)) => why,
                 Err(e) => format!("Sorry, #{id} could not be escalated just now ({e})."),
@@ -297,7 +295,7 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
                 return "That person is not in tocsin's configuration.".to_string();
             };
             let mention = crate::slack::render::mention_user(&core.config, &user.id);
-            return match core.assign(id, &user.id).await {
+            return match core.assign(id, &user.id, &inv.user_id).await {
                 Ok(Ok(_)) => format!("Paging {mention} about #{id} now."),
                 Ok(Err(why)) => why,
                 Err(e) => format!("Sorry, #{id} could not be assigned just now ({e})."),
@@ -305,9 +303,14 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
         }
         IncidentCommand::Ack(id) => (
             id,
-            core.transition(id, Transition::Acknowledge, actor).await,
+            core.act(id, Transition::Acknowledge, &inv.user_id).await,
         ),
-        IncidentCommand::Resolve(id) => (id, core.transition(id, Transition::Resolve, actor).await),
+        IncidentCommand::Resolve(id) => (id, core.act(id, Transition::Resolve, &inv.user_id).await),
+    };
+    let result = match result {
+        (id, Ok(Ok(changed))) => (id, Ok(changed)),
+        (_, Ok(Err(why))) => return why,
+        (id, Err(e)) => (id, Err(e)),
     };
     match result {
         (id, Ok(Changed::Applied { incident, .. })) => {
@@ -362,6 +365,20 @@ async fn open_declare_form(core: &Core, inv: &Invocation, title: Option<&str>) -
     };
     if core.config.services.is_empty() {
         return "No services are configured, so there is nothing to declare an incident on.".into();
+    }
+    // Someone who may declare on no service is told now; the form is
+    // checked again on submission, for the service picked there.
+    let refusals: Vec<_> = (core.config.services.iter())
+        .filter_map(|s| {
+            let subject = Subject::service(&core.config, &s.id);
+            crate::policy::may(&core.config, &inv.user_id, Action::Declare, &subject).err()
+        })
+        .collect();
+    if let (Some(why), true) = (
+        refusals.first(),
+        refusals.len() == core.config.services.len(),
+    ) {
+        return why.to_string();
     }
     let view = match crate::slack::render::declare_view(&core.config, title) {
         Ok(v) => v,

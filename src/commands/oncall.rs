@@ -5,6 +5,7 @@ use super::when::parse_range;
 use super::{spec, Invocation};
 use crate::app::Core;
 use crate::config::{Config, Schedule, User};
+use crate::policy;
 use crate::schedule::{ical, load::load, shifts, Override, Shift};
 use crate::slack::render::{self, mention_user as mention, SwapAsk};
 use crate::store::{Outbound, SwapRequest, SwapState};
@@ -37,7 +38,11 @@ pub enum OncallCommand {
         team: String,
         weeks: u32,
     },
-    Feed(String),
+    /// `rotate`: retire the old link and hand out a new one.
+    Feed {
+        schedule: String,
+        rotate: bool,
+    },
     /// `trade`: a two-way swap; otherwise "cover me".
     Swap {
         schedule: String,
@@ -134,8 +139,16 @@ pub fn parse(text: &str, tz: Tz, now: DateTime<Utc>) -> Result<OncallCommand, St
             })
         }
         "feed" => {
-            too_many(1)?;
-            Ok(OncallCommand::Feed(needed(0, "schedule")?))
+            too_many(2)?;
+            let rotate = match rest.get(1) {
+                None => false,
+                Some(w) if w.eq_ignore_ascii_case("rotate") => true,
+                Some(w) => return Err(format!("`{w}` is not `rotate`. {}", usage())),
+            };
+            Ok(OncallCommand::Feed {
+                schedule: needed(0, "schedule")?,
+                rotate,
+            })
         }
         "swap" | "cover" => {
             too_many(3)?;
@@ -264,9 +277,9 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
             user,
             from,
             to,
-        } => set_override(core, inv, asker, &schedule, &user, from, to, tz).await,
+        } => set_override(core, inv, &schedule, &user, from, to, tz).await,
         OncallCommand::Load { team, weeks } => team_load(core, &team, weeks, now),
-        OncallCommand::Feed(id) => feed(core, &id).await,
+        OncallCommand::Feed { schedule, rotate } => feed(core, inv, &schedule, rotate).await,
         OncallCommand::Swap {
             schedule,
             user,
@@ -476,6 +489,13 @@ async fn maintenance(
     }
 }
 
+/// The team a schedule belongs to (the config guarantees there is one).
+fn team_of<'a>(config: &'a Config, s: &Schedule) -> Result<&'a crate::config::Team, String> {
+    config
+        .team(&s.team)
+        .ok_or_else(|| format!("Schedule `{}` has no team `{}`.", s.id, s.team))
+}
+
 fn schedule<'a>(config: &'a Config, id: &str) -> Result<&'a Schedule, String> {
     config.schedule(id).ok_or_else(|| {
         let known: Vec<&str> = config.schedules.iter().map(|s| s.id.as_str()).collect();
@@ -623,7 +643,6 @@ fn mine(core: &Core, asker: Option<&User>, tz: Tz, now: DateTime<Utc>) -> Result
 async fn set_override(
     core: &Core,
     inv: &Invocation,
-    asker: Option<&User>,
     schedule_id: &str,
     target: &UserRef,
     from: DateTime<Utc>,
@@ -632,19 +651,9 @@ async fn set_override(
 ) -> Result<String, String> {
     let config = &core.config;
     let s = schedule(config, schedule_id)?;
-    let me = asker.ok_or(
-        "Only people in tocsin's configuration can set overrides (no user has your Slack id).",
-    )?;
     let who = known_user(config, target)?;
-    let is_lead = config
-        .team(&s.team)
-        .is_some_and(|t| t.leads.contains(&me.id));
-    if who.id != me.id && !is_lead {
-        return Err(format!(
-            "Only a lead of team `{}` can put someone else on call; you can override `{schedule_id}` with yourself.",
-            s.team
-        ));
-    }
+    let team = team_of(config, s)?;
+    policy::may_override(config, &inv.user_id, team, &who.id).map_err(|r| r.to_string())?;
     let over = Override {
         user: who.id.clone(),
         start: from,
@@ -699,6 +708,8 @@ async fn request_swap(
     if other.id == me.id {
         return Err("Ask someone else: you cannot swap with yourself.".into());
     }
+    policy::may_swap(config, team_of(config, s)?, &me.id, &other.id, trade)
+        .map_err(|r| r.to_string())?;
     let Some(other_slack) = other.slack_id.clone() else {
         return Err(format!(
             "{} has no Slack id in the configuration, so I cannot ask them.",
@@ -795,6 +806,24 @@ pub async fn answer_swap(
             "This request is for {}, not you.",
             mention(config, &req.other)
         )));
+    }
+    // Accepting puts people on call; the configuration may have changed
+    // since the request was made. Declining is always possible.
+    let allowed = if !accept {
+        Ok(())
+    } else {
+        config
+            .schedule(&req.schedule)
+            .ok_or_else(|| format!("Schedule `{}` is no longer configured.", req.schedule))
+            .and_then(|s| team_of(config, s))
+            .and_then(|team| {
+                let trade = req.theirs.is_some();
+                policy::may_swap(config, team, &req.requester, &req.other, trade)
+                    .map_err(|r| r.to_string())
+            })
+    };
+    if let Err(why) = allowed {
+        return Ok(Some(why));
     }
     let span = |(a, b): (DateTime<Utc>, DateTime<Utc>)| {
         format!("{} → {}", render::slack_date(a), render::slack_date(b))
@@ -989,22 +1018,42 @@ fn team_load(core: &Core, team_id: &str, weeks: u32, now: DateTime<Utc>) -> Resu
     Ok(out)
 }
 
-async fn feed(core: &Core, id: &str) -> Result<String, String> {
-    schedule(&core.config, id)?;
-    let seed = core
-        .store
-        .feed_seed()
-        .map_err(|e| format!("Sorry, the feed link cannot be made just now ({e})."))?;
-    // The link must keep working after a crash: the seed is on disk before it is shown.
-    core.store
-        .durable()
-        .await
-        .map_err(|e| format!("Sorry, the feed link cannot be made just now ({e})."))?;
-    Ok(format!(
-        "Subscribe to `{id}` in your calendar app (keep this link private):\n{}/schedules/{id}.ics?token={}",
+/// `/oncall feed`: the schedule's private calendar link; with `rotate`
+/// (its team's leads only), a new link that retires the old one.
+async fn feed(core: &Core, inv: &Invocation, id: &str, rotate: bool) -> Result<String, String> {
+    let s = schedule(&core.config, id)?;
+    let failed = |e: crate::store::StoreError| {
+        format!("Sorry, the feed link cannot be made just now ({e}).")
+    };
+    let seed = core.store.feed_seed().map_err(failed)?;
+    let generation = if rotate {
+        let team = team_of(&core.config, s)?;
+        policy::may_rotate_feed(&core.config, &inv.user_id, team).map_err(|r| r.to_string())?;
+        let generation = core.store.rotate_feed(id).map_err(failed)?;
+        record_audit(
+            core,
+            &team.id,
+            &inv.user_id,
+            "feed",
+            format!("rotated the calendar link of {id}"),
+        );
+        generation
+    } else {
+        core.store.feed_generation(id).map_err(failed)?
+    };
+    // The link must keep working after a crash (and a rotation must hold):
+    // the seed and generation are on disk before the link is shown.
+    core.store.durable().await.map_err(failed)?;
+    let link = format!(
+        "{}/schedules/{id}.ics?token={}",
         core.public_url,
-        ical::feed_token(&seed, id)
-    ))
+        ical::feed_token(&seed, id, generation)
+    );
+    Ok(if rotate {
+        format!("The old calendar link of `{id}` no longer works. The new one (keep it private):\n{link}")
+    } else {
+        format!("Subscribe to `{id}` in your calendar app (keep this link private):\n{link}")
+    })
 }
 
 #[cfg(test)]
@@ -1077,7 +1126,22 @@ mod tests {
                 weeks: 8,
             }),
         );
-        check("feed primary", Ok(Feed("primary".into())));
+        check(
+            "feed primary",
+            Ok(Feed {
+                schedule: "primary".into(),
+                rotate: false,
+            }),
+        );
+        check(
+            "ical primary ROTATE",
+            Ok(Feed {
+                schedule: "primary".into(),
+                rotate: true,
+            }),
+        );
+        check("feed primary now", Err("is not `rotate`"));
+        check("feed primary rotate twice", Err("Too many"));
         check("help", Ok(Help));
         check(
             "swap primary <@U0BOB> 2",

@@ -7,17 +7,22 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 /// The secret token in a schedule's feed URL: derived from a per-installation
-/// seed, so it cannot be guessed from the schedule id and needs no storage.
-pub fn feed_token(seed: &[u8], schedule: &str) -> String {
+/// seed, so it cannot be guessed from the schedule id, and from how many times
+/// the link was rotated (`generation`), so a rotation retires the old link.
+/// Generation 0 is the token links had before rotation existed.
+pub fn feed_token(seed: &[u8], schedule: &str, generation: u64) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(seed).expect("HMAC accepts keys of any length");
     mac.update(b"ical-feed:");
     mac.update(schedule.as_bytes());
+    if generation > 0 {
+        mac.update(format!("\0{generation}").as_bytes());
+    }
     hex::encode(&mac.finalize().into_bytes()[..16])
 }
 
 /// Constant-time check of a presented token.
-pub fn token_matches(seed: &[u8], schedule: &str, presented: &str) -> bool {
-    feed_token(seed, schedule)
+pub fn token_matches(seed: &[u8], schedule: &str, generation: u64, presented: &str) -> bool {
+    feed_token(seed, schedule, generation)
         .as_bytes()
         .ct_eq(presented.as_bytes())
         .into()
@@ -50,12 +55,18 @@ mod tests {
 
     #[test]
     fn tokens_differ_per_schedule_and_seed_and_check_in_constant_time() {
-        let a = feed_token(b"seed-1", "primary");
+        let a = feed_token(b"seed-1", "primary", 0);
         assert_eq!(a.len(), 32);
-        assert_ne!(a, feed_token(b"seed-1", "secondary"));
-        assert_ne!(a, feed_token(b"seed-2", "primary"));
-        assert!(token_matches(b"seed-1", "primary", &a));
-        assert!(!token_matches(b"seed-1", "primary", "0000"));
+        assert_ne!(a, feed_token(b"seed-1", "secondary", 0));
+        assert_ne!(a, feed_token(b"seed-2", "primary", 0));
+        assert!(token_matches(b"seed-1", "primary", 0, &a));
+        assert!(!token_matches(b"seed-1", "primary", 0, "0000"));
+        // A rotated link is a new token; the old one no longer matches.
+        let b = feed_token(b"seed-1", "primary", 1);
+        assert_ne!(a, b);
+        assert!(!token_matches(b"seed-1", "primary", 1, &a));
+        assert!(token_matches(b"seed-1", "primary", 1, &b));
+        assert_ne!(b, feed_token(b"seed-1", "primary", 2));
     }
 
     #[test]

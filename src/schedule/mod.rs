@@ -247,6 +247,35 @@ pub fn shifts(
     out
 }
 
+/// When the shift in progress at `t` began: the last instant at or before
+/// `t` at which who is on call changed (`t` itself if nothing can be on call
+/// earlier). Found by looking back in doubling steps, down to the earliest
+/// layer or override start, before which nobody is ever on call.
+pub fn shift_start(s: &Schedule, overrides: &[Override], t: DateTime<Utc>) -> DateTime<Utc> {
+    let layer_starts = (s.layers.iter())
+        .filter(|l| !l.users.is_empty())
+        .filter_map(|l| boundary(l, 0).map(|b| resolve_local(s.time_zone, b)));
+    let Some(floor) = layer_starts.chain(overrides.iter().map(|o| o.start)).min() else {
+        return t;
+    };
+    // `shifts` covers `[from, to)`: one nanosecond past `t` puts `t` in its last shift.
+    let to = t + chrono::Duration::nanoseconds(1);
+    let mut span = chrono::Duration::days(8);
+    loop {
+        let from = (t - span).max(floor);
+        if from >= t {
+            return t;
+        }
+        let start = shifts(s, overrides, from, to)
+            .last()
+            .map_or(t, |last| last.start);
+        if start > from || from == floor {
+            return start;
+        }
+        span = span * 2;
+    }
+}
+
 /// Shifts as a plain-text table for terminals, times in the schedule's zone.
 pub fn table(s: &Schedule, list: &[Shift], name_of: impl Fn(&str) -> String) -> String {
     let fmt = |t: DateTime<Utc>| {

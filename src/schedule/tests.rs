@@ -332,6 +332,39 @@ fn a_schedule_before_its_start_has_nobody_and_empty_windows_have_no_shifts() {
     assert!(shifts(&s, &[], utc("2026-11-03 00:00"), utc("2026-11-03 00:00")).is_empty());
 }
 
+#[test]
+fn a_shift_starts_when_it_really_began_however_far_back() {
+    use chrono_tz::Europe::London;
+    let weekly = schedule(
+        London,
+        vec![layer("2026-11-02 09:00", Rotation::Weekly, &["a", "b"])],
+    );
+    // One person for ever: the shift began with the layer, a year back.
+    let alone = schedule(
+        chrono_tz::UTC,
+        vec![layer("2025-06-01 09:00", Rotation::Daily, &["a"])],
+    );
+    let cover = [Override {
+        user: "b".into(),
+        start: utc("2026-11-17 12:00"),
+        end: utc("2026-11-18 12:00"),
+    }];
+    type Case<'a> = (&'a Schedule, &'a [Override], &'a str, &'a str);
+    let cases: [Case; 7] = [
+        (&weekly, &[], "2026-11-18 10:00", "2026-11-16 09:00"),
+        (&weekly, &[], "2026-11-16 09:00", "2026-11-16 09:00"),
+        (&weekly, &[], "2026-11-16 08:59", "2026-11-09 09:00"),
+        (&weekly, &cover, "2026-11-18 10:00", "2026-11-17 12:00"),
+        (&weekly, &cover, "2026-11-19 10:00", "2026-11-18 12:00"),
+        (&alone, &[], "2026-11-25 10:00", "2025-06-01 09:00"),
+        // Before anything starts, nobody has been on call since for ever: `t`.
+        (&weekly, &[], "2026-10-01 00:00", "2026-10-01 00:00"),
+    ];
+    for (s, overrides, at, want) in cases {
+        assert_eq!(shift_start(s, overrides, utc(at)), utc(want), "at {at}");
+    }
+}
+
 // ---- properties -------------------------------------------------------------
 
 const ZONES: &[Tz] = &[

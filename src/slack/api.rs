@@ -32,6 +32,31 @@ impl SlackApi {
         }))
     }
 
+    /// Which workspace and app the bot token belongs to: the team from
+    /// `auth.test`, the app from `bots.info` on the bot it names (`None` if
+    /// Slack does not say).
+    pub async fn installation(&self) -> Result<super::inbound::Installation, Failure> {
+        let session = self.client.open_session(&self.token);
+        let auth = counted("auth.test", session.auth_test().await)?;
+        let app_id = match &auth.bot_id {
+            Some(bot) => {
+                let req = SlackApiBotsInfoRequest::new().with_bot(bot.0.clone());
+                match counted("bots.info", session.bots_info(&req).await) {
+                    Ok(info) => Some(info.bot.app_id).filter(|a| !a.is_empty()),
+                    Err(e) => {
+                        tracing::warn!(error = ?e, "bots.info did not name the app; only the workspace of Slack requests is checked");
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        Ok(super::inbound::Installation {
+            team_id: auth.team_id.0,
+            app_id,
+        })
+    }
+
     pub async fn post_message(
         &self,
         channel: &str,
@@ -240,6 +265,35 @@ impl SlackApi {
             .respond_to_event(&SlackResponseUrl(url), &req)
             .await;
         counted("response_url", r.map(|_| ()))
+    }
+}
+
+/// Learns the installation (see [`SlackApi::installation`]) once, at start,
+/// trying again with backoff (1 s doubling to a minute) until Slack answers
+/// or tocsin shuts down. Until then Slack requests are checked by signature
+/// alone.
+pub async fn learn_installation(
+    api: SlackApi,
+    into: Arc<std::sync::OnceLock<super::inbound::Installation>>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut wait = Duration::from_secs(1);
+    loop {
+        match api.installation().await {
+            Ok(found) => {
+                tracing::info!(team = %found.team_id, app = ?found.app_id, "Slack requests from other workspaces or apps will be refused");
+                let _ = into.set(found);
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = ?e, retry_in = ?wait, "auth.test failed; Slack requests are checked by signature alone until it answers")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+        wait = (wait * 2).min(Duration::from_secs(60));
     }
 }
 

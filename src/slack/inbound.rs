@@ -7,7 +7,7 @@ use super::render::no_change;
 use super::verify::{self, SignatureError};
 use crate::app::Core;
 use crate::commands::{self, Invocation};
-use crate::incident::{Actor, Transition};
+use crate::incident::Transition;
 use crate::store::{Changed, Outbound};
 use crate::warroom::Sev;
 use serde_json::{json, Value};
@@ -62,8 +62,88 @@ impl Reply {
     }
 }
 
-/// Checks the signature headers; `Err` is the 401 to send.
+/// The workspace (team) and app the bot token belongs to, learned from Slack
+/// at start. Once known, requests naming another are refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installation {
+    pub team_id: String,
+    /// `None` when Slack did not say (then only the team is checked).
+    pub app_id: Option<String>,
+}
+
+/// `Err` (403) when the request names another workspace or app than this
+/// installation's, or none; `Ok` while the installation is not known yet.
+fn from_here(core: &Core, team: Option<&str>, app: Option<&str>) -> Result<(), Reply> {
+    let Some(here) = core.installation.get() else {
+        return Ok(());
+    };
+    let team_ok = team == Some(here.team_id.as_str());
+    let app_ok = here.app_id.as_deref().is_none_or(|a| app == Some(a));
+    if team_ok && app_ok {
+        return Ok(());
+    }
+    tracing::warn!(
+        team = team.unwrap_or("-"),
+        app = app.unwrap_or("-"),
+        "refused a Slack request from another workspace or app"
+    );
+    Err(Reply::error(
+        403,
+        "this request is for another Slack workspace or app than tocsin's installation",
+    ))
+}
+
+/// Whether a request seen before (same signature, so same timestamp and
+/// body) is refused. Events are not: Slack's retries are recognised by
+/// `event_id` and answered 200.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replays {
+    Refuse,
+    Allow,
+}
+
+/// Checks the signature headers, and with `Replays::Refuse` that this exact
+/// request was not seen before; `Err` is the 401 to send.
 pub fn authenticate(
+    core: &Core,
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    replays: Replays,
+) -> Result<(), Reply> {
+    verified(core, timestamp, signature, body)?;
+    let Some(sig) = signature
+        .map(str::trim)
+        .filter(|_| replays == Replays::Refuse)
+    else {
+        return Ok(());
+    };
+    // The signature covers the timestamp and the body, so a request repeated
+    // within the 5-minute window repeats it. The ids share the store's record
+    // of Slack event ids, kept an hour: longer than the window, across restarts.
+    match core
+        .store
+        .first_sight_of_event(&format!("request:{sig}"), core.clock.now())
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            tracing::warn!("rejected a replayed Slack request (its signature was seen before)");
+            Err(Reply::error(
+                401,
+                "this request was received before (a replay)",
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot record a Slack request's signature");
+            Err(Reply::error(
+                503,
+                "the request could not be recorded; please try again",
+            ))
+        }
+    }
+}
+
+fn verified(
     core: &Core,
     timestamp: Option<&str>,
     signature: Option<&str>,
@@ -107,6 +187,9 @@ pub async fn events(core: &Core, body: &[u8]) -> Reply {
             None => Reply::error(400, "url_verification without a 'challenge'"),
         },
         Some("event_callback") => {
+            if let Err(r) = from_here(core, v["team_id"].as_str(), v["api_app_id"].as_str()) {
+                return r;
+            }
             let Some(event_id) = v["event_id"].as_str() else {
                 return Reply::error(400, "event_callback without an 'event_id'");
             };
@@ -172,6 +255,16 @@ pub async fn command(core: &Core, body: &[u8]) -> Reply {
         Ok(ev) => ev,
         Err(e) => return Reply::error(400, format!("not a slash command form: {e}")),
     };
+    #[derive(serde::Deserialize)]
+    struct App {
+        api_app_id: Option<String>,
+    }
+    let app = serde_urlencoded::from_bytes::<App>(body)
+        .ok()
+        .and_then(|a| a.api_app_id);
+    if let Err(r) = from_here(core, Some(&ev.team_id.0), app.as_deref()) {
+        return r;
+    }
     let inv = Invocation {
         command: ev.command.0.clone(),
         text: ev.text.clone().unwrap_or_default(),
@@ -245,21 +338,13 @@ async fn apply_click(
         Err(e) => Err(e.to_string()),
     };
     match click {
-        Click::Transition(id, t) => {
-            let actor = Actor::Slack {
-                user_id: user.to_string(),
-            };
-            match core
-                .transition(id, t, actor)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                Changed::Applied { .. } => Ok(None),
-                Changed::Unchanged { incident, why } => Ok(Some(no_change(&incident, why))),
-                Changed::NotFound => Ok(Some(format!("There is no incident #{id}."))),
-            }
-        }
-        Click::Escalate(id) => declined(core.escalate(id).await),
+        Click::Transition(id, t) => match core.act(id, t, user).await.map_err(|e| e.to_string())? {
+            Err(why) => Ok(Some(why)),
+            Ok(Changed::Applied { .. }) => Ok(None),
+            Ok(Changed::Unchanged { incident, why }) => Ok(Some(no_change(&incident, why))),
+            Ok(Changed::NotFound) => Ok(Some(format!("There is no incident #{id}."))),
+        },
+        Click::Escalate(id) => declined(core.escalate(id, user).await),
         Click::Snooze(id, minutes) => declined(core.snooze(id, minutes, user).await),
         Click::OpenRoom(id) => declined(core.open_room(id, user).await),
         Click::KeepRoom(id) => declined(core.keep_room(id, user).await),
@@ -284,6 +369,12 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
         Ok(v) => v,
         Err(e) => return Reply::error(400, format!("'payload' is not JSON: {e}")),
     };
+    let team = raw["team"]["id"]
+        .as_str()
+        .or(raw["user"]["team_id"].as_str());
+    if let Err(r) = from_here(core, team, raw["api_app_id"].as_str()) {
+        return r;
+    }
     if raw["type"] == "view_submission" {
         return view_submission(core, &raw).await;
     }

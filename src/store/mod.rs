@@ -47,6 +47,7 @@ const K_FEED_SEED: &[u8] = b"feed_seed";
 const K_OPEN_INDEXED: &[u8] = b"open_index_built";
 const HANDOFF_CURSOR: &str = "handoff_cursor:";
 const HANDOFF_USER: &str = "handoff_user:";
+const FEED_GENERATION: &str = "feed_generation:";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -995,6 +996,30 @@ impl Store {
             .unwrap_or_else(|| seed.to_vec()))
     }
 
+    /// How many times `schedule`'s calendar link was rotated.
+    pub fn feed_generation(&self, schedule: &str) -> Result<u64, StoreError> {
+        match self.meta.get(format!("{FEED_GENERATION}{schedule}"))? {
+            Some(v) => decode_u64(&v, "meta"),
+            None => Ok(0),
+        }
+    }
+
+    /// Retires `schedule`'s calendar link: returns the new generation.
+    /// Durable once `durable()` returns.
+    pub fn rotate_feed(&self, schedule: &str) -> Result<u64, StoreError> {
+        let key = format!("{FEED_GENERATION}{schedule}");
+        let next = self.meta.update_and_fetch(key.as_bytes(), |old| {
+            let n = old
+                .and_then(|v| <[u8; 8]>::try_from(v).ok())
+                .map_or(0, u64::from_be_bytes);
+            Some(n.saturating_add(1).to_be_bytes().to_vec())
+        })?;
+        match next {
+            Some(v) => decode_u64(&v, "meta"),
+            None => Ok(0),
+        }
+    }
+
     /// Up to when handoff notices for `schedule` have been sent.
     pub fn handoff_cursor(&self, schedule: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         let key = format!("{HANDOFF_CURSOR}{schedule}");
@@ -1609,6 +1634,11 @@ mod tests {
         assert_eq!(s.handoff_user("p").unwrap(), Some(None));
         assert_eq!(s.outbox_pending().unwrap()[0].1.op, note);
         assert_eq!(s.feed_seed().unwrap(), s.feed_seed().unwrap());
+        assert_eq!(s.feed_generation("p").unwrap(), 0);
+        assert_eq!(s.rotate_feed("p").unwrap(), 1);
+        assert_eq!(s.rotate_feed("p").unwrap(), 2);
+        assert_eq!(s.feed_generation("p").unwrap(), 2);
+        assert_eq!(s.feed_generation("q").unwrap(), 0, "per schedule");
     }
 
     #[tokio::test]

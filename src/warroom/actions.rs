@@ -9,6 +9,7 @@ use crate::app::Core;
 use crate::escalation::Escalation;
 use crate::incident::{AlertDetails, Incident, State};
 use crate::ingest::{AlertAction, AlertEvent, Ingest, IngestError, Outcome};
+use crate::policy::{self, Action, Subject};
 use crate::slack::render;
 use crate::store::{update_lane, Outbound, StoreError, Triggered};
 use chrono::{DateTime, Utc};
@@ -88,6 +89,7 @@ impl Core {
     /// `/incident channel`); whoever asked (`by`) is invited too.
     pub async fn open_room(&self, id: u64, by: &str) -> Answer {
         self.room_change(id, |inc, _| {
+            self.authorize(by, Action::OpenChannel, inc)?;
             if let Some(c) = inc.room_channel() {
                 return Err(format!("#{id} has a channel already: <#{c}>."));
             }
@@ -107,6 +109,7 @@ impl Core {
     /// Makes `who` (a Slack id) the incident's commander or comms lead.
     pub async fn set_role(&self, id: u64, role: Role, who: &str, by: &str) -> Answer {
         self.room_change(id, |inc, now| {
+            self.authorize(by, Action::SetRole, inc)?;
             let current = match role {
                 Role::Commander => &inc.coord.commander,
                 Role::Comms => &inc.coord.comms,
@@ -140,6 +143,7 @@ impl Core {
     /// channel, and a DM to every subscriber; the live summary shows it.
     pub async fn post_update(&self, id: u64, by: &str, text: &str) -> Answer {
         self.room_change(id, |inc, now| {
+            self.authorize(by, Action::Update, inc)?;
             let mut next = inc.clone();
             let update = entry(now, by, EntryKind::Update, text.to_string());
             next.coord.timeline.push(update.clone());
@@ -174,6 +178,7 @@ impl Core {
     /// channel when the new level is at the team's `channel_at`.
     pub async fn set_severity(&self, id: u64, sev: Sev, by: &str) -> Answer {
         self.room_change(id, |inc, now| {
+            self.authorize(by, Action::Severity, inc)?;
             let before = inc.sev();
             if before == sev {
                 return Err(format!("#{id} is {} already.", sev.as_str()));
@@ -226,6 +231,7 @@ impl Core {
     /// Adds a note to the timeline.
     pub async fn add_note(&self, id: u64, by: &str, text: &str) -> Answer {
         self.room_change(id, |inc, now| {
+            self.authorize(by, Action::Note, inc)?;
             let mut next = inc.clone();
             next.coord
                 .timeline
@@ -260,6 +266,7 @@ impl Core {
     /// "Keep channel": the resolved incident's channel is not archived.
     pub async fn keep_room(&self, id: u64, by: &str) -> Answer {
         self.room_change(id, |inc, now| {
+            self.authorize(by, Action::KeepChannel, inc)?;
             let Some(room) = &inc.coord.room else {
                 return Err(format!("#{id} has no channel."));
             };
@@ -297,6 +304,10 @@ impl Core {
                 crate::slack::mrkdwn::text(&d.service)
             )));
         };
+        let subject = Subject::service(&self.config, &service.id);
+        if let Err(why) = policy::may(&self.config, &d.by, Action::Declare, &subject) {
+            return Ok(Err(why.to_string()));
+        }
         let dedup_key = format!("declared:{}", d.key);
         // Slack retried the submission: it is the same incident, not a repeat alert.
         if let Some(known) = self

@@ -13,6 +13,7 @@ mod maintenance;
 mod mrkdwn;
 mod oncall;
 mod outbox;
+mod policy;
 mod report;
 mod rules;
 mod secrets;

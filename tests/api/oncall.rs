@@ -220,6 +220,121 @@ async fn the_calendar_feed_is_private_and_valid_icalendar() {
     );
 }
 
+/// The feed link `/oncall feed SCHEDULE` hands `user`, as a path and query.
+async fn feed_link(t: &TestApp, user: &str) -> String {
+    let reply = text(
+        &t.slash(
+            "/oncall",
+            "feed platform-primary",
+            user,
+            "http://127.0.0.1:9/r",
+        )
+        .await,
+    );
+    let url = reply.lines().last().unwrap().to_string();
+    url.split_once("/schedules/")
+        .map(|(_, rest)| format!("/schedules/{rest}"))
+        .unwrap()
+}
+
+/// The feed's events as (UID, DTSTART) pairs.
+async fn feed_events(t: &TestApp, link: &str) -> Vec<(String, String)> {
+    let (status, ics) = get_text(&format!("{}{link}", t.base)).await;
+    assert_eq!(status, 200, "{ics}");
+    let cal: icalendar::Calendar = ics.parse().expect("valid iCalendar");
+    cal.components
+        .iter()
+        .filter_map(|c| c.as_event())
+        .map(|e| {
+            let start = e.properties()["DTSTART"].value().to_string();
+            (e.get_uid().unwrap().to_string(), start)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_shift_keeps_its_uid_from_one_fetch_to_the_next() {
+    let clock = wednesday();
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), None, clock.clone()).await;
+    let link = feed_link(&t, "U0ALICE").await;
+    let first = feed_events(&t, &link).await;
+    // A week ago alice was on call, since Monday 16 November 09:00 London.
+    assert_eq!(
+        first[0],
+        (
+            format!(
+                "platform-primary-alice-{}@tocsin",
+                Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0)
+                    .unwrap()
+                    .timestamp()
+            ),
+            "20261116T090000Z".to_string()
+        )
+    );
+    clock.advance(chrono::Duration::hours(26));
+    let later = feed_events(&t, &link).await;
+    for (uid, start) in &first {
+        assert!(
+            later.contains(&(uid.clone(), start.clone())),
+            "{uid} ({start}) changed between fetches: {later:?}"
+        );
+    }
+    assert!(later.len() >= first.len());
+}
+
+#[tokio::test]
+async fn a_lead_rotates_the_calendar_link_and_the_old_one_is_gone() {
+    let t = TestApp::start_at(tempfile::tempdir().unwrap(), None, wednesday()).await;
+    let r = "http://127.0.0.1:9/r";
+    let old = feed_link(&t, "U0BOB").await;
+    assert_eq!(get_text(&format!("{}{old}", t.base)).await.0, 200);
+    // bob is a member, not a lead: he cannot rotate it.
+    for who in ["U0BOB", "U0NOBODY"] {
+        let refused = text(
+            &t.slash("/oncall", "feed platform-primary rotate", who, r)
+                .await,
+        );
+        assert_eq!(
+            refused, "Only a lead of Platform can rotate its calendar links.",
+            "{who}"
+        );
+    }
+    assert_eq!(get_text(&format!("{}{old}", t.base)).await.0, 200);
+    assert_eq!(feed_link(&t, "U0ALICE").await, old, "unchanged");
+
+    let rotated = text(
+        &t.slash("/oncall", "feed platform-primary rotate", "U0ALICE", r)
+            .await,
+    );
+    assert!(rotated.contains("no longer works"), "{rotated}");
+    let new = rotated
+        .lines()
+        .last()
+        .and_then(|l| l.split_once("/schedules/"))
+        .map(|(_, rest)| format!("/schedules/{rest}"))
+        .unwrap();
+    assert_ne!(new, old);
+    assert_eq!(get_text(&format!("{}{old}", t.base)).await.0, 404);
+    assert_eq!(get_text(&format!("{}{new}", t.base)).await.0, 200);
+    assert_eq!(
+        feed_link(&t, "U0BOB").await,
+        new,
+        "everyone gets the new link"
+    );
+    let audit = platform_audit(&t, "U0BOB").await;
+    assert!(
+        audit.contains("<@U0ALICE> feed: rotated the calendar link of platform-primary"),
+        "{audit}"
+    );
+
+    // It holds across a restart.
+    let dir = t.stop().await;
+    let t = TestApp::start_at(dir, None, wednesday()).await;
+    assert_eq!(get_text(&format!("{}{old}", t.base)).await.0, 404);
+    assert_eq!(get_text(&format!("{}{new}", t.base)).await.0, 200);
+    assert_eq!(feed_link(&t, "U0BOB").await, new);
+}
+
 /// Waits until the engine has recorded a handoff cursor for the test schedule.
 async fn engine_ready(t: &TestApp) {
     let store = t.app().core().store.clone();
@@ -326,7 +441,7 @@ async fn an_override_starting_now_is_announced_to_the_person_it_puts_on() {
 }
 
 /// The swap request DMs the fake received for `channel`: (text, request id).
-fn swap_asks(fake: &FakeSlack, channel: &str) -> Vec<(String, u64)> {
+pub(crate) fn swap_asks(fake: &FakeSlack, channel: &str) -> Vec<(String, u64)> {
     fake.calls("chat.postMessage")
         .into_iter()
         .filter(|c| c.body["channel"] == channel && !c.body["blocks"].is_null())

@@ -95,7 +95,7 @@ async fn socket_mode_carries_commands_clicks_and_events_and_reconnects() {
 
     // An event is acknowledged too; garbage is ignored, not fatal.
     ws.send(Message::Text("not json".into())).await.unwrap();
-    let event = json!({"type": "event_callback", "event_id": "Ev1",
+    let event = json!({"type": "event_callback", "event_id": "Ev1", "team_id": "T0TEAM", "api_app_id": "A0APP",
                        "event": {"type": "app_mention", "user": "U0ALICE", "text": "hi"}});
     send(
         &mut ws,

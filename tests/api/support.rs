@@ -21,6 +21,10 @@ pub const KEY: &str = "5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a";
 /// The service with an escalation policy (alice at once, bob after 15 minutes, one repeat).
 pub const PAGED_KEY: &str = "0123456789abcdef0123456789abcdef";
 pub const CHANNEL: &str = "C0PLATFORM";
+/// The workspace and app the fake Slack says the bot token belongs to, and
+/// that the requests tests sign name.
+pub const TEAM_ID: &str = "T0TEAM";
+pub const APP_ID: &str = "A0APP";
 
 pub const CONFIG: &str = r#"
 [[users]]
@@ -340,9 +344,13 @@ impl FakeSlack {
             );
         }
         let targeted = s.method_faults.iter().position(|(m, _)| *m == method);
+        // tocsin asks who it is once at start, whenever that happens to run:
+        // faults scripted for "the next calls" are meant for the work after it.
+        let lookup = matches!(method.as_str(), "auth.test" | "bots.info");
         let fault = match targeted {
             _ if !faults => None,
             Some(i) => Some(s.method_faults.remove(i).1),
+            None if lookup => None,
             None => s.faults.pop_front(),
         };
         let lose_reply = matches!(fault, Some(Fault::LoseReply));
@@ -466,6 +474,16 @@ impl FakeSlack {
                 json!({"ok": true, "channel": {"id": body["channel"], "created": 1700000000}})
             }
             "pins.add" | "conversations.archive" => json!({"ok": true}),
+            "auth.test" => json!({
+                "ok": true, "url": "https://x.slack.com/", "team": "X", "user": "tocsin",
+                "team_id": TEAM_ID, "user_id": "U0BOT", "bot_id": "B0BOT"
+            }),
+            "bots.info" => json!({
+                "ok": true,
+                "bot": {"id": body["bot"], "deleted": false, "name": "tocsin", "updated": 1700000000,
+                        "app_id": APP_ID, "user_id": "U0BOT",
+                        "icons": {"image_36": "https://a.slack-edge.com/36.png"}}
+            }),
             "apps.connections.open" => match &s.socket_url {
                 Some(url) => json!({"ok": true, "url": url}),
                 None => json!({"ok": false, "error": "not_allowed_token_type"}),
@@ -664,6 +682,7 @@ impl TestApp {
         user: &str,
         response_url: &str,
     ) -> (u16, Value) {
+        let trigger = next_trigger_id();
         let body = serde_urlencoded::to_string([
             ("token", "deprecated"),
             ("team_id", "T0TEAM"),
@@ -677,7 +696,7 @@ impl TestApp {
             ("api_app_id", "A0APP"),
             ("is_enterprise_install", "false"),
             ("response_url", response_url),
-            ("trigger_id", "1.2.3"),
+            ("trigger_id", trigger.as_str()),
         ])
         .unwrap();
         self.slack("/slack/commands", &body).await
@@ -697,8 +716,17 @@ impl TestApp {
     }
 }
 
+/// A new trigger id, as Slack gives every command and click its own: no two
+/// requests tests send are the same (tocsin refuses a replayed request).
+pub fn next_trigger_id() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("1.2.3.{n}")
+}
+
 /// A `block_actions` payload: `user` pressed `action_id` on incident `incident`'s message.
 pub fn click_payload(action_id: &str, incident: u64, user: &str, response_url: &str) -> Value {
+    let trigger = next_trigger_id();
     json!({
         "type": "block_actions",
         "team": {"id": "T0TEAM", "domain": "example"},
@@ -706,7 +734,7 @@ pub fn click_payload(action_id: &str, incident: u64, user: &str, response_url: &
         "api_app_id": "A0APP",
         "token": "deprecated",
         "container": {"type": "message", "message_ts": "1700000000.000001", "channel_id": CHANNEL, "is_ephemeral": false},
-        "trigger_id": "1.2.3",
+        "trigger_id": trigger,
         "channel": {"id": CHANNEL, "name": "platform"},
         "response_url": response_url,
         "actions": [{
