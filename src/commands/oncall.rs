@@ -450,9 +450,10 @@ async fn maintenance(
                     "{} until {}{}",
                     svc.name,
                     until.format("%Y-%m-%d %H:%M UTC"),
+                    // The audit line is shown as mrkdwn; the reason is what a person typed.
                     reason
                         .as_ref()
-                        .map(|r| format!(" ({r})"))
+                        .map(|r| format!(" ({})", crate::slack::mrkdwn::text(r)))
                         .unwrap_or_default()
                 ),
             );
