@@ -6,7 +6,7 @@ use crate::ingest::alertmanager::{self, Source};
 use crate::ingest::webhook::{self, Mapped};
 use crate::ingest::{events_v2, Ingest, IngestError};
 use crate::slack::inbound::{self, Reply};
-use crate::store::Outbound;
+use crate::store::{Outbound, StoreError};
 use crate::twilio::voice;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -94,7 +94,7 @@ impl Handler {
     async fn handle(&self, req: Request<Incoming>) -> Resp {
         let (method, path) = (req.method().clone(), req.uri().path().to_string());
         match (&method, path.as_str()) {
-            (&Method::GET, "/healthz") => json_response(StatusCode::OK, &json!({"status": "ok"})),
+            (&Method::GET, "/healthz") => self.healthz(),
             (&Method::GET, p) if p.starts_with("/schedules/") && p.ends_with(".ics") => {
                 let id = &p["/schedules/".len()..p.len() - ".ics".len()];
                 self.feed(id, req.uri().query().unwrap_or(""))
@@ -228,13 +228,7 @@ impl Handler {
                 StatusCode::NOT_FOUND,
                 &json!({"error": "no such calendar feed"}),
             ),
-            Err(e) => {
-                tracing::error!(error = %e, "feed could not be built");
-                json_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &json!({"error": "feed unavailable"}),
-                )
-            }
+            Err(e) => store_failure(&e, "the feed"),
         }
     }
 
@@ -257,13 +251,7 @@ impl Handler {
                 StatusCode::NOT_FOUND,
                 &json!({"error": "unknown integration key"}),
             ),
-            Err(IngestError::Store(e)) => {
-                tracing::error!(error = %e, "alerts could not be stored");
-                json_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &json!({"error": "alerts could not be stored; retry"}),
-                )
-            }
+            Err(IngestError::Store(e)) => store_failure(&e, "the alerts"),
         }
     }
 
@@ -303,24 +291,13 @@ impl Handler {
                     StatusCode::ACCEPTED,
                     &json!({"status": "ok", "dedup_key": ev.dedup_key, "mapping_error": error.map(|e| e.to_string())}),
                 ),
-                Err(e) => {
-                    tracing::error!(error = %e, "webhook alert could not be stored");
-                    json_response(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        &json!({"error": "alert could not be stored; retry"}),
-                    )
-                }
+                Err(IngestError::UnknownKey) => not_found("unknown integration key"),
+                Err(IngestError::Store(e)) => store_failure(&e, "the alert"),
             },
             Mapped::ConfirmSubscription { url } => {
                 match self.core.enqueue("fetch", Outbound::Fetch { url }).await {
                     Ok(_) => json_response(StatusCode::OK, &json!({"status": "confirming"})),
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot queue the subscription confirmation");
-                        json_response(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            &json!({"error": "could not confirm; retry"}),
-                        )
-                    }
+                    Err(e) => store_failure(&e, "the subscription confirmation"),
                 }
             }
             Mapped::Ignore(why) => {
@@ -329,9 +306,24 @@ impl Handler {
         }
     }
 
+    /// 200 while the store takes alerts; 503 with the reason while it cannot
+    /// write or is below the free-space floor (it recovers by itself).
+    fn healthz(&self) -> Resp {
+        match self.core.store.health().problem() {
+            None => json_response(StatusCode::OK, &json!({"status": "ok"})),
+            Some(reason) => json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"status": "unavailable", "reason": reason}),
+            ),
+        }
+    }
+
     /// Prometheus text: the process counters plus gauges read from the store now.
     fn metrics(&self) -> Resp {
         let store = &self.core.store;
+        let health = store.health();
+        let writable = if health.problem().is_none() { 1.0 } else { 0.0 };
+        let free = health.free().map_or(-1.0, |f| f as f64);
         let now = self.core.clock.now();
         let open = store.open_count().map(|n| n as f64).unwrap_or(-1.0);
         let (depth, oldest) = match store.outbox_pending() {
@@ -355,6 +347,16 @@ impl Handler {
                 "tocsin_outbox_oldest_seconds",
                 "Age of the oldest outbound work waiting.",
                 oldest,
+            ),
+            (
+                "tocsin_store_writable",
+                "1 while the store takes alerts; 0 while it cannot write or is below TOCSIN_MIN_FREE_MB.",
+                writable,
+            ),
+            (
+                "tocsin_store_free_bytes",
+                "Free space on the data directory's disk (-1: unknown).",
+                free,
             ),
         ]);
         let mut r = Response::new(Full::new(Bytes::from(text)));
@@ -423,13 +425,7 @@ impl Handler {
                     &json!({"schedule": id, "overrides": overrides}),
                 )
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read overrides");
-                json_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &json!({"error": "cannot read the store"}),
-                )
-            }
+            Err(e) => store_failure(&e, "the overrides"),
         }
     }
 
@@ -471,13 +467,7 @@ impl Handler {
                 StatusCode::OK,
                 &serde_json::to_value(&r).unwrap_or_default(),
             ),
-            Err(e) => {
-                tracing::error!(error = %e, "report could not be built");
-                json_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &json!({"error": "report unavailable"}),
-                )
-            }
+            Err(e) => store_failure(&e, "the report"),
         }
     }
 
@@ -496,13 +486,11 @@ impl Handler {
                 StatusCode::NOT_FOUND,
                 &json!({"error": "no heartbeat monitor has this token"}),
             ),
-            Err(e) => {
-                tracing::error!(error = %e, "heartbeat could not be stored");
-                json_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &json!({"error": "heartbeat could not be stored; retry"}),
-                )
-            }
+            Err(IngestError::UnknownKey) => json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "no heartbeat monitor has this token"}),
+            ),
+            Err(IngestError::Store(e)) => store_failure(&e, "the heartbeat"),
         }
     }
 
@@ -524,13 +512,11 @@ impl Handler {
         };
         let stored = self.core.store.add_change(&service.id, &change);
         match stored {
-            Ok(()) if self.core.store.durable().await.is_ok() => {
-                json_response(StatusCode::ACCEPTED, &events_v2::change_accepted())
-            }
-            _ => json_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &json!({"status": "error", "message": "change could not be stored; retry"}),
-            ),
+            Ok(()) => match self.core.store.durable().await {
+                Ok(()) => json_response(StatusCode::ACCEPTED, &events_v2::change_accepted()),
+                Err(e) => store_failure(&e, "the change"),
+            },
+            Err(e) => store_failure(&e, "the change"),
         }
     }
 
@@ -550,15 +536,8 @@ impl Handler {
                     "'routing_key' does not belong to any service (unknown integration key)".into(),
                 ]),
             ),
-            Err(IngestError::Store(e)) => {
-                tracing::error!(error = %e, "event could not be stored");
-                // 503 makes senders (Alertmanager, PagerDuty clients) retry;
-                // never 202 for an event that is not on disk.
-                json_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &json!({"status": "error", "message": "event could not be stored; retry"}),
-                )
-            }
+            // Never 202 for an event that is not on disk.
+            Err(IngestError::Store(e)) => store_failure(&e, "the event"),
         }
     }
 }
@@ -591,6 +570,20 @@ async fn read_body(parts: &hyper::http::request::Parts, body: Incoming) -> Resul
             &json!({"error": format!("could not read the body: {e}")}),
         )),
     }
+}
+
+/// The one place a store failure becomes an HTTP answer: 503, so senders
+/// (Alertmanager, PagerDuty clients, Slack) retry, with the reason. Logged
+/// here, once per request; the store logs the failure itself once.
+fn store_failure(e: &StoreError, what: &str) -> Resp {
+    tracing::warn!(error = %e, "{what} could not be stored");
+    let mut r = json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &json!({"status": "error", "message": format!("{what} could not be stored; retry"), "reason": e.to_string()}),
+    );
+    r.headers_mut()
+        .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("5"));
+    r
 }
 
 fn reply_response(r: Reply) -> Resp {

@@ -44,6 +44,9 @@ pub struct Settings {
     pub twilio: Option<TwilioSettings>,
     /// Bearer token for `GET /api/v1/…`; unset: the API is off.
     pub api_token: Option<Secret>,
+    /// Below this much free space on the data directory's disk, new alerts
+    /// get 503 before the disk fills (`TOCSIN_MIN_FREE_MB`); 0 turns it off.
+    pub min_free_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +144,16 @@ impl Settings {
             }
             t => t.map(|t| Secret(t.trim().to_string())),
         };
+        let number = |name: &'static str, default: u64, what: &str| -> Result<u64, SettingsError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v.trim().parse::<u64>().map_err(|_| SettingsError {
+                    name,
+                    message: format!("{v:?} is not a whole number of {what}"),
+                }),
+            }
+        };
+        let min_free_mb = number("TOCSIN_MIN_FREE_MB", 64, "MiB")?;
         let public_url = get("TOCSIN_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
         Ok(Settings {
             listen,
@@ -157,6 +170,7 @@ impl Settings {
             cache_capacity: cache_mb * 1024 * 1024,
             twilio,
             api_token,
+            min_free_bytes: min_free_mb * 1024 * 1024,
         })
     }
 }
@@ -188,6 +202,15 @@ mod tests {
         assert_eq!(s.slack_api_url, "https://slack.com/api");
         assert!(s.slack_bot_token.is_none());
         assert_eq!(s.slack_channel_interval, Duration::from_secs(1));
+        assert_eq!(s.min_free_bytes, 64 * 1024 * 1024);
+    }
+
+    #[test]
+    fn the_free_space_floor_is_a_number_of_mib() {
+        let e = settings(&[("TOCSIN_MIN_FREE_MB", "lots")]).unwrap_err();
+        assert_eq!(e.name, "TOCSIN_MIN_FREE_MB");
+        let s = settings(&[("TOCSIN_MIN_FREE_MB", "0")]).unwrap();
+        assert_eq!(s.min_free_bytes, 0);
     }
 
     #[test]
