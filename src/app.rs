@@ -312,7 +312,17 @@ impl App {
             )));
         }
         let ingest = Ingest { core: core.clone() };
-        let server = tokio::spawn(crate::http::serve(listener, core.clone(), ingest, rx));
+        let limits = crate::http::Limits {
+            max_connections: settings.max_connections,
+            read_timeout: settings.read_timeout,
+        };
+        let server = tokio::spawn(crate::http::serve(
+            listener,
+            core.clone(),
+            ingest,
+            limits,
+            rx,
+        ));
         tracing::info!(%addr, "tocsin is listening");
         Ok(App {
             addr,

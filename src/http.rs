@@ -9,7 +9,7 @@ use crate::slack::inbound::{self, Reply};
 use crate::store::{Outbound, StoreError};
 use crate::twilio::voice;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
@@ -18,11 +18,29 @@ use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
-/// Bodies larger than this get 413 before they are read in full.
+/// Bodies larger than this get 413.
 pub const MAX_BODY: usize = 1024 * 1024;
+/// An oversized body is read and thrown away up to this much before the 413,
+/// so a client that writes its whole body before reading sees the answer
+/// rather than a reset connection. Past it the connection is closed.
+const DRAIN_MAX: u64 = 8 * 1024 * 1024;
+/// Connections past `max_connections` that are still answered (503, or
+/// `/healthz`) instead of being closed at once.
+const SPARE_CONNECTIONS: usize = 16;
+/// How long a spare connection may take to send its request line and headers.
+const SPARE_READ_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What bounds the server's use of connections and time.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// For the request head, and again for the body.
+    pub read_timeout: Duration,
+}
 
 type Resp = Response<Full<Bytes>>;
 
@@ -35,6 +53,7 @@ struct Handler(Arc<Shared>);
 struct Shared {
     core: Core,
     ingest: Ingest,
+    read_timeout: Duration,
 }
 
 impl std::ops::Deref for Handler {
@@ -45,14 +64,27 @@ impl std::ops::Deref for Handler {
 }
 
 /// Serves until `shutdown` turns true, then waits for in-flight requests.
+///
+/// At most `limits.max_connections` connections are served at once, so
+/// clients that stall cannot use up the process's file descriptors. Past
+/// that, [`SPARE_CONNECTIONS`] more get an immediate answer (`/healthz` as
+/// usual, anything else 503) and are closed; beyond those, new connections
+/// are closed on accept.
 pub async fn serve(
     listener: TcpListener,
     core: Core,
     ingest: Ingest,
+    limits: Limits,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let handler = Handler(Arc::new(Shared { core, ingest }));
+    let handler = Handler(Arc::new(Shared {
+        core,
+        ingest,
+        read_timeout: limits.read_timeout,
+    }));
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let spare = Arc::new(Semaphore::new(SPARE_CONNECTIONS));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -66,21 +98,14 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let h = handler.clone();
-                let svc = hyper::service::service_fn(move |req| {
-                    let h = h.clone();
-                    async move { Ok::<_, std::convert::Infallible>(h.handle(req).await) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(30))
-                    .serve_connection(TokioIo::new(stream), svc);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
+                if let Ok(slot) = slots.clone().try_acquire_owned() {
+                    handler.connection(stream, slot, &graceful);
+                } else if let Ok(slot) = spare.clone().try_acquire_owned() {
+                    handler.overflow(stream, slot, &graceful);
+                } else {
+                    tracing::debug!("too many connections: closed a new one at once");
+                    drop(stream);
+                }
             }
             _ = shutdown.changed() => break,
         }
@@ -88,6 +113,64 @@ pub async fn serve(
     drop(listener);
     tracing::info!("shutting down: waiting for in-flight requests");
     graceful.shutdown().await;
+}
+
+impl Handler {
+    /// Serves one connection; its slot is given back when it ends.
+    fn connection(
+        &self,
+        stream: TcpStream,
+        slot: OwnedSemaphorePermit,
+        graceful: &GracefulShutdown,
+    ) {
+        let h = self.clone();
+        let svc = hyper::service::service_fn(move |req| {
+            let h = h.clone();
+            async move { Ok::<_, std::convert::Infallible>(h.handle(req).await) }
+        });
+        // Also bounds how long an idle keep-alive connection holds its slot.
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.read_timeout)
+            .serve_connection(TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+
+    /// A connection past the cap: one request, answered at once, then closed.
+    /// Probes still get `/healthz`; everyone else a 503 to retry.
+    fn overflow(&self, stream: TcpStream, slot: OwnedSemaphorePermit, graceful: &GracefulShutdown) {
+        let h = self.clone();
+        let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let h = h.clone();
+            async move {
+                let r = if req.method() == Method::GET && req.uri().path() == "/healthz" {
+                    h.healthz()
+                } else {
+                    json_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &json!({"status": "error", "message": "too many connections; retry"}),
+                    )
+                };
+                Ok::<_, std::convert::Infallible>(r)
+            }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(SPARE_READ_TIMEOUT.min(self.read_timeout))
+            .keep_alive(false)
+            .serve_connection(TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
 }
 
 impl Handler {
@@ -180,7 +263,7 @@ impl Handler {
         Fut: std::future::Future<Output = Resp>,
     {
         let (parts, body) = req.into_parts();
-        match read_body(&parts, body).await {
+        match read_body(&parts, body, self.read_timeout).await {
             Ok(b) => f(self.clone(), parts, b).await,
             Err(r) => r,
         }
@@ -542,34 +625,69 @@ impl Handler {
     }
 }
 
-async fn read_body(parts: &hyper::http::request::Parts, body: Incoming) -> Result<Bytes, Resp> {
+/// Reads a body of at most [`MAX_BODY`] bytes within `timeout`.
+///
+/// A larger body gets 413, but only after it has been read and thrown away
+/// (up to [`DRAIN_MAX`]): a client that writes its whole body before reading
+/// the answer would otherwise meet a reset connection instead of the 413. A
+/// body that does not arrive in time gets 408. Both close the connection.
+async fn read_body(
+    parts: &hyper::http::request::Parts,
+    mut body: Incoming,
+    timeout: Duration,
+) -> Result<Bytes, Resp> {
     let too_large = || {
-        json_response(
+        closing(json_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             &json!({"status": "invalid event", "message": format!("body is larger than {MAX_BODY} bytes")}),
-        )
+        ))
     };
     let declared = parts
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+    if declared.is_some_and(|n| n > DRAIN_MAX) {
         return Err(too_large());
     }
-    match Limited::new(body, MAX_BODY).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(too_large())
+    let mut oversized = declared.is_some_and(|n| n > MAX_BODY as u64);
+    let mut buf = Vec::with_capacity(declared.map_or(0, |n| n.min(MAX_BODY as u64) as usize));
+    let read = async {
+        let mut seen = 0u64;
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame?.into_data() else {
+                continue;
+            };
+            seen += data.len() as u64;
+            if seen > DRAIN_MAX {
+                break;
+            }
+            oversized |= seen > MAX_BODY as u64;
+            if !oversized {
+                buf.extend_from_slice(&data);
+            }
         }
-        Err(e) => Err(json_response(
+        Ok::<_, hyper::Error>(())
+    };
+    match tokio::time::timeout(timeout, read).await {
+        _ if oversized => Err(too_large()),
+        Ok(Ok(())) => Ok(Bytes::from(buf)),
+        Ok(Err(e)) => Err(json_response(
             StatusCode::BAD_REQUEST,
             &json!({"error": format!("could not read the body: {e}")}),
         )),
+        Err(_) => Err(closing(json_response(
+            StatusCode::REQUEST_TIMEOUT,
+            &json!({"error": format!("the body did not arrive within {} ms", timeout.as_millis())}),
+        ))),
     }
+}
+
+/// Asks hyper to close the connection once this answer is written.
+fn closing(mut r: Resp) -> Resp {
+    r.headers_mut()
+        .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    r
 }
 
 /// The one place a store failure becomes an HTTP answer: 503, so senders

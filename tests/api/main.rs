@@ -4,6 +4,7 @@
 mod alertmanager;
 mod calls;
 mod cli;
+mod connections;
 mod crash;
 mod disk;
 mod escalation;
