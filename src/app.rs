@@ -310,6 +310,7 @@ impl App {
         let mappings =
             Mappings::load(&config, dir).map_err(|p| AppError::Mappings(p.join("\n")))?;
         let store = Store::open(&settings.data_dir, settings.cache_capacity)?;
+        store.set_min_free(settings.min_free_bytes);
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -373,7 +374,17 @@ impl App {
             )));
         }
         let ingest = Ingest { core: core.clone() };
-        let server = tokio::spawn(crate::http::serve(listener, core.clone(), ingest, rx));
+        let limits = crate::http::Limits {
+            max_connections: settings.max_connections,
+            read_timeout: settings.read_timeout,
+        };
+        let server = tokio::spawn(crate::http::serve(
+            listener,
+            core.clone(),
+            ingest,
+            limits,
+            rx,
+        ));
         tracing::info!(%addr, "tocsin is listening");
         Ok(App {
             addr,
@@ -394,8 +405,9 @@ impl App {
     }
 
     /// Stops accepting, lets in-flight requests finish, stops the worker, the
-    /// engine and housekeeping, then flushes sled.
-    pub async fn shutdown(self) {
+    /// engine and housekeeping, then flushes sled. An error means the last
+    /// flush failed: what was not yet on disk may be lost.
+    pub async fn shutdown(self) -> Result<(), StoreError> {
         let _ = self.shutdown.send(true);
         if tokio::time::timeout(Duration::from_secs(15), self.server)
             .await
@@ -408,8 +420,14 @@ impl App {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
         match self.core.store.flush() {
-            Ok(()) => tracing::info!("store flushed; bye"),
-            Err(e) => tracing::error!(error = %e, "final flush failed"),
+            Ok(()) => {
+                tracing::info!("store flushed; bye");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "final flush failed");
+                Err(e)
+            }
         }
     }
 }

@@ -6,10 +6,10 @@ use crate::ingest::alertmanager::{self, Source};
 use crate::ingest::webhook::{self, Mapped};
 use crate::ingest::{events_v2, Ingest, IngestError};
 use crate::slack::inbound::{self, Replays, Reply};
-use crate::store::Outbound;
+use crate::store::{Outbound, StoreError};
 use crate::twilio::voice;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
@@ -18,11 +18,29 @@ use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 
-/// Bodies larger than this get 413 before they are read in full.
+/// Bodies larger than this get 413.
 pub const MAX_BODY: usize = 1024 * 1024;
+/// An oversized body is read and thrown away up to this much before the 413,
+/// so a client that writes its whole body before reading sees the answer
+/// rather than a reset connection. Past it the connection is closed.
+const DRAIN_MAX: u64 = 8 * 1024 * 1024;
+/// Connections past `max_connections` that are still answered (503, or
+/// `/healthz`) instead of being closed at once.
+const SPARE_CONNECTIONS: usize = 16;
+/// How long a spare connection may take to send its request line and headers.
+const SPARE_READ_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What bounds the server's use of connections and time.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// For the request head, and again for the body.
+    pub read_timeout: Duration,
+}
 
 type Resp = Response<Full<Bytes>>;
 
@@ -35,6 +53,7 @@ struct Handler(Arc<Shared>);
 struct Shared {
     core: Core,
     ingest: Ingest,
+    read_timeout: Duration,
 }
 
 impl std::ops::Deref for Handler {
@@ -45,14 +64,27 @@ impl std::ops::Deref for Handler {
 }
 
 /// Serves until `shutdown` turns true, then waits for in-flight requests.
+///
+/// At most `limits.max_connections` connections are served at once, so
+/// clients that stall cannot use up the process's file descriptors. Past
+/// that, [`SPARE_CONNECTIONS`] more get an immediate answer (`/healthz` as
+/// usual, anything else 503) and are closed; beyond those, new connections
+/// are closed on accept.
 pub async fn serve(
     listener: TcpListener,
     core: Core,
     ingest: Ingest,
+    limits: Limits,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let handler = Handler(Arc::new(Shared { core, ingest }));
+    let handler = Handler(Arc::new(Shared {
+        core,
+        ingest,
+        read_timeout: limits.read_timeout,
+    }));
     let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let spare = Arc::new(Semaphore::new(SPARE_CONNECTIONS));
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -66,21 +98,14 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let h = handler.clone();
-                let svc = hyper::service::service_fn(move |req| {
-                    let h = h.clone();
-                    async move { Ok::<_, std::convert::Infallible>(h.handle(req).await) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(Duration::from_secs(30))
-                    .serve_connection(TokioIo::new(stream), svc);
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
+                if let Ok(slot) = slots.clone().try_acquire_owned() {
+                    handler.connection(stream, slot, &graceful);
+                } else if let Ok(slot) = spare.clone().try_acquire_owned() {
+                    handler.overflow(stream, slot, &graceful);
+                } else {
+                    tracing::debug!("too many connections: closed a new one at once");
+                    drop(stream);
+                }
             }
             _ = shutdown.changed() => break,
         }
@@ -91,10 +116,68 @@ pub async fn serve(
 }
 
 impl Handler {
+    /// Serves one connection; its slot is given back when it ends.
+    fn connection(
+        &self,
+        stream: TcpStream,
+        slot: OwnedSemaphorePermit,
+        graceful: &GracefulShutdown,
+    ) {
+        let h = self.clone();
+        let svc = hyper::service::service_fn(move |req| {
+            let h = h.clone();
+            async move { Ok::<_, std::convert::Infallible>(h.handle(req).await) }
+        });
+        // Also bounds how long an idle keep-alive connection holds its slot.
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.read_timeout)
+            .serve_connection(TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+
+    /// A connection past the cap: one request, answered at once, then closed.
+    /// Probes still get `/healthz`; everyone else a 503 to retry.
+    fn overflow(&self, stream: TcpStream, slot: OwnedSemaphorePermit, graceful: &GracefulShutdown) {
+        let h = self.clone();
+        let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let h = h.clone();
+            async move {
+                let r = if req.method() == Method::GET && req.uri().path() == "/healthz" {
+                    h.healthz()
+                } else {
+                    json_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &json!({"status": "error", "message": "too many connections; retry"}),
+                    )
+                };
+                Ok::<_, std::convert::Infallible>(r)
+            }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(SPARE_READ_TIMEOUT.min(self.read_timeout))
+            .keep_alive(false)
+            .serve_connection(TokioIo::new(stream), svc);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+}
+
+impl Handler {
     async fn handle(&self, req: Request<Incoming>) -> Resp {
         let (method, path) = (req.method().clone(), req.uri().path().to_string());
         match (&method, path.as_str()) {
-            (&Method::GET, "/healthz") => json_response(StatusCode::OK, &json!({"status": "ok"})),
+            (&Method::GET, "/healthz") => self.healthz(),
             (&Method::GET, p) if p.starts_with("/schedules/") && p.ends_with(".ics") => {
                 let id = &p["/schedules/".len()..p.len() - ".ics".len()];
                 self.feed(id, req.uri().query().unwrap_or(""))
@@ -178,7 +261,7 @@ impl Handler {
         Fut: std::future::Future<Output = Resp>,
     {
         let (parts, body) = req.into_parts();
-        match read_body(&parts, body).await {
+        match read_body(&parts, body, self.read_timeout).await {
             Ok(b) => f(self.clone(), parts, b).await,
             Err(r) => r,
         }
@@ -227,13 +310,7 @@ impl Handler {
                 StatusCode::NOT_FOUND,
                 &json!({"error": "no such calendar feed"}),
             ),
-            Err(e) => {
-                tracing::error!(error = %e, "feed could not be built");
-                json_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &json!({"error": "feed unavailable"}),
-                )
-            }
+            Err(e) => store_failure(&e, "the feed"),
         }
     }
 
@@ -256,13 +333,7 @@ impl Handler {
                 StatusCode::NOT_FOUND,
                 &json!({"error": "unknown integration key"}),
             ),
-            Err(IngestError::Store(e)) => {
-                tracing::error!(error = %e, "alerts could not be stored");
-                json_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &json!({"error": "alerts could not be stored; retry"}),
-                )
-            }
+            Err(IngestError::Store(e)) => store_failure(&e, "the alerts"),
         }
     }
 
@@ -302,24 +373,13 @@ impl Handler {
                     StatusCode::ACCEPTED,
                     &json!({"status": "ok", "dedup_key": ev.dedup_key, "mapping_error": error.map(|e| e.to_string())}),
                 ),
-                Err(e) => {
-                    tracing::error!(error = %e, "webhook alert could not be stored");
-                    json_response(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        &json!({"error": "alert could not be stored; retry"}),
-                    )
-                }
+                Err(IngestError::UnknownKey) => not_found("unknown integration key"),
+                Err(IngestError::Store(e)) => store_failure(&e, "the alert"),
             },
             Mapped::ConfirmSubscription { url } => {
                 match self.core.enqueue("fetch", Outbound::Fetch { url }).await {
                     Ok(_) => json_response(StatusCode::OK, &json!({"status": "confirming"})),
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot queue the subscription confirmation");
-                        json_response(
-                            StatusCode::INTERNAL_SERVER_ERROR,
-                            &json!({"error": "could not confirm; retry"}),
-                        )
-                    }
+                    Err(e) => store_failure(&e, "the subscription confirmation"),
                 }
             }
             Mapped::Ignore(why) => {
@@ -328,9 +388,24 @@ impl Handler {
         }
     }
 
+    /// 200 while the store takes alerts; 503 with the reason while it cannot
+    /// write or is below the free-space floor (it recovers by itself).
+    fn healthz(&self) -> Resp {
+        match self.core.store.health().problem() {
+            None => json_response(StatusCode::OK, &json!({"status": "ok"})),
+            Some(reason) => json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"status": "unavailable", "reason": reason}),
+            ),
+        }
+    }
+
     /// Prometheus text: the process counters plus gauges read from the store now.
     fn metrics(&self) -> Resp {
         let store = &self.core.store;
+        let health = store.health();
+        let writable = if health.problem().is_none() { 1.0 } else { 0.0 };
+        let free = health.free().map_or(-1.0, |f| f as f64);
         let now = self.core.clock.now();
         let open = store.open_count().map(|n| n as f64).unwrap_or(-1.0);
         let (depth, oldest) = match store.outbox_pending() {
@@ -354,6 +429,16 @@ impl Handler {
                 "tocsin_outbox_oldest_seconds",
                 "Age of the oldest outbound work waiting.",
                 oldest,
+            ),
+            (
+                "tocsin_store_writable",
+                "1 while the store takes alerts; 0 while it cannot write or is below TOCSIN_MIN_FREE_MB.",
+                writable,
+            ),
+            (
+                "tocsin_store_free_bytes",
+                "Free space on the data directory's disk (-1: unknown).",
+                free,
             ),
         ]);
         let mut r = Response::new(Full::new(Bytes::from(text)));
@@ -422,13 +507,7 @@ impl Handler {
                     &json!({"schedule": id, "overrides": overrides}),
                 )
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read overrides");
-                json_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &json!({"error": "cannot read the store"}),
-                )
-            }
+            Err(e) => store_failure(&e, "the overrides"),
         }
     }
 
@@ -470,13 +549,7 @@ impl Handler {
                 StatusCode::OK,
                 &serde_json::to_value(&r).unwrap_or_default(),
             ),
-            Err(e) => {
-                tracing::error!(error = %e, "report could not be built");
-                json_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &json!({"error": "report unavailable"}),
-                )
-            }
+            Err(e) => store_failure(&e, "the report"),
         }
     }
 
@@ -495,13 +568,11 @@ impl Handler {
                 StatusCode::NOT_FOUND,
                 &json!({"error": "no heartbeat monitor has this token"}),
             ),
-            Err(e) => {
-                tracing::error!(error = %e, "heartbeat could not be stored");
-                json_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &json!({"error": "heartbeat could not be stored; retry"}),
-                )
-            }
+            Err(IngestError::UnknownKey) => json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "no heartbeat monitor has this token"}),
+            ),
+            Err(IngestError::Store(e)) => store_failure(&e, "the heartbeat"),
         }
     }
 
@@ -523,13 +594,11 @@ impl Handler {
         };
         let stored = self.core.store.add_change(&service.id, &change);
         match stored {
-            Ok(()) if self.core.store.durable().await.is_ok() => {
-                json_response(StatusCode::ACCEPTED, &events_v2::change_accepted())
-            }
-            _ => json_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &json!({"status": "error", "message": "change could not be stored; retry"}),
-            ),
+            Ok(()) => match self.core.store.durable().await {
+                Ok(()) => json_response(StatusCode::ACCEPTED, &events_v2::change_accepted()),
+                Err(e) => store_failure(&e, "the change"),
+            },
+            Err(e) => store_failure(&e, "the change"),
         }
     }
 
@@ -549,47 +618,89 @@ impl Handler {
                     "'routing_key' does not belong to any service (unknown integration key)".into(),
                 ]),
             ),
-            Err(IngestError::Store(e)) => {
-                tracing::error!(error = %e, "event could not be stored");
-                // 503 makes senders (Alertmanager, PagerDuty clients) retry;
-                // never 202 for an event that is not on disk.
-                json_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &json!({"status": "error", "message": "event could not be stored; retry"}),
-                )
-            }
+            // Never 202 for an event that is not on disk.
+            Err(IngestError::Store(e)) => store_failure(&e, "the event"),
         }
     }
 }
 
-async fn read_body(parts: &hyper::http::request::Parts, body: Incoming) -> Result<Bytes, Resp> {
+/// Reads a body of at most [`MAX_BODY`] bytes within `timeout`.
+///
+/// A larger body gets 413, but only after it has been read and thrown away
+/// (up to [`DRAIN_MAX`]): a client that writes its whole body before reading
+/// the answer would otherwise meet a reset connection instead of the 413. A
+/// body that does not arrive in time gets 408. Both close the connection.
+async fn read_body(
+    parts: &hyper::http::request::Parts,
+    mut body: Incoming,
+    timeout: Duration,
+) -> Result<Bytes, Resp> {
     let too_large = || {
-        json_response(
+        closing(json_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             &json!({"status": "invalid event", "message": format!("body is larger than {MAX_BODY} bytes")}),
-        )
+        ))
     };
     let declared = parts
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+    if declared.is_some_and(|n| n > DRAIN_MAX) {
         return Err(too_large());
     }
-    match Limited::new(body, MAX_BODY).collect().await {
-        Ok(c) => Ok(c.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(too_large())
+    let mut oversized = declared.is_some_and(|n| n > MAX_BODY as u64);
+    let mut buf = Vec::with_capacity(declared.map_or(0, |n| n.min(MAX_BODY as u64) as usize));
+    let read = async {
+        let mut seen = 0u64;
+        while let Some(frame) = body.frame().await {
+            let Ok(data) = frame?.into_data() else {
+                continue;
+            };
+            seen += data.len() as u64;
+            if seen > DRAIN_MAX {
+                break;
+            }
+            oversized |= seen > MAX_BODY as u64;
+            if !oversized {
+                buf.extend_from_slice(&data);
+            }
         }
-        Err(e) => Err(json_response(
+        Ok::<_, hyper::Error>(())
+    };
+    match tokio::time::timeout(timeout, read).await {
+        _ if oversized => Err(too_large()),
+        Ok(Ok(())) => Ok(Bytes::from(buf)),
+        Ok(Err(e)) => Err(json_response(
             StatusCode::BAD_REQUEST,
             &json!({"error": format!("could not read the body: {e}")}),
         )),
+        Err(_) => Err(closing(json_response(
+            StatusCode::REQUEST_TIMEOUT,
+            &json!({"error": format!("the body did not arrive within {} ms", timeout.as_millis())}),
+        ))),
     }
+}
+
+/// Asks hyper to close the connection once this answer is written.
+fn closing(mut r: Resp) -> Resp {
+    r.headers_mut()
+        .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+/// The one place a store failure becomes an HTTP answer: 503, so senders
+/// (Alertmanager, PagerDuty clients, Slack) retry, with the reason. Logged
+/// here, once per request; the store logs the failure itself once.
+fn store_failure(e: &StoreError, what: &str) -> Resp {
+    tracing::warn!(error = %e, "{what} could not be stored");
+    let mut r = json_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &json!({"status": "error", "message": format!("{what} could not be stored; retry"), "reason": e.to_string()}),
+    );
+    r.headers_mut()
+        .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("5"));
+    r
 }
 
 fn reply_response(r: Reply) -> Resp {

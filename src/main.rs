@@ -400,8 +400,11 @@ fn serve(settings: Settings) -> ExitCode {
             }
         };
         shutdown_signal().await;
-        app.shutdown().await;
-        ExitCode::SUCCESS
+        match app.shutdown().await {
+            Ok(()) => ExitCode::SUCCESS,
+            // Logged by shutdown; the exit status tells the supervisor.
+            Err(_) => ExitCode::FAILURE,
+        }
     })
 }
 

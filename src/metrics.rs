@@ -69,6 +69,11 @@ const HELP: &[(&str, &str, &str)] = &[
         "Slack Web API calls answered 429, by method.",
     ),
     (
+        "tocsin_store_reopens_total",
+        "counter",
+        "Times the store was reopened after it could not write.",
+    ),
+    (
         "tocsin_alert_to_first_page_seconds",
         "histogram",
         "From an incident opening to its first Slack message or page being accepted.",

@@ -44,6 +44,15 @@ pub struct Settings {
     pub twilio: Option<TwilioSettings>,
     /// Bearer token for `GET /api/v1/…`; unset: the API is off.
     pub api_token: Option<Secret>,
+    /// Below this much free space on the data directory's disk, new alerts
+    /// get 503 before the disk fills (`TOCSIN_MIN_FREE_MB`); 0 turns it off.
+    pub min_free_bytes: u64,
+    /// Connections served at once (`TOCSIN_MAX_CONNECTIONS`); a few more are
+    /// answered 503 (or `/healthz`) at once, beyond that they are closed.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers, and again its
+    /// body (`TOCSIN_READ_TIMEOUT_MS`); idle keep-alive connections close after it too.
+    pub read_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -141,6 +150,30 @@ impl Settings {
             }
             t => t.map(|t| Secret(t.trim().to_string())),
         };
+        let number = |name: &'static str, default: u64, what: &str| -> Result<u64, SettingsError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v.trim().parse::<u64>().map_err(|_| SettingsError {
+                    name,
+                    message: format!("{v:?} is not a whole number of {what}"),
+                }),
+            }
+        };
+        let min_free_mb = number("TOCSIN_MIN_FREE_MB", 64, "MiB")?;
+        let max_connections = number("TOCSIN_MAX_CONNECTIONS", 512, "connections")?;
+        if max_connections == 0 {
+            return Err(SettingsError {
+                name: "TOCSIN_MAX_CONNECTIONS",
+                message: "must be at least 1".into(),
+            });
+        }
+        let read_timeout_ms = number("TOCSIN_READ_TIMEOUT_MS", 10_000, "milliseconds")?;
+        if read_timeout_ms == 0 {
+            return Err(SettingsError {
+                name: "TOCSIN_READ_TIMEOUT_MS",
+                message: "must be more than 0".into(),
+            });
+        }
         let public_url = get("TOCSIN_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
         Ok(Settings {
             listen,
@@ -157,6 +190,9 @@ impl Settings {
             cache_capacity: cache_mb * 1024 * 1024,
             twilio,
             api_token,
+            min_free_bytes: min_free_mb * 1024 * 1024,
+            max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
+            read_timeout: Duration::from_millis(read_timeout_ms),
         })
     }
 }
@@ -188,6 +224,32 @@ mod tests {
         assert_eq!(s.slack_api_url, "https://slack.com/api");
         assert!(s.slack_bot_token.is_none());
         assert_eq!(s.slack_channel_interval, Duration::from_secs(1));
+        assert_eq!(s.min_free_bytes, 64 * 1024 * 1024);
+        assert_eq!(s.max_connections, 512);
+        assert_eq!(s.read_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn limits_must_be_numbers_and_the_cap_and_timeout_positive() {
+        for (name, bad) in [
+            ("TOCSIN_MIN_FREE_MB", "lots"),
+            ("TOCSIN_MAX_CONNECTIONS", "0"),
+            ("TOCSIN_MAX_CONNECTIONS", "-3"),
+            ("TOCSIN_READ_TIMEOUT_MS", "0"),
+            ("TOCSIN_READ_TIMEOUT_MS", "10s"),
+        ] {
+            let e = settings(&[(name, bad)]).unwrap_err();
+            assert_eq!(e.name, name, "{bad}");
+        }
+        let s = settings(&[
+            ("TOCSIN_MIN_FREE_MB", "0"),
+            ("TOCSIN_MAX_CONNECTIONS", "8"),
+            ("TOCSIN_READ_TIMEOUT_MS", "250"),
+        ])
+        .unwrap();
+        assert_eq!(s.min_free_bytes, 0);
+        assert_eq!(s.max_connections, 8);
+        assert_eq!(s.read_timeout, Duration::from_millis(250));
     }
 
     #[test]

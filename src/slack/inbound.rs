@@ -205,11 +205,15 @@ pub async fn events(core: &Core, body: &[u8]) -> Reply {
                         if let Err(e) = core.store.forget_slack_event(event_id) {
                             tracing::error!(event_id, error = %e, "Slack's retry of this event will be dropped");
                         }
-                        return Reply::error(500, "the event could not be saved; Slack will retry");
+                        return Reply::error(503, "the event could not be saved; Slack will retry");
                     }
                 }
                 Ok(false) => tracing::debug!(event_id, "retried Slack event ignored"),
-                Err(e) => tracing::error!(error = %e, "cannot record the Slack event"),
+                Err(e) => {
+                    // Not seen, not handled: Slack's retry gets another go.
+                    tracing::warn!(error = %e, "cannot record the Slack event");
+                    return Reply::error(503, "the event could not be saved; Slack will retry");
+                }
             }
             Reply::ok()
         }
@@ -404,7 +408,7 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
             Ok(Some(note)) => respond_privately(core, response_url.as_deref(), note).await,
             Err(e) => {
                 tracing::error!(?click, error = %e, "click could not be applied");
-                return Reply::error(500, "the click could not be saved; please try again");
+                return Reply::error(503, "the click could not be saved; please try again");
             }
         }
     }

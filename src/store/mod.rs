@@ -15,8 +15,11 @@
 //! - `slack_events`: Slack `event_id` → first-seen time, to drop retried deliveries;
 //! - `rooms`: Slack channel id of an incident's own channel → incident id.
 
+mod health;
 mod records;
 mod signals;
+pub use health::Health;
+use health::{Shared, Trees};
 pub use signals::{AuditEntry, Suppressed, Window, CHANGE_RETENTION_DAYS};
 
 pub use records::{Outbound, OutboxItem, StoredOverride, SwapRequest, SwapState};
@@ -63,6 +66,13 @@ pub enum StoreError {
     Flush(String),
     #[error("no incident #{0}")]
     NoSuchIncident(u64),
+    /// The store cannot write (a full or failing disk); it reopens itself
+    /// once the disk has room again.
+    #[error("the store cannot write: {0}")]
+    Unavailable(String),
+    /// Below `TOCSIN_MIN_FREE_MB`: new alerts are refused before the disk fills.
+    #[error("new alerts are refused: {0}")]
+    LowSpace(String),
 }
 
 impl From<TransactionError<StoreError>> for StoreError {
@@ -142,171 +152,135 @@ pub struct NewAlert<'a> {
     pub room: Option<crate::warroom::Room>,
 }
 
-/// A cheap, cloneable handle on the database.
+/// A cheap, cloneable handle on the database. Every clone sees the same
+/// database, including after a reopen (see `health`).
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
-    meta: sled::Tree,
-    incidents: sled::Tree,
-    dedup: sled::Tree,
-    outbox: sled::Tree,
-    dead: sled::Tree,
-    overrides: sled::Tree,
-    swaps: sled::Tree,
-    due: sled::Tree,
-    /// incident id → (): the incidents not yet resolved.
-    open: sled::Tree,
-    slack_events: sled::Tree,
-    /// service id, time (ms), sequence → change event.
-    changes: sled::Tree,
-    /// heartbeat monitor id → last beat (RFC 3339).
-    heartbeats: sled::Tree,
-    /// service id, time (ms), sequence → an alert a rule suppressed.
-    suppressed: sled::Tree,
-    /// service id, start (ms) → maintenance window.
-    maintenance: sled::Tree,
-    /// team id, time (ms), sequence → who changed what (overrides, maintenance).
-    audit: sled::Tree,
-    /// Slack channel id of an incident's own channel → incident id.
-    rooms: sled::Tree,
-    committer: mpsc::UnboundedSender<FlushRequest>,
-    /// Highest outbox sequence known to be on disk: the worker sends nothing
-    /// newer, so a crash can never roll back a change Slack already saw.
-    flushed_outbox: Arc<AtomicU64>,
-    /// Fault injection: while set, every flush fails as a full or broken disk would.
-    failing: Arc<std::sync::atomic::AtomicBool>,
+    shared: Arc<Shared>,
 }
 
 /// A request to the group-commit task. It carries its own handle on the
 /// database so the task holds none between requests: the files are released
 /// as soon as the last `Store` is dropped.
 struct FlushRequest {
-    db: sled::Db,
-    meta: sled::Tree,
+    trees: Arc<Trees>,
     flushed_outbox: Arc<AtomicU64>,
     reply: oneshot::Sender<Result<(), String>>,
 }
 
 impl Store {
     /// Opens (or creates) the store. Must be called inside a tokio runtime:
-    /// it starts the group-commit task.
+    /// it starts the group-commit task and the watcher that reopens the
+    /// database after a write failure.
     pub fn open(dir: &Path, cache_capacity: u64) -> Result<Store, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_capacity)
-            .open()?;
-        let meta = db.open_tree("meta")?;
-        match meta.get(K_SCHEMA)? {
-            None => {
-                meta.insert(K_SCHEMA, &SCHEMA_VERSION.to_be_bytes())?;
-            }
-            Some(v) => {
-                let found = decode_u64(&v, "meta")?;
-                if found > SCHEMA_VERSION {
-                    return Err(StoreError::SchemaTooNew { found });
-                }
-            }
-        }
-        let incidents = db.open_tree("incidents")?;
-        let open = db.open_tree("open")?;
-        if meta.get(K_OPEN_INDEXED)?.is_none() {
-            build_open_index(&incidents, &open)?;
-            meta.insert(K_OPEN_INDEXED, &[1])?;
-            db.flush()?;
-        }
-        // Whatever is here at open was read from disk.
-        let flushed = last_outbox_seq(&meta)?;
+        let trees = Trees::open(dir, cache_capacity, 0)?;
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(run_committer(rx));
-        Ok(Store {
-            incidents,
-            open,
-            dedup: db.open_tree("dedup")?,
-            outbox: db.open_tree("outbox")?,
-            dead: db.open_tree("outbox_dead")?,
-            overrides: db.open_tree("overrides")?,
-            swaps: db.open_tree("swaps")?,
-            due: db.open_tree("due")?,
-            slack_events: db.open_tree("slack_events")?,
-            changes: db.open_tree("changes")?,
-            heartbeats: db.open_tree("heartbeats")?,
-            suppressed: db.open_tree("suppressed")?,
-            maintenance: db.open_tree("maintenance")?,
-            audit: db.open_tree("audit")?,
-            rooms: db.open_tree("rooms")?,
-            meta,
-            db,
-            committer: tx,
-            flushed_outbox: Arc::new(AtomicU64::new(flushed)),
-            failing: Arc::default(),
-        })
+        let store = Store {
+            shared: Arc::new(Shared::new(dir, cache_capacity, trees, tx)?),
+        };
+        store.watch();
+        Ok(store)
     }
 
-    /// Makes every `durable()` fail (or succeed again): the fault-injection
-    /// hook behind which tests play a disk that stopped taking writes.
+    /// Makes every `durable()` and `flush()` fail (or succeed again): the
+    /// fault-injection hook behind which tests play a disk that stopped
+    /// taking writes.
     pub fn inject_write_failure(&self, failing: bool) {
-        self.failing.store(failing, Ordering::Relaxed);
+        self.shared.failing.store(failing, Ordering::Relaxed);
     }
 
     /// Waits until everything written before this call is on disk. Concurrent
-    /// callers share one flush (group commit).
+    /// callers share one flush (group commit). Call it right after the
+    /// writes it covers, with no `await` between them (see `health`).
     pub async fn durable(&self) -> Result<(), StoreError> {
-        if self.failing.load(Ordering::Relaxed) {
+        let t = self.current();
+        // Read the mark whatever happens, so it never outlives this call.
+        let replaced = self.touched_replaced(t.as_ref().map_or(u64::MAX, |t| t.gen));
+        let t = t.ok_or_else(|| self.unavailable())?;
+        if replaced {
+            return Err(StoreError::Unavailable(
+                "the data directory was reopened after a write failure; this write may not be on disk"
+                    .into(),
+            ));
+        }
+        if self.shared.failing.load(Ordering::Relaxed) {
             return Err(StoreError::Flush(
                 "the disk refused the write (injected)".into(),
             ));
         }
         let (tx, rx) = oneshot::channel();
         let req = FlushRequest {
-            db: self.db.clone(),
-            meta: self.meta.clone(),
-            flushed_outbox: self.flushed_outbox.clone(),
+            trees: t.clone(),
+            flushed_outbox: self.shared.flushed_outbox.clone(),
             reply: tx,
         };
-        if self.committer.send(req).is_err() {
+        let r = match self.shared.committer.send(req) {
+            Ok(()) => rx.await.ok(),
+            Err(_) => None,
+        };
+        let r = match r {
+            Some(r) => r,
             // The committer is gone (runtime shutting down): flush inline.
-            self.db.flush_async().await?;
-            return Ok(());
-        }
-        match rx.await {
-            Ok(r) => r.map_err(StoreError::Flush),
-            Err(_) => {
-                self.db.flush_async().await?;
-                Ok(())
+            None => {
+                t.db.flush_async()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
             }
-        }
+        };
+        drop(t);
+        r.map_err(|e: String| {
+            self.note_failure(&e);
+            StoreError::Flush(e)
+        })
     }
 
-    /// Flushes synchronously; used at shutdown.
+    /// Flushes synchronously; used at shutdown. Fails if the store cannot
+    /// write, so the process can say so in its exit status.
     pub fn flush(&self) -> Result<(), StoreError> {
-        let last = last_outbox_seq(&self.meta)?;
-        self.db.flush()?;
-        self.flushed_outbox.fetch_max(last, Ordering::SeqCst);
+        let t = self.reader()?;
+        if self.shared.failing.load(Ordering::Relaxed) {
+            return Err(StoreError::Flush(
+                "the disk refused the write (injected)".into(),
+            ));
+        }
+        let last = last_outbox_seq(&t.meta)?;
+        if let Err(e) = t.db.flush() {
+            self.note_failure(&e.to_string());
+            return Err(StoreError::Flush(e.to_string()));
+        }
+        self.shared.flushed_outbox.fetch_max(last, Ordering::SeqCst);
         Ok(())
     }
 
     /// The highest outbox sequence that is on disk.
     pub fn flushed_outbox_seq(&self) -> u64 {
-        self.flushed_outbox.load(Ordering::SeqCst)
+        self.shared.flushed_outbox.load(Ordering::SeqCst)
     }
 
     pub fn schema_version(&self) -> Result<u64, StoreError> {
-        match self.meta.get(K_SCHEMA)? {
+        let tr = self.reader()?;
+        match tr.meta.get(K_SCHEMA)? {
             Some(v) => decode_u64(&v, "meta"),
             None => Ok(0),
         }
     }
 
     /// Applies a trigger: opens an incident, or counts a repeat on the open one.
+    /// Refused below the free-space floor (`set_min_free`), so the disk keeps
+    /// room for acknowledging and resolving what is already open.
     pub fn trigger(&self, a: &NewAlert<'_>) -> Result<Triggered, StoreError> {
+        self.admit()?;
+        let tr = self.trees()?;
         let dkey = dedup_key(a.routing_key, a.dedup_key);
         let r = (
-            &self.meta,
-            &self.incidents,
-            &self.dedup,
-            &self.outbox,
-            &self.due,
-            &self.open,
+            &tr.meta,
+            &tr.incidents,
+            &tr.dedup,
+            &tr.outbox,
+            &tr.due,
+            &tr.open,
         )
             .transaction(
                 |(meta, incidents, dedup, outbox, due, open)| -> TxResult<Triggered> {
@@ -457,7 +431,8 @@ impl Store {
         routing_key: &str,
         dedup_key: &str,
     ) -> Result<Option<Incident>, StoreError> {
-        match self.dedup.get(self::dedup_key(routing_key, dedup_key))? {
+        let tr = self.reader()?;
+        match tr.dedup.get(self::dedup_key(routing_key, dedup_key))? {
             Some(id) => Ok(self
                 .incident(decode_u64(&id, "dedup")?)?
                 .filter(Incident::is_open)),
@@ -474,7 +449,8 @@ impl Store {
         by: Actor,
         at: DateTime<Utc>,
     ) -> Result<Changed, StoreError> {
-        match self.dedup.get(self::dedup_key(routing_key, dedup_key))? {
+        let tr = self.reader()?;
+        match tr.dedup.get(self::dedup_key(routing_key, dedup_key))? {
             Some(id) => self.transition(decode_u64(&id, "dedup")?, t, by, at),
             None => Ok(Changed::NotFound),
         }
@@ -572,13 +548,8 @@ impl Store {
     where
         F: Fn(Option<&Incident>) -> Result<(Incident, Vec<(String, Outbound)>), E>,
     {
-        let trees = (
-            &self.meta,
-            &self.incidents,
-            &self.outbox,
-            &self.due,
-            &self.open,
-        );
+        let tr = self.trees()?;
+        let trees = (&tr.meta, &tr.incidents, &tr.outbox, &tr.due, &tr.open);
         let r = trees.transaction(|(meta, incidents, outbox, due, open)| {
             let current = get_incident(incidents, id)?;
             let (mut next, ops) = match f(current.as_ref()) {
@@ -603,7 +574,8 @@ impl Store {
     }
 
     pub fn incident(&self, id: u64) -> Result<Option<Incident>, StoreError> {
-        match self.incidents.get(id.to_be_bytes())? {
+        let tr = self.reader()?;
+        match tr.incidents.get(id.to_be_bytes())? {
             Some(v) => Ok(Some(decode_incident(&v)?)),
             None => Ok(None),
         }
@@ -611,7 +583,8 @@ impl Store {
 
     /// Every incident, oldest first.
     pub fn incidents(&self) -> Result<Vec<Incident>, StoreError> {
-        self.incidents
+        let tr = self.reader()?;
+        tr.incidents
             .iter()
             .values()
             .map(|v| decode_incident(&v?))
@@ -620,9 +593,10 @@ impl Store {
 
     /// Open incidents, oldest first. Reads only those, through the `open` index.
     pub fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        let tr = self.reader()?;
         let mut open = vec![];
-        for k in self.open.iter().keys() {
-            let v = self.incidents.get(k?)?;
+        for k in tr.open.iter().keys() {
+            let v = tr.incidents.get(k?)?;
             if let Some(i) = v.map(|v| decode_incident(&v)).transpose()? {
                 open.push(i);
             }
@@ -632,8 +606,9 @@ impl Store {
 
     /// How many incidents are not yet resolved, without reading any of them.
     pub fn open_count(&self) -> Result<usize, StoreError> {
+        let tr = self.reader()?;
         let mut n = 0;
-        for k in self.open.iter().keys() {
+        for k in tr.open.iter().keys() {
             k?;
             n += 1;
         }
@@ -645,7 +620,8 @@ impl Store {
         &self,
         now: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, u64)>, StoreError> {
-        self.due
+        let tr = self.reader()?;
+        tr.due
             .range(..=due_key(now, u64::MAX))
             .keys()
             .map(|k| {
@@ -662,7 +638,8 @@ impl Store {
 
     /// The earliest pending escalation step, if any.
     pub fn next_escalation_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        match self.due.first()? {
+        let tr = self.reader()?;
+        match tr.due.first()? {
             Some((k, _)) => Ok(DateTime::from_timestamp_millis(
                 decode_u64(&k[..8], "due")? as i64
             )),
@@ -691,13 +668,15 @@ impl Store {
 
     /// Drops a due-index entry the engine found stale (the incident moved on).
     pub fn forget_due(&self, at: DateTime<Utc>, id: u64) -> Result<(), StoreError> {
-        self.due.remove(due_key(at, id))?;
+        let tr = self.trees()?;
+        tr.due.remove(due_key(at, id))?;
         Ok(())
     }
 
     /// Records a DM that paged someone about incident `id`.
     pub fn add_dm_message(&self, id: u64, message: MessageRef) -> Result<(), StoreError> {
-        let r = self.incidents.transaction(|incidents| -> TxResult<()> {
+        let tr = self.trees()?;
+        let r = tr.incidents.transaction(|incidents| -> TxResult<()> {
             let Some(mut inc) = get_incident(incidents, id)? else {
                 return Err(abort(StoreError::NoSuchIncident(id)));
             };
@@ -719,7 +698,8 @@ impl Store {
         name: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let r = (&self.incidents, &self.rooms).transaction(|(incidents, rooms)| -> TxResult<()> {
+        let tr = self.trees()?;
+        let r = (&tr.incidents, &tr.rooms).transaction(|(incidents, rooms)| -> TxResult<()> {
             let Some(mut inc) = get_incident(incidents, id)? else {
                 return Err(abort(StoreError::NoSuchIncident(id)));
             };
@@ -743,7 +723,8 @@ impl Store {
 
     /// The incident whose own channel `channel` is.
     pub fn incident_by_room(&self, channel: &str) -> Result<Option<Incident>, StoreError> {
-        match self.rooms.get(channel.as_bytes())? {
+        let tr = self.reader()?;
+        match tr.rooms.get(channel.as_bytes())? {
             Some(id) => self.incident(decode_u64(&id, "rooms")?),
             None => Ok(None),
         }
@@ -751,7 +732,8 @@ impl Store {
 
     /// Records where an incident's message was posted.
     pub fn set_message(&self, id: u64, message: MessageRef) -> Result<(), StoreError> {
-        let r = self.incidents.transaction(|incidents| -> TxResult<()> {
+        let tr = self.trees()?;
+        let r = tr.incidents.transaction(|incidents| -> TxResult<()> {
             let Some(mut inc) = get_incident(incidents, id)? else {
                 return Err(abort(StoreError::NoSuchIncident(id)));
             };
@@ -764,7 +746,8 @@ impl Store {
 
     /// Queues a Slack operation outside any incident change.
     pub fn enqueue(&self, lane: &str, op: Outbound, at: DateTime<Utc>) -> Result<u64, StoreError> {
-        let r = (&self.meta, &self.outbox).transaction(|(meta, outbox)| -> TxResult<u64> {
+        let tr = self.trees()?;
+        let r = (&tr.meta, &tr.outbox).transaction(|(meta, outbox)| -> TxResult<u64> {
             push_outbox(meta, outbox, lane, op.clone(), at)
         });
         Ok(r?)
@@ -772,7 +755,8 @@ impl Store {
 
     /// All pending outbox entries in sequence order.
     pub fn outbox_pending(&self) -> Result<Vec<(u64, OutboxItem)>, StoreError> {
-        self.outbox
+        let tr = self.reader()?;
+        tr.outbox
             .iter()
             .map(|kv| {
                 let (k, v) = kv?;
@@ -782,7 +766,8 @@ impl Store {
     }
 
     pub fn outbox_item(&self, seq: u64) -> Result<Option<OutboxItem>, StoreError> {
-        match self.outbox.get(seq.to_be_bytes())? {
+        let tr = self.reader()?;
+        match tr.outbox.get(seq.to_be_bytes())? {
             Some(v) => Ok(Some(decode_outbox(&v)?)),
             None => Ok(None),
         }
@@ -791,9 +776,10 @@ impl Store {
     /// Counts a failed attempt on the entry itself, so the count is visible in
     /// the dead-letter list and survives restarts.
     pub fn outbox_attempted(&self, seq: u64) -> Result<(), StoreError> {
+        let tr = self.trees()?;
         if let Some(mut item) = self.outbox_item(seq)? {
             item.attempts = item.attempts.saturating_add(1);
-            self.outbox
+            tr.outbox
                 .insert(seq.to_be_bytes(), encode(&OutboxRecord::V1(item)))?;
         }
         Ok(())
@@ -801,7 +787,8 @@ impl Store {
 
     /// Entries with a sequence above `seq`, in order: what the worker has not seen yet.
     pub fn outbox_after(&self, seq: u64) -> Result<Vec<(u64, OutboxItem)>, StoreError> {
-        self.outbox
+        let tr = self.reader()?;
+        tr.outbox
             .range((seq + 1).to_be_bytes()..)
             .map(|kv| {
                 let (k, v) = kv?;
@@ -812,8 +799,9 @@ impl Store {
 
     /// Moves an entry Slack refused for good to the dead-letter tree, kept for inspection.
     pub fn outbox_dead(&self, seq: u64) -> Result<(), StoreError> {
+        let tr = self.trees()?;
         let k = seq.to_be_bytes();
-        let r = (&self.outbox, &self.dead).transaction(|(outbox, dead)| -> TxResult<()> {
+        let r = (&tr.outbox, &tr.dead).transaction(|(outbox, dead)| -> TxResult<()> {
             if let Some(v) = outbox.remove(&k)? {
                 dead.insert(&k, v)?;
             }
@@ -824,7 +812,8 @@ impl Store {
 
     /// Entries Slack refused for good.
     pub fn dead_letters(&self) -> Result<Vec<(u64, OutboxItem)>, StoreError> {
-        self.dead
+        let tr = self.reader()?;
+        tr.dead
             .iter()
             .map(|kv| {
                 let (k, v) = kv?;
@@ -835,7 +824,8 @@ impl Store {
 
     /// Removes a delivered entry.
     pub fn outbox_done(&self, seq: u64) -> Result<(), StoreError> {
-        self.outbox.remove(seq.to_be_bytes())?;
+        let tr = self.trees()?;
+        tr.outbox.remove(seq.to_be_bytes())?;
         Ok(())
     }
 
@@ -847,7 +837,8 @@ impl Store {
         created_by: &str,
         at: DateTime<Utc>,
     ) -> Result<StoredOverride, StoreError> {
-        let r = (&self.meta, &self.overrides).transaction(
+        let tr = self.trees()?;
+        let r = (&tr.meta, &tr.overrides).transaction(
             |(meta, overrides)| -> TxResult<StoredOverride> {
                 let id = next_counter(meta, K_NEXT_OVERRIDE)?;
                 let stored = StoredOverride {
@@ -869,9 +860,10 @@ impl Store {
 
     /// Overrides of `schedule`, oldest first (the order `schedule::on_call_at` expects).
     pub fn overrides(&self, schedule: &str) -> Result<Vec<StoredOverride>, StoreError> {
+        let tr = self.reader()?;
         let mut prefix = schedule.as_bytes().to_vec();
         prefix.push(0);
-        self.overrides
+        tr.overrides
             .scan_prefix(prefix)
             .values()
             .map(|v| {
@@ -888,17 +880,20 @@ impl Store {
 
     /// Removes override `id` of `schedule`; false if there was none.
     pub fn remove_override(&self, schedule: &str, id: u64) -> Result<bool, StoreError> {
-        Ok(self.overrides.remove(override_key(schedule, id))?.is_some())
+        let tr = self.trees()?;
+        Ok(tr.overrides.remove(override_key(schedule, id))?.is_some())
     }
 
     /// A fresh, unique swap request id (ids may skip after a crash; nobody types them).
     pub fn new_swap_id(&self) -> Result<u64, StoreError> {
-        Ok(self.db.generate_id()? + 1)
+        let tr = self.trees()?;
+        Ok(tr.db.generate_id()? + 1)
     }
 
     /// Records a pending swap request and queues the message asking for an answer.
     pub fn add_swap(&self, req: &SwapRequest, ask: &(String, Outbound)) -> Result<(), StoreError> {
-        let r = (&self.meta, &self.swaps, &self.outbox).transaction(
+        let tr = self.trees()?;
+        let r = (&tr.meta, &tr.swaps, &tr.outbox).transaction(
             |(meta, swaps, outbox)| -> TxResult<()> {
                 swaps.insert(&req.id.to_be_bytes(), encode(&SwapRecord::V1(req.clone())))?;
                 push_outbox(meta, outbox, &ask.0, ask.1.clone(), req.created_at)?;
@@ -909,7 +904,8 @@ impl Store {
     }
 
     pub fn swap(&self, id: u64) -> Result<Option<SwapRequest>, StoreError> {
-        match self.swaps.get(id.to_be_bytes())? {
+        let tr = self.reader()?;
+        match tr.swaps.get(id.to_be_bytes())? {
             Some(v) => Ok(Some(decode_swap(&v)?)),
             None => Ok(None),
         }
@@ -926,7 +922,8 @@ impl Store {
         at: DateTime<Utc>,
         notices: &[(String, Outbound)],
     ) -> Result<Option<(SwapRequest, bool)>, StoreError> {
-        let r = (&self.meta, &self.swaps, &self.overrides, &self.outbox).transaction(
+        let tr = self.trees()?;
+        let r = (&tr.meta, &tr.swaps, &tr.overrides, &tr.outbox).transaction(
             |(meta, swaps, overrides, outbox)| -> TxResult<Option<(SwapRequest, bool)>> {
                 let Some(v) = swaps.get(id.to_be_bytes())? else {
                     return Ok(None);
@@ -980,16 +977,17 @@ impl Store {
     /// A random secret made once per data directory, for calendar feed tokens.
     pub fn feed_seed(&self) -> Result<Vec<u8>, StoreError> {
         use rand::RngCore;
-        if let Some(v) = self.meta.get(K_FEED_SEED)? {
+        let tr = self.trees()?;
+        if let Some(v) = tr.meta.get(K_FEED_SEED)? {
             return Ok(v.to_vec());
         }
         let mut seed = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut seed);
         // Two first callers race: whoever wins, both read the winner's seed.
-        let _ = self
+        let _ = tr
             .meta
             .compare_and_swap(K_FEED_SEED, None as Option<&[u8]>, Some(&seed[..]))?;
-        Ok(self
+        Ok(tr
             .meta
             .get(K_FEED_SEED)?
             .map(|v| v.to_vec())
@@ -998,7 +996,8 @@ impl Store {
 
     /// How many times `schedule`'s calendar link was rotated.
     pub fn feed_generation(&self, schedule: &str) -> Result<u64, StoreError> {
-        match self.meta.get(format!("{FEED_GENERATION}{schedule}"))? {
+        let tr = self.reader()?;
+        match tr.meta.get(format!("{FEED_GENERATION}{schedule}"))? {
             Some(v) => decode_u64(&v, "meta"),
             None => Ok(0),
         }
@@ -1008,7 +1007,8 @@ impl Store {
     /// Durable once `durable()` returns.
     pub fn rotate_feed(&self, schedule: &str) -> Result<u64, StoreError> {
         let key = format!("{FEED_GENERATION}{schedule}");
-        let next = self.meta.update_and_fetch(key.as_bytes(), |old| {
+        let tr = self.trees()?;
+        let next = tr.meta.update_and_fetch(key.as_bytes(), |old| {
             let n = old
                 .and_then(|v| <[u8; 8]>::try_from(v).ok())
                 .map_or(0, u64::from_be_bytes);
@@ -1022,8 +1022,9 @@ impl Store {
 
     /// Up to when handoff notices for `schedule` have been sent.
     pub fn handoff_cursor(&self, schedule: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let tr = self.reader()?;
         let key = format!("{HANDOFF_CURSOR}{schedule}");
-        match self.meta.get(key)? {
+        match tr.meta.get(key)? {
             Some(v) => {
                 let millis = decode_u64(&v, "meta")? as i64;
                 Ok(DateTime::from_timestamp_millis(millis))
@@ -1035,8 +1036,9 @@ impl Store {
     /// Who was on call when handoffs were last looked at (`Some(None)`: nobody;
     /// `None`: never recorded).
     pub fn handoff_user(&self, schedule: &str) -> Result<Option<Option<String>>, StoreError> {
+        let tr = self.reader()?;
         let key = format!("{HANDOFF_USER}{schedule}");
-        Ok(self.meta.get(key)?.map(|v| {
+        Ok(tr.meta.get(key)?.map(|v| {
             let u = String::from_utf8_lossy(&v).into_owned();
             (!u.is_empty()).then_some(u)
         }))
@@ -1051,11 +1053,12 @@ impl Store {
         on_call: Option<&str>,
         notices: &[(String, Outbound)],
     ) -> Result<(), StoreError> {
+        let tr = self.trees()?;
         let key = format!("{HANDOFF_CURSOR}{schedule}");
         let user_key = format!("{HANDOFF_USER}{schedule}");
         // Milliseconds: an override starting "now" is not minute-aligned.
         let millis = u64::try_from(to.timestamp_millis()).unwrap_or(0);
-        let r = (&self.meta, &self.outbox).transaction(|(meta, outbox)| -> TxResult<()> {
+        let r = (&tr.meta, &tr.outbox).transaction(|(meta, outbox)| -> TxResult<()> {
             for (lane, op) in notices {
                 push_outbox(meta, outbox, lane, op.clone(), to)?;
             }
@@ -1069,14 +1072,15 @@ impl Store {
     /// Forgets Slack event ids first seen before `before` (Slack retries for
     /// minutes, not hours). Returns how many were removed.
     pub fn prune_slack_events(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let tr = self.trees()?;
         let mut removed = 0;
-        for kv in self.slack_events.iter() {
+        for kv in tr.slack_events.iter() {
             let (k, v) = kv?;
             let seen = std::str::from_utf8(&v)
                 .ok()
                 .and_then(|s| DateTime::parse_from_rfc3339(s).ok());
             if seen.is_none_or(|t| t < before) {
-                self.slack_events.remove(k)?;
+                tr.slack_events.remove(k)?;
                 removed += 1;
             }
         }
@@ -1085,7 +1089,8 @@ impl Store {
 
     /// Forgets a Slack `event_id` whose handling failed, so Slack's retry is taken.
     pub fn forget_slack_event(&self, event_id: &str) -> Result<(), StoreError> {
-        self.slack_events.remove(event_id.as_bytes())?;
+        let tr = self.trees()?;
+        tr.slack_events.remove(event_id.as_bytes())?;
         Ok(())
     }
 
@@ -1095,7 +1100,8 @@ impl Store {
         event_id: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let r = self.slack_events.compare_and_swap(
+        let tr = self.trees()?;
+        let r = tr.slack_events.compare_and_swap(
             event_id.as_bytes(),
             None as Option<&[u8]>,
             Some(at.to_rfc3339().as_bytes()),
@@ -1106,32 +1112,38 @@ impl Store {
 
 async fn run_committer(mut rx: mpsc::UnboundedReceiver<FlushRequest>) {
     while let Some(first) = rx.recv().await {
-        let FlushRequest {
-            db,
-            meta,
-            flushed_outbox,
-            reply,
-        } = first;
-        let mut waiters = vec![reply];
+        let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
-            waiters.push(more.reply);
+            batch.push(more);
         }
-        // Everyone queued so far wrote before asking, so one flush covers them
-        // all, including every outbox row numbered below the counter read now.
-        let last = last_outbox_seq(&meta);
-        let r = db
-            .flush_async()
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string());
-        if let (Ok(()), Ok(last)) = (&r, last) {
-            flushed_outbox.fetch_max(last, Ordering::SeqCst);
-        }
-        // Release the database before answering, so a caller that drops its
-        // last handle after this reply finds the files unlocked.
-        drop((db, meta));
-        for w in waiters {
-            let _ = w.send(r.clone());
+        // One database almost always; just after a reopen, requests for the
+        // old one may still wait here, and each gets its own database's answer.
+        while !batch.is_empty() {
+            let gen = batch[0].trees.gen;
+            let (same, rest): (Vec<_>, Vec<_>) =
+                batch.into_iter().partition(|r| r.trees.gen == gen);
+            batch = rest;
+            let trees = same[0].trees.clone();
+            let flushed_outbox = same[0].flushed_outbox.clone();
+            let waiters: Vec<_> = same.into_iter().map(|r| r.reply).collect();
+            // Everyone queued so far wrote before asking, so one flush covers them
+            // all, including every outbox row numbered below the counter read now.
+            let last = last_outbox_seq(&trees.meta);
+            let r = trees
+                .db
+                .flush_async()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string());
+            if let (Ok(()), Ok(last)) = (&r, last) {
+                flushed_outbox.fetch_max(last, Ordering::SeqCst);
+            }
+            // Release the database before answering, so a caller that drops its
+            // last handle after this reply finds the files unlocked.
+            drop(trees);
+            for w in waiters {
+                let _ = w.send(r.clone());
+            }
         }
     }
 }
@@ -1384,8 +1396,10 @@ mod tests {
             let s = Store::open(dir.path(), 1 << 20).unwrap();
             assert_eq!(ids(&s), vec![2, 4], "kept across a restart");
             // A store from before the index: no marker, no entries.
-            s.meta.remove(K_OPEN_INDEXED).unwrap();
-            s.open.clear().unwrap();
+            let tr = s.trees().unwrap();
+            tr.meta.remove(K_OPEN_INDEXED).unwrap();
+            tr.open.clear().unwrap();
+            drop(tr);
             s.flush().unwrap();
         }
         tokio::task::yield_now().await;
@@ -1573,7 +1587,9 @@ mod tests {
             s.trigger(&a).unwrap();
             s.durable().await.unwrap();
             assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
-            s.meta
+            s.trees()
+                .unwrap()
+                .meta
                 .insert(K_SCHEMA, &(SCHEMA_VERSION + 1).to_be_bytes())
                 .unwrap();
             s.flush().unwrap();
@@ -1584,6 +1600,40 @@ mod tests {
             Err(e) => panic!("wrong error: {e}"),
             Ok(_) => panic!("a newer schema must be refused"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_write_made_before_a_reopen_is_never_reported_durable_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        let other = s.clone();
+        s.trigger(&alert("kept")).unwrap();
+        s.durable().await.unwrap();
+        s.trigger(&alert("in-doubt")).unwrap();
+        // The disk fails, and the store is reopened before the writer asks
+        // whether its write is on disk: it must not be told yes.
+        s.note_failure("the disk failed (test)");
+        assert!(matches!(s.health(), Health::Failed { .. }));
+        assert!(matches!(
+            s.trigger(&alert("refused")),
+            Err(StoreError::Unavailable(_))
+        ));
+        s.reopen().await;
+        match s.durable().await {
+            Err(StoreError::Unavailable(why)) => assert!(why.contains("reopened"), "{why}"),
+            r => panic!("a write from before the reopen was called durable: {r:?}"),
+        }
+        // Every clone now uses the reopened database: what was flushed is
+        // there, and new writes are durable.
+        assert!(matches!(s.health(), Health::Ok { .. }));
+        assert!(other.open_incident_by_key("rk", "kept").unwrap().is_some());
+        assert!(other
+            .open_incident_by_key("rk", "refused")
+            .unwrap()
+            .is_none());
+        other.trigger(&alert("after")).unwrap();
+        other.durable().await.unwrap();
+        assert!(s.open_incident_by_key("rk", "after").unwrap().is_some());
     }
 
     #[tokio::test]

@@ -70,12 +70,14 @@ fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StoreError {
 impl Store {
     /// Records a change to `service`, durably once `durable()` returns.
     pub fn add_change(&self, service: &str, change: &Change) -> Result<(), StoreError> {
-        let seq = self.db.generate_id()?;
+        self.admit()?;
+        let tr = self.trees()?;
+        let seq = tr.db.generate_id()?;
         let mut key = change_prefix(service);
         key.extend_from_slice(&change.at.timestamp_millis().to_be_bytes());
         key.extend_from_slice(&seq.to_be_bytes());
         let json = serde_json::to_vec(change).map_err(|e| corrupt("changes", e))?;
-        self.changes.insert(key, json)?;
+        tr.changes.insert(key, json)?;
         Ok(())
     }
 
@@ -85,15 +87,16 @@ impl Store {
         service: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<Change>, StoreError> {
+        let tr = self.reader()?;
         // Asked on every alert; most services have no recent changes at all.
-        if self.changes.is_empty() {
+        if tr.changes.is_empty() {
             return Ok(vec![]);
         }
         let prefix = change_prefix(service);
         let mut from = prefix.clone();
         from.extend_from_slice(&since.timestamp_millis().to_be_bytes());
         let mut out = vec![];
-        for kv in self.changes.range(from..) {
+        for kv in tr.changes.range(from..) {
             let (k, v) = kv?;
             if !k.starts_with(&prefix) {
                 break;
@@ -106,8 +109,9 @@ impl Store {
 
     /// Forgets changes and suppressed alerts older than `before`; returns how many.
     pub fn prune_changes(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let tr = self.trees()?;
         let mut removed = 0;
-        for tree in [&self.changes, &self.suppressed] {
+        for tree in [&tr.changes, &tr.suppressed] {
             for kv in tree.iter() {
                 let (k, _) = kv?;
                 // The key holds the time, after the service id and its NUL.
@@ -128,10 +132,11 @@ impl Store {
 
     /// Adds or replaces the window of `w.service` starting at `w.from`.
     pub fn put_window(&self, w: &Window) -> Result<(), StoreError> {
+        let tr = self.trees()?;
         let mut key = change_prefix(&w.service);
         key.extend_from_slice(&w.from.timestamp_millis().to_be_bytes());
         let json = serde_json::to_vec(w).map_err(|e| corrupt("maintenance", e))?;
-        self.maintenance.insert(key, json)?;
+        tr.maintenance.insert(key, json)?;
         Ok(())
     }
 
@@ -144,10 +149,11 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         use sled::Transactional;
+        let tr = self.trees()?;
         let mut key = change_prefix(&w.service);
         key.extend_from_slice(&w.from.timestamp_millis().to_be_bytes());
         let json = serde_json::to_vec(w).map_err(|e| corrupt("maintenance", e))?;
-        (&self.meta, &self.outbox, &self.maintenance).transaction(
+        (&tr.meta, &tr.outbox, &tr.maintenance).transaction(
             |(meta, outbox, maintenance)| -> super::TxResult<()> {
                 maintenance.insert(key.as_slice(), json.as_slice())?;
                 for (lane, op) in notices {
@@ -161,18 +167,20 @@ impl Store {
 
     /// Appends to the team's audit log (durable with the next `durable()`).
     pub fn add_audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
-        let seq = self.db.generate_id()?;
+        let tr = self.trees()?;
+        let seq = tr.db.generate_id()?;
         let mut key = change_prefix(&e.team);
         key.extend_from_slice(&e.at.timestamp_millis().to_be_bytes());
         key.extend_from_slice(&seq.to_be_bytes());
         let json = serde_json::to_vec(e).map_err(|e| corrupt("audit", e))?;
-        self.audit.insert(key, json)?;
+        tr.audit.insert(key, json)?;
         Ok(())
     }
 
     /// The team's latest `limit` audit entries, newest first.
     pub fn audit(&self, team: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        self.audit
+        let tr = self.reader()?;
+        tr.audit
             .scan_prefix(change_prefix(team))
             .rev()
             .take(limit)
@@ -185,7 +193,8 @@ impl Store {
 
     /// A named cursor (e.g. the last weekly report sent), if ever set.
     pub fn cursor(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let Some(v) = self.meta.get(format!("cursor:{name}"))? else {
+        let tr = self.reader()?;
+        let Some(v) = tr.meta.get(format!("cursor:{name}"))? else {
             return Ok(None);
         };
         let s = std::str::from_utf8(&v).map_err(|e| corrupt("meta", e))?;
@@ -204,9 +213,10 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         use sled::Transactional;
+        let tr = self.trees()?;
         let key = format!("cursor:{name}");
         let value = to.to_rfc3339();
-        (&self.meta, &self.outbox).transaction(|(meta, outbox)| -> super::TxResult<()> {
+        (&tr.meta, &tr.outbox).transaction(|(meta, outbox)| -> super::TxResult<()> {
             meta.insert(key.as_bytes(), value.as_bytes())?;
             for (lane, op) in work {
                 super::push_outbox(meta, outbox, lane, op.clone(), at)?;
@@ -218,7 +228,8 @@ impl Store {
 
     /// Every maintenance window, by service then start.
     pub fn windows(&self) -> Result<Vec<Window>, StoreError> {
-        self.maintenance
+        let tr = self.reader()?;
+        tr.maintenance
             .iter()
             .map(|kv| {
                 let (_, v) = kv?;
@@ -229,12 +240,13 @@ impl Store {
 
     /// The window of `service` in force at `t`, if any.
     pub fn window_at(&self, service: &str, t: DateTime<Utc>) -> Result<Option<Window>, StoreError> {
+        let tr = self.reader()?;
         // Asked on every alert; usually there is no window at all.
-        if self.maintenance.is_empty() {
+        if tr.maintenance.is_empty() {
             return Ok(None);
         }
         let prefix = change_prefix(service);
-        for kv in self.maintenance.scan_prefix(&prefix) {
+        for kv in tr.maintenance.scan_prefix(&prefix) {
             let (_, v) = kv?;
             let w: Window = serde_json::from_slice(&v).map_err(|e| corrupt("maintenance", e))?;
             if w.active_at(t) {
@@ -246,12 +258,14 @@ impl Store {
 
     /// Records an alert a rule suppressed.
     pub fn add_suppressed(&self, service: &str, s: &Suppressed) -> Result<(), StoreError> {
-        let seq = self.db.generate_id()?;
+        self.admit()?;
+        let tr = self.trees()?;
+        let seq = tr.db.generate_id()?;
         let mut key = change_prefix(service);
         key.extend_from_slice(&s.at.timestamp_millis().to_be_bytes());
         key.extend_from_slice(&seq.to_be_bytes());
         let json = serde_json::to_vec(s).map_err(|e| corrupt("suppressed", e))?;
-        self.suppressed.insert(key, json)?;
+        tr.suppressed.insert(key, json)?;
         Ok(())
     }
 
@@ -261,11 +275,12 @@ impl Store {
         service: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<Suppressed>, StoreError> {
+        let tr = self.reader()?;
         let prefix = change_prefix(service);
         let mut from = prefix.clone();
         from.extend_from_slice(&since.timestamp_millis().to_be_bytes());
         let mut out = vec![];
-        for kv in self.suppressed.range(from..) {
+        for kv in tr.suppressed.range(from..) {
             let (k, v) = kv?;
             if !k.starts_with(&prefix) {
                 break;
@@ -277,14 +292,16 @@ impl Store {
 
     /// Records a beat of heartbeat monitor `id` at `at`.
     pub fn beat(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.heartbeats
+        let tr = self.trees()?;
+        tr.heartbeats
             .insert(id.as_bytes(), at.to_rfc3339().as_bytes())?;
         Ok(())
     }
 
     /// The last beat of monitor `id`, if it ever beat.
     pub fn last_beat(&self, id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let Some(v) = self.heartbeats.get(id.as_bytes())? else {
+        let tr = self.reader()?;
+        let Some(v) = tr.heartbeats.get(id.as_bytes())? else {
             return Ok(None);
         };
         let s = std::str::from_utf8(&v).map_err(|e| corrupt("heartbeats", e))?;

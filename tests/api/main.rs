@@ -4,7 +4,9 @@
 mod alertmanager;
 mod calls;
 mod cli;
+mod connections;
 mod crash;
+mod disk;
 mod escalation;
 mod fake_twilio;
 mod grouping;

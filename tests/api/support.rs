@@ -529,6 +529,8 @@ pub fn env_for(fake: Option<&FakeSlack>, data: &Path, config: &Path) -> Vec<(Str
         ("SLACK_SIGNING_SECRET".into(), SECRET.into()),
         ("TOCSIN_SLACK_CHANNEL_INTERVAL_MS".into(), "0".into()),
         ("TOCSIN_CACHE_MB".into(), "16".into()),
+        // Tests run wherever there is room; the disk tests set their own floor.
+        ("TOCSIN_MIN_FREE_MB".into(), "0".into()),
     ];
     if let Some(f) = fake {
         v.push(("SLACK_BOT_TOKEN".into(), "xoxb-test-token".into()));
@@ -616,7 +618,9 @@ impl TestApp {
 
     /// Shuts down gracefully and hands back the data directory.
     pub async fn stop(mut self) -> tempfile::TempDir {
-        self.app.take().unwrap().shutdown().await;
+        if let Err(e) = self.app.take().unwrap().shutdown().await {
+            panic!("the final flush failed: {e}");
+        }
         self.dir
     }
 
