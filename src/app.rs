@@ -39,6 +39,9 @@ pub struct Core {
     pub mappings: Arc<Mappings>,
     /// Bearer token for the read API; `None`: the API is off.
     pub api_token: Option<Secret>,
+    /// True while Slack refuses the bot token and the Slack lanes wait
+    /// (set by the outbox worker, shown on `/metrics`).
+    pub slack_auth_failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Core {
@@ -284,6 +287,7 @@ impl App {
             engine_wake: Arc::new(Notify::new()),
             mappings: Arc::new(mappings),
             api_token: settings.api_token.clone(),
+            slack_auth_failing: Default::default(),
         };
         let (shutdown, rx) = watch::channel(false);
         let worker = OutboxWorker {
@@ -293,6 +297,8 @@ impl App {
             twilio,
             clock: core.clock.clone(),
             interval: settings.slack_channel_interval,
+            auth_probe: settings.slack_auth_probe,
+            auth_failing: core.slack_auth_failing.clone(),
             ready: core.outbox_ready.clone(),
         };
         let worker = tokio::spawn(worker.run(rx.clone()));

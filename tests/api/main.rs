@@ -5,6 +5,7 @@ mod alertmanager;
 mod calls;
 mod cli;
 mod crash;
+mod delivery;
 mod escalation;
 mod fake_twilio;
 mod grouping;
