@@ -255,7 +255,9 @@ impl OutboxWorker {
                     continue;
                 }
                 let (ctx, tx, name) = (ctx.clone(), done_tx.clone(), name.clone());
-                let was_suspect = suspect.remove(&seq).unwrap_or(Suspect::No);
+                // Kept until the row leaves the lane: a 429 or a refused
+                // token does not make an earlier run's message less likely.
+                let was_suspect = suspect.get(&seq).copied().unwrap_or(Suspect::No);
                 inflight.spawn(async move {
                     // A hung connection must not hold the lane forever.
                     let r = within(CALL_TIMEOUT, ctx.deliver(seq, was_suspect)).await;
@@ -300,8 +302,13 @@ impl OutboxWorker {
                             if matches!(result, Err(Failure::Transient(_) | Failure::Unreadable(_))) {
                                 suspect.insert(seq, Suspect::Unclear);
                             }
-                            if let Some(lane) = lanes.get_mut(&name) {
+                            let lane = lanes.get_mut(&name);
+                            let still_queued = lane.map(|lane| {
                                 self.settle(lane, &name, seq, result);
+                                lane.queue.front().is_some_and(|(s, _, _)| *s == seq)
+                            });
+                            if still_queued != Some(true) {
+                                suspect.remove(&seq);
                             }
                         }
                         Job::Digest { ids, ts } => {

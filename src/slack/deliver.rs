@@ -95,6 +95,19 @@ fn message_key(m: &SlackHistoryMessage) -> Option<String> {
     }
 }
 
+/// A lookup that failed: a 429, a refused token or trouble on the way is
+/// waited out like a failed post (the row is tried again later); a lookup
+/// Slack refuses for good (a missing scope) posts, which may repeat one.
+fn look_failed(channel: &str, key: &str, e: Failure) -> Result<Option<String>, Failure> {
+    match e {
+        Failure::RateLimited(_) | Failure::Unauthorized(_) | Failure::Transient(_) => Err(e),
+        e => {
+            tracing::warn!(%channel, key, error = ?e, "cannot read channel history; posting, which may repeat a message");
+            Ok(None)
+        }
+    }
+}
+
 /// Metadata marking a message as the work `key`.
 fn tagged(content: SlackMessageContent, key: &str) -> SlackMessageContent {
     content.with_metadata(SlackMessageMetadata {
@@ -231,7 +244,7 @@ impl SlackDelivery {
         }
         let key = format!("incident:{id}");
         let since = inc.created_at.timestamp();
-        if let Some(ts) = self.already_posted(channel, &key, since, suspect).await {
+        if let Some(ts) = self.already_posted(channel, &key, since, suspect).await? {
             tracing::info!(
                 incident = id,
                 "found the message an earlier run posted; not posting again"
@@ -274,7 +287,7 @@ impl SlackDelivery {
             .min()
             .unwrap_or_else(|| self.clock.now().timestamp());
         let suspect = if retry { Suspect::Unclear } else { Suspect::No };
-        if let Some(ts) = self.already_posted(channel, &key, oldest, suspect).await {
+        if let Some(ts) = self.already_posted(channel, &key, oldest, suspect).await? {
             tracing::info!(%channel, "found the storm digest an earlier attempt posted");
             return Ok(Some(ts));
         }
@@ -300,7 +313,7 @@ impl SlackDelivery {
         since: i64,
         suspect: Suspect,
     ) -> Result<String, Failure> {
-        if let Some(ts) = self.already_posted(channel, key, since, suspect).await {
+        if let Some(ts) = self.already_posted(channel, key, since, suspect).await? {
             tracing::info!(%channel, key, "found the message an earlier attempt posted; not posting again");
             return Ok(ts);
         }
@@ -390,16 +403,13 @@ impl SlackDelivery {
         key: &str,
         since: i64,
         suspect: Suspect,
-    ) -> Option<String> {
+    ) -> Result<Option<String>, Failure> {
         if suspect == Suspect::No {
-            return None;
+            return Ok(None);
         }
         let channel = match self.history_channel(channel).await {
             Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(%channel, key, error = ?e, "cannot find the DM to look in; posting, which may repeat a message");
-                return None;
-            }
+            Err(e) => return look_failed(channel, key, e),
         };
         let channel = channel.as_str();
         let read = |oldest: i64| async move {
@@ -426,10 +436,7 @@ impl SlackDelivery {
             }
             _ => read(since).await.map(|keys| keys.get(key).cloned()),
         };
-        found.unwrap_or_else(|e| {
-            tracing::warn!(%channel, key, error = ?e, "cannot read channel history; posting, which may repeat a message");
-            None
-        })
+        found.or_else(|e| look_failed(channel, key, e))
     }
 
     /// The channel whose history holds a message sent to `channel`: a
@@ -472,7 +479,7 @@ impl SlackDelivery {
         let key = format!("incident:{id}:page:{page}");
         if let Some(ts) = self
             .already_posted(&channel, &key, inc.created_at.timestamp(), suspect)
-            .await
+            .await?
         {
             return self
                 .store

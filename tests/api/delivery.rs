@@ -455,3 +455,37 @@ async fn after_a_restart_each_channel_history_is_read_once_for_all_its_pending_r
     // One read (one page of up to 999) per channel: C0PLATFORM, C0INFRA, C0OPS, the DM.
     assert!(history <= 4, "{history} history calls");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_an_earlier_run_left_are_still_looked_up_after_a_token_outage() {
+    // A run without Slack leaves three posts pending.
+    let t = TestApp::start(None).await;
+    for i in 1..=3 {
+        assert_eq!(t.trigger(&format!("left-{i}"), "left behind").await.0, 202);
+    }
+    let dir = t.stop().await;
+    // Two of them had reached Slack; the token does not work at first.
+    let fake = FakeSlack::start().await;
+    for id in [1, 2] {
+        let meta = json!({"event_type": "tocsin_incident",
+                          "event_payload": {"incident": id.to_string()}});
+        fake.add_posted(CHANNEL, "left behind", meta);
+    }
+    fake.revoke_token_for(Duration::from_millis(800));
+    let t = TestApp::start_in(dir, Some(&fake), &[("TOCSIN_SLACK_AUTH_PROBE_MS", "100")]).await;
+    let store = t.app().core().store.clone();
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while !store.outbox_pending().unwrap().is_empty() {
+        assert!(std::time::Instant::now() < end, "not drained");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let posted: Vec<String> = fake
+        .calls("chat.postMessage")
+        .iter()
+        .map(|c| c.body["metadata"]["event_payload"]["incident"].to_string())
+        .collect();
+    assert_eq!(posted, ["\"3\""], "only the one Slack did not have");
+    for id in 1..=3 {
+        assert!(store.incident(id).unwrap().unwrap().message.is_some());
+    }
+}
