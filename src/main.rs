@@ -492,7 +492,7 @@ async fn outbox_local(store: &tocsin::store::Store, command: OutboxCommand) -> R
             let mut missing = vec![];
             for id in ids {
                 match store
-                    .retry_dead(id, Utc::now())
+                    .retry_dead(id, Clock::system().now())
                     .map_err(|e| e.to_string())?
                 {
                     Some(queued) => println!("{id}: queued again as {queued}"),
