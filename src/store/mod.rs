@@ -1661,8 +1661,8 @@ mod tests {
             "kept: seen at the cut-off"
         );
     }
-    #[test]
-    fn a_dead_letter_goes_back_to_the_end_of_its_lane_once() {
+    #[tokio::test]
+    async fn a_dead_letter_goes_back_to_the_end_of_its_lane_once() {
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(dir.path(), 1 << 20).unwrap();
         let op = Outbound::Notify {
