@@ -44,6 +44,9 @@ pub struct Core {
     /// The Slack workspace and app tocsin is installed in, once Slack said
     /// (`auth.test` at start); requests from elsewhere are then refused.
     pub installation: Arc<OnceLock<Installation>>,
+    /// True while Slack refuses the bot token and the Slack lanes wait
+    /// (set by the outbox worker, shown on `/metrics`).
+    pub slack_auth_failing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Core {
@@ -339,6 +342,7 @@ impl App {
             mappings: Arc::new(mappings),
             api_token: settings.api_token.clone(),
             installation: Arc::new(OnceLock::new()),
+            slack_auth_failing: Default::default(),
         };
         let (shutdown, rx) = watch::channel(false);
         let learning = api.clone().map(|api| {
@@ -355,6 +359,8 @@ impl App {
             twilio,
             clock: core.clock.clone(),
             interval: settings.slack_channel_interval,
+            auth_probe: settings.slack_auth_probe,
+            auth_failing: core.slack_auth_failing.clone(),
             ready: core.outbox_ready.clone(),
         };
         let worker = tokio::spawn(worker.run(rx.clone()));

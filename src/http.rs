@@ -202,6 +202,13 @@ impl Handler {
             }
             (&Method::GET, "/api/v1/report") => self.report(&req),
             (&Method::GET, "/api/v1/overrides") => self.overrides(&req),
+            (&Method::GET, "/api/v1/outbox/dead") => self.dead_letters(&req),
+            (&Method::POST, p)
+                if p.starts_with("/api/v1/outbox/dead/") && p.ends_with("/retry") =>
+            {
+                let id = &p["/api/v1/outbox/dead/".len()..p.len() - "/retry".len()];
+                self.retry_dead(&req, id).await
+            }
             (&Method::GET, "/metrics") => self.metrics(),
             (&Method::GET | &Method::POST, p) if p.starts_with("/heartbeat/") => {
                 self.heartbeat(&p["/heartbeat/".len()..]).await
@@ -440,6 +447,20 @@ impl Handler {
                 "Free space on the data directory's disk (-1: unknown).",
                 free,
             ),
+            (
+                "tocsin_slack_auth_failing",
+                "1 while Slack refuses the bot token and every Slack message waits, else 0.",
+                f64::from(u8::from(
+                    self.core
+                        .slack_auth_failing
+                        .load(std::sync::atomic::Ordering::SeqCst),
+                )),
+            ),
+            (
+                "tocsin_outbox_dead",
+                "Outbound work refused for good, kept as dead letters (GET /api/v1/outbox/dead).",
+                store.dead_count() as f64,
+            ),
         ]);
         let mut r = Response::new(Full::new(Bytes::from(text)));
         r.headers_mut().insert(
@@ -508,6 +529,75 @@ impl Handler {
                 )
             }
             Err(e) => store_failure(&e, "the overrides"),
+        }
+    }
+
+    /// `GET /api/v1/outbox/dead`, with the bearer token: the dead letters,
+    /// oldest first, so `tocsin outbox list` can show them while this
+    /// server holds the store.
+    fn dead_letters(&self, req: &Request<Incoming>) -> Resp {
+        if let Err(refused) = self.api_request(req) {
+            return *refused;
+        }
+        match self.core.store.dead_letters() {
+            Ok(rows) => {
+                let dead: Vec<Value> = rows
+                    .into_iter()
+                    .map(|(id, item)| {
+                        json!({"id": id, "lane": item.lane, "enqueued_at": item.enqueued_at,
+                               "attempts": item.attempts, "work": item.op})
+                    })
+                    .collect();
+                json_response(StatusCode::OK, &json!({ "dead": dead }))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the dead letters");
+                json_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &json!({"error": "cannot read the store"}),
+                )
+            }
+        }
+    }
+
+    /// `POST /api/v1/outbox/dead/{id}/retry`, with the bearer token: puts a
+    /// dead letter back at the end of its lane; 404 if there is none.
+    async fn retry_dead(&self, req: &Request<Incoming>, id: &str) -> Resp {
+        if let Err(refused) = self.api_request(req) {
+            return *refused;
+        }
+        let Ok(seq) = id.parse::<u64>() else {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &json!({"error": format!("{id:?} is not a dead letter id (a number)")}),
+            );
+        };
+        match self.core.store.retry_dead(seq, self.core.clock.now()) {
+            // Answered once it is on disk, as everything queued is.
+            Ok(Some(queued)) => match self.core.store.durable().await {
+                Ok(()) => {
+                    self.core.outbox_ready.notify_one();
+                    json_response(StatusCode::OK, &json!({"id": seq, "queued_as": queued}))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot flush a retried dead letter");
+                    json_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &json!({"error": "cannot write the store; try again"}),
+                    )
+                }
+            },
+            Ok(None) => json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": format!("no dead letter {seq}")}),
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot retry a dead letter");
+                json_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &json!({"error": "cannot write the store"}),
+                )
+            }
         }
     }
 

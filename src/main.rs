@@ -64,6 +64,27 @@ enum Command {
         #[arg(long, requires = "from")]
         to: Option<DateTime<Utc>>,
     },
+    /// Dead letters: work Slack or Twilio refused for good. Works beside a
+    /// running server (through its API, with TOCSIN_API_TOKEN).
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// List the dead letters, oldest first.
+    List,
+    /// Queue dead letters again, at the end of their lanes.
+    Retry {
+        /// Dead letter ids, as `list` shows them.
+        #[arg(required_unless_present = "all")]
+        ids: Vec<u64>,
+        /// Every dead letter.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -111,6 +132,7 @@ fn main() -> ExitCode {
             until.unwrap_or_else(Utc::now),
             format,
         ),
+        Command::Outbox { command } => outbox(settings, command),
         Command::Manifest { socket_mode } => {
             let m = manifest::manifest(&settings.public_url, socket_mode);
             println!(
@@ -340,6 +362,28 @@ async fn overrides_from_server(
     settings: &Settings,
     schedule: &str,
 ) -> Result<Vec<Override>, String> {
+    let query = serde_urlencoded::to_string([("schedule", schedule)]).map_err(|e| e.to_string())?;
+    let json = ask_server(
+        settings,
+        hyper::Method::GET,
+        &format!("/api/v1/overrides?{query}"),
+    )
+    .await?;
+    serde_json::from_value(json["overrides"].clone()).map_err(|e| {
+        format!(
+            "{} answered with unreadable overrides: {e}",
+            settings.listen
+        )
+    })
+}
+
+/// One call of the running server's API on `TOCSIN_LISTEN`, with the bearer
+/// token; its JSON answer, or why there is none.
+async fn ask_server(
+    settings: &Settings,
+    method: hyper::Method,
+    path_and_query: &str,
+) -> Result<serde_json::Value, String> {
     use http_body_util::{BodyExt, Empty};
     let token = settings
         .api_token
@@ -352,8 +396,9 @@ async fn overrides_from_server(
             std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
         });
     }
-    let query = serde_urlencoded::to_string([("schedule", schedule)]).map_err(|e| e.to_string())?;
-    let req = hyper::Request::get(format!("http://{addr}/api/v1/overrides?{query}"))
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path_and_query}"))
         .header(
             hyper::header::AUTHORIZATION,
             format!("Bearer {}", token.expose()),
@@ -379,8 +424,145 @@ async fn overrides_from_server(
         let why = json["error"].as_str().unwrap_or("no reason given");
         return Err(format!("{addr} answered {status}: {why}"));
     }
-    serde_json::from_value(json["overrides"].clone())
-        .map_err(|e| format!("{addr} answered with unreadable overrides: {e}"))
+    Ok(json)
+}
+
+/// One dead letter as the CLI shows it.
+#[derive(serde::Deserialize)]
+struct DeadLetter {
+    id: u64,
+    lane: String,
+    enqueued_at: DateTime<Utc>,
+    attempts: u32,
+    work: serde_json::Value,
+}
+
+/// `tocsin outbox list|retry`: from the store when it can be opened, else
+/// from the server that holds it.
+fn outbox(settings: Settings, command: OutboxCommand) -> ExitCode {
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let r = rt.block_on(async {
+        match tocsin::store::Store::open(&settings.data_dir, settings.cache_capacity) {
+            Ok(store) => outbox_local(&store, command).await,
+            Err(why) => {
+                let asked = tokio::time::timeout(
+                    std::time::Duration::from_secs(10),
+                    outbox_remote(&settings, command),
+                )
+                .await
+                .unwrap_or_else(|_| Err(format!("no answer from {} within 10 s", settings.listen)));
+                asked.map_err(|e| format!("the data directory could not be opened ({why}), and the running server could not be asked: {e}"))
+            }
+        }
+    });
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn outbox_local(store: &tocsin::store::Store, command: OutboxCommand) -> Result<(), String> {
+    let dead = store.dead_letters().map_err(|e| e.to_string())?;
+    match command {
+        OutboxCommand::List => {
+            let list = dead
+                .into_iter()
+                .map(|(id, item)| DeadLetter {
+                    id,
+                    lane: item.lane,
+                    enqueued_at: item.enqueued_at,
+                    attempts: item.attempts,
+                    work: serde_json::to_value(&item.op).unwrap_or_default(),
+                })
+                .collect::<Vec<_>>();
+            print_dead(&list);
+            Ok(())
+        }
+        OutboxCommand::Retry { ids, all } => {
+            let ids = if all {
+                dead.iter().map(|(id, _)| *id).collect()
+            } else {
+                ids
+            };
+            let mut missing = vec![];
+            for id in ids {
+                match store
+                    .retry_dead(id, Clock::system().now())
+                    .map_err(|e| e.to_string())?
+                {
+                    Some(queued) => println!("{id}: queued again as {queued}"),
+                    None => missing.push(id.to_string()),
+                }
+            }
+            store.durable().await.map_err(|e| e.to_string())?;
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("no dead letter {}", missing.join(", ")))
+            }
+        }
+    }
+}
+
+async fn outbox_remote(settings: &Settings, command: OutboxCommand) -> Result<(), String> {
+    let listed = || async {
+        let v = ask_server(settings, hyper::Method::GET, "/api/v1/outbox/dead").await?;
+        serde_json::from_value::<Vec<DeadLetter>>(v["dead"].clone())
+            .map_err(|e| format!("unreadable dead letters: {e}"))
+    };
+    match command {
+        OutboxCommand::List => {
+            print_dead(&listed().await?);
+            Ok(())
+        }
+        OutboxCommand::Retry { ids, all } => {
+            let ids = if all {
+                listed().await?.iter().map(|d| d.id).collect()
+            } else {
+                ids
+            };
+            let mut failed = vec![];
+            for id in ids {
+                let path = format!("/api/v1/outbox/dead/{id}/retry");
+                match ask_server(settings, hyper::Method::POST, &path).await {
+                    Ok(v) => println!("{id}: queued again as {}", v["queued_as"]),
+                    Err(e) => failed.push(format!("{id}: {e}")),
+                }
+            }
+            if failed.is_empty() {
+                Ok(())
+            } else {
+                Err(failed.join("; "))
+            }
+        }
+    }
+}
+
+fn print_dead(list: &[DeadLetter]) {
+    if list.is_empty() {
+        println!("no dead letters");
+        return;
+    }
+    println!(
+        "{:>8}  {:<14}  {:<16}  {:>8}  queued",
+        "id", "lane", "work", "attempts"
+    );
+    for d in list {
+        let kind = d.work["op"].as_str().unwrap_or("?");
+        println!(
+            "{:>8}  {:<14}  {:<16}  {:>8}  {}",
+            d.id,
+            d.lane,
+            kind,
+            d.attempts,
+            d.enqueued_at.to_rfc3339()
+        );
+    }
 }
 
 fn serve(settings: Settings) -> ExitCode {

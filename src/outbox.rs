@@ -10,10 +10,11 @@
 
 use crate::config::Config;
 use crate::slack::api::SlackApi;
-use crate::slack::deliver::{Posted, SlackDelivery, DIGEST_MAX};
+use crate::slack::deliver::{Attempt, Posted, SlackDelivery, Suspect, DIGEST_MAX};
 use crate::store::{Outbound, Store, StoreError};
 use crate::twilio::api::TwilioApi;
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
@@ -26,8 +27,15 @@ pub enum Failure {
     RateLimited(Duration),
     /// 5xx, network trouble, garbled replies: retry with backoff.
     Transient(String),
-    /// The receiver said no for good (channel_not_found, invalid_auth, …).
+    /// The receiver said no for good to this message (channel_not_found, …).
     Permanent(String),
+    /// Slack refused the installation itself (`invalid_auth`, `token_revoked`,
+    /// …): no message can go until the token works again, and none is to blame.
+    Unauthorized(String),
+    /// The receiver answered, but not in a form that says whether it took
+    /// the work: retried a few times (the next lookup may find it was
+    /// delivered), then moved to dead letters.
+    Unreadable(String),
     /// No credentials for this receiver: the work waits for a restart that has them.
     Unconfigured(&'static str),
 }
@@ -43,6 +51,11 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const IDLE_RECHECK: Duration = Duration::from_secs(5);
 /// How long a lane whose receiver has no credentials waits before looking again.
 const PARKED: Duration = Duration::from_secs(3600);
+/// Tries for a row whose replies cannot be read before it is a dead letter.
+const UNREADABLE_TRIES: u32 = 5;
+/// The longest wait between two checks of a refused Slack token, and between
+/// two error lines about it.
+const PROBE_CAP: Duration = Duration::from_secs(60);
 
 pub struct OutboxWorker {
     pub store: Store,
@@ -55,6 +68,21 @@ pub struct OutboxWorker {
     pub interval: Duration,
     /// Poked whenever a row is added.
     pub ready: Arc<Notify>,
+    /// First wait before checking a refused Slack token again (`auth.test`).
+    pub auth_probe: Duration,
+    /// Set while Slack refuses the token (a gauge on `/metrics`).
+    pub auth_failing: Arc<AtomicBool>,
+}
+
+/// Slack refuses the bot token: every Slack lane waits, and `auth.test`
+/// asks now and then whether it works again.
+struct AuthPause {
+    since: Instant,
+    why: String,
+    probes: u32,
+    next_probe: Instant,
+    probing: bool,
+    logged_at: Instant,
 }
 
 #[derive(Default)]
@@ -77,6 +105,9 @@ struct Lane {
     notices_paused_until: Option<Instant>,
     /// The lane's latest message that a storm notice may edit.
     latest: Option<Posted>,
+    /// A digest whose last attempt had an unclear outcome: it is tried
+    /// again with the same incidents, looked up first.
+    digest_retry: Option<Vec<u64>>,
 }
 
 /// What one in-flight delivery is about: an outbox row, a storm digest
@@ -84,8 +115,13 @@ struct Lane {
 /// notice editing the lane's latest message to name them sooner still.
 enum Job {
     Row(u64),
-    Digest { ids: Vec<u64>, ts: Option<String> },
+    Digest {
+        ids: Vec<u64>,
+        ts: Option<String>,
+    },
     Notice(Vec<u64>),
+    /// `auth.test` while Slack refuses the token (no lane).
+    Probe,
 }
 
 /// A finished job: its lane, what it was, and on success when the receiver
@@ -114,8 +150,10 @@ impl OutboxWorker {
         }
         let mut lanes: BTreeMap<String, Lane> = BTreeMap::new();
         let mut last_seq = 0u64;
-        // Rows left by an earlier process may have reached Slack just before it stopped.
-        let mut suspect: HashSet<u64> = HashSet::new();
+        // Rows left by an earlier process may have reached Slack just before
+        // it stopped; rows whose last attempt had an unclear outcome too.
+        let mut suspect: HashMap<u64, Suspect> = HashMap::new();
+        let mut pause: Option<AuthPause> = None;
         let mut first_pass = true;
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
         let mut inflight = tokio::task::JoinSet::new();
@@ -126,6 +164,7 @@ impl OutboxWorker {
                 config: self.config.clone(),
                 api,
                 clock: self.clock.clone(),
+                seen: Default::default(),
             }),
             twilio: self.twilio.clone(),
             config: self.config.clone(),
@@ -138,7 +177,10 @@ impl OutboxWorker {
                     let on_disk = self.store.flushed_outbox_seq();
                     for (seq, item) in rows.into_iter().take_while(|(seq, _)| *seq <= on_disk) {
                         if first_pass {
-                            suspect.insert(seq);
+                            suspect.insert(seq, Suspect::Restart);
+                            if let Some(slack) = &ctx.slack {
+                                slack.seen.restarted(item.enqueued_at.timestamp());
+                            }
                         }
                         lanes.entry(item.lane).or_default().queue.push_back((
                             seq,
@@ -158,9 +200,14 @@ impl OutboxWorker {
                     continue;
                 }
                 self.fold_updates(lane);
-                let Some(&(seq, _, _)) = lane.queue.front() else {
+                let Some((seq, front, _)) = lane.queue.front() else {
                     continue;
                 };
+                let seq = *seq;
+                // Slack refuses the token: its lanes wait for the probe.
+                if pause.is_some() && is_slack(front) {
+                    continue;
+                }
                 if let Some(at) = lane.ready_at.filter(|at| *at > now) {
                     let mut at = at;
                     // Slack paces new messages per channel, not edits: an
@@ -190,10 +237,15 @@ impl OutboxWorker {
                 // A storm: several new incidents wait for this channel, which
                 // takes one message a second. Name them all in one message
                 // now; each one's own message follows at Slack's pace.
-                if let Some(ids) = storm(lane).filter(|_| !self.interval.is_zero()) {
+                // A digest whose last attempt was unclear goes again as it
+                // was, so it can be found if it did reach Slack.
+                let retry = lane.digest_retry.take();
+                let again = retry.is_some();
+                let digest = retry.or_else(|| storm(lane).filter(|_| !self.interval.is_zero()));
+                if let Some(ids) = digest {
                     let (ctx, tx, name) = (ctx.clone(), done_tx.clone(), name.clone());
                     inflight.spawn(async move {
-                        let r = within(CALL_TIMEOUT, ctx.digest(&name, &ids)).await;
+                        let r = within(CALL_TIMEOUT, ctx.digest(&name, &ids, again)).await;
                         let (ts, r) = match r {
                             Ok(ts) => (ts, Ok(Instant::now())),
                             Err(e) => (None, Err(e)),
@@ -203,12 +255,28 @@ impl OutboxWorker {
                     continue;
                 }
                 let (ctx, tx, name) = (ctx.clone(), done_tx.clone(), name.clone());
-                let was_suspect = suspect.remove(&seq);
+                // Kept until the row leaves the lane: a 429 or a refused
+                // token does not make an earlier run's message less likely.
+                let was_suspect = suspect.get(&seq).copied().unwrap_or(Suspect::No);
                 inflight.spawn(async move {
                     // A hung connection must not hold the lane forever.
                     let r = within(CALL_TIMEOUT, ctx.deliver(seq, was_suspect)).await;
                     let _ = tx.send((name, Job::Row(seq), r));
                 });
+            }
+            if let Some(p) = pause.as_mut().filter(|p| !p.probing) {
+                if p.next_probe <= now {
+                    p.probing = true;
+                    let (ctx, tx) = (ctx.clone(), done_tx.clone());
+                    inflight.spawn(async move {
+                        let r = within(CALL_TIMEOUT, ctx.probe())
+                            .await
+                            .map(|()| Instant::now());
+                        let _ = tx.send((String::new(), Job::Probe, r));
+                    });
+                } else {
+                    wake = Some(wake.map_or(p.next_probe, |w| w.min(p.next_probe)));
+                }
             }
             // Forget idle lanes once their pacing window has passed.
             lanes.retain(|_, l| {
@@ -221,15 +289,26 @@ impl OutboxWorker {
             tokio::select! {
                 _ = self.ready.notified() => {}
                 Some((name, job, result)) = done_rx.recv() => {
+                    if let Err(Failure::Unauthorized(why)) = &result {
+                        if pause.is_none() && !matches!(job, Job::Probe) {
+                            pause = Some(self.pause(why));
+                        }
+                    }
                     match job {
+                        Job::Probe => self.probed(&mut pause, result),
                         Job::Row(seq) => {
                             // After an unclear failure Slack may have the message
                             // already: look before sending it again.
-                            if matches!(result, Err(Failure::Transient(_))) {
-                                suspect.insert(seq);
+                            if matches!(result, Err(Failure::Transient(_) | Failure::Unreadable(_))) {
+                                suspect.insert(seq, Suspect::Unclear);
                             }
-                            if let Some(lane) = lanes.get_mut(&name) {
+                            let lane = lanes.get_mut(&name);
+                            let still_queued = lane.map(|lane| {
                                 self.settle(lane, &name, seq, result);
+                                lane.queue.front().is_some_and(|(s, _, _)| *s == seq)
+                            });
+                            if still_queued != Some(true) {
+                                suspect.remove(&seq);
                             }
                         }
                         Job::Digest { ids, ts } => {
@@ -307,7 +386,10 @@ impl OutboxWorker {
                 let wait = backoff(lane.failures);
                 tracing::warn!(lane = name, ?wait, %why, "storm digest failed; will retry");
                 lane.ready_at = Some(now + wait);
+                lane.digest_retry = Some(ids);
             }
+            // Waits, with the lane, for Slack to take the token again.
+            Err(Failure::Unauthorized(_)) => lane.ready_at = None,
             Err(e) => {
                 tracing::warn!(lane = name, error = ?e, "storm digest not sent; the incidents' own messages follow");
                 lane.covered.extend(ids);
@@ -355,7 +437,13 @@ impl OutboxWorker {
                 );
                 lane.ready_at = Some(now + wait);
             }
-            Err(Failure::Transient(why)) => {
+            // The row keeps its place; the lane waits for the token to work.
+            Err(Failure::Unauthorized(_)) => lane.ready_at = None,
+            Err(Failure::Unreadable(why)) if lane.failures + 1 >= UNREADABLE_TRIES => {
+                tracing::error!(lane = name, seq, %why, tries = UNREADABLE_TRIES, "replies never readable; moved to the dead-letter list");
+                self.bury(lane, seq);
+            }
+            Err(Failure::Transient(why) | Failure::Unreadable(why)) => {
                 lane.failures += 1;
                 let wait = backoff(lane.failures);
                 tracing::warn!(lane = name, seq, attempt = lane.failures, ?wait, %why, "Slack call failed; will retry");
@@ -375,14 +463,71 @@ impl OutboxWorker {
             }
             Err(Failure::Permanent(why)) => {
                 tracing::error!(lane = name, seq, %why, "refused for good; moved to the dead-letter list");
-                if let Err(e) = self.store.outbox_dead(seq) {
-                    tracing::error!(error = %e, "cannot move the message to the dead-letter list");
-                }
-                lane.queue.pop_front();
-                lane.failures = 0;
+                self.bury(lane, seq);
             }
         }
     }
+
+    /// Moves the lane's first row to the dead letters; the lane goes on.
+    fn bury(&self, lane: &mut Lane, seq: u64) {
+        if let Err(e) = self.store.outbox_dead(seq) {
+            tracing::error!(error = %e, "cannot move the message to the dead-letter list");
+        }
+        lane.queue.pop_front();
+        lane.failures = 0;
+    }
+
+    /// Slack refused the token (`why`): every Slack lane waits from now.
+    fn pause(&self, why: &str) -> AuthPause {
+        let now = Instant::now();
+        tracing::error!(%why, "Slack refuses the bot token: every Slack message waits until it works again (checking with auth.test)");
+        self.auth_failing.store(true, Ordering::SeqCst);
+        AuthPause {
+            since: now,
+            why: why.to_string(),
+            probes: 0,
+            next_probe: now + self.auth_probe,
+            probing: false,
+            logged_at: now,
+        }
+    }
+
+    /// The probe's answer: resume, or wait longer (up to a minute) and say
+    /// so once a minute.
+    fn probed(&self, pause: &mut Option<AuthPause>, result: Result<Instant, Failure>) {
+        let Some(p) = pause.as_mut() else {
+            return;
+        };
+        let now = Instant::now();
+        match result {
+            Ok(_) => {
+                tracing::info!(after = ?now - p.since, "Slack accepts the bot token again; resuming");
+                self.auth_failing.store(false, Ordering::SeqCst);
+                *pause = None;
+            }
+            Err(e) => {
+                p.probes = p.probes.saturating_add(1);
+                p.probing = false;
+                let exp = p.probes.min(16);
+                p.next_probe = now + self.auth_probe.saturating_mul(1 << exp).min(PROBE_CAP);
+                if let Failure::Unauthorized(why) = &e {
+                    p.why = why.clone();
+                }
+                if now - p.logged_at >= PROBE_CAP {
+                    p.logged_at = now;
+                    tracing::error!(why = %p.why, waiting = ?now - p.since, "Slack still refuses the bot token; every Slack message waits");
+                }
+            }
+        }
+    }
+}
+
+/// Whether `op` is Slack work (the lanes a refused Slack token holds up).
+fn is_slack(op: &Outbound) -> bool {
+    !matches!(
+        op,
+        Outbound::Sms { .. } | Outbound::Call { .. } | Outbound::Fetch { .. }
+    )
 }
 
 /// GETs `url`: 2xx is done, 5xx and network trouble are retried, anything else is final.
@@ -535,9 +680,19 @@ struct Delivery {
 }
 
 impl Delivery {
-    async fn digest(&self, channel: &str, ids: &[u64]) -> Result<Option<String>, Failure> {
+    async fn digest(
+        &self,
+        channel: &str,
+        ids: &[u64],
+        again: bool,
+    ) -> Result<Option<String>, Failure> {
         let slack = self.slack.as_ref().ok_or(Failure::Unconfigured("Slack"))?;
-        slack.digest(channel, ids).await
+        slack.digest(channel, ids, again).await
+    }
+
+    async fn probe(&self) -> Result<(), Failure> {
+        let slack = self.slack.as_ref().ok_or(Failure::Unconfigured("Slack"))?;
+        slack.api.auth_test().await
     }
 
     async fn notice(&self, channel: &str, latest: &Posted, ids: &[u64]) -> Result<(), Failure> {
@@ -547,18 +702,23 @@ impl Delivery {
 
     /// Performs row `seq` and removes it once the receiver has it. Returns
     /// when the receiver answered (before the row's removal was flushed).
-    async fn deliver(&self, seq: u64, suspect: bool) -> Result<Instant, Failure> {
+    async fn deliver(&self, seq: u64, suspect: Suspect) -> Result<Instant, Failure> {
         let Some(item) = self.store.outbox_item(seq).map_err(store_failure)? else {
             return Ok(Instant::now());
         };
-        self.perform(&item.op, suspect).await?;
+        let attempt = Attempt {
+            seq,
+            since: item.enqueued_at.timestamp(),
+            suspect,
+        };
+        self.perform(&item.op, attempt).await?;
         let answered = Instant::now();
         self.store.outbox_done(seq).map_err(store_failure)?;
         self.store.durable().await.map_err(store_failure)?;
         Ok(answered)
     }
 
-    async fn perform(&self, op: &Outbound, suspect: bool) -> Result<(), Failure> {
+    async fn perform(&self, op: &Outbound, attempt: Attempt) -> Result<(), Failure> {
         match op {
             Outbound::Fetch { url } => fetch(url).await,
             Outbound::Sms { .. } | Outbound::Call { .. } => {
@@ -570,7 +730,7 @@ impl Delivery {
             }
             op => {
                 let slack = self.slack.as_ref().ok_or(Failure::Unconfigured("Slack"))?;
-                slack.send(op, suspect).await
+                slack.send(op, attempt).await
             }
         }
     }

@@ -37,6 +37,9 @@ pub struct Settings {
     pub slack_api_url: String,
     /// Minimum spacing of messages in one Slack channel (Slack allows about one per second).
     pub slack_channel_interval: Duration,
+    /// First wait before asking Slack (`auth.test`) whether a refused token
+    /// works again; it doubles up to a minute while Slack keeps refusing.
+    pub slack_auth_probe: Duration,
     /// sled page cache; sled's RSS grows far past this if left unset.
     pub cache_capacity: u64,
     /// SMS, phone pages and live call routing; `None` unless all of
@@ -95,6 +98,13 @@ impl Settings {
             None => 1000,
             Some(v) => v.parse::<u64>().map_err(|_| SettingsError {
                 name: "TOCSIN_SLACK_CHANNEL_INTERVAL_MS",
+                message: format!("{v:?} is not a whole number of milliseconds"),
+            })?,
+        };
+        let probe_ms = match get("TOCSIN_SLACK_AUTH_PROBE_MS") {
+            None => 1000,
+            Some(v) => v.parse::<u64>().map_err(|_| SettingsError {
+                name: "TOCSIN_SLACK_AUTH_PROBE_MS",
                 message: format!("{v:?} is not a whole number of milliseconds"),
             })?,
         };
@@ -187,6 +197,7 @@ impl Settings {
                 &get("SLACK_API_URL").unwrap_or_else(|| "https://slack.com/api/".into()),
             ),
             slack_channel_interval: Duration::from_millis(interval_ms),
+            slack_auth_probe: Duration::from_millis(probe_ms.max(1)),
             cache_capacity: cache_mb * 1024 * 1024,
             twilio,
             api_token,

@@ -68,7 +68,10 @@ impl SlackApi {
             .open_session(&self.token)
             .chat_post_message(&req)
             .await;
-        counted("chat.postMessage", r.map(|resp| resp.ts.0))
+        // Slack took the message if it said `ok`; its `ts` is all tocsin keeps.
+        counted_or("chat.postMessage", r.map(|resp| resp.ts.0), |v| {
+            v["ts"].as_str().map(str::to_string)
+        })
     }
 
     pub async fn update_message(
@@ -83,7 +86,7 @@ impl SlackApi {
             .open_session(&self.token)
             .chat_update(&req)
             .await;
-        counted("chat.update", r.map(|_| ()))
+        counted_or("chat.update", r.map(drop), accepted)
     }
 
     /// The DM channel with a user (conversations.open).
@@ -94,26 +97,48 @@ impl SlackApi {
             .open_session(&self.token)
             .conversations_open(&req)
             .await;
-        counted("conversations.open", r.map(|resp| resp.channel.id.0))
+        counted_or("conversations.open", r.map(|resp| resp.channel.id.0), |v| {
+            v["channel"]["id"].as_str().map(str::to_string)
+        })
     }
 
-    /// Recent messages of a channel since `oldest` (unix seconds), with metadata.
+    /// Every message of a channel since `oldest` (unix seconds), with
+    /// metadata, page by page (Slack's largest page, so a busy channel costs
+    /// few calls of its Tier 3 budget).
     pub async fn history_since(
         &self,
         channel: &str,
         oldest: i64,
     ) -> Result<Vec<SlackHistoryMessage>, Failure> {
-        let req = SlackApiConversationsHistoryRequest::new()
-            .with_channel(channel.into())
-            .with_oldest(format!("{oldest}.000000").into())
-            .with_limit(200)
-            .with_include_all_metadata(true);
-        let r = self
-            .client
-            .open_session(&self.token)
-            .conversations_history(&req)
-            .await;
-        counted("conversations.history", r.map(|resp| resp.messages))
+        let session = self.client.open_session(&self.token);
+        let mut cursor: Option<SlackCursorId> = None;
+        let mut all = vec![];
+        for _ in 0..HISTORY_PAGES {
+            let mut req = SlackApiConversationsHistoryRequest::new()
+                .with_channel(channel.into())
+                .with_oldest(format!("{oldest}.000000").into())
+                .with_limit(HISTORY_PAGE)
+                .with_include_all_metadata(true);
+            req.cursor = cursor.take();
+            let resp = counted(
+                "conversations.history",
+                session.conversations_history(&req).await,
+            )?;
+            all.extend(resp.messages);
+            match resp.response_metadata.and_then(|m| m.next_cursor) {
+                Some(next) if !next.0.is_empty() && resp.has_more != Some(false) => {
+                    cursor = Some(next)
+                }
+                _ => break,
+            }
+        }
+        Ok(all)
+    }
+
+    /// Whether Slack accepts the bot token now (auth.test).
+    pub async fn auth_test(&self) -> Result<(), Failure> {
+        let r = self.client.open_session(&self.token).auth_test().await;
+        counted_or("auth.test", r.map(drop), accepted)
     }
 
     /// Creates a public channel (conversations.create); its id.
@@ -124,7 +149,11 @@ impl SlackApi {
             .open_session(&self.token)
             .conversations_create(&req)
             .await;
-        counted("conversations.create", r.map(|resp| resp.channel.id.0))
+        counted_or(
+            "conversations.create",
+            r.map(|resp| resp.channel.id.0),
+            |v| v["channel"]["id"].as_str().map(str::to_string),
+        )
     }
 
     /// The id of the unarchived public channel called `name`, if there is one.
@@ -164,7 +193,7 @@ impl SlackApi {
             .conversations_invite(&req)
             .await;
         accept_codes(
-            counted("conversations.invite", r.map(drop)),
+            counted_or("conversations.invite", r.map(drop), accepted),
             &["already_in_channel", "cant_invite_self"],
         )
     }
@@ -173,7 +202,10 @@ impl SlackApi {
     pub async fn pin(&self, channel: &str, ts: &str) -> Result<(), Failure> {
         let req = SlackApiPinsAddRequest::new(channel.into(), ts.into());
         let r = self.client.open_session(&self.token).pins_add(&req).await;
-        accept_codes(counted("pins.add", r.map(drop)), &["already_pinned"])
+        accept_codes(
+            counted_or("pins.add", r.map(drop), accepted),
+            &["already_pinned"],
+        )
     }
 
     /// Archives a channel; one already archived is fine.
@@ -185,7 +217,7 @@ impl SlackApi {
             .conversations_archive(&req)
             .await;
         accept_codes(
-            counted("conversations.archive", r.map(drop)),
+            counted_or("conversations.archive", r.map(drop), accepted),
             &["already_archived"],
         )
     }
@@ -213,7 +245,7 @@ impl SlackApi {
     pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> Result<(), Failure> {
         let req = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
         let r = self.client.open_session(&self.token).views_open(&req).await;
-        counted("views.open", r.map(drop))
+        counted_or("views.open", r.map(drop), accepted)
     }
 
     /// Shares a file in `channel`: files.getUploadURLExternal, the bytes to
@@ -240,11 +272,14 @@ impl SlackApi {
         let file = SlackApiFilesComplete::new(target.file_id).with_title(title.into());
         let done = SlackApiFilesCompleteUploadExternalRequest::new(vec![file])
             .with_channel_id(channel.into());
-        counted(
+        counted_or(
             "files.completeUploadExternal",
-            session.files_complete_upload_external(&done).await,
+            session
+                .files_complete_upload_external(&done)
+                .await
+                .map(drop),
+            accepted,
         )
-        .map(drop)
     }
 
     pub async fn respond(
@@ -264,7 +299,7 @@ impl SlackApi {
             .client
             .respond_to_event(&SlackResponseUrl(url), &req)
             .await;
-        counted("response_url", r.map(|_| ()))
+        counted_or("response_url", r.map(drop), accepted)
     }
 }
 
@@ -334,6 +369,21 @@ const TRANSIENT_CODES: &[&str] = &[
     "team_added_to_org",
 ];
 
+/// Codes that are about the installation (the bot token), not the message:
+/// every Slack call fails alike until someone fixes the token.
+const AUTH_CODES: &[&str] = &[
+    "invalid_auth",
+    "not_authed",
+    "token_revoked",
+    "token_expired",
+    "account_inactive",
+];
+
+/// `conversations.history` page size: Slack's most.
+const HISTORY_PAGE: u16 = 999;
+/// A bound on pages read for one lookup.
+const HISTORY_PAGES: usize = 20;
+
 /// Treats these Slack error codes as success: the state asked for is there already.
 fn accept_codes(r: Result<(), Failure>, codes: &[&str]) -> Result<(), Failure> {
     match r {
@@ -344,19 +394,69 @@ fn accept_codes(r: Result<(), Failure>, codes: &[&str]) -> Result<(), Failure> {
 
 /// Counts the call (and a 429) for `/metrics`, then classifies a failure.
 fn counted<T>(method: &'static str, r: Result<T, SlackClientError>) -> Result<T, Failure> {
+    counted_or(method, r, |_| None)
+}
+
+/// For replies tocsin needs nothing from: Slack's `ok` is enough.
+fn accepted(_: &serde_json::Value) -> Option<()> {
+    Some(())
+}
+
+/// Like [`counted`], but a reply the client could not read while Slack said
+/// `ok: true` is a success when `salvage` finds what tocsin needs in it: the
+/// work was done, and retrying it would repeat it (and hold up the lane).
+fn counted_or<T>(
+    method: &'static str,
+    r: Result<T, SlackClientError>,
+    salvage: impl FnOnce(&serde_json::Value) -> Option<T>,
+) -> Result<T, Failure> {
     let m = crate::metrics::global();
     m.inc("tocsin_slack_calls_total", &[("method", method)]);
-    r.map_err(|e| {
-        let f = classify(e);
-        if matches!(f, Failure::RateLimited(_)) {
-            m.inc("tocsin_slack_rate_limited_total", &[("method", method)]);
+    let e = match r {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    if let SlackClientError::ProtocolError(p) = &e {
+        let body: Option<serde_json::Value> = p
+            .json_body
+            .as_deref()
+            .and_then(|b| serde_json::from_str(b).ok());
+        if let Some(body) = body.filter(|b| b["ok"] == true) {
+            if let Some(v) = salvage(&body) {
+                warn_once(method, &p.json_error);
+                return Ok(v);
+            }
         }
-        f
-    })
+    }
+    let f = classify(e);
+    if matches!(f, Failure::RateLimited(_)) {
+        m.inc("tocsin_slack_rate_limited_total", &[("method", method)]);
+    }
+    Err(f)
+}
+
+/// Logs, once per method and process, that Slack's `ok` reply did not parse.
+fn warn_once(method: &'static str, why: &serde_json::Error) {
+    static WARNED: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let Ok(mut warned) = WARNED.lock() else {
+        return;
+    };
+    if !warned.contains(&method) {
+        warned.push(method);
+        tracing::warn!(
+            method,
+            error = %why,
+            "Slack accepted the call but its reply did not parse; taking it as done (logged once)"
+        );
+    }
 }
 
 fn classify(e: SlackClientError) -> Failure {
     match e {
+        SlackClientError::ApiError(a) if AUTH_CODES.contains(&a.code.as_str()) => {
+            Failure::Unauthorized(a.code)
+        }
+        SlackClientError::ProtocolError(p) => Failure::Unreadable(p.json_error.to_string()),
         SlackClientError::RateLimitError(r) => {
             Failure::RateLimited(r.retry_after.unwrap_or(Duration::from_secs(1)))
         }

@@ -1,6 +1,9 @@
 //! Delivers Slack work from the outbox: renders the incident as it is now and
-//! calls the Web API. After a crash or an unclear failure, a post that may
-//! already be in Slack is looked up by message metadata before it is sent again.
+//! calls the Web API. Every message tocsin posts carries message metadata
+//! naming the work it is (an incident's post or page, an outbox row, a
+//! digest). After a crash or an unclear failure, a post that may already be
+//! in Slack is looked up by that metadata before it is sent again: after a
+//! restart, one read of each channel's history serves all its waiting rows.
 
 use super::api::SlackApi;
 use super::render;
@@ -10,10 +13,108 @@ use crate::outbox::{store_failure, Failure};
 use crate::store::{Outbound, Store};
 use slack_morphism::prelude::*;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use tokio::sync::OnceCell;
 
 /// Metadata event type that marks tocsin's incident messages in Slack.
 pub const INCIDENT_EVENT_TYPE: &str = "tocsin_incident";
+/// Metadata event type of tocsin's other messages; the payload's `key` names
+/// the work (`outbox:SEQ`, `digest:IDS`, `summary:ID`).
+pub const MESSAGE_EVENT_TYPE: &str = "tocsin_message";
+
+/// Whether an earlier attempt of a piece of work may already be in Slack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suspect {
+    /// First attempt in this run, after no unclear one: just send.
+    No,
+    /// Left by an earlier run: look it up in the history this run read of
+    /// its channel, once for all such rows.
+    Restart,
+    /// An attempt in this run had an unclear outcome (a timeout, a lost
+    /// reply): read the channel's history again before sending.
+    Unclear,
+}
+
+/// One attempt at an outbox row.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt {
+    pub seq: u64,
+    /// When the row was queued (unix seconds): its message is no older.
+    pub since: i64,
+    pub suspect: Suspect,
+}
+
+impl Attempt {
+    pub(super) fn key(&self) -> String {
+        format!("outbox:{}", self.seq)
+    }
+}
+
+/// tocsin's messages in one channel: metadata key → ts.
+type Keys = HashMap<String, String>;
+
+/// What tocsin's messages each channel holds (metadata key → ts), read
+/// once per channel for the rows an earlier run left.
+#[derive(Default)]
+pub struct Seen {
+    channels: Mutex<HashMap<String, Arc<OnceCell<Keys>>>>,
+    /// User id → DM channel id, for messages addressed to a person.
+    dms: Mutex<HashMap<String, String>>,
+    /// Unix seconds no later than any row the earlier run left.
+    restart_since: Mutex<Option<i64>>,
+}
+
+impl Seen {
+    /// Rows an earlier run left start from `since` (unix seconds) at the earliest.
+    pub fn restarted(&self, since: i64) {
+        if let Ok(mut s) = self.restart_since.lock() {
+            *s = Some(s.map_or(since, |t| t.min(since)));
+        }
+    }
+
+    fn cell(&self, channel: &str) -> Arc<OnceCell<Keys>> {
+        let mut map = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(channel.to_string()).or_default().clone()
+    }
+}
+
+/// The key a message of tocsin's carries in its metadata, if any.
+fn message_key(m: &SlackHistoryMessage) -> Option<String> {
+    let meta = m.content.metadata.as_ref()?;
+    let payload = meta.event_payload.as_ref()?;
+    match meta.event_type.as_str() {
+        INCIDENT_EVENT_TYPE => {
+            let id = payload.get("incident")?;
+            Some(match payload.get("page") {
+                Some(p) => format!("incident:{id}:page:{p}"),
+                None => format!("incident:{id}"),
+            })
+        }
+        MESSAGE_EVENT_TYPE => payload.get("key").cloned(),
+        _ => None,
+    }
+}
+
+/// A lookup that failed: a 429, a refused token or trouble on the way is
+/// waited out like a failed post (the row is tried again later); a lookup
+/// Slack refuses for good (a missing scope) posts, which may repeat one.
+fn look_failed(channel: &str, key: &str, e: Failure) -> Result<Option<String>, Failure> {
+    match e {
+        Failure::RateLimited(_) | Failure::Unauthorized(_) | Failure::Transient(_) => Err(e),
+        e => {
+            tracing::warn!(%channel, key, error = ?e, "cannot read channel history; posting, which may repeat a message");
+            Ok(None)
+        }
+    }
+}
+
+/// Metadata marking a message as the work `key`.
+fn tagged(content: SlackMessageContent, key: &str) -> SlackMessageContent {
+    content.with_metadata(SlackMessageMetadata {
+        event_type: MESSAGE_EVENT_TYPE.into(),
+        event_payload: Some(HashMap::from([("key".to_string(), key.to_string())])),
+    })
+}
 
 /// At most this many incidents are named in one digest (about 200
 /// characters each, well inside Slack's message size).
@@ -68,22 +169,24 @@ pub struct SlackDelivery {
     pub config: Arc<Config>,
     pub api: SlackApi,
     pub clock: crate::clock::Clock,
+    pub seen: Seen,
 }
 
 impl SlackDelivery {
-    /// Performs one piece of Slack work. `suspect`: an earlier attempt may
-    /// have reached Slack, so look before posting again.
-    pub async fn send(&self, op: &Outbound, suspect: bool) -> Result<(), Failure> {
+    /// Performs one piece of Slack work. When `at.suspect` says an earlier
+    /// attempt may have reached Slack, a message is looked up before it is
+    /// posted again.
+    pub async fn send(&self, op: &Outbound, at: Attempt) -> Result<(), Failure> {
         match op {
             Outbound::PostIncident { incident, channel } => {
-                self.post(*incident, channel, suspect).await?
+                self.post(*incident, channel, at.suspect).await?
             }
             Outbound::UpdateIncident { incident } => self.update(*incident).await?,
             Outbound::PageUser {
                 incident,
                 user,
                 page,
-            } => self.page(*incident, user, *page, suspect).await?,
+            } => self.page(*incident, user, *page, at.suspect).await?,
             Outbound::Respond {
                 response_url,
                 text,
@@ -101,11 +204,13 @@ impl SlackDelivery {
                 let content = SlackMessageContent::new()
                     .with_text(text.clone())
                     .with_blocks(blocks);
-                self.api.post_message(channel, content).await?;
+                self.post_once(channel, content, &at.key(), at.since, at.suspect)
+                    .await?;
             }
             Outbound::Notify { channel, text } => {
                 let content = SlackMessageContent::new().with_text(text.clone());
-                self.api.post_message(channel, content).await?;
+                self.post_once(channel, content, &at.key(), at.since, at.suspect)
+                    .await?;
             }
             Outbound::UploadFile {
                 channel,
@@ -121,7 +226,7 @@ impl SlackDelivery {
                     .upload_file(channel, file_name, title, bytes)
                     .await?;
             }
-            Outbound::Room { incident, work } => self.room(*incident, work).await?,
+            Outbound::Room { incident, work } => self.room(*incident, work, at).await?,
             Outbound::OpenView { trigger_id, view } => self.open_view(trigger_id, view).await?,
             Outbound::Sms { .. } | Outbound::Call { .. } | Outbound::Fetch { .. } => {
                 return Err(Failure::Permanent("not Slack work".into()))
@@ -130,24 +235,21 @@ impl SlackDelivery {
         Ok(())
     }
 
-    async fn post(&self, id: u64, channel: &str, suspect: bool) -> Result<(), Failure> {
+    async fn post(&self, id: u64, channel: &str, suspect: Suspect) -> Result<(), Failure> {
         let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
             return Ok(());
         };
         if inc.message.is_some() {
             return Ok(());
         }
-        if suspect {
-            if let Some(ts) = self
-                .find_posted(id, None, channel, inc.created_at.timestamp())
-                .await
-            {
-                tracing::info!(
-                    incident = id,
-                    "found the message an earlier run posted; not posting again"
-                );
-                return self.remember(id, channel, ts);
-            }
+        let key = format!("incident:{id}");
+        let since = inc.created_at.timestamp();
+        if let Some(ts) = self.already_posted(channel, &key, since, suspect).await? {
+            tracing::info!(
+                incident = id,
+                "found the message an earlier run posted; not posting again"
+            );
+            return self.remember(id, channel, ts);
         }
         let r =
             render::incident(&inc, &self.config).map_err(|e| Failure::Permanent(e.to_string()))?;
@@ -166,17 +268,56 @@ impl SlackDelivery {
 
     /// One message naming new incidents at once, sent in a storm ahead of
     /// their own messages. Incidents already posted are left out; `None`
-    /// when that leaves none, else the message's ts.
-    pub async fn digest(&self, channel: &str, ids: &[u64]) -> Result<Option<String>, Failure> {
+    /// when that leaves none, else the message's ts. `retry`: an attempt
+    /// with these `ids` had an unclear outcome, so look for it first.
+    pub async fn digest(
+        &self,
+        channel: &str,
+        ids: &[u64],
+        retry: bool,
+    ) -> Result<Option<String>, Failure> {
+        let key = format!(
+            "digest:{}",
+            ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
+        );
+        let oldest = ids
+            .iter()
+            .filter_map(|id| self.store.incident(*id).ok().flatten())
+            .map(|i| i.created_at.timestamp())
+            .min()
+            .unwrap_or_else(|| self.clock.now().timestamp());
+        let suspect = if retry { Suspect::Unclear } else { Suspect::No };
+        if let Some(ts) = self.already_posted(channel, &key, oldest, suspect).await? {
+            tracing::info!(%channel, "found the storm digest an earlier attempt posted");
+            return Ok(Some(ts));
+        }
         let incidents = self.unposted(ids)?;
         if incidents.is_empty() {
             return Ok(None);
         }
         let text = render::storm_digest(&incidents, &self.config)
             .map_err(|e| Failure::Permanent(e.to_string()))?;
-        let content = SlackMessageContent::new().with_text(text);
+        let content = tagged(SlackMessageContent::new().with_text(text), &key);
         // The latency histogram counts each incident's own message, once.
         self.api.post_message(channel, content).await.map(Some)
+    }
+
+    /// Posts `content` as the work `key`, unless `suspect` says an earlier
+    /// attempt may have posted it and the channel's history shows it did.
+    /// The message's ts.
+    pub(super) async fn post_once(
+        &self,
+        channel: &str,
+        content: SlackMessageContent,
+        key: &str,
+        since: i64,
+        suspect: Suspect,
+    ) -> Result<String, Failure> {
+        if let Some(ts) = self.already_posted(channel, key, since, suspect).await? {
+            tracing::info!(%channel, key, "found the message an earlier attempt posted; not posting again");
+            return Ok(ts);
+        }
+        self.api.post_message(channel, tagged(content, key)).await
     }
 
     /// Names new incidents at once by editing the channel's latest message,
@@ -251,49 +392,99 @@ impl SlackDelivery {
         self.store.set_message(id, m).map_err(store_failure)
     }
 
-    /// Looks for this incident's message (or page `page` of it) in the
-    /// channel; `None` if absent or unknowable.
-    async fn find_posted(
+    /// The ts of the message `key` if an earlier attempt put it in `channel`
+    /// (no older than `since`, unix seconds); `None` if absent, unknowable or
+    /// not `suspect`. A row an earlier run left is looked up in one read of
+    /// the channel shared by all such rows; after an unclear failure the
+    /// history is read afresh.
+    async fn already_posted(
         &self,
-        id: u64,
-        page: Option<usize>,
         channel: &str,
+        key: &str,
         since: i64,
-    ) -> Option<String> {
-        let want = id.to_string();
-        let want_page = page.map(|p| p.to_string());
-        match self.api.history_since(channel, since - 60).await {
-            Ok(messages) => messages.into_iter().find_map(|m| {
-                let meta = m.content.metadata?;
-                let payload = meta.event_payload?;
-                let matches = meta.event_type == INCIDENT_EVENT_TYPE
-                    && payload.get("incident") == Some(&want)
-                    && payload.get("page") == want_page.as_ref();
-                matches.then_some(m.origin.ts.0)
-            }),
-            Err(e) => {
-                tracing::warn!(incident = id, error = ?e, "cannot read channel history; posting, which may repeat a message");
-                None
-            }
+        suspect: Suspect,
+    ) -> Result<Option<String>, Failure> {
+        if suspect == Suspect::No {
+            return Ok(None);
         }
+        let channel = match self.history_channel(channel).await {
+            Ok(c) => c,
+            Err(e) => return look_failed(channel, key, e),
+        };
+        let channel = channel.as_str();
+        let read = |oldest: i64| async move {
+            let messages = self.api.history_since(channel, oldest - 60).await?;
+            Ok::<_, Failure>(
+                messages
+                    .into_iter()
+                    .filter_map(|m| Some((message_key(&m)?, m.origin.ts.0)))
+                    .collect::<Keys>(),
+            )
+        };
+        let found = match suspect {
+            Suspect::Restart => {
+                let restart = *self
+                    .seen
+                    .restart_since
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                let oldest = restart.map_or(since, |t| t.min(since));
+                let cell = self.seen.cell(channel);
+                cell.get_or_try_init(|| read(oldest))
+                    .await
+                    .map(|keys| keys.get(key).cloned())
+            }
+            _ => read(since).await.map(|keys| keys.get(key).cloned()),
+        };
+        found.or_else(|e| look_failed(channel, key, e))
+    }
+
+    /// The channel whose history holds a message sent to `channel`: a
+    /// message to a person (a user id) lands in the bot's DM with them.
+    async fn history_channel(&self, channel: &str) -> Result<String, Failure> {
+        if !(channel.starts_with('U') || channel.starts_with('W')) {
+            return Ok(channel.to_string());
+        }
+        let known = self
+            .seen
+            .dms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(channel)
+            .cloned();
+        if let Some(dm) = known {
+            return Ok(dm);
+        }
+        let dm = self.api.open_dm(channel).await?;
+        self.seen
+            .dms
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(channel.to_string(), dm.clone());
+        Ok(dm)
     }
 
     /// DMs the incident, with its buttons, to a person being paged.
-    async fn page(&self, id: u64, user: &str, page: usize, suspect: bool) -> Result<(), Failure> {
+    async fn page(
+        &self,
+        id: u64,
+        user: &str,
+        page: usize,
+        suspect: Suspect,
+    ) -> Result<(), Failure> {
         let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
             return Ok(());
         };
         let channel = self.api.open_dm(user).await?;
-        if suspect {
-            if let Some(ts) = self
-                .find_posted(id, Some(page), &channel, inc.created_at.timestamp())
-                .await
-            {
-                return self
-                    .store
-                    .add_dm_message(id, MessageRef { channel, ts })
-                    .map_err(store_failure);
-            }
+        let key = format!("incident:{id}:page:{page}");
+        if let Some(ts) = self
+            .already_posted(&channel, &key, inc.created_at.timestamp(), suspect)
+            .await?
+        {
+            return self
+                .store
+                .add_dm_message(id, MessageRef { channel, ts })
+                .map_err(store_failure);
         }
         let r =
             render::incident(&inc, &self.config).map_err(|e| Failure::Permanent(e.to_string()))?;
@@ -365,7 +556,7 @@ impl SlackDelivery {
                 Err(Failure::Permanent(why)) => {
                     tracing::warn!(incident = id, %channel, %why, "a copy could not be updated; skipping it");
                 }
-                Err(e @ Failure::RateLimited(_)) => return Err(e),
+                Err(e @ (Failure::RateLimited(_) | Failure::Unauthorized(_))) => return Err(e),
                 Err(e) => retry = Some(e),
             }
         }

@@ -5,7 +5,7 @@
 //! Each step checks what the store says is done already, so a retry after a
 //! crash or a failed call goes on from where the last attempt stopped.
 
-use super::deliver::SlackDelivery;
+use super::deliver::{Attempt, SlackDelivery};
 use super::render;
 use crate::incident::Incident;
 use crate::outbox::{store_failure, Failure};
@@ -17,18 +17,20 @@ use slack_morphism::prelude::*;
 const NAME_ATTEMPTS: u32 = 20;
 
 impl SlackDelivery {
-    pub(super) async fn room(&self, id: u64, work: &RoomOp) -> Result<(), Failure> {
+    pub(super) async fn room(&self, id: u64, work: &RoomOp, at: Attempt) -> Result<(), Failure> {
         let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
             return Ok(());
         };
         match work {
             RoomOp::Open if inc.coord.room.is_none() => Ok(()),
-            RoomOp::Open => self.open_room(inc).await,
+            RoomOp::Open => self.open_room(inc, at).await,
             // Subscribers hear of the resolve whether or not there is a channel.
             RoomOp::Notice { to } => {
                 let r = render::room_resolved(&inc, &self.config).map_err(permanent)?;
                 let content = SlackMessageContent::new().with_text(r.text);
-                self.api.post_message(to, content).await.map(drop)
+                self.post_once(to, content, &at.key(), at.since, at.suspect)
+                    .await
+                    .map(drop)
             }
             _ => {
                 let channel = inc
@@ -37,12 +39,18 @@ impl SlackDelivery {
                         Failure::Permanent("the incident's channel was never created".into())
                     })?
                     .to_string();
-                self.in_room(&inc, &channel, work).await
+                self.in_room(&inc, &channel, work, at).await
             }
         }
     }
 
-    async fn in_room(&self, inc: &Incident, channel: &str, work: &RoomOp) -> Result<(), Failure> {
+    async fn in_room(
+        &self,
+        inc: &Incident,
+        channel: &str,
+        work: &RoomOp,
+        at: Attempt,
+    ) -> Result<(), Failure> {
         match work {
             RoomOp::Invite { users } => self.api.invite(channel, users).await,
             RoomOp::Post { text, blocks } => {
@@ -54,14 +62,18 @@ impl SlackDelivery {
                         })?;
                     content = content.with_blocks(blocks);
                 }
-                self.api.post_message(channel, content).await.map(drop)
+                self.post_once(channel, content, &at.key(), at.since, at.suspect)
+                    .await
+                    .map(drop)
             }
             RoomOp::Resolved => {
                 let r = render::room_resolved(inc, &self.config).map_err(permanent)?;
                 let content = SlackMessageContent::new()
                     .with_text(r.text)
                     .with_blocks(r.blocks);
-                self.api.post_message(channel, content).await.map(drop)
+                self.post_once(channel, content, &at.key(), at.since, at.suspect)
+                    .await
+                    .map(drop)
             }
             RoomOp::Postmortem => {
                 let text = render::postmortem(inc, &self.config).map_err(permanent)?;
@@ -116,7 +128,7 @@ impl SlackDelivery {
 
     /// Creates the channel, invites the people, posts and pins the summary,
     /// and links the channel from the team's alert message.
-    async fn open_room(&self, inc: Incident) -> Result<(), Failure> {
+    async fn open_room(&self, inc: Incident, at: Attempt) -> Result<(), Failure> {
         let id = inc.id;
         let channel = match inc.room_channel() {
             Some(c) => c.to_string(),
@@ -164,7 +176,12 @@ impl SlackDelivery {
                 let content = SlackMessageContent::new()
                     .with_text(r.text)
                     .with_blocks(r.blocks);
-                let ts = self.api.post_message(&channel, content).await?;
+                // Posted, then recorded: a crash between the two is caught
+                // by the lookup on the retry.
+                let key = format!("summary:{id}");
+                let ts = self
+                    .post_once(&channel, content, &key, at.since, at.suspect)
+                    .await?;
                 self.edit_room(id, vec![], |room| room.summary_ts = Some(ts.clone()))
                     .await?;
                 ts

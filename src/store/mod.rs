@@ -822,6 +822,30 @@ impl Store {
             .collect()
     }
 
+    /// How many entries are in the dead-letter list.
+    /// (0 while the store is being reopened.)
+    pub fn dead_count(&self) -> usize {
+        self.reader().map_or(0, |t| t.dead.len())
+    }
+
+    /// Puts dead letter `seq` back at the end of its lane as a new entry
+    /// (its new sequence), its attempts counted from zero; `None` if there
+    /// is no such dead letter.
+    pub fn retry_dead(&self, seq: u64, at: DateTime<Utc>) -> Result<Option<u64>, StoreError> {
+        let tr = self.trees()?;
+        let k = seq.to_be_bytes();
+        let r = (&tr.meta, &tr.outbox, &tr.dead).transaction(
+            |(meta, outbox, dead)| -> TxResult<Option<u64>> {
+                let Some(v) = dead.remove(&k)? else {
+                    return Ok(None);
+                };
+                let item = decode_outbox(&v).map_err(abort)?;
+                push_outbox(meta, outbox, &item.lane, item.op, at).map(Some)
+            },
+        );
+        Ok(r?)
+    }
+
     /// Removes a delivered entry.
     pub fn outbox_done(&self, seq: u64) -> Result<(), StoreError> {
         let tr = self.trees()?;
@@ -1718,5 +1742,32 @@ mod tests {
             !s.first_sight_of_event("Ev2", at(2)).unwrap(),
             "kept: seen at the cut-off"
         );
+    }
+    #[tokio::test]
+    async fn a_dead_letter_goes_back_to_the_end_of_its_lane_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        let op = Outbound::Notify {
+            channel: "C1".into(),
+            text: "hello".into(),
+        };
+        let first = s.enqueue("C1", op.clone(), at(0)).unwrap();
+        s.outbox_attempted(first).unwrap();
+        s.outbox_dead(first).unwrap();
+        assert_eq!(s.dead_count(), 1);
+        assert!(s.outbox_pending().unwrap().is_empty());
+        let again = s.retry_dead(first, at(5)).unwrap().expect("a dead letter");
+        assert!(
+            again > first,
+            "a new sequence, after everything queued before"
+        );
+        assert_eq!(s.dead_count(), 0);
+        let pending = s.outbox_pending().unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!((pending[0].0, &pending[0].1.op), (again, &op));
+        assert_eq!(pending[0].1.attempts, 0);
+        assert_eq!(pending[0].1.enqueued_at, at(5));
+        assert_eq!(s.retry_dead(first, at(6)).unwrap(), None, "only once");
+        assert_eq!(s.outbox_pending().unwrap().len(), 1);
     }
 }

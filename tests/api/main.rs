@@ -6,6 +6,7 @@ mod calls;
 mod cli;
 mod connections;
 mod crash;
+mod delivery;
 mod disk;
 mod escalation;
 mod fake_twilio;

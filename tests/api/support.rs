@@ -150,8 +150,17 @@ struct FakeState {
     channel_names: Vec<String>,
     /// What apps.connections.open hands out (Socket Mode).
     socket_url: Option<String>,
-    /// Faults for the next calls of one method only.
-    method_faults: Vec<(String, Fault)>,
+    /// Faults for the next calls of one method only, optionally only those
+    /// whose body contains some text.
+    method_faults: Vec<(String, Option<String>, Fault)>,
+    /// Until then every call, `auth.test` too, is answered `invalid_auth`.
+    revoked_until: Option<Instant>,
+    /// Methods whose calls are done, then answered `{"ok": true}` alone.
+    bare: Vec<String>,
+    /// Methods whose calls are answered with a body that is not JSON.
+    garbled: Vec<String>,
+    /// Calls other than `auth.test` refused while the token was revoked.
+    refused_auth: usize,
 }
 
 /// A fake Slack Web API that answers in Slack's shapes.
@@ -207,7 +216,42 @@ impl FakeSlack {
             .lock()
             .unwrap()
             .method_faults
-            .push((method.to_string(), fault));
+            .push((method.to_string(), None, fault));
+    }
+
+    /// The next call of `method` whose body contains `text` meets `fault`.
+    pub fn fail_when(&self, method: &str, text: &str, fault: Fault) {
+        self.state.lock().unwrap().method_faults.push((
+            method.to_string(),
+            Some(text.to_string()),
+            fault,
+        ));
+    }
+
+    /// For `d`, every call is refused with `invalid_auth`, as Slack does
+    /// while the bot token does not work (`auth.test` too).
+    pub fn revoke_token_for(&self, d: Duration) {
+        self.state.lock().unwrap().revoked_until = Some(Instant::now() + d);
+    }
+
+    /// From now on, `method` does its work and answers `{"ok": true}` without
+    /// the fields the client library expects.
+    pub fn answer_bare(&self, method: &str) {
+        self.state.lock().unwrap().bare.push(method.to_string());
+    }
+
+    /// From now on, `method` is answered 200 with a body that is not JSON.
+    pub fn answer_garbled(&self, method: &str) {
+        self.state.lock().unwrap().garbled.push(method.to_string());
+    }
+
+    /// A message tocsin posted in an earlier run, with its metadata.
+    pub fn add_posted(&self, channel: &str, text: &str, metadata: Value) {
+        let mut s = self.state.lock().unwrap();
+        let ts = format!("1700000000.{:06}", s.next_ts);
+        s.next_ts += 1;
+        let msg = json!({"type": "message", "ts": ts, "text": text, "bot_id": "B0BOT", "metadata": metadata});
+        s.messages.push((channel.to_string(), ts, msg));
     }
 
     /// The WebSocket address apps.connections.open answers with.
@@ -232,6 +276,11 @@ impl FakeSlack {
             .unwrap()
             .messages
             .push((channel.to_string(), ts.to_string(), msg));
+    }
+
+    /// How many calls (other than `auth.test`) met a revoked token.
+    pub fn refused_auth(&self) -> usize {
+        self.state.lock().unwrap().refused_auth
     }
 
     /// How many posts `enforce_channel_rate` refused.
@@ -290,8 +339,11 @@ impl FakeSlack {
         let slow = {
             let mut s = self.state.lock().unwrap();
             let slow = |f: &Fault| matches!(f, Fault::SlowReply(_));
-            match s.method_faults.iter().position(|(m, _)| *m == method) {
-                Some(i) if slow(&s.method_faults[i].1) => Some(s.method_faults.remove(i).1),
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            match s.method_faults.iter().position(|(m, t, _)| {
+                *m == method && t.as_ref().is_none_or(|t| text.contains(t.as_str()))
+            }) {
+                Some(i) if slow(&s.method_faults[i].2) => Some(s.method_faults.remove(i).2),
                 Some(_) => None,
                 None if s.faults.front().is_some_and(slow) => s.faults.pop_front(),
                 None => None,
@@ -343,13 +395,45 @@ impl FakeSlack {
                 None,
             );
         }
-        let targeted = s.method_faults.iter().position(|(m, _)| *m == method);
+        if s.revoked_until.is_some_and(|t| Instant::now() < t) {
+            // Probes are recorded; other calls only counted.
+            if method == "auth.test" {
+                s.calls.push(Call {
+                    method: method.clone(),
+                    body: body.clone(),
+                    at: Instant::now(),
+                });
+            } else {
+                s.refused_auth += 1;
+            }
+            return respond(
+                StatusCode::OK,
+                json!({"ok": false, "error": "invalid_auth"}),
+                None,
+            );
+        }
+        if s.garbled.contains(&method) {
+            s.calls.push(Call {
+                method: method.clone(),
+                body: body.clone(),
+                at: Instant::now(),
+            });
+            return Response::builder()
+                .status(StatusCode::OK)
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from("<html>upstream error</html>")))
+                .unwrap();
+        }
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        let targeted = s.method_faults.iter().position(|(m, t, _)| {
+            *m == method && t.as_ref().is_none_or(|t| text.contains(t.as_str()))
+        });
         // tocsin asks who it is once at start, whenever that happens to run:
         // faults scripted for "the next calls" are meant for the work after it.
         let lookup = matches!(method.as_str(), "auth.test" | "bots.info");
         let fault = match targeted {
             _ if !faults => None,
-            Some(i) => Some(s.method_faults.remove(i).1),
+            Some(i) => Some(s.method_faults.remove(i).2),
             None if lookup => None,
             None => s.faults.pop_front(),
         };
@@ -399,6 +483,12 @@ impl FakeSlack {
         let reply = match method.as_str() {
             "chat.postMessage" => {
                 let channel = body["channel"].as_str().unwrap_or("").to_string();
+                // A message to a person lands in the bot's DM with them.
+                let channel = if channel.starts_with('U') {
+                    format!("D{channel}")
+                } else {
+                    channel
+                };
                 let ts = format!("1700000000.{:06}", s.next_ts);
                 s.next_ts += 1;
                 let mut msg = json!({"type": "message", "ts": ts, "text": body["text"], "blocks": body["blocks"]});
@@ -449,7 +539,19 @@ impl FakeSlack {
                     .rev()
                     .map(|(_, _, m)| m.clone())
                     .collect();
-                json!({"ok": true, "messages": msgs, "has_more": false})
+                // Newest first, `limit` a page (Slack's default 100), then a cursor.
+                let number = |v: &Value| v.as_u64().or_else(|| v.as_str()?.parse().ok());
+                let limit = number(&body["limit"]).unwrap_or(100).clamp(1, 999) as usize;
+                let from = number(&body["cursor"]).unwrap_or(0) as usize;
+                let page: Vec<Value> = msgs.iter().skip(from).take(limit).cloned().collect();
+                let more = from + limit < msgs.len();
+                let next = if more {
+                    (from + limit).to_string()
+                } else {
+                    String::new()
+                };
+                json!({"ok": true, "messages": page, "has_more": more,
+                       "response_metadata": {"next_cursor": next}})
             }
             "conversations.create" => {
                 let name = body["name"].as_str().unwrap_or("").to_string();
@@ -505,6 +607,9 @@ impl FakeSlack {
                 json!({"ok": false}),
                 None,
             );
+        }
+        if s.bare.contains(&method) && reply["ok"] == true {
+            return respond(StatusCode::OK, json!({"ok": true}), None);
         }
         respond(StatusCode::OK, reply, None)
     }
