@@ -150,6 +150,10 @@ impl Ingest {
             if let Some(severity) = rule.and_then(|r| r.severity) {
                 details.severity = severity;
             }
+            // Rules and grouping saw all of it; what is kept is capped.
+            if let Some(bytes) = limits::cap_custom_details(&mut details.custom_details) {
+                tracing::warn!(service = %service.id, dedup_key, bytes, limit = limits::MAX_CUSTOM_DETAILS, "custom details cut down to the limit");
+            }
             // A rule says; else critical and error alerts are always high urgency.
             let urgency = match (rule.and_then(|r| r.urgency), details.severity) {
                 (Some(u), _) => u,
