@@ -100,6 +100,12 @@ pub struct AlertDetails {
     pub component: Option<String>,
     pub group: Option<String>,
     pub class: Option<String>,
+    /// Whatever else the sender said, capped at
+    /// [`crate::ingest::limits::MAX_CUSTOM_DETAILS`] when stored. The store
+    /// keeps an incident's details apart from the incident, written once
+    /// (`Store::custom_details`): an incident read from the store has
+    /// `None` here, so that its many rewrites never copy them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_details: Option<serde_json::Value>,
     pub links: Vec<Link>,
     pub client: Option<String>,

@@ -12,6 +12,7 @@ mod ingest;
 mod maintenance;
 mod oncall;
 mod outbox;
+mod payloads;
 mod report;
 mod rules;
 mod secrets;
