@@ -112,6 +112,37 @@ pub struct AlertDetails {
     pub client_url: Option<String>,
 }
 
+impl AlertDetails {
+    /// A copy without the custom details, which may be most of an alert's
+    /// size and are stored apart from the incident.
+    pub fn without_custom_details(&self) -> AlertDetails {
+        let AlertDetails {
+            summary,
+            source,
+            severity,
+            component,
+            group,
+            class,
+            custom_details: _,
+            links,
+            client,
+            client_url,
+        } = self;
+        AlertDetails {
+            summary: summary.clone(),
+            source: source.clone(),
+            severity: *severity,
+            component: component.clone(),
+            group: group.clone(),
+            class: class.clone(),
+            custom_details: None,
+            links: links.clone(),
+            client: client.clone(),
+            client_url: client_url.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     /// Short human id, shown as `#42`.

@@ -74,19 +74,18 @@ pub const TRUNCATED_MARK: &str = "tocsin_truncated";
 /// Room kept for the mark (and the `"value"` wrapper) when cutting down.
 const MARK_ROOM: usize = 128;
 
-/// Cuts `details` down to at most [`MAX_CUSTOM_DETAILS`] bytes of compact
-/// JSON, if they are larger: the leading entries (object keys in order,
-/// array items, a string's leading characters) are kept as long as they fit,
-/// and the mark says how large the details were. Returns the original size
-/// when it cut. Pure, and never fails: the alert is accepted either way.
-pub fn cap_custom_details(details: &mut Option<Value>) -> Option<usize> {
-    let original = json_len(details.as_ref()?);
+/// `details` cut down to at most [`MAX_CUSTOM_DETAILS`] bytes of compact
+/// JSON, if they are larger (`None` if they fit): the leading entries
+/// (object keys in order, array items, a string's leading characters) are
+/// kept as long as they fit, and the mark says how large the details were.
+/// Pure, and never fails: the alert is accepted either way.
+pub fn cap_custom_details(details: &Value) -> Option<Value> {
+    let original = json_len(details);
     if original <= MAX_CUSTOM_DETAILS {
         return None;
     }
     let mark = serde_json::json!({"original_bytes": original, "limit_bytes": MAX_CUSTOM_DETAILS});
-    let kept = shrink(details.take()?, MAX_CUSTOM_DETAILS - MARK_ROOM);
-    let mut capped = match kept {
+    let mut capped = match shrink(details, MAX_CUSTOM_DETAILS - MARK_ROOM) {
         Some(Value::Object(map)) => map,
         Some(other) => Map::from_iter([("value".to_string(), other)]),
         None => Map::new(),
@@ -94,15 +93,14 @@ pub fn cap_custom_details(details: &mut Option<Value>) -> Option<usize> {
     capped.insert(TRUNCATED_MARK.to_string(), mark);
     let capped = Value::Object(capped);
     debug_assert!(json_len(&capped) <= MAX_CUSTOM_DETAILS);
-    *details = Some(capped);
-    Some(original)
+    Some(capped)
 }
 
-/// `v`, or as much of it as fits in `budget` bytes of compact JSON; `None`
-/// when not even an empty container or string would.
-fn shrink(v: Value, budget: usize) -> Option<Value> {
-    if json_len(&v) <= budget {
-        return Some(v);
+/// As much of `v` as fits in `budget` bytes of compact JSON (all of it if it
+/// does); `None` when not even an empty container or string would.
+fn shrink(v: &Value, budget: usize) -> Option<Value> {
+    if json_len(v) <= budget {
+        return Some(v.clone());
     }
     match v {
         Value::String(s) => {
@@ -127,10 +125,10 @@ fn shrink(v: Value, budget: usize) -> Option<Value> {
             let mut kept = vec![];
             for item in items {
                 let comma = usize::from(!kept.is_empty());
-                let n = json_len(&item);
+                let n = json_len(item);
                 if used + comma + n <= budget {
                     used += comma + n;
-                    kept.push(item);
+                    kept.push(item.clone());
                     continue;
                 }
                 if let Some(part) = shrink(item, budget - used - comma) {
@@ -149,17 +147,17 @@ fn shrink(v: Value, budget: usize) -> Option<Value> {
             for (k, item) in map {
                 // A comma, the quoted key and its colon.
                 let head = usize::from(!kept.is_empty()) + json_len(&Value::String(k.clone())) + 1;
-                let n = json_len(&item);
+                let n = json_len(item);
                 if used + head + n <= budget {
                     used += head + n;
-                    kept.insert(k, item);
+                    kept.insert(k.clone(), item.clone());
                     continue;
                 }
                 if let Some(part) = (used + head < budget)
                     .then(|| shrink(item, budget - used - head))
                     .flatten()
                 {
-                    kept.insert(k, part);
+                    kept.insert(k.clone(), part);
                 }
                 break;
             }
@@ -246,19 +244,14 @@ mod tests {
     #[test]
     fn details_within_the_cap_are_left_alone() {
         let small = serde_json::json!({"mount": "/var", "free": 12});
-        let mut d = Some(small.clone());
-        assert_eq!(cap_custom_details(&mut d), None);
-        assert_eq!(d, Some(small));
+        assert_eq!(cap_custom_details(&small), None);
         let exact = Value::String("x".repeat(MAX_CUSTOM_DETAILS - 2));
         assert_eq!(json_len(&exact), MAX_CUSTOM_DETAILS);
-        let mut d = Some(exact.clone());
         assert_eq!(
-            cap_custom_details(&mut d),
+            cap_custom_details(&exact),
             None,
             "the cap itself still fits"
         );
-        assert_eq!(d, Some(exact));
-        assert_eq!(cap_custom_details(&mut None), None);
     }
 
     #[test]
@@ -271,9 +264,7 @@ mod tests {
         let big = serde_json::json!({"a_host": "db-1", "log": lines, "z_after": 1});
         let original = json_len(&big);
         assert!(original > MAX_CUSTOM_DETAILS);
-        let mut d = Some(big);
-        assert_eq!(cap_custom_details(&mut d), Some(original));
-        let d = d.unwrap();
+        let d = cap_custom_details(&big).unwrap();
         assert!(json_len(&d) <= MAX_CUSTOM_DETAILS, "{}", json_len(&d));
         assert!(
             json_len(&d) > MAX_CUSTOM_DETAILS - 2 * MARK_ROOM,
@@ -290,18 +281,14 @@ mod tests {
         assert!(d.get("z_after").is_none());
 
         // A bare string: cut on a character boundary, moved under "value".
-        let s = "ü".repeat(MAX_CUSTOM_DETAILS);
-        let mut d = Some(Value::String(s));
-        assert!(cap_custom_details(&mut d).is_some());
-        let d = d.unwrap();
+        let d = cap_custom_details(&Value::String("ü".repeat(MAX_CUSTOM_DETAILS))).unwrap();
         assert!(json_len(&d) <= MAX_CUSTOM_DETAILS);
         let v = d["value"].as_str().unwrap();
         assert!(v.len() > MAX_CUSTOM_DETAILS - 2 * MARK_ROOM && v.chars().all(|c| c == 'ü'));
         assert!(d[TRUNCATED_MARK].is_object());
 
         // Escapes count at their written size.
-        let mut d = Some(Value::String("\u{1}".repeat(MAX_CUSTOM_DETAILS)));
-        cap_custom_details(&mut d).unwrap();
-        assert!(json_len(d.as_ref().unwrap()) <= MAX_CUSTOM_DETAILS);
+        let d = cap_custom_details(&Value::String("\u{1}".repeat(MAX_CUSTOM_DETAILS))).unwrap();
+        assert!(json_len(&d) <= MAX_CUSTOM_DETAILS);
     }
 }

@@ -128,7 +128,10 @@ pub struct NewAlert<'a> {
     pub routing_key: &'a str,
     pub service_id: &'a str,
     pub dedup_key: &'a str,
+    /// The alert; its own `custom_details` are not stored (see the next field).
     pub alert: AlertDetails,
+    /// The custom details to keep if this opens an incident (already capped).
+    pub custom_details: Option<&'a serde_json::Value>,
     pub alert_channel: Option<String>,
     /// The service's policy, snapshotted, when it has one.
     pub escalation: Option<crate::escalation::Escalation>,
@@ -422,7 +425,7 @@ impl Store {
                         service_id: a.service_id.to_string(),
                         routing_key: a.routing_key.to_string(),
                         dedup_key: a.dedup_key.to_string(),
-                        alert: without_details(&a.alert),
+                        alert: a.alert.without_custom_details(),
                         state: State::Triggered,
                         created_at: a.at,
                         alert_count: 1,
@@ -451,7 +454,7 @@ impl Store {
                     };
                     put_tracked(&w, None, &mut incident, a.at)?;
                     let payload = payload.get_or_init(|| {
-                        a.alert.custom_details.as_ref().map(|d| {
+                        a.custom_details.map(|d| {
                             sled::IVec::from(encode(&PayloadRecordRef::V1 { custom_details: d }))
                         })
                     });
@@ -1324,34 +1327,6 @@ fn put_incident(t: &TransactionalTree, i: &Incident) -> TxResult<()> {
     Ok(())
 }
 
-/// The alert without its custom details, which the store keeps apart.
-fn without_details(a: &AlertDetails) -> AlertDetails {
-    let AlertDetails {
-        summary,
-        source,
-        severity,
-        component,
-        group,
-        class,
-        custom_details: _,
-        links,
-        client,
-        client_url,
-    } = a;
-    AlertDetails {
-        summary: summary.clone(),
-        source: source.clone(),
-        severity: *severity,
-        component: component.clone(),
-        group: group.clone(),
-        class: class.clone(),
-        custom_details: None,
-        links: links.clone(),
-        client: client.clone(),
-        client_url: client_url.clone(),
-    }
-}
-
 /// The upgrade from schema 1: every incident record that still holds its
 /// alert's custom details gives them to `payloads` and is rewritten as v2.
 /// One small transaction per incident (payload and record together), so a
@@ -1426,6 +1401,7 @@ mod tests {
             service_id: "api",
             dedup_key: key,
             alert: sample(0).alert,
+            custom_details: None,
             alert_channel: Some("C1".into()),
             escalation: None,
             urgency: crate::config::Urgency::High,
@@ -1506,7 +1482,7 @@ mod tests {
         let s = Store::open(dir.path(), 1 << 20).unwrap();
         let details = serde_json::json!({"log": "x".repeat(200_000), "host": "db-1"});
         let mut a = alert("big");
-        a.alert.custom_details = Some(details.clone());
+        a.custom_details = Some(&details);
         let Triggered::Opened { incident, .. } = s.trigger(&a).unwrap() else {
             panic!("opens")
         };
@@ -1519,8 +1495,9 @@ mod tests {
         );
         assert!(payload > 200_000 && payload < 200_100, "{payload}");
         // Repeats, transitions and messages rewrite the small record only.
+        let other = serde_json::json!({"log": "y".repeat(200_000)});
         let mut repeat = alert("big");
-        repeat.alert.custom_details = Some(serde_json::json!({"log": "y".repeat(200_000)}));
+        repeat.custom_details = Some(&other);
         for _ in 0..5 {
             s.trigger(&repeat).unwrap();
         }
