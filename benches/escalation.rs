@@ -58,6 +58,7 @@ fn seed(store: &Store, prefix: &str, due: impl Fn(usize) -> DateTime<Utc>) {
                 service_id: "payments",
                 dedup_key: &key,
                 alert: details(),
+                custom_details: None,
                 alert_channel: None,
                 escalation: Some(esc),
                 urgency: tocsin::config::Urgency::High,

@@ -5,6 +5,15 @@
 //! starting the binary again on that directory until `/healthz` answers and
 //! its memory once started (targets: RSS < 64 MiB, start-up < 1 s).
 //! `TOCSIN_CACHE_MB` in the bench's environment is passed on to tocsin.
+//!
+//! The second part, large alerts (`cargo bench --bench footprint -- large`
+//! runs only it; `-- incidents` only the first): 150 triggers of about 1 MiB
+//! each (custom details holding a log excerpt and a table of metrics), sent
+//! by 8 keep-alive clients to a fresh binary, once spread over 10 dedup keys
+//! (each incident takes 15 alerts) and once with a key per alert. Reported:
+//! the bytes received, the data directory's size after the load and after
+//! SIGTERM, and the process's resident memory after the load and at its
+//! peak (targets: disk ≤ 2× the bytes received, RSS < 128 MiB).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -51,77 +60,198 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async {
+    // `cargo bench --bench footprint -- incidents` or `-- large` runs one part.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let wants = |part: &str| {
+        let parts = ["incidents", "large"];
+        !args.iter().any(|a| parts.contains(&a.as_str())) || args.iter().any(|a| a == part)
+    };
+    if wants("incidents") {
+        rt.block_on(many_incidents());
+    }
+    if wants("large") {
+        rt.block_on(large_alerts());
+    }
+}
+
+/// 100,000 small incidents: memory, disk, `/metrics` and restarts.
+async fn many_incidents() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tocsin.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let data = dir.path().join("data");
+
+    println!(
+        "TOCSIN_CACHE_MB={}",
+        std::env::var("TOCSIN_CACHE_MB").unwrap_or_else(|_| "(default)".into())
+    );
+    let (child, base) = spawn(&data, &config);
+    let started = Instant::now();
+    load(&base).await;
+    let fed = started.elapsed();
+    println!(
+        "fed {INCIDENTS} incidents in {:.1} s ({:.0} alerts/s)",
+        fed.as_secs_f64(),
+        INCIDENTS as f64 / fed.as_secs_f64()
+    );
+    let loaded = Mem::of(&child);
+    println!("after loading: {loaded}");
+    let (took, open) = metrics(&base).await;
+    assert_eq!(open, INCIDENTS as f64, "every incident is open");
+    println!(
+        "GET /metrics {:.1} ms; then {}",
+        took.as_secs_f64() * 1e3,
+        Mem::of(&child)
+    );
+    let stopped = stop(child);
+    println!("SIGTERM → exit {:.0} ms", stopped.as_secs_f64() * 1e3);
+    let (apparent, allocated) = du(&data);
+    println!(
+        "data directory: {:.1} MiB on disk ({:.1} MiB apparent), {:.0} bytes per incident",
+        mib(allocated),
+        mib(apparent),
+        allocated as f64 / INCIDENTS as f64
+    );
+
+    let mut starts = vec![];
+    for run in 1..=RESTARTS {
+        let t0 = Instant::now();
+        let (child, base) = spawn(&data, &config);
+        let listening = t0.elapsed();
+        healthy(&base).await;
+        let up = t0.elapsed();
+        let idle = Mem::of(&child);
+        let (took, open) = metrics(&base).await;
+        assert_eq!(open, INCIDENTS as f64);
+        let scraped = Mem::of(&child);
+        println!(
+            "restart {run}: listening after {:.0} ms, /healthz 200 after {:.0} ms; {idle}; GET /metrics {:.1} ms, then {scraped}",
+            listening.as_secs_f64() * 1e3,
+            up.as_secs_f64() * 1e3,
+            took.as_secs_f64() * 1e3
+        );
+        starts.push(up.as_secs_f64() * 1e3);
+        stop(child);
+    }
+    starts.sort_by(f64::total_cmp);
+    println!(
+        "summary: {INCIDENTS} incidents; RSS after loading {}; disk {:.1} MiB; start-up to /healthz median {:.0} ms (runs {})",
+        loaded,
+        mib(allocated),
+        starts[starts.len() / 2],
+        starts
+            .iter()
+            .map(|s| format!("{s:.0}"))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    );
+}
+
+const LARGE_ALERTS: usize = 150;
+const LARGE_CLIENTS: usize = 8;
+/// Each large trigger's body is a little under this (the HTTP cap is 1 MiB).
+const LARGE_BODY: usize = 1_040_000;
+
+/// 150 alerts of about 1 MiB, 8 at a time: disk and memory against bytes received.
+async fn large_alerts() {
+    for (label, keys) in [
+        ("10 keys, 15 alerts each", 10),
+        ("a key per alert", LARGE_ALERTS),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("tocsin.toml");
         std::fs::write(&config, CONFIG).unwrap();
         let data = dir.path().join("data");
-
-        println!(
-            "TOCSIN_CACHE_MB={}",
-            std::env::var("TOCSIN_CACHE_MB").unwrap_or_else(|_| "(default)".into())
-        );
         let (child, base) = spawn(&data, &config);
         let started = Instant::now();
-        load(&base).await;
+        let received = send_large(&base, keys).await;
         let fed = started.elapsed();
-        println!(
-            "fed {INCIDENTS} incidents in {:.1} s ({:.0} alerts/s)",
-            fed.as_secs_f64(),
-            INCIDENTS as f64 / fed.as_secs_f64()
-        );
         let loaded = Mem::of(&child);
-        println!("after loading: {loaded}");
-        let (took, open) = metrics(&base).await;
-        assert_eq!(open, INCIDENTS as f64, "every incident is open");
+        let (_, running) = du(&data);
+        let (_, open) = metrics(&base).await;
+        assert_eq!(open, keys as f64, "one incident per key");
+        stop(child);
+        let (_, stopped) = du(&data);
+        let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
         println!(
-            "GET /metrics {:.1} ms; then {}",
-            took.as_secs_f64() * 1e3,
-            Mem::of(&child)
+            "large alerts, {label}: {LARGE_ALERTS} alerts, {:.1} MiB received in {:.1} s; \
+             disk {:.1} MiB after the load ({:.2}× received), {:.1} MiB after SIGTERM ({:.2}×; ≤ 2×: {}); \
+             after the load {loaded} (< 128 MiB: {})",
+            mib(received),
+            fed.as_secs_f64(),
+            mib(running),
+            running as f64 / received as f64,
+            mib(stopped),
+            stopped as f64 / received as f64,
+            verdict(running.max(stopped) <= 2 * received),
+            verdict(loaded.hwm_kib < 128 * 1024),
         );
-        let stopped = stop(child);
-        println!("SIGTERM → exit {:.0} ms", stopped.as_secs_f64() * 1e3);
-        let (apparent, allocated) = du(&data);
-        println!(
-            "data directory: {:.1} MiB on disk ({:.1} MiB apparent), {:.0} bytes per incident",
-            mib(allocated),
-            mib(apparent),
-            allocated as f64 / INCIDENTS as f64
-        );
+    }
+}
 
-        let mut starts = vec![];
-        for run in 1..=RESTARTS {
-            let t0 = Instant::now();
-            let (child, base) = spawn(&data, &config);
-            let listening = t0.elapsed();
-            healthy(&base).await;
-            let up = t0.elapsed();
-            let idle = Mem::of(&child);
-            let (took, open) = metrics(&base).await;
-            assert_eq!(open, INCIDENTS as f64);
-            let scraped = Mem::of(&child);
-            println!(
-                "restart {run}: listening after {:.0} ms, /healthz 200 after {:.0} ms; {idle}; GET /metrics {:.1} ms, then {scraped}",
-                listening.as_secs_f64() * 1e3,
-                up.as_secs_f64() * 1e3,
-                took.as_secs_f64() * 1e3
-            );
-            starts.push(up.as_secs_f64() * 1e3);
-            stop(child);
-        }
-        starts.sort_by(f64::total_cmp);
-        println!(
-            "summary: {INCIDENTS} incidents; RSS after loading {}; disk {:.1} MiB; start-up to /healthz median {:.0} ms (runs {})",
-            loaded,
-            mib(allocated),
-            starts[starts.len() / 2],
-            starts
-                .iter()
-                .map(|s| format!("{s:.0}"))
-                .collect::<Vec<_>>()
-                .join(" / ")
-        );
+/// A trigger of about [`LARGE_BODY`] bytes for `dedup_key`: custom details
+/// with a log excerpt (distinct lines) and a table of metrics.
+fn large_body(i: usize, dedup_key: &str) -> Vec<u8> {
+    let metrics: serde_json::Map<String, serde_json::Value> = (0..2_000)
+        .map(|m| (format!("metric_{m:04}"), json!(m as f64 * 1.5 + i as f64)))
+        .collect();
+    let mut body = json!({
+        "routing_key": KEY,
+        "event_action": "trigger",
+        "dedup_key": dedup_key,
+        "payload": {"summary": format!("Batch job {i} failed"), "source": "batch-1", "severity": "error",
+                    "custom_details": {"metrics": metrics, "log": []}},
     });
+    let base = body.to_string().len();
+    let log = body["payload"]["custom_details"]["log"]
+        .as_array_mut()
+        .unwrap();
+    let mut size = base;
+    let mut n = 0;
+    while size + 130 < LARGE_BODY {
+        let line = format!(
+            "2026-12-03T10:{:02}:{:02}.{:03}Z alert={i} line={n} worker=batch-1 step=load status=retrying reason=upstream timeout",
+            n / 60 % 60,
+            n % 60,
+            n % 1000
+        );
+        size += line.len() + 3;
+        log.push(json!(line));
+        n += 1;
+    }
+    let bytes = body.to_string().into_bytes();
+    assert!(bytes.len() <= LARGE_BODY, "{} bytes", bytes.len());
+    bytes
+}
+
+/// Sends the large triggers, alert *i* on key `i % keys`, from
+/// [`LARGE_CLIENTS`] clients; returns the bytes sent in bodies.
+async fn send_large(base: &str, keys: usize) -> u64 {
+    let mut tasks = tokio::task::JoinSet::new();
+    for c in 0..LARGE_CLIENTS {
+        let url = format!("{base}/v2/enqueue");
+        tasks.spawn(async move {
+            let client = client();
+            let mut sent = 0u64;
+            for i in (c..LARGE_ALERTS).step_by(LARGE_CLIENTS) {
+                let body = large_body(i, &format!("large-{}", i % keys));
+                sent += body.len() as u64;
+                let req = Request::post(&url)
+                    .header("content-type", "application/json")
+                    .body(Full::new(Bytes::from(body)))
+                    .unwrap();
+                let resp = client.request(req).await.unwrap();
+                assert_eq!(resp.status(), 202);
+                resp.into_body().collect().await.unwrap();
+            }
+            sent
+        });
+    }
+    let mut total = 0;
+    while let Some(r) = tasks.join_next().await {
+        total += r.unwrap();
+    }
+    total
 }
 
 /// Starts `tocsin serve` on `data` and returns it once it says where it listens.

@@ -100,10 +100,47 @@ pub struct AlertDetails {
     pub component: Option<String>,
     pub group: Option<String>,
     pub class: Option<String>,
+    /// Whatever else the sender said, capped at
+    /// [`crate::ingest::limits::MAX_CUSTOM_DETAILS`] when stored. The store
+    /// keeps an incident's details apart from the incident, written once
+    /// (`Store::custom_details`): an incident read from the store has
+    /// `None` here, so that its many rewrites never copy them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_details: Option<serde_json::Value>,
     pub links: Vec<Link>,
     pub client: Option<String>,
     pub client_url: Option<String>,
+}
+
+impl AlertDetails {
+    /// A copy without the custom details, which may be most of an alert's
+    /// size and are stored apart from the incident.
+    pub fn without_custom_details(&self) -> AlertDetails {
+        let AlertDetails {
+            summary,
+            source,
+            severity,
+            component,
+            group,
+            class,
+            custom_details: _,
+            links,
+            client,
+            client_url,
+        } = self;
+        AlertDetails {
+            summary: summary.clone(),
+            source: source.clone(),
+            severity: *severity,
+            component: component.clone(),
+            group: group.clone(),
+            class: class.clone(),
+            custom_details: None,
+            links: links.clone(),
+            client: client.clone(),
+            client_url: client_url.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

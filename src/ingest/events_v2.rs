@@ -15,8 +15,14 @@ pub fn parse(body: &[u8], gen_key: impl FnOnce() -> String) -> Result<AlertEvent
     if let Some(why) = super::limits::too_deep(body) {
         return Err(vec![why]);
     }
-    let v: Value =
+    let mut v: Value =
         serde_json::from_slice(body).map_err(|e| vec![format!("body is not valid JSON: {e}")])?;
+    // Taken out rather than copied: they are most of a large event.
+    let custom_details = v
+        .get_mut("payload")
+        .and_then(Value::as_object_mut)
+        .and_then(|p| p.remove("custom_details"))
+        .filter(|d| !d.is_null());
     let Some(obj) = v.as_object() else {
         return Err(vec!["body must be a JSON object".into()]);
     };
@@ -81,7 +87,10 @@ pub fn parse(body: &[u8], gen_key: impl FnOnce() -> String) -> Result<AlertEvent
     };
 
     let details = match action.as_deref() {
-        Some("trigger") => trigger_details(obj, &mut errors),
+        Some("trigger") => trigger_details(obj, &mut errors).map(|mut d| {
+            d.custom_details = custom_details;
+            d
+        }),
         Some(_) => {
             if dedup_key.is_none() && !obj.contains_key("dedup_key") {
                 errors.push("'dedup_key' is required to acknowledge or resolve".into());
@@ -181,7 +190,8 @@ fn trigger_details(obj: &Map<String, Value>, errors: &mut Vec<String>) -> Option
         component,
         group,
         class,
-        custom_details: p.get("custom_details").filter(|v| !v.is_null()).cloned(),
+        // Filled in by `parse`, which takes them out of the body.
+        custom_details: None,
         links,
         client,
         client_url,

@@ -146,9 +146,16 @@ impl Ingest {
                        alerts: &[SubAlert],
                        dedup_key: &str,
                        join: Option<(chrono::Duration, &str)>| {
-            let mut details = details.clone();
+            // Copied without the custom details, which may be most of it.
+            let received_details = details.custom_details.as_ref();
+            let mut details = details.without_custom_details();
             if let Some(severity) = rule.and_then(|r| r.severity) {
                 details.severity = severity;
+            }
+            // Rules and grouping saw all of it; what is kept is capped.
+            let capped = received_details.and_then(limits::cap_custom_details);
+            if capped.is_some() {
+                tracing::warn!(service = %service.id, dedup_key, limit = limits::MAX_CUSTOM_DETAILS, "custom details cut down to the limit");
             }
             // A rule says; else critical and error alerts are always high urgency.
             let urgency = match (rule.and_then(|r| r.urgency), details.severity) {
@@ -172,6 +179,7 @@ impl Ingest {
                 service_id: &service.id,
                 dedup_key,
                 alert: details,
+                custom_details: capped.as_ref().or(received_details),
                 alert_channel: channel,
                 escalation: service
                     .escalation_policy

@@ -17,8 +17,8 @@
 //! between them, so on one thread).
 
 use super::{
-    build_open_index, decode_u64, last_outbox_seq, FlushRequest, Store, StoreError, K_OPEN_INDEXED,
-    K_SCHEMA, SCHEMA_VERSION,
+    build_open_index, decode_u64, last_outbox_seq, move_details_out, FlushRequest, Store,
+    StoreError, K_OPEN_INDEXED, K_SCHEMA, SCHEMA_VERSION,
 };
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
@@ -41,6 +41,8 @@ pub(super) struct Trees {
     pub(super) db: sled::Db,
     pub(super) meta: sled::Tree,
     pub(super) incidents: sled::Tree,
+    /// incident id → the opening alert's custom details, written once.
+    pub(super) payloads: sled::Tree,
     pub(super) dedup: sled::Tree,
     pub(super) outbox: sled::Tree,
     pub(super) dead: sled::Tree,
@@ -71,6 +73,8 @@ impl Trees {
             .cache_capacity(cache_capacity)
             .open()?;
         let meta = db.open_tree("meta")?;
+        let incidents = db.open_tree("incidents")?;
+        let payloads = db.open_tree("payloads")?;
         match meta.get(K_SCHEMA)? {
             None => {
                 meta.insert(K_SCHEMA, &SCHEMA_VERSION.to_be_bytes())?;
@@ -80,9 +84,19 @@ impl Trees {
                 if found > SCHEMA_VERSION {
                     return Err(StoreError::SchemaTooNew { found });
                 }
+                if found < 2 {
+                    let moved = move_details_out(&incidents, &payloads)?;
+                    meta.insert(K_SCHEMA, &SCHEMA_VERSION.to_be_bytes())?;
+                    db.flush()?;
+                    tracing::info!(
+                        from = found,
+                        to = SCHEMA_VERSION,
+                        moved,
+                        "data directory upgraded: custom details moved out of the incident records"
+                    );
+                }
             }
         }
-        let incidents = db.open_tree("incidents")?;
         let open = db.open_tree("open")?;
         if meta.get(K_OPEN_INDEXED)?.is_none() {
             build_open_index(&incidents, &open)?;
@@ -92,6 +106,7 @@ impl Trees {
         Ok(Trees {
             gen,
             incidents,
+            payloads,
             open,
             dedup: db.open_tree("dedup")?,
             outbox: db.open_tree("outbox")?,

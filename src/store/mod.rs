@@ -3,6 +3,9 @@
 //! Trees:
 //! - `meta`: schema version and counters;
 //! - `incidents`: incident id (u64 BE) → `IncidentRecord`;
+//! - `payloads`: incident id (u64 BE) → `PayloadRecord`: the custom details
+//!   of the alert that opened the incident, compact JSON, written once when it
+//!   opens; the incident record refers to them by its id and never holds them;
 //! - `dedup`: routing key, 0x00, dedup key → id of the *open* incident with that key;
 //! - `outbox`: sequence (u64 BE) → `OutboxRecord`, drained by the Slack worker;
 //! - `outbox_dead`: entries Slack refused for good (e.g. `channel_not_found`);
@@ -29,7 +32,10 @@ use crate::incident::{
 };
 use crate::schedule::Override;
 use chrono::{DateTime, Utc};
-use records::{IncidentRecord, IncidentRecordRef, OutboxRecord, OverrideRecord, SwapRecord};
+use records::{
+    IncidentRecord, IncidentRecordRef, OutboxRecord, OverrideRecord, PayloadRecord,
+    PayloadRecordRef, SwapRecord,
+};
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 use std::path::Path;
@@ -37,8 +43,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
-/// The schema this build reads and writes.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The schema this build reads and writes. 2: custom details moved out of
+/// the incident records into `payloads` (a schema 1 directory is upgraded
+/// when opened).
+pub const SCHEMA_VERSION: u64 = 2;
 
 const K_SCHEMA: &[u8] = b"schema_version";
 const K_NEXT_INCIDENT: &[u8] = b"next_incident_id";
@@ -131,7 +139,10 @@ pub struct NewAlert<'a> {
     pub routing_key: &'a str,
     pub service_id: &'a str,
     pub dedup_key: &'a str,
+    /// The alert; its own `custom_details` are not stored (see the next field).
     pub alert: AlertDetails,
+    /// The custom details to keep if this opens an incident (already capped).
+    pub custom_details: Option<&'a serde_json::Value>,
     pub alert_channel: Option<String>,
     /// The service's policy, snapshotted, when it has one.
     pub escalation: Option<crate::escalation::Escalation>,
@@ -274,6 +285,9 @@ impl Store {
         self.admit()?;
         let tr = self.trees()?;
         let dkey = dedup_key(a.routing_key, a.dedup_key);
+        // Encoded at most once, and only if this opens an incident, however
+        // often a conflict runs the transaction again.
+        let payload: std::cell::OnceCell<Option<sled::IVec>> = std::cell::OnceCell::new();
         let r = (
             &tr.meta,
             &tr.incidents,
@@ -281,9 +295,10 @@ impl Store {
             &tr.outbox,
             &tr.due,
             &tr.open,
+            &tr.payloads,
         )
             .transaction(
-                |(meta, incidents, dedup, outbox, due, open)| -> TxResult<Triggered> {
+                |(meta, incidents, dedup, outbox, due, open, payloads)| -> TxResult<Triggered> {
                     let w = Writes {
                         meta,
                         incidents,
@@ -370,7 +385,7 @@ impl Store {
                         service_id: a.service_id.to_string(),
                         routing_key: a.routing_key.to_string(),
                         dedup_key: a.dedup_key.to_string(),
-                        alert: a.alert.clone(),
+                        alert: a.alert.without_custom_details(),
                         state: State::Triggered,
                         created_at: a.at,
                         alert_count: 1,
@@ -398,6 +413,14 @@ impl Store {
                         },
                     };
                     put_tracked(&w, None, &mut incident, a.at)?;
+                    let payload = payload.get_or_init(|| {
+                        a.custom_details.map(|d| {
+                            sled::IVec::from(encode(&PayloadRecordRef::V1 { custom_details: d }))
+                        })
+                    });
+                    if let Some(p) = payload {
+                        payloads.insert(&id.to_be_bytes(), p.clone())?;
+                    }
                     dedup.insert(dkey.as_slice(), &id.to_be_bytes())?;
                     for m in &a.member_keys {
                         let k = dedup_key(a.routing_key, m);
@@ -579,6 +602,31 @@ impl Store {
             Some(v) => Ok(Some(decode_incident(&v)?)),
             None => Ok(None),
         }
+    }
+
+    /// The custom details of the alert that opened incident `id`, as stored
+    /// (capped, and marked if they were cut down), if it had any.
+    pub fn custom_details(&self, id: u64) -> Result<Option<serde_json::Value>, StoreError> {
+        let tr = self.reader()?;
+        match tr.payloads.get(id.to_be_bytes())? {
+            Some(v) => Ok(Some(PayloadRecord::decode(&v).map_err(|e| {
+                StoreError::Corrupt {
+                    tree: "payloads",
+                    message: e.to_string(),
+                }
+            })?)),
+            None => Ok(None),
+        }
+    }
+
+    /// What incident `id` occupies in the store: the bytes of its record
+    /// and of its payload (0 where there is none).
+    pub fn stored_bytes(&self, id: u64) -> Result<(usize, usize), StoreError> {
+        let len = |t: &sled::Tree| -> Result<usize, StoreError> {
+            Ok(t.get(id.to_be_bytes())?.map_or(0, |v| v.len()))
+        };
+        let tr = self.reader()?;
+        Ok((len(&tr.incidents)?, len(&tr.payloads)?))
     }
 
     /// Every incident, oldest first.
@@ -1319,8 +1367,42 @@ fn build_open_index(incidents: &sled::Tree, open: &sled::Tree) -> Result<(), Sto
 }
 
 fn put_incident(t: &TransactionalTree, i: &Incident) -> TxResult<()> {
-    t.insert(&i.id.to_be_bytes(), encode(&IncidentRecordRef::V1(i)))?;
+    debug_assert!(
+        i.alert.custom_details.is_none(),
+        "custom details are written once, as a payload, never in the incident record"
+    );
+    t.insert(&i.id.to_be_bytes(), encode(&IncidentRecordRef::V2(i)))?;
     Ok(())
+}
+
+/// The upgrade from schema 1: every incident record that still holds its
+/// alert's custom details gives them to `payloads` and is rewritten as v2.
+/// One small transaction per incident (payload and record together), so a
+/// crash part way leaves every incident whole, and the next open carries on
+/// (records already v2 are skipped). Returns how many payloads were moved.
+fn move_details_out(incidents: &sled::Tree, payloads: &sled::Tree) -> Result<usize, StoreError> {
+    let mut moved = 0;
+    for kv in incidents.iter() {
+        let (k, v) = kv?;
+        if IncidentRecord::is_current(&v) {
+            continue;
+        }
+        let mut inc = decode_incident(&v)?;
+        let details = inc.alert.custom_details.take();
+        let payload = details
+            .as_ref()
+            .map(|d| encode(&PayloadRecordRef::V1 { custom_details: d }));
+        let r = (incidents, payloads).transaction(|(incidents, payloads)| -> TxResult<()> {
+            if let Some(p) = &payload {
+                payloads.insert(&k, p.as_slice())?;
+            }
+            put_incident(incidents, &inc)?;
+            Ok(())
+        });
+        r.map_err(StoreError::from)?;
+        moved += usize::from(payload.is_some());
+    }
+    Ok(moved)
 }
 
 /// Counters start at 1 so `#0` never appears.
@@ -1367,6 +1449,7 @@ mod tests {
             service_id: "api",
             dedup_key: key,
             alert: sample(0).alert,
+            custom_details: None,
             alert_channel: Some("C1".into()),
             escalation: None,
             urgency: crate::config::Urgency::High,
@@ -1441,6 +1524,119 @@ mod tests {
             .map(|i| i.id)
             .collect();
         assert_eq!(all_open, ids(&s));
+    }
+
+    #[tokio::test]
+    async fn custom_details_are_written_once_apart_from_the_incident() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        let details = serde_json::json!({"log": "x".repeat(200_000), "host": "db-1"});
+        let mut a = alert("big");
+        a.custom_details = Some(&details);
+        let Triggered::Opened { incident, .. } = s.trigger(&a).unwrap() else {
+            panic!("opens")
+        };
+        assert_eq!(incident.alert.custom_details, None);
+        assert_eq!(incident.alert.summary, a.alert.summary);
+        let (record, payload) = s.stored_bytes(incident.id).unwrap();
+        assert!(
+            record < 1_000,
+            "the record holds no details: {record} bytes"
+        );
+        assert!(payload > 200_000 && payload < 200_100, "{payload}");
+        // Repeats, transitions and messages rewrite the small record only.
+        let other = serde_json::json!({"log": "y".repeat(200_000)});
+        let mut repeat = alert("big");
+        repeat.custom_details = Some(&other);
+        for _ in 0..5 {
+            s.trigger(&repeat).unwrap();
+        }
+        s.set_message(
+            incident.id,
+            MessageRef {
+                channel: "C1".into(),
+                ts: "1.2".into(),
+            },
+        )
+        .unwrap();
+        s.transition(incident.id, Transition::Acknowledge, bob(), at(1))
+            .unwrap();
+        let (record_after, payload_after) = s.stored_bytes(incident.id).unwrap();
+        assert!(record_after < 1_000, "{record_after}");
+        assert_eq!(payload_after, payload, "the payload is never rewritten");
+        assert_eq!(s.custom_details(incident.id).unwrap(), Some(details));
+        let read = s.incident(incident.id).unwrap().unwrap();
+        assert_eq!((read.alert_count, read.alert.custom_details), (6, None));
+        // No details, no payload.
+        let Triggered::Opened {
+            incident: plain, ..
+        } = s.trigger(&alert("plain")).unwrap()
+        else {
+            panic!("opens")
+        };
+        assert_eq!(s.custom_details(plain.id).unwrap(), None);
+        assert_eq!(s.stored_bytes(plain.id).unwrap().1, 0);
+    }
+
+    #[tokio::test]
+    async fn a_schema_1_directory_is_upgraded_and_reads_as_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let details = serde_json::json!({"mount": "/var", "log": ["a", "b"]});
+        let mut with = sample(8);
+        with.alert.custom_details = Some(details.clone());
+        {
+            // What schema 1 left behind: v1 records, details inline.
+            let s = Store::open(dir.path(), 1 << 20).unwrap();
+            let t = s.trees().unwrap();
+            t.incidents
+                .insert(7u64.to_be_bytes(), records::tests::V1_INCIDENT.as_bytes())
+                .unwrap();
+            let v1 = serde_json::to_vec(&IncidentRecord::V1(with.clone())).unwrap();
+            assert!(v1.starts_with(br#"{"v":"1","#));
+            t.incidents.insert(8u64.to_be_bytes(), v1).unwrap();
+            t.meta.insert(K_SCHEMA, &1u64.to_be_bytes()).unwrap();
+            t.meta.insert(K_NEXT_INCIDENT, &9u64.to_be_bytes()).unwrap();
+            // Written behind the open index's back: let the next open rebuild it.
+            t.meta.remove(K_OPEN_INDEXED).unwrap();
+            s.flush().unwrap();
+        }
+        tokio::task::yield_now().await;
+        let reopened = |dir: &Path| {
+            let s = Store::open(dir, 1 << 20).unwrap();
+            assert_eq!(s.schema_version().unwrap(), 2);
+            assert_eq!(s.incident(7).unwrap().unwrap(), sample(7));
+            let mut without = with.clone();
+            without.alert.custom_details = None;
+            assert_eq!(s.incident(8).unwrap().unwrap(), without);
+            assert_eq!(s.custom_details(7).unwrap(), None);
+            assert_eq!(s.custom_details(8).unwrap(), Some(details.clone()));
+            for id in [7u64, 8] {
+                let raw = s
+                    .reader()
+                    .unwrap()
+                    .incidents
+                    .get(id.to_be_bytes())
+                    .unwrap()
+                    .unwrap();
+                assert!(IncidentRecord::is_current(&raw), "{id} rewritten as v2");
+            }
+            assert_eq!(s.open_count().unwrap(), 2);
+            s
+        };
+        let s = reopened(dir.path());
+        // An upgraded store goes on as any other: new incidents, transitions.
+        s.transition(8, Transition::Resolve, bob(), at(1)).unwrap();
+        assert_eq!(s.custom_details(8).unwrap(), Some(details.clone()));
+        assert!(matches!(
+            s.trigger(&alert("new")).unwrap(),
+            Triggered::Opened { incident, .. } if incident.id == 9
+        ));
+        s.flush().unwrap();
+        drop(s);
+        tokio::task::yield_now().await;
+        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        assert_eq!(s.custom_details(8).unwrap(), Some(details));
+        assert!(!s.incident(8).unwrap().unwrap().is_open());
     }
 
     #[tokio::test]

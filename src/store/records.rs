@@ -11,40 +11,89 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "v")]
 pub(crate) enum IncidentRecord {
+    /// Schema 1: the serde form of `Incident`, the opening alert's custom
+    /// details inline. Rewritten on every change, details and all; no
+    /// longer written, and upgraded to `V2` when a data directory is opened.
     #[serde(rename = "1")]
     V1(Incident),
+    /// Schema 2: the same form without custom details, which are kept in
+    /// the `payloads` tree under the incident's id, written once.
+    #[serde(rename = "2")]
+    V2(Incident),
 }
 
 impl IncidentRecord {
     pub(crate) fn into_current(self) -> Incident {
         match self {
-            IncidentRecord::V1(i) => i,
+            IncidentRecord::V1(i) | IncidentRecord::V2(i) => i,
         }
     }
 
-    /// Reads a stored incident. A v1 record (its `"v"` is written first) is
-    /// read straight into `Incident`, which ignores the tag: serde reads an
-    /// internally tagged enum by first copying the whole record into a
-    /// buffer of its own, and incidents are read on every repeat alert. Any
-    /// other record goes through the enum, which refuses unknown versions.
+    /// Reads a stored incident. A v1 or v2 record (its `"v"` is written
+    /// first) is read straight into `Incident`, which ignores the tag:
+    /// serde reads an internally tagged enum by first copying the whole
+    /// record into a buffer of its own, and incidents are read on every
+    /// repeat alert. Any other record goes through the enum, which refuses
+    /// unknown versions. A v1 record keeps its custom details inline.
     pub(crate) fn decode(bytes: &[u8]) -> serde_json::Result<Incident> {
-        if bytes.starts_with(V1_TAG) {
+        if bytes.starts_with(V2_TAG) || bytes.starts_with(V1_TAG) {
             return serde_json::from_slice::<Incident>(bytes);
         }
         serde_json::from_slice::<IncidentRecord>(bytes).map(IncidentRecord::into_current)
+    }
+
+    /// Whether `bytes` are an incident record of the current version.
+    pub(crate) fn is_current(bytes: &[u8]) -> bool {
+        bytes.starts_with(V2_TAG)
     }
 }
 
 /// How every v1 incident record begins.
 const V1_TAG: &[u8] = br#"{"v":"1","#;
+/// How every v2 incident record begins.
+const V2_TAG: &[u8] = br#"{"v":"2","#;
 
 /// The current incident record, borrowed for writing: the same bytes as
-/// [`IncidentRecord::V1`] without copying the incident first.
+/// [`IncidentRecord::V2`] without copying the incident first. The incident
+/// must carry no custom details (they are written apart, as a payload).
 #[derive(Serialize)]
 #[serde(tag = "v")]
 pub(crate) enum IncidentRecordRef<'a> {
+    #[serde(rename = "2")]
+    V2(&'a Incident),
+}
+
+/// The custom details of the alert that opened an incident, as kept in the
+/// `payloads` tree (compact JSON), borrowed for writing.
+#[derive(Serialize)]
+#[serde(tag = "v")]
+pub(crate) enum PayloadRecordRef<'a> {
     #[serde(rename = "1")]
-    V1(&'a Incident),
+    V1 {
+        custom_details: &'a serde_json::Value,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "v")]
+pub(crate) enum PayloadRecord {
+    #[serde(rename = "1")]
+    V1 { custom_details: serde_json::Value },
+}
+
+impl PayloadRecord {
+    /// Reads a stored payload; a v1 record directly, as incidents are read.
+    pub(crate) fn decode(bytes: &[u8]) -> serde_json::Result<serde_json::Value> {
+        #[derive(Deserialize)]
+        struct V1 {
+            custom_details: serde_json::Value,
+        }
+        if bytes.starts_with(V1_TAG) {
+            return serde_json::from_slice::<V1>(bytes).map(|r| r.custom_details);
+        }
+        serde_json::from_slice::<PayloadRecord>(bytes)
+            .map(|PayloadRecord::V1 { custom_details }| custom_details)
+    }
 }
 
 /// An override as stored: who set it and when, beside the override itself.
@@ -186,52 +235,105 @@ impl OutboxRecord {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    /// The on-disk form of a v1 incident, byte for byte. If this test fails, a
-    /// change to `Incident` altered stored data: add `V2` and an upgrade from
-    /// `V1` instead of editing this text.
-    const V1_INCIDENT: &str = r#"{"v":"1","id":7,"service_id":"api","routing_key":"k","dedup_key":"d7","alert":{"summary":"CPU on fire","source":"web-1","severity":"critical","component":null,"group":null,"class":null,"custom_details":null,"links":[],"client":null,"client_url":null},"state":"triggered","created_at":"2026-11-25T03:00:00Z","alert_count":1,"last_alert_at":"2026-11-25T03:00:00Z","acknowledged":null,"resolved":null,"alert_channel":"C1","message":null}"#;
+    /// The on-disk form of a v1 incident, byte for byte, as schema 1 wrote
+    /// it. No longer written; kept so that old data directories still read.
+    pub(crate) const V1_INCIDENT: &str = r#"{"v":"1","id":7,"service_id":"api","routing_key":"k","dedup_key":"d7","alert":{"summary":"CPU on fire","source":"web-1","severity":"critical","component":null,"group":null,"class":null,"custom_details":null,"links":[],"client":null,"client_url":null},"state":"triggered","created_at":"2026-11-25T03:00:00Z","alert_count":1,"last_alert_at":"2026-11-25T03:00:00Z","acknowledged":null,"resolved":null,"alert_channel":"C1","message":null}"#;
+
+    /// The on-disk form of a v2 incident, byte for byte. If this test fails, a
+    /// change to `Incident` altered stored data: add `V3` and an upgrade from
+    /// `V2` instead of editing this text.
+    const V2_INCIDENT: &str = r#"{"v":"2","id":7,"service_id":"api","routing_key":"k","dedup_key":"d7","alert":{"summary":"CPU on fire","source":"web-1","severity":"critical","component":null,"group":null,"class":null,"links":[],"client":null,"client_url":null},"state":"triggered","created_at":"2026-11-25T03:00:00Z","alert_count":1,"last_alert_at":"2026-11-25T03:00:00Z","acknowledged":null,"resolved":null,"alert_channel":"C1","message":null}"#;
+
+    /// The on-disk form of a v1 payload, byte for byte (same rule as above).
+    const V1_PAYLOAD: &str =
+        r#"{"v":"1","custom_details":{"log":["a","b"],"mount":"/var","used":0.91}}"#;
 
     #[test]
-    fn the_v1_incident_format_is_pinned() {
+    fn the_v2_incident_format_is_pinned() {
         let inc = crate::incident::tests::sample(7);
-        let json = serde_json::to_string(&IncidentRecord::V1(inc.clone())).unwrap();
-        assert_eq!(json, V1_INCIDENT);
-        let back: IncidentRecord = serde_json::from_str(V1_INCIDENT).unwrap();
+        let json = serde_json::to_string(&IncidentRecordRef::V2(&inc)).unwrap();
+        assert_eq!(json, V2_INCIDENT);
+        assert!(IncidentRecord::is_current(json.as_bytes()));
+        let back: IncidentRecord = serde_json::from_str(V2_INCIDENT).unwrap();
         assert_eq!(back.into_current(), inc);
+        assert_eq!(IncidentRecord::decode(V2_INCIDENT.as_bytes()).unwrap(), inc);
+    }
+
+    #[test]
+    fn the_v1_incident_format_still_reads_with_its_details_inline() {
+        let inc = crate::incident::tests::sample(7);
+        assert!(!IncidentRecord::is_current(V1_INCIDENT.as_bytes()));
+        assert_eq!(IncidentRecord::decode(V1_INCIDENT.as_bytes()).unwrap(), inc);
+        let back: IncidentRecord = serde_json::from_str(V1_INCIDENT).unwrap();
+        assert!(matches!(back, IncidentRecord::V1(_)));
+        assert_eq!(back.into_current(), inc);
+        // Schema 1 kept the details in the record; they read back from it.
+        let details = r#""custom_details":{"mount":"/var"}"#;
+        let with = V1_INCIDENT.replace(r#""custom_details":null"#, details);
+        let read = IncidentRecord::decode(with.as_bytes()).unwrap();
+        assert_eq!(
+            read.alert.custom_details,
+            Some(serde_json::json!({"mount": "/var"}))
+        );
+    }
+
+    #[test]
+    fn the_v1_payload_format_is_pinned() {
+        let details = serde_json::json!({"mount": "/var", "used": 0.91, "log": ["a", "b"]});
+        let json = serde_json::to_string(&PayloadRecordRef::V1 {
+            custom_details: &details,
+        })
+        .unwrap();
+        assert_eq!(json, V1_PAYLOAD);
+        assert_eq!(
+            PayloadRecord::decode(V1_PAYLOAD.as_bytes()).unwrap(),
+            details
+        );
+        let reordered =
+            r#"{"custom_details":{"log":["a","b"],"mount":"/var","used":0.91},"v":"1"}"#;
+        assert_eq!(
+            PayloadRecord::decode(reordered.as_bytes()).unwrap(),
+            details
+        );
+        let future = V1_PAYLOAD.replace(r#""v":"1""#, r#""v":"9""#);
+        assert!(PayloadRecord::decode(future.as_bytes()).is_err());
     }
 
     #[test]
     fn the_borrowed_writer_and_the_direct_reader_agree_with_the_record_enum() {
         let mut inc = crate::incident::tests::sample(7);
-        inc.alert.custom_details =
-            Some(serde_json::json!({"n": 1, "f": 1.5, "deep": {"a": [1, "x", null]}}));
         inc.changes = vec![crate::incident::Change {
             summary: "deploy".into(),
             source: Some("ci".into()),
             at: inc.created_at,
             link: None,
         }];
-        let owned = serde_json::to_vec(&IncidentRecord::V1(inc.clone())).unwrap();
-        let borrowed = serde_json::to_vec(&IncidentRecordRef::V1(&inc)).unwrap();
+        let owned = serde_json::to_vec(&IncidentRecord::V2(inc.clone())).unwrap();
+        let borrowed = serde_json::to_vec(&IncidentRecordRef::V2(&inc)).unwrap();
         assert_eq!(borrowed, owned);
-        assert!(owned.starts_with(V1_TAG));
+        assert!(owned.starts_with(V2_TAG));
         assert_eq!(IncidentRecord::decode(&owned).unwrap(), inc);
         let via_enum: IncidentRecord = serde_json::from_slice(&owned).unwrap();
         assert_eq!(via_enum.into_current(), inc);
         // A record whose tag is not first still reads, through the enum.
-        let reordered = V1_INCIDENT.replace(r#"{"v":"1","id":7,"#, r#"{"id":7,"v":"1","#);
-        assert_eq!(
-            IncidentRecord::decode(reordered.as_bytes()).unwrap(),
-            crate::incident::tests::sample(7)
-        );
+        for (text, v) in [(V1_INCIDENT, "1"), (V2_INCIDENT, "2")] {
+            let reordered = text.replace(
+                &format!(r#"{{"v":"{v}","id":7,"#),
+                &format!(r#"{{"id":7,"v":"{v}","#),
+            );
+            assert_eq!(
+                IncidentRecord::decode(reordered.as_bytes()).unwrap(),
+                crate::incident::tests::sample(7)
+            );
+        }
     }
 
     #[test]
     fn an_unknown_record_version_is_an_error_not_a_guess() {
-        let future = V1_INCIDENT.replace(r#""v":"1""#, r#""v":"9""#);
+        let future = V2_INCIDENT.replace(r#""v":"2""#, r#""v":"9""#);
         assert!(serde_json::from_str::<IncidentRecord>(&future).is_err());
         assert!(IncidentRecord::decode(future.as_bytes()).is_err());
     }

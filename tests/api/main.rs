@@ -16,6 +16,7 @@ mod maintenance;
 mod mrkdwn;
 mod oncall;
 mod outbox;
+mod payloads;
 mod policy;
 mod report;
 mod rules;
