@@ -1439,6 +1439,25 @@ mod tests {
     use crate::incident::{tests::sample, Severity};
     use chrono::TimeZone;
 
+    /// Opens `dir` again once the store that had it is gone. sled's own
+    /// threads and the store's watcher may hold the directory's lock a few
+    /// moments after the last handle is dropped, as a process exiting would.
+    async fn try_reopen(dir: &Path) -> Result<Store, StoreError> {
+        for _ in 0..200 {
+            match Store::open(dir, 1 << 20) {
+                Err(StoreError::Sled(sled::Error::Io(e))) if e.to_string().contains("lock") => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                other => return other,
+            }
+        }
+        panic!("{} stayed locked for 2 s", dir.display());
+    }
+
+    async fn reopen(dir: &Path) -> Store {
+        try_reopen(dir).await.unwrap()
+    }
+
     fn at(min: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 25, 3, min, 0).unwrap()
     }
@@ -1498,9 +1517,8 @@ mod tests {
             assert_eq!((s.open_count().unwrap(), ids(&s)), (2, vec![2, 4]));
             s.flush().unwrap();
         }
-        tokio::task::yield_now().await;
         {
-            let s = Store::open(dir.path(), 1 << 20).unwrap();
+            let s = reopen(dir.path()).await;
             assert_eq!(ids(&s), vec![2, 4], "kept across a restart");
             // A store from before the index: no marker, no entries.
             let tr = s.trees().unwrap();
@@ -1509,8 +1527,7 @@ mod tests {
             drop(tr);
             s.flush().unwrap();
         }
-        tokio::task::yield_now().await;
-        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        let s = reopen(dir.path()).await;
         assert_eq!(
             (s.open_count().unwrap(), ids(&s)),
             (2, vec![2, 4]),
@@ -1600,9 +1617,7 @@ mod tests {
             t.meta.remove(K_OPEN_INDEXED).unwrap();
             s.flush().unwrap();
         }
-        tokio::task::yield_now().await;
-        let reopened = |dir: &Path| {
-            let s = Store::open(dir, 1 << 20).unwrap();
+        let check = |s: Store| {
             assert_eq!(s.schema_version().unwrap(), 2);
             assert_eq!(s.incident(7).unwrap().unwrap(), sample(7));
             let mut without = with.clone();
@@ -1623,7 +1638,7 @@ mod tests {
             assert_eq!(s.open_count().unwrap(), 2);
             s
         };
-        let s = reopened(dir.path());
+        let s = check(reopen(dir.path()).await);
         // An upgraded store goes on as any other: new incidents, transitions.
         s.transition(8, Transition::Resolve, bob(), at(1)).unwrap();
         assert_eq!(s.custom_details(8).unwrap(), Some(details.clone()));
@@ -1633,8 +1648,7 @@ mod tests {
         ));
         s.flush().unwrap();
         drop(s);
-        tokio::task::yield_now().await;
-        let s = Store::open(dir.path(), 1 << 20).unwrap();
+        let s = reopen(dir.path()).await;
         assert_eq!(s.custom_details(8).unwrap(), Some(details));
         assert!(!s.incident(8).unwrap().unwrap().is_open());
     }
@@ -1814,8 +1828,7 @@ mod tests {
                 .unwrap();
             s.flush().unwrap();
         }
-        tokio::task::yield_now().await;
-        match Store::open(dir.path(), 1 << 20) {
+        match try_reopen(dir.path()).await {
             Err(StoreError::SchemaTooNew { found }) => assert_eq!(found, SCHEMA_VERSION + 1),
             Err(e) => panic!("wrong error: {e}"),
             Ok(_) => panic!("a newer schema must be refused"),
