@@ -124,22 +124,12 @@ fn env() -> &'static Environment<'static> {
     })
 }
 
-/// XML's five predefined entities; every other character is written as is.
+/// XML's five predefined entities. mrkdwn's rule already covers `&`, `<`,
+/// `>` and the control characters XML 1.0 forbids; XML adds the quotes.
 fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // Not allowed in XML 1.0 at all.
-            c if c < ' ' && !matches!(c, '\n' | '\t' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
+    mrkdwn::text(s)
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 /// Cuts `s` to at most `max` characters, marking the cut; Block Kit rejects longer fields.
