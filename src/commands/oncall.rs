@@ -214,7 +214,11 @@ pub fn parse(text: &str, tz: Tz, now: DateTime<Utc>) -> Result<OncallCommand, St
 pub(crate) fn parse_user(word: &str) -> UserRef {
     if let Some(inner) = word.strip_prefix("<@").and_then(|w| w.strip_suffix('>')) {
         let id = inner.split('|').next().unwrap_or(inner);
-        return UserRef::Slack(id.to_string());
+        // Only a real Slack id becomes a mention later; `<@U1><!here>` is not one.
+        if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return UserRef::Slack(id.to_string());
+        }
+        return UserRef::Name(word.to_string());
     }
     UserRef::Name(word.trim_start_matches('@').to_string())
 }
@@ -237,7 +241,10 @@ pub(crate) fn find_user<'a>(config: &'a Config, r: &UserRef) -> Option<&'a User>
 fn known_user<'a>(config: &'a Config, r: &UserRef) -> Result<&'a User, String> {
     find_user(config, r).ok_or_else(|| match r {
         UserRef::Slack(id) => format!("<@{id}> is not in tocsin's configuration."),
-        UserRef::Name(n) => format!("Nobody called `{n}` is in tocsin's configuration."),
+        UserRef::Name(n) => format!(
+            "Nobody called `{}` is in tocsin's configuration.",
+            crate::slack::mrkdwn::text(n)
+        ),
     })
 }
 
@@ -1100,6 +1107,16 @@ mod tests {
             Ok(Override {
                 schedule: "primary".into(),
                 user: UserRef::Slack("U0BOB".into()),
+                from: t(10),
+                to: t(18),
+            }),
+        );
+        // A mention whose id is not a Slack id stays a name, never a mention.
+        check(
+            "override primary <@U0BOB><!here> now +8h",
+            Ok(Override {
+                schedule: "primary".into(),
+                user: UserRef::Name("<@U0BOB><!here>".into()),
                 from: t(10),
                 to: t(18),
             }),

@@ -147,3 +147,27 @@ async fn notes_and_the_incident_list_show_what_people_typed_without_pinging() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_role_given_to_a_forged_mention_is_refused_and_pings_nobody() {
+    let fake = FakeSlack::start().await;
+    let t = TestApp::start(Some(&fake)).await;
+    assert_eq!(t.trigger("evil", "Disk full").await.0, 202);
+    fake.wait_for("chat.postMessage", 1, WAIT).await;
+    let (status, reply) = t
+        .command(
+            "commander #1 <@U0BOB><!here>",
+            "U0ALICE",
+            &fake.response_url("role"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let text = reply.to_string();
+    assert!(!text.contains("<!here"), "{text}");
+    let inc = t.app().core().store.incident(1).unwrap().unwrap();
+    assert_eq!(inc.coord.commander, None, "nobody was made commander");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (method, body) in fake.all_calls() {
+        assert!(!body.to_string().contains("<!here"), "{method}: {body}");
+    }
+}
