@@ -16,6 +16,7 @@
 //! - [`schedule`] — on-call math: who is on call when, shifts, load (pure).
 //! - [`store`]    — the only module that touches sled: records, keys, trees, group commit.
 //! - [`commands`] — slash commands: declarations from `commands/`, parse then apply.
+//! - [`ops`]      — the application layer: every use case that changes state, committed durably.
 //! - [`notify`]   — paging a person: their notification rules into outbound work (pure).
 //! - [`policy`]   — who may do what to incidents and schedules, given the config (pure).
 //! - [`outbox`]   — the worker that sends queued work in order per lane, with retries.
@@ -37,6 +38,7 @@ pub mod ingest;
 pub mod maintenance;
 pub mod metrics;
 pub mod notify;
+pub mod ops;
 pub mod outbox;
 pub mod policy;
 pub mod report;
@@ -46,3 +48,6 @@ pub mod slack;
 pub mod store;
 pub mod twilio;
 pub mod warroom;
+
+#[cfg(test)]
+mod architecture_tests;

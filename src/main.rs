@@ -129,7 +129,7 @@ fn main() -> ExitCode {
             settings,
             &team,
             since,
-            until.unwrap_or_else(Utc::now),
+            until.unwrap_or_else(|| Clock::system().now()),
             format,
         ),
         Command::Outbox { command } => outbox(settings, command),
@@ -307,7 +307,7 @@ fn oncall(
                 );
             }
             None => {
-                let t = at.unwrap_or_else(Utc::now);
+                let t = at.unwrap_or_else(|| Clock::system().now());
                 let who = tocsin::schedule::on_call_at(s, &o, t)
                     .map(name)
                     .unwrap_or_else(|| "(nobody)".into());

@@ -62,14 +62,7 @@ impl Reply {
     }
 }
 
-/// The workspace (team) and app the bot token belongs to, learned from Slack
-/// at start. Once known, requests naming another are refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Installation {
-    pub team_id: String,
-    /// `None` when Slack did not say (then only the team is checked).
-    pub app_id: Option<String>,
-}
+pub use crate::ops::Installation;
 
 /// `Err` (403) when the request names another workspace or app than this
 /// installation's, or none; `Ok` while the installation is not known yet.

@@ -1,0 +1,161 @@
+//! Changing one incident for a person, a tool or a phone: acknowledge,
+//! resolve, escalate, snooze, assign, and queueing work outside any change.
+
+use super::{Core, Wake};
+use crate::incident::{Actor, Incident, State, Transition};
+use crate::notify;
+use crate::policy::{self, Action, Subject};
+use crate::store::{update_lane, Changed, Outbound, StoreError};
+
+impl Core {
+    /// Whether the person with Slack id `by` may do `action` to `inc`
+    /// (`policy::may`); `Err` is the reason, for that person.
+    pub fn authorize(&self, by: &str, action: Action, inc: &Incident) -> Result<(), String> {
+        policy::may(
+            &self.config,
+            by,
+            action,
+            &Subject::incident(&self.config, inc),
+        )
+        .map_err(|r| r.to_string())
+    }
+
+    /// Acknowledges or resolves incident `id` for a person in Slack, if the
+    /// policy lets them; `Ok(Err(why))` when it does not (nothing changed).
+    pub async fn act(
+        &self,
+        id: u64,
+        t: Transition,
+        by: &str,
+    ) -> Result<Result<Changed, String>, StoreError> {
+        let action = match t {
+            Transition::Acknowledge => Action::Acknowledge,
+            Transition::Resolve => Action::Resolve,
+        };
+        // The decision rests on the incident's service, which never changes.
+        if let Some(inc) = self.store.incident(id)? {
+            if let Err(why) = self.authorize(by, action, &inc) {
+                return Ok(Err(why));
+            }
+        }
+        let actor = Actor::Slack {
+            user_id: by.to_string(),
+        };
+        self.transition(id, t, actor).await.map(Ok)
+    }
+
+    /// Acknowledges or resolves incident `id`, durably; queues the message
+    /// update. For tools and phones: people in Slack go through [`Core::act`].
+    pub async fn transition(
+        &self,
+        id: u64,
+        t: Transition,
+        by: Actor,
+    ) -> Result<Changed, StoreError> {
+        let r = self.store.transition(id, t, by, self.clock.now())?;
+        let queued = matches!(
+            r,
+            Changed::Applied {
+                outbox: Some(_),
+                ..
+            }
+        );
+        self.settle(if queued { Wake::OUTBOX } else { Wake::NONE })
+            .await?;
+        if let Changed::Applied { incident, .. } = &r {
+            crate::metrics::incident_changed(incident, false);
+        }
+        Ok(r)
+    }
+
+    /// "Escalate": the incident's next escalation step becomes due now.
+    /// `Ok(Err(why))` explains to a person why it cannot escalate.
+    pub async fn escalate(
+        &self,
+        id: u64,
+        by: &str,
+    ) -> Result<Result<Incident, String>, StoreError> {
+        let now = self.clock.now();
+        let r = self.store.update_incident(id, now, |inc| {
+            self.authorize(by, Action::Escalate, inc)?;
+            if inc.state != State::Triggered {
+                return Err(format!(
+                    "#{id} is {}; only a triggered incident escalates.",
+                    inc.state.as_str()
+                ));
+            }
+            let esc = inc
+                .escalation
+                .as_ref()
+                .ok_or(format!("#{id}'s service has no escalation policy."))?;
+            let jumped = esc.escalate_now(now).ok_or(format!(
+                "Every escalation level of #{id} has been paged already."
+            ))?;
+            let mut next = inc.clone();
+            next.escalation = Some(jumped);
+            // A person asking for more help makes it urgent.
+            next.raise_urgency(now);
+            Ok((next, vec![]))
+        })?;
+        self.settle(if r.is_ok() { Wake::ENGINE } else { Wake::NONE })
+            .await?;
+        Ok(r)
+    }
+
+    /// Snoozes an acknowledged incident for `minutes` on behalf of `by` (a
+    /// Slack id); it pages again then unless resolved.
+    pub async fn snooze(
+        &self,
+        id: u64,
+        minutes: i64,
+        by: &str,
+    ) -> Result<Result<Incident, String>, StoreError> {
+        let now = self.clock.now();
+        let until = now + chrono::Duration::minutes(minutes);
+        let r = self.store.update_incident(id, now, |inc| {
+            self.authorize(by, Action::Snooze, inc)?;
+            let next = inc.snooze(until, now, by)?;
+            let ops = vec![(update_lane(inc), Outbound::UpdateIncident { incident: id })];
+            Ok((next, ops))
+        })?;
+        self.settle(if r.is_ok() { Wake::BOTH } else { Wake::NONE })
+            .await?;
+        Ok(r)
+    }
+
+    /// Pages `user` (a config user id) about incident `id` now, as asked by
+    /// `by` (a Slack id).
+    pub async fn assign(
+        &self,
+        id: u64,
+        user: &str,
+        by: &str,
+    ) -> Result<Result<Incident, String>, StoreError> {
+        let now = self.clock.now();
+        let r = self.store.update_incident(id, now, |inc| {
+            self.authorize(by, Action::Assign, inc)?;
+            if inc.state == State::Resolved {
+                return Err(format!("#{id} is resolved already."));
+            }
+            let mut next = inc.clone();
+            let mut ops = vec![];
+            if !notify::page(&self.config, &mut next, user, None, now, &mut ops) {
+                return Err(format!(
+                    "{user} has no Slack id (or phone for their notification rules) in the configuration, so I cannot page them."
+                ));
+            }
+            ops.push((update_lane(inc), Outbound::UpdateIncident { incident: id }));
+            Ok((next, ops))
+        })?;
+        self.settle(if r.is_ok() { Wake::OUTBOX } else { Wake::NONE })
+            .await?;
+        Ok(r)
+    }
+
+    /// Queues one piece of outbound work, durably.
+    pub async fn enqueue(&self, lane: &str, op: Outbound) -> Result<u64, StoreError> {
+        let seq = self.store.enqueue(lane, op, self.clock.now())?;
+        self.settle(Wake::OUTBOX).await?;
+        Ok(seq)
+    }
+}

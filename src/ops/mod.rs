@@ -1,0 +1,99 @@
+//! The application layer: every use case that changes tocsin's state.
+//!
+//! Adapters (HTTP, Slack's inbound requests and commands, Twilio's voice
+//! webhooks, the engine) call these operations; they never write to the
+//! store themselves. An operation loads what it needs, decides with the pure
+//! domain code, and commits the new state together with the outbound work it
+//! causes in one store write; `settle` then waits until that write is on
+//! disk and wakes the workers it concerns.
+
+mod feed;
+mod incident;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::ingest::mappings::Mappings;
+use crate::settings::Secret;
+use crate::store::{Store, StoreError};
+use std::sync::{Arc, OnceLock};
+use tokio::sync::Notify;
+
+/// What every handler needs: a cheap clone around shared handles.
+#[derive(Clone)]
+pub struct Core {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub clock: Clock,
+    /// Poked after anything is added to the outbox.
+    pub outbox_ready: Arc<Notify>,
+    pub slack_signing_secret: Option<Secret>,
+    /// Verifies Twilio's voice webhooks; `None` refuses them all.
+    pub twilio_auth_token: Option<Secret>,
+    /// Base of links tocsin hands out (calendar feeds, voice webhooks).
+    pub public_url: String,
+    /// Poked when something the engine schedules from has changed (an override).
+    pub engine_wake: Arc<Notify>,
+    /// Compiled webhook mappings, by name.
+    pub mappings: Arc<Mappings>,
+    /// Bearer token for the read API; `None`: the API is off.
+    pub api_token: Option<Secret>,
+    /// The Slack workspace and app tocsin is installed in, once Slack said
+    /// (`auth.test` at start); requests from elsewhere are then refused.
+    pub installation: Arc<OnceLock<Installation>>,
+    /// True while Slack refuses the bot token and the Slack lanes wait
+    /// (set by the outbox worker, shown on `/metrics`).
+    pub slack_auth_failing: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The workspace (team) and app the bot token belongs to, learned from Slack
+/// at start. Once known, requests naming another are refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installation {
+    pub team_id: String,
+    /// `None` when Slack did not say (then only the team is checked).
+    pub app_id: Option<String>,
+}
+
+/// Which workers a committed change concerns.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Wake {
+    /// Outbound work was queued.
+    pub outbox: bool,
+    /// Something the engine schedules from changed (a due time, an override).
+    pub engine: bool,
+}
+
+impl Wake {
+    pub const NONE: Wake = Wake {
+        outbox: false,
+        engine: false,
+    };
+    pub const OUTBOX: Wake = Wake {
+        outbox: true,
+        engine: false,
+    };
+    pub const ENGINE: Wake = Wake {
+        outbox: false,
+        engine: true,
+    };
+    pub const BOTH: Wake = Wake {
+        outbox: true,
+        engine: true,
+    };
+}
+
+impl Core {
+    /// The ending of every change: waits until the writes made before this
+    /// call are on disk (group commit), then wakes the workers `wake` names.
+    /// Call it right after the writes it covers, with no `await` between them.
+    pub async fn settle(&self, wake: Wake) -> Result<(), StoreError> {
+        self.store.durable().await?;
+        if wake.outbox {
+            self.outbox_ready.notify_one();
+        }
+        if wake.engine {
+            self.engine_wake.notify_one();
+        }
+        Ok(())
+    }
+}
