@@ -9,6 +9,10 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod levels;
+
+pub use levels::{Sev, Severity, DEFAULT_ARCHIVE_AFTER};
+
 /// The whole validated configuration. Every cross-reference in it points at something that exists.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Config {
@@ -112,9 +116,9 @@ pub struct Team {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomSettings {
     /// Incidents at this level or worse get a channel at once.
-    pub channel_at: Option<crate::warroom::Sev>,
+    pub channel_at: Option<Sev>,
     /// Per level: ask the commander for an update after this long without one.
-    pub update_every: Vec<(crate::warroom::Sev, Duration)>,
+    pub update_every: Vec<(Sev, Duration)>,
     /// A resolved incident's channel is archived this long after.
     pub archive_after: Duration,
 }
@@ -124,7 +128,7 @@ impl Default for RoomSettings {
         RoomSettings {
             channel_at: None,
             update_every: vec![],
-            archive_after: crate::warroom::DEFAULT_ARCHIVE_AFTER,
+            archive_after: DEFAULT_ARCHIVE_AFTER,
         }
     }
 }
@@ -239,7 +243,7 @@ pub struct Service {
     /// (`datadog`, …) or `integrations/NAME.toml` beside the config file.
     pub webhook: Option<String>,
     /// Overrides the team's `channel_at` for this service's incidents.
-    pub channel_at: Option<crate::warroom::Sev>,
+    pub channel_at: Option<Sev>,
 }
 
 /// Grouping: an alert joins the service's open group incident if that
@@ -270,7 +274,7 @@ pub struct MaintenanceWindow {
 pub struct Rule {
     pub when: Vec<Condition>,
     pub action: RuleAction,
-    pub severity: Option<crate::incident::Severity>,
+    pub severity: Option<Severity>,
     pub urgency: Option<Urgency>,
     /// Handle the alert as if it came to this service.
     pub route: Option<String>,
@@ -1092,7 +1096,7 @@ impl Checker<'_> {
         };
         for (level, every) in &t.update_every {
             let field = format!("{path}.update_every.{level}");
-            let Some(sev) = crate::warroom::Sev::parse(level) else {
+            let Some(sev) = Sev::parse(level) else {
                 let m = format!("`{level}` is not a severity level: use SEV1, SEV2, SEV3 or SEV4");
                 self.err(every.span(), field, m);
                 continue;
@@ -1122,9 +1126,9 @@ impl Checker<'_> {
         out
     }
 
-    fn sev(&mut self, s: Option<&Str>, field: &str) -> Option<crate::warroom::Sev> {
+    fn sev(&mut self, s: Option<&Str>, field: &str) -> Option<Sev> {
         let s = s?;
-        let r = crate::warroom::Sev::parse(s.get_ref()).ok_or_else(|| {
+        let r = Sev::parse(s.get_ref()).ok_or_else(|| {
             format!(
                 "`{}` is not a severity level: use SEV1, SEV2, SEV3 or SEV4",
                 s.get_ref()
@@ -1528,7 +1532,7 @@ impl Checker<'_> {
             }
         };
         let severity = raw.severity.as_ref().and_then(|v| {
-            let parsed = crate::incident::Severity::parse(v.get_ref());
+            let parsed = Severity::parse(v.get_ref());
             if parsed.is_none() {
                 let m = format!(
                     "invalid severity `{}`: expected critical, error, warning or info",
@@ -2575,11 +2579,8 @@ integration_key = "5F0C1E9A7B3D4C2E8F6A0B1C2D3E4F5A"
         )
         .unwrap();
         let rooms = &c.teams[0].rooms;
-        assert_eq!(rooms.channel_at, Some(crate::warroom::Sev::Sev2));
-        assert_eq!(
-            rooms.update_every,
-            [(crate::warroom::Sev::Sev1, Duration::minutes(30))]
-        );
+        assert_eq!(rooms.channel_at, Some(Sev::Sev2));
+        assert_eq!(rooms.update_every, [(Sev::Sev1, Duration::minutes(30))]);
         assert_eq!(rooms.archive_after, Duration::hours(2));
         let plain = Config::parse("t.toml", &team("")).unwrap();
         assert_eq!(plain.teams[0].rooms, RoomSettings::default());
