@@ -9,8 +9,8 @@ use serde::Deserialize;
 use std::sync::OnceLock;
 
 const DECLARATIONS: &[&str] = &[
-    include_str!("../../commands/incident.toml"),
-    include_str!("../../commands/oncall.toml"),
+    include_str!("../../../commands/incident.toml"),
+    include_str!("../../../commands/oncall.toml"),
 ];
 
 /// One slash command as declared in `commands/`.
