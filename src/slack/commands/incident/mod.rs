@@ -1,14 +1,17 @@
 //! `/incident`: list, acknowledge, resolve and escalate incidents; declare
 //! one; run its war room (channel, roles, updates, severity, notes, timeline).
+//! The text is parsed into an [`IncidentCommand`] here, then dispatched to
+//! the file that applies its group of subcommands.
 
-use super::oncall::{find_user, parse_user, UserRef};
-use super::{spec, Invocation};
+mod act;
+mod declare;
+mod list;
+mod room;
+
+use super::oncall::{parse_user, UserRef};
+use super::{reply_text, spec, Invocation};
 use crate::app::Core;
 use crate::incident::Transition;
-use crate::policy::{Action, Subject};
-use crate::slack::mrkdwn;
-use crate::slack::render::{actor_mention, no_change, slack_date};
-use crate::store::{Changed, Outbound};
 use crate::warroom::Role;
 use crate::warroom::Sev;
 
@@ -16,7 +19,7 @@ use crate::warroom::Sev;
 const TEXT_MAX: usize = 2800;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IncidentCommand {
+pub(in crate::slack::commands) enum IncidentCommand {
     List,
     Ack(u64),
     Resolve(u64),
@@ -39,7 +42,7 @@ pub enum IncidentCommand {
 }
 
 /// Parses the text after `/incident`. The error is a message for the user.
-pub fn parse(text: &str) -> Result<IncidentCommand, String> {
+pub(in crate::slack::commands) fn parse(text: &str) -> Result<IncidentCommand, String> {
     let spec = spec("/incident").expect("/incident is declared");
     let mut words = text.split_whitespace();
     let Some(first) = words.next() else {
@@ -184,252 +187,24 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
         Ok(c) => c,
         Err(msg) => return msg,
     };
-    let result = match cmd {
-        IncidentCommand::New(title) => return open_declare_form(core, inv, title.as_deref()).await,
-        IncidentCommand::Channel(id) => {
-            return answer(core.open_room(id, &inv.user_id).await, id, |_| {
-                format!("Opening a channel for #{id}: its people and you are invited, and a live summary is pinned there.")
-            })
-        }
-        IncidentCommand::Role(id, role, who) => {
-            let id = match here(core, inv, id) {
-                Ok(id) => id,
-                Err(msg) => return msg,
-            };
-            let slack_id = match &who {
-                UserRef::Slack(s) => s.clone(),
-                name => match find_user(&core.config, name).and_then(|u| u.slack_id.clone()) {
-                    Some(s) => s,
-                    None => return "That person is not in tocsin's configuration with a Slack id; mention them as @user.".to_string(),
-                },
-            };
-            return answer(
-                core.set_role(id, role, &slack_id, &inv.user_id).await,
-                id,
-                |_| format!("<@{slack_id}> is now {} of #{id}.", role.label()),
-            );
-        }
-        IncidentCommand::Update(id, text) => {
-            let id = match here(core, inv, id) {
-                Ok(id) => id,
-                Err(msg) => return msg,
-            };
-            return answer(core.post_update(id, &inv.user_id, &text).await, id, |inc| {
-                let mut places = vec![];
-                if inc.coord.room.is_some() {
-                    places.push("the incident channel".to_string());
-                }
-                if crate::warroom::stakeholder_channel(&core.config, &inc.service_id).is_some() {
-                    places.push("the stakeholder channel".to_string());
-                }
-                if !inc.coord.subscribers.is_empty() {
-                    places.push(format!("{} subscriber(s)", inc.coord.subscribers.len()));
-                }
-                if places.is_empty() {
-                    format!("Update recorded on #{id}; the incident has no channel, stakeholder channel or subscribers to tell.")
-                } else {
-                    format!("Update posted on #{id} to {}.", places.join(", "))
-                }
-            });
-        }
-        IncidentCommand::Note(id, text) => {
-            let id = match here(core, inv, id) {
-                Ok(id) => id,
-                Err(msg) => return msg,
-            };
-            return answer(core.add_note(id, &inv.user_id, &text).await, id, |_| {
-                format!("Added to #{id}'s timeline.")
-            });
-        }
-        IncidentCommand::Severity(id, sev) => {
-            let id = match here(core, inv, id) {
-                Ok(id) => id,
-                Err(msg) => return msg,
-            };
-            return answer(core.set_severity(id, sev, &inv.user_id).await, id, |inc| {
-                format!("#{id} is now {}.", inc.sev().as_str())
-            });
-        }
-        IncidentCommand::Timeline(id) => {
-            let id = match here(core, inv, id) {
-                Ok(id) => id,
-                Err(msg) => return msg,
-            };
-            return match core.store.incident(id) {
-                Ok(Some(inc)) => crate::slack::render::timeline(&inc, &core.config)
-                    .unwrap_or_else(|e| format!("Sorry, the timeline could not be shown ({e}).")),
-                Ok(None) => format!("There is no incident #{id}."),
-                Err(e) => format!("Sorry, incidents cannot be read just now ({e})."),
-            };
-        }
-        IncidentCommand::Subscribe(id, on) => {
-            return answer(core.subscribe(id, &inv.user_id, on).await, id, |_| {
-                if on {
-                    format!("You will get #{id}'s status updates and its resolve summary by DM.")
-                } else {
-                    format!("You will no longer get #{id}'s updates.")
-                }
-            })
-        }
-        IncidentCommand::Help => return spec("/incident").expect("declared").help(),
-        IncidentCommand::List => return list(core),
-        IncidentCommand::Escalate(id) => {
-            return match core.escalate(id, &inv.user_id).await {
-                Ok(Ok(_)) => format!("Escalating #{id}: the next level is being paged now."),
-                Ok(Err(why)) => why,
-                Err(e) => format!("Sorry, #{id} could not be escalated just now ({e})."),
-            }
-        }
-        IncidentCommand::Snooze(id, minutes) => {
-            return match core.snooze(id, minutes, &inv.user_id).await {
-                Ok(Ok(inc)) => format!(
-                    "#{id} is snoozed until {}; it pages again then unless resolved.",
-                    inc.snoozed_until.map(slack_date).unwrap_or_default()
-                ),
-                Ok(Err(why)) => why,
-                Err(e) => format!("Sorry, #{id} could not be snoozed just now ({e})."),
-            }
-        }
-        IncidentCommand::Assign(id, who) => {
-            let Some(user) = find_user(&core.config, &who) else {
-                return "That person is not in tocsin's configuration.".to_string();
-            };
-            let mention = crate::slack::render::mention_user(&core.config, &user.id);
-            return match core.assign(id, &user.id, &inv.user_id).await {
-                Ok(Ok(_)) => format!("Paging {mention} about #{id} now."),
-                Ok(Err(why)) => why,
-                Err(e) => format!("Sorry, #{id} could not be assigned just now ({e})."),
-            };
-        }
-        IncidentCommand::Ack(id) => (
-            id,
-            core.act(id, Transition::Acknowledge, &inv.user_id).await,
-        ),
-        IncidentCommand::Resolve(id) => (id, core.act(id, Transition::Resolve, &inv.user_id).await),
+    let reply = match cmd {
+        IncidentCommand::Help => Ok(spec("/incident").expect("declared").help()),
+        IncidentCommand::List => list::apply(core),
+        IncidentCommand::New(title) => declare::apply(core, inv, title.as_deref()).await,
+        IncidentCommand::Ack(id) => act::transition(core, inv, id, Transition::Acknowledge).await,
+        IncidentCommand::Resolve(id) => act::transition(core, inv, id, Transition::Resolve).await,
+        IncidentCommand::Escalate(id) => act::escalate(core, inv, id).await,
+        IncidentCommand::Snooze(id, minutes) => act::snooze(core, inv, id, minutes).await,
+        IncidentCommand::Assign(id, who) => act::assign(core, inv, id, &who).await,
+        IncidentCommand::Channel(id) => room::open(core, inv, id).await,
+        IncidentCommand::Role(id, role, who) => room::role(core, inv, id, role, &who).await,
+        IncidentCommand::Update(id, text) => room::update(core, inv, id, &text).await,
+        IncidentCommand::Note(id, text) => room::note(core, inv, id, &text).await,
+        IncidentCommand::Severity(id, sev) => room::severity(core, inv, id, sev).await,
+        IncidentCommand::Timeline(id) => room::timeline(core, inv, id),
+        IncidentCommand::Subscribe(id, on) => room::subscribe(core, inv, id, on).await,
     };
-    let result = match result {
-        (id, Ok(Ok(changed))) => (id, Ok(changed)),
-        (_, Ok(Err(why))) => return why,
-        (id, Err(e)) => (id, Err(e)),
-    };
-    match result {
-        (id, Ok(Changed::Applied { incident, .. })) => {
-            format!(
-                "#{id} *{}* is now {}.",
-                mrkdwn::text(&incident.alert.summary),
-                incident.state.as_str()
-            )
-        }
-        (_, Ok(Changed::Unchanged { incident, why })) => no_change(&incident, why),
-        (id, Ok(Changed::NotFound)) => format!("There is no incident #{id}."),
-        (id, Err(e)) => {
-            tracing::error!(incident = id, error = %e, "command failed");
-            format!("Sorry, #{id} could not be changed just now ({e}). Please try again.")
-        }
-    }
-}
-
-/// The incident a command is about: the one named, else the one whose
-/// channel the command ran in.
-fn here(core: &Core, inv: &Invocation, id: Option<u64>) -> Result<u64, String> {
-    if let Some(id) = id {
-        return Ok(id);
-    }
-    match core.store.incident_by_room(&inv.channel_id) {
-        Ok(Some(inc)) => Ok(inc.id),
-        Ok(None) => Err("This is not an incident's channel: name the incident, like `#42`.".into()),
-        Err(e) => Err(format!("Sorry, incidents cannot be read just now ({e}).")),
-    }
-}
-
-/// The reply to a war-room change: `done` when it applied, else why not.
-fn answer(
-    r: crate::warroom::actions::Answer,
-    id: u64,
-    done: impl FnOnce(&crate::incident::Incident) -> String,
-) -> String {
-    match r {
-        Ok(Ok(inc)) => done(&inc),
-        Ok(Err(why)) => why,
-        Err(e) => {
-            tracing::error!(incident = id, error = %e, "command failed");
-            format!("Sorry, #{id} could not be changed just now ({e}). Please try again.")
-        }
-    }
-}
-
-/// Queues the declare form for the person who ran `/incident new`.
-async fn open_declare_form(core: &Core, inv: &Invocation, title: Option<&str>) -> String {
-    let Some(trigger) = inv.trigger_id.clone().filter(|t| !t.is_empty()) else {
-        return "Slack sent no trigger_id, so the form cannot open; please try again.".into();
-    };
-    if core.config.services.is_empty() {
-        return "No services are configured, so there is nothing to declare an incident on.".into();
-    }
-    // Someone who may declare on no service is told now; the form is
-    // checked again on submission, for the service picked there.
-    let refusals: Vec<_> = (core.config.services.iter())
-        .filter_map(|s| {
-            let subject = Subject::service(&core.config, &s.id);
-            crate::policy::may(&core.config, &inv.user_id, Action::Declare, &subject).err()
-        })
-        .collect();
-    if let (Some(why), true) = (
-        refusals.first(),
-        refusals.len() == core.config.services.len(),
-    ) {
-        return why.to_string();
-    }
-    let view = match crate::slack::render::declare_view(&core.config, title) {
-        Ok(v) => v,
-        Err(e) => return format!("Sorry, the form could not be drawn ({e})."),
-    };
-    let op = Outbound::OpenView {
-        trigger_id: trigger,
-        view,
-    };
-    match core.enqueue(&format!("views:{}", inv.user_id), op).await {
-        Ok(_) => "Opening the form to declare an incident…".into(),
-        Err(e) => format!("Sorry, the form could not be opened just now ({e})."),
-    }
-}
-
-fn list(core: &Core) -> String {
-    match core.store.open_incidents() {
-        Ok(open) if open.is_empty() => "No open incidents. :tada:".to_string(),
-        Ok(open) => {
-            let mut out = format!(
-                "*{} open incident{}*\n",
-                open.len(),
-                if open.len() == 1 { "" } else { "s" }
-            );
-            for i in open.iter().take(50) {
-                let state = match &i.acknowledged {
-                    Some(s) => format!("acknowledged by {}", actor_mention(&s.by)),
-                    None => "triggered".to_string(),
-                };
-                let room = i
-                    .room_channel()
-                    .map_or(String::new(), |c| format!(" · <#{c}>"));
-                out.push_str(&format!(
-                    "• #{} {} — {} ({} {}, {} alert{}), opened {}{room}\n",
-                    i.id,
-                    mrkdwn::text(&i.alert.summary),
-                    state,
-                    i.sev().as_str(),
-                    i.alert.severity.as_str(),
-                    i.alert_count,
-                    if i.alert_count == 1 { "" } else { "s" },
-                    slack_date(i.created_at)
-                ));
-            }
-            if open.len() > 50 {
-                out.push_str(&format!("…and {} more.\n", open.len() - 50));
-            }
-            out
-        }
-        Err(e) => format!("Sorry, incidents cannot be read just now ({e})."),
-    }
+    reply_text(reply)
 }
 
 #[cfg(test)]
