@@ -4,7 +4,7 @@
 
 pub mod incident;
 pub mod oncall;
-pub mod when;
+mod when;
 
 use serde::Deserialize;
 use std::sync::OnceLock;
@@ -45,7 +45,7 @@ pub fn specs() -> &'static [CommandSpec] {
     })
 }
 
-pub fn spec(command: &str) -> Option<&'static CommandSpec> {
+pub(in crate::slack::commands) fn spec(command: &str) -> Option<&'static CommandSpec> {
     specs().iter().find(|s| s.command == command)
 }
 

@@ -75,7 +75,7 @@ pub(in crate::slack::commands) enum OncallCommand {
 
 /// The words after a subcommand, with what each parser needs to read them
 /// and to say what it expected.
-pub(super) struct Args<'a> {
+struct Args<'a> {
     /// The canonical subcommand name, whichever alias was typed.
     name: &'a str,
     usage: &'a str,
@@ -315,16 +315,16 @@ fn list_or_none(items: &[&str]) -> String {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
     use chrono::TimeZone;
 
     /// 2026-11-25 at `h`:00 UTC, the tests' "now" being 10:00.
-    pub(in crate::slack::commands) fn t(h: u32) -> DateTime<Utc> {
+    pub(super) fn t(h: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 25, h, 0, 0).unwrap()
     }
 
-    pub(in crate::slack::commands) fn check(text: &str, expected: Result<OncallCommand, &str>) {
+    pub(super) fn check(text: &str, expected: Result<OncallCommand, &str>) {
         match (parse(text, chrono_tz::UTC, t(10)), expected) {
             (Ok(got), Ok(want)) => assert_eq!(got, want, "{text:?}"),
             (Err(got), Err(want)) => {
