@@ -15,19 +15,17 @@
 //! - [`report`]   — analytics: MTTA/MTTR, targets, noise, interruptions and fairness (pure).
 //! - [`schedule`] — on-call math: who is on call when, shifts, load (pure).
 //! - [`store`]    — the only module that touches sled: records, keys, trees, group commit.
-//! - [`commands`] — slash commands: declarations from `commands/`, parse then apply.
 //! - [`ops`]      — the application layer: every use case that changes state, committed durably.
 //! - [`notify`]   — paging a person: their notification rules into outbound work (pure).
 //! - [`policy`]   — who may do what to incidents and schedules, given the config (pure).
 //! - [`outbox`]   — the worker that sends queued work in order per lane, with retries.
-//! - [`slack`]    — everything that knows Slack: signatures, inbound payloads, rendering, delivery.
+//! - [`slack`]    — everything that knows Slack: signatures, inbound payloads, slash commands, rendering, delivery.
 //! - [`twilio`]   — SMS and phone calls: the REST client, signatures, voice webhooks (TwiML).
 //! - [`http`]     — the hyper server: routing, body limits, error mapping.
 //! - [`warroom`]  — incident channels: severity levels, roles, timeline, stakeholder updates.
 
 pub mod app;
 pub mod clock;
-pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod escalation;

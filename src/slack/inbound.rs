@@ -3,10 +3,10 @@
 //! Each handler answers quickly (Slack waits 3 s at most): state changes are
 //! applied and made durable, and any Slack calls they cause go to the outbox.
 
+use super::commands::{self, Invocation};
 use super::render::no_change;
 use super::verify::{self, SignatureError};
 use crate::app::Core;
-use crate::commands::{self, Invocation};
 use crate::incident::Transition;
 use crate::store::{Changed, Outbound};
 use crate::warroom::Sev;

@@ -1,6 +1,6 @@
 //! The Slack app manifest, generated from the `commands/` declarations.
 
-use crate::commands::specs;
+use super::commands::specs;
 use serde_json::{json, Value};
 
 /// Bot scopes tocsin needs, each for a reason:

@@ -1,8 +1,9 @@
-//! Everything that knows Slack: request signatures, inbound payloads, message
-//! rendering, the Web API client, delivery of outbox work to Slack, Socket Mode,
-//! and the app manifest.
+//! Everything that knows Slack: request signatures, inbound payloads, slash
+//! commands, message rendering, the Web API client, delivery of outbox work to
+//! Slack, Socket Mode, and the app manifest.
 
 pub mod api;
+pub mod commands;
 pub mod deliver;
 pub mod inbound;
 pub mod manifest;

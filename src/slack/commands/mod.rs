@@ -1,16 +1,17 @@
-//! Slash commands: declared once in `commands/*.toml` (help text, manifest
-//! entry), parsed from Slack's text into a typed command, then applied.
+//! Slash commands, Slack's inbound adapter for people typing: declared once in
+//! `commands/*.toml` (help text, manifest entry), parsed from Slack's text into
+//! a typed command, then applied; the answer is Slack mrkdwn.
 
 pub mod incident;
 pub mod oncall;
-pub mod when;
+mod when;
 
 use serde::Deserialize;
 use std::sync::OnceLock;
 
 const DECLARATIONS: &[&str] = &[
-    include_str!("../../commands/incident.toml"),
-    include_str!("../../commands/oncall.toml"),
+    include_str!("../../../commands/incident.toml"),
+    include_str!("../../../commands/oncall.toml"),
 ];
 
 /// One slash command as declared in `commands/`.
@@ -44,7 +45,7 @@ pub fn specs() -> &'static [CommandSpec] {
     })
 }
 
-pub fn spec(command: &str) -> Option<&'static CommandSpec> {
+pub(in crate::slack::commands) fn spec(command: &str) -> Option<&'static CommandSpec> {
     specs().iter().find(|s| s.command == command)
 }
 
@@ -65,6 +66,38 @@ impl CommandSpec {
             .iter()
             .find(|s| s.name == w || s.aliases.contains(&w))
     }
+}
+
+/// What a subcommand answers: the text of what it did or found, or why it
+/// did nothing. Both reach Slack the same way, as the ephemeral reply.
+pub(in crate::slack::commands) type Reply = Result<String, Declined>;
+
+/// Why a command did nothing, worded for the person who ran it: a name that
+/// is not configured, a refusal, or a store that cannot be used just now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::slack::commands) struct Declined(pub(in crate::slack::commands) String);
+
+impl From<String> for Declined {
+    fn from(why: String) -> Self {
+        Declined(why)
+    }
+}
+
+impl From<&str> for Declined {
+    fn from(why: &str) -> Self {
+        Declined(why.to_string())
+    }
+}
+
+impl From<crate::policy::Refusal> for Declined {
+    fn from(r: crate::policy::Refusal) -> Self {
+        Declined(r.to_string())
+    }
+}
+
+/// The text Slack shows for a reply, whichever way it went.
+pub(in crate::slack::commands) fn reply_text(reply: Reply) -> String {
+    reply.unwrap_or_else(|Declined(why)| why)
 }
 
 /// Who ran a command, and where.

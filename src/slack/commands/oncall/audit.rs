@@ -1,0 +1,72 @@
+//! `/oncall audit`: who changed a team's on-call arrangements, and the one
+//! place the other subcommands write those changes down.
+
+use super::{team_or_own, when, Args, OncallCommand};
+use crate::app::Core;
+use crate::config::User;
+use crate::slack::commands::Reply;
+use chrono_tz::Tz;
+
+pub(super) fn parse(args: &Args) -> Result<OncallCommand, String> {
+    args.too_many(1)?;
+    Ok(OncallCommand::Audit(args.first()))
+}
+
+/// `/oncall audit`: the team's recent changes, newest first.
+pub(super) fn apply(core: &Core, asker: Option<&User>, team: Option<String>, tz: Tz) -> Reply {
+    let team = team_or_own(&core.config, asker, team, "/oncall audit TEAM")?;
+    let entries = core
+        .store
+        .audit(&team.id, 20)
+        .map_err(|e| format!("Sorry, the audit log cannot be read just now ({e})."))?;
+    if entries.is_empty() {
+        return Ok(format!(
+            "Nothing has changed in {}'s on-call arrangements yet.",
+            team.name
+        ));
+    }
+    let lines: Vec<String> = entries
+        .iter()
+        .map(|e| {
+            format!(
+                "• {} <@{}> {}: {}",
+                when(e.at, tz),
+                e.actor,
+                e.action,
+                e.detail
+            )
+        })
+        .collect();
+    Ok(format!(
+        "*Changes to {}*, newest first:\n{}",
+        team.name,
+        lines.join("\n")
+    ))
+}
+
+/// Records who changed a team's arrangements; a failure is logged, never fatal.
+pub(super) fn record_audit(core: &Core, team: &str, actor: &str, action: &str, detail: String) {
+    let e = crate::store::AuditEntry {
+        at: core.clock.now(),
+        team: team.to_string(),
+        actor: actor.to_string(),
+        action: action.to_string(),
+        detail,
+    };
+    if let Err(err) = core.store.add_audit(&e) {
+        tracing::error!(error = %err, "cannot write the audit log");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::check;
+    use super::OncallCommand::*;
+
+    #[test]
+    fn audit_parses() {
+        check("audit", Ok(Audit(None)));
+        check("audit platform", Ok(Audit(Some("platform".into()))));
+        check("audit platform now", Err("Too many"));
+    }
+}
