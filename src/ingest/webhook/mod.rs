@@ -58,12 +58,12 @@ const BUILTIN_NAMES: &[&str] = &[
 
 fn builtin_text(name: &str) -> Option<&'static str> {
     Some(match name {
-        "cloudwatch" => include_str!("../../templates/integrations/cloudwatch.toml"),
-        "datadog" => include_str!("../../templates/integrations/datadog.toml"),
-        "newrelic" => include_str!("../../templates/integrations/newrelic.toml"),
-        "sentry" => include_str!("../../templates/integrations/sentry.toml"),
-        "uptime-kuma" => include_str!("../../templates/integrations/uptime-kuma.toml"),
-        "zabbix" => include_str!("../../templates/integrations/zabbix.toml"),
+        "cloudwatch" => include_str!("../../../templates/integrations/cloudwatch.toml"),
+        "datadog" => include_str!("../../../templates/integrations/datadog.toml"),
+        "newrelic" => include_str!("../../../templates/integrations/newrelic.toml"),
+        "sentry" => include_str!("../../../templates/integrations/sentry.toml"),
+        "uptime-kuma" => include_str!("../../../templates/integrations/uptime-kuma.toml"),
+        "zabbix" => include_str!("../../../templates/integrations/zabbix.toml"),
         _ => return None,
     })
 }
@@ -639,7 +639,7 @@ mod tests {
 
     macro_rules! fixtures {
         ($($name:literal),* $(,)?) => {
-            &[$(($name, include_str!(concat!("../../tests/fixtures/integrations/", $name, ".json")))),*]
+            &[$(($name, include_str!(concat!("../../../tests/fixtures/integrations/", $name, ".json")))),*]
         };
     }
     const FIXTURES: &[(&str, &str)] = fixtures![
