@@ -36,6 +36,7 @@ pub mod incident;
 pub mod ingest;
 pub mod maintenance;
 pub mod metrics;
+pub mod net;
 pub mod notify;
 pub mod outbox;
 pub mod policy;
