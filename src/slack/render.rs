@@ -4,7 +4,7 @@ use super::mrkdwn;
 use crate::config::Config;
 use crate::incident::{Actor, Incident, NoChange, Stamp, State};
 use chrono::{DateTime, Utc};
-use minijinja::{context, AutoEscape, Environment};
+use minijinja::{context, Environment};
 use slack_morphism::prelude::SlackBlock;
 use std::sync::OnceLock;
 
@@ -17,10 +17,7 @@ const HANDOFF_DM: &str = include_str!("../../templates/handoff.dm.j2");
 const HANDOFF_CHANNEL: &str = include_str!("../../templates/handoff.channel.j2");
 const STORM_DIGEST: &str = include_str!("../../templates/storm.digest.j2");
 const REPORT_TEXT: &str = include_str!("../../templates/report.text.j2");
-const PAGE_SMS: &str = include_str!("../../templates/page.sms.j2");
 const PAGE_REMINDER: &str = include_str!("../../templates/page.reminder.j2");
-const VOICE_PAGE: &str = include_str!("../../templates/voice.page.xml.j2");
-const VOICE: &str = include_str!("../../templates/voice.xml.j2");
 
 mod room;
 #[cfg(test)]
@@ -39,13 +36,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("escalation.nobody", NOBODY),
     ("handoff.dm", HANDOFF_DM),
     ("handoff.channel", HANDOFF_CHANNEL),
-    ("page.sms", PAGE_SMS),
     ("report.text", REPORT_TEXT),
     ("storm.digest", STORM_DIGEST),
     ("page.reminder", PAGE_REMINDER),
-    // The `.xml` names turn on minijinja's escaping, which is valid for XML too.
-    ("voice.page.xml", VOICE_PAGE),
-    ("voice.xml", VOICE),
     ("room.summary.blocks", room::SUMMARY_BLOCKS),
     ("room.summary.text", room::SUMMARY_TEXT),
     ("room.update.blocks", room::UPDATE_BLOCKS),
@@ -81,25 +74,9 @@ fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
-        // TwiML is XML: escape as XML, not as HTML (which would turn `/` into `&#x2f;`).
-        env.set_auto_escape_callback(|name| {
-            if name.ends_with(".xml") {
-                AutoEscape::Custom("xml")
-            } else {
-                AutoEscape::None
-            }
-        });
-        env.set_formatter(|out, state, value| {
-            if state.auto_escape() != AutoEscape::Custom("xml") || value.is_safe() {
-                return minijinja::escape_formatter(out, state, value);
-            }
-            if value.is_none() || value.is_undefined() {
-                return Ok(());
-            }
-            out.write_str(&xml_escape(&value.to_string())).map_err(|e| {
-                minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
-            })
-        });
+        // Nothing is escaped for HTML: outside text is escaped for mrkdwn
+        // before it reaches a template, and `tojson` quotes it in Block Kit.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.add_filter("clip", clip);
         // For `plain_text` objects: context values arrive mrkdwn-escaped.
         env.add_filter("plain", |s: String| mrkdwn::plain(&s));
@@ -122,14 +99,6 @@ fn env() -> &'static Environment<'static> {
         }
         env
     })
-}
-
-/// XML's five predefined entities. mrkdwn's rule already covers `&`, `<`,
-/// `>` and the control characters XML 1.0 forbids; XML adds the quotes.
-fn xml_escape(s: &str) -> String {
-    mrkdwn::text(s)
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
 }
 
 /// Cuts `s` to at most `max` characters, marking the cut; Block Kit rejects longer fields.
@@ -419,30 +388,13 @@ pub fn nobody_responded(inc: &Incident, config: &Config) -> Result<String, Rende
         .map_err(|e| RenderError::Template("escalation.nobody", e))
 }
 
-/// Where a short page is read: Slack's mrkdwn escapes external text; an SMS
-/// shows it as typed, and TwiML templates escape it as XML themselves.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Medium {
-    Slack,
-    Plain,
-}
-
-/// The fields every short page (SMS, reminder, phone call) speaks of.
-fn page_context(inc: &Incident, config: &Config, medium: Medium) -> minijinja::Value {
-    let (title, service) = match medium {
-        Medium::Slack => (title(inc), service_name(inc, config)),
-        Medium::Plain => (
-            inc.alert.summary.clone(),
-            config
-                .service(&inc.service_id)
-                .map_or(inc.service_id.clone(), |s| s.name.clone()),
-        ),
-    };
+/// The fields a short page in Slack (a reminder, a storm digest line) speaks of.
+fn page_context(inc: &Incident, config: &Config) -> minijinja::Value {
     context! {
         id => inc.id,
-        title => title,
+        title => title(inc),
         severity => inc.alert.severity.as_str(),
-        service => service,
+        service => service_name(inc, config),
         paged => slack_date(inc.paged.last().map_or(inc.created_at, |p| p.at)),
     }
 }
@@ -473,10 +425,7 @@ pub fn report(
 
 /// Several new incidents named in one message, during an alert storm.
 pub fn storm_digest(incidents: &[Incident], config: &Config) -> Result<String, RenderError> {
-    let items: Vec<minijinja::Value> = incidents
-        .iter()
-        .map(|i| page_context(i, config, Medium::Slack))
-        .collect();
+    let items: Vec<minijinja::Value> = incidents.iter().map(|i| page_context(i, config)).collect();
     render_page("storm.digest", context! { incidents => items })
 }
 
@@ -531,25 +480,9 @@ pub fn storm_banner(
         .collect()
 }
 
-/// The SMS that pages someone about `inc`.
-pub fn page_sms(inc: &Incident, config: &Config) -> Result<String, RenderError> {
-    render_page("page.sms", page_context(inc, config, Medium::Plain))
-}
-
 /// A later Slack nudge about `inc`, from a person's notification rules.
 pub fn page_reminder(inc: &Incident, config: &Config) -> Result<String, RenderError> {
-    render_page("page.reminder", page_context(inc, config, Medium::Slack))
-}
-
-/// TwiML that reads `inc` to the callee and sends a key press to `ack_url`.
-pub fn voice_page(inc: &Incident, config: &Config, ack_url: &str) -> Result<String, RenderError> {
-    let ctx = context! { ack_url => ack_url, ..page_context(inc, config, Medium::Plain) };
-    render_page("voice.page.xml", ctx)
-}
-
-/// TwiML from its parts (see `templates/voice.xml.j2`).
-pub fn voice(twiml: &impl serde::Serialize) -> Result<String, RenderError> {
-    render_page("voice.xml", minijinja::Value::from_serialize(twiml))
+    render_page("page.reminder", page_context(inc, config))
 }
 
 /// `<@U…>` for a configured user with a Slack id, else their name (or id).

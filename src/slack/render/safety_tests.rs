@@ -250,25 +250,3 @@ fn the_reported_summary_and_link_are_inert_and_tocsins_own_markup_stays() {
         "🔴 #9 <!channel> wake up <https://evil.example/|Click to ack>"
     );
 }
-
-#[test]
-fn twiml_is_escaped_as_xml() {
-    let mut inc = sample(3);
-    inc.alert.summary = "disk / full & \"hot\" <now>".into();
-    let xml = voice_page(
-        &inc,
-        &Config::default(),
-        "https://t.example/voice/ack?i=3&u=a",
-    )
-    .unwrap();
-    assert!(
-        xml.contains("disk / full &amp; &quot;hot&quot; &lt;now&gt;"),
-        "{xml}"
-    );
-    assert!(
-        xml.contains("action=\"https://t.example/voice/ack?i=3&amp;u=a\""),
-        "{xml}"
-    );
-    assert!(!xml.contains("&#x2f;"), "{xml}");
-    roxmltree::Document::parse(&xml).unwrap();
-}
