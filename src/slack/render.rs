@@ -19,9 +19,11 @@ const STORM_DIGEST: &str = include_str!("../../templates/storm.digest.j2");
 const REPORT_TEXT: &str = include_str!("../../templates/report.text.j2");
 const PAGE_REMINDER: &str = include_str!("../../templates/page.reminder.j2");
 
+mod notice;
 mod room;
 #[cfg(test)]
 mod safety_tests;
+pub use notice::{notice, weekly_report, Target};
 pub use room::{
     declare_view, nudge, postmortem, role_change, room_resolved, room_summary, severity_change,
     status_update, timeline,
@@ -220,10 +222,20 @@ fn title(inc: &Incident) -> String {
 
 /// (label, emoji) of the incident's state.
 fn state_label(inc: &Incident) -> (&'static str, &'static str) {
-    match inc.state {
-        State::Triggered => ("Triggered", "🔴"),
-        State::Acknowledged => ("Acknowledged", "🟡"),
-        State::Resolved => ("Resolved", "✅"),
+    let emoji = match inc.state {
+        State::Triggered => "🔴",
+        State::Acknowledged => "🟡",
+        State::Resolved => "✅",
+    };
+    (state_name(inc.state), emoji)
+}
+
+/// A state as people read it.
+fn state_name(state: State) -> &'static str {
+    match state {
+        State::Triggered => "Triggered",
+        State::Acknowledged => "Acknowledged",
+        State::Resolved => "Resolved",
     }
 }
 
