@@ -499,7 +499,6 @@ pub fn plan_timer(
     inc: &Incident,
     due_at: DateTime<Utc>,
     now: DateTime<Utc>,
-    nudge_text: &dyn Fn(&Incident) -> String,
 ) -> Option<(Incident, Vec<(String, Outbound)>)> {
     let ms = |t: DateTime<Utc>| t.timestamp_millis();
     if due(inc).map(ms) != Some(ms(due_at)) {
@@ -518,18 +517,11 @@ pub fn plan_timer(
         ops.push((room_lane(inc.id), op(RoomOp::Archive)));
         return Some((next, ops));
     }
-    let text = nudge_text(inc);
     if let Some(c) = &inc.coord.commander {
-        ops.push((
-            c.clone(),
-            Outbound::Notify {
-                channel: c.clone(),
-                text: text.clone(),
-            },
-        ));
+        ops.push(update_due(inc, Audience::Channel(c.clone()), now));
     }
     if inc.coord.room.is_some() {
-        ops.push((room_lane(inc.id), op(RoomOp::Post { text, blocks: None })));
+        ops.push(update_due(inc, Audience::Room, now));
     }
     let every = update_every(config.team_of_service(&inc.service_id), inc.sev());
     next.coord.nudge_at = every.map(|d| now + d);
