@@ -24,10 +24,7 @@ mod room;
 #[cfg(test)]
 mod safety_tests;
 pub use notice::{notice, weekly_report, Target};
-pub use room::{
-    declare_view, nudge, postmortem, role_change, room_resolved, room_summary, severity_change,
-    status_update, timeline,
-};
+pub use room::{declare_view, postmortem, room_resolved, room_summary, timeline};
 
 /// Every template, by the name the renderers use.
 const TEMPLATES: &[(&str, &str)] = &[
@@ -381,33 +378,13 @@ fn call_lines(inc: &Incident, config: &Config) -> Vec<String> {
     out
 }
 
-/// The "nobody responded" notice for an incident whose escalation ran out.
-pub fn nobody_responded(inc: &Incident, config: &Config) -> Result<String, RenderError> {
-    let service = service_name(inc, config);
-    let mut paged: Vec<String> = vec![];
-    for p in &inc.paged {
-        let m = mention_user(config, &p.user);
-        if !paged.contains(&m) {
-            paged.push(m);
-        }
-    }
-    let rounds = inc.escalation.as_ref().map_or(1, |e| e.policy.repeat + 1);
-    let ctx = context! { id => inc.id, title => title(inc), service => service, paged => paged, rounds => rounds };
-    env()
-        .get_template("escalation.nobody")
-        .and_then(|t| t.render(&ctx))
-        .map(|s| s.trim().to_string())
-        .map_err(|e| RenderError::Template("escalation.nobody", e))
-}
-
-/// The fields a short page in Slack (a reminder, a storm digest line) speaks of.
+/// The fields a short page in Slack (a storm digest line) speaks of.
 fn page_context(inc: &Incident, config: &Config) -> minijinja::Value {
     context! {
         id => inc.id,
         title => title(inc),
         severity => inc.alert.severity.as_str(),
         service => service_name(inc, config),
-        paged => slack_date(inc.paged.last().map_or(inc.created_at, |p| p.at)),
     }
 }
 
@@ -492,11 +469,6 @@ pub fn storm_banner(
         .collect()
 }
 
-/// A later Slack nudge about `inc`, from a person's notification rules.
-pub fn page_reminder(inc: &Incident, config: &Config) -> Result<String, RenderError> {
-    render_page("page.reminder", page_context(inc, config))
-}
-
 /// `<@U…>` for a configured user with a Slack id, else their name (or id).
 pub fn mention_user(config: &Config, user: &str) -> String {
     match config.user(user) {
@@ -506,32 +478,6 @@ pub fn mention_user(config: &Config, user: &str) -> String {
         Some(u) => mrkdwn::text(&u.name),
         None => mrkdwn::text(user),
     }
-}
-
-/// A shift changing hands: `incoming`/`outgoing` are mentions (or `None` for nobody).
-pub struct Handoff<'a> {
-    pub schedule: &'a str,
-    pub incoming: Option<String>,
-    pub outgoing: Option<String>,
-    pub until: DateTime<Utc>,
-}
-
-/// (DM to the incoming person, note for the team channel).
-pub fn handoff(h: &Handoff<'_>) -> Result<(String, String), RenderError> {
-    let ctx = context! {
-        schedule => mrkdwn::text(h.schedule),
-        incoming => h.incoming.clone(),
-        outgoing => h.outgoing.clone(),
-        until => slack_date(h.until),
-    };
-    let text = |name: &'static str| {
-        env()
-            .get_template(name)
-            .and_then(|t| t.render(&ctx))
-            .map(|s| s.trim().to_string())
-            .map_err(|e| RenderError::Template(name, e))
-    };
-    Ok((text("handoff.dm")?, text("handoff.channel")?))
 }
 
 /// A request to take or trade a shift, as the DM the other person gets.
@@ -705,36 +651,6 @@ mod tests {
             .expect("a count of the rest");
         assert_eq!(named + left, 100, "{joined}");
         assert!(sections(0).is_empty());
-    }
-
-    #[test]
-    fn handoff_notices_name_both_people_or_warn_of_nobody() {
-        let until = Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap();
-        let h = Handoff {
-            schedule: "primary",
-            incoming: Some("<@UA>".into()),
-            outgoing: Some("<@UB>".into()),
-            until,
-        };
-        let (dm, note) = handoff(&h).unwrap();
-        assert!(
-            dm.starts_with(
-                ":pager: You are now on call for `primary`, taking over from <@UB>, until <!date^"
-            ),
-            "{dm}"
-        );
-        assert!(
-            note.contains("<@UA> is now on call for `primary` (after <@UB>)"),
-            "{note}"
-        );
-        let gap = Handoff {
-            incoming: None,
-            ..h
-        };
-        assert!(handoff(&gap)
-            .unwrap()
-            .1
-            .starts_with(":warning: Nobody is on call for `primary`"));
     }
 
     #[test]
