@@ -147,7 +147,8 @@ pub(crate) enum SwapRecord {
 }
 
 /// One piece of outbound work (a Slack call, an SMS, a phone call), described
-/// in tocsin's terms; rendered when sent so it shows the incident's latest state.
+/// in tocsin's terms and rendered by its receiver when sent: an incident's own
+/// message shows the incident's latest state, a notice the facts it was queued with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Outbound {
