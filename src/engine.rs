@@ -14,8 +14,6 @@ use crate::escalation::{resolve_targets, Step};
 use crate::incident::{Held, Incident, State};
 use crate::notify;
 use crate::schedule::{on_call_at, shifts, working, Override};
-use crate::slack::mrkdwn;
-use crate::slack::render::{self, Handoff};
 use crate::store::{update_lane, Outbound, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
@@ -209,13 +207,7 @@ pub fn plan_step(
 ) -> Result<(Incident, Vec<(String, Outbound)>), String> {
     // The room's own timers: archive a resolved incident's channel, or ask
     // the commander for an update. Escalation waits for the next pass.
-    let nudge = |i: &Incident| {
-        render::nudge(i, now).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "nudge template failed");
-            format!("Please post a status update on #{}.", i.id)
-        })
-    };
-    if let Some(planned) = crate::warroom::plan_timer(config, inc, due_at, now, &nudge) {
+    if let Some(planned) = crate::warroom::plan_timer(config, inc, due_at, now) {
         return Ok(planned);
     }
     // The index keeps milliseconds; the incident may hold a finer instant.
@@ -224,16 +216,12 @@ pub fn plan_step(
         let next = inc.wake(now);
         let mut ops = vec![];
         if let Some(channel) = &inc.alert_channel {
-            let text = format!(
-                ":alarm_clock: The snooze on #{} {} is over and it is not resolved: paging again.",
-                inc.id,
-                mrkdwn::text(&inc.alert.summary)
-            );
             ops.push((
                 channel.clone(),
-                Outbound::Notify {
+                Outbound::SnoozeOver {
                     channel: channel.clone(),
-                    text,
+                    incident: inc.id,
+                    summary: inc.alert.summary.clone(),
                 },
             ));
         }
@@ -307,29 +295,17 @@ pub fn plan_step(
                 }
             }
             Step::Exhausted => {
-                let text = render::nobody_responded(&next, config).map_err(|e| e.to_string())?;
-                if let Some(channel) = &inc.alert_channel {
-                    ops.push((
-                        channel.clone(),
-                        Outbound::Notify {
-                            channel: channel.clone(),
-                            text: text.clone(),
-                        },
-                    ));
-                }
                 let team = config
                     .service(&inc.service_id)
                     .and_then(|s| config.team(&s.team));
-                for lead in team.map(|t| t.leads.clone()).unwrap_or_default() {
-                    if let Some(slack) = config.user(&lead).and_then(|u| u.slack_id.clone()) {
-                        ops.push((
-                            slack.clone(),
-                            Outbound::Notify {
-                                channel: slack,
-                                text: text.clone(),
-                            },
-                        ));
-                    }
+                let leads = team.map(|t| t.leads.clone()).unwrap_or_default();
+                let to = inc.alert_channel.iter().cloned().chain(
+                    leads
+                        .iter()
+                        .filter_map(|lead| config.user(lead).and_then(|u| u.slack_id.clone())),
+                );
+                for to in to {
+                    ops.push((to.clone(), nobody_responded(&next, to)));
                 }
             }
         }
@@ -339,6 +315,24 @@ pub fn plan_step(
         Outbound::UpdateIncident { incident: inc.id },
     ));
     Ok((next, ops))
+}
+
+/// The "nobody responded" notice for `inc`, whose escalation ran out, for `to`.
+pub fn nobody_responded(inc: &Incident, to: String) -> Outbound {
+    let mut paged: Vec<String> = vec![];
+    for p in &inc.paged {
+        if !paged.contains(&p.user) {
+            paged.push(p.user.clone());
+        }
+    }
+    Outbound::NobodyResponded {
+        to,
+        incident: inc.id,
+        summary: inc.alert.summary.clone(),
+        service: inc.service_id.clone(),
+        paged,
+        rounds: inc.escalation.as_ref().map_or(1, |e| e.policy.repeat + 1),
+    }
 }
 
 /// When `user`'s working hours next begin (now if they are working): their
@@ -397,20 +391,6 @@ fn handoff_notices(
     .first()
     .map_or(after.start + Duration::days(HORIZON_DAYS), |x| x.end);
     let config = &core.config;
-    let mention = |u: &str| render::mention_user(config, u);
-    let h = Handoff {
-        schedule: &s.id,
-        incoming: after.user.as_deref().map(mention),
-        outgoing: before_user.as_deref().map(mention),
-        until,
-    };
-    let (dm, note) = match render::handoff(&h) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::error!(error = %e, "handoff template failed");
-            return vec![];
-        }
-    };
     let mut out = vec![];
     if let Some(slack_id) = after
         .user
@@ -420,18 +400,23 @@ fn handoff_notices(
     {
         out.push((
             slack_id.clone(),
-            Outbound::Notify {
-                channel: slack_id,
-                text: dm,
+            Outbound::ShiftStarted {
+                to: slack_id,
+                schedule: s.id.clone(),
+                outgoing: before_user.clone(),
+                until,
             },
         ));
     }
     if let Some(channel) = config.team(&s.team).and_then(|t| t.alert_channel.clone()) {
         out.push((
             channel.clone(),
-            Outbound::Notify {
+            Outbound::Handoff {
                 channel,
-                text: note,
+                schedule: s.id.clone(),
+                incoming: after.user.clone(),
+                outgoing: before_user,
+                until,
             },
         ));
     }

@@ -35,6 +35,7 @@ pub mod incident;
 pub mod ingest;
 pub mod maintenance;
 pub mod metrics;
+pub mod net;
 pub mod notify;
 pub mod ops;
 pub mod outbox;

@@ -5,8 +5,6 @@
 //! survive restarts and are never repeated.
 
 use crate::app::Core;
-use crate::slack::mrkdwn;
-use crate::slack::render::slack_date;
 use crate::store::{Outbound, StoreError, Window};
 use chrono::{DateTime, Utc};
 
@@ -90,42 +88,25 @@ pub async fn announce(
             .config
             .team_of_service(&w.service)
             .and_then(|t| t.alert_channel.clone());
-        let name = core
-            .config
-            .service(&w.service)
-            .map_or(w.service.clone(), |s| s.name.clone());
-        let mut notices = vec![];
+        // What is announced now: the start, or the end with the alerts it held.
+        let (mut started, mut held) = (false, None);
         if !w.announced_start && w.from <= now {
             w.announced_start = true;
             if w.to <= now {
                 // Over before anyone could be told (tocsin was down): say nothing.
                 w.announced_end = true;
             } else {
-                let reason = w
-                    .reason
-                    .as_ref()
-                    .map(|r| format!(" Reason: {}.", mrkdwn::text(r)))
-                    .unwrap_or_default();
-                let by =
-                    w.by.as_ref()
-                        .map(|u| format!(" Started by {}.", mrkdwn::user(u)))
-                        .unwrap_or_default();
-                notices.push(format!(
-                    ":construction: Maintenance on *{name}* until {}: alerts are recorded and nobody is paged.{reason}{by}",
-                    slack_date(w.to)
-                ));
+                started = true;
             }
         } else if w.announced_start && !w.announced_end && w.to <= now {
             w.announced_end = true;
-            let held = core
+            let count = core
                 .store
                 .suppressed_since(&w.service, w.from)?
                 .iter()
                 .filter(|s| s.at < w.to)
                 .count();
-            notices.push(format!(
-                ":white_check_mark: Maintenance on *{name}* is over: paging resumes. {held} alert(s) arrived during it."
-            ));
+            held = Some(count);
         } else {
             for t in [
                 (!w.announced_start).then_some(w.from),
@@ -141,15 +122,19 @@ pub async fn announce(
         let ops: Vec<(String, Outbound)> = channel
             .into_iter()
             .flat_map(|c| {
-                notices.iter().map(move |text| {
-                    (
-                        c.clone(),
-                        Outbound::Notify {
-                            channel: c.clone(),
-                            text: text.clone(),
-                        },
-                    )
-                })
+                let start = started.then(|| Outbound::MaintenanceStarted {
+                    channel: c.clone(),
+                    service: w.service.clone(),
+                    until: w.to,
+                    reason: w.reason.clone(),
+                    by: w.by.clone(),
+                });
+                let over = held.map(|held| Outbound::MaintenanceOver {
+                    channel: c.clone(),
+                    service: w.service.clone(),
+                    held,
+                });
+                start.into_iter().chain(over).map(move |op| (c.clone(), op))
             })
             .collect();
         queued |= !ops.is_empty();

@@ -4,7 +4,6 @@
 
 use crate::config::{Config, Via};
 use crate::incident::{Incident, Notice, Page, Reminder, State};
-use crate::slack::render;
 use crate::store::Outbound;
 use chrono::{DateTime, Duration, Utc};
 
@@ -101,16 +100,7 @@ fn notice(
         Via::Slack => {
             let slack = person.slack_id.clone()?;
             if nudge {
-                let text = render::page_reminder(inc, config)
-                    .map_err(|e| tracing::error!(error = %e, "reminder template failed"))
-                    .ok()?;
-                Some((
-                    slack.clone(),
-                    Outbound::Notify {
-                        channel: slack,
-                        text,
-                    },
-                ))
+                Some((slack.clone(), reminder(inc, slack)))
             } else {
                 Some((
                     slack.clone(),
@@ -146,6 +136,18 @@ fn notice(
     }
 }
 
+/// A later Slack nudge about `inc` for `to` (a Slack id), as it stands now.
+pub fn reminder(inc: &Incident, to: String) -> Outbound {
+    Outbound::PageReminder {
+        to,
+        incident: inc.id,
+        summary: inc.alert.summary.clone(),
+        severity: inc.alert.severity,
+        service: inc.service_id.clone(),
+        paged_at: inc.paged.last().map_or(inc.created_at, |p| p.at),
+    }
+}
+
 /// Outbox lane of a phone number: its messages and calls go out in order.
 pub fn lane(phone: &str) -> String {
     format!("tel:{phone}")
@@ -172,7 +174,7 @@ mod tests {
         work.iter()
             .map(|(lane, op)| match op {
                 Outbound::PageUser { user, page, .. } => format!("{lane} dm {user} page {page}"),
-                Outbound::Notify { channel, .. } => format!("{lane} nudge {channel}"),
+                Outbound::PageReminder { to, .. } => format!("{lane} nudge {to}"),
                 Outbound::Sms { to, .. } => format!("{lane} sms {to}"),
                 Outbound::Call { user, to, .. } => format!("{lane} call {user} {to}"),
                 other => format!("{other:?}"),

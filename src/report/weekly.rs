@@ -54,38 +54,25 @@ pub async fn send_due(
             slot = next_slot(w, slot);
         }
         let week = Duration::days(7);
-        let (current, before) = crate::report::gather::build_with_previous(
-            &core.config,
-            &core.store,
-            &team.id,
-            slot - week,
-            slot,
-        )?;
-        let mut work: Vec<(String, Outbound)> = match crate::slack::render::report(
-            &current, &before, &team.name, 7,
-        ) {
-            Ok(text) => team
-                .alert_channel
-                .iter()
-                .chain(&team.stakeholder_channel)
-                .map(|c| {
-                    let text = format!(":bar_chart: *Weekly report*\n{text}");
-                    (
-                        c.clone(),
-                        Outbound::Notify {
-                            channel: c.clone(),
-                            text,
-                        },
-                    )
-                })
-                .collect(),
-            Err(e) => {
-                tracing::error!(team = %team.id, error = %e, "weekly report template failed; skipping this week");
-                vec![]
-            }
-        };
+        let (from, to) = (slot - week, slot);
+        let mut work: Vec<(String, Outbound)> = team
+            .alert_channel
+            .iter()
+            .chain(&team.stakeholder_channel)
+            .map(|c| {
+                let op = Outbound::WeeklyReport {
+                    channel: c.clone(),
+                    team: team.id.clone(),
+                    from,
+                    to,
+                };
+                (c.clone(), op)
+            })
+            .collect();
         // The charts follow the numbers in the team's own channel.
         if let Some(channel) = &team.alert_channel {
+            let current =
+                crate::report::gather::build(&core.config, &core.store, &team.id, from, to)?;
             work.extend(crate::report::gather::chart_uploads(&current, channel));
         }
         queued |= !work.is_empty();

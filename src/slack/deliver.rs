@@ -1,5 +1,5 @@
-//! Delivers Slack work from the outbox: renders the incident as it is now and
-//! calls the Web API. Every message tocsin posts carries message metadata
+//! Delivers Slack work from the outbox: renders the incident as it is now,
+//! or a notice from the facts it carries, and calls the Web API. Every message tocsin posts carries message metadata
 //! naming the work it is (an incident's post or page, an outbox row, a
 //! digest). After a crash or an unclear failure, a post that may already be
 //! in Slack is looked up by that metadata before it is sent again: after a
@@ -227,12 +227,80 @@ impl SlackDelivery {
                     .await?;
             }
             Outbound::Room { incident, work } => self.room(*incident, work, at).await?,
+            Outbound::WeeklyReport {
+                channel,
+                team,
+                from,
+                to,
+            } => self.weekly_report(channel, team, *from, *to, at).await?,
+            Outbound::SnoozeOver { .. }
+            | Outbound::NobodyResponded { .. }
+            | Outbound::PageReminder { .. }
+            | Outbound::ShiftStarted { .. }
+            | Outbound::Handoff { .. }
+            | Outbound::UpdateDue { .. }
+            | Outbound::RoleChanged { .. }
+            | Outbound::StatusUpdate { .. }
+            | Outbound::SeverityChanged { .. }
+            | Outbound::MaintenanceStarted { .. }
+            | Outbound::MaintenanceOver { .. } => self.notice(op, at).await?,
             Outbound::OpenView { trigger_id, view } => self.open_view(trigger_id, view).await?,
             Outbound::Sms { .. } | Outbound::Call { .. } | Outbound::Fetch { .. } => {
                 return Err(Failure::Permanent("not Slack work".into()))
             }
         }
         Ok(())
+    }
+
+    /// Renders a domain notice and posts it where it goes, once.
+    async fn notice(&self, op: &Outbound, at: Attempt) -> Result<(), Failure> {
+        let fail = |e: render::RenderError| Failure::Permanent(e.to_string());
+        let (to, r) = render::notice(op, &self.config)
+            .ok_or_else(|| Failure::Permanent("not a notice".into()))?
+            .map_err(fail)?;
+        let channel = match to {
+            render::Target::Channel(c) => c.to_string(),
+            render::Target::Room(id) => {
+                let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
+                    return Ok(());
+                };
+                inc.room_channel()
+                    .ok_or_else(|| {
+                        Failure::Permanent("the incident's channel was never created".into())
+                    })?
+                    .to_string()
+            }
+        };
+        let mut content = SlackMessageContent::new().with_text(r.text);
+        if !r.blocks.is_empty() {
+            content = content.with_blocks(r.blocks);
+        }
+        self.post_once(&channel, content, &at.key(), at.since, at.suspect)
+            .await
+            .map(drop)
+    }
+
+    /// The weekly report of `team` over `[from, to)`, its numbers read now.
+    async fn weekly_report(
+        &self,
+        channel: &str,
+        team: &str,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        at: Attempt,
+    ) -> Result<(), Failure> {
+        let Some(name) = self.config.team(team).map(|t| t.name.clone()) else {
+            return Err(Failure::Permanent(format!("team {team} is not configured")));
+        };
+        let (now, before) =
+            crate::report::gather::build_with_previous(&self.config, &self.store, team, from, to)
+                .map_err(store_failure)?;
+        let text = render::weekly_report(&now, &before, &name, (to - from).num_days())
+            .map_err(|e| Failure::Permanent(e.to_string()))?;
+        let content = SlackMessageContent::new().with_text(text);
+        self.post_once(channel, content, &at.key(), at.since, at.suspect)
+            .await
+            .map(drop)
     }
 
     async fn post(&self, id: u64, channel: &str, suspect: Suspect) -> Result<(), Failure> {

@@ -4,7 +4,7 @@ use super::mrkdwn;
 use crate::config::Config;
 use crate::incident::{Actor, Incident, NoChange, Stamp, State};
 use chrono::{DateTime, Utc};
-use minijinja::{context, AutoEscape, Environment};
+use minijinja::{context, Environment};
 use slack_morphism::prelude::SlackBlock;
 use std::sync::OnceLock;
 
@@ -17,18 +17,14 @@ const HANDOFF_DM: &str = include_str!("../../templates/handoff.dm.j2");
 const HANDOFF_CHANNEL: &str = include_str!("../../templates/handoff.channel.j2");
 const STORM_DIGEST: &str = include_str!("../../templates/storm.digest.j2");
 const REPORT_TEXT: &str = include_str!("../../templates/report.text.j2");
-const PAGE_SMS: &str = include_str!("../../templates/page.sms.j2");
 const PAGE_REMINDER: &str = include_str!("../../templates/page.reminder.j2");
-const VOICE_PAGE: &str = include_str!("../../templates/voice.page.xml.j2");
-const VOICE: &str = include_str!("../../templates/voice.xml.j2");
 
+mod notice;
 mod room;
 #[cfg(test)]
 mod safety_tests;
-pub use room::{
-    declare_view, nudge, postmortem, role_change, room_resolved, room_summary, severity_change,
-    status_update, timeline,
-};
+pub use notice::{notice, weekly_report, Target};
+pub use room::{declare_view, postmortem, room_resolved, room_summary, timeline};
 
 /// Every template, by the name the renderers use.
 const TEMPLATES: &[(&str, &str)] = &[
@@ -39,13 +35,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("escalation.nobody", NOBODY),
     ("handoff.dm", HANDOFF_DM),
     ("handoff.channel", HANDOFF_CHANNEL),
-    ("page.sms", PAGE_SMS),
     ("report.text", REPORT_TEXT),
     ("storm.digest", STORM_DIGEST),
     ("page.reminder", PAGE_REMINDER),
-    // The `.xml` names turn on minijinja's escaping, which is valid for XML too.
-    ("voice.page.xml", VOICE_PAGE),
-    ("voice.xml", VOICE),
     ("room.summary.blocks", room::SUMMARY_BLOCKS),
     ("room.summary.text", room::SUMMARY_TEXT),
     ("room.update.blocks", room::UPDATE_BLOCKS),
@@ -81,25 +73,9 @@ fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
-        // TwiML is XML: escape as XML, not as HTML (which would turn `/` into `&#x2f;`).
-        env.set_auto_escape_callback(|name| {
-            if name.ends_with(".xml") {
-                AutoEscape::Custom("xml")
-            } else {
-                AutoEscape::None
-            }
-        });
-        env.set_formatter(|out, state, value| {
-            if state.auto_escape() != AutoEscape::Custom("xml") || value.is_safe() {
-                return minijinja::escape_formatter(out, state, value);
-            }
-            if value.is_none() || value.is_undefined() {
-                return Ok(());
-            }
-            out.write_str(&xml_escape(&value.to_string())).map_err(|e| {
-                minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
-            })
-        });
+        // Nothing is escaped for HTML: outside text is escaped for mrkdwn
+        // before it reaches a template, and `tojson` quotes it in Block Kit.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         env.add_filter("clip", clip);
         // For `plain_text` objects: context values arrive mrkdwn-escaped.
         env.add_filter("plain", |s: String| mrkdwn::plain(&s));
@@ -122,14 +98,6 @@ fn env() -> &'static Environment<'static> {
         }
         env
     })
-}
-
-/// XML's five predefined entities. mrkdwn's rule already covers `&`, `<`,
-/// `>` and the control characters XML 1.0 forbids; XML adds the quotes.
-fn xml_escape(s: &str) -> String {
-    mrkdwn::text(s)
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
 }
 
 /// Cuts `s` to at most `max` characters, marking the cut; Block Kit rejects longer fields.
@@ -251,10 +219,20 @@ fn title(inc: &Incident) -> String {
 
 /// (label, emoji) of the incident's state.
 fn state_label(inc: &Incident) -> (&'static str, &'static str) {
-    match inc.state {
-        State::Triggered => ("Triggered", "🔴"),
-        State::Acknowledged => ("Acknowledged", "🟡"),
-        State::Resolved => ("Resolved", "✅"),
+    let emoji = match inc.state {
+        State::Triggered => "🔴",
+        State::Acknowledged => "🟡",
+        State::Resolved => "✅",
+    };
+    (state_name(inc.state), emoji)
+}
+
+/// A state as people read it.
+fn state_name(state: State) -> &'static str {
+    match state {
+        State::Triggered => "Triggered",
+        State::Acknowledged => "Acknowledged",
+        State::Resolved => "Resolved",
     }
 }
 
@@ -400,50 +378,13 @@ fn call_lines(inc: &Incident, config: &Config) -> Vec<String> {
     out
 }
 
-/// The "nobody responded" notice for an incident whose escalation ran out.
-pub fn nobody_responded(inc: &Incident, config: &Config) -> Result<String, RenderError> {
-    let service = service_name(inc, config);
-    let mut paged: Vec<String> = vec![];
-    for p in &inc.paged {
-        let m = mention_user(config, &p.user);
-        if !paged.contains(&m) {
-            paged.push(m);
-        }
-    }
-    let rounds = inc.escalation.as_ref().map_or(1, |e| e.policy.repeat + 1);
-    let ctx = context! { id => inc.id, title => title(inc), service => service, paged => paged, rounds => rounds };
-    env()
-        .get_template("escalation.nobody")
-        .and_then(|t| t.render(&ctx))
-        .map(|s| s.trim().to_string())
-        .map_err(|e| RenderError::Template("escalation.nobody", e))
-}
-
-/// Where a short page is read: Slack's mrkdwn escapes external text; an SMS
-/// shows it as typed, and TwiML templates escape it as XML themselves.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Medium {
-    Slack,
-    Plain,
-}
-
-/// The fields every short page (SMS, reminder, phone call) speaks of.
-fn page_context(inc: &Incident, config: &Config, medium: Medium) -> minijinja::Value {
-    let (title, service) = match medium {
-        Medium::Slack => (title(inc), service_name(inc, config)),
-        Medium::Plain => (
-            inc.alert.summary.clone(),
-            config
-                .service(&inc.service_id)
-                .map_or(inc.service_id.clone(), |s| s.name.clone()),
-        ),
-    };
+/// The fields a short page in Slack (a storm digest line) speaks of.
+fn page_context(inc: &Incident, config: &Config) -> minijinja::Value {
     context! {
         id => inc.id,
-        title => title,
+        title => title(inc),
         severity => inc.alert.severity.as_str(),
-        service => service,
-        paged => slack_date(inc.paged.last().map_or(inc.created_at, |p| p.at)),
+        service => service_name(inc, config),
     }
 }
 
@@ -473,10 +414,7 @@ pub fn report(
 
 /// Several new incidents named in one message, during an alert storm.
 pub fn storm_digest(incidents: &[Incident], config: &Config) -> Result<String, RenderError> {
-    let items: Vec<minijinja::Value> = incidents
-        .iter()
-        .map(|i| page_context(i, config, Medium::Slack))
-        .collect();
+    let items: Vec<minijinja::Value> = incidents.iter().map(|i| page_context(i, config)).collect();
     render_page("storm.digest", context! { incidents => items })
 }
 
@@ -531,27 +469,6 @@ pub fn storm_banner(
         .collect()
 }
 
-/// The SMS that pages someone about `inc`.
-pub fn page_sms(inc: &Incident, config: &Config) -> Result<String, RenderError> {
-    render_page("page.sms", page_context(inc, config, Medium::Plain))
-}
-
-/// A later Slack nudge about `inc`, from a person's notification rules.
-pub fn page_reminder(inc: &Incident, config: &Config) -> Result<String, RenderError> {
-    render_page("page.reminder", page_context(inc, config, Medium::Slack))
-}
-
-/// TwiML that reads `inc` to the callee and sends a key press to `ack_url`.
-pub fn voice_page(inc: &Incident, config: &Config, ack_url: &str) -> Result<String, RenderError> {
-    let ctx = context! { ack_url => ack_url, ..page_context(inc, config, Medium::Plain) };
-    render_page("voice.page.xml", ctx)
-}
-
-/// TwiML from its parts (see `templates/voice.xml.j2`).
-pub fn voice(twiml: &impl serde::Serialize) -> Result<String, RenderError> {
-    render_page("voice.xml", minijinja::Value::from_serialize(twiml))
-}
-
 /// `<@U…>` for a configured user with a Slack id, else their name (or id).
 pub fn mention_user(config: &Config, user: &str) -> String {
     match config.user(user) {
@@ -561,32 +478,6 @@ pub fn mention_user(config: &Config, user: &str) -> String {
         Some(u) => mrkdwn::text(&u.name),
         None => mrkdwn::text(user),
     }
-}
-
-/// A shift changing hands: `incoming`/`outgoing` are mentions (or `None` for nobody).
-pub struct Handoff<'a> {
-    pub schedule: &'a str,
-    pub incoming: Option<String>,
-    pub outgoing: Option<String>,
-    pub until: DateTime<Utc>,
-}
-
-/// (DM to the incoming person, note for the team channel).
-pub fn handoff(h: &Handoff<'_>) -> Result<(String, String), RenderError> {
-    let ctx = context! {
-        schedule => mrkdwn::text(h.schedule),
-        incoming => h.incoming.clone(),
-        outgoing => h.outgoing.clone(),
-        until => slack_date(h.until),
-    };
-    let text = |name: &'static str| {
-        env()
-            .get_template(name)
-            .and_then(|t| t.render(&ctx))
-            .map(|s| s.trim().to_string())
-            .map_err(|e| RenderError::Template(name, e))
-    };
-    Ok((text("handoff.dm")?, text("handoff.channel")?))
 }
 
 /// A request to take or trade a shift, as the DM the other person gets.
@@ -760,36 +651,6 @@ mod tests {
             .expect("a count of the rest");
         assert_eq!(named + left, 100, "{joined}");
         assert!(sections(0).is_empty());
-    }
-
-    #[test]
-    fn handoff_notices_name_both_people_or_warn_of_nobody() {
-        let until = Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap();
-        let h = Handoff {
-            schedule: "primary",
-            incoming: Some("<@UA>".into()),
-            outgoing: Some("<@UB>".into()),
-            until,
-        };
-        let (dm, note) = handoff(&h).unwrap();
-        assert!(
-            dm.starts_with(
-                ":pager: You are now on call for `primary`, taking over from <@UB>, until <!date^"
-            ),
-            "{dm}"
-        );
-        assert!(
-            note.contains("<@UA> is now on call for `primary` (after <@UB>)"),
-            "{note}"
-        );
-        let gap = Handoff {
-            incoming: None,
-            ..h
-        };
-        assert!(handoff(&gap)
-            .unwrap()
-            .1
-            .starts_with(":warning: Nobody is on call for `primary`"));
     }
 
     #[test]

@@ -35,7 +35,7 @@ impl TwilioApi {
         let Some(t) = &s.twilio else {
             return Ok(None);
         };
-        let https = crate::slack::api::https_or_http()?;
+        let https = crate::net::https_or_http()?;
         Ok(Some(TwilioApi {
             client: Client::builder(TokioExecutor::new()).build(https),
             base: t.api_url.as_str().into(),

@@ -2,6 +2,7 @@
 //! (TwiML) that let a callee acknowledge by pressing 4, and live call routing.
 
 pub mod api;
+pub mod render;
 pub mod routing;
 pub mod signature;
 pub mod voice;
@@ -9,9 +10,9 @@ pub mod voice;
 use crate::config::Config;
 use crate::incident::State;
 use crate::outbox::{store_failure, Failure};
-use crate::slack::render;
 use crate::store::{Outbound, Store};
 use api::TwilioApi;
+use render::page_sms;
 
 /// Sends an SMS or places a call from the outbox. A page for an incident
 /// that someone acknowledged meanwhile is dropped: nobody needs waking for it.
@@ -42,8 +43,7 @@ pub async fn deliver(
             api.place_call(to, &url).await.map(drop)
         }
         _ => {
-            let body =
-                render::page_sms(&inc, config).map_err(|e| Failure::Permanent(e.to_string()))?;
+            let body = page_sms(&inc, config).map_err(|e| Failure::Permanent(e.to_string()))?;
             api.send_sms(to, &body).await.map(drop)
         }
     }

@@ -6,10 +6,9 @@
 //! `X-Twilio-Signature` over `TOCSIN_PUBLIC_URL` + path + query, so nothing in
 //! the URL (a user, an incident) can be forged.
 
-use super::{routing, signature};
+use super::{render, routing, signature};
 use crate::app::Core;
 use crate::incident::{Actor, State, Transition};
-use crate::slack::render;
 use crate::store::Changed;
 
 /// What to answer Twilio: a status and, for 200, TwiML.

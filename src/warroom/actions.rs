@@ -4,13 +4,13 @@
 //! also queues the messages it causes; the replies are for the person who asked.
 
 use super::{new_room, next_nudge, room_lane, stakeholder_channel, wants_room};
-use super::{Entry, EntryKind, Role, RoomOp, Sev};
+use super::{role_changed, severity_changed, status_update};
+use super::{Audience, Entry, EntryKind, Role, RoomOp, Sev};
 use crate::app::Core;
 use crate::escalation::Escalation;
 use crate::incident::{AlertDetails, Incident, State};
 use crate::ingest::{AlertAction, AlertEvent, Ingest, IngestError, Outcome};
 use crate::policy::{self, Action, Subject};
-use crate::slack::render;
 use crate::store::{update_lane, Outbound, StoreError, Triggered};
 use chrono::{DateTime, Utc};
 
@@ -39,12 +39,12 @@ fn entry(at: DateTime<Utc>, by: &str, kind: EntryKind, text: String) -> Entry {
     }
 }
 
-fn room_post(id: u64, text: String, blocks: Option<serde_json::Value>) -> (String, Outbound) {
+fn room_post(id: u64, text: String) -> (String, Outbound) {
     (
         room_lane(id),
         Outbound::Room {
             incident: id,
-            work: RoomOp::Post { text, blocks },
+            work: RoomOp::Post { text, blocks: None },
         },
     )
 }
@@ -129,9 +129,7 @@ impl Core {
             next.coord.nudge_at = next_nudge(&self.config, &next);
             let mut ops = vec![refresh(inc)];
             if next.coord.room.is_some() {
-                let note =
-                    render::role_change(&next, role.label(), who, by).map_err(|e| e.to_string())?;
-                ops.push(room_post(id, note, None));
+                ops.push(role_changed(&next, role, who, by));
                 ops.push(invite(id, who));
             }
             Ok((next, ops))
@@ -148,25 +146,16 @@ impl Core {
             let update = entry(now, by, EntryKind::Update, text.to_string());
             next.coord.timeline.push(update.clone());
             next.coord.nudge_at = next_nudge(&self.config, &next);
-            let r =
-                render::status_update(&next, &self.config, &update).map_err(|e| e.to_string())?;
             let mut ops = vec![refresh(inc)];
             if next.coord.room.is_some() {
-                ops.push(room_post(id, r.text.clone(), Some(r.blocks_json.clone())));
+                ops.push(status_update(&next, Audience::Room, &update));
             }
             let targets = stakeholder_channel(&self.config, &inc.service_id)
                 .map(str::to_string)
                 .into_iter()
                 .chain(next.coord.subscribers.clone());
             for to in targets {
-                ops.push((
-                    to.clone(),
-                    Outbound::NotifyBlocks {
-                        channel: to,
-                        text: r.text.clone(),
-                        blocks: r.blocks_json.clone(),
-                    },
-                ));
+                ops.push(status_update(&next, Audience::Channel(to), &update));
             }
             Ok((next, ops))
         })
@@ -207,21 +196,14 @@ impl Core {
                 .timeline
                 .push(entry(now, by, EntryKind::Severity, change));
             next.coord.nudge_at = next_nudge(&self.config, &next);
-            let note =
-                render::severity_change(&next, by, before, repaged).map_err(|e| e.to_string())?;
             let mut ops = vec![refresh(inc)];
             let stakeholders = stakeholder_channel(&self.config, &inc.service_id);
             for to in inc.alert_channel.as_deref().into_iter().chain(stakeholders) {
-                ops.push((
-                    to.to_string(),
-                    Outbound::Notify {
-                        channel: to.to_string(),
-                        text: note.clone(),
-                    },
-                ));
+                let to = Audience::Channel(to.to_string());
+                ops.push(severity_changed(&next, to, by, before, repaged));
             }
             if next.coord.room.is_some() {
-                ops.push(room_post(id, note, None));
+                ops.push(severity_changed(&next, Audience::Room, by, before, repaged));
             }
             Ok((next, ops))
         })
@@ -287,10 +269,7 @@ impl Core {
             next.coord
                 .timeline
                 .push(entry(now, by, EntryKind::Channel, text.clone()));
-            Ok((
-                next,
-                vec![room_post(id, format!(":pushpin: {text}."), None)],
-            ))
+            Ok((next, vec![room_post(id, format!(":pushpin: {text}."))]))
         })
         .await
     }
@@ -298,11 +277,10 @@ impl Core {
     /// Declares an incident by hand: opened through ingest (so it pages per
     /// the service's policy), then given its level, description and channel.
     pub async fn declare(&self, d: &Declaration) -> Result<Result<Incident, String>, IngestError> {
+        // The name is not echoed: it is outside text, and how to make it
+        // inert depends on where the answer is shown (the modal checks it first).
         let Some(service) = self.config.service(&d.service) else {
-            return Ok(Err(format!(
-                "There is no service `{}`.",
-                crate::slack::mrkdwn::text(&d.service)
-            )));
+            return Ok(Err("There is no such service.".into()));
         };
         let subject = Subject::service(&self.config, &service.id);
         if let Err(why) = policy::may(&self.config, &d.by, Action::Declare, &subject) {

@@ -131,7 +131,8 @@ impl EntryKind {
 }
 
 /// The two roles people give in an incident.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     Commander,
     Comms,
@@ -186,6 +187,97 @@ pub enum RoomOp {
 
 pub fn room_lane(id: u64) -> String {
     format!("room:{id}")
+}
+
+/// Who a notice about an incident is for: a channel, or a person by DM
+/// (a Slack id), or the incident's own channel, looked up when the notice
+/// is sent (it may still be being created when the notice is queued).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    Room,
+    Channel(String),
+}
+
+impl Audience {
+    /// The outbox lane of a notice about incident `id`: the room's, or the channel's.
+    pub fn lane(&self, id: u64) -> String {
+        match self {
+            Audience::Room => room_lane(id),
+            Audience::Channel(c) => c.clone(),
+        }
+    }
+}
+
+/// A notice about `inc` for `to`, queued in its lane.
+fn notice(
+    inc: &Incident,
+    to: Audience,
+    f: impl FnOnce(Audience) -> Outbound,
+) -> (String, Outbound) {
+    (to.lane(inc.id), f(to))
+}
+
+/// The status update `update` on `inc`: the notice for `to`.
+pub fn status_update(inc: &Incident, to: Audience, update: &Entry) -> (String, Outbound) {
+    notice(inc, to, |to| Outbound::StatusUpdate {
+        to,
+        incident: inc.id,
+        summary: inc.alert.summary.clone(),
+        sev: inc.sev(),
+        state: inc.state,
+        room: inc.room_channel().map(str::to_string),
+        text: update.text.clone(),
+        by: update.by.clone(),
+        at: update.at,
+    })
+}
+
+/// `by` changed `inc`'s level from `before` (to the one it has now).
+pub fn severity_changed(
+    inc: &Incident,
+    to: Audience,
+    by: &str,
+    before: Sev,
+    repaged: bool,
+) -> (String, Outbound) {
+    notice(inc, to, |to| Outbound::SeverityChanged {
+        to,
+        incident: inc.id,
+        summary: inc.alert.summary.clone(),
+        by: by.to_string(),
+        before,
+        after: inc.sev(),
+        repaged,
+    })
+}
+
+/// `by` gave `who` `role` in `inc`: told in its channel.
+pub fn role_changed(inc: &Incident, role: Role, who: &str, by: &str) -> (String, Outbound) {
+    (
+        room_lane(inc.id),
+        Outbound::RoleChanged {
+            incident: inc.id,
+            summary: inc.alert.summary.clone(),
+            role,
+            who: who.to_string(),
+            by: by.to_string(),
+        },
+    )
+}
+
+/// The commander of `inc` is asked, at `now`, for a status update.
+pub fn update_due(inc: &Incident, to: Audience, now: DateTime<Utc>) -> (String, Outbound) {
+    notice(inc, to, |to| Outbound::UpdateDue {
+        to,
+        incident: inc.id,
+        summary: inc.alert.summary.clone(),
+        sev: inc.sev(),
+        commander: inc.coord.commander.clone(),
+        room: inc.room_channel().map(str::to_string),
+        since: inc.latest_update().map_or(inc.created_at, |e| e.at),
+        at: now,
+    })
 }
 
 impl Incident {
@@ -339,7 +431,6 @@ pub fn plan_timer(
     inc: &Incident,
     due_at: DateTime<Utc>,
     now: DateTime<Utc>,
-    nudge_text: &dyn Fn(&Incident) -> String,
 ) -> Option<(Incident, Vec<(String, Outbound)>)> {
     let ms = |t: DateTime<Utc>| t.timestamp_millis();
     if due(inc).map(ms) != Some(ms(due_at)) {
@@ -358,18 +449,11 @@ pub fn plan_timer(
         ops.push((room_lane(inc.id), op(RoomOp::Archive)));
         return Some((next, ops));
     }
-    let text = nudge_text(inc);
     if let Some(c) = &inc.coord.commander {
-        ops.push((
-            c.clone(),
-            Outbound::Notify {
-                channel: c.clone(),
-                text: text.clone(),
-            },
-        ));
+        ops.push(update_due(inc, Audience::Channel(c.clone()), now));
     }
     if inc.coord.room.is_some() {
-        ops.push((room_lane(inc.id), op(RoomOp::Post { text, blocks: None })));
+        ops.push(update_due(inc, Audience::Room, now));
     }
     let every = update_every(config.team_of_service(&inc.service_id), inc.sev());
     next.coord.nudge_at = every.map(|d| now + d);

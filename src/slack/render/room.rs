@@ -1,6 +1,6 @@
-//! Renders an incident's war-room messages: the live summary, status updates,
-//! announcements, the timeline, the resolve summary, the postmortem and the
-//! declare modal, all from `templates/`.
+//! Renders an incident's war-room messages: the live summary, the timeline,
+//! the resolve summary, the postmortem and the declare modal, all from
+//! `templates/` (status updates and announcements are notices: `notice`).
 
 use super::{actor_mention, clip, env, links, mention_user, mrkdwn, render, render_page};
 use super::{service_name, title};
@@ -200,23 +200,6 @@ pub fn room_summary(inc: &Incident, config: &Config) -> Result<Rendered, RenderE
     render("room.summary.blocks", "room.summary.text", ctx)
 }
 
-/// A status update as stakeholders see it, wherever it is posted.
-pub fn status_update(
-    inc: &Incident,
-    config: &Config,
-    update: &Entry,
-) -> Result<Rendered, RenderError> {
-    let ctx = context! {
-        id => inc.id,
-        title => title(inc),
-        sev => inc.sev().as_str(),
-        state_label => state_label(inc).0,
-        room => inc.room_channel(),
-        ..update_ctx(update, config)
-    };
-    render("room.update.blocks", "room.update.text", ctx)
-}
-
 fn resolved_ctx(inc: &Incident, config: &Config) -> minijinja::Value {
     let end = inc.resolved.as_ref().map_or(inc.last_alert_at, |s| s.at);
     let archive_at = inc
@@ -249,51 +232,6 @@ pub fn room_resolved(inc: &Incident, config: &Config) -> Result<Rendered, Render
         "room.resolved.text",
         resolved_ctx(inc, config),
     )
-}
-
-/// "@bob changed #4 from SEV3 to SEV1."
-pub fn severity_change(
-    inc: &Incident,
-    by: &str,
-    before: Sev,
-    repaged: bool,
-) -> Result<String, RenderError> {
-    let ctx = context! {
-        id => inc.id,
-        title => title(inc),
-        by => mrkdwn::user(by),
-        before => before.as_str(),
-        after => inc.sev().as_str(),
-        raised => inc.sev() < before,
-        repaged => repaged,
-    };
-    render_page("room.severity", ctx)
-}
-
-/// "@carol is now incident commander for #4 …"
-pub fn role_change(inc: &Incident, role: &str, who: &str, by: &str) -> Result<String, RenderError> {
-    let ctx = context! {
-        id => inc.id,
-        title => title(inc),
-        role => role,
-        who => mrkdwn::user(who),
-        by => mrkdwn::user(by),
-    };
-    render_page("room.role", ctx)
-}
-
-/// The commander's reminder that stakeholders are waiting for an update.
-pub fn nudge(inc: &Incident, now: DateTime<Utc>) -> Result<String, RenderError> {
-    let since = inc.latest_update().map_or(inc.created_at, |e| e.at);
-    let ctx = context! {
-        id => inc.id,
-        title => title(inc),
-        sev => inc.sev().as_str(),
-        commander => inc.coord.commander.as_deref().map(mrkdwn::user),
-        since => span(now - since),
-        room => inc.room_channel(),
-    };
-    render_page("room.nudge", ctx)
 }
 
 /// `/incident timeline`.
@@ -384,7 +322,8 @@ mod tests {
     use super::*;
     use crate::incident::tests::sample;
     use crate::incident::{Link, Page, Stamp, Transition};
-    use crate::warroom::Room;
+    use crate::warroom::{role_changed, severity_changed, status_update, update_due};
+    use crate::warroom::{Audience, Role, Room};
     use chrono::TimeZone;
     use serde_json::Value;
 
@@ -524,6 +463,9 @@ mod tests {
                 inc.created_at + Duration::hours(2),
             )
             .unwrap();
+        let said = |(_, op): (String, crate::store::Outbound)| {
+            super::super::notice(&op, &config).unwrap().unwrap().1
+        };
         let cases = [
             ("incident", super::super::incident(&inc, &config).unwrap()),
             ("room.summary", room_summary(&inc, &config).unwrap()),
@@ -533,7 +475,7 @@ mod tests {
             ),
             (
                 "room.update",
-                status_update(&inc, &config, &update).unwrap(),
+                said(status_update(&inc, Audience::Room, &update)),
             ),
             ("room.resolved", room_resolved(&resolved, &config).unwrap()),
         ];
@@ -550,15 +492,27 @@ mod tests {
             ("room.timeline", timeline(&inc, &config).unwrap()),
             (
                 "room.nudge",
-                nudge(&inc, inc.created_at + Duration::hours(1)).unwrap(),
+                said(update_due(
+                    &inc,
+                    Audience::Room,
+                    inc.created_at + Duration::hours(1),
+                ))
+                .text,
             ),
             (
                 "room.role",
-                role_change(&inc, "comms lead", "U0CAROL", "U0BOB").unwrap(),
+                said(role_changed(&inc, Role::Comms, "U0CAROL", "U0BOB")).text,
             ),
             (
                 "room.severity",
-                severity_change(&inc, "U0BOB", Sev::Sev3, true).unwrap(),
+                said(severity_changed(
+                    &inc,
+                    Audience::Room,
+                    "U0BOB",
+                    Sev::Sev3,
+                    true,
+                ))
+                .text,
             ),
             ("postmortem", postmortem(&resolved, &config).unwrap()),
         ] {

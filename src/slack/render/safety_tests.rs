@@ -1,7 +1,8 @@
 //! Property: text from outside never adds Slack markup to anything rendered.
 //!
 //! Every field an alert, a webhook or a person can fill is set to hostile
-//! text, and every Slack renderer runs over the incident. The markup tokens
+//! text, and every Slack renderer runs over the incident and every notice
+//! about it. The markup tokens
 //! that ping or link (`<!`, `<@`, `<#`, `<http`, `<mailto`) must be exactly
 //! those of the same incident with every such field set to a harmless `x`:
 //! the ones tocsin put there itself.
@@ -157,19 +158,69 @@ fn rendered(inc: &Incident, config: &Config) -> String {
     add(incident(inc, config).unwrap());
     add(room_summary(inc, config).unwrap());
     add(room_resolved(inc, config).unwrap());
-    let update = inc.coord.timeline.last().unwrap();
-    add(status_update(inc, config, update).unwrap());
-    out.push(nobody_responded(inc, config).unwrap());
+    for op in notices(inc) {
+        add(notice(&op, config).unwrap().unwrap().1);
+    }
     out.push(storm_digest(std::slice::from_ref(inc), config).unwrap());
-    out.push(page_reminder(inc, config).unwrap());
     out.push(timeline(inc, config).unwrap());
-    out.push(nudge(inc, inc.created_at).unwrap());
-    out.push(severity_change(inc, "U0ALICE", Sev::Sev3, false).unwrap());
-    out.push(role_change(inc, "commander", "U0ALICE", "U0ALICE").unwrap());
     for b in storm_banner(std::slice::from_ref(inc), config, 3).unwrap() {
         out.push(serde_json::to_string(&b).unwrap());
     }
     out.concat()
+}
+
+/// Every notice the domain queues about `inc`, with outside text where a
+/// notice carries any: the incident's, an update, a reason, a schedule or a
+/// person that is not configured.
+fn notices(inc: &Incident) -> Vec<crate::store::Outbound> {
+    use crate::store::Outbound;
+    use crate::warroom::{Audience, Role};
+    let update = inc.coord.timeline.last().unwrap();
+    let stranger = inc.alert.client.clone();
+    let mut out: Vec<Outbound> = [
+        crate::warroom::status_update(inc, Audience::Room, update),
+        crate::warroom::update_due(inc, Audience::Room, inc.created_at),
+        crate::warroom::severity_changed(inc, Audience::Room, "U0ALICE", Sev::Sev3, false),
+        crate::warroom::role_changed(inc, Role::Commander, "U0ALICE", "U0ALICE"),
+    ]
+    .into_iter()
+    .map(|(_, op)| op)
+    .collect();
+    out.extend([
+        crate::engine::nobody_responded(inc, "C1".into()),
+        crate::notify::reminder(inc, "U0ALICE".into()),
+        Outbound::SnoozeOver {
+            channel: "C1".into(),
+            incident: inc.id,
+            summary: inc.alert.summary.clone(),
+        },
+        Outbound::ShiftStarted {
+            to: "U0ALICE".into(),
+            schedule: inc.alert.source.clone(),
+            outgoing: stranger.clone(),
+            until: inc.created_at,
+        },
+        Outbound::Handoff {
+            channel: "C1".into(),
+            schedule: inc.alert.source.clone(),
+            incoming: Some("alice".into()),
+            outgoing: stranger,
+            until: inc.created_at,
+        },
+        Outbound::MaintenanceStarted {
+            channel: "C1".into(),
+            service: inc.service_id.clone(),
+            until: inc.created_at,
+            reason: inc.coord.description.clone(),
+            by: Some("U0ALICE".into()),
+        },
+        Outbound::MaintenanceOver {
+            channel: "C1".into(),
+            service: inc.service_id.clone(),
+            held: 3,
+        },
+    ]);
+    out
 }
 
 fn tokens(s: &str) -> Vec<usize> {
@@ -249,26 +300,4 @@ fn the_reported_summary_and_link_are_inert_and_tocsins_own_markup_stays() {
         r.blocks_json[0]["text"]["text"],
         "🔴 #9 <!channel> wake up <https://evil.example/|Click to ack>"
     );
-}
-
-#[test]
-fn twiml_is_escaped_as_xml() {
-    let mut inc = sample(3);
-    inc.alert.summary = "disk / full & \"hot\" <now>".into();
-    let xml = voice_page(
-        &inc,
-        &Config::default(),
-        "https://t.example/voice/ack?i=3&u=a",
-    )
-    .unwrap();
-    assert!(
-        xml.contains("disk / full &amp; &quot;hot&quot; &lt;now&gt;"),
-        "{xml}"
-    );
-    assert!(
-        xml.contains("action=\"https://t.example/voice/ack?i=3&amp;u=a\""),
-        "{xml}"
-    );
-    assert!(!xml.contains("&#x2f;"), "{xml}");
-    roxmltree::Document::parse(&xml).unwrap();
 }
