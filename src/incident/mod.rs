@@ -9,6 +9,8 @@ use crate::warroom::Coordination;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub mod trigger;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
