@@ -1,8 +1,439 @@
-//! The store: durable state and the outbound work queued with it. The sled
-//! backend in `sled/` is the only code that knows its database; `records`
-//! holds the versioned forms records are stored in.
+//! The store: durable state and the outbound work queued with it.
+//!
+//! - [`port`]: the storage interface the application uses, and its errors;
+//! - `sled`: the embedded backend, the only code that knows its database;
+//! - `records`: the versioned JSON forms records are stored in;
+//! - `signals`: the stored kinds that are not incidents (changes,
+//!   maintenance windows, suppressed alerts, the audit log);
+//! - this file: [`Store`], the handle callers use today. It composes the
+//!   domain's decisions (what a trigger does, the room work a change sets
+//!   off, what answering a swap writes) and hands them to the backend, which
+//!   only reads, runs them and writes.
 
+pub mod port;
 mod records;
+mod signals;
 mod sled;
 
-pub use self::sled::*;
+pub use backend::SCHEMA_VERSION;
+pub use port::{
+    Applied, Change, Declined, Health, Storage, StoreError, TriggerKeys, TriggerKind, Triggering,
+};
+pub use records::{Outbound, OutboxItem, StoredOverride, SwapRequest, SwapState};
+pub use signals::{AuditEntry, Suppressed, Window, CHANGE_RETENTION_DAYS};
+
+use crate::incident::trigger::{self, Alerted, Decision};
+use crate::incident::{Actor, AlertDetails, Incident, NoChange, Transition};
+use crate::schedule::Override;
+use chrono::{DateTime, Utc};
+use port::SwapAnswer;
+// The embedded backend; the one chosen until a backend is picked at run time.
+use self::sled as backend;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The result of a trigger.
+#[derive(Debug, Clone)]
+pub enum Triggered {
+    /// A new incident; `outbox` is the sequence of its announcement, if any.
+    Opened {
+        incident: Incident,
+        outbox: Option<u64>,
+    },
+    /// Another alert on an open incident: counted, nobody paged again; the
+    /// message is refreshed through `outbox`.
+    Appended {
+        incident: Incident,
+        outbox: Option<u64>,
+    },
+}
+
+/// The result of an acknowledge or resolve.
+#[derive(Debug, Clone)]
+pub enum Changed {
+    Applied {
+        incident: Incident,
+        outbox: Option<u64>,
+    },
+    Unchanged {
+        incident: Incident,
+        why: NoChange,
+    },
+    /// No open incident has that dedup key (Events v2 accepts and drops these).
+    NotFound,
+}
+
+/// What marking some of an incident's alerts as stopped did.
+#[derive(Debug, Clone)]
+pub enum AlertsStopped {
+    /// The incident resolved with them (or could not: `Unchanged`, `NotFound`).
+    Resolved(Changed),
+    /// Other alerts of the incident still fire.
+    Firing(Incident),
+}
+
+/// What a trigger carries into the store.
+pub struct NewAlert<'a> {
+    pub routing_key: &'a str,
+    pub service_id: &'a str,
+    pub dedup_key: &'a str,
+    /// The alert; its own `custom_details` are not stored (see the next field).
+    pub alert: AlertDetails,
+    /// The custom details to keep if this opens an incident (already capped).
+    pub custom_details: Option<&'a serde_json::Value>,
+    pub alert_channel: Option<String>,
+    /// The service's policy, snapshotted, when it has one.
+    pub escalation: Option<crate::escalation::Escalation>,
+    pub urgency: crate::config::Urgency,
+    pub at: DateTime<Utc>,
+    /// The grouped alerts this report carries (empty for a single alert).
+    pub alerts: Vec<crate::incident::SubAlert>,
+    /// Recent changes to the service, shown on a new incident.
+    pub changes: Vec<crate::incident::Change>,
+    /// Grouping: join the open incident of `dedup_key` only if its last alert
+    /// came within this long, and point these member keys at it too.
+    pub join_within: Option<chrono::Duration>,
+    pub member_keys: Vec<String>,
+    /// Flapping: re-triggered `.0` times within `.1` after resolving, the
+    /// last incident is reopened instead of paging anew.
+    pub flapping: Option<(u32, chrono::Duration)>,
+    /// A room of its own from the start (its level is at the team's `channel_at`).
+    pub room: Option<crate::warroom::Room>,
+}
+
+impl NewAlert<'_> {
+    /// The alert as the trigger decision needs it.
+    fn alerted(&self) -> Alerted<'_> {
+        Alerted {
+            service_id: self.service_id,
+            routing_key: self.routing_key,
+            dedup_key: self.dedup_key,
+            alert: &self.alert,
+            alert_channel: self.alert_channel.as_deref(),
+            escalation: self.escalation.as_ref(),
+            urgency: self.urgency,
+            alerts: &self.alerts,
+            changes: &self.changes,
+            join_within: self.join_within,
+            flapping: self.flapping,
+            room: self.room.as_ref(),
+        }
+    }
+}
+
+/// A cheap, cloneable handle on the store. Every clone sees the same
+/// database, including after the backend reopened it.
+///
+/// The storage operations that carry no domain rule are the backend's own,
+/// reached through `Deref` until callers move to [`port::Storage`]; those that
+/// change an incident or answer a swap are defined here, where the decision
+/// is made, and handed to the backend.
+#[derive(Clone)]
+pub struct Store {
+    backend: backend::SledStore,
+}
+
+impl std::ops::Deref for Store {
+    type Target = backend::SledStore;
+    fn deref(&self) -> &Self::Target {
+        &self.backend
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store. Must be called inside a tokio runtime:
+    /// it starts the group-commit task and the watcher that reopens the
+    /// database after a write failure.
+    pub fn open(dir: &Path, cache_capacity: u64) -> Result<Store, StoreError> {
+        Ok(Store {
+            backend: backend::SledStore::open(dir, cache_capacity)?,
+        })
+    }
+
+    /// The same store through the port.
+    pub fn port(&self) -> Arc<dyn Storage> {
+        Arc::new(self.backend.clone())
+    }
+
+    /// Applies a trigger: opens an incident, or counts a repeat on the open one.
+    /// Refused below the free-space floor (`set_min_free`), so the disk keeps
+    /// room for acknowledging and resolving what is already open.
+    pub fn trigger(&self, a: &NewAlert<'_>) -> Result<Triggered, StoreError> {
+        let keys = TriggerKeys {
+            routing_key: a.routing_key,
+            dedup_key: a.dedup_key,
+            member_keys: &a.member_keys,
+            custom_details: a.custom_details,
+            at: a.at,
+        };
+        let alerted = a.alerted();
+        let (kind, applied) = self.backend.trigger_with(&keys, &|previous, new_id| {
+            decide_trigger(previous, &alerted, new_id, a.at)
+        })?;
+        let announced = applied.outbox.last().copied();
+        Ok(match kind {
+            TriggerKind::Opened => Triggered::Opened {
+                incident: applied.incident,
+                outbox: announced.filter(|_| a.alert_channel.is_some()),
+            },
+            TriggerKind::Appended | TriggerKind::Reopened => Triggered::Appended {
+                incident: applied.incident,
+                outbox: announced,
+            },
+        })
+    }
+
+    /// Acknowledges or resolves the open incident with this dedup key.
+    pub fn transition_by_key(
+        &self,
+        routing_key: &str,
+        dedup_key: &str,
+        t: Transition,
+        by: Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Changed, StoreError> {
+        match self.backend.id_by_key(routing_key, dedup_key)? {
+            Some(id) => self.transition(id, t, by, at),
+            None => Ok(Changed::NotFound),
+        }
+    }
+
+    /// Acknowledges or resolves incident `id`. A compare-and-swap inside a
+    /// transaction: concurrent or replayed requests change it at most once.
+    pub fn transition(
+        &self,
+        id: u64,
+        t: Transition,
+        by: Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Changed, StoreError> {
+        self.edit(id, at, |current| current.apply(t, by.clone(), at))
+    }
+
+    /// Marks some of incident `id`'s alerts as no longer firing (`mark`
+    /// edits the alert list and says whether the incident should now
+    /// resolve) and resolves it if so, in one transaction: a crash never
+    /// leaves the alerts marked and the incident open.
+    pub fn alerts_stopped<M>(
+        &self,
+        id: u64,
+        by: Actor,
+        at: DateTime<Utc>,
+        mark: M,
+    ) -> Result<AlertsStopped, StoreError>
+    where
+        M: Fn(&mut Incident) -> bool,
+    {
+        let r = self.edit(id, at, |current| {
+            // Resolved since the caller looked it up: nothing more to record.
+            if !current.is_open() {
+                return Err(NoChange::AlreadyResolved);
+            }
+            let mut next = current.clone();
+            if mark(&mut next) {
+                next = next.apply(Transition::Resolve, by.clone(), at)?;
+            }
+            Ok(next)
+        })?;
+        Ok(match r {
+            Changed::Applied { incident, .. } if incident.is_open() => {
+                AlertsStopped::Firing(incident)
+            }
+            r => AlertsStopped::Resolved(r),
+        })
+    }
+
+    /// Changes incident `id` as `f` says, or not if `f` declines, and
+    /// queues the update of every copy of its message.
+    fn edit<F>(&self, id: u64, at: DateTime<Utc>, f: F) -> Result<Changed, StoreError>
+    where
+        F: Fn(&Incident) -> Result<Incident, NoChange>,
+    {
+        let r = self.backend.change(id, at, &|current| {
+            let current = current.ok_or(Declined::NotFound)?;
+            let next = f(current).map_err(|why| Declined::Unchanged {
+                incident: Box::new(current.clone()),
+                why,
+            })?;
+            // The dedup entry stays: a later trigger with the key opens a
+            // new incident, and can see this one to tell when it flaps.
+            // Always: DM copies need the update even without a channel.
+            let update = (
+                update_lane(&next),
+                Outbound::UpdateIncident { incident: id },
+            );
+            Ok(with_follow_up(Some(current), next, vec![update], at))
+        })?;
+        Ok(match r {
+            // The update is the last row queued.
+            Ok(a) => Changed::Applied {
+                outbox: a.outbox.last().copied(),
+                incident: a.incident,
+            },
+            Err(Declined::Unchanged { incident, why }) => Changed::Unchanged {
+                incident: *incident,
+                why,
+            },
+            Err(Declined::NotFound | Declined::Refused(_)) => Changed::NotFound,
+        })
+    }
+
+    /// Changes incident `id` through `f`, in one transaction with the due
+    /// index and the Slack work `f` asks for. `f` may run more than once (a
+    /// conflict retries the transaction), so it must not have side effects.
+    /// `Ok(Err(why))` means `f` declined and nothing changed.
+    pub fn update_incident<F>(
+        &self,
+        id: u64,
+        at: DateTime<Utc>,
+        f: F,
+    ) -> Result<Result<Incident, String>, StoreError>
+    where
+        F: Fn(&Incident) -> Result<(Incident, Vec<(String, Outbound)>), String>,
+    {
+        let r = self.backend.change(id, at, &|current| {
+            let current =
+                current.ok_or_else(|| Declined::Refused(format!("There is no incident #{id}.")))?;
+            let (next, ops) = f(current).map_err(Declined::Refused)?;
+            Ok(with_follow_up(Some(current), next, ops, at))
+        })?;
+        Ok(match r {
+            Ok(a) => Ok(a.incident),
+            Err(Declined::Refused(why)) => Err(why),
+            Err(Declined::NotFound) => Err(format!("There is no incident #{id}.")),
+            Err(Declined::Unchanged { why, .. }) => Err(format!("{why:?}")),
+        })
+    }
+
+    /// Records the channel created for incident `id`'s room, and indexes it
+    /// so commands and events in that channel find the incident.
+    pub fn room_opened(
+        &self,
+        id: u64,
+        channel: &str,
+        name: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.backend.room_opened_with(id, channel, &|inc| {
+            crate::warroom::channel_opened(inc, channel, name, at)
+        })
+    }
+
+    /// Answers a pending swap: compare-and-swap on its state. On acceptance the
+    /// overrides are written in the same transaction; `notices` are queued only
+    /// if this call made the change. Returns the request as it now is and
+    /// whether this call changed it.
+    pub fn answer_swap(
+        &self,
+        id: u64,
+        accept: bool,
+        at: DateTime<Utc>,
+        notices: &[(String, Outbound)],
+    ) -> Result<Option<(SwapRequest, bool)>, StoreError> {
+        self.backend
+            .answer_swap_with(id, at, &|req| answer_swap(req, accept, notices))
+    }
+}
+
+/// What an alert does (`incident::trigger::decide`), with the room work it
+/// sets off and the message it posts or refreshes, queued last.
+fn decide_trigger(
+    previous: Option<&Incident>,
+    a: &Alerted<'_>,
+    new_id: u64,
+    at: DateTime<Utc>,
+) -> Triggering {
+    let refresh = |next: &Incident| {
+        // Refresh every copy's alert count; the worker folds runs of these.
+        vec![(
+            update_lane(next),
+            Outbound::UpdateIncident { incident: next.id },
+        )]
+    };
+    match trigger::decide(previous, a, at) {
+        Decision::Append(next) => {
+            let ops = refresh(&next);
+            Triggering::Append(with_follow_up(previous, next, ops, at))
+        }
+        Decision::Reopen(next) => {
+            let ops = refresh(&next);
+            Triggering::Reopen(with_follow_up(previous, next, ops, at))
+        }
+        Decision::Open(mut new) => {
+            new.id = new_id;
+            let post = a.alert_channel.map(|channel| {
+                (
+                    channel.to_string(),
+                    Outbound::PostIncident {
+                        incident: new_id,
+                        channel: channel.to_string(),
+                    },
+                )
+            });
+            Triggering::Open(with_follow_up(None, new, post.into_iter().collect(), at))
+        }
+    }
+}
+
+/// A decided change with the room work it sets off (`warroom::follow_up`,
+/// which may also move the incident's room timers) queued before `ops`, so
+/// the work is queued exactly when the change happens, whatever path made it.
+/// Every decision an incident change hands a backend goes through here.
+pub fn with_follow_up(
+    old: Option<&Incident>,
+    mut next: Incident,
+    ops: Vec<(String, Outbound)>,
+    at: DateTime<Utc>,
+) -> Change {
+    let mut outbound = crate::warroom::follow_up(old, &mut next, at);
+    outbound.extend(ops);
+    Change {
+        incident: next,
+        outbound,
+    }
+}
+
+/// Answering swap `req`: only a pending request changes. Accepting it puts
+/// the other person on the requester's shift and, for a swap, the requester
+/// on theirs; `notices` go out only with the change.
+pub fn answer_swap(
+    req: &SwapRequest,
+    accept: bool,
+    notices: &[(String, Outbound)],
+) -> Option<SwapAnswer> {
+    if req.state != SwapState::Pending {
+        return None;
+    }
+    let mut request = req.clone();
+    request.state = if accept {
+        SwapState::Accepted
+    } else {
+        SwapState::Declined
+    };
+    let over = |user: &str, (start, end): (DateTime<Utc>, DateTime<Utc>)| Override {
+        user: user.to_string(),
+        start,
+        end,
+    };
+    let mut overrides = vec![];
+    if accept {
+        overrides.push(over(&req.other, req.mine));
+        if let Some(theirs) = req.theirs {
+            overrides.push(over(&req.requester, theirs));
+        }
+    }
+    Some(SwapAnswer {
+        request,
+        overrides,
+        created_by: format!("swap:{}", req.id),
+        outbound: notices.to_vec(),
+    })
+}
+
+/// The outbox lane for re-rendering an incident's messages: its channel's lane
+/// (so an update never overtakes the post), or its own when it has no channel.
+pub fn update_lane(inc: &Incident) -> String {
+    inc.alert_channel
+        .clone()
+        .unwrap_or_else(|| format!("incident:{}", inc.id))
+}

@@ -1,63 +1,17 @@
-//! Signals about services that are not pages: change events (deploys and
-//! the like), alerts that rules suppressed (both kept 90 days), and heartbeat
-//! monitors' last beats.
+//! Signals in sled: change events, suppressed alerts, maintenance windows,
+//! the audit log, heartbeats, named cursors, and the inbound Slack event ids
+//! already taken.
 
-use super::{Store, StoreError};
-use crate::incident::{Change, Severity};
+use super::{push_outbox, SledStore, Transactional, TxResult};
+use crate::incident::Change;
+use crate::store::signals as record;
+use crate::store::{AuditEntry, Outbound, StoreError, Suppressed, Window};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-
-/// How long change events are kept.
-pub const CHANGE_RETENTION_DAYS: i64 = 90;
 
 fn change_prefix(service: &str) -> Vec<u8> {
     let mut k = service.as_bytes().to_vec();
     k.push(0);
     k
-}
-
-/// A maintenance window on a service: alerts are recorded, nobody is paged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Window {
-    pub service: String,
-    pub from: DateTime<Utc>,
-    pub to: DateTime<Utc>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Who started it from Slack (a Slack user id); `None` for the config file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub by: Option<String>,
-    /// Whether the team channel was told it began / ended.
-    #[serde(default)]
-    pub announced_start: bool,
-    #[serde(default)]
-    pub announced_end: bool,
-}
-
-impl Window {
-    pub fn active_at(&self, t: DateTime<Utc>) -> bool {
-        self.from <= t && t < self.to
-    }
-}
-
-/// One change to a team's on-call arrangements, for `/oncall audit`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub at: DateTime<Utc>,
-    pub team: String,
-    /// Slack user id of whoever made the change.
-    pub actor: String,
-    pub action: String,
-    pub detail: String,
-}
-
-/// An alert an event rule suppressed: recorded for the numbers, paged to nobody.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Suppressed {
-    pub dedup_key: String,
-    pub summary: String,
-    pub severity: Severity,
-    pub at: DateTime<Utc>,
 }
 
 fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StoreError {
@@ -67,7 +21,7 @@ fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StoreError {
     }
 }
 
-impl Store {
+impl SledStore {
     /// Records a change to `service`, durably once `durable()` returns.
     pub fn add_change(&self, service: &str, change: &Change) -> Result<(), StoreError> {
         self.admit()?;
@@ -76,7 +30,7 @@ impl Store {
         let mut key = change_prefix(service);
         key.extend_from_slice(&change.at.timestamp_millis().to_be_bytes());
         key.extend_from_slice(&seq.to_be_bytes());
-        let json = serde_json::to_vec(change).map_err(|e| corrupt("changes", e))?;
+        let json = record::encode(change).map_err(|e| corrupt("changes", e))?;
         tr.changes.insert(key, json)?;
         Ok(())
     }
@@ -101,7 +55,7 @@ impl Store {
             if !k.starts_with(&prefix) {
                 break;
             }
-            let c: Change = serde_json::from_slice(&v).map_err(|e| corrupt("changes", e))?;
+            let c: Change = record::decode(&v).map_err(|e| corrupt("changes", e))?;
             out.push(c);
         }
         Ok(out)
@@ -135,7 +89,7 @@ impl Store {
         let tr = self.trees()?;
         let mut key = change_prefix(&w.service);
         key.extend_from_slice(&w.from.timestamp_millis().to_be_bytes());
-        let json = serde_json::to_vec(w).map_err(|e| corrupt("maintenance", e))?;
+        let json = record::encode(w).map_err(|e| corrupt("maintenance", e))?;
         tr.maintenance.insert(key, json)?;
         Ok(())
     }
@@ -145,19 +99,18 @@ impl Store {
     pub fn put_window_with(
         &self,
         w: &Window,
-        notices: &[(String, super::Outbound)],
+        notices: &[(String, Outbound)],
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        use sled::Transactional;
         let tr = self.trees()?;
         let mut key = change_prefix(&w.service);
         key.extend_from_slice(&w.from.timestamp_millis().to_be_bytes());
-        let json = serde_json::to_vec(w).map_err(|e| corrupt("maintenance", e))?;
+        let json = record::encode(w).map_err(|e| corrupt("maintenance", e))?;
         (&tr.meta, &tr.outbox, &tr.maintenance).transaction(
-            |(meta, outbox, maintenance)| -> super::TxResult<()> {
+            |(meta, outbox, maintenance)| -> TxResult<()> {
                 maintenance.insert(key.as_slice(), json.as_slice())?;
                 for (lane, op) in notices {
-                    super::push_outbox(meta, outbox, lane, op.clone(), at)?;
+                    push_outbox(meta, outbox, lane, op.clone(), at)?;
                 }
                 Ok(())
             },
@@ -172,7 +125,7 @@ impl Store {
         let mut key = change_prefix(&e.team);
         key.extend_from_slice(&e.at.timestamp_millis().to_be_bytes());
         key.extend_from_slice(&seq.to_be_bytes());
-        let json = serde_json::to_vec(e).map_err(|e| corrupt("audit", e))?;
+        let json = record::encode(e).map_err(|e| corrupt("audit", e))?;
         tr.audit.insert(key, json)?;
         Ok(())
     }
@@ -186,7 +139,7 @@ impl Store {
             .take(limit)
             .map(|kv| {
                 let (_, v) = kv?;
-                serde_json::from_slice(&v).map_err(|e| corrupt("audit", e))
+                record::decode(&v).map_err(|e| corrupt("audit", e))
             })
             .collect()
     }
@@ -209,17 +162,16 @@ impl Store {
         &self,
         name: &str,
         to: DateTime<Utc>,
-        work: &[(String, super::Outbound)],
+        work: &[(String, Outbound)],
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        use sled::Transactional;
         let tr = self.trees()?;
         let key = format!("cursor:{name}");
         let value = to.to_rfc3339();
-        (&tr.meta, &tr.outbox).transaction(|(meta, outbox)| -> super::TxResult<()> {
+        (&tr.meta, &tr.outbox).transaction(|(meta, outbox)| -> TxResult<()> {
             meta.insert(key.as_bytes(), value.as_bytes())?;
             for (lane, op) in work {
-                super::push_outbox(meta, outbox, lane, op.clone(), at)?;
+                push_outbox(meta, outbox, lane, op.clone(), at)?;
             }
             Ok(())
         })?;
@@ -233,7 +185,7 @@ impl Store {
             .iter()
             .map(|kv| {
                 let (_, v) = kv?;
-                serde_json::from_slice(&v).map_err(|e| corrupt("maintenance", e))
+                record::decode(&v).map_err(|e| corrupt("maintenance", e))
             })
             .collect()
     }
@@ -248,7 +200,7 @@ impl Store {
         let prefix = change_prefix(service);
         for kv in tr.maintenance.scan_prefix(&prefix) {
             let (_, v) = kv?;
-            let w: Window = serde_json::from_slice(&v).map_err(|e| corrupt("maintenance", e))?;
+            let w: Window = record::decode(&v).map_err(|e| corrupt("maintenance", e))?;
             if w.active_at(t) {
                 return Ok(Some(w));
             }
@@ -264,7 +216,7 @@ impl Store {
         let mut key = change_prefix(service);
         key.extend_from_slice(&s.at.timestamp_millis().to_be_bytes());
         key.extend_from_slice(&seq.to_be_bytes());
-        let json = serde_json::to_vec(s).map_err(|e| corrupt("suppressed", e))?;
+        let json = record::encode(s).map_err(|e| corrupt("suppressed", e))?;
         tr.suppressed.insert(key, json)?;
         Ok(())
     }
@@ -285,7 +237,7 @@ impl Store {
             if !k.starts_with(&prefix) {
                 break;
             }
-            out.push(serde_json::from_slice(&v).map_err(|e| corrupt("suppressed", e))?);
+            out.push(record::decode(&v).map_err(|e| corrupt("suppressed", e))?);
         }
         Ok(out)
     }
@@ -311,7 +263,7 @@ impl Store {
     }
 }
 
-impl Store {
+impl SledStore {
     /// The last beat an incident was opened for (a miss is reported once).
     pub fn heartbeat_alerted(&self, id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.last_beat(&alerted_key(id))
@@ -327,9 +279,52 @@ fn alerted_key(id: &str) -> String {
     format!("{id}\0alerted")
 }
 
+impl SledStore {
+    /// Forgets Slack event ids first seen before `before` (Slack retries for
+    /// minutes, not hours). Returns how many were removed.
+    pub fn prune_slack_events(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let tr = self.trees()?;
+        let mut removed = 0;
+        for kv in tr.slack_events.iter() {
+            let (k, v) = kv?;
+            let seen = std::str::from_utf8(&v)
+                .ok()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok());
+            if seen.is_none_or(|t| t < before) {
+                tr.slack_events.remove(k)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Forgets a Slack `event_id` whose handling failed, so Slack's retry is taken.
+    pub fn forget_slack_event(&self, event_id: &str) -> Result<(), StoreError> {
+        let tr = self.trees()?;
+        tr.slack_events.remove(event_id.as_bytes())?;
+        Ok(())
+    }
+
+    /// True the first time a Slack `event_id` is seen; false for retries.
+    pub fn first_sight_of_event(
+        &self,
+        event_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let tr = self.trees()?;
+        let r = tr.slack_events.compare_and_swap(
+            event_id.as_bytes(),
+            None as Option<&[u8]>,
+            Some(at.to_rfc3339().as_bytes()),
+        )?;
+        Ok(r.is_ok())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
     use chrono::{Duration, TimeZone};
 
     fn change(summary: &str, at: DateTime<Utc>) -> Change {
