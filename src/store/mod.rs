@@ -10,6 +10,8 @@
 //!   off, what answering a swap writes) and hands them to the backend, which
 //!   only reads, runs them and writes.
 
+#[cfg(test)]
+mod conformance;
 pub mod port;
 mod records;
 mod signals;

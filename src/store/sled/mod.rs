@@ -21,6 +21,8 @@
 //! - `rooms`: Slack channel id of an incident's own channel → incident id.
 
 mod commit;
+#[cfg(test)]
+mod conformance;
 mod health;
 mod incidents;
 mod outbox;
