@@ -445,3 +445,34 @@ pub(crate) async fn a_crash_keeps_each_write_whole(f: &dyn Factory) {
     assert_eq!(kind, TriggerKind::Opened);
     assert!(ids.iter().all(|i| *i < next.id));
 }
+
+/// Claims come with a lease for their holder and a token that grows with
+/// every claim; a due claim covers what is due.
+pub(crate) async fn claims_carry_growing_fencing_tokens(f: &dyn Factory) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = f.open(dir.path()).await.unwrap();
+    let (_, inc, _) = trigger(s.as_ref(), "k", t(0)).await;
+    change(s.as_ref(), inc.id, t(0), |i| {
+        let mut next = i.clone();
+        next.held = vec![crate::incident::Held {
+            user: "alice".into(),
+            level: None,
+            until: t(3),
+        }];
+        Ok(next)
+    })
+    .await
+    .unwrap();
+    let lease = Duration::seconds(30);
+    let (first, due) = s.claim_due(t(5), "node-a", lease).await.unwrap();
+    assert_eq!(due, vec![(t(3), inc.id)]);
+    assert_eq!(
+        (first.holder.as_str(), first.until),
+        ("node-a", t(5) + lease)
+    );
+    let lane = s.claim_lane("C1", "node-a", t(5), lease).await.unwrap();
+    let lane = lane.expect("a lane nobody holds can be claimed");
+    assert!(lane.token > first.token);
+    let (again, _) = s.claim_due(t(6), "node-a", lease).await.unwrap();
+    assert!(again.token > lane.token, "every claim is fenced anew");
+}

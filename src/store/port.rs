@@ -39,8 +39,9 @@
 //!   in sequence order; a new owner resumes from the rows left, checking the
 //!   receiver's history first as the single-process worker does today.
 //!
-//! With one process (sled) the process owns everything, so a claim always
-//! succeeds and fences nothing.
+//! The claims are here already ([`Incidents::claim_due`],
+//! [`Outbox::claim_lane`]); with one process (sled) the process owns
+//! everything, so a claim always succeeds and its token fences nothing.
 
 use crate::incident::{Incident, MessageRef, NoChange};
 use crate::schedule::Override;
@@ -195,6 +196,16 @@ pub struct SwapAnswer {
 /// open to answers, and nothing changes.
 pub type DecideSwap<'a> = dyn Fn(&SwapRequest) -> Option<SwapAnswer> + Send + Sync + 'a;
 
+/// A claim on work: `holder`'s until `until`. Every write made for it
+/// carries `token`, which grows with each claim, so a holder whose lease ran
+/// out while another took the work over is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub holder: String,
+    pub token: u64,
+    pub until: DateTime<Utc>,
+}
+
 /// Makes an incident into what it is once its room's channel exists.
 pub type ApplyRoom<'a> = dyn Fn(&Incident) -> Incident + Send + Sync + 'a;
 
@@ -240,6 +251,14 @@ pub trait Incidents: Send + Sync {
     /// Due-index entries at or before `now`: (due time, id), earliest first.
     async fn due(&self, now: DateTime<Utc>) -> Result<Vec<(DateTime<Utc>, u64)>, StoreError>;
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Claims for `holder`, for `lease`, the due entries at or before `now`
+    /// that nobody else holds: (due time, id), earliest first.
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        holder: &str,
+        lease: chrono::Duration,
+    ) -> Result<(Lease, Vec<(DateTime<Utc>, u64)>), StoreError>;
 }
 
 /// Outbound work, in lanes: rows of one lane are sent in sequence order,
@@ -261,6 +280,15 @@ pub trait Outbox: Send + Sync {
     async fn retry_dead(&self, seq: u64, at: DateTime<Utc>) -> Result<Option<u64>, StoreError>;
     /// The highest sequence known to be on disk: nothing newer may be sent.
     fn flushed_seq(&self) -> u64;
+    /// Makes `holder` the only sender of `lane` for `lease`; `None` while
+    /// another sender holds it.
+    async fn claim_lane(
+        &self,
+        lane: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<Lease>, StoreError>;
 }
 
 /// Schedules' runtime state: overrides, swaps, calendar feeds, handoffs.

@@ -88,3 +88,8 @@ async fn the_schema_version_is_checked_and_upgraded() {
 async fn a_crash_keeps_each_write_whole() {
     suite::a_crash_keeps_each_write_whole(&Sled).await;
 }
+
+#[tokio::test]
+async fn claims_carry_growing_fencing_tokens() {
+    suite::claims_carry_growing_fencing_tokens(&Sled).await;
+}

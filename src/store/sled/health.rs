@@ -46,6 +46,8 @@ pub(super) struct Shared {
     pub(super) flushed_outbox: Arc<AtomicU64>,
     /// Flushes made since the store opened.
     pub(super) commits: Arc<AtomicU64>,
+    /// The last fencing token a claim was given.
+    claims: AtomicU64,
     /// Fault injection: while set, every flush fails as a full or broken disk would.
     pub(super) failing: AtomicBool,
     /// `TOCSIN_MIN_FREE_MB`, in bytes; 0 turns the floor off.
@@ -80,6 +82,7 @@ impl Shared {
             committer,
             flushed_outbox: Arc::new(AtomicU64::new(flushed)),
             commits: Arc::new(AtomicU64::new(0)),
+            claims: AtomicU64::new(0),
             failing: AtomicBool::new(false),
             min_free: AtomicU64::new(0),
             fault: Mutex::new(None),
@@ -162,6 +165,12 @@ impl SledStore {
             }
         }
         Ok(())
+    }
+
+    /// A fencing token newer than every one given before (in this process,
+    /// which is the only one that can hold the directory).
+    pub(super) fn next_claim(&self) -> u64 {
+        self.shared.claims.fetch_add(1, Ordering::SeqCst) + 1
     }
 
     /// Sets the free-space floor (`TOCSIN_MIN_FREE_MB`) in bytes; 0 turns it off.

@@ -6,8 +6,8 @@ use super::SledStore;
 use crate::incident::{Change, Incident, MessageRef};
 use crate::schedule::Override;
 use crate::store::port::{
-    Applied, ApplyRoom, Decide, DecideSwap, DecideTrigger, Declined, Incidents, Outbox, Schedules,
-    Signals, Storage, TriggerKeys, TriggerKind,
+    Applied, ApplyRoom, Decide, DecideSwap, DecideTrigger, Declined, Incidents, Lease, Outbox,
+    Schedules, Signals, Storage, TriggerKeys, TriggerKind,
 };
 use crate::store::{
     AuditEntry, Health, Outbound, OutboxItem, StoreError, StoredOverride, Suppressed, SwapRequest,
@@ -17,6 +17,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 impl SledStore {
+    /// A lease for `holder`: one process holds everything, so it always has
+    /// one, with a token newer than every one before it in this process.
+    fn lease(&self, holder: &str, now: DateTime<Utc>, lease: chrono::Duration) -> Lease {
+        Lease {
+            holder: holder.to_string(),
+            token: self.next_claim(),
+            until: now + lease,
+        }
+    }
+
     /// `r`, once it is on disk.
     async fn committed<T>(&self, r: Result<T, StoreError>) -> Result<T, StoreError> {
         let r = r?;
@@ -90,6 +100,15 @@ impl Incidents for SledStore {
     async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.next_escalation_due()
     }
+
+    async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        holder: &str,
+        lease: chrono::Duration,
+    ) -> Result<(Lease, Vec<(DateTime<Utc>, u64)>), StoreError> {
+        Ok((self.lease(holder, now, lease), self.due_escalations(now)?))
+    }
 }
 
 #[async_trait]
@@ -129,6 +148,16 @@ impl Outbox for SledStore {
 
     fn flushed_seq(&self) -> u64 {
         self.flushed_outbox_seq()
+    }
+
+    async fn claim_lane(
+        &self,
+        _lane: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> Result<Option<Lease>, StoreError> {
+        Ok(Some(self.lease(holder, now, lease)))
     }
 }
 
