@@ -1,20 +1,14 @@
 //! Signals about services that are not pages: change events (deploys and
-//! the like), alerts that rules suppressed (both kept 90 days), and heartbeat
-//! monitors' last beats.
+//! the like), alerts that rules suppressed (both kept 90 days), maintenance
+//! windows and the teams' audit log, and the versioned form they are stored in.
 
-use super::{Store, StoreError};
-use crate::incident::{Change, Severity};
+use crate::incident::Severity;
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// How long change events are kept.
 pub const CHANGE_RETENTION_DAYS: i64 = 90;
-
-fn change_prefix(service: &str) -> Vec<u8> {
-    let mut k = service.as_bytes().to_vec();
-    k.push(0);
-    k
-}
 
 /// A maintenance window on a service: alerts are recorded, nobody is paged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,325 +54,82 @@ pub struct Suppressed {
     pub at: DateTime<Utc>,
 }
 
-fn corrupt(tree: &'static str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt {
-        tree,
-        message: e.to_string(),
-    }
+/// How a signal record is stored: `{"v":"1", …}`, the serde form of its type.
+#[derive(Serialize)]
+#[serde(tag = "v")]
+enum RecordRef<'a, T> {
+    #[serde(rename = "1")]
+    V1(&'a T),
 }
 
-impl Store {
-    /// Records a change to `service`, durably once `durable()` returns.
-    pub fn add_change(&self, service: &str, change: &Change) -> Result<(), StoreError> {
-        self.admit()?;
-        let tr = self.trees()?;
-        let seq = tr.db.generate_id()?;
-        let mut key = change_prefix(service);
-        key.extend_from_slice(&change.at.timestamp_millis().to_be_bytes());
-        key.extend_from_slice(&seq.to_be_bytes());
-        let json = serde_json::to_vec(change).map_err(|e| corrupt("changes", e))?;
-        tr.changes.insert(key, json)?;
-        Ok(())
-    }
-
-    /// Changes to `service` at or after `since`, oldest first.
-    pub fn changes_since(
-        &self,
-        service: &str,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<Change>, StoreError> {
-        let tr = self.reader()?;
-        // Asked on every alert; most services have no recent changes at all.
-        if tr.changes.is_empty() {
-            return Ok(vec![]);
-        }
-        let prefix = change_prefix(service);
-        let mut from = prefix.clone();
-        from.extend_from_slice(&since.timestamp_millis().to_be_bytes());
-        let mut out = vec![];
-        for kv in tr.changes.range(from..) {
-            let (k, v) = kv?;
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            let c: Change = serde_json::from_slice(&v).map_err(|e| corrupt("changes", e))?;
-            out.push(c);
-        }
-        Ok(out)
-    }
-
-    /// Forgets changes and suppressed alerts older than `before`; returns how many.
-    pub fn prune_changes(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
-        let tr = self.trees()?;
-        let mut removed = 0;
-        for tree in [&tr.changes, &tr.suppressed] {
-            for kv in tree.iter() {
-                let (k, _) = kv?;
-                // The key holds the time, after the service id and its NUL.
-                let at = k
-                    .iter()
-                    .position(|b| *b == 0)
-                    .and_then(|i| k.get(i + 1..i + 9))
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .map(i64::from_be_bytes);
-                if at.is_none_or(|ms| ms < before.timestamp_millis()) {
-                    tree.remove(k)?;
-                    removed += 1;
-                }
-            }
-        }
-        Ok(removed)
-    }
-
-    /// Adds or replaces the window of `w.service` starting at `w.from`.
-    pub fn put_window(&self, w: &Window) -> Result<(), StoreError> {
-        let tr = self.trees()?;
-        let mut key = change_prefix(&w.service);
-        key.extend_from_slice(&w.from.timestamp_millis().to_be_bytes());
-        let json = serde_json::to_vec(w).map_err(|e| corrupt("maintenance", e))?;
-        tr.maintenance.insert(key, json)?;
-        Ok(())
-    }
-
-    /// Saves `w` and queues `notices` in one transaction: a window's start or
-    /// end is announced exactly once, even across a crash.
-    pub fn put_window_with(
-        &self,
-        w: &Window,
-        notices: &[(String, super::Outbound)],
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        use sled::Transactional;
-        let tr = self.trees()?;
-        let mut key = change_prefix(&w.service);
-        key.extend_from_slice(&w.from.timestamp_millis().to_be_bytes());
-        let json = serde_json::to_vec(w).map_err(|e| corrupt("maintenance", e))?;
-        (&tr.meta, &tr.outbox, &tr.maintenance).transaction(
-            |(meta, outbox, maintenance)| -> super::TxResult<()> {
-                maintenance.insert(key.as_slice(), json.as_slice())?;
-                for (lane, op) in notices {
-                    super::push_outbox(meta, outbox, lane, op.clone(), at)?;
-                }
-                Ok(())
-            },
-        )?;
-        Ok(())
-    }
-
-    /// Appends to the team's audit log (durable with the next `durable()`).
-    pub fn add_audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
-        let tr = self.trees()?;
-        let seq = tr.db.generate_id()?;
-        let mut key = change_prefix(&e.team);
-        key.extend_from_slice(&e.at.timestamp_millis().to_be_bytes());
-        key.extend_from_slice(&seq.to_be_bytes());
-        let json = serde_json::to_vec(e).map_err(|e| corrupt("audit", e))?;
-        tr.audit.insert(key, json)?;
-        Ok(())
-    }
-
-    /// The team's latest `limit` audit entries, newest first.
-    pub fn audit(&self, team: &str, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        let tr = self.reader()?;
-        tr.audit
-            .scan_prefix(change_prefix(team))
-            .rev()
-            .take(limit)
-            .map(|kv| {
-                let (_, v) = kv?;
-                serde_json::from_slice(&v).map_err(|e| corrupt("audit", e))
-            })
-            .collect()
-    }
-
-    /// A named cursor (e.g. the last weekly report sent), if ever set.
-    pub fn cursor(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let tr = self.reader()?;
-        let Some(v) = tr.meta.get(format!("cursor:{name}"))? else {
-            return Ok(None);
-        };
-        let s = std::str::from_utf8(&v).map_err(|e| corrupt("meta", e))?;
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|e| corrupt("meta", e))
-    }
-
-    /// Moves cursor `name` to `to` and queues `work`, in one transaction: the
-    /// work is queued once, whatever happens around it.
-    pub fn set_cursor_with(
-        &self,
-        name: &str,
-        to: DateTime<Utc>,
-        work: &[(String, super::Outbound)],
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        use sled::Transactional;
-        let tr = self.trees()?;
-        let key = format!("cursor:{name}");
-        let value = to.to_rfc3339();
-        (&tr.meta, &tr.outbox).transaction(|(meta, outbox)| -> super::TxResult<()> {
-            meta.insert(key.as_bytes(), value.as_bytes())?;
-            for (lane, op) in work {
-                super::push_outbox(meta, outbox, lane, op.clone(), at)?;
-            }
-            Ok(())
-        })?;
-        Ok(())
-    }
-
-    /// Every maintenance window, by service then start.
-    pub fn windows(&self) -> Result<Vec<Window>, StoreError> {
-        let tr = self.reader()?;
-        tr.maintenance
-            .iter()
-            .map(|kv| {
-                let (_, v) = kv?;
-                serde_json::from_slice(&v).map_err(|e| corrupt("maintenance", e))
-            })
-            .collect()
-    }
-
-    /// The window of `service` in force at `t`, if any.
-    pub fn window_at(&self, service: &str, t: DateTime<Utc>) -> Result<Option<Window>, StoreError> {
-        let tr = self.reader()?;
-        // Asked on every alert; usually there is no window at all.
-        if tr.maintenance.is_empty() {
-            return Ok(None);
-        }
-        let prefix = change_prefix(service);
-        for kv in tr.maintenance.scan_prefix(&prefix) {
-            let (_, v) = kv?;
-            let w: Window = serde_json::from_slice(&v).map_err(|e| corrupt("maintenance", e))?;
-            if w.active_at(t) {
-                return Ok(Some(w));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Records an alert a rule suppressed.
-    pub fn add_suppressed(&self, service: &str, s: &Suppressed) -> Result<(), StoreError> {
-        self.admit()?;
-        let tr = self.trees()?;
-        let seq = tr.db.generate_id()?;
-        let mut key = change_prefix(service);
-        key.extend_from_slice(&s.at.timestamp_millis().to_be_bytes());
-        key.extend_from_slice(&seq.to_be_bytes());
-        let json = serde_json::to_vec(s).map_err(|e| corrupt("suppressed", e))?;
-        tr.suppressed.insert(key, json)?;
-        Ok(())
-    }
-
-    /// Alerts suppressed on `service` at or after `since`, oldest first.
-    pub fn suppressed_since(
-        &self,
-        service: &str,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<Suppressed>, StoreError> {
-        let tr = self.reader()?;
-        let prefix = change_prefix(service);
-        let mut from = prefix.clone();
-        from.extend_from_slice(&since.timestamp_millis().to_be_bytes());
-        let mut out = vec![];
-        for kv in tr.suppressed.range(from..) {
-            let (k, v) = kv?;
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            out.push(serde_json::from_slice(&v).map_err(|e| corrupt("suppressed", e))?);
-        }
-        Ok(out)
-    }
-
-    /// Records a beat of heartbeat monitor `id` at `at`.
-    pub fn beat(&self, id: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let tr = self.trees()?;
-        tr.heartbeats
-            .insert(id.as_bytes(), at.to_rfc3339().as_bytes())?;
-        Ok(())
-    }
-
-    /// The last beat of monitor `id`, if it ever beat.
-    pub fn last_beat(&self, id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let tr = self.reader()?;
-        let Some(v) = tr.heartbeats.get(id.as_bytes())? else {
-            return Ok(None);
-        };
-        let s = std::str::from_utf8(&v).map_err(|e| corrupt("heartbeats", e))?;
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| Some(t.with_timezone(&Utc)))
-            .map_err(|e| corrupt("heartbeats", e))
-    }
+#[derive(Deserialize)]
+#[serde(tag = "v")]
+enum Record<T> {
+    #[serde(rename = "1")]
+    V1(T),
 }
 
-impl Store {
-    /// The last beat an incident was opened for (a miss is reported once).
-    pub fn heartbeat_alerted(&self, id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        self.last_beat(&alerted_key(id))
-    }
-
-    pub fn set_heartbeat_alerted(&self, id: &str, last: DateTime<Utc>) -> Result<(), StoreError> {
-        self.beat(&alerted_key(id), last)
-    }
+/// The stored form of `t`, tagged with its version.
+pub(crate) fn encode<T: Serialize>(t: &T) -> serde_json::Result<Vec<u8>> {
+    serde_json::to_vec(&RecordRef::V1(t))
 }
 
-/// Kept beside the beats; a NUL cannot occur in a config id.
-fn alerted_key(id: &str) -> String {
-    format!("{id}\0alerted")
+/// Reads a stored signal record: tagged, or the untagged form written
+/// before records of these kinds carried `"v"` (read as version 1). A
+/// version this build does not know is an error.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
+    if bytes.starts_with(br#"{"v":"#) {
+        return serde_json::from_slice::<Record<T>>(bytes).map(|Record::V1(t)| t);
+    }
+    serde_json::from_slice(bytes)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{Duration, TimeZone};
+    use crate::incident::Change;
+    use chrono::TimeZone;
 
-    fn change(summary: &str, at: DateTime<Utc>) -> Change {
-        Change {
-            summary: summary.into(),
+    #[test]
+    fn signal_records_are_tagged_and_the_untagged_form_still_reads() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap();
+        let change = Change {
+            summary: "deploy v2".into(),
             source: None,
             at,
             link: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn changes_are_kept_per_service_in_time_order_and_pruned() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), 1 << 20).unwrap();
-        let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap();
-        store.add_change("api", &change("deploy v2", t0)).unwrap();
-        store
-            .add_change("api", &change("deploy v1", t0 - Duration::hours(2)))
-            .unwrap();
-        store.add_change("apiary", &change("other", t0)).unwrap();
-        store.add_change("ap", &change("other", t0)).unwrap();
-        let got = store.changes_since("api", t0 - Duration::hours(3)).unwrap();
-        let names: Vec<&str> = got.iter().map(|c| c.summary.as_str()).collect();
-        assert_eq!(names, ["deploy v1", "deploy v2"]);
+        };
+        let tagged = encode(&change).unwrap();
         assert_eq!(
-            store
-                .changes_since("api", t0 - Duration::hours(1))
-                .unwrap()
-                .len(),
-            1
+            String::from_utf8(tagged.clone()).unwrap(),
+            r#"{"v":"1","summary":"deploy v2","at":"2026-11-25T03:00:00Z"}"#
         );
-        assert_eq!(store.prune_changes(t0 - Duration::hours(1)).unwrap(), 1);
+        let untagged = br#"{"summary":"deploy v2","at":"2026-11-25T03:00:00Z"}"#;
+        assert_eq!(decode::<Change>(&tagged).unwrap(), change);
+        assert_eq!(decode::<Change>(untagged).unwrap(), change);
+        let s = Suppressed {
+            dedup_key: "k".into(),
+            summary: "disk".into(),
+            severity: Severity::Warning,
+            at,
+        };
+        assert_eq!(decode::<Suppressed>(&encode(&s).unwrap()).unwrap(), s);
         assert_eq!(
-            store
-                .changes_since("api", t0 - Duration::days(9))
-                .unwrap()
-                .len(),
-            1
+            decode::<Suppressed>(&serde_json::to_vec(&s).unwrap()).unwrap(),
+            s
         );
-    }
-
-    #[tokio::test]
-    async fn beats_are_remembered() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), 1 << 20).unwrap();
-        let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap();
-        assert_eq!(store.last_beat("backup").unwrap(), None);
-        store.beat("backup", t0).unwrap();
-        assert_eq!(store.last_beat("backup").unwrap(), Some(t0));
+        let w = Window {
+            service: "api".into(),
+            from: at,
+            to: at,
+            reason: None,
+            by: None,
+            announced_start: true,
+            announced_end: false,
+        };
+        assert_eq!(decode::<Window>(&encode(&w).unwrap()).unwrap(), w);
+        assert!(
+            decode::<Change>(br#"{"v":"9","summary":"x","at":"2026-11-25T03:00:00Z"}"#).is_err()
+        );
     }
 }

@@ -364,9 +364,27 @@ pub fn next_nudge(config: &Config, inc: &Incident) -> Option<DateTime<Utc>> {
     Some(since + every)
 }
 
+/// Incident `inc` once its room's channel `channel` (named `name`) exists:
+/// the room records it, and the timeline says so.
+pub fn channel_opened(inc: &Incident, channel: &str, name: &str, at: DateTime<Utc>) -> Incident {
+    let mut next = inc.clone();
+    if let Some(room) = &mut next.coord.room {
+        room.channel = Some(channel.to_string());
+        room.name = Some(name.to_string());
+        room.creating = None;
+    }
+    next.coord.timeline.push(Entry {
+        at,
+        by: None,
+        kind: EntryKind::Channel,
+        text: format!("Channel <#{channel}> opened"),
+    });
+    next
+}
+
 /// The room work a change from `old` to `new` sets off, and the timers it
-/// moves on `new`. Called by the store inside the transaction that writes the
-/// change, so the work is queued exactly when the change happens.
+/// moves on `new`. Composed by the store into every decision that changes an
+/// incident, so the work is queued in the same transaction as the change.
 pub fn follow_up(
     old: Option<&Incident>,
     new: &mut Incident,

@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::config::Severity;
 
+pub mod trigger;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {

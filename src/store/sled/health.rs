@@ -16,10 +16,10 @@
 //! `durable()` catches that (writes and their `durable()` run with no await
 //! between them, so on one thread).
 
-use super::{
-    build_open_index, decode_u64, last_outbox_seq, move_details_out, FlushRequest, Store,
-    StoreError, K_OPEN_INDEXED, K_SCHEMA, SCHEMA_VERSION,
-};
+use super::commit::{last_outbox_seq, FlushRequest};
+use super::{SledStore, Trees};
+use crate::store::port::low_space;
+use crate::store::{Health, StoreError};
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -34,100 +34,7 @@ const DRAIN_WAIT: Duration = Duration::from_secs(5);
 /// Free space a reopen needs beyond the floor, so it does not fail at once again.
 const REOPEN_HEADROOM: u64 = 1024 * 1024;
 
-/// One opened database and its trees. Replaced as a whole by a reopen.
-pub(super) struct Trees {
-    /// Which opening this is: 0 at start, one more per reopen.
-    pub(super) gen: u64,
-    pub(super) db: sled::Db,
-    pub(super) meta: sled::Tree,
-    pub(super) incidents: sled::Tree,
-    /// incident id → the opening alert's custom details, written once.
-    pub(super) payloads: sled::Tree,
-    pub(super) dedup: sled::Tree,
-    pub(super) outbox: sled::Tree,
-    pub(super) dead: sled::Tree,
-    pub(super) overrides: sled::Tree,
-    pub(super) swaps: sled::Tree,
-    pub(super) due: sled::Tree,
-    /// incident id → (): the incidents not yet resolved.
-    pub(super) open: sled::Tree,
-    pub(super) slack_events: sled::Tree,
-    /// service id, time (ms), sequence → change event.
-    pub(super) changes: sled::Tree,
-    /// heartbeat monitor id → last beat (RFC 3339).
-    pub(super) heartbeats: sled::Tree,
-    /// service id, time (ms), sequence → an alert a rule suppressed.
-    pub(super) suppressed: sled::Tree,
-    /// service id, start (ms) → maintenance window.
-    pub(super) maintenance: sled::Tree,
-    /// team id, time (ms), sequence → who changed what (overrides, maintenance).
-    pub(super) audit: sled::Tree,
-    /// Slack channel id of an incident's own channel → incident id.
-    pub(super) rooms: sled::Tree,
-}
-
-impl Trees {
-    pub(super) fn open(dir: &Path, cache_capacity: u64, gen: u64) -> Result<Trees, StoreError> {
-        let db = sled::Config::new()
-            .path(dir)
-            .cache_capacity(cache_capacity)
-            .open()?;
-        let meta = db.open_tree("meta")?;
-        let incidents = db.open_tree("incidents")?;
-        let payloads = db.open_tree("payloads")?;
-        match meta.get(K_SCHEMA)? {
-            None => {
-                meta.insert(K_SCHEMA, &SCHEMA_VERSION.to_be_bytes())?;
-            }
-            Some(v) => {
-                let found = decode_u64(&v, "meta")?;
-                if found > SCHEMA_VERSION {
-                    return Err(StoreError::SchemaTooNew { found });
-                }
-                if found < 2 {
-                    let moved = move_details_out(&incidents, &payloads)?;
-                    meta.insert(K_SCHEMA, &SCHEMA_VERSION.to_be_bytes())?;
-                    db.flush()?;
-                    tracing::info!(
-                        from = found,
-                        to = SCHEMA_VERSION,
-                        moved,
-                        "data directory upgraded: custom details moved out of the incident records"
-                    );
-                }
-            }
-        }
-        let open = db.open_tree("open")?;
-        if meta.get(K_OPEN_INDEXED)?.is_none() {
-            build_open_index(&incidents, &open)?;
-            meta.insert(K_OPEN_INDEXED, &[1])?;
-            db.flush()?;
-        }
-        Ok(Trees {
-            gen,
-            incidents,
-            payloads,
-            open,
-            dedup: db.open_tree("dedup")?,
-            outbox: db.open_tree("outbox")?,
-            dead: db.open_tree("outbox_dead")?,
-            overrides: db.open_tree("overrides")?,
-            swaps: db.open_tree("swaps")?,
-            due: db.open_tree("due")?,
-            slack_events: db.open_tree("slack_events")?,
-            changes: db.open_tree("changes")?,
-            heartbeats: db.open_tree("heartbeats")?,
-            suppressed: db.open_tree("suppressed")?,
-            maintenance: db.open_tree("maintenance")?,
-            audit: db.open_tree("audit")?,
-            rooms: db.open_tree("rooms")?,
-            meta,
-            db,
-        })
-    }
-}
-
-/// What every clone of a `Store` shares.
+/// What every clone of a `SledStore` shares.
 pub(super) struct Shared {
     dir: PathBuf,
     cache_capacity: u64,
@@ -137,6 +44,10 @@ pub(super) struct Shared {
     /// Highest outbox sequence known to be on disk: the worker sends nothing
     /// newer, so a crash can never roll back a change Slack already saw.
     pub(super) flushed_outbox: Arc<AtomicU64>,
+    /// Flushes made since the store opened.
+    pub(super) commits: Arc<AtomicU64>,
+    /// The last fencing token a claim was given.
+    claims: AtomicU64,
     /// Fault injection: while set, every flush fails as a full or broken disk would.
     pub(super) failing: AtomicBool,
     /// `TOCSIN_MIN_FREE_MB`, in bytes; 0 turns the floor off.
@@ -147,44 +58,6 @@ pub(super) struct Shared {
     faulted: AtomicBool,
     /// The newest generation opened so far.
     generation: AtomicU64,
-}
-
-/// What `/healthz` and `/metrics` say about the store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Health {
-    /// Writing works. `free`: bytes left on the data directory's disk, if known.
-    Ok { free: Option<u64> },
-    /// Free space is below the floor: new alerts are refused before the disk fills.
-    LowSpace { free: u64, floor: u64 },
-    /// The store cannot write.
-    Failed { reason: String },
-}
-
-impl Health {
-    /// Why the store is not fit to take alerts, for people; `None` when it is.
-    pub fn problem(&self) -> Option<String> {
-        match self {
-            Health::Ok { .. } => None,
-            Health::LowSpace { free, floor } => Some(low_space(*free, *floor)),
-            Health::Failed { reason } => Some(format!("the store cannot write: {reason}")),
-        }
-    }
-
-    pub fn free(&self) -> Option<u64> {
-        match self {
-            Health::Ok { free } => *free,
-            Health::LowSpace { free, .. } => Some(*free),
-            Health::Failed { .. } => None,
-        }
-    }
-}
-
-fn low_space(free: u64, floor: u64) -> String {
-    format!(
-        "{} MiB free on the data directory's disk, below TOCSIN_MIN_FREE_MB ({} MiB)",
-        free / (1024 * 1024),
-        floor / (1024 * 1024)
-    )
 }
 
 thread_local! {
@@ -208,6 +81,8 @@ impl Shared {
             current: RwLock::new(Some(Arc::new(trees))),
             committer,
             flushed_outbox: Arc::new(AtomicU64::new(flushed)),
+            commits: Arc::new(AtomicU64::new(0)),
+            claims: AtomicU64::new(0),
             failing: AtomicBool::new(false),
             min_free: AtomicU64::new(0),
             fault: Mutex::new(None),
@@ -216,7 +91,7 @@ impl Shared {
     }
 }
 
-impl Store {
+impl SledStore {
     /// The database to write to now. Remembers, for `durable()`, that this
     /// thread wrote to this generation; not once the failure is known, as
     /// every write then fails and so leaves nothing to lose.
@@ -290,6 +165,12 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// A fencing token newer than every one given before (in this process,
+    /// which is the only one that can hold the directory).
+    pub(super) fn next_claim(&self) -> u64 {
+        self.shared.claims.fetch_add(1, Ordering::SeqCst) + 1
     }
 
     /// Sets the free-space floor (`TOCSIN_MIN_FREE_MB`) in bytes; 0 turns it off.
@@ -409,7 +290,7 @@ async fn watch(weak: Weak<Shared>) {
     loop {
         tokio::time::sleep(WATCH_EVERY).await;
         let Some(shared) = weak.upgrade() else { return };
-        let store = Store { shared };
+        let store = SledStore { shared };
         if store.fault().is_some() || store.current().is_none() {
             store.reopen().await;
         } else {
