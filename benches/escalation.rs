@@ -13,8 +13,8 @@ use chrono::{DateTime, Duration, Utc};
 use std::time::Instant;
 use support::TestApp;
 use tocsin::config::{EscalationLevel, EscalationPolicy, Target};
-use tocsin::escalation::Escalation;
-use tocsin::incident::{AlertDetails, Severity};
+use tocsin::domain::escalation::Escalation;
+use tocsin::domain::incident::{AlertDetails, Severity};
 use tocsin::store::{NewAlert, Store};
 
 const N: usize = 10_000;

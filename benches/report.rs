@@ -12,10 +12,12 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::hint::black_box;
 use std::time::Instant;
 use tocsin::config::{Config, Urgency, Via};
-use tocsin::escalation::Escalation;
-use tocsin::incident::{Actor, AlertDetails, Incident, Notice, Page, Severity, Stamp, State};
-use tocsin::report::{charts, compute, Input};
-use tocsin::schedule::Shift;
+use tocsin::domain::escalation::Escalation;
+use tocsin::domain::incident::{
+    Actor, AlertDetails, Incident, Notice, Page, Severity, Stamp, State,
+};
+use tocsin::domain::report::{charts, compute, Input};
+use tocsin::domain::schedule::Shift;
 
 const INCIDENTS: u64 = 10_000;
 const DAYS: i64 = 90;

@@ -9,7 +9,7 @@ use chrono::{Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use std::hint::black_box;
 use std::time::Instant;
 use tocsin::config::{Layer, Restriction, Rotation, Schedule};
-use tocsin::schedule::{on_call_at, shifts, Override};
+use tocsin::domain::schedule::{on_call_at, shifts, Override};
 
 fn schedule() -> Schedule {
     let start = NaiveDate::from_ymd_opt(2026, 1, 5)

@@ -384,7 +384,7 @@ async fn storm(layout: Layout) -> StormReport {
 }
 
 /// How many alerts these incidents counted between them.
-fn alerts_in(incidents: &[tocsin::incident::Incident]) -> usize {
+fn alerts_in(incidents: &[tocsin::domain::incident::Incident]) -> usize {
     incidents.iter().map(|i| i.alert_count as usize).sum()
 }
 

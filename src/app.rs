@@ -4,7 +4,7 @@
 use crate::clock::Clock;
 use crate::config::{Config, ConfigErrors};
 use crate::ingest::mappings::Mappings;
-use crate::ingest::Ingest;
+use crate::ops::alert::Ingest;
 use crate::outbox::OutboxWorker;
 use crate::settings::Settings;
 use crate::slack::api::SlackApi;
@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
-pub use crate::ops::{Core, Installation};
+use crate::ops::Core;
 
 /// Periodic tidying that no user-visible behaviour waits on.
 async fn housekeeping(core: Core, mut shutdown: watch::Receiver<bool>) {

@@ -27,26 +27,18 @@
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod domain;
 pub mod engine;
-pub mod escalation;
-pub mod heartbeat;
 pub mod http;
-pub mod incident;
 pub mod ingest;
-pub mod maintenance;
 pub mod metrics;
 pub mod net;
-pub mod notify;
 pub mod ops;
 pub mod outbox;
-pub mod policy;
-pub mod report;
-pub mod schedule;
 pub mod settings;
 pub mod slack;
 pub mod store;
 pub mod twilio;
-pub mod warroom;
 
 #[cfg(test)]
 mod architecture_tests;

@@ -5,9 +5,9 @@ use clap::{Parser, Subcommand};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use tocsin::domain::schedule::Override;
 use tocsin::ingest::mappings::Mappings;
-use tocsin::report::gather;
-use tocsin::schedule::Override;
+use tocsin::ops::report;
 use tocsin::{app::App, clock::Clock, config::Config, settings::Settings, slack::manifest};
 
 #[derive(Parser)]
@@ -42,10 +42,10 @@ enum Command {
         #[arg(long)]
         team: String,
         /// A date (2026-11-01, midnight UTC) or an RFC 3339 instant.
-        #[arg(long, value_parser = tocsin::report::parse_day)]
+        #[arg(long, value_parser = tocsin::domain::report::parse_day)]
         since: DateTime<Utc>,
         /// Default: now.
-        #[arg(long, value_parser = tocsin::report::parse_day)]
+        #[arg(long, value_parser = tocsin::domain::report::parse_day)]
         until: Option<DateTime<Utc>>,
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
@@ -220,13 +220,13 @@ fn report(
     let built = rt.block_on(async {
         let store = tocsin::store::Store::open(&settings.data_dir, settings.cache_capacity)
             .map_err(|e| format!("{e}; while `tocsin serve` runs on this data directory, use GET /api/v1/report instead"))?;
-        gather::build(&config, &store, team, since, until).map_err(|e| e.to_string())
+        report::build(&config, &store, team, since, until).map_err(|e| e.to_string())
     });
     match built {
         Ok(r) => {
             match format {
-                Format::Table => print!("{}", gather::table(&r)),
-                Format::Csv => print!("{}", gather::csv(&r)),
+                Format::Table => print!("{}", report::table(&r)),
+                Format::Csv => print!("{}", report::csv(&r)),
                 Format::Json => println!(
                     "{}",
                     serde_json::to_string_pretty(&r).expect("a report serialises")
@@ -303,12 +303,16 @@ fn oncall(
                 println!("{} ({})", s.id, s.time_zone);
                 print!(
                     "{}",
-                    tocsin::schedule::table(s, &tocsin::schedule::shifts(s, &o, from, to), name)
+                    tocsin::domain::schedule::table(
+                        s,
+                        &tocsin::domain::schedule::shifts(s, &o, from, to),
+                        name
+                    )
                 );
             }
             None => {
                 let t = at.unwrap_or_else(|| Clock::system().now());
-                let who = tocsin::schedule::on_call_at(s, &o, t)
+                let who = tocsin::domain::schedule::on_call_at(s, &o, t)
                     .map(name)
                     .unwrap_or_else(|| "(nobody)".into());
                 println!("{}: {who}", s.id);

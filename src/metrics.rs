@@ -162,24 +162,6 @@ fn label_text(labels: &Labels) -> String {
     format!("{{{}}}", parts.join(","))
 }
 
-/// Counts an incident opening, or the state it was just moved to.
-pub fn incident_changed(inc: &crate::incident::Incident, opened: bool) {
-    use crate::incident::State;
-    let name = match (opened, inc.state) {
-        (true, _) => "tocsin_incidents_opened_total",
-        (false, State::Acknowledged) => "tocsin_incidents_acknowledged_total",
-        (false, State::Resolved) => "tocsin_incidents_resolved_total",
-        (false, State::Triggered) => return,
-    };
-    global().inc(
-        name,
-        &[
-            ("service", &inc.service_id),
-            ("severity", inc.alert.severity.as_str()),
-        ],
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,10 +4,11 @@
 
 use super::answers::{json_response, store_failure};
 use super::{Handler, Resp};
-use crate::heartbeat::Beat;
 use crate::ingest::alertmanager::{self, Source};
+use crate::ingest::events_v2;
 use crate::ingest::webhook::{self, Mapped};
-use crate::ingest::{events_v2, IngestError};
+use crate::ops::alert::IngestError;
+use crate::ops::heartbeat::Beat;
 use crate::store::Outbound;
 use bytes::Bytes;
 use hyper::StatusCode;
@@ -90,7 +91,7 @@ impl Handler {
 
     /// A heartbeat: 200 with when the next is due; 404 for an unknown token.
     pub(super) async fn heartbeat(&self, token: &str) -> Resp {
-        match crate::heartbeat::beat(&self.core, token).await {
+        match crate::ops::heartbeat::beat(&self.core, token).await {
             Ok(Some(Beat::Recorded { next_due })) => json_response(
                 StatusCode::OK,
                 &json!({"status": "ok", "next_due": next_due.to_rfc3339()}),

@@ -155,7 +155,7 @@ impl Handler {
             return bad("`team` must name a configured team".into());
         };
         let day = |k: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, String> {
-            arg(k).map(crate::report::parse_day).transpose()
+            arg(k).map(crate::domain::report::parse_day).transpose()
         };
         let (since, until) = match (day("since"), day("until")) {
             (Ok(Some(s)), Ok(u)) => (s, u.unwrap_or_else(|| self.core.clock.now())),
@@ -165,11 +165,9 @@ impl Handler {
         if since >= until {
             return bad("`since` must be before `until`".into());
         }
-        match crate::report::gather::build(&self.core.config, &self.core.store, team, since, until)
-        {
+        match crate::ops::report::build(&self.core.config, &self.core.store, team, since, until) {
             Ok(r) if arg("format") == Some("csv") => {
-                let mut resp =
-                    Response::new(Full::new(Bytes::from(crate::report::gather::csv(&r))));
+                let mut resp = Response::new(Full::new(Bytes::from(crate::ops::report::csv(&r))));
                 resp.headers_mut().insert(
                     CONTENT_TYPE,
                     HeaderValue::from_static("text/csv; charset=utf-8"),

@@ -14,8 +14,8 @@ mod router;
 
 pub use limits::MAX_BODY;
 
-use crate::app::Core;
-use crate::ingest::Ingest;
+use crate::ops::alert::Ingest;
+use crate::ops::Core;
 use answers::json_response;
 use bytes::Bytes;
 use http_body_util::Full;

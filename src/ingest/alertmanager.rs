@@ -6,7 +6,7 @@
 //! when every alert has.
 
 use super::{AlertAction, AlertEvent};
-use crate::incident::{AlertDetails, Link, Severity, SubAlert};
+use crate::domain::incident::{AlertDetails, Link, Severity, SubAlert};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};

@@ -4,7 +4,7 @@
 //! in PagerDuty's `{"status":"invalid event","errors":[...]}` shape.
 
 use super::{AlertAction, AlertEvent};
-use crate::incident::{AlertDetails, Change, Link, Severity};
+use crate::domain::incident::{AlertDetails, Change, Link, Severity};
 use serde_json::{json, Map, Value};
 
 pub const MAX_SUMMARY: usize = 1024;

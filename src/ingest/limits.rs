@@ -63,7 +63,7 @@ pub fn too_many_labels(count: usize, what: impl FnOnce() -> String) -> Option<St
 /// limit for a whole Events API v2 event. Details that PagerDuty would take
 /// are kept whole; larger ones (a sender may post up to the 1 MiB body cap)
 /// are cut down to fit, marked with [`TRUNCATED_MARK`].
-pub const MAX_CUSTOM_DETAILS: usize = 512 * 1024;
+pub use crate::domain::incident::MAX_CUSTOM_DETAILS;
 
 /// The key that marks custom details as cut down. Its value says how large
 /// they were and the limit: `{"original_bytes": N, "limit_bytes": 524288}`.

@@ -1,21 +1,16 @@
-//! Monitoring payloads in, typed alert events out, applied to the store.
+//! Monitoring payloads in, typed alert events out.
 //!
 //! Each wire format has a parser that turns bytes into an [`AlertEvent`] or a
-//! list of precise errors; [`Ingest::apply`] is the one path into the store.
+//! list of precise errors; `ops::alert::Ingest::apply` is the one path from
+//! an event to the store.
 
 pub mod alertmanager;
 pub mod events_v2;
-pub mod grouping;
 pub mod limits;
 pub mod mappings;
-mod pipeline;
-pub mod rules;
 pub mod webhook;
 
-use crate::app::Core;
-use crate::incident::{AlertDetails, Incident, SubAlert};
-use crate::store::{AlertsStopped, Changed, StoreError, Triggered};
-use pipeline::Ruled;
+use crate::domain::incident::{AlertDetails, SubAlert};
 
 /// What an alert asks for, independent of the format it came in.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,71 +31,4 @@ pub enum AlertAction {
         details: Box<AlertDetails>,
         alerts: Vec<SubAlert>,
     },
-}
-
-/// What applying an event did.
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    Triggered(Triggered),
-    Changed(Changed),
-    /// One alert of a grouped incident changed; the incident is still open.
-    Updated(Box<Incident>),
-    /// An event rule suppressed it: recorded, nobody paged.
-    Suppressed,
-    /// An event rule dropped it.
-    Dropped,
-}
-
-impl From<AlertsStopped> for Outcome {
-    fn from(s: AlertsStopped) -> Outcome {
-        match s {
-            AlertsStopped::Resolved(changed) => Outcome::Changed(changed),
-            AlertsStopped::Firing(incident) => Outcome::Updated(Box::new(incident)),
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum IngestError {
-    #[error("no service has this integration key")]
-    UnknownKey,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Applies alert events durably, then wakes whoever drains the outbox.
-#[derive(Clone)]
-pub struct Ingest {
-    pub core: Core,
-}
-
-impl Ingest {
-    /// Applies `ev` and returns once it is durable on disk.
-    ///
-    /// The stages run in order (see `pipeline`): the event rules may drop,
-    /// suppress or reroute the alert; a maintenance window records it
-    /// instead of paging; grouping picks the incident; commit writes it.
-    pub async fn apply(&self, ev: &AlertEvent) -> Result<Outcome, IngestError> {
-        let core = &self.core;
-        let received = core
-            .config
-            .service_by_key(&ev.routing_key)
-            .ok_or(IngestError::UnknownKey)?;
-        let now = core.clock.now();
-        let routed = match pipeline::rules(&core.config, received, ev) {
-            Ruled::Go(routed) => routed,
-            Ruled::Drop => {
-                tracing::debug!(service = %received.id, dedup_key = %ev.dedup_key, "dropped by an event rule");
-                return Ok(Outcome::Dropped);
-            }
-            Ruled::Suppress(record) => return pipeline::suppress(core, record).await,
-        };
-        if let Some(record) = pipeline::maintenance(ev, &routed) {
-            if core.store.window_at(record.service, now)?.is_some() {
-                return pipeline::suppress(core, Some(record)).await;
-            }
-        }
-        let write = pipeline::plan(core, ev, &routed, now)?;
-        pipeline::commit(core, write, now).await
-    }
 }

@@ -1,7 +1,7 @@
 //! Reading a schedule's calendar feed.
 
 use super::Core;
-use crate::schedule::{ical, shift_start, shifts};
+use crate::domain::schedule::{ical, shift_start, shifts};
 use crate::store::StoreError;
 
 impl Core {

@@ -2,9 +2,9 @@
 //! resolve, escalate, snooze, assign, and queueing work outside any change.
 
 use super::{Core, Wake};
-use crate::incident::{Actor, Incident, State, Transition};
-use crate::notify;
-use crate::policy::{self, Action, Subject};
+use crate::domain::incident::{Actor, Incident, State, Transition};
+use crate::domain::notify;
+use crate::domain::policy::{self, Action, Subject};
 use crate::store::{update_lane, Changed, Outbound, StoreError};
 
 impl Core {
@@ -63,7 +63,7 @@ impl Core {
         self.settle(if queued { Wake::OUTBOX } else { Wake::NONE })
             .await?;
         if let Changed::Applied { incident, .. } = &r {
-            crate::metrics::incident_changed(incident, false);
+            crate::ops::counted(incident, false);
         }
         Ok(r)
     }

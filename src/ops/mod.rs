@@ -7,11 +7,17 @@
 //! causes in one store write; `settle` then waits until that write is on
 //! disk and wakes the workers it concerns.
 
+pub mod alert;
 mod feed;
+pub mod heartbeat;
 mod incident;
+pub mod maintenance;
+pub mod report;
+pub mod room;
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::domain::incident::{Incident, State};
 use crate::ingest::mappings::Mappings;
 use crate::settings::Secret;
 use crate::store::{Store, StoreError};
@@ -96,4 +102,21 @@ impl Core {
         }
         Ok(())
     }
+}
+
+/// Counts an incident opening, or the state it was just moved to.
+pub(crate) fn counted(inc: &Incident, opened: bool) {
+    let name = match (opened, inc.state) {
+        (true, _) => "tocsin_incidents_opened_total",
+        (false, State::Acknowledged) => "tocsin_incidents_acknowledged_total",
+        (false, State::Resolved) => "tocsin_incidents_resolved_total",
+        (false, State::Triggered) => return,
+    };
+    crate::metrics::global().inc(
+        name,
+        &[
+            ("service", &inc.service_id),
+            ("severity", inc.alert.severity.as_str()),
+        ],
+    );
 }

@@ -8,7 +8,7 @@
 use super::api::SlackApi;
 use super::render;
 use crate::config::Config;
-use crate::incident::MessageRef;
+use crate::domain::incident::MessageRef;
 use crate::outbox::{store_failure, Failure};
 use crate::store::{Outbound, Store};
 use slack_morphism::prelude::*;
@@ -293,7 +293,7 @@ impl SlackDelivery {
             return Err(Failure::Permanent(format!("team {team} is not configured")));
         };
         let (now, before) =
-            crate::report::gather::build_with_previous(&self.config, &self.store, team, from, to)
+            crate::ops::report::build_with_previous(&self.config, &self.store, team, from, to)
                 .map_err(store_failure)?;
         let text = render::weekly_report(&now, &before, &name, (to - from).num_days())
             .map_err(|e| Failure::Permanent(e.to_string()))?;
@@ -431,7 +431,7 @@ impl SlackDelivery {
     }
 
     /// The incidents among `ids` that have no message of their own yet.
-    fn unposted(&self, ids: &[u64]) -> Result<Vec<crate::incident::Incident>, Failure> {
+    fn unposted(&self, ids: &[u64]) -> Result<Vec<crate::domain::incident::Incident>, Failure> {
         let mut incidents = vec![];
         for id in ids {
             if let Some(inc) = self.store.incident(*id).map_err(store_failure)? {
@@ -445,7 +445,7 @@ impl SlackDelivery {
 
     /// Alert → first message or page: observed once per incident, when its
     /// own channel post or its first DM is accepted, whichever comes first.
-    fn first_page(&self, inc: &crate::incident::Incident) {
+    fn first_page(&self, inc: &crate::domain::incident::Incident) {
         if inc.message.is_none() && inc.dm_messages.is_empty() {
             let secs = (self.clock.now() - inc.created_at).num_milliseconds() as f64 / 1000.0;
             crate::metrics::global().observe("tocsin_alert_to_first_page_seconds", secs.max(0.0));

@@ -6,10 +6,10 @@
 use super::commands::{self, Invocation};
 use super::render::no_change;
 use super::verify::{self, SignatureError};
-use crate::app::Core;
-use crate::incident::Transition;
+use crate::domain::incident::Transition;
+use crate::domain::warroom::Sev;
+use crate::ops::Core;
 use crate::store::{Changed, Outbound};
-use crate::warroom::Sev;
 use serde_json::{json, Value};
 use slack_morphism::prelude::*;
 
@@ -232,7 +232,7 @@ async fn on_event(core: &Core, ev: &Value) -> Result<(), crate::store::StoreErro
     let Some(inc) = core.store.incident_by_room(channel)? else {
         return Ok(());
     };
-    let work = crate::warroom::RoomOp::Pin {
+    let work = crate::domain::warroom::RoomOp::Pin {
         channel: channel.to_string(),
         ts: ts.to_string(),
         by: user.to_string(),
@@ -241,7 +241,7 @@ async fn on_event(core: &Core, ev: &Value) -> Result<(), crate::store::StoreErro
         incident: inc.id,
         work,
     };
-    core.enqueue(&crate::warroom::room_lane(inc.id), op)
+    core.enqueue(&crate::domain::warroom::room_lane(inc.id), op)
         .await
         .map(drop)
 }
@@ -463,7 +463,7 @@ async fn view_submission(core: &Core, payload: &Value) -> Reply {
     else {
         return Reply::json(json!({ "response_action": "errors", "errors": errors }));
     };
-    let d = crate::warroom::actions::Declaration {
+    let d = crate::ops::room::Declaration {
         title: title.to_string(),
         service: service.to_string(),
         sev,
@@ -529,12 +529,18 @@ mod tests {
             (
                 "incident_acknowledge",
                 Some("42"),
-                Some(Ok(Transition(42, crate::incident::Transition::Acknowledge))),
+                Some(Ok(Transition(
+                    42,
+                    crate::domain::incident::Transition::Acknowledge,
+                ))),
             ),
             (
                 "incident_resolve",
                 Some("7"),
-                Some(Ok(Transition(7, crate::incident::Transition::Resolve))),
+                Some(Ok(Transition(
+                    7,
+                    crate::domain::incident::Transition::Resolve,
+                ))),
             ),
             ("incident_escalate", Some("3"), Some(Ok(Escalate(3)))),
             ("incident_snooze_1h", Some("3:60"), Some(Ok(Snooze(3, 60)))),

@@ -2,7 +2,7 @@
 
 use super::mrkdwn;
 use crate::config::Config;
-use crate::incident::{Actor, Incident, NoChange, Stamp, State};
+use crate::domain::incident::{Actor, Incident, NoChange, Stamp, State};
 use chrono::{DateTime, Utc};
 use minijinja::{context, Environment};
 use slack_morphism::prelude::SlackBlock;
@@ -300,7 +300,7 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
 }
 
 /// "deploy api v1.2.3 (ci), 12 min before": a change, timed from the incident's start.
-fn change_line(c: &crate::incident::Change, opened: DateTime<Utc>) -> String {
+fn change_line(c: &crate::domain::incident::Change, opened: DateTime<Utc>) -> String {
     let minutes = (opened - c.at).num_minutes().max(0);
     let what = match &c.link {
         Some(l) => mrkdwn::link(&l.href, &c.summary),
@@ -398,8 +398,8 @@ fn render_page(name: &'static str, ctx: minijinja::Value) -> Result<String, Rend
 
 /// `/oncall report`: a team's numbers over `days`, beside the period before.
 pub fn report(
-    now: &crate::report::Report,
-    before: &crate::report::Report,
+    now: &crate::domain::report::Report,
+    before: &crate::domain::report::Report,
     team: &str,
     days: i64,
 ) -> Result<String, RenderError> {
@@ -549,7 +549,7 @@ fn render_blocks(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::{tests::sample, Link, Transition};
+    use crate::domain::incident::{tests::sample, Link, Transition};
     use chrono::TimeZone;
 
     fn buttons(r: &Rendered) -> Vec<String> {

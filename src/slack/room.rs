@@ -7,10 +7,10 @@
 
 use super::deliver::{Attempt, SlackDelivery};
 use super::render;
-use crate::incident::Incident;
+use crate::domain::incident::Incident;
+use crate::domain::warroom::{self, Entry, EntryKind, Room, RoomOp};
 use crate::outbox::{store_failure, Failure};
 use crate::store::{update_lane, Outbound};
-use crate::warroom::{self, Entry, EntryKind, Room, RoomOp};
 use slack_morphism::prelude::*;
 
 /// How many suffixed names (`-2`, `-3`, …) to try before giving up.
@@ -266,8 +266,8 @@ impl SlackDelivery {
             .map(|t| t.leads.clone())
             .unwrap_or_default();
         let acked = inc.acknowledged.as_ref().and_then(|s| match &s.by {
-            crate::incident::Actor::Slack { user_id } => Some(user_id.clone()),
-            crate::incident::Actor::Phone { slack_id, .. } => slack_id.clone(),
+            crate::domain::incident::Actor::Slack { user_id } => Some(user_id.clone()),
+            crate::domain::incident::Actor::Phone { slack_id, .. } => slack_id.clone(),
             _ => None,
         });
         let candidates = inc

@@ -9,7 +9,7 @@
 //! reopened after a `disconnect` notice, a close or an error, with backoff.
 
 use super::inbound::{self, Reply};
-use crate::app::Core;
+use crate::ops::Core;
 use crate::settings::Secret;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};

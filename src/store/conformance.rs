@@ -3,9 +3,9 @@
 //! suite (sled's run is in `sled/conformance.rs`, one test per property).
 
 use crate::config::{EscalationLevel, EscalationPolicy, Target};
-use crate::escalation::Escalation;
-use crate::incident::tests::sample;
-use crate::incident::{Actor, Incident, Transition};
+use crate::domain::escalation::Escalation;
+use crate::domain::incident::tests::sample;
+use crate::domain::incident::{Actor, Incident, Transition};
 use crate::store::port::{Change, Declined, Storage, TriggerKeys, TriggerKind, Triggering};
 use crate::store::{update_lane, with_follow_up, Outbound, StoreError, SCHEMA_VERSION};
 use async_trait::async_trait;
@@ -454,7 +454,7 @@ pub(crate) async fn claims_carry_growing_fencing_tokens(f: &dyn Factory) {
     let (_, inc, _) = trigger(s.as_ref(), "k", t(0)).await;
     change(s.as_ref(), inc.id, t(0), |i| {
         let mut next = i.clone();
-        next.held = vec![crate::incident::Held {
+        next.held = vec![crate::domain::incident::Held {
             user: "alice".into(),
             level: None,
             until: t(3),

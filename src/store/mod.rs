@@ -24,9 +24,9 @@ pub use port::{
 pub use records::{Outbound, OutboxItem, StoredOverride, SwapRequest, SwapState};
 pub use signals::{AuditEntry, Suppressed, Window, CHANGE_RETENTION_DAYS};
 
-use crate::incident::trigger::{self, Alerted, Decision};
-use crate::incident::{Actor, AlertDetails, Incident, NoChange, Transition};
-use crate::schedule::Override;
+use crate::domain::incident::trigger::{self, Alerted, Decision};
+use crate::domain::incident::{Actor, AlertDetails, Incident, NoChange, Transition};
+use crate::domain::schedule::Override;
 use chrono::{DateTime, Utc};
 use port::SwapAnswer;
 // The embedded backend; the one chosen until a backend is picked at run time.
@@ -85,13 +85,13 @@ pub struct NewAlert<'a> {
     pub custom_details: Option<&'a serde_json::Value>,
     pub alert_channel: Option<String>,
     /// The service's policy, snapshotted, when it has one.
-    pub escalation: Option<crate::escalation::Escalation>,
+    pub escalation: Option<crate::domain::escalation::Escalation>,
     pub urgency: crate::config::Urgency,
     pub at: DateTime<Utc>,
     /// The grouped alerts this report carries (empty for a single alert).
-    pub alerts: Vec<crate::incident::SubAlert>,
+    pub alerts: Vec<crate::domain::incident::SubAlert>,
     /// Recent changes to the service, shown on a new incident.
-    pub changes: Vec<crate::incident::Change>,
+    pub changes: Vec<crate::domain::incident::Change>,
     /// Grouping: join the open incident of `dedup_key` only if its last alert
     /// came within this long, and point these member keys at it too.
     pub join_within: Option<chrono::Duration>,
@@ -100,7 +100,7 @@ pub struct NewAlert<'a> {
     /// last incident is reopened instead of paging anew.
     pub flapping: Option<(u32, chrono::Duration)>,
     /// A room of its own from the start (its level is at the team's `channel_at`).
-    pub room: Option<crate::warroom::Room>,
+    pub room: Option<crate::domain::warroom::Room>,
 }
 
 impl NewAlert<'_> {
@@ -317,7 +317,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.backend.room_opened_with(id, channel, &|inc| {
-            crate::warroom::channel_opened(inc, channel, name, at)
+            crate::domain::warroom::channel_opened(inc, channel, name, at)
         })
     }
 
@@ -387,7 +387,7 @@ pub fn with_follow_up(
     ops: Vec<(String, Outbound)>,
     at: DateTime<Utc>,
 ) -> Change {
-    let mut outbound = crate::warroom::follow_up(old, &mut next, at);
+    let mut outbound = crate::domain::warroom::follow_up(old, &mut next, at);
     outbound.extend(ops);
     Change {
         incident: next,

@@ -43,8 +43,8 @@
 //! [`Outbox::claim_lane`]); with one process (sled) the process owns
 //! everything, so a claim always succeeds and its token fences nothing.
 
-use crate::incident::{Incident, MessageRef, NoChange};
-use crate::schedule::Override;
+use crate::domain::incident::{Incident, MessageRef, NoChange};
+use crate::domain::schedule::Override;
 use crate::store::{
     AuditEntry, Outbound, OutboxItem, StoredOverride, Suppressed, SwapRequest, Window,
 };
@@ -335,13 +335,13 @@ pub trait Signals: Send + Sync {
     async fn add_change(
         &self,
         service: &str,
-        change: &crate::incident::Change,
+        change: &crate::domain::incident::Change,
     ) -> Result<(), StoreError>;
     async fn changes_since(
         &self,
         service: &str,
         since: DateTime<Utc>,
-    ) -> Result<Vec<crate::incident::Change>, StoreError>;
+    ) -> Result<Vec<crate::domain::incident::Change>, StoreError>;
     async fn add_suppressed(&self, service: &str, s: &Suppressed) -> Result<(), StoreError>;
     async fn suppressed_since(
         &self,

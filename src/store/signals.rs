@@ -2,7 +2,7 @@
 //! the like), alerts that rules suppressed (both kept 90 days), maintenance
 //! windows and the teams' audit log, and the versioned form they are stored in.
 
-use crate::incident::Severity;
+use crate::domain::incident::Severity;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -87,7 +87,7 @@ pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::Change;
+    use crate::domain::incident::Change;
     use chrono::TimeZone;
 
     #[test]

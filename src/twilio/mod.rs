@@ -8,7 +8,7 @@ pub mod signature;
 pub mod voice;
 
 use crate::config::Config;
-use crate::incident::State;
+use crate::domain::incident::State;
 use crate::outbox::{store_failure, Failure};
 use crate::store::{Outbound, Store};
 use api::TwilioApi;

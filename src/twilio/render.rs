@@ -2,7 +2,7 @@
 //! An SMS shows outside text as typed; TwiML escapes it as XML.
 
 use crate::config::Config;
-use crate::incident::Incident;
+use crate::domain::incident::Incident;
 use minijinja::{context, AutoEscape, Environment};
 use std::sync::OnceLock;
 
@@ -125,7 +125,7 @@ pub fn voice(twiml: &impl serde::Serialize) -> Result<String, RenderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::tests::sample;
+    use crate::domain::incident::tests::sample;
 
     /// What Twilio reads: every `Say`'s text and every attribute, unescaped.
     fn parsed(xml: &str) -> (Vec<String>, Vec<(String, String)>) {

@@ -9,14 +9,15 @@
 //! so a retried callback finds the work already done and answers the same.
 
 use super::voice::{Twiml, VoiceReply};
-use crate::app::Core;
 use crate::config::{CallRoute, Config, RouteTarget, Service};
-use crate::escalation::resolve_targets;
-use crate::incident::{
+use crate::domain::escalation::resolve_targets;
+use crate::domain::incident::{
     Actor, AlertDetails, Attempt, CallLog, Incident, Ring, Severity, Transition, Voicemail,
 };
-use crate::ingest::{AlertAction, AlertEvent, Ingest, Outcome};
-use crate::schedule::on_call_at;
+use crate::domain::schedule::on_call_at;
+use crate::ingest::{AlertAction, AlertEvent};
+use crate::ops::alert::{Ingest, Outcome};
+use crate::ops::Core;
 use crate::store::{update_lane, Outbound, Triggered};
 use chrono::{DateTime, Utc};
 

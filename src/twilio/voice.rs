@@ -7,8 +7,8 @@
 //! the URL (a user, an incident) can be forged.
 
 use super::{render, routing, signature};
-use crate::app::Core;
-use crate::incident::{Actor, State, Transition};
+use crate::domain::incident::{Actor, State, Transition};
+use crate::ops::Core;
 use crate::store::Changed;
 
 /// What to answer Twilio: a status and, for 200, TwiML.

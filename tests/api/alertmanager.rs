@@ -5,7 +5,7 @@
 use crate::support::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use tocsin::incident::{Incident, State};
+use tocsin::domain::incident::{Incident, State};
 
 /// A v4 notification for group `group` with `alerts` as (fingerprint, instance, firing).
 fn notification(group: &str, alerts: &[(&str, &str, bool)]) -> Value {

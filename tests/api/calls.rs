@@ -8,7 +8,7 @@ use chrono::{Duration, TimeZone, Utc};
 use std::collections::HashMap;
 use std::time::Duration as Wait;
 use tocsin::clock::Clock;
-use tocsin::incident::{Actor, Incident, State};
+use tocsin::domain::incident::{Actor, Incident, State};
 
 const ALICE: &str = "+447700900001";
 const BOB: &str = "+12125550002";

@@ -6,7 +6,7 @@ use chrono::{Duration, TimeZone, Utc};
 use serde_json::json;
 use std::time::Duration as Wait;
 use tocsin::clock::Clock;
-use tocsin::incident::State;
+use tocsin::domain::incident::State;
 
 async fn fire(t: &TestApp, dedup: &str, component: &str) {
     let body = json!({

@@ -65,7 +65,7 @@ fn reply(v: &(u16, Value)) -> String {
     v.1["text"].as_str().unwrap().to_string()
 }
 
-fn incident(t: &TestApp, id: u64) -> tocsin::incident::Incident {
+fn incident(t: &TestApp, id: u64) -> tocsin::domain::incident::Incident {
     t.app().core().store.incident(id).unwrap().unwrap()
 }
 
@@ -296,10 +296,10 @@ async fn an_open_team_lets_anyone_in_the_workspace_act_but_not_speak_for_it() {
         .await;
     assert_eq!(status, 200);
     let inc = incident(&t, 1);
-    assert_eq!(inc.state, tocsin::incident::State::Resolved);
+    assert_eq!(inc.state, tocsin::domain::incident::State::Resolved);
     assert_eq!(
         inc.resolved.map(|s| s.by),
-        Some(tocsin::incident::Actor::Slack {
+        Some(tocsin::domain::incident::Actor::Slack {
             user_id: STRANGER.into()
         })
     );

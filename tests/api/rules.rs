@@ -5,7 +5,7 @@ use crate::support::*;
 use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 use tocsin::clock::Clock;
-use tocsin::incident::{Severity, State};
+use tocsin::domain::incident::{Severity, State};
 
 fn event(dedup: &str, summary: &str, details: Value, severity: &str) -> Value {
     json!({

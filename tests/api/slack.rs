@@ -3,7 +3,7 @@
 use crate::support::*;
 use serde_json::json;
 use std::time::Duration;
-use tocsin::incident::State;
+use tocsin::domain::incident::State;
 
 const WAIT: Duration = Duration::from_secs(5);
 

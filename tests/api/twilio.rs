@@ -8,7 +8,7 @@ use chrono::{Duration, TimeZone, Utc};
 use serde_json::json;
 use std::time::Duration as Wait;
 use tocsin::clock::Clock;
-use tocsin::incident::State;
+use tocsin::domain::incident::State;
 
 const ALICE_PHONE: &str = "+447700900001";
 

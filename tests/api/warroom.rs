@@ -564,7 +564,7 @@ async fn the_declare_form_checks_its_fields_then_opens_an_incident_with_a_channe
     let incidents = t.app().core().store.incidents().unwrap();
     assert_eq!(incidents.len(), 1);
     let inc = &incidents[0];
-    assert_eq!(inc.sev(), tocsin::warroom::Sev::Sev2);
+    assert_eq!(inc.sev(), tocsin::domain::warroom::Sev::Sev2);
     assert_eq!(
         inc.alert_count, 1,
         "a retried submission is not a second alert"

@@ -4,7 +4,7 @@
 use crate::support::*;
 use serde_json::Value;
 use tocsin::clock::Clock;
-use tocsin::incident::State;
+use tocsin::domain::incident::State;
 use tocsin::store::Outbound;
 
 fn fixture(name: &str) -> Vec<u8> {

@@ -3,7 +3,7 @@
 
 use super::compile::{describe, Expr, Mapping};
 use super::{Mapped, MappingError, MAX_DEDUP_KEY, MAX_SUMMARY};
-use crate::incident::{AlertDetails, Severity};
+use crate::domain::incident::{AlertDetails, Severity};
 use crate::ingest::{AlertAction, AlertEvent};
 use serde_json::Value;
 use sha2::{Digest, Sha256};

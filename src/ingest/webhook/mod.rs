@@ -45,7 +45,7 @@ mod tests;
 pub use compile::Mapping;
 
 use super::{AlertAction, AlertEvent};
-use crate::incident::{AlertDetails, Severity};
+use crate::domain::incident::{AlertDetails, Severity};
 use eval::clip_summary;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

@@ -89,8 +89,8 @@ impl From<&str> for Declined {
     }
 }
 
-impl From<crate::policy::Refusal> for Declined {
-    fn from(r: crate::policy::Refusal) -> Self {
+impl From<crate::domain::policy::Refusal> for Declined {
+    fn from(r: crate::domain::policy::Refusal) -> Self {
         Declined(r.to_string())
     }
 }

@@ -3,7 +3,7 @@
 //! `2026-12-01T18:00`, and durations after a reference such as `+8h`.
 
 use crate::config::parse_duration;
-use crate::schedule::resolve_local;
+use crate::domain::schedule::resolve_local;
 use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 

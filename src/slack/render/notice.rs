@@ -7,9 +7,9 @@ use super::room::span;
 use super::{mention_user, mrkdwn, render, render_page, slack_date, state_name};
 use super::{RenderError, Rendered};
 use crate::config::Config;
-use crate::report::Report;
+use crate::domain::report::Report;
+use crate::domain::warroom::Audience;
 use crate::store::Outbound;
-use crate::warroom::Audience;
 use minijinja::context;
 
 /// Where a notice goes: a channel (or a person, by Slack id), or the
@@ -320,8 +320,8 @@ mod tests {
             to,
             incident: 4,
             summary: "s".into(),
-            sev: crate::warroom::Sev::Sev2,
-            state: crate::incident::State::Triggered,
+            sev: crate::domain::warroom::Sev::Sev2,
+            state: crate::domain::incident::State::Triggered,
             room: None,
             text: "t".into(),
             by: None,

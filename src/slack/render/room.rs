@@ -7,8 +7,8 @@ use super::{service_name, title};
 use super::{slack_date, stamp, state_label};
 use super::{RenderError, Rendered};
 use crate::config::Config;
-use crate::incident::{Actor, Incident};
-use crate::warroom::{Entry, EntryKind, Sev};
+use crate::domain::incident::{Actor, Incident};
+use crate::domain::warroom::{Entry, EntryKind, Sev};
 use chrono::{DateTime, Duration, Utc};
 use minijinja::context;
 
@@ -320,10 +320,10 @@ pub fn declare_view(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::tests::sample;
-    use crate::incident::{Link, Page, Stamp, Transition};
-    use crate::warroom::{role_changed, severity_changed, status_update, update_due};
-    use crate::warroom::{Audience, Role, Room};
+    use crate::domain::incident::tests::sample;
+    use crate::domain::incident::{Link, Page, Stamp, Transition};
+    use crate::domain::warroom::{role_changed, severity_changed, status_update, update_due};
+    use crate::domain::warroom::{Audience, Role, Room};
     use chrono::TimeZone;
     use serde_json::Value;
 
@@ -420,7 +420,7 @@ mod tests {
             })
             .collect();
         inc.acknowledged = Some(Stamp {
-            by: crate::incident::Actor::Slack {
+            by: crate::domain::incident::Actor::Slack {
                 user_id: "U0BOB".into(),
             },
             at: at + Duration::minutes(4),
@@ -457,7 +457,7 @@ mod tests {
         let resolved = inc
             .apply(
                 Transition::Resolve,
-                crate::incident::Actor::Slack {
+                crate::domain::incident::Actor::Slack {
                     user_id: "U0BOB".into(),
                 },
                 inc.created_at + Duration::hours(2),
@@ -541,7 +541,7 @@ mod tests {
             kind: EntryKind::Update,
             text: "Rolled back <@U0BOB>'s deploy".into(),
         });
-        let by = crate::incident::Actor::Slack {
+        let by = crate::domain::incident::Actor::Slack {
             user_id: "U0BOB".into(),
         };
         let inc = inc

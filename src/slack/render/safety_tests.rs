@@ -8,9 +8,9 @@
 //! the ones tocsin put there itself.
 
 use super::*;
-use crate::incident::tests::sample;
-use crate::incident::{Attempt, CallLog, Change, Link, Page, Stamp, SubAlert, Voicemail};
-use crate::warroom::{Entry, EntryKind, Sev};
+use crate::domain::incident::tests::sample;
+use crate::domain::incident::{Attempt, CallLog, Change, Link, Page, Stamp, SubAlert, Voicemail};
+use crate::domain::warroom::{Entry, EntryKind, Sev};
 use chrono::TimeZone;
 use proptest::prelude::*;
 
@@ -177,22 +177,22 @@ fn rendered(inc: &Incident, config: &Config) -> String {
 /// notice carries any: the incident's, an update, a reason, a schedule or a
 /// person that is not configured.
 fn notices(inc: &Incident) -> Vec<crate::store::Outbound> {
+    use crate::domain::warroom::{Audience, Role};
     use crate::store::Outbound;
-    use crate::warroom::{Audience, Role};
     let update = inc.coord.timeline.last().unwrap();
     let stranger = inc.alert.client.clone();
     let mut out: Vec<Outbound> = [
-        crate::warroom::status_update(inc, Audience::Room, update),
-        crate::warroom::update_due(inc, Audience::Room, inc.created_at),
-        crate::warroom::severity_changed(inc, Audience::Room, "U0ALICE", Sev::Sev3, false),
-        crate::warroom::role_changed(inc, Role::Commander, "U0ALICE", "U0ALICE"),
+        crate::domain::warroom::status_update(inc, Audience::Room, update),
+        crate::domain::warroom::update_due(inc, Audience::Room, inc.created_at),
+        crate::domain::warroom::severity_changed(inc, Audience::Room, "U0ALICE", Sev::Sev3, false),
+        crate::domain::warroom::role_changed(inc, Role::Commander, "U0ALICE", "U0ALICE"),
     ]
     .into_iter()
     .map(|(_, op)| op)
     .collect();
     out.extend([
         crate::engine::nobody_responded(inc, "C1".into()),
-        crate::notify::reminder(inc, "U0ALICE".into()),
+        crate::domain::notify::reminder(inc, "U0ALICE".into()),
         Outbound::SnoozeOver {
             channel: "C1".into(),
             incident: inc.id,

@@ -2,7 +2,7 @@
 //! the same transactions (dedup keys, due times, open incidents, rooms).
 
 use super::*;
-use crate::incident::MessageRef;
+use crate::domain::incident::MessageRef;
 use crate::store::port::{Applied, Change, Declined, TriggerKeys, TriggerKind, Triggering};
 use crate::store::records::PayloadRecord;
 

@@ -35,7 +35,7 @@ mod tests;
 use health::Shared;
 use outbox::push_outbox;
 
-use crate::incident::Incident;
+use crate::domain::incident::Incident;
 use crate::store::records::{
     IncidentRecord, IncidentRecordRef, OutboxRecord, PayloadRecordRef, SwapRecord,
 };

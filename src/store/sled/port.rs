@@ -3,8 +3,8 @@
 //! requires), so it returns only once the write is on disk.
 
 use super::SledStore;
-use crate::incident::{Change, Incident, MessageRef};
-use crate::schedule::Override;
+use crate::domain::incident::{Change, Incident, MessageRef};
+use crate::domain::schedule::Override;
 use crate::store::port::{
     Applied, ApplyRoom, Decide, DecideSwap, DecideTrigger, Declined, Incidents, Lease, Outbox,
     Schedules, Signals, Storage, TriggerKeys, TriggerKind,

@@ -5,7 +5,7 @@ use super::{
     abort, decode_swap, decode_u64, encode, next_counter, override_key, push_outbox, SledStore,
     TxResult, FEED_GENERATION, HANDOFF_CURSOR, HANDOFF_USER, K_FEED_SEED, K_NEXT_OVERRIDE,
 };
-use crate::schedule::Override;
+use crate::domain::schedule::Override;
 use crate::store::port::SwapAnswer;
 use crate::store::records::{OverrideRecord, SwapRecord};
 use crate::store::{Outbound, StoreError, StoredOverride, SwapRequest};

@@ -3,7 +3,7 @@
 //! already taken.
 
 use super::{push_outbox, SledStore, Transactional, TxResult};
-use crate::incident::Change;
+use crate::domain::incident::Change;
 use crate::store::signals as record;
 use crate::store::{AuditEntry, Outbound, StoreError, Suppressed, Window};
 use chrono::{DateTime, Utc};

@@ -2,8 +2,8 @@
 //! a test plays an older or newer data directory.
 
 use super::*;
-use crate::incident::{tests::sample, Actor, MessageRef, NoChange, Severity, Transition};
-use crate::schedule::Override;
+use crate::domain::incident::{tests::sample, Actor, MessageRef, NoChange, Severity, Transition};
+use crate::domain::schedule::Override;
 use crate::store::records::tests::V1_INCIDENT;
 use crate::store::{AlertsStopped, Changed, Health, NewAlert, Outbound, Store, Triggered};
 use chrono::TimeZone;
@@ -226,7 +226,7 @@ async fn a_schema_1_directory_is_upgraded_and_reads_as_before() {
 async fn stopped_alerts_resolve_their_incident_with_the_last_one_in_one_step() {
     let dir = tempfile::tempdir().unwrap();
     let s = Store::open(dir.path(), 1 << 20).unwrap();
-    let member = |key: &str| crate::incident::SubAlert {
+    let member = |key: &str| crate::domain::incident::SubAlert {
         key: key.into(),
         summary: key.into(),
         firing: true,

@@ -1,7 +1,7 @@
 //! Each built-in mapping against the example payloads it ships with.
 
 use super::*;
-use crate::incident::Severity;
+use crate::domain::incident::Severity;
 use crate::ingest::{AlertAction, AlertEvent};
 use serde_json::{json, Value};
 

@@ -2,7 +2,7 @@
 //! fallback, defaults and clipping.
 
 use super::*;
-use crate::incident::Severity;
+use crate::domain::incident::Severity;
 use crate::ingest::{AlertAction, AlertEvent};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

@@ -2,8 +2,8 @@
 //! incident's own course, the same changes its buttons make.
 
 use super::super::oncall::{find_user, UserRef};
-use crate::app::Core;
-use crate::incident::Transition;
+use crate::domain::incident::Transition;
+use crate::ops::Core;
 use crate::slack::commands::{Invocation, Reply};
 use crate::slack::mrkdwn;
 use crate::slack::render::{mention_user, no_change, slack_date};

@@ -1,8 +1,8 @@
 //! `/incident new`: opens the form to declare an incident by hand; the form's
 //! submission is an interaction, handled by `slack::inbound`.
 
-use crate::app::Core;
-use crate::policy::{Action, Subject};
+use crate::domain::policy::{Action, Subject};
+use crate::ops::Core;
 use crate::slack::commands::{Invocation, Reply};
 use crate::store::Outbound;
 
@@ -21,7 +21,7 @@ pub(super) async fn apply(core: &Core, inv: &Invocation, title: Option<&str>) ->
     let refusals: Vec<_> = (core.config.services.iter())
         .filter_map(|s| {
             let subject = Subject::service(&core.config, &s.id);
-            crate::policy::may(&core.config, &inv.user_id, Action::Declare, &subject).err()
+            crate::domain::policy::may(&core.config, &inv.user_id, Action::Declare, &subject).err()
         })
         .collect();
     if let (Some(why), true) = (

@@ -1,7 +1,7 @@
 //! `/incident list`: the open incidents (at most 50 shown), with their state,
 //! level and channel.
 
-use crate::app::Core;
+use crate::ops::Core;
 use crate::slack::commands::Reply;
 use crate::slack::mrkdwn;
 use crate::slack::render::{actor_mention, slack_date};

@@ -10,10 +10,10 @@ mod room;
 
 use super::oncall::{parse_user, UserRef};
 use super::{reply_text, spec, Invocation};
-use crate::app::Core;
-use crate::incident::Transition;
-use crate::warroom::Role;
-use crate::warroom::Sev;
+use crate::domain::incident::Transition;
+use crate::domain::warroom::Role;
+use crate::domain::warroom::Sev;
+use crate::ops::Core;
 
 /// Longest status update or note: it must fit one Block Kit section.
 const TEXT_MAX: usize = 2800;
@@ -262,7 +262,7 @@ mod tests {
             "commander <@U0CAROL|carol>",
             Ok(Role(
                 None,
-                crate::warroom::Role::Commander,
+                crate::domain::warroom::Role::Commander,
                 UserRef::Slack("U0CAROL".into()),
             )),
         );
@@ -270,7 +270,7 @@ mod tests {
             "comms 4 bob",
             Ok(Role(
                 Some(4),
-                crate::warroom::Role::Comms,
+                crate::domain::warroom::Role::Comms,
                 UserRef::Name("bob".into()),
             )),
         );

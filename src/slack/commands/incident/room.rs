@@ -3,11 +3,11 @@
 //! Without an id, most of them act on the incident whose channel they ran in.
 
 use super::super::oncall::{find_user, UserRef};
-use crate::app::Core;
-use crate::incident::Incident;
+use crate::domain::incident::Incident;
+use crate::domain::warroom::{Role, Sev};
+use crate::ops::room::Answer;
+use crate::ops::Core;
 use crate::slack::commands::{Invocation, Reply};
-use crate::warroom::actions::Answer;
-use crate::warroom::{Role, Sev};
 
 /// The incident a command is about: the one named, else the one whose
 /// channel the command ran in.
@@ -75,7 +75,7 @@ pub(super) async fn update(core: &Core, inv: &Invocation, id: Option<u64>, text:
         if inc.coord.room.is_some() {
             places.push("the incident channel".to_string());
         }
-        if crate::warroom::stakeholder_channel(&core.config, &inc.service_id).is_some() {
+        if crate::domain::warroom::stakeholder_channel(&core.config, &inc.service_id).is_some() {
             places.push("the stakeholder channel".to_string());
         }
         if !inc.coord.subscribers.is_empty() {

@@ -2,8 +2,8 @@
 //! place the other subcommands write those changes down.
 
 use super::{team_or_own, when, Args, OncallCommand};
-use crate::app::Core;
 use crate::config::User;
+use crate::ops::Core;
 use crate::slack::commands::Reply;
 use chrono_tz::Tz;
 

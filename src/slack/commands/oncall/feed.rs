@@ -3,9 +3,9 @@
 
 use super::audit::record_audit;
 use super::{schedule, team_of, Args, OncallCommand};
-use crate::app::Core;
-use crate::policy;
-use crate::schedule::ical;
+use crate::domain::policy;
+use crate::domain::schedule::ical;
+use crate::ops::Core;
 use crate::slack::commands::{Invocation, Reply};
 
 pub(super) fn parse(args: &Args) -> Result<OncallCommand, String> {

@@ -2,8 +2,8 @@
 //! with nights and weekends apart, and how far apart the most and least are.
 
 use super::{list_or_none, overrides_of, Args, OncallCommand};
-use crate::app::Core;
-use crate::schedule::{load::load, shifts};
+use crate::domain::schedule::{load::load, shifts};
+use crate::ops::Core;
 use crate::slack::commands::Reply;
 use crate::slack::render::mention_user as mention;
 use chrono::{DateTime, Duration, Utc};
@@ -49,7 +49,7 @@ pub(super) fn apply(core: &Core, team_id: &str, weeks: u32, now: DateTime<Utc>) 
         team.name,
         if weeks == 1 { "" } else { "s" }
     );
-    let zero = crate::schedule::load::Load {
+    let zero = crate::domain::schedule::load::Load {
         user: String::new(),
         on_call: Duration::zero(),
         off_hours: Duration::zero(),

@@ -3,8 +3,8 @@
 
 use super::audit::record_audit;
 use super::{list_or_none, when, Args, OncallCommand};
-use crate::app::Core;
 use crate::config::User;
+use crate::ops::Core;
 use crate::slack::commands::{Invocation, Reply};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -22,10 +22,10 @@ pub(super) fn parse(args: &Args) -> Result<OncallCommand, String> {
         });
     }
     let d = crate::config::parse_duration(&length).map_err(|e| format!("{e}. {}", args.usage()))?;
-    if d > chrono::Duration::days(crate::maintenance::MAX_DAYS) {
+    if d > chrono::Duration::days(crate::ops::maintenance::MAX_DAYS) {
         return Err(format!(
             "At most {} days; put longer windows in the config file.",
-            crate::maintenance::MAX_DAYS
+            crate::ops::maintenance::MAX_DAYS
         ));
     }
     Ok(OncallCommand::Maintenance {
@@ -83,7 +83,7 @@ pub(super) async fn apply(
                         .unwrap_or_default()
                 ),
             );
-            crate::maintenance::start(core, &svc.id, until, reason, &inv.user_id)
+            crate::ops::maintenance::start(core, &svc.id, until, reason, &inv.user_id)
                 .await
                 .map_err(failed)?;
             Ok(format!(
@@ -93,7 +93,7 @@ pub(super) async fn apply(
                 svc.id
             ))
         }
-        None => match crate::maintenance::end(core, &svc.id)
+        None => match crate::ops::maintenance::end(core, &svc.id)
             .await
             .map_err(failed)?
         {

@@ -15,9 +15,9 @@ mod who;
 pub use swap::answer_swap;
 
 use super::{reply_text, spec, Invocation};
-use crate::app::Core;
 use crate::config::{Config, Schedule, Team, User};
-use crate::schedule::Override;
+use crate::domain::schedule::Override;
+use crate::ops::Core;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 

@@ -3,9 +3,9 @@
 
 use super::audit::record_audit;
 use super::{known_user, parse_user, schedule, team_of, when, Args, OncallCommand, UserRef};
-use crate::app::Core;
-use crate::policy;
-use crate::schedule::Override;
+use crate::domain::policy;
+use crate::domain::schedule::Override;
+use crate::ops::Core;
 use crate::slack::commands::when::parse_range;
 use crate::slack::commands::{Invocation, Reply};
 use crate::slack::render::mention_user as mention;

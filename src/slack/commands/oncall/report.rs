@@ -2,8 +2,8 @@
 //! the span before, with charts posted in the channel the command ran in.
 
 use super::{team_or_own, Args, OncallCommand};
-use crate::app::Core;
 use crate::config::User;
+use crate::ops::Core;
 use crate::slack::commands::Reply;
 use chrono::{DateTime, Utc};
 
@@ -36,18 +36,13 @@ pub(super) async fn apply(
     let config = &core.config;
     let team = team_or_own(config, asker, team, "/oncall report TEAM [7d|30d|90d]")?;
     let length = chrono::Duration::days(days);
-    let (current, before) = crate::report::gather::build_with_previous(
-        config,
-        &core.store,
-        &team.id,
-        now - length,
-        now,
-    )
-    .map_err(|e| format!("Sorry, the report cannot be built just now ({e})."))?;
+    let (current, before) =
+        crate::ops::report::build_with_previous(config, &core.store, &team.id, now - length, now)
+            .map_err(|e| format!("Sorry, the report cannot be built just now ({e})."))?;
     let text = crate::slack::render::report(&current, &before, &team.name, days)
         .map_err(|e| format!("Sorry, the report could not be written ({e})."))?;
     let mut queued = 0;
-    for (lane, op) in crate::report::gather::chart_uploads(&current, channel) {
+    for (lane, op) in crate::ops::report::chart_uploads(&current, channel) {
         match core.enqueue(&lane, op).await {
             Ok(_) => queued += 1,
             Err(e) => tracing::warn!(error = %e, "a report chart could not be queued"),

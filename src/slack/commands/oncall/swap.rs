@@ -5,10 +5,10 @@ use super::audit::record_audit;
 use super::{
     known_user, overrides_of, parse_user, schedule, team_of, Args, OncallCommand, UserRef,
 };
-use crate::app::Core;
 use crate::config::User;
-use crate::policy;
-use crate::schedule::{shifts, Shift};
+use crate::domain::policy;
+use crate::domain::schedule::{shifts, Shift};
+use crate::ops::Core;
 use crate::slack::commands::Reply;
 use crate::slack::render::{self, mention_user as mention, SwapAsk};
 use crate::store::{Outbound, SwapRequest, SwapState};

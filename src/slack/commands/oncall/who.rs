@@ -2,9 +2,9 @@
 //! a schedule's coming shifts, and the asker's own.
 
 use super::{list_or_none, overrides_of, schedule, when, Args, OncallCommand};
-use crate::app::Core;
 use crate::config::{Schedule, User};
-use crate::schedule::{shifts, Override, Shift};
+use crate::domain::schedule::{shifts, Override, Shift};
+use crate::ops::Core;
 use crate::slack::commands::Reply;
 use crate::slack::render::mention_user as mention;
 use chrono::{DateTime, Duration, Utc};

@@ -4,10 +4,11 @@
 //! Checked on every engine pass, from beats kept in the store, so a restart
 //! neither forgets a miss nor reports it twice.
 
-use crate::app::Core;
 use crate::config::{Heartbeat, Service};
-use crate::incident::{AlertDetails, Severity};
-use crate::ingest::{AlertAction, AlertEvent, Ingest, IngestError};
+use crate::domain::incident::{AlertDetails, Severity};
+use crate::ingest::{AlertAction, AlertEvent};
+use crate::ops::alert::{Ingest, IngestError};
+use crate::ops::Core;
 use chrono::{DateTime, Utc};
 
 fn dedup_key(h: &Heartbeat) -> String {

@@ -7,13 +7,13 @@
 //! between the cursor and now and queues their messages *together with* the
 //! cursor's move, in one transaction: nothing is skipped or sent twice.
 
-use crate::app::Core;
 use crate::config::Urgency;
 use crate::config::{Config, Schedule};
-use crate::escalation::{resolve_targets, Step};
-use crate::incident::{Held, Incident, State};
-use crate::notify;
-use crate::schedule::{on_call_at, shifts, working, Override};
+use crate::domain::escalation::{resolve_targets, Step};
+use crate::domain::incident::{Held, Incident, State};
+use crate::domain::notify;
+use crate::domain::schedule::{on_call_at, shifts, working, Override};
+use crate::ops::Core;
 use crate::store::{update_lane, Outbound, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
@@ -115,17 +115,17 @@ pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
     if queued {
         core.outbox_ready.notify_one();
     }
-    match crate::maintenance::announce(core, now).await {
+    match crate::ops::maintenance::announce(core, now).await {
         Ok(Some(due)) => next = Some(next.map_or(due, |n| n.min(due))),
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "maintenance announcements failed; will retry"),
     }
-    match crate::report::weekly::send_due(core, now).await {
+    match crate::engine::reports::send_due(core, now).await {
         Ok(Some(due)) => next = Some(next.map_or(due, |n| n.min(due))),
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "weekly reports failed; will retry"),
     }
-    match crate::heartbeat::check(core, now).await {
+    match crate::ops::heartbeat::check(core, now).await {
         Ok(Some(due)) => next = Some(next.map_or(due, |n| n.min(due))),
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "heartbeat check failed; will retry"),
@@ -207,7 +207,7 @@ pub fn plan_step(
 ) -> Result<(Incident, Vec<(String, Outbound)>), String> {
     // The room's own timers: archive a resolved incident's channel, or ask
     // the commander for an update. Escalation waits for the next pass.
-    if let Some(planned) = crate::warroom::plan_timer(config, inc, due_at, now) {
+    if let Some(planned) = crate::domain::warroom::plan_timer(config, inc, due_at, now) {
         return Ok(planned);
     }
     // The index keeps milliseconds; the incident may hold a finer instant.
@@ -423,11 +423,13 @@ fn handoff_notices(
     out
 }
 
+pub mod reports;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::{EscalationLevel, EscalationPolicy, Target};
-    use crate::escalation::Escalation;
+    use crate::domain::escalation::Escalation;
     use chrono::TimeZone;
 
     #[test]
@@ -447,7 +449,7 @@ mod tests {
                 targets: vec![Target::User("a".into())],
             }],
         };
-        let mut inc = crate::incident::tests::sample(1);
+        let mut inc = crate::domain::incident::tests::sample(1);
         inc.escalation = Some(Escalation::start(policy, opened));
         // What the due index gives back: the same instant, in whole milliseconds.
         let from_index = DateTime::from_timestamp_millis(opened.timestamp_millis()).unwrap();

@@ -3,7 +3,7 @@
 //! grouping key renders the same). Pure.
 
 use crate::config::Grouping;
-use crate::incident::{AlertDetails, SubAlert};
+use crate::domain::incident::{AlertDetails, SubAlert};
 use chrono::{DateTime, Utc};
 use minijinja::{context, Environment};
 
@@ -52,7 +52,7 @@ mod tests {
 
     #[test]
     fn keys_render_from_the_alert_and_fall_back_to_time() {
-        let mut d = crate::incident::tests::sample(1).alert;
+        let mut d = crate::domain::incident::tests::sample(1).alert;
         d.component = Some("db".into());
         let g = |key: Option<&str>| Grouping {
             window: Duration::minutes(5),

@@ -4,14 +4,19 @@
 //! compare-and-swap so a replay or a double click changes nothing.
 
 use crate::config::{Urgency, Via};
-use crate::escalation::Escalation;
-use crate::warroom::Coordination;
+use crate::domain::escalation::Escalation;
+use crate::domain::warroom::Coordination;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use crate::config::Severity;
 
 pub mod trigger;
+
+/// The most custom details an incident keeps, in bytes of compact JSON: the
+/// size PagerDuty allows for a whole event. Larger ones are cut down to fit
+/// when they arrive (`ingest::limits::cap_custom_details`).
+pub const MAX_CUSTOM_DETAILS: usize = 512 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -76,7 +81,7 @@ pub struct AlertDetails {
     pub group: Option<String>,
     pub class: Option<String>,
     /// Whatever else the sender said, capped at
-    /// [`crate::ingest::limits::MAX_CUSTOM_DETAILS`] when stored. The store
+    /// [`MAX_CUSTOM_DETAILS`] when stored. The store
     /// keeps an incident's details apart from the incident, written once
     /// (`Store::custom_details`): an incident read from the store has
     /// `None` here, so that its many rewrites never copy them.
@@ -385,7 +390,9 @@ impl Incident {
             State::Acknowledged => self.snoozed_until,
             State::Resolved => None,
         };
-        own.into_iter().chain(crate::warroom::due(self)).min()
+        own.into_iter()
+            .chain(crate::domain::warroom::due(self))
+            .min()
     }
 
     /// Made high urgency (a critical alert, or a person escalating): pages
@@ -414,10 +421,10 @@ impl Incident {
         }
         let mut next = self.clone();
         next.snoozed_until = Some(until);
-        next.coord.timeline.push(crate::warroom::Entry {
+        next.coord.timeline.push(crate::domain::warroom::Entry {
             at,
             by: Some(by.to_string()),
-            kind: crate::warroom::EntryKind::Snooze,
+            kind: crate::domain::warroom::EntryKind::Snooze,
             text: format!("snoozed until {}", until.format("%Y-%m-%d %H:%M UTC")),
         });
         Ok(next)
@@ -448,17 +455,17 @@ impl Incident {
                     ),
                 ),
             };
-            next.coord.timeline.push(crate::warroom::Entry {
+            next.coord.timeline.push(crate::domain::warroom::Entry {
                 at: ack.at,
                 by,
-                kind: crate::warroom::EntryKind::Snooze,
+                kind: crate::domain::warroom::EntryKind::Snooze,
                 text,
             });
         }
-        next.coord.timeline.push(crate::warroom::Entry {
+        next.coord.timeline.push(crate::domain::warroom::Entry {
             at,
             by: None,
-            kind: crate::warroom::EntryKind::Snooze,
+            kind: crate::domain::warroom::EntryKind::Snooze,
             text: "over and not resolved: paging again from the first level".into(),
         });
         next.state = State::Triggered;

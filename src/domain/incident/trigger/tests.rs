@@ -1,6 +1,6 @@
 use super::*;
-use crate::incident::tests::sample;
-use crate::incident::{Actor, Stamp};
+use crate::domain::incident::tests::sample;
+use crate::domain::incident::{Actor, Stamp};
 use chrono::TimeZone;
 
 fn t(min: i64) -> DateTime<Utc> {
@@ -116,7 +116,7 @@ fn flapping_reopens_only_past_the_count_within_the_window() {
 fn a_critical_or_error_alert_raises_the_urgency_of_the_incident_it_joins() {
     let mut prev = sample(1);
     prev.urgency = Urgency::Low;
-    prev.held = vec![crate::incident::Held {
+    prev.held = vec![crate::domain::incident::Held {
         user: "alice".into(),
         level: None,
         until: t(60),

@@ -2,11 +2,9 @@
 //! timeline, and the room work a change to an incident sets off. Pure: no I/O,
 //! no clock reads; `warroom::actions` is the edge that applies people's requests.
 
-pub mod actions;
-
 use crate::config::{Config, Team};
-use crate::incident::{Incident, State};
-use crate::store::Outbound;
+use crate::domain::incident::{Incident, State};
+use crate::domain::notice::Outbound;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -513,7 +511,7 @@ pub fn channel_name(inc: &Incident, attempt: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::{tests::sample, Actor, Transition};
+    use crate::domain::incident::{tests::sample, Actor, Transition};
     use chrono::TimeZone;
 
     #[test]

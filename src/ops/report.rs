@@ -2,9 +2,9 @@
 //! overrides from the store, works out the team's shifts, and calls the pure
 //! `compute`. Also renders a report as a table, CSV or JSON.
 
-use super::{compute, Input, Report, Stats};
 use crate::config::Config;
-use crate::schedule::shifts;
+use crate::domain::report::{compute, Input, Report, Stats};
+use crate::domain::schedule::shifts;
 use crate::store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
@@ -38,7 +38,7 @@ pub fn build_with_previous(
 fn period(
     config: &Config,
     store: &Store,
-    incidents: &[crate::incident::Incident],
+    incidents: &[crate::domain::incident::Incident],
     team: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -93,7 +93,7 @@ fn stats_line(name: &str, s: &Stats) -> String {
 /// cannot be drawn is logged and left out: the numbers still go out.
 pub fn chart_uploads(r: &Report, channel: &str) -> Vec<(String, crate::store::Outbound)> {
     use base64::Engine;
-    match super::charts::render_all(r) {
+    match crate::domain::report::charts::render_all(r) {
         Ok(charts) => charts
             .into_iter()
             .map(|c| {

@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::config::Via;
-use crate::escalation::Escalation;
-use crate::incident::{Actor, Page, Stamp};
+use crate::domain::escalation::Escalation;
+use crate::domain::incident::{Actor, Page, Stamp};
 use chrono::TimeZone;
 
 const CONFIG: &str = r#"
@@ -77,7 +77,7 @@ struct Fixture {
 }
 
 fn incident(config: &Config, f: &Fixture) -> Incident {
-    let mut i = crate::incident::tests::sample(f.id);
+    let mut i = crate::domain::incident::tests::sample(f.id);
     i.service_id = f.service.into();
     i.alert.severity = f.severity;
     i.created_at = f.at;

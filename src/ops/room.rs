@@ -3,14 +3,15 @@
 //! declare an incident. Each is one `Store::update_incident` transaction that
 //! also queues the messages it causes; the replies are for the person who asked.
 
-use super::{new_room, next_nudge, room_lane, stakeholder_channel, wants_room};
-use super::{role_changed, severity_changed, status_update};
-use super::{Audience, Entry, EntryKind, Role, RoomOp, Sev};
-use crate::app::Core;
-use crate::escalation::Escalation;
-use crate::incident::{AlertDetails, Incident, State};
-use crate::ingest::{AlertAction, AlertEvent, Ingest, IngestError, Outcome};
-use crate::policy::{self, Action, Subject};
+use crate::domain::escalation::Escalation;
+use crate::domain::incident::{AlertDetails, Incident, State};
+use crate::domain::policy::{self, Action, Subject};
+use crate::domain::warroom::{new_room, next_nudge, room_lane, stakeholder_channel, wants_room};
+use crate::domain::warroom::{role_changed, severity_changed, status_update};
+use crate::domain::warroom::{Audience, Entry, EntryKind, Role, RoomOp, Sev};
+use crate::ingest::{AlertAction, AlertEvent};
+use crate::ops::alert::{Ingest, IngestError, Outcome};
+use crate::ops::Core;
 use crate::store::{update_lane, Outbound, StoreError, Triggered};
 use chrono::{DateTime, Utc};
 

@@ -4,9 +4,9 @@
 //! same transaction that queues the messages: never twice, never skipped
 //! silently (after downtime, only the latest week is sent).
 
-use crate::app::Core;
 use crate::config::WeeklyReport;
-use crate::schedule::resolve_local;
+use crate::domain::schedule::resolve_local;
+use crate::ops::Core;
 use crate::store::{Outbound, StoreError};
 use chrono::{DateTime, Datelike, Duration, Utc};
 
@@ -71,9 +71,8 @@ pub async fn send_due(
             .collect();
         // The charts follow the numbers in the team's own channel.
         if let Some(channel) = &team.alert_channel {
-            let current =
-                crate::report::gather::build(&core.config, &core.store, &team.id, from, to)?;
-            work.extend(crate::report::gather::chart_uploads(&current, channel));
+            let current = crate::ops::report::build(&core.config, &core.store, &team.id, from, to)?;
+            work.extend(crate::ops::report::chart_uploads(&current, channel));
         }
         queued |= !work.is_empty();
         core.store.set_cursor_with(&name, slot, &work, now)?;

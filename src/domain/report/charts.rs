@@ -17,7 +17,7 @@ pub const WIDTH: u32 = 800;
 pub const HEIGHT: u32 = 450;
 
 /// DejaVu Sans (Bitstream Vera licence, see assets/fonts/DejaVuSans-LICENSE).
-static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 /// plotters' default text style asks for this family.
 const FAMILY: &str = "sans-serif";
 
@@ -398,7 +398,7 @@ fn runs(series: &[Option<f64>]) -> impl Iterator<Item = Vec<(SegmentValue<i32>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Fairness, Responder, Stats, Week};
+    use crate::domain::report::{Fairness, Responder, Stats, Week};
     use chrono::{DateTime, Duration, TimeZone, Utc};
 
     fn day(d: u32) -> DateTime<Utc> {

@@ -32,7 +32,7 @@ fn now() -> DateTime<Utc> {
 }
 
 fn details(summary: &str, severity: Severity) -> AlertDetails {
-    let mut d = crate::incident::tests::sample(1).alert;
+    let mut d = crate::domain::incident::tests::sample(1).alert;
     d.summary = summary.into();
     d.severity = severity;
     d.custom_details = Some(json!({"env": "prod"}));
@@ -246,7 +246,7 @@ fn acknowledgements_follow_where_the_rules_route() {
 
 #[test]
 fn a_resolve_for_one_member_stops_only_that_alert() {
-    let mut inc = crate::incident::tests::sample(7);
+    let mut inc = crate::domain::incident::tests::sample(7);
     inc.alerts = vec![sub("m1", true), sub("m2", true)];
     // d7 is the incident's own key: resolved by key, not as a member.
     assert_eq!(grouped_member("d7", Some(&inc)), None);
@@ -261,7 +261,7 @@ fn a_resolve_for_one_member_stops_only_that_alert() {
     );
     assert!(Stop::Member("m2").mark(&mut inc), "the last alert resolved");
 
-    let mut inc = crate::incident::tests::sample(8);
+    let mut inc = crate::domain::incident::tests::sample(8);
     inc.alerts = vec![sub("f1", true)];
     let report = [sub("f1", false), sub("f2", false)];
     assert!(Stop::Group(&report).mark(&mut inc));

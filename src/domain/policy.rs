@@ -14,7 +14,7 @@
 //!   leads. Rotating a schedule's calendar link takes one of its leads.
 
 use crate::config::{Config, Team, User};
-use crate::incident::Incident;
+use crate::domain::incident::Incident;
 
 /// What a person asks to do to an incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! urgency or service). Pure.
 
 use crate::config::{Condition, Op, Rule};
-use crate::incident::AlertDetails;
+use crate::domain::incident::AlertDetails;
 use serde_json::Value;
 
 /// The first rule in `rules` that matches `alert`.
@@ -64,7 +64,7 @@ fn field(alert: &AlertDetails, name: &str) -> Option<Value> {
 mod tests {
     use super::*;
     use crate::config::{Config, RuleAction};
-    use crate::incident::Severity;
+    use crate::domain::incident::Severity;
     use proptest::prelude::*;
     use serde_json::json;
 
@@ -80,7 +80,7 @@ mod tests {
     }
 
     fn alert(summary: &str, details: Value) -> AlertDetails {
-        let mut a = crate::incident::tests::sample(1).alert;
+        let mut a = crate::domain::incident::tests::sample(1).alert;
         a.summary = summary.into();
         a.custom_details = Some(details);
         a

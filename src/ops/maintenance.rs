@@ -4,7 +4,7 @@
 //! from `/oncall maintenance`; both live in the store, so the announcements
 //! survive restarts and are never repeated.
 
-use crate::app::Core;
+use crate::ops::Core;
 use crate::store::{Outbound, StoreError, Window};
 use chrono::{DateTime, Utc};
 

@@ -8,13 +8,15 @@
 //! already in an open incident?), and only when it is needed; `commit` and
 //! `suppress` are the only stages that write.
 
-use super::{grouping, limits, rules, AlertAction, AlertEvent, IngestError, Outcome};
-use crate::app::Core;
+use super::{IngestError, Outcome};
 use crate::config::{Config, Grouping, Rule, RuleAction, Service, Urgency};
-use crate::escalation::Escalation;
-use crate::incident::{Actor, AlertDetails, Incident, Severity, SubAlert, Transition};
+use crate::domain::escalation::Escalation;
+use crate::domain::incident::{Actor, AlertDetails, Incident, Severity, SubAlert, Transition};
+use crate::domain::warroom::{self, Room, Sev};
+use crate::domain::{grouping, rules};
+use crate::ingest::{limits, AlertAction, AlertEvent};
+use crate::ops::Core;
 use crate::store::{AlertsStopped, Changed, NewAlert, StoreError, Suppressed, Triggered};
-use crate::warroom::{self, Room, Sev};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use std::borrow::Cow;
@@ -387,11 +389,9 @@ pub(super) async fn commit(
     core.store.durable().await?;
     match &outcome {
         Outcome::Triggered(Triggered::Opened { incident, .. }) => {
-            crate::metrics::incident_changed(incident, true)
+            crate::ops::counted(incident, true)
         }
-        Outcome::Changed(Changed::Applied { incident, .. }) => {
-            crate::metrics::incident_changed(incident, false)
-        }
+        Outcome::Changed(Changed::Applied { incident, .. }) => crate::ops::counted(incident, false),
         _ => {}
     }
     if queued_slack_work(&outcome) {

@@ -3,18 +3,16 @@
 //! the caller gathers the inputs and says when "now" is.
 
 use crate::config::Config;
-use crate::incident::{Incident, Notice, Severity};
-use crate::schedule::Shift;
+use crate::domain::incident::{Incident, Notice, Severity};
+use crate::domain::schedule::Shift;
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
 pub mod charts;
-pub mod gather;
 #[cfg(test)]
 mod tests;
-pub mod weekly;
 
 /// Notifications to one person this close together count as one interruption.
 pub const MERGE_WINDOW_SECS: i64 = 60;

@@ -3,8 +3,8 @@
 //! later. Pure: the caller stores the incident and the work in one transaction.
 
 use crate::config::{Config, Via};
-use crate::incident::{Incident, Notice, Page, Reminder, State};
-use crate::store::Outbound;
+use crate::domain::incident::{Incident, Notice, Page, Reminder, State};
+use crate::domain::notice::Outbound;
 use chrono::{DateTime, Duration, Utc};
 
 /// Work for the outbox: (lane, what to do).
@@ -156,7 +156,7 @@ pub fn lane(phone: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::incident::{Actor, Transition};
+    use crate::domain::incident::{Actor, Transition};
     use chrono::TimeZone;
 
     const CONFIG: &str = "[[users]]\nid = \"a\"\nname = \"A\"\nslack_id = \"UA\"\nphone = \"+447700900001\"\n\
@@ -167,7 +167,7 @@ mod tests {
     fn setup() -> (Config, Incident, DateTime<Utc>) {
         let config = Config::parse("t.toml", CONFIG).unwrap();
         let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap();
-        (config, crate::incident::tests::sample(1), t0)
+        (config, crate::domain::incident::tests::sample(1), t0)
     }
 
     fn kinds(work: &Work) -> Vec<String> {

@@ -4,7 +4,7 @@
 
 use super::{AlertDetails, Change, Incident, Severity, State, SubAlert};
 use crate::config::Urgency;
-use crate::escalation::Escalation;
+use crate::domain::escalation::Escalation;
 use chrono::{DateTime, Duration, Utc};
 
 /// The alert as the decision needs it.
@@ -27,7 +27,7 @@ pub struct Alerted<'a> {
     /// Re-triggered `.0` times within `.1` after resolving: reopen, page nobody.
     pub flapping: Option<(u32, Duration)>,
     /// A room of its own from the start.
-    pub room: Option<&'a crate::warroom::Room>,
+    pub room: Option<&'a crate::domain::warroom::Room>,
 }
 
 /// What the alert does.
@@ -120,7 +120,7 @@ fn new_incident(a: &Alerted<'_>, at: DateTime<Utc>, flap_times: Vec<DateTime<Utc
         flap_times,
         notices: vec![],
         flapping: false,
-        coord: crate::warroom::Coordination {
+        coord: crate::domain::warroom::Coordination {
             room: a.room.cloned(),
             ..Default::default()
         },
