@@ -36,7 +36,7 @@ impl Handler {
     /// 200 while the store takes alerts; 503 with the reason while it cannot
     /// write or is below the free-space floor (it recovers by itself).
     pub(super) fn healthz(&self) -> Resp {
-        match self.core.store.health().problem() {
+        match self.core.health().problem() {
             None => json_response(StatusCode::OK, &json!({"status": "ok"})),
             Some(reason) => json_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -47,13 +47,13 @@ impl Handler {
 
     /// Prometheus text: the process counters plus gauges read from the store now.
     pub(super) fn metrics(&self) -> Resp {
-        let store = &self.core.store;
-        let health = store.health();
+        let core = &self.core;
+        let health = core.health();
         let writable = if health.problem().is_none() { 1.0 } else { 0.0 };
         let free = health.free().map_or(-1.0, |f| f as f64);
         let now = self.core.clock.now();
-        let open = store.open_count().map(|n| n as f64).unwrap_or(-1.0);
-        let (depth, oldest) = match store.outbox_pending() {
+        let open = core.open_count().map(|n| n as f64).unwrap_or(-1.0);
+        let (depth, oldest) = match core.outbox_pending() {
             Ok(rows) => {
                 let oldest = rows
                     .iter()
@@ -97,7 +97,7 @@ impl Handler {
             (
                 "tocsin_outbox_dead",
                 "Outbound work refused for good, kept as dead letters (GET /api/v1/outbox/dead).",
-                store.dead_count() as f64,
+                core.dead_count() as f64,
             ),
         ]);
         let mut r = Response::new(Full::new(Bytes::from(text)));

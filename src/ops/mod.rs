@@ -12,6 +12,7 @@ mod feed;
 pub mod heartbeat;
 mod incident;
 pub mod maintenance;
+mod queries;
 pub mod report;
 pub mod room;
 

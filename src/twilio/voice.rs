@@ -196,7 +196,7 @@ pub async fn handle(
 }
 
 fn page(core: &Core, id: u64, user: &str) -> VoiceReply {
-    let inc = match core.store.incident(id) {
+    let inc = match core.incident(id) {
         Ok(Some(inc)) => inc,
         Ok(None) => return VoiceReply::say("This incident no longer exists. Goodbye.", None),
         Err(e) => {

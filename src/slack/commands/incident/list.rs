@@ -7,7 +7,7 @@ use crate::slack::mrkdwn;
 use crate::slack::render::{actor_mention, slack_date};
 
 pub(super) fn apply(core: &Core) -> Reply {
-    match core.store.open_incidents() {
+    match core.open_incidents() {
         Ok(open) if open.is_empty() => Ok("No open incidents. :tada:".to_string()),
         Ok(open) => {
             let mut out = format!(

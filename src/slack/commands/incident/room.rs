@@ -15,7 +15,7 @@ fn here(core: &Core, inv: &Invocation, id: Option<u64>) -> Result<u64, String> {
     if let Some(id) = id {
         return Ok(id);
     }
-    match core.store.incident_by_room(&inv.channel_id) {
+    match core.incident_by_room(&inv.channel_id) {
         Ok(Some(inc)) => Ok(inc.id),
         Ok(None) => Err("This is not an incident's channel: name the incident, like `#42`.".into()),
         Err(e) => Err(format!("Sorry, incidents cannot be read just now ({e}).")),
@@ -106,7 +106,7 @@ pub(super) async fn severity(core: &Core, inv: &Invocation, id: Option<u64>, sev
 
 pub(super) fn timeline(core: &Core, inv: &Invocation, id: Option<u64>) -> Reply {
     let id = here(core, inv, id)?;
-    match core.store.incident(id) {
+    match core.incident(id) {
         Ok(Some(inc)) => crate::slack::render::timeline(&inc, &core.config)
             .map_err(|e| format!("Sorry, the timeline could not be shown ({e}).").into()),
         Ok(None) => Err(format!("There is no incident #{id}.").into()),

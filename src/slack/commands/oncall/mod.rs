@@ -256,9 +256,7 @@ fn when(t: DateTime<Utc>, tz: Tz) -> String {
 }
 
 fn overrides_of(core: &Core, schedule: &str) -> Result<Vec<Override>, String> {
-    core.store
-        .overrides(schedule)
-        .map(|v| v.into_iter().map(|o| o.over).collect())
+    core.overrides(schedule)
         .map_err(|e| format!("Sorry, overrides cannot be read just now ({e})."))
 }
 

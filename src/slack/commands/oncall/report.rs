@@ -36,9 +36,9 @@ pub(super) async fn apply(
     let config = &core.config;
     let team = team_or_own(config, asker, team, "/oncall report TEAM [7d|30d|90d]")?;
     let length = chrono::Duration::days(days);
-    let (current, before) =
-        crate::ops::report::build_with_previous(config, &core.store, &team.id, now - length, now)
-            .map_err(|e| format!("Sorry, the report cannot be built just now ({e})."))?;
+    let (current, before) = core
+        .report_with_previous(&team.id, now - length, now)
+        .map_err(|e| format!("Sorry, the report cannot be built just now ({e})."))?;
     let text = crate::slack::render::report(&current, &before, &team.name, days)
         .map_err(|e| format!("Sorry, the report could not be written ({e})."))?;
     let mut queued = 0;
