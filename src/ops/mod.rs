@@ -15,6 +15,7 @@ pub mod maintenance;
 mod queries;
 pub mod report;
 pub mod room;
+pub mod schedule;
 
 use crate::clock::Clock;
 use crate::config::Config;

@@ -1,5 +1,4 @@
-//! `/oncall audit`: who changed a team's on-call arrangements, and the one
-//! place the other subcommands write those changes down.
+//! `/oncall audit`: who changed a team's on-call arrangements.
 
 use super::{team_or_own, when, Args, OncallCommand};
 use crate::config::User;
@@ -16,7 +15,6 @@ pub(super) fn parse(args: &Args) -> Result<OncallCommand, String> {
 pub(super) fn apply(core: &Core, asker: Option<&User>, team: Option<String>, tz: Tz) -> Reply {
     let team = team_or_own(&core.config, asker, team, "/oncall audit TEAM")?;
     let entries = core
-        .store
         .audit(&team.id, 20)
         .map_err(|e| format!("Sorry, the audit log cannot be read just now ({e})."))?;
     if entries.is_empty() {
@@ -42,20 +40,6 @@ pub(super) fn apply(core: &Core, asker: Option<&User>, team: Option<String>, tz:
         team.name,
         lines.join("\n")
     ))
-}
-
-/// Records who changed a team's arrangements; a failure is logged, never fatal.
-pub(super) fn record_audit(core: &Core, team: &str, actor: &str, action: &str, detail: String) {
-    let e = crate::store::AuditEntry {
-        at: core.clock.now(),
-        team: team.to_string(),
-        actor: actor.to_string(),
-        action: action.to_string(),
-        detail,
-    };
-    if let Err(err) = core.store.add_audit(&e) {
-        tracing::error!(error = %err, "cannot write the audit log");
-    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,7 @@
 //! `/oncall feed`: a schedule's private calendar link, and rotating it so the
 //! old link stops working.
 
-use super::audit::record_audit;
 use super::{schedule, team_of, Args, OncallCommand};
-use crate::domain::policy;
-use crate::domain::schedule::ical;
 use crate::ops::Core;
 use crate::slack::commands::{Invocation, Reply};
 
@@ -28,30 +25,16 @@ pub(super) async fn apply(core: &Core, inv: &Invocation, id: &str, rotate: bool)
     let failed = |e: crate::store::StoreError| {
         format!("Sorry, the feed link cannot be made just now ({e}).")
     };
-    let seed = core.store.feed_seed().map_err(failed)?;
-    let generation = if rotate {
+    let token = if rotate {
         let team = team_of(&core.config, s)?;
-        policy::may_rotate_feed(&core.config, &inv.user_id, team)?;
-        let generation = core.store.rotate_feed(id).map_err(failed)?;
-        record_audit(
-            core,
-            &team.id,
-            &inv.user_id,
-            "feed",
-            format!("rotated the calendar link of {id}"),
-        );
-        generation
+        let detail = format!("rotated the calendar link of {id}");
+        core.rotate_feed(id, team, &inv.user_id, detail)
+            .await
+            .map_err(failed)??
     } else {
-        core.store.feed_generation(id).map_err(failed)?
+        core.feed_token(id).await.map_err(failed)?
     };
-    // The link must keep working after a crash (and a rotation must hold):
-    // the seed and generation are on disk before the link is shown.
-    core.store.durable().await.map_err(failed)?;
-    let link = format!(
-        "{}/schedules/{id}.ics?token={}",
-        core.public_url,
-        ical::feed_token(&seed, id, generation)
-    );
+    let link = format!("{}/schedules/{id}.ics?token={token}", core.public_url);
     Ok(if rotate {
         format!("The old calendar link of `{id}` no longer works. The new one (keep it private):\n{link}")
     } else {

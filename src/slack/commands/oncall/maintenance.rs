@@ -1,7 +1,6 @@
 //! `/oncall maintenance`: start or end a service's maintenance window, during
 //! which its alerts are recorded and nobody is paged. Leads only.
 
-use super::audit::record_audit;
 use super::{list_or_none, when, Args, OncallCommand};
 use crate::config::User;
 use crate::ops::Core;
@@ -67,23 +66,17 @@ pub(super) async fn apply(
         |e: crate::store::StoreError| format!("Sorry, that could not be saved ({e}). Try again.");
     match until {
         Some(until) => {
-            record_audit(
-                core,
-                &svc.team,
-                &inv.user_id,
-                "maintenance",
-                format!(
-                    "{} until {}{}",
-                    svc.name,
-                    until.format("%Y-%m-%d %H:%M UTC"),
-                    // The audit line is shown as mrkdwn; the reason is what a person typed.
-                    reason
-                        .as_ref()
-                        .map(|r| format!(" ({})", crate::slack::mrkdwn::text(r)))
-                        .unwrap_or_default()
-                ),
+            let detail = format!(
+                "{} until {}{}",
+                svc.name,
+                until.format("%Y-%m-%d %H:%M UTC"),
+                // The audit line is shown as mrkdwn; the reason is what a person typed.
+                reason
+                    .as_ref()
+                    .map(|r| format!(" ({})", crate::slack::mrkdwn::text(r)))
+                    .unwrap_or_default()
             );
-            crate::ops::maintenance::start(core, &svc.id, until, reason, &inv.user_id)
+            core.start_maintenance(svc, until, reason, &inv.user_id, detail)
                 .await
                 .map_err(failed)?;
             Ok(format!(
@@ -93,26 +86,20 @@ pub(super) async fn apply(
                 svc.id
             ))
         }
-        None => match crate::ops::maintenance::end(core, &svc.id)
-            .await
-            .map_err(failed)?
-        {
-            Some(_) => {
-                record_audit(
-                    core,
-                    &svc.team,
-                    &inv.user_id,
-                    "maintenance",
-                    format!("{} ended early", svc.name),
-                );
-                core.store.durable().await.map_err(failed)?;
-                Ok(format!(
+        None => {
+            let detail = format!("{} ended early", svc.name);
+            match core
+                .end_maintenance(svc, &inv.user_id, detail)
+                .await
+                .map_err(failed)?
+            {
+                Some(_) => Ok(format!(
                     "Maintenance on {} is over; paging resumes.",
                     svc.name
-                ))
+                )),
+                None => Ok(format!("{} is not in maintenance.", svc.name)),
             }
-            None => Ok(format!("{} is not in maintenance.", svc.name)),
-        },
+        }
     }
 }
 

@@ -1,14 +1,13 @@
 //! `/oncall override`: put someone on call for a schedule over a span of time,
 //! if the schedule's rules allow the asker to.
 
-use super::audit::record_audit;
 use super::{known_user, parse_user, schedule, team_of, when, Args, OncallCommand, UserRef};
-use crate::domain::policy;
 use crate::domain::schedule::Override;
 use crate::ops::Core;
 use crate::slack::commands::when::parse_range;
 use crate::slack::commands::{Invocation, Reply};
 use crate::slack::render::mention_user as mention;
+use crate::store::StoredOverride;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -41,34 +40,24 @@ pub(super) async fn apply(
     let s = schedule(config, schedule_id)?;
     let who = known_user(config, target)?;
     let team = team_of(config, s)?;
-    policy::may_override(config, &inv.user_id, team, &who.id)?;
     let over = Override {
         user: who.id.clone(),
         start: from,
         end: to,
     };
-    let stored = core
-        .store
-        .add_override(schedule_id, over, &inv.user_id, core.clock.now())
-        .map_err(|e| format!("Sorry, the override could not be saved ({e})."))?;
-    record_audit(
-        core,
-        &s.team,
-        &inv.user_id,
-        "override",
+    let detail = |stored: &StoredOverride| {
         format!(
             "#{} {} on call for {schedule_id} from {} to {}",
             stored.id,
             who.name,
             from.format("%Y-%m-%d %H:%M UTC"),
             to.format("%Y-%m-%d %H:%M UTC")
-        ),
-    );
-    core.store
-        .durable()
+        )
+    };
+    let stored = core
+        .add_override(s, team, over, &inv.user_id, detail)
         .await
-        .map_err(|e| format!("Sorry, the override could not be saved ({e})."))?;
-    core.engine_wake.notify_one();
+        .map_err(|e| format!("Sorry, the override could not be saved ({e})."))??;
     Ok(format!(
         "Override #{}: {} is on call for `{schedule_id}` from {} to {}.",
         stored.id,

@@ -1,18 +1,15 @@
 //! `/oncall swap` and `/oncall cover`: ask someone to trade shifts or take
 //! one, by a DM with Accept and Decline buttons; and the answer to that DM.
 
-use super::audit::record_audit;
-use super::{
-    known_user, overrides_of, parse_user, schedule, team_of, Args, OncallCommand, UserRef,
-};
-use crate::config::User;
-use crate::domain::policy;
-use crate::domain::schedule::{shifts, Shift};
+use super::{known_user, parse_user, schedule, team_of, Args, OncallCommand, UserRef};
+use crate::config::{Config, User};
+use crate::ops::schedule::{ShiftAsk, SwapAnswered, SwapFailure, SwapRefusal};
+use crate::ops::schedule::{SwapWords, Unswappable};
 use crate::ops::Core;
 use crate::slack::commands::Reply;
 use crate::slack::render::{self, mention_user as mention, SwapAsk};
 use crate::store::{Outbound, SwapRequest, SwapState};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 pub(super) fn parse(args: &Args) -> Result<OncallCommand, String> {
     args.too_many(3)?;
@@ -43,124 +40,75 @@ pub(super) async fn request(
     if other.id == me.id {
         return Err("Ask someone else: you cannot swap with yourself.".into());
     }
-    policy::may_swap(config, team_of(config, s)?, &me.id, &other.id, trade)?;
-    let Some(other_slack) = other.slack_id.clone() else {
-        return Err(format!(
-            "{} has no Slack id in the configuration, so I cannot ask them.",
-            other.name
-        )
-        .into());
+    let ask = ShiftAsk {
+        schedule: s,
+        team: team_of(config, s)?,
+        requester: me,
+        other,
+        nth,
+        trade,
     };
-    let list = shifts(
-        s,
-        &overrides_of(core, schedule_id)?,
-        now,
-        now + Duration::days(60),
-    );
-    let of = |u: &str| -> Vec<&Shift> {
-        list.iter()
-            .filter(|sh| sh.user.as_deref() == Some(u))
-            .collect()
+    let words = |req: &SwapRequest| {
+        render::swap_request(&SwapAsk {
+            id: req.id,
+            schedule: schedule_id,
+            requester: mention(config, &me.id),
+            mine: req.mine,
+            theirs: req.theirs,
+        })
+        .map(|ask| (ask.text, ask.blocks_json))
+        .map_err(|e| e.to_string())
     };
-    let Some(mine) = of(&me.id).get(nth as usize - 1).copied() else {
-        return Err(
-            format!("You have no shift #{nth} on `{schedule_id}` in the next 60 days.").into(),
-        );
-    };
-    let theirs = if trade {
-        match of(&other.id).first() {
-            Some(t) => Some((t.start, t.end)),
-            None => {
-                return Err(format!(
-                    "{} has no shift on `{schedule_id}` in the next 60 days to trade.",
-                    mention(config, &other.id)
-                )
-                .into())
-            }
+    let req = match core.ask_swap(&ask, now, words).await {
+        Ok(Ok(req)) => req,
+        Ok(Err(SwapRefusal::Policy(r))) => return Err(r.into()),
+        Ok(Err(SwapRefusal::NoSlackId)) => {
+            return Err(format!(
+                "{} has no Slack id in the configuration, so I cannot ask them.",
+                other.name
+            )
+            .into())
         }
-    } else {
-        None
+        Ok(Err(SwapRefusal::NoShift)) => {
+            return Err(
+                format!("You have no shift #{nth} on `{schedule_id}` in the next 60 days.").into(),
+            )
+        }
+        Ok(Err(SwapRefusal::NothingToTrade)) => {
+            return Err(format!(
+                "{} has no shift on `{schedule_id}` in the next 60 days to trade.",
+                mention(config, &other.id)
+            )
+            .into())
+        }
+        Err(SwapFailure::Read(e)) => {
+            return Err(format!("Sorry, overrides cannot be read just now ({e}).").into())
+        }
+        Err(SwapFailure::Save(e)) => {
+            return Err(format!("Sorry, the request could not be saved ({e}).").into())
+        }
+        Err(SwapFailure::Words(e)) => {
+            return Err(format!("Sorry, the request could not be written ({e}).").into())
+        }
     };
-    let req = SwapRequest {
-        id: core
-            .store
-            .new_swap_id()
-            .map_err(|e| format!("Sorry, the request could not be saved ({e})."))?,
-        schedule: schedule_id.to_string(),
-        requester: me.id.clone(),
-        other: other.id.clone(),
-        mine: (mine.start, mine.end),
-        theirs,
-        state: SwapState::Pending,
-        created_at: now,
-    };
-    let ask = render::swap_request(&SwapAsk {
-        id: req.id,
-        schedule: schedule_id,
-        requester: mention(config, &me.id),
-        mine: req.mine,
-        theirs,
-    })
-    .map_err(|e| format!("Sorry, the request could not be written ({e})."))?;
-    let op = Outbound::NotifyBlocks {
-        channel: other_slack.clone(),
-        text: ask.text,
-        blocks: ask.blocks_json,
-    };
-    core.store
-        .add_swap(&req, &(other_slack, op))
-        .map_err(|e| format!("Sorry, the request could not be saved ({e})."))?;
-    core.store
-        .durable()
-        .await
-        .map_err(|e| format!("Sorry, the request could not be saved ({e})."))?;
-    core.outbox_ready.notify_one();
     Ok(format!(
         "I asked {} to {} your `{schedule_id}` shift ({} → {}). I'll DM you their answer.",
         mention(config, &other.id),
         if trade { "trade for" } else { "cover" },
-        render::slack_date(mine.start),
-        render::slack_date(mine.end)
+        render::slack_date(req.mine.0),
+        render::slack_date(req.mine.1)
     ))
 }
 
-/// Someone clicked Accept or Decline on a swap request DM.
-pub async fn answer_swap(
-    core: &Core,
-    id: u64,
-    clicker: &str,
+/// The messages an answer to `req` sends, and its audit line: a DM to the
+/// requester, on acceptance a line in the team's channel, and the question
+/// replaced (so its buttons cannot be clicked again).
+fn answer_words(
+    config: &Config,
+    req: &SwapRequest,
     accept: bool,
     response_url: Option<&str>,
-) -> Result<Option<String>, String> {
-    let config = &core.config;
-    let Some(req) = core.store.swap(id).map_err(|e| e.to_string())? else {
-        return Ok(Some("That swap request no longer exists.".into()));
-    };
-    let other_slack = config.user(&req.other).and_then(|u| u.slack_id.clone());
-    if other_slack.as_deref() != Some(clicker) {
-        return Ok(Some(format!(
-            "This request is for {}, not you.",
-            mention(config, &req.other)
-        )));
-    }
-    // Accepting puts people on call; the configuration may have changed
-    // since the request was made. Declining is always possible.
-    let allowed = if !accept {
-        Ok(())
-    } else {
-        config
-            .schedule(&req.schedule)
-            .ok_or_else(|| format!("Schedule `{}` is no longer configured.", req.schedule))
-            .and_then(|s| team_of(config, s))
-            .and_then(|team| {
-                let trade = req.theirs.is_some();
-                policy::may_swap(config, team, &req.requester, &req.other, trade)
-                    .map_err(|r| r.to_string())
-            })
-    };
-    if let Err(why) = allowed {
-        return Ok(Some(why));
-    }
+) -> SwapWords {
     let span = |(a, b): (DateTime<Utc>, DateTime<Utc>)| {
         format!("{} → {}", render::slack_date(a), render::slack_date(b))
     };
@@ -218,7 +166,6 @@ pub async fn answer_swap(
         }
     }
     if let Some(url) = response_url {
-        // Replace the question, so its buttons cannot be clicked again.
         notices.push((
             format!("respond:{url}"),
             Outbound::Respond {
@@ -228,42 +175,59 @@ pub async fn answer_swap(
             },
         ));
     }
+    let trade = req
+        .theirs
+        .map(|t| format!("; {requester} covers {who} {}", span(t)))
+        .unwrap_or_default();
+    let audit = accept.then(|| {
+        format!(
+            "{who} covers {requester} on {} {}{trade} (asked by {requester})",
+            req.schedule,
+            span(req.mine)
+        )
+    });
+    SwapWords { notices, audit }
+}
+
+/// Someone clicked Accept or Decline on a swap request DM.
+pub async fn answer_swap(
+    core: &Core,
+    id: u64,
+    clicker: &str,
+    accept: bool,
+    response_url: Option<&str>,
+) -> Result<Option<String>, String> {
+    let config = &core.config;
+    let words = |req: &SwapRequest| answer_words(config, req, accept, response_url);
     let answered = core
-        .store
-        .answer_swap(id, accept, core.clock.now(), &notices)
+        .answer_swap(id, clicker, accept, words)
+        .await
         .map_err(|e| e.to_string())?;
-    // An accepted swap moves shifts: the team's audit log says who agreed to what.
-    if let (Some((_, true)), true) = (&answered, accept) {
-        if let Some(team) = config.schedule(&req.schedule).map(|s| s.team.clone()) {
-            let trade = req
-                .theirs
-                .map(|t| format!("; {requester} covers {who} {}", span(t)))
-                .unwrap_or_default();
-            let detail = format!(
-                "{who} covers {requester} on {} {}{trade} (asked by {requester})",
-                req.schedule,
-                span(req.mine)
-            );
-            record_audit(core, &team, clicker, "swap", detail);
-        }
-    }
-    core.store.durable().await.map_err(|e| e.to_string())?;
-    match answered {
-        Some((_, true)) => {
-            core.outbox_ready.notify_one();
-            core.engine_wake.notify_one();
-            Ok(None)
-        }
-        Some((r, false)) => Ok(Some(format!(
+    Ok(match answered {
+        SwapAnswered::Answered(_) => None,
+        SwapAnswered::Gone => Some("That swap request no longer exists.".into()),
+        SwapAnswered::NotYours(req) => Some(format!(
+            "This request is for {}, not you.",
+            mention(config, &req.other)
+        )),
+        SwapAnswered::Refused(req, why) => Some(match why {
+            Unswappable::ScheduleGone => {
+                format!("Schedule `{}` is no longer configured.", req.schedule)
+            }
+            Unswappable::NoTeam(team) => {
+                format!("Schedule `{}` has no team `{team}`.", req.schedule)
+            }
+            Unswappable::Policy(r) => r.to_string(),
+        }),
+        SwapAnswered::Already(r) => Some(format!(
             "This request was already {}.",
             if r.state == SwapState::Accepted {
                 "accepted"
             } else {
                 "declined"
             }
-        ))),
-        None => Ok(Some("That swap request no longer exists.".into())),
-    }
+        )),
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,350 @@
+//! Changes to a team's on-call arrangements made by people: overrides,
+//! swap and cover requests asked and answered, calendar link rotation and
+//! maintenance started or ended by hand. Each is decided by the schedule
+//! rules (`policy`) and written down in the team's audit log; the audit
+//! line and every message are worded by the caller, as Slack shows them.
+
+use super::{Core, Wake};
+use crate::config::{Schedule, Service, Team, User};
+use crate::domain::policy::{self, Refusal};
+use crate::domain::schedule::{ical, shifts, Override, Shift};
+use crate::store::{AuditEntry, Outbound, StoreError, StoredOverride};
+use crate::store::{SwapRequest, SwapState, Window};
+use chrono::{DateTime, Duration, Utc};
+
+/// How far ahead a swap or cover looks for shifts.
+const SWAP_HORIZON_DAYS: i64 = 60;
+
+/// A person asking another to take their `nth` coming shift on `schedule`
+/// and, with `trade`, to give them their own first one in return.
+pub struct ShiftAsk<'a> {
+    pub schedule: &'a Schedule,
+    pub team: &'a Team,
+    pub requester: &'a User,
+    pub other: &'a User,
+    pub nth: u32,
+    pub trade: bool,
+}
+
+/// Why a swap or cover was not asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwapRefusal {
+    /// The schedule's rules forbid it.
+    Policy(Refusal),
+    /// The other person has no Slack id to be asked at.
+    NoSlackId,
+    /// The requester has no `nth` shift in the coming 60 days.
+    NoShift,
+    /// A trade, and the other person has no shift to give.
+    NothingToTrade,
+}
+
+/// A swap that could not be asked for a reason on tocsin's side.
+#[derive(Debug)]
+pub enum SwapFailure {
+    /// The overrides (so the shifts) could not be read.
+    Read(StoreError),
+    /// The request could not be saved.
+    Save(StoreError),
+    /// The question could not be worded.
+    Words(String),
+}
+
+/// What answering a swap request came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SwapAnswered {
+    /// There is no such request (any more).
+    Gone,
+    /// The request is for someone else than whoever answered.
+    NotYours(SwapRequest),
+    /// Accepting it is no longer allowed; nothing changed.
+    Refused(SwapRequest, Unswappable),
+    /// Answered now: the notices are queued, and an acceptance is in force.
+    Answered(SwapRequest),
+    /// Answered before; this is its state.
+    Already(SwapRequest),
+}
+
+/// Why an accepted swap cannot take effect now (the configuration moved on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unswappable {
+    ScheduleGone,
+    /// The schedule's team (this id) is not configured.
+    NoTeam(String),
+    Policy(Refusal),
+}
+
+/// The words of an answer: the messages it sends, and its audit line.
+pub struct SwapWords {
+    pub notices: Vec<(String, Outbound)>,
+    /// Written when an acceptance takes effect.
+    pub audit: Option<String>,
+}
+
+/// The requester's `nth` shift (1-based) in `list`, and for a trade the
+/// other person's first one.
+fn pick_shifts(
+    list: &[Shift],
+    requester: &str,
+    other: &str,
+    nth: u32,
+    trade: bool,
+) -> Result<(Shift, Option<Shift>), SwapRefusal> {
+    let of = |u: &str| -> Vec<&Shift> {
+        list.iter()
+            .filter(|sh| sh.user.as_deref() == Some(u))
+            .collect()
+    };
+    let mine = of(requester)
+        .get((nth as usize).saturating_sub(1))
+        .copied()
+        .filter(|_| nth > 0)
+        .ok_or(SwapRefusal::NoShift)?;
+    let theirs = if trade {
+        Some(
+            of(other)
+                .first()
+                .copied()
+                .ok_or(SwapRefusal::NothingToTrade)?,
+        )
+    } else {
+        None
+    };
+    Ok((mine.clone(), theirs.cloned()))
+}
+
+impl Core {
+    /// Records who changed a team's arrangements; a failure is logged, never
+    /// fatal, as the change itself stands.
+    fn record_audit(&self, team: &str, actor: &str, action: &str, detail: String) {
+        let e = AuditEntry {
+            at: self.clock.now(),
+            team: team.to_string(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            detail,
+        };
+        if let Err(err) = self.store.add_audit(&e) {
+            tracing::error!(error = %err, "cannot write the audit log");
+        }
+    }
+
+    /// Puts `over.user` on call for `schedule` (of `team`) over its span, as
+    /// `by` (a Slack id) asked, if the team's rules let them. `detail` words
+    /// the audit line from the stored override.
+    pub async fn add_override(
+        &self,
+        schedule: &Schedule,
+        team: &Team,
+        over: Override,
+        by: &str,
+        detail: impl FnOnce(&StoredOverride) -> String,
+    ) -> Result<Result<StoredOverride, Refusal>, StoreError> {
+        if let Err(r) = policy::may_override(&self.config, by, team, &over.user) {
+            return Ok(Err(r));
+        }
+        let stored = self
+            .store
+            .add_override(&schedule.id, over, by, self.clock.now())?;
+        self.record_audit(&schedule.team, by, "override", detail(&stored));
+        self.settle(Wake::ENGINE).await?;
+        Ok(Ok(stored))
+    }
+
+    /// The token of `schedule`'s calendar link. The seed and generation are
+    /// on disk before it is handed out, so the link works after a crash.
+    pub async fn feed_token(&self, schedule: &str) -> Result<String, StoreError> {
+        let seed = self.store.feed_seed()?;
+        let generation = self.store.feed_generation(schedule)?;
+        self.settle(Wake::NONE).await?;
+        Ok(ical::feed_token(&seed, schedule, generation))
+    }
+
+    /// Retires `schedule`'s calendar link for a lead of `team` (`by`, a
+    /// Slack id) and returns the new link's token, once the rotation holds.
+    pub async fn rotate_feed(
+        &self,
+        schedule: &str,
+        team: &Team,
+        by: &str,
+        detail: String,
+    ) -> Result<Result<String, Refusal>, StoreError> {
+        let seed = self.store.feed_seed()?;
+        if let Err(r) = policy::may_rotate_feed(&self.config, by, team) {
+            return Ok(Err(r));
+        }
+        let generation = self.store.rotate_feed(schedule)?;
+        self.record_audit(&team.id, by, "feed", detail);
+        self.settle(Wake::NONE).await?;
+        Ok(Ok(ical::feed_token(&seed, schedule, generation)))
+    }
+
+    /// Asks `ask.other` to take (or trade) a shift: the request is saved and
+    /// the question, worded by `words` as text and blocks, queued as their DM.
+    pub async fn ask_swap<F>(
+        &self,
+        ask: &ShiftAsk<'_>,
+        now: DateTime<Utc>,
+        words: F,
+    ) -> Result<Result<SwapRequest, SwapRefusal>, SwapFailure>
+    where
+        F: FnOnce(&SwapRequest) -> Result<(String, serde_json::Value), String>,
+    {
+        let (me, other) = (&ask.requester.id, &ask.other.id);
+        if let Err(r) = policy::may_swap(&self.config, ask.team, me, other, ask.trade) {
+            return Ok(Err(SwapRefusal::Policy(r)));
+        }
+        let Some(other_slack) = ask.other.slack_id.clone() else {
+            return Ok(Err(SwapRefusal::NoSlackId));
+        };
+        let id = &ask.schedule.id;
+        let overrides = self.overrides(id).map_err(SwapFailure::Read)?;
+        let horizon = now + Duration::days(SWAP_HORIZON_DAYS);
+        let list = shifts(ask.schedule, &overrides, now, horizon);
+        let (mine, theirs) = match pick_shifts(&list, me, other, ask.nth, ask.trade) {
+            Ok(picked) => picked,
+            Err(why) => return Ok(Err(why)),
+        };
+        let req = SwapRequest {
+            id: self.store.new_swap_id().map_err(SwapFailure::Save)?,
+            schedule: id.clone(),
+            requester: me.clone(),
+            other: other.clone(),
+            mine: (mine.start, mine.end),
+            theirs: theirs.map(|t| (t.start, t.end)),
+            state: SwapState::Pending,
+            created_at: now,
+        };
+        let (text, blocks) = words(&req).map_err(SwapFailure::Words)?;
+        let op = Outbound::NotifyBlocks {
+            channel: other_slack.clone(),
+            text,
+            blocks,
+        };
+        self.store
+            .add_swap(&req, &(other_slack, op))
+            .map_err(SwapFailure::Save)?;
+        self.settle(Wake::OUTBOX).await.map_err(SwapFailure::Save)?;
+        Ok(Ok(req))
+    }
+
+    /// `clicker` (a Slack id) accepts or declines swap request `id`. Only
+    /// the person asked may; accepting asks the schedule rules again, as the
+    /// configuration may have changed since. `words` gives the messages the
+    /// answer sends, queued only if this answer is the one that counts.
+    pub async fn answer_swap<F>(
+        &self,
+        id: u64,
+        clicker: &str,
+        accept: bool,
+        words: F,
+    ) -> Result<SwapAnswered, StoreError>
+    where
+        F: FnOnce(&SwapRequest) -> SwapWords,
+    {
+        let config = &self.config;
+        let Some(req) = self.store.swap(id)? else {
+            return Ok(SwapAnswered::Gone);
+        };
+        let other_slack = config.user(&req.other).and_then(|u| u.slack_id.as_deref());
+        if other_slack != Some(clicker) {
+            return Ok(SwapAnswered::NotYours(req));
+        }
+        // Declining is always possible.
+        if accept {
+            let allowed = match config.schedule(&req.schedule) {
+                None => Err(Unswappable::ScheduleGone),
+                Some(s) => match config.team(&s.team) {
+                    None => Err(Unswappable::NoTeam(s.team.clone())),
+                    Some(team) => {
+                        let trade = req.theirs.is_some();
+                        policy::may_swap(config, team, &req.requester, &req.other, trade)
+                            .map_err(Unswappable::Policy)
+                    }
+                },
+            };
+            if let Err(why) = allowed {
+                return Ok(SwapAnswered::Refused(req, why));
+            }
+        }
+        let SwapWords { notices, audit } = words(&req);
+        let answered = self
+            .store
+            .answer_swap(id, accept, self.clock.now(), &notices)?;
+        // An accepted swap moves shifts: the team's audit log says who agreed to what.
+        if let (Some((_, true)), true, Some(detail)) = (&answered, accept, audit) {
+            if let Some(team) = config.schedule(&req.schedule).map(|s| s.team.clone()) {
+                self.record_audit(&team, clicker, "swap", detail);
+            }
+        }
+        let changed = matches!(answered, Some((_, true)));
+        self.settle(if changed { Wake::BOTH } else { Wake::NONE })
+            .await?;
+        Ok(match answered {
+            Some((r, true)) => SwapAnswered::Answered(r),
+            Some((r, false)) => SwapAnswered::Already(r),
+            None => SwapAnswered::Gone,
+        })
+    }
+
+    /// Starts (or extends) a maintenance window on `service` for `by` (a
+    /// Slack id), written in the team's audit log as `detail`.
+    pub async fn start_maintenance(
+        &self,
+        service: &Service,
+        until: DateTime<Utc>,
+        reason: Option<String>,
+        by: &str,
+        detail: String,
+    ) -> Result<Window, StoreError> {
+        self.record_audit(&service.team, by, "maintenance", detail);
+        super::maintenance::start(self, &service.id, until, reason, by).await
+    }
+
+    /// Ends the window in force on `service` for `by`; `None` if there was
+    /// none (and nothing is written in the audit log).
+    pub async fn end_maintenance(
+        &self,
+        service: &Service,
+        by: &str,
+        detail: String,
+    ) -> Result<Option<Window>, StoreError> {
+        let Some(w) = super::maintenance::end(self, &service.id).await? else {
+            return Ok(None);
+        };
+        self.record_audit(&service.team, by, "maintenance", detail);
+        self.settle(Wake::NONE).await?;
+        Ok(Some(w))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn shift(user: &str, h: u32) -> Shift {
+        let t = |h| Utc.with_ymd_and_hms(2026, 11, 25, h, 0, 0).unwrap();
+        Shift {
+            user: Some(user.into()),
+            start: t(h),
+            end: t(h + 1),
+        }
+    }
+
+    #[test]
+    fn a_swap_takes_the_nth_shift_and_trades_for_the_first() {
+        let list = [shift("a", 1), shift("b", 2), shift("a", 3), shift("b", 4)];
+        let (mine, theirs) = pick_shifts(&list, "a", "b", 2, true).unwrap();
+        assert_eq!((mine, theirs), (shift("a", 3), Some(shift("b", 2))));
+        assert_eq!(pick_shifts(&list, "a", "b", 1, false).unwrap().1, None);
+        assert_eq!(
+            pick_shifts(&list, "a", "b", 3, false),
+            Err(SwapRefusal::NoShift)
+        );
+        assert_eq!(
+            pick_shifts(&list, "a", "c", 1, true),
+            Err(SwapRefusal::NothingToTrade)
+        );
+    }
+}
