@@ -8,6 +8,7 @@
 //! disk and wakes the workers it concerns.
 
 pub mod alert;
+pub mod calls;
 mod feed;
 pub mod heartbeat;
 mod incident;

@@ -9,17 +9,10 @@
 //! so a retried callback finds the work already done and answers the same.
 
 use super::voice::{Twiml, VoiceReply};
-use crate::config::{CallRoute, Config, RouteTarget, Service};
-use crate::domain::escalation::resolve_targets;
-use crate::domain::incident::{
-    Actor, AlertDetails, Attempt, CallLog, Incident, Ring, Severity, Transition, Voicemail,
-};
-use crate::domain::schedule::on_call_at;
-use crate::ingest::{AlertAction, AlertEvent};
-use crate::ops::alert::{Ingest, Outcome};
+use crate::config::{CallRoute, RouteTarget};
+use crate::domain::incident::{CallLog, Incident};
+use crate::ops::calls::RingEnd;
 use crate::ops::Core;
-use crate::store::{update_lane, Outbound, Triggered};
-use chrono::{DateTime, Utc};
 
 /// Longest voicemail, in seconds.
 const VOICEMAIL_SECONDS: u32 = 120;
@@ -29,43 +22,6 @@ pub type Params = [(String, String)];
 
 fn param<'a>(p: &'a Params, name: &str) -> Option<&'a str> {
     p.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
-/// Who to ring for `service`: the people of each escalation level who have a
-/// phone, in order, each once; without a policy, whoever is on call on the
-/// team's schedules. `on_call(schedule)` answers for this instant.
-pub fn ring_queue(
-    config: &Config,
-    service: &Service,
-    on_call: &dyn Fn(&str) -> Option<String>,
-) -> Vec<Ring> {
-    let levels: Vec<Vec<String>> = match service
-        .escalation_policy
-        .as_deref()
-        .and_then(|p| config.policy(p))
-    {
-        Some(policy) => policy
-            .levels
-            .iter()
-            .map(|l| resolve_targets(config, &l.targets, on_call))
-            .collect(),
-        None => vec![config
-            .schedules
-            .iter()
-            .filter(|s| s.team == service.team)
-            .filter_map(|s| on_call(&s.id))
-            .collect()],
-    };
-    let mut queue: Vec<Ring> = vec![];
-    for (level, people) in levels.into_iter().enumerate() {
-        for user in people {
-            let phone = config.user(&user).and_then(|u| u.phone.clone());
-            if let Some(phone) = phone.filter(|_| !queue.iter().any(|r| r.user == user)) {
-                queue.push(Ring { user, phone, level });
-            }
-        }
-    }
-    queue
 }
 
 /// What a call does next, from its log.
@@ -173,71 +129,9 @@ async fn start(
     let Some(service) = core.config.service(service_id) else {
         return Twiml::say("Sorry, this line is not set up correctly. Goodbye.").reply();
     };
-    let sid = param(params, "CallSid").unwrap_or("").to_string();
-    let caller = param(params, "From").unwrap_or("unknown").to_string();
-    let dedup = format!("call:{sid}");
-    let existing = match core
-        .store
-        .open_incident_by_key(&service.integration_key, &dedup)
-    {
-        Ok(found) => found,
-        Err(e) => return sorry(e),
-    };
-    let id = match existing {
-        Some(inc) => inc.id,
-        None => {
-            let event = AlertEvent {
-                routing_key: service.integration_key.clone(),
-                dedup_key: dedup.clone(),
-                action: AlertAction::Trigger(Box::new(AlertDetails {
-                    summary: format!("Phone call from {caller} for {}", service.name),
-                    source: caller.clone(),
-                    severity: Severity::Error,
-                    component: None,
-                    group: None,
-                    class: Some("phone call".into()),
-                    custom_details: None,
-                    links: vec![],
-                    client: Some("Live call routing".into()),
-                    client_url: None,
-                })),
-            };
-            let ingest = Ingest { core: core.clone() };
-            match ingest.apply(&event).await {
-                Ok(Outcome::Triggered(
-                    Triggered::Opened { incident, .. } | Triggered::Appended { incident, .. },
-                )) => incident.id,
-                // An event rule dropped or suppressed the call's incident.
-                Ok(_) => return sorry("the call opened no incident"),
-                Err(e) => return sorry(e),
-            }
-        }
-    };
-    // The queue is fixed once, when the call begins; a retry keeps it.
-    let now = core.clock.now();
-    let queue = {
-        let on_call = |schedule: &str| on_call_now(core, schedule, now);
-        ring_queue(&core.config, service, &on_call)
-    };
-    let route_number = route.number.clone();
-    let updated = save(core, id, |inc| {
-        let mut next = inc.clone();
-        if next.call.is_none() {
-            next.call = Some(CallLog {
-                sid: sid.clone(),
-                caller: caller.clone(),
-                route: route_number.clone(),
-                queue: queue.clone(),
-                attempts: vec![],
-                ringing_since: None,
-                answered_by: None,
-                caller_hung_up: false,
-                voicemail: None,
-            });
-        }
-        Ok((next, vec![]))
-    })
-    .await;
+    let sid = param(params, "CallSid").unwrap_or("");
+    let caller = param(params, "From").unwrap_or("unknown");
+    let updated = core.open_call(route, service, sid, caller).await;
     let mut say: Vec<String> = greeting.into_iter().collect();
     match updated {
         Ok(inc) => {
@@ -262,16 +156,7 @@ async fn proceed(core: &Core, route: &CallRoute, inc: &Incident, say: Vec<String
     let base = format!("{}/voice/call/{}", core.public_url, inc.id);
     match next(log, route.voicemail) {
         Next::Ring(n) => {
-            let now = core.clock.now();
-            let r = save(core, inc.id, |i| {
-                let mut next = i.clone();
-                if let Some(c) = &mut next.call {
-                    c.ringing_since = Some(now);
-                }
-                Ok((next, vec![]))
-            })
-            .await;
-            if let Err(e) = r {
+            if let Err(e) = core.call_ringing(inc.id).await {
                 return sorry(e);
             }
             t.dial(
@@ -304,42 +189,10 @@ async fn proceed(core: &Core, route: &CallRoute, inc: &Incident, say: Vec<String
 /// `POST /voice/call/{id}/answered?attempt=N`: someone picked up (Twilio asks
 /// before connecting them). The incident is theirs; they hear who is calling.
 pub async fn answered(core: &Core, id: u64, attempt: usize) -> VoiceReply {
-    let now = core.clock.now();
-    let r = save(core, id, |inc| {
-        let mut next = inc.clone();
-        let log = next.call.as_mut().ok_or("not a call")?;
-        let ring = log.queue.get(attempt).ok_or("no such ring")?.clone();
-        if log.answered_by.is_none() {
-            log.answered_by = Some(ring.user.clone());
-            log.attempts.truncate(attempt);
-            log.attempts.push(Attempt {
-                user: ring.user,
-                status: "answered".into(),
-                rang_seconds: seconds_since(log.ringing_since, now),
-                talk_seconds: None,
-            });
-        }
-        Ok((
-            next,
-            vec![(update_lane(inc), Outbound::UpdateIncident { incident: id })],
-        ))
-    })
-    .await;
-    let inc = match r {
+    let inc = match core.call_answered(id, attempt).await {
         Ok(inc) => inc,
         Err(why) => return sorry(why),
     };
-    let Some(user) = inc.call.as_ref().and_then(|c| c.answered_by.clone()) else {
-        return sorry("answered without a person");
-    };
-    let by = Actor::Phone {
-        slack_id: core.config.user(&user).and_then(|u| u.slack_id.clone()),
-        user: user.clone(),
-    };
-    // Already acknowledged (a retry, or someone in Slack) is fine.
-    if let Err(e) = core.transition(id, Transition::Acknowledge, by).await {
-        tracing::error!(incident = id, error = %e, "cannot acknowledge an answered call");
-    }
     let service = core
         .config
         .service(&inc.service_id)
@@ -354,53 +207,15 @@ pub async fn answered(core: &Core, id: u64, attempt: usize) -> VoiceReply {
 
 /// `POST /voice/call/{id}/dialed?attempt=N`: a ring ended (`DialCallStatus`).
 pub async fn dialed(core: &Core, id: u64, attempt: usize, params: &Params) -> VoiceReply {
-    let status = param(params, "DialCallStatus")
-        .unwrap_or("failed")
-        .to_string();
-    let talk = param(params, "DialCallDuration").and_then(|d| d.parse::<i64>().ok());
-    // The caller hung up while it rang: nobody to connect any more.
-    let caller_gone = param(params, "CallStatus") == Some("completed")
-        && !matches!(status.as_str(), "completed" | "answered");
-    let now = core.clock.now();
-    let r = save(core, id, |inc| {
-        let mut next = inc.clone();
-        let log = next.call.as_mut().ok_or("not a call")?;
-        let ring = log.queue.get(attempt).ok_or("no such ring")?.clone();
-        let changed = if let Some(a) = log.attempts.get_mut(attempt) {
-            // Answered: the talk time arrives now. Anything else is a retry.
-            let first = a.status == "answered" && a.talk_seconds.is_none();
-            if first {
-                a.talk_seconds = talk;
-            }
-            first
-        } else if log.attempts.len() == attempt {
-            let answered = matches!(status.as_str(), "completed" | "answered");
-            if answered && log.answered_by.is_none() {
-                log.answered_by = Some(ring.user.clone());
-            }
-            let rang = seconds_since(log.ringing_since, now) - talk.unwrap_or(0);
-            log.attempts.push(Attempt {
-                user: ring.user,
-                status: status.clone(),
-                rang_seconds: rang.max(0),
-                talk_seconds: talk.filter(|_| answered),
-            });
-            log.ringing_since = None;
-            log.caller_hung_up |= caller_gone;
-            true
-        } else {
-            return Err("a ring out of order".into());
-        };
-        if !changed {
-            return Ok((next, vec![]));
-        }
-        Ok((
-            next,
-            vec![(update_lane(inc), Outbound::UpdateIncident { incident: id })],
-        ))
-    })
-    .await;
-    let inc = match r {
+    let status = param(params, "DialCallStatus").unwrap_or("failed");
+    let end = RingEnd {
+        status: status.to_string(),
+        talk: param(params, "DialCallDuration").and_then(|d| d.parse::<i64>().ok()),
+        // The caller hung up while it rang: nobody to connect any more.
+        caller_gone: param(params, "CallStatus") == Some("completed")
+            && !matches!(status, "completed" | "answered"),
+    };
+    let inc = match core.call_ring_ended(id, attempt, &end).await {
         Ok(inc) => inc,
         Err(why) => return sorry(why),
     };
@@ -427,16 +242,7 @@ pub async fn recorded(core: &Core, id: u64, params: &Params) -> VoiceReply {
     if url.is_empty() {
         return Twiml::say("No message was recorded. Goodbye.").reply();
     }
-    let r = set_voicemail(core, id, |v| {
-        if v.is_none() {
-            *v = Some(Voicemail {
-                recording_url: url.clone(),
-                seconds,
-                transcription: None,
-            });
-        }
-    })
-    .await;
+    let r = core.call_recorded(id, &url, seconds).await;
     match r {
         Ok(_) => {
             Twiml::say("Thank you. Your message has been passed to the on-call team. Goodbye.")
@@ -454,74 +260,12 @@ pub async fn transcribed(core: &Core, id: u64, params: &Params) -> VoiceReply {
         .to_string();
     let url = param(params, "RecordingUrl").unwrap_or("").to_string();
     let ok = param(params, "TranscriptionStatus").unwrap_or("completed") == "completed";
-    let r = set_voicemail(core, id, |v| {
-        let v = v.get_or_insert_with(|| Voicemail {
-            recording_url: url.clone(),
-            seconds: 0,
-            transcription: None,
-        });
-        v.transcription = Some(if ok && !text.is_empty() {
-            text.clone()
-        } else {
-            "(transcription failed)".into()
-        });
-    })
-    .await;
+    let heard = (ok && !text.is_empty()).then_some(text.as_str());
+    let r = core.call_transcribed(id, &url, heard).await;
     match r {
         Ok(_) => Twiml::default().reply(),
         Err(why) => sorry(why),
     }
-}
-
-async fn set_voicemail(
-    core: &Core,
-    id: u64,
-    f: impl Fn(&mut Option<Voicemail>),
-) -> Result<Incident, String> {
-    save(core, id, |inc| {
-        let mut next = inc.clone();
-        let log = next.call.as_mut().ok_or("not a call")?;
-        f(&mut log.voicemail);
-        if next == *inc {
-            return Ok((next, vec![]));
-        }
-        Ok((
-            next,
-            vec![(update_lane(inc), Outbound::UpdateIncident { incident: id })],
-        ))
-    })
-    .await
-}
-
-/// Changes incident `id` with `f` and waits until that is on disk, so Twilio
-/// is answered only about saved state; then wakes the outbox.
-async fn save<F>(core: &Core, id: u64, f: F) -> Result<Incident, String>
-where
-    F: Fn(&Incident) -> Result<(Incident, Vec<(String, Outbound)>), String>,
-{
-    let r = core
-        .store
-        .update_incident(id, core.clock.now(), f)
-        .map_err(|e| e.to_string())?;
-    core.store.durable().await.map_err(|e| e.to_string())?;
-    core.outbox_ready.notify_one();
-    r
-}
-
-fn on_call_now(core: &Core, schedule: &str, now: DateTime<Utc>) -> Option<String> {
-    let s = core.config.schedule(schedule)?;
-    let overrides: Vec<_> = match core.store.overrides(schedule) {
-        Ok(list) => list.into_iter().map(|o| o.over).collect(),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read overrides; using the rotation alone");
-            vec![]
-        }
-    };
-    on_call_at(s, &overrides, now).map(str::to_string)
-}
-
-fn seconds_since(since: Option<DateTime<Utc>>, now: DateTime<Utc>) -> i64 {
-    since.map_or(0, |t| (now - t).num_seconds().max(0))
 }
 
 /// A phone number read digit by digit ("+1555…" as "1 5 5 5 …").
@@ -547,6 +291,7 @@ fn sorry(why: impl std::fmt::Display) -> VoiceReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::incident::{Attempt, Ring};
 
     fn log(queue: usize, attempts: usize) -> CallLog {
         let ring = |i: usize| Ring {
@@ -587,29 +332,6 @@ mod tests {
         let mut gone = log(2, 1);
         gone.caller_hung_up = true;
         assert_eq!(next(&gone, true), Next::Done);
-    }
-
-    #[test]
-    fn the_queue_follows_the_levels_and_skips_people_without_phones() {
-        let text = "[[users]]\nid = \"a\"\nname = \"A\"\nphone = \"+447700900001\"\n\
-            [[users]]\nid = \"b\"\nname = \"B\"\n\
-            [[users]]\nid = \"c\"\nname = \"C\"\nphone = \"+447700900003\"\n\
-            [[teams]]\nid = \"t\"\nname = \"T\"\nleads = [\"c\"]\nmembers = [\"a\", \"b\", \"c\"]\n\
-            [[schedules]]\nid = \"s\"\nteam = \"t\"\ntime_zone = \"UTC\"\n[[schedules.layers]]\nname = \"w\"\nstart = \"2026-11-02T09:00:00\"\nrotation = \"weekly\"\nusers = [\"a\", \"b\"]\n\
-            [[escalation_policies]]\nid = \"p\"\n[[escalation_policies.levels]]\nafter_minutes = 0\ntargets = [\"schedule:s\"]\n\
-            [[escalation_policies.levels]]\nafter_minutes = 5\ntargets = [\"user:b\", \"team:t\", \"schedule:s\"]\n\
-            [[services]]\nid = \"api\"\nname = \"API\"\nteam = \"t\"\nescalation_policy = \"p\"\nintegration_key = \"0123456789abcdef0123456789abcdef\"\n\
-            [[services]]\nid = \"bare\"\nname = \"Bare\"\nteam = \"t\"\nintegration_key = \"0123456789abcdef0123456789abcdee\"\n";
-        let config = Config::parse("t.toml", text).unwrap();
-        let a_on_call = |_: &str| Some("a".to_string());
-        let q = ring_queue(&config, config.service("api").unwrap(), &a_on_call);
-        let got: Vec<(&str, usize)> = q.iter().map(|r| (r.user.as_str(), r.level)).collect();
-        // b has no phone; a is rung once, at the first level that has them.
-        assert_eq!(got, [("a", 0), ("c", 1)]);
-        let q = ring_queue(&config, config.service("bare").unwrap(), &a_on_call);
-        assert_eq!(q.len(), 1);
-        let b_on_call = |_: &str| Some("b".to_string());
-        assert!(ring_queue(&config, config.service("bare").unwrap(), &b_on_call).is_empty());
     }
 
     #[test]
