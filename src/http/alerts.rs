@@ -128,12 +128,8 @@ impl Handler {
                 ]),
             );
         };
-        let stored = self.core.store.add_change(&service.id, &change);
-        match stored {
-            Ok(()) => match self.core.store.durable().await {
-                Ok(()) => json_response(StatusCode::ACCEPTED, &events_v2::change_accepted()),
-                Err(e) => store_failure(&e, "the change"),
-            },
+        match self.core.record_change(&service.id, &change).await {
+            Ok(()) => json_response(StatusCode::ACCEPTED, &events_v2::change_accepted()),
             Err(e) => store_failure(&e, "the change"),
         }
     }

@@ -3,6 +3,7 @@
 
 use super::answers::{json_response, store_failure};
 use super::{Handler, Resp};
+use crate::ops::dead_letters::RetryFailure;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -61,14 +62,11 @@ impl Handler {
                 &json!({"error": "`schedule` must name a configured schedule"}),
             );
         };
-        match self.core.store.overrides(id) {
-            Ok(list) => {
-                let overrides: Vec<_> = list.into_iter().map(|o| o.over).collect();
-                json_response(
-                    StatusCode::OK,
-                    &json!({"schedule": id, "overrides": overrides}),
-                )
-            }
+        match self.core.overrides(id) {
+            Ok(overrides) => json_response(
+                StatusCode::OK,
+                &json!({"schedule": id, "overrides": overrides}),
+            ),
             Err(e) => store_failure(&e, "the overrides"),
         }
     }
@@ -80,7 +78,7 @@ impl Handler {
         if let Err(refused) = self.api_request(req) {
             return *refused;
         }
-        match self.core.store.dead_letters() {
+        match self.core.dead_letters() {
             Ok(rows) => {
                 let dead: Vec<Value> = rows
                     .into_iter()
@@ -113,26 +111,23 @@ impl Handler {
                 &json!({"error": format!("{id:?} is not a dead letter id (a number)")}),
             );
         };
-        match self.core.store.retry_dead(seq, self.core.clock.now()) {
+        match self.core.retry_dead(seq).await {
             // Answered once it is on disk, as everything queued is.
-            Ok(Some(queued)) => match self.core.store.durable().await {
-                Ok(()) => {
-                    self.core.outbox_ready.notify_one();
-                    json_response(StatusCode::OK, &json!({"id": seq, "queued_as": queued}))
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot flush a retried dead letter");
-                    json_response(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        &json!({"error": "cannot write the store; try again"}),
-                    )
-                }
-            },
+            Ok(Some(queued)) => {
+                json_response(StatusCode::OK, &json!({"id": seq, "queued_as": queued}))
+            }
+            Err(RetryFailure::Flush(e)) => {
+                tracing::error!(error = %e, "cannot flush a retried dead letter");
+                json_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({"error": "cannot write the store; try again"}),
+                )
+            }
             Ok(None) => json_response(
                 StatusCode::NOT_FOUND,
                 &json!({"error": format!("no dead letter {seq}")}),
             ),
-            Err(e) => {
+            Err(RetryFailure::Write(e)) => {
                 tracing::error!(error = %e, "cannot retry a dead letter");
                 json_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -165,7 +160,7 @@ impl Handler {
         if since >= until {
             return bad("`since` must be before `until`".into());
         }
-        match crate::ops::report::build(&self.core.config, &self.core.store, team, since, until) {
+        match self.core.report(team, since, until) {
             Ok(r) if arg("format") == Some("csv") => {
                 let mut resp = Response::new(Full::new(Bytes::from(crate::ops::report::csv(&r))));
                 resp.headers_mut().insert(

@@ -9,11 +9,14 @@
 
 pub mod alert;
 pub mod calls;
+mod changes;
+pub mod dead_letters;
 mod feed;
 pub mod heartbeat;
 mod incident;
 pub mod maintenance;
 mod queries;
+mod replays;
 pub mod report;
 pub mod room;
 pub mod schedule;

@@ -114,10 +114,7 @@ pub fn authenticate(
     // The signature covers the timestamp and the body, so a request repeated
     // within the 5-minute window repeats it. The ids share the store's record
     // of Slack event ids, kept an hour: longer than the window, across restarts.
-    match core
-        .store
-        .first_sight_of_event(&format!("request:{sig}"), core.clock.now())
-    {
+    match core.first_sight(&format!("request:{sig}")) {
         Ok(true) => Ok(()),
         Ok(false) => {
             tracing::warn!("rejected a replayed Slack request (its signature was seen before)");
@@ -186,7 +183,7 @@ pub async fn events(core: &Core, body: &[u8]) -> Reply {
             let Some(event_id) = v["event_id"].as_str() else {
                 return Reply::error(400, "event_callback without an 'event_id'");
             };
-            match core.store.first_sight_of_event(event_id, core.clock.now()) {
+            match core.first_sight(event_id) {
                 Ok(true) => {
                     tracing::info!(
                         event_id,
@@ -195,7 +192,7 @@ pub async fn events(core: &Core, body: &[u8]) -> Reply {
                     );
                     if let Err(e) = on_event(core, &v["event"]).await {
                         tracing::error!(event_id, error = %e, "a Slack event could not be recorded");
-                        if let Err(e) = core.store.forget_slack_event(event_id) {
+                        if let Err(e) = core.forget_sight(event_id) {
                             tracing::error!(event_id, error = %e, "Slack's retry of this event will be dropped");
                         }
                         return Reply::error(503, "the event could not be saved; Slack will retry");
@@ -229,7 +226,7 @@ async fn on_event(core: &Core, ev: &Value) -> Result<(), crate::store::StoreErro
     ) else {
         return Ok(());
     };
-    let Some(inc) = core.store.incident_by_room(channel)? else {
+    let Some(inc) = core.incident_by_room(channel)? else {
         return Ok(());
     };
     let work = crate::domain::warroom::RoomOp::Pin {
