@@ -5,9 +5,10 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigErrors};
 use crate::ingest::mappings::Mappings;
 use crate::ops::alert::Ingest;
-use crate::outbox::OutboxWorker;
+use crate::outbox::{Chat, OutboxWorker, Receiver};
 use crate::settings::Settings;
 use crate::slack::api::SlackApi;
+use crate::slack::deliver::SlackDelivery;
 use crate::store::{Store, StoreError, CHANGE_RETENTION_DAYS};
 use crate::twilio::api::TwilioApi;
 use std::net::SocketAddr;
@@ -127,12 +128,37 @@ impl App {
                 rx.clone(),
             ))
         });
+        let chat = api.clone().map(|api| {
+            Arc::new(SlackDelivery {
+                store: store.clone(),
+                config: core.config.clone(),
+                api,
+                clock: core.clock.clone(),
+                seen: Default::default(),
+            }) as Arc<dyn Chat>
+        });
+        if chat.is_none() {
+            tracing::warn!(
+                "Slack is not configured (SLACK_BOT_TOKEN is unset): Slack messages are kept in the outbox until it is"
+            );
+        }
+        let mut receivers: Vec<Arc<dyn Receiver>> = vec![];
+        if let Some(api) = twilio {
+            receivers.push(Arc::new(crate::twilio::Receiver {
+                api,
+                store: store.clone(),
+                config: core.config.clone(),
+            }));
+        }
+        // With neither Slack nor Twilio the worker has no receiver and only
+        // waits: an SNS confirmation then waits in the outbox with the rest.
+        if chat.is_some() || !receivers.is_empty() {
+            receivers.push(Arc::new(crate::net::Fetch));
+        }
         let worker = OutboxWorker {
             store,
-            config: core.config.clone(),
-            api,
-            twilio,
-            clock: core.clock.clone(),
+            chat,
+            receivers,
             interval: settings.slack_channel_interval,
             auth_probe: settings.slack_auth_probe,
             auth_failing: core.slack_auth_failing.clone(),

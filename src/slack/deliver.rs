@@ -1,4 +1,4 @@
-//! Delivers Slack work from the outbox: renders the incident as it is now,
+//! The outbox's chat receiver, Slack: renders the incident as it is now,
 //! or a notice from the facts it carries, and calls the Web API. Every message tocsin posts carries message metadata
 //! naming the work it is (an incident's post or page, an outbox row, a
 //! digest). After a crash or an unclear failure, a post that may already be
@@ -9,8 +9,9 @@ use super::api::SlackApi;
 use super::render;
 use crate::config::Config;
 use crate::domain::incident::MessageRef;
-use crate::outbox::{store_failure, Failure};
+use crate::outbox::{self, store_failure, Chat, Failure};
 use crate::store::{Outbound, Store};
+use async_trait::async_trait;
 use slack_morphism::prelude::*;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,33 +23,8 @@ pub const INCIDENT_EVENT_TYPE: &str = "tocsin_incident";
 /// the work (`outbox:SEQ`, `digest:IDS`, `summary:ID`).
 pub const MESSAGE_EVENT_TYPE: &str = "tocsin_message";
 
-/// Whether an earlier attempt of a piece of work may already be in Slack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Suspect {
-    /// First attempt in this run, after no unclear one: just send.
-    No,
-    /// Left by an earlier run: look it up in the history this run read of
-    /// its channel, once for all such rows.
-    Restart,
-    /// An attempt in this run had an unclear outcome (a timeout, a lost
-    /// reply): read the channel's history again before sending.
-    Unclear,
-}
-
-/// One attempt at an outbox row.
-#[derive(Debug, Clone, Copy)]
-pub struct Attempt {
-    pub seq: u64,
-    /// When the row was queued (unix seconds): its message is no older.
-    pub since: i64,
-    pub suspect: Suspect,
-}
-
-impl Attempt {
-    pub(super) fn key(&self) -> String {
-        format!("outbox:{}", self.seq)
-    }
-}
+/// The lane bookkeeping the outbox keeps, at the paths Slack's code names.
+pub use crate::outbox::{Attempt, Posted, Suspect, DIGEST_MAX};
 
 /// tocsin's messages in one channel: metadata key → ts.
 type Keys = HashMap<String, String>;
@@ -114,53 +90,6 @@ fn tagged(content: SlackMessageContent, key: &str) -> SlackMessageContent {
         event_type: MESSAGE_EVENT_TYPE.into(),
         event_payload: Some(HashMap::from([("key".to_string(), key.to_string())])),
     })
-}
-
-/// At most this many incidents are named in one digest (about 200
-/// characters each, well inside Slack's message size).
-pub const DIGEST_MAX: usize = 100;
-
-/// A channel's latest message from tocsin that a storm notice can edit,
-/// with the incidents it names so far (oldest first): each notice shows
-/// them again, so a later notice never erases an earlier one's names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Posted {
-    /// An incident's own message (its ts is on the incident).
-    Incident { id: u64, named: Vec<u64> },
-    /// A storm digest.
-    Digest { ts: String, named: Vec<u64> },
-}
-
-impl Posted {
-    /// Records that the message now also names `ids`.
-    pub fn names(&mut self, ids: &[u64]) {
-        let (Posted::Incident { named, .. } | Posted::Digest { named, .. }) = self;
-        for id in ids {
-            if !named.contains(id) {
-                named.push(*id);
-            }
-        }
-        // Only the latest DIGEST_MAX can be shown; keep no more than that.
-        let extra = named.len().saturating_sub(DIGEST_MAX);
-        named.drain(..extra);
-    }
-
-    /// What a notice naming `fresh` shows, in id order: the fresh ones,
-    /// then those named before (latest first) while there is room.
-    fn shown_with(&self, fresh: &[u64]) -> Vec<u64> {
-        let (Posted::Incident { named, .. } | Posted::Digest { named, .. }) = self;
-        let mut all: Vec<u64> = fresh.iter().take(DIGEST_MAX).copied().collect();
-        for id in named.iter().rev() {
-            if all.len() == DIGEST_MAX {
-                break;
-            }
-            if !all.contains(id) {
-                all.push(*id);
-            }
-        }
-        all.sort_unstable();
-        all
-    }
 }
 
 /// Sends Slack work: posts, DMs, updates, plain notices and `response_url` answers.
@@ -334,42 +263,6 @@ impl SlackDelivery {
         self.remember(id, channel, ts)
     }
 
-    /// One message naming new incidents at once, sent in a storm ahead of
-    /// their own messages. Incidents already posted are left out; `None`
-    /// when that leaves none, else the message's ts. `retry`: an attempt
-    /// with these `ids` had an unclear outcome, so look for it first.
-    pub async fn digest(
-        &self,
-        channel: &str,
-        ids: &[u64],
-        retry: bool,
-    ) -> Result<Option<String>, Failure> {
-        let key = format!(
-            "digest:{}",
-            ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
-        );
-        let oldest = ids
-            .iter()
-            .filter_map(|id| self.store.incident(*id).ok().flatten())
-            .map(|i| i.created_at.timestamp())
-            .min()
-            .unwrap_or_else(|| self.clock.now().timestamp());
-        let suspect = if retry { Suspect::Unclear } else { Suspect::No };
-        if let Some(ts) = self.already_posted(channel, &key, oldest, suspect).await? {
-            tracing::info!(%channel, "found the storm digest an earlier attempt posted");
-            return Ok(Some(ts));
-        }
-        let incidents = self.unposted(ids)?;
-        if incidents.is_empty() {
-            return Ok(None);
-        }
-        let text = render::storm_digest(&incidents, &self.config)
-            .map_err(|e| Failure::Permanent(e.to_string()))?;
-        let content = tagged(SlackMessageContent::new().with_text(text), &key);
-        // The latency histogram counts each incident's own message, once.
-        self.api.post_message(channel, content).await.map(Some)
-    }
-
     /// Posts `content` as the work `key`, unless `suspect` says an earlier
     /// attempt may have posted it and the channel's history shows it did.
     /// The message's ts.
@@ -386,48 +279,6 @@ impl SlackDelivery {
             return Ok(ts);
         }
         self.api.post_message(channel, tagged(content, key)).await
-    }
-
-    /// Names new incidents at once by editing the channel's latest message,
-    /// when the next message may only go out too late for them: Slack paces
-    /// new messages per channel, not edits. An incident message keeps its
-    /// blocks and gains the digest below them (its next update drops it; the
-    /// digest that follows as a message of its own stays); a digest grows.
-    pub async fn storm_notice(
-        &self,
-        channel: &str,
-        latest: &Posted,
-        ids: &[u64],
-    ) -> Result<(), Failure> {
-        let incidents = self.unposted(&latest.shown_with(ids))?;
-        if !incidents.iter().any(|i| ids.contains(&i.id)) {
-            // All posted meanwhile: nothing new to name.
-            return Ok(());
-        }
-        let fail = |e: render::RenderError| Failure::Permanent(e.to_string());
-        let (ts, content) = match latest {
-            Posted::Incident { id, .. } => {
-                let Some(inc) = self.store.incident(*id).map_err(store_failure)? else {
-                    return Ok(());
-                };
-                let Some(m) = inc.message.as_ref().filter(|m| m.channel == channel) else {
-                    return Ok(());
-                };
-                let mut r = render::incident(&inc, &self.config).map_err(fail)?;
-                let room = render::MAX_BLOCKS.saturating_sub(r.blocks.len());
-                r.blocks
-                    .extend(render::storm_banner(&incidents, &self.config, room).map_err(fail)?);
-                let content = SlackMessageContent::new()
-                    .with_text(r.text)
-                    .with_blocks(r.blocks);
-                (m.ts.clone(), content)
-            }
-            Posted::Digest { ts, .. } => {
-                let text = render::storm_digest(&incidents, &self.config).map_err(fail)?;
-                (ts.clone(), SlackMessageContent::new().with_text(text))
-            }
-        };
-        self.api.update_message(channel, &ts, content).await
     }
 
     /// The incidents among `ids` that have no message of their own yet.
@@ -632,44 +483,112 @@ impl SlackDelivery {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Every piece of work but SMS, calls and plain visits is Slack's.
+#[async_trait]
+impl outbox::Receiver for SlackDelivery {
+    fn name(&self) -> &'static str {
+        "Slack"
+    }
 
-    #[test]
-    fn a_later_notice_keeps_what_earlier_ones_named() {
-        let mut latest = Posted::Incident {
-            id: 1,
-            named: vec![],
-        };
-        assert_eq!(latest.shown_with(&[2]), [2]);
-        latest.names(&[2]);
-        // The second notice names #3 and still shows #2.
-        assert_eq!(latest.shown_with(&[3]), [2, 3]);
-        latest.names(&[3, 2]);
-        assert_eq!(
-            latest,
-            Posted::Incident {
-                id: 1,
-                named: vec![2, 3]
-            }
+    fn takes(&self, op: &Outbound) -> bool {
+        !matches!(
+            op,
+            Outbound::Sms { .. } | Outbound::Call { .. } | Outbound::Fetch { .. }
+        )
+    }
+
+    async fn perform(&self, op: &Outbound, attempt: Attempt) -> Result<(), Failure> {
+        self.send(op, attempt).await
+    }
+}
+
+/// Storm digests and notices are Slack messages; a refused token is
+/// checked with `auth.test`.
+#[async_trait]
+impl Chat for SlackDelivery {
+    /// One message naming new incidents at once, sent in a storm ahead of
+    /// their own messages. Incidents already posted are left out; `None`
+    /// when that leaves none, else the message's ts. `retry`: an attempt
+    /// with these `ids` had an unclear outcome, so look for it first.
+    async fn digest(
+        &self,
+        channel: &str,
+        ids: &[u64],
+        retry: bool,
+    ) -> Result<Option<String>, Failure> {
+        let key = format!(
+            "digest:{}",
+            ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
         );
-        // A digest already naming 1..=100: new ones first, then the latest named.
-        let mut digest = Posted::Digest {
-            ts: "1.0".into(),
-            named: (1..=100).collect(),
+        let oldest = ids
+            .iter()
+            .filter_map(|id| self.store.incident(*id).ok().flatten())
+            .map(|i| i.created_at.timestamp())
+            .min()
+            .unwrap_or_else(|| self.clock.now().timestamp());
+        let suspect = if retry { Suspect::Unclear } else { Suspect::No };
+        if let Some(ts) = self.already_posted(channel, &key, oldest, suspect).await? {
+            tracing::info!(%channel, "found the storm digest an earlier attempt posted");
+            return Ok(Some(ts));
+        }
+        let incidents = self.unposted(ids)?;
+        if incidents.is_empty() {
+            return Ok(None);
+        }
+        let text = render::storm_digest(&incidents, &self.config)
+            .map_err(|e| Failure::Permanent(e.to_string()))?;
+        let content = tagged(SlackMessageContent::new().with_text(text), &key);
+        // The latency histogram counts each incident's own message, once.
+        self.api.post_message(channel, content).await.map(Some)
+    }
+
+    /// Names new incidents at once by editing the channel's latest message,
+    /// when the next message may only go out too late for them: Slack paces
+    /// new messages per channel, not edits. An incident message keeps its
+    /// blocks and gains the digest below them (its next update drops it; the
+    /// digest that follows as a message of its own stays); a digest grows.
+    async fn storm_notice(
+        &self,
+        channel: &str,
+        latest: &Posted,
+        ids: &[u64],
+    ) -> Result<(), Failure> {
+        let incidents = self.unposted(&latest.shown_with(ids))?;
+        if !incidents.iter().any(|i| ids.contains(&i.id)) {
+            // All posted meanwhile: nothing new to name.
+            return Ok(());
+        }
+        let fail = |e: render::RenderError| Failure::Permanent(e.to_string());
+        let (ts, content) = match latest {
+            Posted::Incident { id, .. } => {
+                let Some(inc) = self.store.incident(*id).map_err(store_failure)? else {
+                    return Ok(());
+                };
+                let Some(m) = inc.message.as_ref().filter(|m| m.channel == channel) else {
+                    return Ok(());
+                };
+                let mut r = render::incident(&inc, &self.config).map_err(fail)?;
+                let room = render::MAX_BLOCKS.saturating_sub(r.blocks.len());
+                r.blocks
+                    .extend(render::storm_banner(&incidents, &self.config, room).map_err(fail)?);
+                let content = SlackMessageContent::new()
+                    .with_text(r.text)
+                    .with_blocks(r.blocks);
+                (m.ts.clone(), content)
+            }
+            Posted::Digest { ts, .. } => {
+                let text = render::storm_digest(&incidents, &self.config).map_err(fail)?;
+                (ts.clone(), SlackMessageContent::new().with_text(text))
+            }
         };
-        let shown = digest.shown_with(&[101, 102]);
-        assert_eq!(shown.len(), DIGEST_MAX);
-        assert!(shown.contains(&101) && shown.contains(&102));
-        assert!(shown.contains(&100) && !shown.contains(&1) && !shown.contains(&2));
-        assert!(shown.windows(2).all(|w| w[0] < w[1]), "in id order");
-        // The record keeps only as many as can be shown, the latest.
-        digest.names(&[101, 102]);
-        let Posted::Digest { named, .. } = &digest else {
-            unreachable!()
-        };
-        assert_eq!(named.len(), DIGEST_MAX);
-        assert_eq!((named[0], named[99]), (3, 102));
+        self.api.update_message(channel, &ts, content).await
+    }
+
+    async fn probe(&self) -> Result<(), Failure> {
+        self.api.auth_test().await
+    }
+
+    fn restarted(&self, since: i64) {
+        self.seen.restarted(since);
     }
 }

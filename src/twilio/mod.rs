@@ -9,10 +9,34 @@ pub mod voice;
 
 use crate::config::Config;
 use crate::domain::incident::State;
-use crate::outbox::{store_failure, Failure};
+use crate::outbox::{self, store_failure, Attempt, Failure};
 use crate::store::{Outbound, Store};
 use api::TwilioApi;
+use async_trait::async_trait;
 use render::page_sms;
+use std::sync::Arc;
+
+/// The outbox's receiver of SMS and phone-call pages.
+pub struct Receiver {
+    pub api: TwilioApi,
+    pub store: Store,
+    pub config: Arc<Config>,
+}
+
+#[async_trait]
+impl outbox::Receiver for Receiver {
+    fn name(&self) -> &'static str {
+        "Twilio"
+    }
+
+    fn takes(&self, op: &Outbound) -> bool {
+        matches!(op, Outbound::Sms { .. } | Outbound::Call { .. })
+    }
+
+    async fn perform(&self, op: &Outbound, _: Attempt) -> Result<(), Failure> {
+        deliver(&self.api, &self.store, &self.config, op).await
+    }
+}
 
 /// Sends an SMS or places a call from the outbox. A page for an incident
 /// that someone acknowledged meanwhile is dropped: nobody needs waking for it.
