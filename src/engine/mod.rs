@@ -11,7 +11,8 @@
 //! - [`handoffs`]: handoff notices, per schedule cursor;
 //! - [`maintenance`]: window start and end announcements;
 //! - [`reports`]: the weekly reports, per team cursor;
-//! - [`heartbeats`]: missed heartbeats.
+//! - [`heartbeats`]: missed heartbeats;
+//! - [`housekeeping`]: pruning old Slack event ids and change events.
 //!
 //! One module failing is logged and does not stop the others; it is retried
 //! on the next pass, at most 30 s later.
@@ -19,6 +20,7 @@
 mod escalation;
 mod handoffs;
 mod heartbeats;
+mod housekeeping;
 mod maintenance;
 mod reminders;
 pub mod reports;
@@ -84,6 +86,8 @@ pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
     let due = contained("reports", reports::send_due(core, read.now).await);
     next = earliest(next, due);
     let due = contained("heartbeats", heartbeats::run(core, read.now).await);
+    next = earliest(next, due);
+    let due = contained("housekeeping", housekeeping::run(core, read.now));
     next = earliest(next, due);
     Ok(next)
 }
@@ -178,3 +182,6 @@ fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTi
         (a, b) => a.or(b),
     }
 }
+
+#[cfg(test)]
+mod tests;
