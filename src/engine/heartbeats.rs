@@ -1,7 +1,8 @@
 //! Heartbeats: a monitor whose job stopped beating opens an incident once
-//! per silence. The beats and the misses already reported live in the
-//! store, so the use case in `ops::heartbeat` re-derives the misses on every
-//! pass; this module runs it in its place in the pass.
+//! per silence. The beats and the silences already reported live in the
+//! store; `ops::heartbeat` plans each monitor purely from them (`plan`) and
+//! opens the incidents (`check`), which this module runs in its place in the
+//! pass.
 
 use crate::ops::alert::IngestError;
 use crate::ops::Core;
