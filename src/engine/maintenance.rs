@@ -1,7 +1,8 @@
 //! Maintenance windows: the team channel is told once when a window starts
 //! and once when it ends. The windows and what was announced live in the
-//! store, so the use case in `ops::maintenance` re-derives the announcements
-//! on every pass; this module runs it in its place in the pass.
+//! store; `ops::maintenance` plans the announcements purely from them
+//! (`plan`) and applies that plan (`announce`), which this module runs in
+//! its place in the pass.
 
 use crate::ops::Core;
 use crate::store::StoreError;
