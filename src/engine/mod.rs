@@ -4,15 +4,15 @@
 //! A pass runs each job's module in a fixed order, and each one plans purely
 //! from what it read (a function of that state, the config and `now`), then
 //! applies the plan through the store and settles it:
-//! - [`escalation`]: due escalation steps, snooze ends, held low-urgency
+//! - `escalation`: due escalation steps, snooze ends, held low-urgency
 //!   pages and the rooms' timers, from the store's due-time index;
-//! - [`reminders`]: the later steps of people's notification rules, run in
+//! - `reminders`: the later steps of people's notification rules, run in
 //!   the same per-incident step as escalation;
-//! - [`handoffs`]: handoff notices, per schedule cursor;
-//! - [`maintenance`]: window start and end announcements;
-//! - [`reports`]: the weekly reports, per team cursor;
-//! - [`heartbeats`]: missed heartbeats;
-//! - [`housekeeping`]: pruning old Slack event ids and change events.
+//! - `handoffs`: handoff notices, per schedule cursor;
+//! - `maintenance`: window start and end announcements;
+//! - `reports`: the weekly reports, per team cursor;
+//! - `heartbeats`: missed heartbeats;
+//! - `housekeeping`: pruning old Slack event ids and change events.
 //!
 //! One module failing is logged and does not stop the others; it is retried
 //! on the next pass, at most 30 s later.
@@ -93,7 +93,7 @@ pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
 }
 
 /// What a pass reads once, for the modules that share it.
-pub(crate) struct Read {
+struct Read {
     /// Whole milliseconds, the resolution of the stored cursors and due
     /// index, so a boundary is never announced from just before it and again
     /// after it.
@@ -136,7 +136,7 @@ impl Read {
 /// woken if work was queued) once at the module's end, also when the module
 /// failed part way: what it did write is then not left waiting.
 #[derive(Debug, Default)]
-pub(crate) struct Writes {
+struct Writes {
     pub wrote: bool,
     pub queued: bool,
 }
