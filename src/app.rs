@@ -9,7 +9,7 @@ use crate::outbox::{Chat, OutboxWorker, Receiver};
 use crate::settings::Settings;
 use crate::slack::api::SlackApi;
 use crate::slack::deliver::SlackDelivery;
-use crate::store::{Store, StoreError, CHANGE_RETENTION_DAYS};
+use crate::store::{Store, StoreError};
 use crate::twilio::api::TwilioApi;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -19,30 +19,6 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::ops::Core;
-
-/// Periodic tidying that no user-visible behaviour waits on.
-async fn housekeeping(core: Core, mut shutdown: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(600));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
-        }
-        // Slack retries an event for a few minutes; an hour of ids is plenty.
-        let cutoff = core.clock.now() - chrono::Duration::hours(1);
-        match core.store.prune_slack_events(cutoff) {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(removed = n, "forgot old Slack event ids"),
-            Err(e) => tracing::warn!(error = %e, "cannot prune Slack event ids"),
-        }
-        let cutoff = core.clock.now() - chrono::Duration::days(CHANGE_RETENTION_DAYS);
-        match core.store.prune_changes(cutoff) {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(removed = n, "forgot old change events"),
-            Err(e) => tracing::warn!(error = %e, "cannot prune change events"),
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -68,7 +44,7 @@ pub struct App {
     shutdown: watch::Sender<bool>,
     server: JoinHandle<()>,
     worker: JoinHandle<()>,
-    /// The engine and housekeeping.
+    /// The engine, and Socket Mode and learning the installation when on.
     background: Vec<JoinHandle<()>>,
 }
 
@@ -165,11 +141,7 @@ impl App {
             ready: core.outbox_ready.clone(),
         };
         let worker = tokio::spawn(worker.run(rx.clone()));
-        let background = vec![
-            tokio::spawn(housekeeping(core.clone(), rx.clone())),
-            tokio::spawn(crate::engine::run(core.clone(), rx.clone())),
-        ];
-        let mut background = background;
+        let mut background = vec![tokio::spawn(crate::engine::run(core.clone(), rx.clone()))];
         background.extend(learning);
         if let Some(token) = &settings.slack_app_token {
             tracing::info!("SLACK_APP_TOKEN is set: receiving Slack's events over Socket Mode");
@@ -211,8 +183,8 @@ impl App {
         &self.core
     }
 
-    /// Stops accepting, lets in-flight requests finish, stops the worker, the
-    /// engine and housekeeping, then flushes sled. An error means the last
+    /// Stops accepting, lets in-flight requests finish, stops the worker and
+    /// the engine, then flushes sled. An error means the last
     /// flush failed: what was not yet on disk may be lost.
     pub async fn shutdown(self) -> Result<(), StoreError> {
         let _ = self.shutdown.send(true);

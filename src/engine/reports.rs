@@ -4,7 +4,8 @@
 //! same transaction that queues the messages: never twice, never skipped
 //! silently (after downtime, only the latest week is sent).
 
-use crate::config::WeeklyReport;
+use super::Writes;
+use crate::config::{Team, WeeklyReport};
 use crate::domain::schedule::resolve_local;
 use crate::ops::Core;
 use crate::store::{Outbound, StoreError};
@@ -25,65 +26,103 @@ pub fn next_slot(w: &WeeklyReport, after: DateTime<Utc>) -> DateTime<Utc> {
     after + Duration::days(7)
 }
 
+/// What a pass does for one team's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// First sight: the cursor starts at now; no report for weeks before tocsin ran.
+    Start,
+    /// Send the week that ended at `slot` and move the cursor there.
+    Send { slot: DateTime<Utc> },
+    /// Nothing due yet.
+    Wait,
+}
+
+/// What to do with a report whose cursor is at `cursor`, at `now`, and when
+/// the next one is due after it.
+pub fn plan(
+    w: &WeeklyReport,
+    cursor: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> (Plan, DateTime<Utc>) {
+    let Some(cursor) = cursor else {
+        return (Plan::Start, next_slot(w, now));
+    };
+    let mut slot = next_slot(w, cursor);
+    if slot > now {
+        return (Plan::Wait, slot);
+    }
+    while next_slot(w, slot) <= now {
+        slot = next_slot(w, slot);
+    }
+    (Plan::Send { slot }, next_slot(w, slot))
+}
+
 /// Sends every team's report that is due; returns when the next one is.
 pub async fn send_due(
     core: &Core,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let mut writes = Writes::default();
+    let result = apply(core, now, &mut writes);
+    writes.settle(core, result).await
+}
+
+fn apply(
+    core: &Core,
+    now: DateTime<Utc>,
+    writes: &mut Writes,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
     let mut next: Option<DateTime<Utc>> = None;
-    let mut queued = false;
     for team in &core.config.teams {
         let Some(w) = &team.weekly_report else {
             continue;
         };
         let name = format!("weekly_report:{}", team.id);
-        let Some(cursor) = core.store.cursor(&name)? else {
-            // First sight: start from now; no report for weeks before tocsin ran.
-            core.store.set_cursor_with(&name, now, &[], now)?;
-            core.store.durable().await?;
-            let n = next_slot(w, now);
-            next = Some(next.map_or(n, |x| x.min(n)));
-            continue;
-        };
-        let mut slot = next_slot(w, cursor);
-        if slot > now {
-            next = Some(next.map_or(slot, |x| x.min(slot)));
-            continue;
+        let (plan, due) = plan(w, core.store.cursor(&name)?, now);
+        match plan {
+            Plan::Start => {
+                core.store.set_cursor_with(&name, now, &[], now)?;
+                writes.wrote(0);
+            }
+            Plan::Send { slot } => {
+                let work = work(core, team, slot)?;
+                core.store.set_cursor_with(&name, slot, &work, now)?;
+                writes.wrote(work.len());
+            }
+            Plan::Wait => {}
         }
-        while next_slot(w, slot) <= now {
-            slot = next_slot(w, slot);
-        }
-        let week = Duration::days(7);
-        let (from, to) = (slot - week, slot);
-        let mut work: Vec<(String, Outbound)> = team
-            .alert_channel
-            .iter()
-            .chain(&team.stakeholder_channel)
-            .map(|c| {
-                let op = Outbound::WeeklyReport {
-                    channel: c.clone(),
-                    team: team.id.clone(),
-                    from,
-                    to,
-                };
-                (c.clone(), op)
-            })
-            .collect();
-        // The charts follow the numbers in the team's own channel.
-        if let Some(channel) = &team.alert_channel {
-            let current = crate::ops::report::build(&core.config, &core.store, &team.id, from, to)?;
-            work.extend(crate::ops::report::chart_uploads(&current, channel));
-        }
-        queued |= !work.is_empty();
-        core.store.set_cursor_with(&name, slot, &work, now)?;
-        core.store.durable().await?;
-        let n = next_slot(w, slot);
-        next = Some(next.map_or(n, |x| x.min(n)));
-    }
-    if queued {
-        core.outbox_ready.notify_one();
+        next = super::earliest(next, Some(due));
     }
     Ok(next)
+}
+
+/// The messages of `team`'s report for the week ending at `slot`.
+fn work(
+    core: &Core,
+    team: &Team,
+    slot: DateTime<Utc>,
+) -> Result<Vec<(String, Outbound)>, StoreError> {
+    let (from, to) = (slot - Duration::days(7), slot);
+    let mut work: Vec<(String, Outbound)> = team
+        .alert_channel
+        .iter()
+        .chain(&team.stakeholder_channel)
+        .map(|c| {
+            let op = Outbound::WeeklyReport {
+                channel: c.clone(),
+                team: team.id.clone(),
+                from,
+                to,
+            };
+            (c.clone(), op)
+        })
+        .collect();
+    // The charts follow the numbers in the team's own channel.
+    if let Some(channel) = &team.alert_channel {
+        let current = crate::ops::report::build(&core.config, &core.store, &team.id, from, to)?;
+        work.extend(crate::ops::report::chart_uploads(&current, channel));
+    }
+    Ok(work)
 }
 
 #[cfg(test)]
@@ -91,14 +130,18 @@ mod tests {
     use super::*;
     use chrono::{NaiveTime, TimeZone};
 
+    fn mondays_at_nine(time_zone: chrono_tz::Tz) -> WeeklyReport {
+        WeeklyReport {
+            weekday: 0,
+            at: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            time_zone,
+        }
+    }
+
     #[test]
     fn slots_follow_local_time_across_a_clock_change() {
         // Mondays 09:00 in London: GMT in March before the change, BST after.
-        let w = WeeklyReport {
-            weekday: 0,
-            at: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
-            time_zone: chrono_tz::Europe::London,
-        };
+        let w = mondays_at_nine(chrono_tz::Europe::London);
         let sat = Utc.with_ymd_and_hms(2026, 3, 21, 12, 0, 0).unwrap();
         let first = next_slot(&w, sat);
         assert_eq!(first, Utc.with_ymd_and_hms(2026, 3, 23, 9, 0, 0).unwrap());
@@ -108,6 +151,24 @@ mod tests {
         assert_eq!(
             next_slot(&w, second),
             Utc.with_ymd_and_hms(2026, 4, 6, 8, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn plans_send_each_week_once_and_only_the_latest_after_downtime() {
+        let w = mondays_at_nine(chrono_tz::Europe::London);
+        let t = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 3, d, h, 0, 0).unwrap();
+        let sat = t(21, 12);
+        assert_eq!(plan(&w, None, sat), (Plan::Start, t(23, 9)));
+        assert_eq!(plan(&w, Some(sat), t(23, 8)), (Plan::Wait, t(23, 9)));
+        let send = Plan::Send { slot: t(23, 9) };
+        assert_eq!(plan(&w, Some(sat), t(23, 9)), (send, t(30, 8)));
+        assert_eq!(plan(&w, Some(t(23, 9)), t(24, 9)), (Plan::Wait, t(30, 8)));
+        // Down for two weeks: one report, for the latest week.
+        let latest = Plan::Send { slot: t(30, 8) };
+        assert_eq!(
+            plan(&w, Some(sat), t(31, 0)),
+            (latest, Utc.with_ymd_and_hms(2026, 4, 6, 8, 0, 0).unwrap())
         );
     }
 }

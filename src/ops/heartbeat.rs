@@ -49,24 +49,57 @@ pub async fn beat(core: &Core, token: &str) -> Result<Option<Beat>, IngestError>
     Ok(Some(Beat::Recovered { next_due }))
 }
 
+/// What a pass does with one monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watch {
+    /// Never beat: the interval counts from now, when tocsin began watching.
+    Start,
+    /// Beating; the next beat is due by then.
+    Due(DateTime<Utc>),
+    /// Silent since the beat at `last`, and not yet reported.
+    Missed { last: DateTime<Utc> },
+    /// Silent, and already reported.
+    Reported,
+}
+
+/// What to do with a monitor beating every `interval`, whose last beat was
+/// `last` and whose last reported silence began at `alerted`, at `now`.
+pub fn plan(
+    interval: chrono::Duration,
+    last: Option<DateTime<Utc>>,
+    alerted: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Watch {
+    let Some(last) = last else {
+        return Watch::Start;
+    };
+    let due = last + interval;
+    if due > now {
+        Watch::Due(due)
+    } else if alerted != Some(last) {
+        Watch::Missed { last }
+    } else {
+        Watch::Reported
+    }
+}
+
 /// Opens an incident for every monitor whose beat is overdue and not yet
 /// reported; returns when the next beat falls due.
 pub async fn check(core: &Core, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, IngestError> {
     let mut next: Option<DateTime<Utc>> = None;
     for service in &core.config.services {
         for h in &service.heartbeats {
-            let Some(last) = core.store.last_beat(&h.id)? else {
-                // Never beat: the interval counts from when tocsin began watching.
-                core.store.beat(&h.id, now)?;
-                core.store.durable().await?;
-                next = earliest(next, now + h.interval);
-                continue;
-            };
-            let due = last + h.interval;
-            if due > now {
-                next = earliest(next, due);
-            } else if core.store.heartbeat_alerted(&h.id)? != Some(last) {
-                missed(core, service, h, last).await?;
+            let last = core.store.last_beat(&h.id)?;
+            let alerted = core.store.heartbeat_alerted(&h.id)?;
+            match plan(h.interval, last, alerted, now) {
+                Watch::Start => {
+                    core.store.beat(&h.id, now)?;
+                    core.store.durable().await?;
+                    next = earliest(next, now + h.interval);
+                }
+                Watch::Due(due) => next = earliest(next, due),
+                Watch::Missed { last } => missed(core, service, h, last).await?,
+                Watch::Reported => {}
             }
         }
     }
@@ -133,6 +166,27 @@ fn humantime(d: chrono::Duration) -> String {
 mod tests {
     use super::*;
     use chrono::Duration;
+
+    #[test]
+    fn a_silence_is_reported_once_and_a_new_beat_starts_over() {
+        use chrono::TimeZone;
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap();
+        let every = Duration::hours(1);
+        assert_eq!(plan(every, None, None, t0), Watch::Start);
+        assert_eq!(plan(every, Some(t0), None, t0), Watch::Due(t0 + every));
+        let late = t0 + every;
+        assert_eq!(
+            plan(every, Some(t0), None, late),
+            Watch::Missed { last: t0 }
+        );
+        assert_eq!(plan(every, Some(t0), Some(t0), late), Watch::Reported);
+        // Beat again, then silent again: a new silence.
+        let beat = late + Duration::minutes(5);
+        assert_eq!(
+            plan(every, Some(beat), Some(t0), beat + every),
+            Watch::Missed { last: beat }
+        );
+    }
 
     #[test]
     fn intervals_read_as_written() {

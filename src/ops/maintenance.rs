@@ -4,6 +4,7 @@
 //! from `/oncall maintenance`; both live in the store, so the announcements
 //! survive restarts and are never repeated.
 
+use crate::config::Config;
 use crate::ops::Core;
 use crate::store::{Outbound, StoreError, Window};
 use chrono::{DateTime, Utc};
@@ -55,15 +56,33 @@ pub async fn end(core: &Core, service: &str) -> Result<Option<Window>, StoreErro
     Ok(Some(w))
 }
 
-/// Copies the config's windows into the store (once each), announces starts
-/// and ends due by `now`, and returns when the next one is due.
-pub async fn announce(
-    core: &Core,
-    now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let mut known = core.store.windows()?;
-    let mut wrote = false;
-    for s in &core.config.services {
+/// What a pass says about one window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// It started: the channel is told, with its end.
+    Started,
+    /// It ended: the channel is told, with the alerts it held.
+    Ended,
+    /// Over before anyone could be told (tocsin was down): nothing is said.
+    Quiet,
+}
+
+/// What a pass does with the maintenance windows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// Windows of the config file the store does not have yet.
+    pub adopt: Vec<Window>,
+    /// Windows to store again as marked announced, with what to say.
+    pub marks: Vec<(Window, Mark)>,
+    /// When the next start or end is due.
+    pub next: Option<DateTime<Utc>>,
+}
+
+/// What to announce at `now`, given the windows the store has (`known`)
+/// and those of the config file.
+pub fn plan(config: &Config, mut known: Vec<Window>, now: DateTime<Utc>) -> Plan {
+    let mut adopt = vec![];
+    for s in &config.services {
         for c in &s.maintenance {
             if !known.iter().any(|w| w.service == s.id && w.from == c.from) {
                 let w = Window {
@@ -75,50 +94,68 @@ pub async fn announce(
                     announced_start: false,
                     announced_end: false,
                 };
-                core.store.put_window(&w)?;
+                adopt.push(w.clone());
                 known.push(w);
-                wrote = true;
             }
         }
     }
     let mut next: Option<DateTime<Utc>> = None;
-    let mut queued = false;
+    let mut earliest = |t: DateTime<Utc>| next = Some(next.map_or(t, |n| n.min(t)));
+    let mut marks = vec![];
     for mut w in known {
+        if !w.announced_start && w.from <= now {
+            w.announced_start = true;
+            if w.to <= now {
+                w.announced_end = true;
+                marks.push((w, Mark::Quiet));
+            } else {
+                earliest(w.to);
+                marks.push((w, Mark::Started));
+            }
+        } else if w.announced_start && !w.announced_end && w.to <= now {
+            w.announced_end = true;
+            marks.push((w, Mark::Ended));
+        } else {
+            if !w.announced_start {
+                earliest(w.from);
+            }
+            if !w.announced_end {
+                earliest(w.to);
+            }
+        }
+    }
+    Plan { adopt, marks, next }
+}
+
+/// Copies the config's windows into the store (once each), announces starts
+/// and ends due by `now`, and returns when the next one is due.
+pub async fn announce(
+    core: &Core,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let Plan { adopt, marks, next } = plan(&core.config, core.store.windows()?, now);
+    let mut wrote = false;
+    for w in &adopt {
+        core.store.put_window(w)?;
+        wrote = true;
+    }
+    let mut queued = false;
+    for (w, mark) in marks {
         let channel = core
             .config
             .team_of_service(&w.service)
             .and_then(|t| t.alert_channel.clone());
-        // What is announced now: the start, or the end with the alerts it held.
-        let (mut started, mut held) = (false, None);
-        if !w.announced_start && w.from <= now {
-            w.announced_start = true;
-            if w.to <= now {
-                // Over before anyone could be told (tocsin was down): say nothing.
-                w.announced_end = true;
-            } else {
-                started = true;
-            }
-        } else if w.announced_start && !w.announced_end && w.to <= now {
-            w.announced_end = true;
-            let count = core
-                .store
-                .suppressed_since(&w.service, w.from)?
-                .iter()
-                .filter(|s| s.at < w.to)
-                .count();
-            held = Some(count);
-        } else {
-            for t in [
-                (!w.announced_start).then_some(w.from),
-                (!w.announced_end).then_some(w.to),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                next = Some(next.map_or(t, |n| n.min(t)));
-            }
-            continue;
-        }
+        let started = mark == Mark::Started;
+        let held = match mark {
+            Mark::Ended => Some(
+                core.store
+                    .suppressed_since(&w.service, w.from)?
+                    .iter()
+                    .filter(|s| s.at < w.to)
+                    .count(),
+            ),
+            Mark::Started | Mark::Quiet => None,
+        };
         let ops: Vec<(String, Outbound)> = channel
             .into_iter()
             .flat_map(|c| {
@@ -140,9 +177,6 @@ pub async fn announce(
         queued |= !ops.is_empty();
         core.store.put_window_with(&w, &ops, now)?;
         wrote = true;
-        if !w.announced_end {
-            next = Some(next.map_or(w.to, |n| n.min(w.to)));
-        }
     }
     if wrote {
         core.store.durable().await?;
@@ -151,4 +185,49 @@ pub async fn announce(
         core.outbox_ready.notify_one();
     }
     Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    fn window(from: DateTime<Utc>, to: DateTime<Utc>) -> Window {
+        Window {
+            service: "api".into(),
+            from,
+            to,
+            reason: None,
+            by: None,
+            announced_start: false,
+            announced_end: false,
+        }
+    }
+
+    #[test]
+    fn a_window_is_announced_at_its_start_and_its_end_once_each() {
+        let config = Config::default();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap();
+        let w = window(t0, t0 + Duration::hours(1));
+        let before = plan(&config, vec![w.clone()], t0 - Duration::minutes(1));
+        assert!(before.marks.is_empty());
+        assert_eq!(before.next, Some(t0));
+        let start = plan(&config, vec![w.clone()], t0);
+        assert_eq!(start.marks.len(), 1);
+        let (started, mark) = &start.marks[0];
+        assert_eq!(*mark, Mark::Started);
+        assert!(started.announced_start && !started.announced_end);
+        assert_eq!(start.next, Some(w.to));
+        let during = plan(&config, vec![started.clone()], t0 + Duration::minutes(30));
+        assert!(during.marks.is_empty());
+        assert_eq!(during.next, Some(w.to));
+        let end = plan(&config, vec![started.clone()], w.to);
+        assert_eq!(end.marks[0].1, Mark::Ended);
+        assert!(end.marks[0].0.announced_end);
+        assert_eq!(end.next, None);
+        // Missed entirely while tocsin was down: marked, nothing said.
+        let missed = plan(&config, vec![w.clone()], w.to);
+        assert_eq!(missed.marks[0].1, Mark::Quiet);
+        assert!(missed.marks[0].0.announced_end);
+    }
 }
