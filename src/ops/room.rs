@@ -1,11 +1,13 @@
 //! Applies people's war-room requests: open a channel, give a role, post a
 //! status update, change severity, add a note, subscribe, keep a channel,
 //! declare an incident. Each is one `Store::update_incident` transaction that
-//! also queues the messages it causes; the replies are for the person who asked.
+//! also queues the messages it causes; the replies are for the person who
+//! asked, as sentences their receiver words.
 
 use crate::domain::escalation::Escalation;
 use crate::domain::incident::{AlertDetails, Incident, State};
 use crate::domain::policy::{self, Action, Subject};
+use crate::domain::sentence::Sentence;
 use crate::domain::warroom::{new_room, next_nudge, room_lane, stakeholder_channel, wants_room};
 use crate::domain::warroom::{role_changed, severity_changed, status_update};
 use crate::domain::warroom::{Audience, Entry, EntryKind, Role, RoomOp, Sev};
@@ -16,7 +18,7 @@ use crate::store::{update_lane, Outbound, StoreError, Triggered};
 use chrono::{DateTime, Utc};
 
 /// `Ok(Err(why))`: the request changed nothing, and `why` says so to the person.
-pub type Answer = Result<Result<Incident, String>, StoreError>;
+pub type Answer = Result<Result<Incident, Sentence>, StoreError>;
 
 /// What the `/incident new` modal asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,10 +76,10 @@ impl Core {
     /// the store applies it with the messages it queues, durably.
     async fn room_change<F>(&self, id: u64, f: F) -> Answer
     where
-        F: Fn(&Incident, DateTime<Utc>) -> Result<(Incident, Vec<(String, Outbound)>), String>,
+        F: Fn(&Incident, DateTime<Utc>) -> Result<(Incident, Vec<(String, Outbound)>), Sentence>,
     {
         let now = self.clock.now();
-        let r = self.store.update_incident(id, now, |inc| f(inc, now))?;
+        let r = self.update_for(id, now, |inc| f(inc, now))?;
         self.store.durable().await?;
         if r.is_ok() {
             self.outbox_ready.notify_one();
@@ -92,13 +94,14 @@ impl Core {
         self.room_change(id, |inc, _| {
             self.authorize(by, Action::OpenChannel, inc)?;
             if let Some(c) = inc.room_channel() {
-                return Err(format!("#{id} has a channel already: <#{c}>."));
+                let already = format!("#{id} has a channel already: ");
+                return Err(Sentence::new().text(already).channel(c).text("."));
             }
             if inc.coord.room.as_ref().is_some_and(|r| r.failed.is_none()) {
-                return Err(format!("#{id}'s channel is being created."));
+                return Err(format!("#{id}'s channel is being created.").into());
             }
             if inc.state == State::Resolved {
-                return Err(format!("#{id} is resolved; it needs no channel now."));
+                return Err(format!("#{id} is resolved; it needs no channel now.").into());
             }
             let mut next = inc.clone();
             next.coord.room = Some(new_room(&self.config, &inc.service_id));
@@ -116,7 +119,8 @@ impl Core {
                 Role::Comms => &inc.coord.comms,
             };
             if current.as_deref() == Some(who) {
-                return Err(format!("<@{who}> is {} of #{id} already.", role.label()));
+                let already = format!(" is {} of #{id} already.", role.label());
+                return Err(Sentence::new().user(who).text(already));
             }
             let mut next = inc.clone();
             match role {
@@ -171,10 +175,10 @@ impl Core {
             self.authorize(by, Action::Severity, inc)?;
             let before = inc.sev();
             if before == sev {
-                return Err(format!("#{id} is {} already.", sev.as_str()));
+                return Err(format!("#{id} is {} already.", sev.as_str()).into());
             }
             if inc.state == State::Resolved {
-                return Err(format!("#{id} is resolved."));
+                return Err(format!("#{id} is resolved.").into());
             }
             let mut next = inc.clone();
             next.coord.sev = Some(sev);
@@ -230,9 +234,9 @@ impl Core {
             let known = inc.coord.subscribers.iter().any(|s| s == user);
             if known == on {
                 return Err(if on {
-                    format!("You are subscribed to #{id} already.")
+                    format!("You are subscribed to #{id} already.").into()
                 } else {
-                    format!("You are not subscribed to #{id}.")
+                    format!("You are not subscribed to #{id}.").into()
                 });
             }
             let mut next = inc.clone();
@@ -251,15 +255,15 @@ impl Core {
         self.room_change(id, |inc, now| {
             self.authorize(by, Action::KeepChannel, inc)?;
             let Some(room) = &inc.coord.room else {
-                return Err(format!("#{id} has no channel."));
+                return Err(format!("#{id} has no channel.").into());
             };
             if room.archived {
-                return Err(format!(
-                    "#{id}'s channel is archived already; unarchive it in Slack."
-                ));
+                return Err(
+                    format!("#{id}'s channel is archived already; unarchive it in Slack.").into(),
+                );
             }
             if room.kept {
-                return Err(format!("#{id}'s channel is being kept already."));
+                return Err(format!("#{id}'s channel is being kept already.").into());
             }
             let mut next = inc.clone();
             if let Some(r) = &mut next.coord.room {
@@ -277,7 +281,10 @@ impl Core {
 
     /// Declares an incident by hand: opened through ingest (so it pages per
     /// the service's policy), then given its level, description and channel.
-    pub async fn declare(&self, d: &Declaration) -> Result<Result<Incident, String>, IngestError> {
+    pub async fn declare(
+        &self,
+        d: &Declaration,
+    ) -> Result<Result<Incident, Sentence>, IngestError> {
         // The name is not echoed: it is outside text, and how to make it
         // inert depends on where the answer is shown (the modal checks it first).
         let Some(service) = self.config.service(&d.service) else {
@@ -285,7 +292,7 @@ impl Core {
         };
         let subject = Subject::service(&self.config, &service.id);
         if let Err(why) = policy::may(&self.config, &d.by, Action::Declare, &subject) {
-            return Ok(Err(why.to_string()));
+            return Ok(Err(why.into()));
         }
         let dedup_key = format!("declared:{}", d.key);
         // Slack retried the submission: it is the same incident, not a repeat alert.
@@ -323,7 +330,8 @@ impl Core {
                 return Ok(Err(format!(
                     "An event rule of `{}` stopped the incident from opening.",
                     d.service
-                )))
+                )
+                .into()))
             }
         };
         let r = self

@@ -155,7 +155,7 @@ pub async fn answer_swap(
             .and_then(|team| {
                 let trade = req.theirs.is_some();
                 policy::may_swap(config, team, &req.requester, &req.other, trade)
-                    .map_err(|r| r.to_string())
+                    .map_err(|r| render::refusal(&r))
             })
     };
     if let Err(why) = allowed {
