@@ -10,7 +10,7 @@ use crate::domain::policy::{self, Action, Subject};
 use crate::domain::sentence::Sentence;
 use crate::domain::warroom::{new_room, next_nudge, room_lane, stakeholder_channel, wants_room};
 use crate::domain::warroom::{role_changed, severity_changed, status_update};
-use crate::domain::warroom::{Audience, Entry, EntryKind, Role, RoomOp, Sev};
+use crate::domain::warroom::{Audience, Entry, EntryKind, Fact, Role, RoomOp, Sev};
 use crate::ingest::{AlertAction, AlertEvent};
 use crate::ops::alert::{Ingest, IngestError, Outcome};
 use crate::ops::Core;
@@ -39,17 +39,8 @@ fn entry(at: DateTime<Utc>, by: &str, kind: EntryKind, text: String) -> Entry {
         by: Some(by.to_string()),
         kind,
         text,
+        fact: None,
     }
-}
-
-fn room_post(id: u64, text: String) -> (String, Outbound) {
-    (
-        room_lane(id),
-        Outbound::Room {
-            incident: id,
-            work: RoomOp::Post { text, blocks: None },
-        },
-    )
 }
 
 fn invite(id: u64, who: &str) -> (String, Outbound) {
@@ -127,10 +118,13 @@ impl Core {
                 Role::Commander => next.coord.commander = Some(who.to_string()),
                 Role::Comms => next.coord.comms = Some(who.to_string()),
             }
-            let text = role.entry_text(who);
+            let fact = Fact::Role {
+                role,
+                who: who.to_string(),
+            };
             next.coord
                 .timeline
-                .push(entry(now, by, EntryKind::Role, text));
+                .push(Entry::fact(now, Some(by), EntryKind::Role, fact));
             next.coord.nudge_at = next_nudge(&self.config, &next);
             let mut ops = vec![refresh(inc)];
             if next.coord.room.is_some() {
@@ -270,11 +264,15 @@ impl Core {
                 r.kept = true;
                 r.archive_at = None;
             }
-            let text = format!("<@{by}> kept the channel: it will not be archived");
+            let fact = Fact::ChannelKept { by: by.to_string() };
             next.coord
                 .timeline
-                .push(entry(now, by, EntryKind::Channel, text.clone()));
-            Ok((next, vec![room_post(id, format!(":pushpin: {text}."))]))
+                .push(Entry::fact(now, Some(by), EntryKind::Channel, fact));
+            let kept = Outbound::ChannelKept {
+                incident: id,
+                by: by.to_string(),
+            };
+            Ok((next, vec![(room_lane(id), kept)]))
         })
         .await
     }
@@ -342,10 +340,11 @@ impl Core {
                 if next.coord.room.is_none() {
                     next.coord.room = Some(new_room(&self.config, &inc.service_id));
                 }
-                let text = format!("Declared by <@{}>", d.by);
+                // A note, as it always was: the timeline escapes it like one.
+                let fact = Fact::Declared { by: d.by.clone() };
                 next.coord
                     .timeline
-                    .push(entry(now, &d.by, EntryKind::Note, text));
+                    .push(Entry::fact(now, Some(&d.by), EntryKind::Note, fact));
                 Ok((next, vec![refresh(inc), invite(id, &d.by)]))
             })
             .await?;

@@ -240,6 +240,7 @@ impl SlackDelivery {
             | Outbound::Handoff { .. }
             | Outbound::UpdateDue { .. }
             | Outbound::RoleChanged { .. }
+            | Outbound::ChannelKept { .. }
             | Outbound::StatusUpdate { .. }
             | Outbound::SeverityChanged { .. }
             | Outbound::MaintenanceStarted { .. }

@@ -48,6 +48,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("room.resolved.text", room::RESOLVED_TEXT),
     ("room.severity", room::SEVERITY),
     ("room.role", room::ROLE),
+    ("room.kept", room::KEPT),
     ("room.nudge", room::NUDGE),
     ("room.timeline", room::TIMELINE),
     ("incident.declare", room::DECLARE),
