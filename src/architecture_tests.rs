@@ -247,25 +247,65 @@ fn only_the_sled_backend_names_sled() {
     assert_eq!(bad, Vec::<String>::new());
 }
 
+/// Slack's markup as code would write it by hand: mentions and channel
+/// links (`<@U…>`, `<#C…>`, however the id is put in), special mentions and
+/// dates (`<!here>`, `<!date^…>`), links (`<url|label>`) and Block Kit.
+const SLACK_MARKUP: &[&str] = &[
+    "\"<@",
+    "<@{",
+    "\"<#",
+    "<#{",
+    "\"<!",
+    "<!{",
+    "<!here",
+    "<!channel",
+    "<!subteam",
+    "<!date",
+    "\"<{",
+    "\"<http",
+    "|{}>",
+    "\"type\": \"section\"",
+    "\"type\": \"actions\"",
+    "\"type\": \"mrkdwn\"",
+];
+
 #[test]
-#[ignore = "holds once the restructuring lands"]
 fn only_the_slack_receiver_speaks_slack() {
     let files = sources();
     let mut bad = offenders(&files, "slack_morphism", &["slack/"]);
     // Mentions, channel links and Block Kit are built in one place.
-    for needle in [
-        "\"<@",
-        "\"<#",
-        "\"<!",
-        "<@{",
-        "<#{",
-        "\"type\": \"section\"",
-    ] {
+    for needle in SLACK_MARKUP {
         bad.extend(offenders(&files, needle, &["slack/"]));
     }
     bad.sort();
     bad.dedup();
     assert_eq!(bad, Vec::<String>::new());
+}
+
+#[test]
+fn the_slack_needles_catch_markup_built_by_hand() {
+    let speaks = |code: &str| SLACK_MARKUP.iter().any(|n| code.contains(n));
+    for code in [
+        r##"format!("<@{}>", who)"##,
+        r##"format!("<@{who}> is {}", role.label())"##,
+        r##"format!("Declared by <@{}>", d.by)"##,
+        r##"write!(f, "Channel <#{channel}> opened")"##,
+        r##"let everyone = "<!here>";"##,
+        r##"format!("ping <!subteam^{id}>")"##,
+        r##"format!("until <!date^{}^{{date_short}}|{}>", ts, at)"##,
+        r##"format!("<{}|{}>", url, label)"##,
+        r##"format!("see <{url}|{}>", label)"##,
+        r##"json!({"type": "section", "text": t})"##,
+    ] {
+        assert!(speaks(code), "{code}");
+    }
+    for code in [
+        r##"format!("@{who} is {}", role.label())"##,
+        r##"format!("#{id} is resolved.")"##,
+        "if a < b && c > d { x::<u8>() }",
+    ] {
+        assert!(!speaks(code), "{code}");
+    }
 }
 
 #[test]

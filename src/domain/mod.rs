@@ -12,4 +12,5 @@ pub mod policy;
 pub mod report;
 pub mod rules;
 pub mod schedule;
+pub mod sentence;
 pub mod warroom;

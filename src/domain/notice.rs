@@ -106,6 +106,9 @@ pub enum Outbound {
         who: String,
         by: String,
     },
+    /// `by` (a Slack id) kept the resolved incident's channel from being
+    /// archived; told in its channel.
+    ChannelKept { incident: u64, by: String },
     /// A status update `by` (a Slack id) posted at `at`, with the incident's
     /// level, state and channel when it was posted.
     StatusUpdate {

@@ -15,6 +15,7 @@
 
 use crate::config::{Config, Team, User};
 use crate::domain::incident::Incident;
+use crate::domain::sentence::{Part, Sentence};
 
 /// What a person asks to do to an incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,7 +87,8 @@ impl<'a> Subject<'a> {
     }
 }
 
-/// Why a request was refused, with whom to ask.
+/// Why a request was refused, with whom to ask. Its words are
+/// [`Refusal::sentence`]: people in it are named by each receiver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// The person is not in the configuration, and the team is not open to
@@ -94,8 +96,8 @@ pub enum Refusal {
     Stranger {
         action: Action,
         team: Option<String>,
-        /// Slack ids (else names) of the team's leads.
-        leads: Vec<String>,
+        /// The team's leads: by Slack id, else by name.
+        leads: Vec<Part>,
     },
     /// A known person (or a stranger on an open team) who is neither in the
     /// incident's team nor holds a role in it.
@@ -104,37 +106,49 @@ pub enum Refusal {
         team: Option<String>,
     },
     /// Overrides and calendar links: what the schedule's team allows.
-    Schedule(String),
+    Schedule(Sentence),
 }
 
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Refusal {
+    /// What the person is told.
+    pub fn sentence(&self) -> Sentence {
         match self {
             Refusal::Stranger {
                 action,
                 team,
                 leads,
             } => {
-                write!(
-                    f,
+                let s = Sentence::new().text(format!(
                     "Only people in tocsin's configuration can {}, and no user there has your Slack id. ",
                     action.phrase()
-                )?;
+                ));
                 match (team, leads.is_empty()) {
                     (Some(team), false) => {
-                        write!(f, "Ask a lead of {team} ({}) to add you.", leads.join(", "))
+                        let mut s = s.text(format!("Ask a lead of {team} ("));
+                        for (i, lead) in leads.iter().enumerate() {
+                            if i > 0 {
+                                s = s.text(", ");
+                            }
+                            s = s.part(lead.clone());
+                        }
+                        s.text(") to add you.")
                     }
-                    _ => write!(f, "Ask whoever keeps tocsin's configuration to add you."),
+                    _ => s.text("Ask whoever keeps tocsin's configuration to add you."),
                 }
             }
-            Refusal::NotInvolved { action, team } => write!(
-                f,
+            Refusal::NotInvolved { action, team } => Sentence::from(format!(
                 "Only members of {}, the incident commander or the comms lead can {}.",
                 team.as_deref().unwrap_or("the incident's team"),
                 action.phrase()
-            ),
-            Refusal::Schedule(why) => f.write_str(why),
+            )),
+            Refusal::Schedule(why) => why.clone(),
         }
+    }
+}
+
+impl From<Refusal> for Sentence {
+    fn from(r: Refusal) -> Sentence {
+        r.sentence()
     }
 }
 
@@ -150,14 +164,24 @@ fn is_member(team: &Team, user: &str) -> bool {
     team.members.iter().any(|m| m == user) || team.leads.iter().any(|l| l == user)
 }
 
-fn mention(config: &Config, user: &str) -> String {
+/// Config user `user` as a sentence names them: by Slack id, else by name
+/// (else by the id, for one gone from the configuration).
+fn named(config: &Config, user: &str) -> Part {
     match config.user(user) {
         Some(User {
             slack_id: Some(s), ..
-        }) => format!("<@{s}>"),
-        Some(u) => u.name.clone(),
-        None => user.to_string(),
+        }) => Part::User(s.clone()),
+        Some(u) => Part::Text(u.name.clone()),
+        None => Part::Text(user.to_string()),
     }
+}
+
+/// "X is not a member of T, so …".
+fn not_a_member(config: &Config, user: &str, team: &Team) -> Refusal {
+    Refusal::Schedule(Sentence::new().part(named(config, user)).text(format!(
+        " is not a member of {}, so they cannot be on call for its schedules.",
+        team.name
+    )))
 }
 
 /// May the person with Slack id `actor` do `action` to `subject`?
@@ -172,7 +196,7 @@ pub fn may(config: &Config, actor: &str, action: Action, subject: &Subject) -> R
             team: team_name,
             leads: subject
                 .team
-                .map(|t| t.leads.iter().map(|l| mention(config, l)).collect())
+                .map(|t| t.leads.iter().map(|l| named(config, l)).collect())
                 .unwrap_or_default(),
         });
     }
@@ -205,17 +229,13 @@ pub fn may_override(
     };
     let lead = team.leads.contains(&me.id);
     if !is_member(team, on_call) {
-        return Err(Refusal::Schedule(format!(
-            "{} is not a member of {}, so they cannot be on call for its schedules.",
-            mention(config, on_call),
-            team.name
-        )));
+        return Err(not_a_member(config, on_call, team));
     }
     if on_call != me.id && !lead {
-        return Err(Refusal::Schedule(format!(
+        return Err(Refusal::Schedule(Sentence::from(format!(
             "Only a lead of {} can put someone else on call; you can put yourself on call.",
             team.name
-        )));
+        ))));
     }
     Ok(())
 }
@@ -232,11 +252,7 @@ pub fn may_swap(
 ) -> Result<(), Refusal> {
     let takers: &[&str] = if trade { &[other, requester] } else { &[other] };
     match takers.iter().find(|u| !is_member(team, u)) {
-        Some(outsider) => Err(Refusal::Schedule(format!(
-            "{} is not a member of {}, so they cannot be on call for its schedules.",
-            mention(config, outsider),
-            team.name
-        ))),
+        Some(outsider) => Err(not_a_member(config, outsider, team)),
         None => Ok(()),
     }
 }
@@ -247,10 +263,10 @@ pub fn may_rotate_feed(config: &Config, actor: &str, team: &Team) -> Result<(), 
     if lead {
         Ok(())
     } else {
-        Err(Refusal::Schedule(format!(
+        Err(Refusal::Schedule(Sentence::from(format!(
             "Only a lead of {} can rotate its calendar links.",
             team.name
-        )))
+        ))))
     }
 }
 
@@ -344,7 +360,7 @@ open_to_workspace = true
                 "U0STRANGER",
                 Acknowledge,
                 &platform,
-                Err("Ask a lead of Platform (<@U0ALICE>) to add you."),
+                Err("Ask a lead of Platform (@U0ALICE) to add you."),
             ),
             ("U0STRANGER", Assign, &platform, Err("can assign incidents")),
             ("U0STRANGER", Declare, &gone, Err("whoever keeps")),
@@ -359,13 +375,35 @@ open_to_workspace = true
             ("U0BOB", Severity, &gone, Err("the incident's team")),
         ];
         for (actor, action, subject, want) in cases {
-            let got = may(&c, actor, action, subject).map_err(|r| r.to_string());
+            let got = may(&c, actor, action, subject).map_err(|r| r.sentence().to_string());
             match (&got, want) {
                 (Ok(()), Ok(())) => {}
                 (Err(got), Err(want)) => assert!(got.contains(want), "{actor} {action:?}: {got}"),
                 _ => panic!("{actor} {action:?}: got {got:?}, want {want:?}"),
             }
         }
+    }
+
+    #[test]
+    fn strangers_are_told_the_leads_by_slack_id_else_by_name() {
+        let mut c = config();
+        c.teams[0].leads = vec!["alice".into(), "nosl".into()];
+        let platform = Subject {
+            team: c.team("platform"),
+            ..Subject::default()
+        };
+        let why = may(&c, "U0STRANGER", Action::Acknowledge, &platform).unwrap_err();
+        let parts = why.sentence().parts().to_vec();
+        assert_eq!(
+            parts[1..],
+            [
+                Part::Text("Ask a lead of Platform (".into()),
+                Part::User("U0ALICE".into()),
+                Part::Text(", ".into()),
+                Part::Text("No Slack".into()),
+                Part::Text(") to add you.".into()),
+            ]
+        );
     }
 
     #[test]
@@ -378,16 +416,13 @@ open_to_workspace = true
             ("U0ALICE", "bob", Ok(())),
             ("U0BOB", "alice", Err("Only a lead of Platform")),
             // A lead of another team is not a member of this one.
-            (
-                "U0ERIN",
-                "erin",
-                Err("<@U0ERIN> is not a member of Platform"),
-            ),
+            ("U0ERIN", "erin", Err("@U0ERIN is not a member of Platform")),
             ("U0ALICE", "erin", Err("is not a member of Platform")),
             ("U0STRANGER", "bob", Err("no user has your Slack id")),
         ];
         for (actor, on_call, want) in cases {
-            let got = may_override(&c, actor, platform, on_call).map_err(|r| r.to_string());
+            let got =
+                may_override(&c, actor, platform, on_call).map_err(|r| r.sentence().to_string());
             match (&got, want) {
                 (Ok(()), Ok(())) => {}
                 (Err(got), Err(want)) => assert!(got.contains(want), "{actor} {on_call}: {got}"),
@@ -397,7 +432,16 @@ open_to_workspace = true
         assert!(may_swap(&c, platform, "alice", "bob", true).is_ok());
         assert!(may_swap(&c, platform, "erin", "bob", false).is_ok());
         let outsider = may_swap(&c, platform, "erin", "bob", true).unwrap_err();
-        assert!(outsider.to_string().contains("<@U0ERIN> is not a member"));
+        // People are named by Slack id, for the receiver to mention.
+        assert_eq!(
+            outsider.sentence().parts()[0],
+            Part::User("U0ERIN".into()),
+            "{outsider:?}"
+        );
+        assert!(outsider
+            .sentence()
+            .to_string()
+            .starts_with("@U0ERIN is not a member of Platform, so"));
         assert!(may_swap(&c, platform, "alice", "erin", false).is_err());
         assert!(may_rotate_feed(&c, "U0ALICE", platform).is_ok());
         assert!(may_rotate_feed(&c, "U0BOB", platform).is_err());

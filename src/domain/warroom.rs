@@ -5,6 +5,7 @@
 use crate::config::{Config, Team};
 use crate::domain::incident::{Incident, State};
 use crate::domain::notice::Outbound;
+use crate::domain::sentence::Sentence;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -104,7 +105,63 @@ pub struct Entry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
     pub kind: EntryKind,
+    /// What it says. An entry with a [`Fact`] says it in the plain form
+    /// (for a build that does not know the fact); older builds wrote their
+    /// own lines here in Slack's markup.
     pub text: String,
+    /// Whom or what one of tocsin's own lines names, kept as ids for each
+    /// receiver to word; `None` in people's entries and in older ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fact: Option<Fact>,
+}
+
+impl Entry {
+    /// One of tocsin's own lines: `fact`, in the kind of entry it is.
+    pub fn fact(at: DateTime<Utc>, by: Option<&str>, kind: EntryKind, fact: Fact) -> Entry {
+        let text = fact.sentence().map_or_else(String::new, |s| s.to_string());
+        Entry {
+            at,
+            by: by.map(str::to_string),
+            kind,
+            text,
+            fact: Some(fact),
+        }
+    }
+}
+
+/// What one of tocsin's own timeline lines records when it names a person
+/// or a channel. The serde form is part of the incident record: variants
+/// are only added, and one a newer build wrote reads as `Unknown`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "what", rename_all = "snake_case")]
+pub enum Fact {
+    /// `who` (a Slack id) was given `role`.
+    Role { role: Role, who: String },
+    /// The room's channel was created.
+    ChannelOpened { channel: String },
+    /// `by` (a Slack id) kept the channel from being archived.
+    ChannelKept { by: String },
+    /// `by` (a Slack id) declared the incident.
+    Declared { by: String },
+    /// A fact this build does not know: its entry's text says it.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Fact {
+    /// Its words, with the people and channels it names as ids.
+    pub fn sentence(&self) -> Option<Sentence> {
+        let s = Sentence::new();
+        Some(match self {
+            Fact::Role { role, who } => s.user(who).text(format!(" is {}", role.label())),
+            Fact::ChannelOpened { channel } => s.text("Channel ").channel(channel).text(" opened"),
+            Fact::ChannelKept { by } => s
+                .user(by)
+                .text(" kept the channel: it will not be archived"),
+            Fact::Declared { by } => s.text("Declared by ").user(by),
+            Fact::Unknown => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,9 +201,22 @@ impl Role {
         }
     }
 
-    /// The timeline entry's text for `who` (a Slack id) taking the role.
-    pub fn entry_text(self, who: &str) -> String {
-        format!("<@{who}> is {}", self.label())
+    /// Whether timeline entry `e` records `who` (a Slack id) taking this role.
+    pub fn taken_in(self, e: &Entry, who: &str) -> bool {
+        match &e.fact {
+            Some(Fact::Role { role, who: w }) => *role == self && w == who,
+            Some(_) => false,
+            // Older builds wrote the line itself: a mention, " is ", the role.
+            None => {
+                e.kind == EntryKind::Role
+                    && (e.text.strip_suffix(self.label()))
+                        .and_then(|t| t.strip_suffix(" is "))
+                        .and_then(|t| t.strip_prefix('<'))
+                        .and_then(|t| t.strip_prefix('@'))
+                        .and_then(|t| t.strip_suffix('>'))
+                        == Some(who)
+            }
+        }
     }
 }
 
@@ -352,10 +422,7 @@ pub fn next_nudge(config: &Config, inc: &Incident) -> Option<DateTime<Utc>> {
         .coord
         .timeline
         .iter()
-        .filter(|e| {
-            e.kind == EntryKind::Update
-                || (e.kind == EntryKind::Role && e.text == Role::Commander.entry_text(commander))
-        })
+        .filter(|e| e.kind == EntryKind::Update || Role::Commander.taken_in(e, commander))
         .map(|e| e.at)
         .max()
         .unwrap_or(inc.created_at);
@@ -371,12 +438,14 @@ pub fn channel_opened(inc: &Incident, channel: &str, name: &str, at: DateTime<Ut
         room.name = Some(name.to_string());
         room.creating = None;
     }
-    next.coord.timeline.push(Entry {
+    next.coord.timeline.push(Entry::fact(
         at,
-        by: None,
-        kind: EntryKind::Channel,
-        text: format!("Channel <#{channel}> opened"),
-    });
+        None,
+        EntryKind::Channel,
+        Fact::ChannelOpened {
+            channel: channel.to_string(),
+        },
+    ));
     next
 }
 
@@ -612,11 +681,12 @@ mod tests {
         )
         .unwrap();
         let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 4, 0, 0).unwrap();
-        let role = |at, who: &str, r: Role| Entry {
-            at,
-            by: Some("U0LEAD".into()),
-            kind: EntryKind::Role,
-            text: r.entry_text(who),
+        let role = |at, who: &str, r: Role| {
+            let fact = Fact::Role {
+                role: r,
+                who: who.to_string(),
+            };
+            Entry::fact(at, Some("U0LEAD"), EntryKind::Role, fact)
         };
         let mut inc = sample(1);
         assert_eq!(
@@ -638,11 +708,50 @@ mod tests {
             by: Some("U0BOB".into()),
             kind: EntryKind::Update,
             text: "Mitigated".into(),
+            fact: None,
         });
         assert_eq!(next_nudge(&config, &inc), Some(t0 + Duration::minutes(55)));
         // No interval for SEV3: never asked.
         inc.coord.sev = Some(Sev::Sev3);
         assert_eq!(next_nudge(&config, &inc), None);
+    }
+
+    #[test]
+    fn facts_read_both_ways_and_an_older_builds_role_line_still_counts() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 25, 4, 0, 0).unwrap();
+        let who = "U0BOB".to_string();
+        let fact = Fact::Role {
+            role: Role::Commander,
+            who,
+        };
+        let e = Entry::fact(at, Some("U0LEAD"), EntryKind::Role, fact);
+        assert_eq!(e.text, "@U0BOB is incident commander");
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            json["fact"],
+            serde_json::json!({"what": "role", "role": "commander", "who": "U0BOB"})
+        );
+        assert_eq!(serde_json::from_value::<Entry>(json).unwrap(), e);
+        assert!(Role::Commander.taken_in(&e, "U0BOB"));
+        assert!(!Role::Comms.taken_in(&e, "U0BOB"));
+        // Written by an older build: no fact, the line in Slack's markup.
+        let old: Entry = serde_json::from_value(serde_json::json!({
+            "at": "2026-11-25T04:00:00Z", "by": "U0LEAD", "kind": "role",
+            "text": "<@U0BOB> is incident commander"
+        }))
+        .unwrap();
+        assert_eq!(old.fact, None);
+        assert!(Role::Commander.taken_in(&old, "U0BOB"));
+        assert!(!Role::Commander.taken_in(&old, "U0BO"));
+        assert!(!Role::Comms.taken_in(&old, "U0BOB"));
+        // A fact a newer build wrote reads, and its text says it.
+        let newer: Entry = serde_json::from_value(serde_json::json!({
+            "at": "2026-11-25T04:00:00Z", "kind": "channel", "text": "Something new",
+            "fact": {"what": "something_new", "with": 1}
+        }))
+        .unwrap();
+        assert_eq!(newer.fact, Some(Fact::Unknown));
+        assert!(!Role::Commander.taken_in(&newer, "U0BOB"));
     }
 
     #[test]

@@ -4,20 +4,48 @@
 use super::{Core, Wake};
 use crate::domain::incident::{Actor, Incident, State, Transition};
 use crate::domain::notify;
-use crate::domain::policy::{self, Action, Subject};
+use crate::domain::policy::{self, Action, Refusal, Subject};
+use crate::domain::sentence::Sentence;
 use crate::store::{update_lane, Changed, Outbound, StoreError};
+use chrono::{DateTime, Utc};
 
 impl Core {
     /// Whether the person with Slack id `by` may do `action` to `inc`
     /// (`policy::may`); `Err` is the reason, for that person.
-    pub fn authorize(&self, by: &str, action: Action, inc: &Incident) -> Result<(), String> {
+    pub fn authorize(&self, by: &str, action: Action, inc: &Incident) -> Result<(), Refusal> {
         policy::may(
             &self.config,
             by,
             action,
             &Subject::incident(&self.config, inc),
         )
-        .map_err(|r| r.to_string())
+    }
+
+    /// `Store::update_incident` for a person's request, refused with a
+    /// sentence. The store carries a refusal as text, so the sentence of
+    /// the last decision is kept beside it for the receiver to word.
+    pub(super) fn update_for<F>(
+        &self,
+        id: u64,
+        at: DateTime<Utc>,
+        f: F,
+    ) -> Result<Result<Incident, Sentence>, StoreError>
+    where
+        F: Fn(&Incident) -> Result<(Incident, Vec<(String, Outbound)>), Sentence>,
+    {
+        let last = std::sync::Mutex::new(None);
+        let r = self.store.update_incident(id, at, |inc| {
+            let decided = f(inc);
+            let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+            *last = decided.as_ref().err().cloned();
+            decided.map_err(|why| why.to_string())
+        })?;
+        let last = last.into_inner().unwrap_or_else(|p| p.into_inner());
+        Ok(r.map_err(|text| match last {
+            Some(why) if why.to_string() == text => why,
+            // The store's own answer (no such incident).
+            _ => Sentence::from(text),
+        }))
     }
 
     /// Acknowledges or resolves incident `id` for a person in Slack, if the
@@ -27,7 +55,7 @@ impl Core {
         id: u64,
         t: Transition,
         by: &str,
-    ) -> Result<Result<Changed, String>, StoreError> {
+    ) -> Result<Result<Changed, Sentence>, StoreError> {
         let action = match t {
             Transition::Acknowledge => Action::Acknowledge,
             Transition::Resolve => Action::Resolve,
@@ -35,7 +63,7 @@ impl Core {
         // The decision rests on the incident's service, which never changes.
         if let Some(inc) = self.store.incident(id)? {
             if let Err(why) = self.authorize(by, action, &inc) {
-                return Ok(Err(why));
+                return Ok(Err(why.into()));
             }
         }
         let actor = Actor::Slack {
@@ -74,15 +102,16 @@ impl Core {
         &self,
         id: u64,
         by: &str,
-    ) -> Result<Result<Incident, String>, StoreError> {
+    ) -> Result<Result<Incident, Sentence>, StoreError> {
         let now = self.clock.now();
-        let r = self.store.update_incident(id, now, |inc| {
+        let r = self.update_for(id, now, |inc| {
             self.authorize(by, Action::Escalate, inc)?;
             if inc.state != State::Triggered {
                 return Err(format!(
                     "#{id} is {}; only a triggered incident escalates.",
                     inc.state.as_str()
-                ));
+                )
+                .into());
             }
             let esc = inc
                 .escalation
@@ -109,10 +138,10 @@ impl Core {
         id: u64,
         minutes: i64,
         by: &str,
-    ) -> Result<Result<Incident, String>, StoreError> {
+    ) -> Result<Result<Incident, Sentence>, StoreError> {
         let now = self.clock.now();
         let until = now + chrono::Duration::minutes(minutes);
-        let r = self.store.update_incident(id, now, |inc| {
+        let r = self.update_for(id, now, |inc| {
             self.authorize(by, Action::Snooze, inc)?;
             let next = inc.snooze(until, now, by)?;
             let ops = vec![(update_lane(inc), Outbound::UpdateIncident { incident: id })];
@@ -130,19 +159,20 @@ impl Core {
         id: u64,
         user: &str,
         by: &str,
-    ) -> Result<Result<Incident, String>, StoreError> {
+    ) -> Result<Result<Incident, Sentence>, StoreError> {
         let now = self.clock.now();
-        let r = self.store.update_incident(id, now, |inc| {
+        let r = self.update_for(id, now, |inc| {
             self.authorize(by, Action::Assign, inc)?;
             if inc.state == State::Resolved {
-                return Err(format!("#{id} is resolved already."));
+                return Err(format!("#{id} is resolved already.").into());
             }
             let mut next = inc.clone();
             let mut ops = vec![];
             if !notify::page(&self.config, &mut next, user, None, now, &mut ops) {
                 return Err(format!(
                     "{user} has no Slack id (or phone for their notification rules) in the configuration, so I cannot page them."
-                ));
+                )
+                .into());
             }
             ops.push((update_lane(inc), Outbound::UpdateIncident { incident: id }));
             Ok((next, ops))

@@ -1,14 +1,16 @@
 //! Applies people's war-room requests: open a channel, give a role, post a
 //! status update, change severity, add a note, subscribe, keep a channel,
 //! declare an incident. Each is one `Store::update_incident` transaction that
-//! also queues the messages it causes; the replies are for the person who asked.
+//! also queues the messages it causes; the replies are for the person who
+//! asked, as sentences their receiver words.
 
 use crate::domain::escalation::Escalation;
 use crate::domain::incident::{AlertDetails, Incident, State};
 use crate::domain::policy::{self, Action, Subject};
+use crate::domain::sentence::Sentence;
 use crate::domain::warroom::{new_room, next_nudge, room_lane, stakeholder_channel, wants_room};
 use crate::domain::warroom::{role_changed, severity_changed, status_update};
-use crate::domain::warroom::{Audience, Entry, EntryKind, Role, RoomOp, Sev};
+use crate::domain::warroom::{Audience, Entry, EntryKind, Fact, Role, RoomOp, Sev};
 use crate::ingest::{AlertAction, AlertEvent};
 use crate::ops::alert::{Ingest, IngestError, Outcome};
 use crate::ops::Core;
@@ -16,7 +18,7 @@ use crate::store::{update_lane, Outbound, StoreError, Triggered};
 use chrono::{DateTime, Utc};
 
 /// `Ok(Err(why))`: the request changed nothing, and `why` says so to the person.
-pub type Answer = Result<Result<Incident, String>, StoreError>;
+pub type Answer = Result<Result<Incident, Sentence>, StoreError>;
 
 /// What the `/incident new` modal asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,17 +39,8 @@ fn entry(at: DateTime<Utc>, by: &str, kind: EntryKind, text: String) -> Entry {
         by: Some(by.to_string()),
         kind,
         text,
+        fact: None,
     }
-}
-
-fn room_post(id: u64, text: String) -> (String, Outbound) {
-    (
-        room_lane(id),
-        Outbound::Room {
-            incident: id,
-            work: RoomOp::Post { text, blocks: None },
-        },
-    )
 }
 
 fn invite(id: u64, who: &str) -> (String, Outbound) {
@@ -74,10 +67,10 @@ impl Core {
     /// the store applies it with the messages it queues, durably.
     async fn room_change<F>(&self, id: u64, f: F) -> Answer
     where
-        F: Fn(&Incident, DateTime<Utc>) -> Result<(Incident, Vec<(String, Outbound)>), String>,
+        F: Fn(&Incident, DateTime<Utc>) -> Result<(Incident, Vec<(String, Outbound)>), Sentence>,
     {
         let now = self.clock.now();
-        let r = self.store.update_incident(id, now, |inc| f(inc, now))?;
+        let r = self.update_for(id, now, |inc| f(inc, now))?;
         self.store.durable().await?;
         if r.is_ok() {
             self.outbox_ready.notify_one();
@@ -92,13 +85,14 @@ impl Core {
         self.room_change(id, |inc, _| {
             self.authorize(by, Action::OpenChannel, inc)?;
             if let Some(c) = inc.room_channel() {
-                return Err(format!("#{id} has a channel already: <#{c}>."));
+                let already = format!("#{id} has a channel already: ");
+                return Err(Sentence::new().text(already).channel(c).text("."));
             }
             if inc.coord.room.as_ref().is_some_and(|r| r.failed.is_none()) {
-                return Err(format!("#{id}'s channel is being created."));
+                return Err(format!("#{id}'s channel is being created.").into());
             }
             if inc.state == State::Resolved {
-                return Err(format!("#{id} is resolved; it needs no channel now."));
+                return Err(format!("#{id} is resolved; it needs no channel now.").into());
             }
             let mut next = inc.clone();
             next.coord.room = Some(new_room(&self.config, &inc.service_id));
@@ -116,17 +110,21 @@ impl Core {
                 Role::Comms => &inc.coord.comms,
             };
             if current.as_deref() == Some(who) {
-                return Err(format!("<@{who}> is {} of #{id} already.", role.label()));
+                let already = format!(" is {} of #{id} already.", role.label());
+                return Err(Sentence::new().user(who).text(already));
             }
             let mut next = inc.clone();
             match role {
                 Role::Commander => next.coord.commander = Some(who.to_string()),
                 Role::Comms => next.coord.comms = Some(who.to_string()),
             }
-            let text = role.entry_text(who);
+            let fact = Fact::Role {
+                role,
+                who: who.to_string(),
+            };
             next.coord
                 .timeline
-                .push(entry(now, by, EntryKind::Role, text));
+                .push(Entry::fact(now, Some(by), EntryKind::Role, fact));
             next.coord.nudge_at = next_nudge(&self.config, &next);
             let mut ops = vec![refresh(inc)];
             if next.coord.room.is_some() {
@@ -171,10 +169,10 @@ impl Core {
             self.authorize(by, Action::Severity, inc)?;
             let before = inc.sev();
             if before == sev {
-                return Err(format!("#{id} is {} already.", sev.as_str()));
+                return Err(format!("#{id} is {} already.", sev.as_str()).into());
             }
             if inc.state == State::Resolved {
-                return Err(format!("#{id} is resolved."));
+                return Err(format!("#{id} is resolved.").into());
             }
             let mut next = inc.clone();
             next.coord.sev = Some(sev);
@@ -230,9 +228,9 @@ impl Core {
             let known = inc.coord.subscribers.iter().any(|s| s == user);
             if known == on {
                 return Err(if on {
-                    format!("You are subscribed to #{id} already.")
+                    format!("You are subscribed to #{id} already.").into()
                 } else {
-                    format!("You are not subscribed to #{id}.")
+                    format!("You are not subscribed to #{id}.").into()
                 });
             }
             let mut next = inc.clone();
@@ -251,33 +249,40 @@ impl Core {
         self.room_change(id, |inc, now| {
             self.authorize(by, Action::KeepChannel, inc)?;
             let Some(room) = &inc.coord.room else {
-                return Err(format!("#{id} has no channel."));
+                return Err(format!("#{id} has no channel.").into());
             };
             if room.archived {
-                return Err(format!(
-                    "#{id}'s channel is archived already; unarchive it in Slack."
-                ));
+                return Err(
+                    format!("#{id}'s channel is archived already; unarchive it in Slack.").into(),
+                );
             }
             if room.kept {
-                return Err(format!("#{id}'s channel is being kept already."));
+                return Err(format!("#{id}'s channel is being kept already.").into());
             }
             let mut next = inc.clone();
             if let Some(r) = &mut next.coord.room {
                 r.kept = true;
                 r.archive_at = None;
             }
-            let text = format!("<@{by}> kept the channel: it will not be archived");
+            let fact = Fact::ChannelKept { by: by.to_string() };
             next.coord
                 .timeline
-                .push(entry(now, by, EntryKind::Channel, text.clone()));
-            Ok((next, vec![room_post(id, format!(":pushpin: {text}."))]))
+                .push(Entry::fact(now, Some(by), EntryKind::Channel, fact));
+            let kept = Outbound::ChannelKept {
+                incident: id,
+                by: by.to_string(),
+            };
+            Ok((next, vec![(room_lane(id), kept)]))
         })
         .await
     }
 
     /// Declares an incident by hand: opened through ingest (so it pages per
     /// the service's policy), then given its level, description and channel.
-    pub async fn declare(&self, d: &Declaration) -> Result<Result<Incident, String>, IngestError> {
+    pub async fn declare(
+        &self,
+        d: &Declaration,
+    ) -> Result<Result<Incident, Sentence>, IngestError> {
         // The name is not echoed: it is outside text, and how to make it
         // inert depends on where the answer is shown (the modal checks it first).
         let Some(service) = self.config.service(&d.service) else {
@@ -285,7 +290,7 @@ impl Core {
         };
         let subject = Subject::service(&self.config, &service.id);
         if let Err(why) = policy::may(&self.config, &d.by, Action::Declare, &subject) {
-            return Ok(Err(why.to_string()));
+            return Ok(Err(why.into()));
         }
         let dedup_key = format!("declared:{}", d.key);
         // Slack retried the submission: it is the same incident, not a repeat alert.
@@ -323,7 +328,8 @@ impl Core {
                 return Ok(Err(format!(
                     "An event rule of `{}` stopped the incident from opening.",
                     d.service
-                )))
+                )
+                .into()))
             }
         };
         let r = self
@@ -334,10 +340,11 @@ impl Core {
                 if next.coord.room.is_none() {
                     next.coord.room = Some(new_room(&self.config, &inc.service_id));
                 }
-                let text = format!("Declared by <@{}>", d.by);
+                // A note, as it always was: the timeline escapes it like one.
+                let fact = Fact::Declared { by: d.by.clone() };
                 next.coord
                     .timeline
-                    .push(entry(now, &d.by, EntryKind::Note, text));
+                    .push(Entry::fact(now, Some(&d.by), EntryKind::Note, fact));
                 Ok((next, vec![refresh(inc), invite(id, &d.by)]))
             })
             .await?;

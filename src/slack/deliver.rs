@@ -169,6 +169,7 @@ impl SlackDelivery {
             | Outbound::Handoff { .. }
             | Outbound::UpdateDue { .. }
             | Outbound::RoleChanged { .. }
+            | Outbound::ChannelKept { .. }
             | Outbound::StatusUpdate { .. }
             | Outbound::SeverityChanged { .. }
             | Outbound::MaintenanceStarted { .. }

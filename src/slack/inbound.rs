@@ -326,14 +326,14 @@ async fn apply_click(
     user: &str,
     response_url: Option<&str>,
 ) -> Result<Option<String>, String> {
-    let declined = |r: Result<Result<_, String>, crate::store::StoreError>| match r {
+    let declined = |r: Result<Result<_, _>, crate::store::StoreError>| match r {
         Ok(Ok(_)) => Ok(None),
-        Ok(Err(why)) => Ok(Some(why)),
+        Ok(Err(why)) => Ok(Some(super::render::sentence(&why))),
         Err(e) => Err(e.to_string()),
     };
     match click {
         Click::Transition(id, t) => match core.act(id, t, user).await.map_err(|e| e.to_string())? {
-            Err(why) => Ok(Some(why)),
+            Err(why) => Ok(Some(super::render::sentence(&why))),
             Ok(Changed::Applied { .. }) => Ok(None),
             Ok(Changed::Unchanged { incident, why }) => Ok(Some(no_change(&incident, why))),
             Ok(Changed::NotFound) => Ok(Some(format!("There is no incident #{id}."))),
@@ -474,6 +474,7 @@ async fn view_submission(core: &Core, payload: &Value) -> Reply {
             Reply::ok()
         }
         Ok(Err(why)) => {
+            let why = super::render::sentence(&why);
             Reply::json(json!({ "response_action": "errors", "errors": { "service": why } }))
         }
         Err(e) => {

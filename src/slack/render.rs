@@ -20,10 +20,12 @@ const REPORT_TEXT: &str = include_str!("../../templates/report.text.j2");
 const PAGE_REMINDER: &str = include_str!("../../templates/page.reminder.j2");
 
 mod notice;
+mod reply;
 mod room;
 #[cfg(test)]
 mod safety_tests;
 pub use notice::{notice, weekly_report, Target};
+pub use reply::{refusal, sentence};
 pub use room::{declare_view, postmortem, room_resolved, room_summary, timeline};
 
 /// Every template, by the name the renderers use.
@@ -46,6 +48,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("room.resolved.text", room::RESOLVED_TEXT),
     ("room.severity", room::SEVERITY),
     ("room.role", room::ROLE),
+    ("room.kept", room::KEPT),
     ("room.nudge", room::NUDGE),
     ("room.timeline", room::TIMELINE),
     ("incident.declare", room::DECLARE),

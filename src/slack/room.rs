@@ -105,6 +105,7 @@ impl SlackDelivery {
                     by: Some(by.clone()),
                     kind: EntryKind::Pin,
                     text,
+                    fact: None,
                 };
                 let r = self.store.update_incident(inc.id, now, |cur| {
                     // Each person's :pushpin: is its own event: record a message once.

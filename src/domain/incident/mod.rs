@@ -426,6 +426,7 @@ impl Incident {
             by: Some(by.to_string()),
             kind: crate::domain::warroom::EntryKind::Snooze,
             text: format!("snoozed until {}", until.format("%Y-%m-%d %H:%M UTC")),
+            fact: None,
         });
         Ok(next)
     }
@@ -460,6 +461,7 @@ impl Incident {
                 by,
                 kind: crate::domain::warroom::EntryKind::Snooze,
                 text,
+                fact: None,
             });
         }
         next.coord.timeline.push(crate::domain::warroom::Entry {
@@ -467,6 +469,7 @@ impl Incident {
             by: None,
             kind: crate::domain::warroom::EntryKind::Snooze,
             text: "over and not resolved: paging again from the first level".into(),
+            fact: None,
         });
         next.state = State::Triggered;
         next.acknowledged = None;

@@ -91,7 +91,13 @@ impl From<&str> for Declined {
 
 impl From<crate::domain::policy::Refusal> for Declined {
     fn from(r: crate::domain::policy::Refusal) -> Self {
-        Declined(r.to_string())
+        Declined(crate::slack::render::refusal(&r))
+    }
+}
+
+impl From<crate::domain::sentence::Sentence> for Declined {
+    fn from(s: crate::domain::sentence::Sentence) -> Self {
+        Declined(crate::slack::render::sentence(&s))
     }
 }
 

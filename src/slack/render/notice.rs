@@ -173,6 +173,11 @@ pub fn notice<'a>(
             let r = render_page("room.role", ctx).map(text);
             Some(r.map(|r| (Target::Room(*incident), r)))
         }
+        Outbound::ChannelKept { incident, by } => {
+            let ctx = context! { by => mrkdwn::user(by) };
+            let r = render_page("room.kept", ctx).map(text);
+            Some(r.map(|r| (Target::Room(*incident), r)))
+        }
         Outbound::StatusUpdate {
             to,
             incident,
@@ -274,6 +279,22 @@ pub fn weekly_report(
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn a_kept_channel_is_told_in_the_channel() {
+        let config = Config::parse("t.toml", "").unwrap();
+        let op = Outbound::ChannelKept {
+            incident: 2,
+            by: "U0BOB".into(),
+        };
+        let (to, r) = notice(&op, &config).unwrap().unwrap();
+        assert_eq!(to, Target::Room(2));
+        assert_eq!(
+            r.text,
+            ":pushpin: <@U0BOB> kept the channel: it will not be archived."
+        );
+        assert!(r.blocks.is_empty());
+    }
 
     #[test]
     fn handoff_notices_name_both_people_or_warn_of_nobody() {

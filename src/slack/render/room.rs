@@ -3,12 +3,12 @@
 //! `templates/` (status updates and announcements are notices: `notice`).
 
 use super::{actor_mention, clip, env, links, mention_user, mrkdwn, render, render_page};
+use super::{sentence, slack_date, stamp, state_label};
 use super::{service_name, title};
-use super::{slack_date, stamp, state_label};
 use super::{RenderError, Rendered};
 use crate::config::Config;
 use crate::domain::incident::{Actor, Incident};
-use crate::domain::warroom::{Entry, EntryKind, Sev};
+use crate::domain::warroom::{Entry, EntryKind, Fact, Sev};
 use chrono::{DateTime, Duration, Utc};
 use minijinja::context;
 
@@ -23,6 +23,7 @@ pub(super) const RESOLVED_BLOCKS: &str =
 pub(super) const RESOLVED_TEXT: &str = include_str!("../../../templates/room.resolved.text.j2");
 pub(super) const SEVERITY: &str = include_str!("../../../templates/room.severity.j2");
 pub(super) const ROLE: &str = include_str!("../../../templates/room.role.j2");
+pub(super) const KEPT: &str = include_str!("../../../templates/room.kept.j2");
 pub(super) const NUDGE: &str = include_str!("../../../templates/room.nudge.j2");
 pub(super) const TIMELINE: &str = include_str!("../../../templates/room.timeline.j2");
 pub(super) const DECLARE: &str = include_str!("../../../templates/incident.declare.json.j2");
@@ -96,12 +97,20 @@ fn timeline_lines(inc: &Incident, config: &Config, slack: bool) -> Vec<String> {
         let by = e.by.as_deref().map_or(String::new(), |b| {
             format!(" — {}", person(config, b, slack))
         });
+        // A fact is worded here; other entries carry their words, and
+        // tocsin's own lines from older builds carry Slack's markup in them.
+        let words = match e.fact.as_ref().and_then(Fact::sentence) {
+            Some(s) if slack => sentence(&s),
+            Some(s) => s.to_string(),
+            None => e.text.clone(),
+        };
         let text = match (slack, e.kind.by_people()) {
-            // What people wrote never pings or links, however it was written.
-            (true, true) => mrkdwn::text(&e.text),
-            (true, false) => e.text.clone(),
+            // What people wrote never pings or links, however it was written
+            // (the line saying who declared the incident is a note too).
+            (true, true) => mrkdwn::text(&words),
+            (true, false) => words,
             // Slack's own markup means nothing in a file.
-            (false, _) => plain(&e.text),
+            (false, _) => plain(&words),
         };
         items.push((e.at, format!("{label}: {text}{by}")));
     }
@@ -445,6 +454,7 @@ mod tests {
                     EntryKind::Pin
                 },
                 text: format!("{i} {}", "u".repeat(2800)),
+                fact: None,
             });
         }
         (inc, config)
@@ -525,6 +535,86 @@ mod tests {
     }
 
     #[test]
+    fn facts_read_as_the_lines_older_builds_stored() {
+        let at = Utc.with_ymd_and_hms(2026, 12, 1, 3, 0, 0).unwrap();
+        let config = Config::parse(
+            "t.toml",
+            "[[users]]\nid = \"bob\"\nname = \"Bob Example\"\nslack_id = \"U0BOB\"\n",
+        )
+        .unwrap();
+        let role = Fact::Role {
+            role: Role::Commander,
+            who: "U0BOB".into(),
+        };
+        let cases = [
+            (
+                EntryKind::Role,
+                Some("U0CAROL"),
+                role,
+                "<@U0BOB> is incident commander",
+            ),
+            (
+                EntryKind::Channel,
+                None,
+                Fact::ChannelOpened {
+                    channel: "C0ROOM1".into(),
+                },
+                "Channel <#C0ROOM1> opened",
+            ),
+            (
+                EntryKind::Channel,
+                Some("U0BOB"),
+                Fact::ChannelKept { by: "U0BOB".into() },
+                "<@U0BOB> kept the channel: it will not be archived",
+            ),
+            (
+                EntryKind::Note,
+                Some("U0BOB"),
+                Fact::Declared { by: "U0BOB".into() },
+                "Declared by <@U0BOB>",
+            ),
+        ];
+        for (kind, by, fact, stored) in cases {
+            let mut new = sample(1);
+            new.coord.timeline.push(Entry::fact(at, by, kind, fact));
+            let mut old = sample(1);
+            old.coord.timeline.push(Entry {
+                at,
+                by: by.map(str::to_string),
+                kind,
+                text: stored.into(),
+                fact: None,
+            });
+            for slack in [true, false] {
+                assert_eq!(
+                    timeline_lines(&new, &config, slack),
+                    timeline_lines(&old, &config, slack),
+                    "{stored} (slack: {slack})"
+                );
+            }
+        }
+        let mut inc = sample(1);
+        let role = Fact::Role {
+            role: Role::Comms,
+            who: "U0BOB".into(),
+        };
+        let by = Some("U0CAROL");
+        inc.coord
+            .timeline
+            .push(Entry::fact(at, by, EntryKind::Role, role));
+        let lines = timeline_lines(&inc, &config, true);
+        assert!(
+            lines[1].ends_with(" · Role: <@U0BOB> is comms lead — <@U0CAROL>"),
+            "{lines:?}"
+        );
+        let lines = timeline_lines(&inc, &config, false);
+        assert!(
+            lines[1].ends_with(" · Role: @U0BOB is comms lead — U0CAROL"),
+            "{lines:?}"
+        );
+    }
+
+    #[test]
     fn the_postmortem_draft_has_the_facts_in_plain_markdown() {
         let at = Utc.with_ymd_and_hms(2026, 12, 1, 3, 0, 0).unwrap();
         let config = Config::parse(
@@ -540,6 +630,7 @@ mod tests {
             by: Some("U0BOB".into()),
             kind: EntryKind::Update,
             text: "Rolled back <@U0BOB>'s deploy".into(),
+            fact: None,
         });
         let by = crate::domain::incident::Actor::Slack {
             user_id: "U0BOB".into(),

@@ -131,6 +131,7 @@ fn incident_with(t: &[String], u: &[String]) -> Incident {
             by: Some("U0ALICE".into()),
             kind,
             text: t[14 + n].clone(),
+            fact: None,
         })
         .collect();
     inc

@@ -28,7 +28,7 @@ pub(super) async fn apply(core: &Core, inv: &Invocation, title: Option<&str>) ->
         refusals.first(),
         refusals.len() == core.config.services.len(),
     ) {
-        return Err(why.to_string().into());
+        return Err(why.clone().into());
     }
     let view = crate::slack::render::declare_view(&core.config, title)
         .map_err(|e| format!("Sorry, the form could not be drawn ({e})."))?;

@@ -217,7 +217,7 @@ pub async fn answer_swap(
             Unswappable::NoTeam(team) => {
                 format!("Schedule `{}` has no team `{team}`.", req.schedule)
             }
-            Unswappable::Policy(r) => r.to_string(),
+            Unswappable::Policy(r) => render::refusal(&r),
         }),
         SwapAnswered::Already(r) => Some(format!(
             "This request was already {}.",
