@@ -12,9 +12,9 @@
 //! after the last good flush, whose `durable()` failed, so their senders were
 //! told to retry. A caller that wrote to the old database and reaches
 //! `durable()` only after the swap must not be told its write is on disk; a
-//! per-thread mark of the oldest generation touched since the last
-//! `durable()` catches that (writes and their `durable()` run with no await
-//! between them, so on one thread).
+//! per-thread mark of the oldest generation the running task touched since
+//! its last `durable()` catches that (writes and their `durable()` run with
+//! no await between them, so in one poll of one task, on one thread).
 
 use super::commit::{last_outbox_seq, FlushRequest};
 use super::{SledStore, Trees};
@@ -61,8 +61,12 @@ pub(super) struct Shared {
 }
 
 thread_local! {
-    /// The oldest database generation this thread wrote to since its last `durable()`.
-    static TOUCHED: Cell<u64> = const { Cell::new(u64::MAX) };
+    /// The oldest database generation the task now running on this thread
+    /// wrote to since its last `durable()`, with that task's id. A write no
+    /// `durable()` follows (a mark of a Slack event, a cursor) leaves its
+    /// task's mark behind; the next task's first write replaces it, so it is
+    /// never charged to a task that did not make it.
+    static TOUCHED: Cell<(Option<tokio::task::Id>, u64)> = const { Cell::new((None, u64::MAX)) };
 }
 
 impl Shared {
@@ -98,7 +102,12 @@ impl SledStore {
     pub(super) fn trees(&self) -> Result<Arc<Trees>, StoreError> {
         let t = self.reader()?;
         if !self.shared.faulted.load(Ordering::Acquire) {
-            TOUCHED.with(|c| c.set(c.get().min(t.gen)));
+            let task = tokio::task::try_id();
+            TOUCHED.with(|c| {
+                let (owner, oldest) = c.get();
+                let oldest = if owner == task { oldest } else { u64::MAX };
+                c.set((task, oldest.min(t.gen)));
+            });
         }
         Ok(t)
     }
@@ -118,7 +127,8 @@ impl SledStore {
     /// Whether this thread wrote to a database that has since been
     /// replaced; resets the mark.
     pub(super) fn touched_replaced(&self, current_gen: u64) -> bool {
-        TOUCHED.with(|c| c.replace(u64::MAX)) < current_gen
+        let (owner, oldest) = TOUCHED.with(|c| c.replace((None, u64::MAX)));
+        owner == tokio::task::try_id() && oldest < current_gen
     }
 
     pub(super) fn unavailable(&self) -> StoreError {
