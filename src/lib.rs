@@ -1,28 +1,21 @@
 //! tocsin: a Slack-first incident response and on-call bot.
 //!
-//! Module map (see ARCHITECTURE.md for the boundaries between them):
-//! - [`app`]      — wires settings, store, workers and the HTTP server into one process.
-//! - [`settings`] — typed settings from the environment (secrets kept out of `Debug`).
-//! - [`config`]   — the declarative `tocsin.toml`: parse, cross-validate, report with line numbers.
-//! - [`clock`]    — the injected clock; the core never reads the system time itself.
-//! - [`engine`]   — the restart-safe loop for time-driven work (escalations, reminders, handoffs).
-//! - [`escalation`] — escalation decisions: what is due next for an incident (pure).
-//! - [`heartbeat`] — heartbeat monitors: beats in, an incident per missed interval.
-//! - [`incident`] — incidents and their state machine (pure).
-//! - [`maintenance`] — maintenance windows: alerts recorded, nobody paged, start/end announced once.
-//! - [`ingest`]   — monitoring payloads (PagerDuty Events API v2) into typed alert events.
-//! - [`metrics`]  — counters and histograms for `GET /metrics` (Prometheus text).
-//! - [`report`]   — analytics: MTTA/MTTR, targets, noise, interruptions and fairness (pure).
-//! - [`schedule`] — on-call math: who is on call when, shifts, load (pure).
-//! - [`store`]    — the only module that touches sled: records, keys, trees, group commit.
-//! - [`ops`]      — the application layer: every use case that changes state, committed durably.
-//! - [`notify`]   — paging a person: their notification rules into outbound work (pure).
-//! - [`policy`]   — who may do what to incidents and schedules, given the config (pure).
-//! - [`outbox`]   — the worker that sends queued work in order per lane, with retries.
-//! - [`slack`]    — everything that knows Slack: signatures, inbound payloads, slash commands, rendering, delivery.
-//! - [`twilio`]   — SMS and phone calls: the REST client, signatures, voice webhooks (TwiML).
-//! - [`http`]     — the hyper server: routing, body limits, error mapping.
-//! - [`warroom`]  — incident channels: severity levels, roles, timeline, stakeholder updates.
+//! Module map, from the inside out (see ARCHITECTURE.md for the rules between them):
+//! - [`clock`], [`settings`], [`config`], [`metrics`] — leaves: the injected clock, the
+//!   environment, the declarative `tocsin.toml`, the Prometheus registry.
+//! - [`domain`]   — the pure core: incidents, schedules, escalation, grouping, rules, rooms,
+//!   paging, policy, reports, and the notices a change causes.
+//! - [`store`]    — the storage port, the facade that composes the domain's decisions, and the
+//!   embedded backend behind it.
+//! - [`ops`]      — the application layer: every use case, committed durably in one write.
+//! - [`engine`]   — the one loop of time-driven work, a module per job.
+//! - [`outbox`]   — delivery in order per lane, with pacing and retries, through receivers.
+//! - [`slack`]    — the Slack receiver (render, Web API) and adapter (signed requests, commands).
+//! - [`twilio`]   — the Twilio receiver (SMS, calls, TwiML) and adapter (voice webhooks).
+//! - [`net`]      — the HTTPS connector, and the receiver that visits SNS confirmation URLs.
+//! - [`ingest`]   — monitoring payloads into typed alert events (pure parsers).
+//! - [`http`]     — the hyper server: routing, limits, statuses.
+//! - [`app`]      — wires one process together; nothing imports it.
 
 pub mod app;
 pub mod clock;

@@ -340,7 +340,7 @@ impl Core {
                 if next.coord.room.is_none() {
                     next.coord.room = Some(new_room(&self.config, &inc.service_id));
                 }
-                // A note, as it always was: the timeline escapes it like one.
+                // A note, as it always was; the fact is worded by the receiver.
                 let fact = Fact::Declared { by: d.by.clone() };
                 next.coord
                     .timeline

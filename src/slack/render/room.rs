@@ -99,18 +99,18 @@ fn timeline_lines(inc: &Incident, config: &Config, slack: bool) -> Vec<String> {
         });
         // A fact is worded here; other entries carry their words, and
         // tocsin's own lines from older builds carry Slack's markup in them.
-        let words = match e.fact.as_ref().and_then(Fact::sentence) {
-            Some(s) if slack => sentence(&s),
-            Some(s) => s.to_string(),
-            None => e.text.clone(),
-        };
-        let text = match (slack, e.kind.by_people()) {
+        let fact = e.fact.as_ref().and_then(Fact::sentence);
+        let text = match (fact, slack, e.kind.by_people()) {
+            // A fact's words are tocsin's own, with its mentions built by
+            // `mrkdwn`, whatever kind of entry carries it.
+            (Some(s), true, _) => sentence(&s),
+            (Some(s), false, _) => s.to_string(),
             // What people wrote never pings or links, however it was written
-            // (the line saying who declared the incident is a note too).
-            (true, true) => mrkdwn::text(&words),
-            (true, false) => words,
+            // (so an older build's "Declared by" note stays inert).
+            (None, true, true) => mrkdwn::text(&e.text),
+            (None, true, false) => e.text.clone(),
             // Slack's own markup means nothing in a file.
-            (false, _) => plain(&words),
+            (None, false, _) => plain(&e.text),
         };
         items.push((e.at, format!("{label}: {text}{by}")));
     }
@@ -575,6 +575,7 @@ mod tests {
             ),
         ];
         for (kind, by, fact, stored) in cases {
+            let declared = matches!(fact, Fact::Declared { .. });
             let mut new = sample(1);
             new.coord.timeline.push(Entry::fact(at, by, kind, fact));
             let mut old = sample(1);
@@ -586,6 +587,21 @@ mod tests {
                 fact: None,
             });
             for slack in [true, false] {
+                if declared && slack {
+                    // Older builds stored this line as a note, so Slack showed
+                    // the mention escaped; the fact is worded with a live one.
+                    let lines = timeline_lines(&new, &config, slack);
+                    assert!(
+                        lines.iter().any(|l| l.contains("Declared by <@U0BOB>")),
+                        "{lines:?}"
+                    );
+                    let old = timeline_lines(&old, &config, slack);
+                    assert!(
+                        old.iter().any(|l| l.contains("Declared by &lt;@U0BOB&gt;")),
+                        "{old:?}"
+                    );
+                    continue;
+                }
                 assert_eq!(
                     timeline_lines(&new, &config, slack),
                     timeline_lines(&old, &config, slack),
