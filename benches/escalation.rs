@@ -46,7 +46,7 @@ fn details() -> AlertDetails {
 }
 
 /// Opens `N` incidents (dedup keys `{prefix}-{i}`) whose first step is due at `due(i)`.
-fn seed(store: &Store, prefix: &str, due: impl Fn(usize) -> DateTime<Utc>) {
+async fn seed(store: &Store, prefix: &str, due: impl Fn(usize) -> DateTime<Utc>) {
     let now = Utc::now();
     for i in 0..N {
         let key = format!("{prefix}-{i}");
@@ -70,6 +70,7 @@ fn seed(store: &Store, prefix: &str, due: impl Fn(usize) -> DateTime<Utc>) {
                 flapping: None,
                 room: None,
             })
+            .await
             .unwrap();
     }
 }
@@ -93,11 +94,11 @@ fn main() {
         let start = whole_millis(Utc::now() + Duration::seconds(3));
         let due = |i: usize| start + Duration::milliseconds((i as i64 * 20_000) / N as i64);
         let seeded = Instant::now();
-        seed(&core.store, "bench", due);
+        seed(&core.store, "bench", due).await;
         println!("seeded {N} incidents in {:.2} s", seeded.elapsed().as_secs_f64());
         core.engine_wake.notify_one();
         let deadline = Instant::now() + std::time::Duration::from_secs(60);
-        while core.store.next_escalation_due().unwrap().is_some_and(|t| t <= start + Duration::seconds(20))
+        while core.store.next_due().await.unwrap().is_some_and(|t| t <= start + Duration::seconds(20))
             && Instant::now() < deadline
         {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -105,7 +106,7 @@ fn main() {
         let mut lateness: Vec<f64> = core
             .store
             .incidents()
-            .unwrap()
+            .await.unwrap()
             .iter()
             .filter_map(|inc| {
                 let i: usize = inc.dedup_key.strip_prefix("bench-")?.parse().ok()?;
@@ -135,14 +136,14 @@ fn main() {
             let store = Store::open(&store_dir, 64 << 20).unwrap();
             let now = Utc::now();
             // New dedup keys: the first batch is still open under the old ones.
-            seed(&store, "restart", |i| now - Duration::seconds(1) - Duration::milliseconds(i as i64 % 1000));
+            seed(&store, "restart", |i| now - Duration::seconds(1) - Duration::milliseconds(i as i64 % 1000)).await;
             store.flush().unwrap();
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         let restarted = Instant::now();
         let t = TestApp::start_in(dir, None, &[]).await;
         let core = t.app().core().clone();
-        while core.store.next_escalation_due().unwrap().is_some_and(|t| t <= Utc::now()) {
+        while core.store.next_due().await.unwrap().is_some_and(|t| t <= Utc::now()) {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         println!(

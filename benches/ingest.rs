@@ -135,7 +135,7 @@ async fn throughput(clients: usize, alerts: usize, keys: Keys) -> (f64, f64, f64
         all.extend(r.unwrap());
     }
     let elapsed = started.elapsed();
-    let incidents = t.app().core().store.incidents().unwrap();
+    let incidents = t.app().core().store.incidents().await.unwrap();
     let sent = clients * per_client;
     match keys {
         Keys::Distinct => assert_eq!(incidents.len(), sent),

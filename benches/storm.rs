@@ -249,7 +249,7 @@ async fn storm(layout: Layout) -> StormReport {
 
     let store = &t.app().core().store;
     let end = Instant::now() + DRAIN_LIMIT;
-    while !store.outbox_pending().unwrap().is_empty() {
+    while !store.pending().await.unwrap().is_empty() {
         assert!(
             Instant::now() < end,
             "outbox not drained in {DRAIN_LIMIT:?}"
@@ -258,7 +258,7 @@ async fn storm(layout: Layout) -> StormReport {
     }
     let drained_after = start.elapsed();
 
-    let incidents = store.incidents().unwrap();
+    let incidents = store.incidents().await.unwrap();
     assert_eq!(incidents.len(), KEYS, "one incident per key");
     assert_eq!(alerts_in(&incidents), STORM_ALERTS, "every alert counted");
     let key_of: HashMap<u64, usize> = incidents
@@ -522,7 +522,7 @@ async fn throughput_beside_alertmanager() -> Option<(f64, f64)> {
         )
         .await;
         let (rate, p50, p99) = drive(&format!("{}/v2/enqueue", t.base), 202, tocsin_body).await;
-        let incidents = t.app().core().store.incidents().unwrap();
+        let incidents = t.app().core().store.incidents().await.unwrap();
         // Every tenth alert suppressed, the rest grouped by component.
         assert_eq!(incidents.len(), TP_COMPONENTS, "one incident per component");
         assert_eq!(

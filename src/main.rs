@@ -220,7 +220,7 @@ fn report(
     let built = rt.block_on(async {
         let store = tocsin::store::Store::open(&settings.data_dir, settings.cache_capacity)
             .map_err(|e| format!("{e}; while `tocsin serve` runs on this data directory, use GET /api/v1/report instead"))?;
-        report::build(&config, &store, team, since, until).map_err(|e| e.to_string())
+        report::build(&config, &store, team, since, until).await.map_err(|e| e.to_string())
     });
     match built {
         Ok(r) => {
@@ -280,7 +280,7 @@ fn oncall(
     match &store {
         Ok(store) => {
             for s in &chosen {
-                let list = store.overrides(&s.id).unwrap_or_default();
+                let list = rt.block_on(store.overrides(&s.id)).unwrap_or_default();
                 overrides.insert(s.id.clone(), list.into_iter().map(|o| o.over).collect());
             }
         }
@@ -471,7 +471,7 @@ fn outbox(settings: Settings, command: OutboxCommand) -> ExitCode {
 }
 
 async fn outbox_local(store: &tocsin::store::Store, command: OutboxCommand) -> Result<(), String> {
-    let dead = store.dead_letters().map_err(|e| e.to_string())?;
+    let dead = store.dead_letters().await.map_err(|e| e.to_string())?;
     match command {
         OutboxCommand::List => {
             let list = dead
@@ -497,13 +497,13 @@ async fn outbox_local(store: &tocsin::store::Store, command: OutboxCommand) -> R
             for id in ids {
                 match store
                     .retry_dead(id, Clock::system().now())
+                    .await
                     .map_err(|e| e.to_string())?
                 {
                     Some(queued) => println!("{id}: queued again as {queued}"),
                     None => missing.push(id.to_string()),
                 }
             }
-            store.durable().await.map_err(|e| e.to_string())?;
             if missing.is_empty() {
                 Ok(())
             } else {

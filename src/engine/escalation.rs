@@ -17,13 +17,13 @@ use chrono::{DateTime, Utc};
 
 /// Runs every step due by `now`; returns when the next one is due.
 pub(super) async fn run(core: &Core, read: &Read) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let due = core.store.due_escalations(read.now)?;
+    let due = core.store.due(read.now).await?;
     if !due.is_empty() {
         let mut writes = Writes::default();
         let on_call = |schedule: &str| read.on_call(core, schedule);
         for (due_at, id) in due {
             // One bad entry must not stop every other escalation: log it and go on.
-            match step_one(core, id, due_at, read.now, &on_call) {
+            match step_one(core, id, due_at, read.now, &on_call).await {
                 Ok(work) => writes.wrote(work),
                 Err(e) => {
                     writes.wrote(0);
@@ -33,28 +33,32 @@ pub(super) async fn run(core: &Core, read: &Read) -> Result<Option<DateTime<Utc>
         }
         writes.settle(core, Ok::<(), StoreError>(())).await?;
     }
-    core.store.next_escalation_due()
+    core.store.next_due().await
 }
 
 /// Runs the step of incident `id` due at `due_at`; returns how much work it queued.
-fn step_one(
+async fn step_one(
     core: &Core,
     id: u64,
     due_at: DateTime<Utc>,
     now: DateTime<Utc>,
-    on_call: &dyn Fn(&str) -> Option<String>,
+    on_call: &(dyn Fn(&str) -> Option<String> + Sync),
 ) -> Result<usize, StoreError> {
-    match core.store.update_incident(id, now, |inc| {
-        plan_step(&core.config, inc, due_at, now, on_call)
-    })? {
+    match core
+        .store
+        .update_incident(id, now, |inc| {
+            plan_step(&core.config, inc, due_at, now, on_call)
+        })
+        .await?
+    {
         // Every step queues at least the incident's message update.
         Ok(_) => Ok(1),
         Err(why) => {
-            if still_pending(core.store.incident(id)?.as_ref(), due_at) {
+            if still_pending(core.store.incident(id).await?.as_ref(), due_at) {
                 tracing::warn!(incident = id, %why, "escalation step not run; will retry");
             } else {
                 tracing::debug!(incident = id, %why, "stale escalation entry");
-                core.store.forget_due(due_at, id)?;
+                core.store.forget_due(due_at, id).await?;
             }
             Ok(0)
         }

@@ -25,21 +25,21 @@ pub(super) struct Plan {
 /// Sends every schedule's due handoff notices; returns when the next shift ends.
 pub(super) async fn run(core: &Core, read: &Read) -> Result<Option<DateTime<Utc>>, StoreError> {
     let mut writes = Writes::default();
-    let result = apply(core, read, &mut writes);
+    let result = apply(core, read, &mut writes).await;
     writes.settle(core, result).await
 }
 
-fn apply(
+async fn apply(
     core: &Core,
     read: &Read,
     writes: &mut Writes,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
     let mut next: Option<DateTime<Utc>> = None;
     for s in &core.config.schedules {
-        let cursor = core.store.handoff_cursor(&s.id)?;
+        let cursor = core.store.handoff_cursor(&s.id).await?;
         // Only read when there is a span to look at.
         let recorded = match cursor {
-            Some(c) if c < read.now => core.store.handoff_user(&s.id)?,
+            Some(c) if c < read.now => core.store.handoff_user(&s.id).await?,
             _ => None,
         };
         let p = plan(
@@ -52,7 +52,8 @@ fn apply(
         );
         if let Some(notices) = &p.advance {
             core.store
-                .advance_handoffs(&s.id, read.now, p.on_call.as_deref(), notices)?;
+                .advance_handoffs(&s.id, read.now, p.on_call.as_deref(), notices)
+                .await?;
             writes.wrote(notices.len());
         }
         next = super::earliest(next, p.next);

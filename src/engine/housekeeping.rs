@@ -42,23 +42,26 @@ pub(super) fn plan(
 }
 
 /// Prunes what is old, if a round is due; returns when the next one is.
-pub(super) fn run(core: &Core, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let (plan, next) = plan(core.store.cursor(CURSOR)?, now);
+pub(super) async fn run(
+    core: &Core,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let (plan, next) = plan(core.store.cursor(CURSOR).await?, now);
     let Some(plan) = plan else {
         return Ok(Some(next));
     };
-    match core.store.prune_slack_events(plan.slack_events_before) {
+    match core.store.prune_events(plan.slack_events_before).await {
         Ok(0) => {}
         Ok(n) => tracing::debug!(removed = n, "forgot old Slack event ids"),
         Err(e) => tracing::warn!(error = %e, "cannot prune Slack event ids"),
     }
-    match core.store.prune_changes(plan.changes_before) {
+    match core.store.prune_changes(plan.changes_before).await {
         Ok(0) => {}
         Ok(n) => tracing::debug!(removed = n, "forgot old change events"),
         Err(e) => tracing::warn!(error = %e, "cannot prune change events"),
     }
     // Not flushed: a round lost in a crash only runs again after the restart.
-    core.store.set_cursor_with(CURSOR, now, &[], now)?;
+    core.store.set_cursor_unflushed(CURSOR, now).await?;
     Ok(Some(next))
 }
 

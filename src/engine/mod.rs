@@ -75,7 +75,7 @@ pub async fn run(core: Core, mut shutdown: watch::Receiver<bool>) {
 
 /// One pass: every module in turn; returns when the next work is due.
 pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let read = Read::take(core)?;
+    let read = Read::take(core).await?;
     let mut next = None;
     let due = contained("escalation", escalation::run(core, &read).await);
     next = earliest(next, due);
@@ -87,7 +87,7 @@ pub async fn pass(core: &Core) -> Result<Option<DateTime<Utc>>, StoreError> {
     next = earliest(next, due);
     let due = contained("heartbeats", heartbeats::run(core, read.now).await);
     next = earliest(next, due);
-    let due = contained("housekeeping", housekeeping::run(core, read.now));
+    let due = contained("housekeeping", housekeeping::run(core, read.now).await);
     next = earliest(next, due);
     Ok(next)
 }
@@ -103,14 +103,15 @@ struct Read {
 }
 
 impl Read {
-    fn take(core: &Core) -> Result<Read, StoreError> {
+    async fn take(core: &Core) -> Result<Read, StoreError> {
         let now = core.clock.now();
         let now = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
         let mut overrides = HashMap::new();
         for s in &core.config.schedules {
             let list = core
                 .store
-                .overrides(&s.id)?
+                .overrides(&s.id)
+                .await?
                 .into_iter()
                 .map(|o| o.over)
                 .collect();
@@ -132,9 +133,9 @@ impl Read {
     }
 }
 
-/// What a module wrote so far. It is settled (made durable, then the outbox
-/// woken if work was queued) once at the module's end, also when the module
-/// failed part way: what it did write is then not left waiting.
+/// What a module wrote so far. Each write was durable when it returned; the
+/// module settles once at its end (the outbox woken if work was queued),
+/// also when it failed part way: what it did write is then not left waiting.
 #[derive(Debug, Default)]
 struct Writes {
     pub wrote: bool,

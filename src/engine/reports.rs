@@ -63,11 +63,11 @@ pub async fn send_due(
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
     let mut writes = Writes::default();
-    let result = apply(core, now, &mut writes);
+    let result = apply(core, now, &mut writes).await;
     writes.settle(core, result).await
 }
 
-fn apply(
+async fn apply(
     core: &Core,
     now: DateTime<Utc>,
     writes: &mut Writes,
@@ -78,15 +78,15 @@ fn apply(
             continue;
         };
         let name = format!("weekly_report:{}", team.id);
-        let (plan, due) = plan(w, core.store.cursor(&name)?, now);
+        let (plan, due) = plan(w, core.store.cursor(&name).await?, now);
         match plan {
             Plan::Start => {
-                core.store.set_cursor_with(&name, now, &[], now)?;
+                core.store.set_cursor(&name, now, &[], now).await?;
                 writes.wrote(0);
             }
             Plan::Send { slot } => {
-                let work = work(core, team, slot)?;
-                core.store.set_cursor_with(&name, slot, &work, now)?;
+                let work = work(core, team, slot).await?;
+                core.store.set_cursor(&name, slot, &work, now).await?;
                 writes.wrote(work.len());
             }
             Plan::Wait => {}
@@ -97,7 +97,7 @@ fn apply(
 }
 
 /// The messages of `team`'s report for the week ending at `slot`.
-fn work(
+async fn work(
     core: &Core,
     team: &Team,
     slot: DateTime<Utc>,
@@ -119,7 +119,8 @@ fn work(
         .collect();
     // The charts follow the numbers in the team's own channel.
     if let Some(channel) = &team.alert_channel {
-        let current = crate::ops::report::build(&core.config, &core.store, &team.id, from, to)?;
+        let current =
+            crate::ops::report::build(&core.config, &core.store, &team.id, from, to).await?;
         work.extend(crate::ops::report::chart_uploads(&current, channel));
     }
     Ok(work)

@@ -103,18 +103,19 @@ async fn core(dir: &Path, clock: &Clock) -> Core {
 
 /// What was queued since the last look, as (lane, work); marked done so
 /// the next look sees only what is new.
-fn take(core: &Core) -> Vec<(String, Outbound)> {
-    let pending = core.store.outbox_pending().unwrap();
+async fn take(core: &Core) -> Vec<(String, Outbound)> {
+    let pending = core.store.pending().await.unwrap();
     for (seq, _) in &pending {
-        core.store.outbox_done(*seq).unwrap();
+        core.store.done(*seq).await.unwrap();
     }
     pending.into_iter().map(|(_, i)| (i.lane, i.op)).collect()
 }
 
 /// The queued work that reached for people or said something new, as short
 /// strings; message refreshes (`UpdateIncident`, posts) are left out.
-fn said(core: &Core) -> Vec<String> {
+async fn said(core: &Core) -> Vec<String> {
     take(core)
+        .await
         .into_iter()
         .filter_map(|(_, op)| match op {
             Outbound::PageUser { user, .. } => Some(format!("page {user}")),
@@ -154,19 +155,19 @@ async fn an_escalation_steps_through_two_levels_then_says_nobody_responded() {
     let clock = three_am();
     let core = core(dir.path(), &clock).await;
     pass(&core).await.unwrap();
-    take(&core);
+    take(&core).await;
     trigger(&core, "p1").await;
     pass(&core).await.unwrap();
-    assert_eq!(said(&core), ["page U0ALICE"]);
+    assert_eq!(said(&core).await, ["page U0ALICE"]);
     clock.advance(Duration::minutes(14));
     pass(&core).await.unwrap();
-    assert!(said(&core).is_empty(), "bob's level is not due yet");
+    assert!(said(&core).await.is_empty(), "bob's level is not due yet");
     clock.advance(Duration::minutes(1));
     let next = pass(&core).await.unwrap();
-    assert_eq!(said(&core), ["page U0BOB"]);
+    assert_eq!(said(&core).await, ["page U0BOB"]);
     // Given up after the longest level delay, told in the channel and to the lead.
     let giving_up = utc(2026, 11, 25, 3, 30);
-    assert_eq!(core.store.next_escalation_due().unwrap(), Some(giving_up));
+    assert_eq!(core.store.next_due().await.unwrap(), Some(giving_up));
     assert!(
         next.is_some_and(|t| t <= giving_up),
         "the pass wakes for it"
@@ -174,7 +175,7 @@ async fn an_escalation_steps_through_two_levels_then_says_nobody_responded() {
     clock.advance(Duration::minutes(15));
     pass(&core).await.unwrap();
     assert_eq!(
-        said(&core),
+        said(&core).await,
         [
             "nobody responded to C0PLATFORM",
             "nobody responded to U0ALICE"
@@ -182,7 +183,7 @@ async fn an_escalation_steps_through_two_levels_then_says_nobody_responded() {
     );
     clock.advance(Duration::hours(2));
     pass(&core).await.unwrap();
-    assert!(said(&core).is_empty(), "said once");
+    assert!(said(&core).await.is_empty(), "said once");
 }
 
 #[tokio::test]
@@ -192,20 +193,20 @@ async fn a_snooze_that_ends_pages_again() {
     let core = core(dir.path(), &clock).await;
     trigger(&core, "p1").await;
     pass(&core).await.unwrap();
-    assert_eq!(said(&core), ["page U0ALICE"]);
+    assert_eq!(said(&core).await, ["page U0ALICE"]);
     let ack = crate::domain::incident::Transition::Acknowledge;
     core.act(1, ack, "U0ALICE").await.unwrap().unwrap();
     core.snooze(1, 60, "U0ALICE").await.unwrap().unwrap();
-    take(&core);
+    take(&core).await;
     clock.advance(Duration::minutes(59));
     pass(&core).await.unwrap();
-    assert!(said(&core).is_empty(), "still snoozed");
+    assert!(said(&core).await.is_empty(), "still snoozed");
     clock.advance(Duration::minutes(1));
     pass(&core).await.unwrap();
-    assert_eq!(said(&core), ["snooze over in C0PLATFORM"]);
+    assert_eq!(said(&core).await, ["snooze over in C0PLATFORM"]);
     // Triggered again, it escalates afresh from the first level.
     pass(&core).await.unwrap();
-    assert_eq!(said(&core), ["page U0ALICE"]);
+    assert_eq!(said(&core).await, ["page U0ALICE"]);
 }
 
 #[tokio::test]
@@ -215,25 +216,25 @@ async fn a_handoff_is_announced_once_across_passes_and_a_restart() {
     let clock = Clock::manual(utc(2026, 11, 9, 8, 0));
     let first = core(dir.path(), &clock).await;
     pass(&first).await.unwrap();
-    assert!(said(&first).is_empty(), "nothing old is announced");
+    assert!(said(&first).await.is_empty(), "nothing old is announced");
     clock.advance(Duration::minutes(59));
     pass(&first).await.unwrap();
-    assert!(said(&first).is_empty());
+    assert!(said(&first).await.is_empty());
     clock.advance(Duration::minutes(1));
     pass(&first).await.unwrap();
     assert_eq!(
-        said(&first),
+        said(&first).await,
         ["shift started for U0BOB", "handoff in C0PLATFORM"]
     );
     pass(&first).await.unwrap();
-    assert!(said(&first).is_empty(), "not again on the next pass");
+    assert!(said(&first).await.is_empty(), "not again on the next pass");
     first.store.flush().unwrap();
     drop(first);
     let again = core(dir.path(), &clock).await;
     pass(&again).await.unwrap();
     clock.advance(Duration::minutes(1));
     pass(&again).await.unwrap();
-    assert!(said(&again).is_empty(), "not again after a restart");
+    assert!(said(&again).await.is_empty(), "not again after a restart");
 }
 
 #[tokio::test]
@@ -246,7 +247,7 @@ async fn the_weekly_report_goes_out_once_a_week_across_the_clock_change() {
     let mut sent = vec![];
     while clock.now() < utc(2026, 4, 7, 0, 0) {
         pass(&core).await.unwrap();
-        for s in said(&core) {
+        for s in said(&core).await {
             sent.push((clock.now().to_rfc3339(), s));
         }
         clock.advance(Duration::minutes(30));
@@ -268,20 +269,32 @@ async fn housekeeping_forgets_slack_event_ids_after_an_hour() {
     let clock = three_am();
     let core = core(dir.path(), &clock).await;
     let t0 = clock.now();
-    assert!(core.store.first_sight_of_event("Ev1", t0).unwrap());
+    assert!(core.store.first_sight_of_event("Ev1", t0).await.unwrap());
     pass(&core).await.unwrap();
     clock.advance(Duration::minutes(30));
-    assert!(core.store.first_sight_of_event("Ev2", clock.now()).unwrap());
+    assert!(core
+        .store
+        .first_sight_of_event("Ev2", clock.now())
+        .await
+        .unwrap());
     pass(&core).await.unwrap();
     assert!(
-        !core.store.first_sight_of_event("Ev1", t0).unwrap(),
+        !core.store.first_sight_of_event("Ev1", t0).await.unwrap(),
         "kept for the hour"
     );
     clock.advance(Duration::minutes(31));
     pass(&core).await.unwrap();
     // Ev1 was seen 61 minutes ago and is forgotten; Ev2, 31 minutes ago, is not.
-    assert!(core.store.first_sight_of_event("Ev1", clock.now()).unwrap());
-    assert!(!core.store.first_sight_of_event("Ev2", clock.now()).unwrap());
+    assert!(core
+        .store
+        .first_sight_of_event("Ev1", clock.now())
+        .await
+        .unwrap());
+    assert!(!core
+        .store
+        .first_sight_of_event("Ev2", clock.now())
+        .await
+        .unwrap());
 }
 
 #[tokio::test]
@@ -291,17 +304,17 @@ async fn housekeeping_runs_at_most_every_ten_minutes() {
     let core = core(dir.path(), &clock).await;
     pass(&core).await.unwrap();
     let old = clock.now() - Duration::hours(2);
-    assert!(core.store.first_sight_of_event("Ev1", old).unwrap());
+    assert!(core.store.first_sight_of_event("Ev1", old).await.unwrap());
     clock.advance(Duration::minutes(9));
     pass(&core).await.unwrap();
     assert!(
-        !core.store.first_sight_of_event("Ev1", old).unwrap(),
+        !core.store.first_sight_of_event("Ev1", old).await.unwrap(),
         "not yet"
     );
     clock.advance(Duration::minutes(1));
     pass(&core).await.unwrap();
     assert!(
-        core.store.first_sight_of_event("Ev1", old).unwrap(),
+        core.store.first_sight_of_event("Ev1", old).await.unwrap(),
         "pruned"
     );
 }

@@ -46,7 +46,7 @@ impl Handler {
     /// `GET /api/v1/overrides?schedule=ID`, with the bearer token: the
     /// schedule's overrides, so `tocsin oncall` can answer while this server
     /// holds the store.
-    pub(super) fn overrides(&self, req: &Request<Incoming>) -> Resp {
+    pub(super) async fn overrides(&self, req: &Request<Incoming>) -> Resp {
         let q = match self.api_request(req) {
             Ok(q) => q,
             Err(refused) => return *refused,
@@ -62,7 +62,7 @@ impl Handler {
                 &json!({"error": "`schedule` must name a configured schedule"}),
             );
         };
-        match self.core.overrides(id) {
+        match self.core.overrides(id).await {
             Ok(overrides) => json_response(
                 StatusCode::OK,
                 &json!({"schedule": id, "overrides": overrides}),
@@ -74,11 +74,11 @@ impl Handler {
     /// `GET /api/v1/outbox/dead`, with the bearer token: the dead letters,
     /// oldest first, so `tocsin outbox list` can show them while this
     /// server holds the store.
-    pub(super) fn dead_letters(&self, req: &Request<Incoming>) -> Resp {
+    pub(super) async fn dead_letters(&self, req: &Request<Incoming>) -> Resp {
         if let Err(refused) = self.api_request(req) {
             return *refused;
         }
-        match self.core.dead_letters() {
+        match self.core.dead_letters().await {
             Ok(rows) => {
                 let dead: Vec<Value> = rows
                     .into_iter()
@@ -139,7 +139,7 @@ impl Handler {
 
     /// `GET /api/v1/report?team=T&since=DATE[&until=DATE][&format=csv]`, with
     /// `Authorization: Bearer TOCSIN_API_TOKEN`.
-    pub(super) fn report(&self, req: &Request<Incoming>) -> Resp {
+    pub(super) async fn report(&self, req: &Request<Incoming>) -> Resp {
         let q = match self.api_request(req) {
             Ok(q) => q,
             Err(refused) => return *refused,
@@ -160,7 +160,7 @@ impl Handler {
         if since >= until {
             return bad("`since` must be before `until`".into());
         }
-        match self.core.report(team, since, until) {
+        match self.core.report(team, since, until).await {
             Ok(r) if arg("format") == Some("csv") => {
                 let mut resp = Response::new(Full::new(Bytes::from(crate::ops::report::csv(&r))));
                 resp.headers_mut().insert(

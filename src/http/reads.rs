@@ -10,12 +10,12 @@ use hyper::{Response, StatusCode};
 use serde_json::json;
 
 impl Handler {
-    pub(super) fn feed(&self, id: &str, query: &str) -> Resp {
+    pub(super) async fn feed(&self, id: &str, query: &str) -> Resp {
         let token = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
             .ok()
             .and_then(|q| q.into_iter().find(|(k, _)| k == "token").map(|(_, v)| v))
             .unwrap_or_default();
-        match self.core.schedule_feed(id, &token) {
+        match self.core.schedule_feed(id, &token).await {
             Ok(Some(ics)) => {
                 let mut r = Response::new(Full::new(Bytes::from(ics)));
                 r.headers_mut().insert(
@@ -46,14 +46,14 @@ impl Handler {
     }
 
     /// Prometheus text: the process counters plus gauges read from the store now.
-    pub(super) fn metrics(&self) -> Resp {
+    pub(super) async fn metrics(&self) -> Resp {
         let core = &self.core;
         let health = core.health();
         let writable = if health.problem().is_none() { 1.0 } else { 0.0 };
         let free = health.free().map_or(-1.0, |f| f as f64);
         let now = self.core.clock.now();
-        let open = core.open_count().map(|n| n as f64).unwrap_or(-1.0);
-        let (depth, oldest) = match core.outbox_pending() {
+        let open = core.open_count().await.map(|n| n as f64).unwrap_or(-1.0);
+        let (depth, oldest) = match core.outbox_pending().await {
             Ok(rows) => {
                 let oldest = rows
                     .iter()

@@ -18,7 +18,7 @@ impl Handler {
             (&Method::GET, "/healthz") => self.healthz(),
             (&Method::GET, p) if p.starts_with("/schedules/") && p.ends_with(".ics") => {
                 let id = &p["/schedules/".len()..p.len() - ".ics".len()];
-                self.feed(id, req.uri().query().unwrap_or(""))
+                self.feed(id, req.uri().query().unwrap_or("")).await
             }
             (&Method::POST, "/v2/enqueue") => self.with_body(req, |h, _, b| h.enqueue(b)).await,
             (&Method::POST, "/v2/change/enqueue") => {
@@ -38,16 +38,16 @@ impl Handler {
                 self.with_body(req, |h, _, b| h.grouped(Source::Grafana, key, b))
                     .await
             }
-            (&Method::GET, "/api/v1/report") => self.report(&req),
-            (&Method::GET, "/api/v1/overrides") => self.overrides(&req),
-            (&Method::GET, "/api/v1/outbox/dead") => self.dead_letters(&req),
+            (&Method::GET, "/api/v1/report") => self.report(&req).await,
+            (&Method::GET, "/api/v1/overrides") => self.overrides(&req).await,
+            (&Method::GET, "/api/v1/outbox/dead") => self.dead_letters(&req).await,
             (&Method::POST, p)
                 if p.starts_with("/api/v1/outbox/dead/") && p.ends_with("/retry") =>
             {
                 let id = &p["/api/v1/outbox/dead/".len()..p.len() - "/retry".len()];
                 self.retry_dead(&req, id).await
             }
-            (&Method::GET, "/metrics") => self.metrics(),
+            (&Method::GET, "/metrics") => self.metrics().await,
             (&Method::GET | &Method::POST, p) if p.starts_with("/heartbeat/") => {
                 self.heartbeat(&p["/heartbeat/".len()..]).await
             }
@@ -114,7 +114,7 @@ impl Handler {
                 &body,
                 replays,
             );
-            let reply = match auth {
+            let reply = match auth.await {
                 Ok(()) => f(h, body).await,
                 Err(r) => r,
             };

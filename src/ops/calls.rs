@@ -145,12 +145,13 @@ impl Core {
     /// so Twilio is answered only about saved state.
     async fn call_change<F>(&self, id: u64, f: F) -> Result<Incident, String>
     where
-        F: Fn(&Incident, DateTime<Utc>) -> Planned,
+        F: Fn(&Incident, DateTime<Utc>) -> Planned + Send + Sync,
     {
         let now = self.clock.now();
         let r = self
             .store
             .update_incident(id, now, |inc| f(inc, now))
+            .await
             .map_err(|e| e.to_string())?;
         self.settle(Wake::OUTBOX).await.map_err(|e| e.to_string())?;
         r
@@ -170,6 +171,7 @@ impl Core {
         let existing = self
             .store
             .open_incident_by_key(&service.integration_key, &dedup)
+            .await
             .map_err(|e| e.to_string())?;
         let id = match existing {
             Some(inc) => inc.id,
@@ -204,7 +206,12 @@ impl Core {
         // The queue is fixed once, when the call begins; a retry keeps it.
         let now = self.clock.now();
         let queue = {
-            let on_call = |schedule: &str| self.on_call_now(schedule, now);
+            // The rules ask synchronously, so every schedule is looked up first.
+            let mut now_on = std::collections::HashMap::new();
+            for s in &self.config.schedules {
+                now_on.insert(s.id.as_str(), self.on_call_now(&s.id, now).await);
+            }
+            let on_call = |schedule: &str| now_on.get(schedule).cloned().flatten();
             ring_queue(&self.config, service, &on_call)
         };
         self.call_change(id, |inc, _| {
@@ -315,9 +322,9 @@ impl Core {
 
     /// Who is on call on `schedule` at `now`; unreadable overrides leave the
     /// rotation alone, as ringing someone beats ringing nobody.
-    fn on_call_now(&self, schedule: &str, now: DateTime<Utc>) -> Option<String> {
+    async fn on_call_now(&self, schedule: &str, now: DateTime<Utc>) -> Option<String> {
         let s = self.config.schedule(schedule)?;
-        let overrides = self.overrides(schedule).unwrap_or_else(|e| {
+        let overrides = self.overrides(schedule).await.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "cannot read overrides; using the rotation alone");
             vec![]
         });

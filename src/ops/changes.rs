@@ -8,7 +8,7 @@ use crate::store::StoreError;
 impl Core {
     /// Records `change` on service `service`, durably.
     pub async fn record_change(&self, service: &str, change: &Change) -> Result<(), StoreError> {
-        self.store.add_change(service, change)?;
+        self.store.add_change(service, change).await?;
         self.settle(Wake::NONE).await
     }
 }

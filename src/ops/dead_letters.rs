@@ -20,6 +20,7 @@ impl Core {
         let queued = self
             .store
             .retry_dead(seq, self.clock.now())
+            .await
             .map_err(RetryFailure::Write)?;
         let Some(queued) = queued else {
             return Ok(None);

@@ -7,17 +7,18 @@ use crate::store::StoreError;
 impl Core {
     /// The iCalendar feed of schedule `id` (last week to 90 days ahead), if
     /// the schedule exists and `token` is its feed token.
-    pub fn schedule_feed(&self, id: &str, token: &str) -> Result<Option<String>, StoreError> {
+    pub async fn schedule_feed(&self, id: &str, token: &str) -> Result<Option<String>, StoreError> {
         let Some(schedule) = self.config.schedule(id) else {
             return Ok(None);
         };
-        let generation = self.store.feed_generation(id)?;
-        if !ical::token_matches(&self.store.feed_seed()?, id, generation, token) {
+        let generation = self.store.feed_generation(id).await?;
+        if !ical::token_matches(&self.store.feed_seed().await?, id, generation, token) {
             return Ok(None);
         }
         let overrides: Vec<_> = self
             .store
-            .overrides(id)?
+            .overrides(id)
+            .await?
             .into_iter()
             .map(|o| o.over)
             .collect();

@@ -30,12 +30,12 @@ pub async fn beat(core: &Core, token: &str) -> Result<Option<Beat>, IngestError>
         return Ok(None);
     };
     let now = core.clock.now();
-    core.store.beat(&h.id, now)?;
-    core.store.durable().await?;
+    core.store.beat(&h.id, now).await?;
     let next_due = now + h.interval;
     let open = core
         .store
-        .open_incident_by_key(&service.integration_key, &dedup_key(h))?;
+        .open_incident_by_key(&service.integration_key, &dedup_key(h))
+        .await?;
     if open.is_none() {
         return Ok(Some(Beat::Recorded { next_due }));
     }
@@ -89,12 +89,11 @@ pub async fn check(core: &Core, now: DateTime<Utc>) -> Result<Option<DateTime<Ut
     let mut next: Option<DateTime<Utc>> = None;
     for service in &core.config.services {
         for h in &service.heartbeats {
-            let last = core.store.last_beat(&h.id)?;
-            let alerted = core.store.heartbeat_alerted(&h.id)?;
+            let last = core.store.last_beat(&h.id).await?;
+            let alerted = core.store.heartbeat_alerted(&h.id).await?;
             match plan(h.interval, last, alerted, now) {
                 Watch::Start => {
-                    core.store.beat(&h.id, now)?;
-                    core.store.durable().await?;
+                    core.store.beat(&h.id, now).await?;
                     next = earliest(next, now + h.interval);
                 }
                 Watch::Due(due) => next = earliest(next, due),
@@ -135,8 +134,7 @@ async fn missed(
     };
     Ingest { core: core.clone() }.apply(&event).await?;
     // Reported once per silence: the next beat starts a new one.
-    core.store.set_heartbeat_alerted(&h.id, last)?;
-    core.store.durable().await?;
+    core.store.set_heartbeat_alerted(&h.id, last).await?;
     tracing::warn!(heartbeat = %h.id, %last, "heartbeat missed");
     Ok(())
 }

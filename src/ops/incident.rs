@@ -24,22 +24,25 @@ impl Core {
     /// `Store::update_incident` for a person's request, refused with a
     /// sentence. The store carries a refusal as text, so the sentence of
     /// the last decision is kept beside it for the receiver to word.
-    pub(super) fn update_for<F>(
+    pub(super) async fn update_for<F>(
         &self,
         id: u64,
         at: DateTime<Utc>,
         f: F,
     ) -> Result<Result<Incident, Sentence>, StoreError>
     where
-        F: Fn(&Incident) -> Result<(Incident, Vec<(String, Outbound)>), Sentence>,
+        F: Fn(&Incident) -> Result<(Incident, Vec<(String, Outbound)>), Sentence> + Send + Sync,
     {
         let last = std::sync::Mutex::new(None);
-        let r = self.store.update_incident(id, at, |inc| {
-            let decided = f(inc);
-            let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
-            *last = decided.as_ref().err().cloned();
-            decided.map_err(|why| why.to_string())
-        })?;
+        let r = self
+            .store
+            .update_incident(id, at, |inc| {
+                let decided = f(inc);
+                let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+                *last = decided.as_ref().err().cloned();
+                decided.map_err(|why| why.to_string())
+            })
+            .await?;
         let last = last.into_inner().unwrap_or_else(|p| p.into_inner());
         Ok(r.map_err(|text| match last {
             Some(why) if why.to_string() == text => why,
@@ -61,7 +64,7 @@ impl Core {
             Transition::Resolve => Action::Resolve,
         };
         // The decision rests on the incident's service, which never changes.
-        if let Some(inc) = self.store.incident(id)? {
+        if let Some(inc) = self.store.incident(id).await? {
             if let Err(why) = self.authorize(by, action, &inc) {
                 return Ok(Err(why.into()));
             }
@@ -80,7 +83,7 @@ impl Core {
         t: Transition,
         by: Actor,
     ) -> Result<Changed, StoreError> {
-        let r = self.store.transition(id, t, by, self.clock.now())?;
+        let r = self.store.transition(id, t, by, self.clock.now()).await?;
         let queued = matches!(
             r,
             Changed::Applied {
@@ -104,28 +107,30 @@ impl Core {
         by: &str,
     ) -> Result<Result<Incident, Sentence>, StoreError> {
         let now = self.clock.now();
-        let r = self.update_for(id, now, |inc| {
-            self.authorize(by, Action::Escalate, inc)?;
-            if inc.state != State::Triggered {
-                return Err(format!(
-                    "#{id} is {}; only a triggered incident escalates.",
-                    inc.state.as_str()
-                )
-                .into());
-            }
-            let esc = inc
-                .escalation
-                .as_ref()
-                .ok_or(format!("#{id}'s service has no escalation policy."))?;
-            let jumped = esc.escalate_now(now).ok_or(format!(
-                "Every escalation level of #{id} has been paged already."
-            ))?;
-            let mut next = inc.clone();
-            next.escalation = Some(jumped);
-            // A person asking for more help makes it urgent.
-            next.raise_urgency(now);
-            Ok((next, vec![]))
-        })?;
+        let r = self
+            .update_for(id, now, |inc| {
+                self.authorize(by, Action::Escalate, inc)?;
+                if inc.state != State::Triggered {
+                    return Err(format!(
+                        "#{id} is {}; only a triggered incident escalates.",
+                        inc.state.as_str()
+                    )
+                    .into());
+                }
+                let esc = inc
+                    .escalation
+                    .as_ref()
+                    .ok_or(format!("#{id}'s service has no escalation policy."))?;
+                let jumped = esc.escalate_now(now).ok_or(format!(
+                    "Every escalation level of #{id} has been paged already."
+                ))?;
+                let mut next = inc.clone();
+                next.escalation = Some(jumped);
+                // A person asking for more help makes it urgent.
+                next.raise_urgency(now);
+                Ok((next, vec![]))
+            })
+            .await?;
         self.settle(if r.is_ok() { Wake::ENGINE } else { Wake::NONE })
             .await?;
         Ok(r)
@@ -141,12 +146,14 @@ impl Core {
     ) -> Result<Result<Incident, Sentence>, StoreError> {
         let now = self.clock.now();
         let until = now + chrono::Duration::minutes(minutes);
-        let r = self.update_for(id, now, |inc| {
-            self.authorize(by, Action::Snooze, inc)?;
-            let next = inc.snooze(until, now, by)?;
-            let ops = vec![(update_lane(inc), Outbound::UpdateIncident { incident: id })];
-            Ok((next, ops))
-        })?;
+        let r = self
+            .update_for(id, now, |inc| {
+                self.authorize(by, Action::Snooze, inc)?;
+                let next = inc.snooze(until, now, by)?;
+                let ops = vec![(update_lane(inc), Outbound::UpdateIncident { incident: id })];
+                Ok((next, ops))
+            })
+            .await?;
         self.settle(if r.is_ok() { Wake::BOTH } else { Wake::NONE })
             .await?;
         Ok(r)
@@ -176,7 +183,7 @@ impl Core {
             }
             ops.push((update_lane(inc), Outbound::UpdateIncident { incident: id }));
             Ok((next, ops))
-        })?;
+        }).await?;
         self.settle(if r.is_ok() { Wake::OUTBOX } else { Wake::NONE })
             .await?;
         Ok(r)
@@ -184,7 +191,7 @@ impl Core {
 
     /// Queues one piece of outbound work, durably.
     pub async fn enqueue(&self, lane: &str, op: Outbound) -> Result<u64, StoreError> {
-        let seq = self.store.enqueue(lane, op, self.clock.now())?;
+        let seq = self.store.enqueue(lane, op, self.clock.now()).await?;
         self.settle(Wake::OUTBOX).await?;
         Ok(seq)
     }

@@ -21,7 +21,7 @@ pub async fn start(
     by: &str,
 ) -> Result<Window, StoreError> {
     let now = core.clock.now();
-    let w = match core.store.window_at(service, now)? {
+    let w = match core.store.window_at(service, now).await? {
         Some(mut open) => {
             open.to = until;
             open.reason = reason.or(open.reason);
@@ -37,8 +37,7 @@ pub async fn start(
             announced_end: false,
         },
     };
-    core.store.put_window(&w)?;
-    core.store.durable().await?;
+    core.store.put_window(&w).await?;
     core.engine_wake.notify_one();
     Ok(w)
 }
@@ -46,12 +45,11 @@ pub async fn start(
 /// Ends the window in force on `service` now; `None` if there was none.
 pub async fn end(core: &Core, service: &str) -> Result<Option<Window>, StoreError> {
     let now = core.clock.now();
-    let Some(mut w) = core.store.window_at(service, now)? else {
+    let Some(mut w) = core.store.window_at(service, now).await? else {
         return Ok(None);
     };
     w.to = now;
-    core.store.put_window(&w)?;
-    core.store.durable().await?;
+    core.store.put_window(&w).await?;
     core.engine_wake.notify_one();
     Ok(Some(w))
 }
@@ -133,11 +131,9 @@ pub async fn announce(
     core: &Core,
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let Plan { adopt, marks, next } = plan(&core.config, core.store.windows()?, now);
-    let mut wrote = false;
+    let Plan { adopt, marks, next } = plan(&core.config, core.store.windows().await?, now);
     for w in &adopt {
-        core.store.put_window(w)?;
-        wrote = true;
+        core.store.put_window(w).await?;
     }
     let mut queued = false;
     for (w, mark) in marks {
@@ -149,7 +145,8 @@ pub async fn announce(
         let held = match mark {
             Mark::Ended => Some(
                 core.store
-                    .suppressed_since(&w.service, w.from)?
+                    .suppressed_since(&w.service, w.from)
+                    .await?
                     .iter()
                     .filter(|s| s.at < w.to)
                     .count(),
@@ -175,14 +172,10 @@ pub async fn announce(
             })
             .collect();
         queued |= !ops.is_empty();
-        core.store.put_window_with(&w, &ops, now)?;
-        wrote = true;
-    }
-    if wrote {
-        core.store.durable().await?;
+        core.store.put_window_with(&w, &ops, now).await?;
     }
     if queued {
-        core.outbox_ready.notify_one();
+        core.settle(crate::ops::Wake::OUTBOX).await?;
     }
     Ok(next)
 }

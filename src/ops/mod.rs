@@ -4,8 +4,8 @@
 //! webhooks, the engine) call these operations; they never write to the
 //! store themselves. An operation loads what it needs, decides with the pure
 //! domain code, and commits the new state together with the outbound work it
-//! causes in one store write; `settle` then waits until that write is on
-//! disk and wakes the workers it concerns.
+//! causes in one store write, which is on disk when it returns; `settle`
+//! then wakes the workers it concerns.
 
 pub mod alert;
 pub mod calls;
@@ -95,11 +95,10 @@ impl Wake {
 }
 
 impl Core {
-    /// The ending of every change: waits until the writes made before this
-    /// call are on disk (group commit), then wakes the workers `wake` names.
-    /// Call it right after the writes it covers, with no `await` between them.
+    /// The ending of every change: wakes the workers `wake` names. The
+    /// store's writes are durable when they return, so by now the work it
+    /// announces is on disk and no worker can act on a write a crash loses.
     pub async fn settle(&self, wake: Wake) -> Result<(), StoreError> {
-        self.store.durable().await?;
         if wake.outbox {
             self.outbox_ready.notify_one();
         }

@@ -10,32 +10,32 @@ use chrono::{DateTime, Utc};
 use std::fmt::Write;
 
 /// The report for `team` over `[from, to)`.
-pub fn build(
+pub async fn build(
     config: &Config,
     store: &Store,
     team: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Report, StoreError> {
-    period(config, store, &store.incidents()?, team, from, to)
+    period(config, store, &store.incidents().await?, team, from, to).await
 }
 
 /// The report over `[from, to)` and the one for the same length just
 /// before it, for trends; the incident log is read once for both.
-pub fn build_with_previous(
+pub async fn build_with_previous(
     config: &Config,
     store: &Store,
     team: &str,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<(Report, Report), StoreError> {
-    let incidents = store.incidents()?;
-    let now = period(config, store, &incidents, team, from, to)?;
-    let before = period(config, store, &incidents, team, from - (to - from), from)?;
+    let incidents = store.incidents().await?;
+    let now = period(config, store, &incidents, team, from, to).await?;
+    let before = period(config, store, &incidents, team, from - (to - from), from).await?;
     Ok((now, before))
 }
 
-fn period(
+async fn period(
     config: &Config,
     store: &Store,
     incidents: &[crate::domain::incident::Incident],
@@ -46,7 +46,8 @@ fn period(
     let mut suppressed = 0;
     for s in config.services.iter().filter(|s| s.team == team) {
         suppressed += store
-            .suppressed_since(&s.id, from)?
+            .suppressed_since(&s.id, from)
+            .await?
             .iter()
             .filter(|x| x.at < to)
             .count();
@@ -54,7 +55,8 @@ fn period(
     let mut team_shifts = vec![];
     for s in config.schedules.iter().filter(|s| s.team == team) {
         let overrides: Vec<_> = store
-            .overrides(&s.id)?
+            .overrides(&s.id)
+            .await?
             .into_iter()
             .map(|o| o.over)
             .collect();

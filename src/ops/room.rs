@@ -13,7 +13,7 @@ use crate::domain::warroom::{role_changed, severity_changed, status_update};
 use crate::domain::warroom::{Audience, Entry, EntryKind, Fact, Role, RoomOp, Sev};
 use crate::ingest::{AlertAction, AlertEvent};
 use crate::ops::alert::{Ingest, IngestError, Outcome};
-use crate::ops::Core;
+use crate::ops::{Core, Wake};
 use crate::store::{update_lane, Outbound, StoreError, Triggered};
 use chrono::{DateTime, Utc};
 
@@ -67,14 +67,14 @@ impl Core {
     /// the store applies it with the messages it queues, durably.
     async fn room_change<F>(&self, id: u64, f: F) -> Answer
     where
-        F: Fn(&Incident, DateTime<Utc>) -> Result<(Incident, Vec<(String, Outbound)>), Sentence>,
+        F: Fn(&Incident, DateTime<Utc>) -> Result<(Incident, Vec<(String, Outbound)>), Sentence>
+            + Send
+            + Sync,
     {
         let now = self.clock.now();
-        let r = self.update_for(id, now, |inc| f(inc, now))?;
-        self.store.durable().await?;
+        let r = self.update_for(id, now, |inc| f(inc, now)).await?;
         if r.is_ok() {
-            self.outbox_ready.notify_one();
-            self.engine_wake.notify_one();
+            self.settle(Wake::BOTH).await?;
         }
         Ok(r)
     }
@@ -296,7 +296,8 @@ impl Core {
         // Slack retried the submission: it is the same incident, not a repeat alert.
         if let Some(known) = self
             .store
-            .open_incident_by_key(&service.integration_key, &dedup_key)?
+            .open_incident_by_key(&service.integration_key, &dedup_key)
+            .await?
         {
             return Ok(Ok(known));
         }

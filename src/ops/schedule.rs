@@ -116,7 +116,7 @@ fn pick_shifts(
 impl Core {
     /// Records who changed a team's arrangements; a failure is logged, never
     /// fatal, as the change itself stands.
-    fn record_audit(&self, team: &str, actor: &str, action: &str, detail: String) {
+    async fn record_audit(&self, team: &str, actor: &str, action: &str, detail: String) {
         let e = AuditEntry {
             at: self.clock.now(),
             team: team.to_string(),
@@ -124,7 +124,7 @@ impl Core {
             action: action.to_string(),
             detail,
         };
-        if let Err(err) = self.store.add_audit(&e) {
+        if let Err(err) = self.store.add_audit(&e).await {
             tracing::error!(error = %err, "cannot write the audit log");
         }
     }
@@ -145,8 +145,10 @@ impl Core {
         }
         let stored = self
             .store
-            .add_override(&schedule.id, over, by, self.clock.now())?;
-        self.record_audit(&schedule.team, by, "override", detail(&stored));
+            .add_override(&schedule.id, over, by, self.clock.now())
+            .await?;
+        self.record_audit(&schedule.team, by, "override", detail(&stored))
+            .await;
         self.settle(Wake::ENGINE).await?;
         Ok(Ok(stored))
     }
@@ -154,8 +156,8 @@ impl Core {
     /// The token of `schedule`'s calendar link. The seed and generation are
     /// on disk before it is handed out, so the link works after a crash.
     pub async fn feed_token(&self, schedule: &str) -> Result<String, StoreError> {
-        let seed = self.store.feed_seed()?;
-        let generation = self.store.feed_generation(schedule)?;
+        let seed = self.store.feed_seed().await?;
+        let generation = self.store.feed_generation(schedule).await?;
         self.settle(Wake::NONE).await?;
         Ok(ical::feed_token(&seed, schedule, generation))
     }
@@ -169,12 +171,12 @@ impl Core {
         by: &str,
         detail: String,
     ) -> Result<Result<String, Refusal>, StoreError> {
-        let seed = self.store.feed_seed()?;
+        let seed = self.store.feed_seed().await?;
         if let Err(r) = policy::may_rotate_feed(&self.config, by, team) {
             return Ok(Err(r));
         }
-        let generation = self.store.rotate_feed(schedule)?;
-        self.record_audit(&team.id, by, "feed", detail);
+        let generation = self.store.rotate_feed(schedule).await?;
+        self.record_audit(&team.id, by, "feed", detail).await;
         self.settle(Wake::NONE).await?;
         Ok(Ok(ical::feed_token(&seed, schedule, generation)))
     }
@@ -198,7 +200,7 @@ impl Core {
             return Ok(Err(SwapRefusal::NoSlackId));
         };
         let id = &ask.schedule.id;
-        let overrides = self.overrides(id).map_err(SwapFailure::Read)?;
+        let overrides = self.overrides(id).await.map_err(SwapFailure::Read)?;
         let horizon = now + Duration::days(SWAP_HORIZON_DAYS);
         let list = shifts(ask.schedule, &overrides, now, horizon);
         let (mine, theirs) = match pick_shifts(&list, me, other, ask.nth, ask.trade) {
@@ -206,7 +208,7 @@ impl Core {
             Err(why) => return Ok(Err(why)),
         };
         let req = SwapRequest {
-            id: self.store.new_swap_id().map_err(SwapFailure::Save)?,
+            id: self.store.new_swap_id().await.map_err(SwapFailure::Save)?,
             schedule: id.clone(),
             requester: me.clone(),
             other: other.clone(),
@@ -223,6 +225,7 @@ impl Core {
         };
         self.store
             .add_swap(&req, &(other_slack, op))
+            .await
             .map_err(SwapFailure::Save)?;
         self.settle(Wake::OUTBOX).await.map_err(SwapFailure::Save)?;
         Ok(Ok(req))
@@ -243,7 +246,7 @@ impl Core {
         F: FnOnce(&SwapRequest) -> SwapWords,
     {
         let config = &self.config;
-        let Some(req) = self.store.swap(id)? else {
+        let Some(req) = self.store.swap(id).await? else {
             return Ok(SwapAnswered::Gone);
         };
         let other_slack = config.user(&req.other).and_then(|u| u.slack_id.as_deref());
@@ -270,11 +273,12 @@ impl Core {
         let SwapWords { notices, audit } = words(&req);
         let answered = self
             .store
-            .answer_swap(id, accept, self.clock.now(), &notices)?;
+            .answer_swap(id, accept, self.clock.now(), &notices)
+            .await?;
         // An accepted swap moves shifts: the team's audit log says who agreed to what.
         if let (Some((_, true)), true, Some(detail)) = (&answered, accept, audit) {
             if let Some(team) = config.schedule(&req.schedule).map(|s| s.team.clone()) {
-                self.record_audit(&team, clicker, "swap", detail);
+                self.record_audit(&team, clicker, "swap", detail).await;
             }
         }
         let changed = matches!(answered, Some((_, true)));
@@ -297,7 +301,8 @@ impl Core {
         by: &str,
         detail: String,
     ) -> Result<Window, StoreError> {
-        self.record_audit(&service.team, by, "maintenance", detail);
+        self.record_audit(&service.team, by, "maintenance", detail)
+            .await;
         super::maintenance::start(self, &service.id, until, reason, by).await
     }
 
@@ -312,7 +317,8 @@ impl Core {
         let Some(w) = super::maintenance::end(self, &service.id).await? else {
             return Ok(None);
         };
-        self.record_audit(&service.team, by, "maintenance", detail);
+        self.record_audit(&service.team, by, "maintenance", detail)
+            .await;
         self.settle(Wake::NONE).await?;
         Ok(Some(w))
     }

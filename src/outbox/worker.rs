@@ -65,11 +65,11 @@ impl OutboxWorker {
             receivers: self.receivers.clone(),
         });
         loop {
-            match self.store.outbox_after(last_seq) {
+            match self.store.outbox_after(last_seq).await {
                 Ok(rows) => {
                     // Only rows already on disk: a row still waiting for its flush
                     // could vanish in a crash, and no receiver may see it first.
-                    let on_disk = self.store.flushed_outbox_seq();
+                    let on_disk = self.store.flushed_seq();
                     for (seq, item) in rows.into_iter().take_while(|(seq, _)| *seq <= on_disk) {
                         if first_pass {
                             suspect.insert(seq, Suspect::Restart);
@@ -94,7 +94,7 @@ impl OutboxWorker {
                 if lane.busy {
                     continue;
                 }
-                self.fold_updates(lane);
+                self.fold_updates(lane).await;
                 let Some((seq, front, _)) = lane.queue.front() else {
                     continue;
                 };
@@ -197,13 +197,14 @@ impl OutboxWorker {
                             if matches!(result, Err(Failure::Transient(_) | Failure::Unreadable(_))) {
                                 suspect.insert(seq, Suspect::Unclear);
                             }
-                            let lane = lanes.get_mut(&name);
-                            let still_queued = lane.map(|lane| {
+                            let mut still_queued = None;
+                            if let Some(lane) = lanes.get_mut(&name) {
                                 let by = lane.queue.front().and_then(|(_, op, _)| ctx.receiver(op));
                                 let by = by.map_or("no receiver", |r| r.name());
-                                self.settle(lane, (&name, by), seq, result);
-                                lane.queue.front().is_some_and(|(s, _, _)| *s == seq)
-                            });
+                                self.settle(lane, (&name, by), seq, result).await;
+                                still_queued =
+                                    Some(lane.queue.front().is_some_and(|(s, _, _)| *s == seq));
+                            }
                             if still_queued != Some(true) {
                                 suspect.remove(&seq);
                             }
@@ -238,12 +239,12 @@ impl OutboxWorker {
     /// Drops an update that a later update of the same incident in this lane
     /// makes redundant: every update renders the incident's latest state, so a
     /// storm of repeat alerts costs one call per pacing interval.
-    fn fold_updates(&self, lane: &mut Lane) {
+    async fn fold_updates(&self, lane: &mut Lane) {
         while let Some((seq, op @ Outbound::UpdateIncident { .. }, _)) = lane.queue.front() {
             if !lane.queue.iter().skip(1).any(|(_, later, _)| later == op) {
                 break;
             }
-            if let Err(e) = self.store.outbox_done(*seq) {
+            if let Err(e) = self.store.done_unflushed(*seq).await {
                 tracing::error!(error = %e, "cannot drop a redundant update; sending it");
                 break;
             }
@@ -252,7 +253,7 @@ impl OutboxWorker {
     }
 
     /// Row `seq`'s answer, from the receiver `by`, in lane `name`.
-    fn settle(
+    async fn settle(
         &self,
         lane: &mut Lane,
         (name, by): (&str, &str),
@@ -303,13 +304,13 @@ impl OutboxWorker {
             Err(Failure::Unauthorized(_)) => lane.ready_at = None,
             Err(Failure::Unreadable(why)) if lane.failures + 1 >= UNREADABLE_TRIES => {
                 tracing::error!(lane = name, seq, receiver = by, %why, tries = UNREADABLE_TRIES, "replies never readable; moved to the dead-letter list");
-                self.bury(lane, seq);
+                self.bury(lane, seq).await;
             }
             Err(Failure::Transient(why) | Failure::Unreadable(why)) => {
                 lane.failures += 1;
                 let wait = backoff(lane.failures);
                 tracing::warn!(lane = name, seq, receiver = by, attempt = lane.failures, ?wait, %why, "call failed; will retry");
-                if let Err(e) = self.store.outbox_attempted(seq) {
+                if let Err(e) = self.store.attempted_unflushed(seq).await {
                     tracing::error!(error = %e, "cannot record the failed attempt");
                 }
                 lane.ready_at = Some(now + wait);
@@ -325,14 +326,14 @@ impl OutboxWorker {
             }
             Err(Failure::Permanent(why)) => {
                 tracing::error!(lane = name, seq, receiver = by, %why, "refused for good; moved to the dead-letter list");
-                self.bury(lane, seq);
+                self.bury(lane, seq).await;
             }
         }
     }
 
     /// Moves the lane's first row to the dead letters; the lane goes on.
-    fn bury(&self, lane: &mut Lane, seq: u64) {
-        if let Err(e) = self.store.outbox_dead(seq) {
+    async fn bury(&self, lane: &mut Lane, seq: u64) {
+        if let Err(e) = self.store.dead_unflushed(seq).await {
             tracing::error!(error = %e, "cannot move the message to the dead-letter list");
         }
         lane.queue.pop_front();
@@ -396,7 +397,7 @@ impl Delivery {
     /// Performs row `seq` and removes it once the receiver has it. Returns
     /// when the receiver answered (before the row's removal was flushed).
     async fn deliver(&self, seq: u64, suspect: Suspect) -> Result<Instant, Failure> {
-        let Some(item) = self.store.outbox_item(seq).map_err(store_failure)? else {
+        let Some(item) = self.store.outbox_item(seq).await.map_err(store_failure)? else {
             return Ok(Instant::now());
         };
         let attempt = Attempt {
@@ -406,8 +407,7 @@ impl Delivery {
         };
         self.perform(&item.op, attempt).await?;
         let answered = Instant::now();
-        self.store.outbox_done(seq).map_err(store_failure)?;
-        self.store.durable().await.map_err(store_failure)?;
+        self.store.done(seq).await.map_err(store_failure)?;
         Ok(answered)
     }
 

@@ -191,7 +191,7 @@ impl SlackDelivery {
         let channel = match to {
             render::Target::Channel(c) => c.to_string(),
             render::Target::Room(id) => {
-                let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
+                let Some(inc) = self.store.incident(id).await.map_err(store_failure)? else {
                     return Ok(());
                 };
                 inc.room_channel()
@@ -224,6 +224,7 @@ impl SlackDelivery {
         };
         let (now, before) =
             crate::ops::report::build_with_previous(&self.config, &self.store, team, from, to)
+                .await
                 .map_err(store_failure)?;
         let text = render::weekly_report(&now, &before, &name, (to - from).num_days())
             .map_err(|e| Failure::Permanent(e.to_string()))?;
@@ -234,7 +235,7 @@ impl SlackDelivery {
     }
 
     async fn post(&self, id: u64, channel: &str, suspect: Suspect) -> Result<(), Failure> {
-        let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
+        let Some(inc) = self.store.incident(id).await.map_err(store_failure)? else {
             return Ok(());
         };
         if inc.message.is_some() {
@@ -247,7 +248,7 @@ impl SlackDelivery {
                 incident = id,
                 "found the message an earlier run posted; not posting again"
             );
-            return self.remember(id, channel, ts);
+            return self.remember(id, channel, ts).await;
         }
         let r =
             render::incident(&inc, &self.config).map_err(|e| Failure::Permanent(e.to_string()))?;
@@ -261,7 +262,7 @@ impl SlackDelivery {
             .with_metadata(meta);
         let ts = self.api.post_message(channel, content).await?;
         self.first_page(&inc);
-        self.remember(id, channel, ts)
+        self.remember(id, channel, ts).await
     }
 
     /// Posts `content` as the work `key`, unless `suspect` says an earlier
@@ -283,10 +284,13 @@ impl SlackDelivery {
     }
 
     /// The incidents among `ids` that have no message of their own yet.
-    fn unposted(&self, ids: &[u64]) -> Result<Vec<crate::domain::incident::Incident>, Failure> {
+    async fn unposted(
+        &self,
+        ids: &[u64],
+    ) -> Result<Vec<crate::domain::incident::Incident>, Failure> {
         let mut incidents = vec![];
         for id in ids {
-            if let Some(inc) = self.store.incident(*id).map_err(store_failure)? {
+            if let Some(inc) = self.store.incident(*id).await.map_err(store_failure)? {
                 if inc.message.is_none() {
                     incidents.push(inc);
                 }
@@ -304,12 +308,15 @@ impl SlackDelivery {
         }
     }
 
-    fn remember(&self, id: u64, channel: &str, ts: String) -> Result<(), Failure> {
+    async fn remember(&self, id: u64, channel: &str, ts: String) -> Result<(), Failure> {
         let m = MessageRef {
             channel: channel.to_string(),
             ts,
         };
-        self.store.set_message(id, m).map_err(store_failure)
+        self.store
+            .set_message_unflushed(id, m)
+            .await
+            .map_err(store_failure)
     }
 
     /// The ts of the message `key` if an earlier attempt put it in `channel`
@@ -392,7 +399,7 @@ impl SlackDelivery {
         page: usize,
         suspect: Suspect,
     ) -> Result<(), Failure> {
-        let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
+        let Some(inc) = self.store.incident(id).await.map_err(store_failure)? else {
             return Ok(());
         };
         let channel = self.api.open_dm(user).await?;
@@ -403,7 +410,8 @@ impl SlackDelivery {
         {
             return self
                 .store
-                .add_dm_message(id, MessageRef { channel, ts })
+                .add_dm_message_unflushed(id, MessageRef { channel, ts })
+                .await
                 .map_err(store_failure);
         }
         let r =
@@ -423,7 +431,8 @@ impl SlackDelivery {
         self.first_page(&inc);
         let dm = MessageRef { channel, ts };
         self.store
-            .add_dm_message(id, dm.clone())
+            .add_dm_message_unflushed(id, dm.clone())
+            .await
             .map_err(store_failure)?;
         // Paged after the incident got its channel: bring them in.
         if let Some(room) = inc.room_channel() {
@@ -433,7 +442,7 @@ impl SlackDelivery {
         }
         // An ack may have landed while this DM was on its way, and the update
         // for it would not have known this copy: bring it up to date.
-        match self.store.incident(id).map_err(store_failure)? {
+        match self.store.incident(id).await.map_err(store_failure)? {
             Some(now) if now.state != inc.state => {
                 let r = render::incident(&now, &self.config)
                     .map_err(|e| Failure::Permanent(e.to_string()))?;
@@ -447,7 +456,7 @@ impl SlackDelivery {
     }
 
     pub(super) async fn update(&self, id: u64) -> Result<(), Failure> {
-        let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
+        let Some(inc) = self.store.incident(id).await.map_err(store_failure)? else {
             return Ok(());
         };
         // Posts run first in the same lane; a copy not yet posted is not updated
@@ -521,18 +530,20 @@ impl Chat for SlackDelivery {
             "digest:{}",
             ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
         );
-        let oldest = ids
-            .iter()
-            .filter_map(|id| self.store.incident(*id).ok().flatten())
-            .map(|i| i.created_at.timestamp())
-            .min()
-            .unwrap_or_else(|| self.clock.now().timestamp());
+        let mut oldest = None::<i64>;
+        for id in ids {
+            if let Ok(Some(i)) = self.store.incident(*id).await {
+                let t = i.created_at.timestamp();
+                oldest = Some(oldest.map_or(t, |o| o.min(t)));
+            }
+        }
+        let oldest = oldest.unwrap_or_else(|| self.clock.now().timestamp());
         let suspect = if retry { Suspect::Unclear } else { Suspect::No };
         if let Some(ts) = self.already_posted(channel, &key, oldest, suspect).await? {
             tracing::info!(%channel, "found the storm digest an earlier attempt posted");
             return Ok(Some(ts));
         }
-        let incidents = self.unposted(ids)?;
+        let incidents = self.unposted(ids).await?;
         if incidents.is_empty() {
             return Ok(None);
         }
@@ -554,7 +565,7 @@ impl Chat for SlackDelivery {
         latest: &Posted,
         ids: &[u64],
     ) -> Result<(), Failure> {
-        let incidents = self.unposted(&latest.shown_with(ids))?;
+        let incidents = self.unposted(&latest.shown_with(ids)).await?;
         if !incidents.iter().any(|i| ids.contains(&i.id)) {
             // All posted meanwhile: nothing new to name.
             return Ok(());
@@ -562,7 +573,7 @@ impl Chat for SlackDelivery {
         let fail = |e: render::RenderError| Failure::Permanent(e.to_string());
         let (ts, content) = match latest {
             Posted::Incident { id, .. } => {
-                let Some(inc) = self.store.incident(*id).map_err(store_failure)? else {
+                let Some(inc) = self.store.incident(*id).await.map_err(store_failure)? else {
                     return Ok(());
                 };
                 let Some(m) = inc.message.as_ref().filter(|m| m.channel == channel) else {

@@ -97,7 +97,7 @@ pub enum Replays {
 
 /// Checks the signature headers, and with `Replays::Refuse` that this exact
 /// request was not seen before; `Err` is the 401 to send.
-pub fn authenticate(
+pub async fn authenticate(
     core: &Core,
     timestamp: Option<&str>,
     signature: Option<&str>,
@@ -114,7 +114,7 @@ pub fn authenticate(
     // The signature covers the timestamp and the body, so a request repeated
     // within the 5-minute window repeats it. The ids share the store's record
     // of Slack event ids, kept an hour: longer than the window, across restarts.
-    match core.first_sight(&format!("request:{sig}")) {
+    match core.first_sight(&format!("request:{sig}")).await {
         Ok(true) => Ok(()),
         Ok(false) => {
             tracing::warn!("rejected a replayed Slack request (its signature was seen before)");
@@ -183,7 +183,7 @@ pub async fn events(core: &Core, body: &[u8]) -> Reply {
             let Some(event_id) = v["event_id"].as_str() else {
                 return Reply::error(400, "event_callback without an 'event_id'");
             };
-            match core.first_sight(event_id) {
+            match core.first_sight(event_id).await {
                 Ok(true) => {
                     tracing::info!(
                         event_id,
@@ -192,7 +192,7 @@ pub async fn events(core: &Core, body: &[u8]) -> Reply {
                     );
                     if let Err(e) = on_event(core, &v["event"]).await {
                         tracing::error!(event_id, error = %e, "a Slack event could not be recorded");
-                        if let Err(e) = core.forget_sight(event_id) {
+                        if let Err(e) = core.forget_sight(event_id).await {
                             tracing::error!(event_id, error = %e, "Slack's retry of this event will be dropped");
                         }
                         return Reply::error(503, "the event could not be saved; Slack will retry");
@@ -226,7 +226,7 @@ async fn on_event(core: &Core, ev: &Value) -> Result<(), crate::store::StoreErro
     ) else {
         return Ok(());
     };
-    let Some(inc) = core.incident_by_room(channel)? else {
+    let Some(inc) = core.incident_by_room(channel).await? else {
         return Ok(());
     };
     let work = crate::domain::warroom::RoomOp::Pin {

@@ -18,7 +18,7 @@ const NAME_ATTEMPTS: u32 = 20;
 
 impl SlackDelivery {
     pub(super) async fn room(&self, id: u64, work: &RoomOp, at: Attempt) -> Result<(), Failure> {
-        let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
+        let Some(inc) = self.store.incident(id).await.map_err(store_failure)? else {
             return Ok(());
         };
         match work {
@@ -118,10 +118,9 @@ impl SlackDelivery {
                     next.coord.timeline.push(entry.clone());
                     Ok((next, vec![]))
                 });
-                match r.map_err(store_failure)? {
-                    Ok(_) => self.store.durable().await.map_err(store_failure),
-                    Err(_) => Ok(()),
-                }
+                // Declined: the message is in the timeline already.
+                let _ = r.await.map_err(store_failure)?;
+                Ok(())
             }
             RoomOp::Open | RoomOp::Notice { .. } => Ok(()),
         }
@@ -166,7 +165,7 @@ impl SlackDelivery {
                 Err(e) => return Err(e),
             }
         }
-        let Some(inc) = self.store.incident(id).map_err(store_failure)? else {
+        let Some(inc) = self.store.incident(id).await.map_err(store_failure)? else {
             return Ok(());
         };
         let posted = inc.coord.room.as_ref().and_then(|r| r.summary_ts.clone());
@@ -237,22 +236,24 @@ impl SlackDelivery {
         &self,
         id: u64,
         ops: Vec<(String, Outbound)>,
-        f: impl Fn(&mut Room),
+        f: impl Fn(&mut Room) + Send + Sync,
     ) -> Result<(), Failure> {
         let r = self.store.update_incident(id, self.clock.now(), |inc| {
             let mut next = inc.clone();
             f(next.coord.room.as_mut().ok_or("the incident has no room")?);
             Ok((next, ops.clone()))
         });
-        r.map_err(store_failure)?.map_err(Failure::Permanent)?;
-        self.store.durable().await.map_err(store_failure)
+        r.await
+            .map_err(store_failure)?
+            .map_err(Failure::Permanent)?;
+        Ok(())
     }
 
     async fn opened(&self, id: u64, channel: String, name: &str) -> Result<String, Failure> {
         self.store
             .room_opened(id, &channel, name, self.clock.now())
+            .await
             .map_err(store_failure)?;
-        self.store.durable().await.map_err(store_failure)?;
         Ok(channel)
     }
 

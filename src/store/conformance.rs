@@ -446,6 +446,47 @@ pub(crate) async fn a_crash_keeps_each_write_whole(f: &dyn Factory) {
     assert!(ids.iter().all(|i| *i < next.id));
 }
 
+/// A write the port calls unflushed is read back at once, and the next
+/// durable write takes it to disk with its own: after a crash it is there.
+pub(crate) async fn the_next_durable_write_covers_an_unflushed_one(f: &dyn Factory) {
+    let dir = tempfile::tempdir().unwrap();
+    let crashed = tempfile::tempdir().unwrap();
+    let s = f.open(dir.path()).await.unwrap();
+    assert!(s.first_sight_unflushed("Ev1", t(0)).await.unwrap());
+    assert!(!s.first_sight_unflushed("Ev1", t(1)).await.unwrap(), "seen");
+    s.set_cursor_unflushed("housekeeping", t(2)).await.unwrap();
+    assert_eq!(s.cursor("housekeeping").await.unwrap(), Some(t(2)));
+    s.beat("nightly", t(3)).await.unwrap();
+    f.crash_copy(&s, dir.path(), crashed.path()).await;
+    let after = f.open(crashed.path()).await.unwrap();
+    assert!(!after.first_sight_of_event("Ev1", t(4)).await.unwrap());
+    assert_eq!(after.cursor("housekeeping").await.unwrap(), Some(t(2)));
+    assert_eq!(after.last_beat("nightly").await.unwrap(), Some(t(3)));
+}
+
+/// A dedup key points at its incident after it resolves (a later trigger
+/// reads it to tell a flap), until a trigger opens a new incident for it.
+pub(crate) async fn a_key_points_at_its_incident_until_a_new_one_opens(f: &dyn Factory) {
+    let dir = tempfile::tempdir().unwrap();
+    let s = f.open(dir.path()).await.unwrap();
+    let (_, first, _) = trigger(s.as_ref(), "k", t(0)).await;
+    assert_eq!(s.id_by_key("rk", "k").await.unwrap(), Some(first.id));
+    change(
+        s.as_ref(),
+        first.id,
+        t(1),
+        transition(Transition::Resolve, t(1)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.id_by_key("rk", "k").await.unwrap(), Some(first.id));
+    assert!(s.open_incident_by_key("rk", "k").await.unwrap().is_none());
+    let (kind, second, _) = trigger(s.as_ref(), "k", t(2)).await;
+    assert_eq!(kind, TriggerKind::Opened);
+    assert_eq!(s.id_by_key("rk", "k").await.unwrap(), Some(second.id));
+    assert_eq!(s.id_by_key("rk", "other").await.unwrap(), None);
+}
+
 /// Claims come with a lease for their holder and a token that grows with
 /// every claim; a due claim covers what is due.
 pub(crate) async fn claims_carry_growing_fencing_tokens(f: &dyn Factory) {

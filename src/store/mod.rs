@@ -5,10 +5,10 @@
 //! - `records`: the versioned JSON forms records are stored in;
 //! - `signals`: the stored kinds that are not incidents (changes,
 //!   maintenance windows, suppressed alerts, the audit log);
-//! - this file: [`Store`], the handle callers use today. It composes the
+//! - this file: [`Store`], the handle callers hold. It composes the
 //!   domain's decisions (what a trigger does, the room work a change sets
-//!   off, what answering a swap writes) and hands them to the backend, which
-//!   only reads, runs them and writes.
+//!   off, what answering a swap writes) and hands them to the backend
+//!   through the port, which only reads, runs them and writes.
 
 #[cfg(test)]
 mod conformance;
@@ -29,7 +29,7 @@ use crate::domain::incident::{Actor, AlertDetails, Incident, NoChange, Transitio
 use crate::domain::schedule::Override;
 use chrono::{DateTime, Utc};
 use port::SwapAnswer;
-// The embedded backend; the one chosen until a backend is picked at run time.
+// The embedded backend, the only one `Store::open` knows today.
 use self::sled as backend;
 use std::path::Path;
 use std::sync::Arc;
@@ -126,41 +126,48 @@ impl NewAlert<'_> {
 /// A cheap, cloneable handle on the store. Every clone sees the same
 /// database, including after the backend reopened it.
 ///
-/// The storage operations that carry no domain rule are the backend's own,
-/// reached through `Deref` until callers move to [`port::Storage`]; those that
-/// change an incident or answer a swap are defined here, where the decision
-/// is made, and handed to the backend.
+/// The storage operations that carry no domain rule are the port's own,
+/// reached through `Deref` to [`port::Storage`]; those that change an
+/// incident or answer a swap are defined here, where the decision is made,
+/// and handed to the port. Every write returns once it is durable.
 #[derive(Clone)]
 pub struct Store {
-    backend: backend::SledStore,
+    storage: Arc<dyn Storage>,
 }
 
 impl std::ops::Deref for Store {
-    type Target = backend::SledStore;
+    type Target = dyn Storage;
     fn deref(&self) -> &Self::Target {
-        &self.backend
+        &*self.storage
     }
 }
 
 impl Store {
-    /// Opens (or creates) the store. Must be called inside a tokio runtime:
-    /// it starts the group-commit task and the watcher that reopens the
-    /// database after a write failure.
+    /// Opens (or creates) the embedded store in `dir`, the only backend
+    /// today. Must be called inside a tokio runtime: it starts the
+    /// group-commit task and the watcher that reopens the database after a
+    /// write failure.
     pub fn open(dir: &Path, cache_capacity: u64) -> Result<Store, StoreError> {
-        Ok(Store {
-            backend: backend::SledStore::open(dir, cache_capacity)?,
-        })
+        Ok(Store::new(Arc::new(backend::SledStore::open(
+            dir,
+            cache_capacity,
+        )?)))
+    }
+
+    /// A store over any backend.
+    pub fn new(storage: Arc<dyn Storage>) -> Store {
+        Store { storage }
     }
 
     /// The same store through the port.
     pub fn port(&self) -> Arc<dyn Storage> {
-        Arc::new(self.backend.clone())
+        self.storage.clone()
     }
 
     /// Applies a trigger: opens an incident, or counts a repeat on the open one.
     /// Refused below the free-space floor (`set_min_free`), so the disk keeps
     /// room for acknowledging and resolving what is already open.
-    pub fn trigger(&self, a: &NewAlert<'_>) -> Result<Triggered, StoreError> {
+    pub async fn trigger(&self, a: &NewAlert<'_>) -> Result<Triggered, StoreError> {
         let keys = TriggerKeys {
             routing_key: a.routing_key,
             dedup_key: a.dedup_key,
@@ -169,9 +176,12 @@ impl Store {
             at: a.at,
         };
         let alerted = a.alerted();
-        let (kind, applied) = self.backend.trigger_with(&keys, &|previous, new_id| {
-            decide_trigger(previous, &alerted, new_id, a.at)
-        })?;
+        let (kind, applied) = self
+            .storage
+            .trigger(&keys, &|previous, new_id| {
+                decide_trigger(previous, &alerted, new_id, a.at)
+            })
+            .await?;
         let announced = applied.outbox.last().copied();
         Ok(match kind {
             TriggerKind::Opened => Triggered::Opened {
@@ -186,7 +196,7 @@ impl Store {
     }
 
     /// Acknowledges or resolves the open incident with this dedup key.
-    pub fn transition_by_key(
+    pub async fn transition_by_key(
         &self,
         routing_key: &str,
         dedup_key: &str,
@@ -194,15 +204,15 @@ impl Store {
         by: Actor,
         at: DateTime<Utc>,
     ) -> Result<Changed, StoreError> {
-        match self.backend.id_by_key(routing_key, dedup_key)? {
-            Some(id) => self.transition(id, t, by, at),
+        match self.storage.id_by_key(routing_key, dedup_key).await? {
+            Some(id) => self.transition(id, t, by, at).await,
             None => Ok(Changed::NotFound),
         }
     }
 
     /// Acknowledges or resolves incident `id`. A compare-and-swap inside a
     /// transaction: concurrent or replayed requests change it at most once.
-    pub fn transition(
+    pub async fn transition(
         &self,
         id: u64,
         t: Transition,
@@ -210,13 +220,14 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<Changed, StoreError> {
         self.edit(id, at, |current| current.apply(t, by.clone(), at))
+            .await
     }
 
     /// Marks some of incident `id`'s alerts as no longer firing (`mark`
     /// edits the alert list and says whether the incident should now
     /// resolve) and resolves it if so, in one transaction: a crash never
     /// leaves the alerts marked and the incident open.
-    pub fn alerts_stopped<M>(
+    pub async fn alerts_stopped<M>(
         &self,
         id: u64,
         by: Actor,
@@ -224,19 +235,21 @@ impl Store {
         mark: M,
     ) -> Result<AlertsStopped, StoreError>
     where
-        M: Fn(&mut Incident) -> bool,
+        M: Fn(&mut Incident) -> bool + Send + Sync,
     {
-        let r = self.edit(id, at, |current| {
-            // Resolved since the caller looked it up: nothing more to record.
-            if !current.is_open() {
-                return Err(NoChange::AlreadyResolved);
-            }
-            let mut next = current.clone();
-            if mark(&mut next) {
-                next = next.apply(Transition::Resolve, by.clone(), at)?;
-            }
-            Ok(next)
-        })?;
+        let r = self
+            .edit(id, at, |current| {
+                // Resolved since the caller looked it up: nothing more to record.
+                if !current.is_open() {
+                    return Err(NoChange::AlreadyResolved);
+                }
+                let mut next = current.clone();
+                if mark(&mut next) {
+                    next = next.apply(Transition::Resolve, by.clone(), at)?;
+                }
+                Ok(next)
+            })
+            .await?;
         Ok(match r {
             Changed::Applied { incident, .. } if incident.is_open() => {
                 AlertsStopped::Firing(incident)
@@ -247,11 +260,11 @@ impl Store {
 
     /// Changes incident `id` as `f` says, or not if `f` declines, and
     /// queues the update of every copy of its message.
-    fn edit<F>(&self, id: u64, at: DateTime<Utc>, f: F) -> Result<Changed, StoreError>
+    async fn edit<F>(&self, id: u64, at: DateTime<Utc>, f: F) -> Result<Changed, StoreError>
     where
-        F: Fn(&Incident) -> Result<Incident, NoChange>,
+        F: Fn(&Incident) -> Result<Incident, NoChange> + Send + Sync,
     {
-        let r = self.backend.change(id, at, &|current| {
+        let decide = |current: Option<&Incident>| {
             let current = current.ok_or(Declined::NotFound)?;
             let next = f(current).map_err(|why| Declined::Unchanged {
                 incident: Box::new(current.clone()),
@@ -265,7 +278,8 @@ impl Store {
                 Outbound::UpdateIncident { incident: id },
             );
             Ok(with_follow_up(Some(current), next, vec![update], at))
-        })?;
+        };
+        let r = self.storage.update_incident(id, at, &decide).await?;
         Ok(match r {
             // The update is the last row queued.
             Ok(a) => Changed::Applied {
@@ -284,21 +298,22 @@ impl Store {
     /// index and the Slack work `f` asks for. `f` may run more than once (a
     /// conflict retries the transaction), so it must not have side effects.
     /// `Ok(Err(why))` means `f` declined and nothing changed.
-    pub fn update_incident<F>(
+    pub async fn update_incident<F>(
         &self,
         id: u64,
         at: DateTime<Utc>,
         f: F,
     ) -> Result<Result<Incident, String>, StoreError>
     where
-        F: Fn(&Incident) -> Result<(Incident, Vec<(String, Outbound)>), String>,
+        F: Fn(&Incident) -> Result<(Incident, Vec<(String, Outbound)>), String> + Send + Sync,
     {
-        let r = self.backend.change(id, at, &|current| {
+        let decide = |current: Option<&Incident>| {
             let current =
                 current.ok_or_else(|| Declined::Refused(format!("There is no incident #{id}.")))?;
             let (next, ops) = f(current).map_err(Declined::Refused)?;
             Ok(with_follow_up(Some(current), next, ops, at))
-        })?;
+        };
+        let r = self.storage.update_incident(id, at, &decide).await?;
         Ok(match r {
             Ok(a) => Ok(a.incident),
             Err(Declined::Refused(why)) => Err(why),
@@ -309,31 +324,34 @@ impl Store {
 
     /// Records the channel created for incident `id`'s room, and indexes it
     /// so commands and events in that channel find the incident.
-    pub fn room_opened(
+    pub async fn room_opened(
         &self,
         id: u64,
         channel: &str,
         name: &str,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.backend.room_opened_with(id, channel, &|inc| {
-            crate::domain::warroom::channel_opened(inc, channel, name, at)
-        })
+        self.storage
+            .room_opened(id, channel, &|inc| {
+                crate::domain::warroom::channel_opened(inc, channel, name, at)
+            })
+            .await
     }
 
     /// Answers a pending swap: compare-and-swap on its state. On acceptance the
     /// overrides are written in the same transaction; `notices` are queued only
     /// if this call made the change. Returns the request as it now is and
     /// whether this call changed it.
-    pub fn answer_swap(
+    pub async fn answer_swap(
         &self,
         id: u64,
         accept: bool,
         at: DateTime<Utc>,
         notices: &[(String, Outbound)],
     ) -> Result<Option<(SwapRequest, bool)>, StoreError> {
-        self.backend
-            .answer_swap_with(id, at, &|req| answer_swap(req, accept, notices))
+        self.storage
+            .answer_swap(id, at, &|req| answer_swap(req, accept, notices))
+            .await
     }
 }
 

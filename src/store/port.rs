@@ -238,6 +238,13 @@ pub trait Incidents: Send + Sync {
     ) -> Result<(), StoreError>;
     async fn set_message(&self, id: u64, message: MessageRef) -> Result<(), StoreError>;
     async fn incident(&self, id: u64) -> Result<Option<Incident>, StoreError>;
+    /// The incident this dedup key points at, open or not (a resolved
+    /// incident keeps its key until a trigger opens a new one).
+    async fn id_by_key(
+        &self,
+        routing_key: &str,
+        dedup_key: &str,
+    ) -> Result<Option<u64>, StoreError>;
     /// The open incident with this dedup key, if any.
     async fn open_incident_by_key(
         &self,
@@ -259,6 +266,24 @@ pub trait Incidents: Send + Sync {
         holder: &str,
         lease: chrono::Duration,
     ) -> Result<(Lease, Vec<(DateTime<Utc>, u64)>), StoreError>;
+    /// Drops one due entry (a step that no longer applies).
+    async fn forget_due(&self, at: DateTime<Utc>, id: u64) -> Result<(), StoreError>;
+    /// The delivery side's record of a message it posted for incident `id`
+    /// (its own, or a DM copy that updates reach too): **not durable on
+    /// return; the next durable write covers it** (the outbox row's removal
+    /// that follows the post).
+    async fn set_message_unflushed(&self, id: u64, message: MessageRef) -> Result<(), StoreError>;
+    async fn add_dm_message_unflushed(
+        &self,
+        id: u64,
+        message: MessageRef,
+    ) -> Result<(), StoreError>;
+    /// The custom details of the alert that opened incident `id`.
+    async fn custom_details(&self, id: u64) -> Result<Option<serde_json::Value>, StoreError>;
+    /// The stored sizes of incident `id`: (its record, its payload), in bytes.
+    async fn stored_bytes(&self, id: u64) -> Result<(usize, usize), StoreError>;
+    /// Every incident, open or not, by id.
+    async fn incidents(&self) -> Result<Vec<Incident>, StoreError>;
 }
 
 /// Outbound work, in lanes: rows of one lane are sent in sequence order,
@@ -280,6 +305,17 @@ pub trait Outbox: Send + Sync {
     async fn retry_dead(&self, seq: u64, at: DateTime<Utc>) -> Result<Option<u64>, StoreError>;
     /// The highest sequence known to be on disk: nothing newer may be sent.
     fn flushed_seq(&self) -> u64;
+    /// Pending rows after `seq`, in sequence order.
+    async fn outbox_after(&self, seq: u64) -> Result<Vec<(u64, OutboxItem)>, StoreError>;
+    async fn outbox_item(&self, seq: u64) -> Result<Option<OutboxItem>, StoreError>;
+    fn dead_count(&self) -> usize;
+    /// [`Outbox::attempted`], [`Outbox::done`] and [`Outbox::dead`] for the
+    /// worker's bookkeeping: **not durable on return; the next durable write
+    /// covers it.** A mark lost in a crash resends or retries a row, which
+    /// the worker's history check already allows for.
+    async fn attempted_unflushed(&self, seq: u64) -> Result<(), StoreError>;
+    async fn done_unflushed(&self, seq: u64) -> Result<(), StoreError>;
+    async fn dead_unflushed(&self, seq: u64) -> Result<(), StoreError>;
     /// Makes `holder` the only sender of `lane` for `lease`; `None` while
     /// another sender holds it.
     async fn claim_lane(
@@ -318,6 +354,9 @@ pub trait Schedules: Send + Sync {
     async fn feed_generation(&self, schedule: &str) -> Result<u64, StoreError>;
     async fn rotate_feed(&self, schedule: &str) -> Result<u64, StoreError>;
     async fn handoff_cursor(&self, schedule: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Who the last handoff announced on call (`Some(None)`: nobody), if any.
+    async fn handoff_user(&self, schedule: &str) -> Result<Option<Option<String>>, StoreError>;
+    async fn new_swap_id(&self) -> Result<u64, StoreError>;
     /// Queues `notices` and moves the handoff cursor, atomically.
     async fn advance_handoffs(
         &self,
@@ -366,6 +405,46 @@ pub trait Signals: Send + Sync {
         event_id: &str,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// [`Signals::first_sight_of_event`], **not durable on return; the next
+    /// durable write covers it** (a request that changes something writes
+    /// after its mark).
+    async fn first_sight_unflushed(
+        &self,
+        event_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Forgets an event id whose handling failed, so a retry is taken. Not
+    /// durable on return; the next durable write covers it.
+    async fn forget_event(&self, event_id: &str) -> Result<(), StoreError>;
+    /// Forgets event ids first seen before `before`; how many. Not durable on
+    /// return; the next durable write covers it.
+    async fn prune_events(&self, before: DateTime<Utc>) -> Result<usize, StoreError>;
+    /// Forgets change events older than `before`; how many. Not durable on
+    /// return; the next durable write covers it.
+    async fn prune_changes(&self, before: DateTime<Utc>) -> Result<usize, StoreError>;
+    async fn put_window(&self, w: &Window) -> Result<(), StoreError>;
+    /// The window of `service` in force at `t`, if any.
+    async fn window_at(
+        &self,
+        service: &str,
+        t: DateTime<Utc>,
+    ) -> Result<Option<Window>, StoreError>;
+    async fn heartbeat_alerted(&self, id: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    async fn set_heartbeat_alerted(&self, id: &str, last: DateTime<Utc>) -> Result<(), StoreError>;
+    /// A named cursor (e.g. the last weekly report sent), if ever set.
+    async fn cursor(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Moves cursor `name` to `to` and queues `work`, atomically.
+    async fn set_cursor(
+        &self,
+        name: &str,
+        to: DateTime<Utc>,
+        work: &[(String, Outbound)],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// [`Signals::set_cursor`] with no work: **not durable on return; the
+    /// next durable write covers it.** For a cursor whose loss in a crash
+    /// only repeats idempotent work.
+    async fn set_cursor_unflushed(&self, name: &str, to: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
 /// A whole store.
@@ -378,4 +457,12 @@ pub trait Storage: Incidents + Outbox + Schedules + Signals {
     /// How many flushes (durable commits) were made since the store opened:
     /// with group commit, fewer than the writers that waited for them.
     fn commits(&self) -> u64;
+    /// The free space below which new alerts are refused (`LowSpace`).
+    fn set_min_free(&self, bytes: u64);
+    /// Flushes everything, without a runtime to wait on: at shutdown. Fails
+    /// if the store cannot write, so the process can say so.
+    fn flush(&self) -> Result<(), StoreError>;
+    /// Makes every flush fail (or succeed again): how tests play a disk
+    /// that stopped taking writes.
+    fn inject_write_failure(&self, failing: bool);
 }

@@ -50,7 +50,7 @@ pub async fn deliver(
         Outbound::Sms { incident, to } | Outbound::Call { incident, to, .. } => (*incident, to),
         _ => return Err(Failure::Permanent("not Twilio work".into())),
     };
-    let Some(inc) = store.incident(id).map_err(store_failure)? else {
+    let Some(inc) = store.incident(id).await.map_err(store_failure)? else {
         return Ok(());
     };
     if inc.state != State::Triggered {

@@ -181,7 +181,7 @@ pub async fn handle(
     match (segments.as_slice(), id, arg("user"), attempt) {
         (["incoming"], ..) => routing::incoming(core, &params, arg("again").is_some()).await,
         (["menu"], ..) => routing::menu(core, &params).await,
-        (["page", _], Some(id), Some(user), _) => page(core, id, user),
+        (["page", _], Some(id), Some(user), _) => page(core, id, user).await,
         (["page", _, "ack"], Some(id), Some(user), _) => {
             acknowledge(core, id, user, param("Digits")).await
         }
@@ -195,8 +195,8 @@ pub async fn handle(
     }
 }
 
-fn page(core: &Core, id: u64, user: &str) -> VoiceReply {
-    let inc = match core.incident(id) {
+async fn page(core: &Core, id: u64, user: &str) -> VoiceReply {
+    let inc = match core.incident(id).await {
         Ok(Some(inc)) => inc,
         Ok(None) => return VoiceReply::say("This incident no longer exists. Goodbye.", None),
         Err(e) => {

@@ -47,8 +47,8 @@ async fn post_am(t: &TestApp, key: &str, body: &Value) -> (u16, Value) {
     .await
 }
 
-fn incidents(t: &TestApp) -> Vec<Incident> {
-    t.app().core().store.incidents().unwrap()
+async fn incidents(t: &TestApp) -> Vec<Incident> {
+    t.app().core().store.incidents().await.unwrap()
 }
 
 #[tokio::test]
@@ -60,7 +60,7 @@ async fn a_group_is_one_incident_that_resolves_when_all_its_alerts_do() {
     // The next notification of the group: a second alert fires. Same incident.
     let two = notification("DiskFull", &[("f1", "db-1", true), ("f2", "db-2", true)]);
     assert_eq!(post_am(&t, KEY, &two).await.0, 200);
-    let list = incidents(&t);
+    let list = incidents(&t).await;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].alerts.len(), 2);
     assert_eq!(
@@ -79,10 +79,10 @@ async fn a_group_is_one_incident_that_resolves_when_all_its_alerts_do() {
     // One resolves: still open. Both resolved: the incident resolves.
     let one = notification("DiskFull", &[("f1", "db-1", false), ("f2", "db-2", true)]);
     post_am(&t, KEY, &one).await;
-    assert_eq!(incidents(&t)[0].state, State::Triggered);
+    assert_eq!(incidents(&t).await[0].state, State::Triggered);
     let none = notification("DiskFull", &[("f1", "db-1", false), ("f2", "db-2", false)]);
     assert_eq!(post_am(&t, KEY, &none).await.0, 200);
-    assert_eq!(incidents(&t)[0].state, State::Resolved);
+    assert_eq!(incidents(&t).await[0].state, State::Resolved);
     assert_eq!(
         fake.calls("chat.postMessage").len(),
         1,
@@ -91,7 +91,7 @@ async fn a_group_is_one_incident_that_resolves_when_all_its_alerts_do() {
     // A resolve for a group nobody knows is accepted and changes nothing.
     let stray = notification("Other", &[("f9", "x", false)]);
     assert_eq!(post_am(&t, KEY, &stray).await.0, 200);
-    assert_eq!(incidents(&t).len(), 1);
+    assert_eq!(incidents(&t).await.len(), 1);
 }
 
 #[tokio::test]
@@ -111,7 +111,7 @@ async fn unknown_keys_and_bad_payloads_are_refused_clearly() {
         body["error"].as_str().unwrap().contains("version"),
         "{body}"
     );
-    assert!(incidents(&t).is_empty());
+    assert!(incidents(&t).await.is_empty());
 }
 
 /// Starts Debian's Alertmanager with two receivers pointing at tocsin, or
@@ -172,9 +172,9 @@ async fn fire(am: &Alertmanager, labels: Value, ends_at: Option<&str>) {
     assert_eq!(status, 200, "{body}");
 }
 
-async fn eventually(what: &str, cond: impl Fn() -> bool) {
+async fn eventually(what: &str, cond: impl AsyncFn() -> bool) {
     let end = Instant::now() + Duration::from_secs(30);
-    while !cond() {
+    while !cond().await {
         assert!(
             Instant::now() < end,
             "Alertmanager → tocsin: {what} did not happen in 30 s"
@@ -192,42 +192,45 @@ async fn the_real_alertmanager_opens_updates_and_resolves_incidents() {
     let api1 = json!({"alertname": "HighLatency", "instance": "api-1", "severity": "critical"});
     let api2 = json!({"alertname": "HighLatency", "instance": "api-2", "severity": "critical"});
     fire(&am, api1.clone(), None).await;
-    eventually("an incident for the group", || {
+    eventually("an incident for the group", async || {
         incidents(&t)
+            .await
             .iter()
             .any(|i| i.alerts.len() == 1 && i.alerts[0].firing)
     })
     .await;
     fire(&am, api2.clone(), None).await;
-    eventually("the second alert joining the incident", || {
-        let list = incidents(&t);
+    eventually("the second alert joining the incident", async || {
+        let list = incidents(&t).await;
         list.len() == 1 && list[0].alerts.iter().filter(|a| a.firing).count() == 2
     })
     .await;
-    let inc = &incidents(&t)[0];
+    let inc = &incidents(&t).await[0];
     assert_eq!(inc.alert.summary, "p99 latency above 2s");
     assert!(inc.dedup_key.starts_with("am:"));
     // Ending both alerts (endsAt in the past) makes Alertmanager send a resolve.
     let past = "2020-01-01T00:00:00Z";
     fire(&am, api1, Some(past)).await;
     fire(&am, api2, Some(past)).await;
-    eventually("the incident resolving", || {
-        incidents(&t)[0].state == State::Resolved
+    eventually("the incident resolving", async || {
+        incidents(&t).await[0].state == State::Resolved
     })
     .await;
 
     // The PagerDuty receiver: Alertmanager's own Events v2 client.
     let pd = json!({"alertname": "QueueStuck", "via": "pagerduty", "severity": "warning"});
     fire(&am, pd.clone(), None).await;
-    eventually("an incident through /v2/enqueue", || {
+    eventually("an incident through /v2/enqueue", async || {
         incidents(&t)
+            .await
             .iter()
             .any(|i| i.state == State::Triggered && i.alert.summary.contains("QueueStuck"))
     })
     .await;
     fire(&am, pd, Some(past)).await;
-    eventually("the PagerDuty-style resolve", || {
+    eventually("the PagerDuty-style resolve", async || {
         incidents(&t)
+            .await
             .iter()
             .filter(|i| i.alert.summary.contains("QueueStuck"))
             .all(|i| i.state == State::Resolved)
@@ -288,5 +291,5 @@ async fn grafana_alerting_opens_and_resolves_through_its_own_endpoint() {
         "{blocks}"
     );
     assert_eq!(send(payload("resolved")).await.0, 200);
-    assert_eq!(incidents(&t)[0].state, State::Resolved);
+    assert_eq!(incidents(&t).await[0].state, State::Resolved);
 }

@@ -116,8 +116,8 @@ async fn call(s: &Setup, sid: &str, to: &str) -> Vec<Node> {
     .await
 }
 
-fn incidents(s: &Setup) -> Vec<Incident> {
-    s.t.app().core().store.incidents().unwrap()
+async fn incidents(s: &Setup) -> Vec<Incident> {
+    s.t.app().core().store.incidents().await.unwrap()
 }
 
 fn tick(s: &Setup, seconds: i64) {
@@ -147,8 +147,8 @@ async fn no_answer_rings_the_next_level_and_the_incident_shows_who_answered() {
     // Twilio retrying the same call opens nothing new.
     let again = call(&s, "CA100", "+15550100").await;
     assert_eq!(find(&again, "Response/Dial/Number").2, ALICE);
-    assert_eq!(incidents(&s).len(), 1);
-    assert_eq!(incidents(&s)[0].alert_count, 1);
+    assert_eq!(incidents(&s).await.len(), 1);
+    assert_eq!(incidents(&s).await[0].alert_count, 1);
 
     tick(&s, 20);
     let dialed = [
@@ -178,7 +178,7 @@ async fn no_answer_rings_the_next_level_and_the_incident_shows_who_answered() {
         said(&nodes).contains("Call from 1 5 5 5 0 1 2 3"),
         "{nodes:?}"
     );
-    let inc = &incidents(&s)[0];
+    let inc = &incidents(&s).await[0];
     assert_eq!(inc.state, State::Acknowledged);
     assert!(
         matches!(&inc.acknowledged.as_ref().unwrap().by, Actor::Phone { user, .. } if user == "bob")
@@ -193,7 +193,7 @@ async fn no_answer_rings_the_next_level_and_the_incident_shows_who_answered() {
     ];
     let nodes = voice(&s, "/voice/call/1/dialed?attempt=1", &ended).await;
     assert!(nodes.iter().any(|n| n.0 == "Response/Hangup"), "{nodes:?}");
-    let log = incidents(&s)[0].call.clone().unwrap();
+    let log = incidents(&s).await[0].call.clone().unwrap();
     let rings: Vec<(&str, &str, i64, Option<i64>)> = log
         .attempts
         .iter()
@@ -283,7 +283,7 @@ async fn when_nobody_answers_the_caller_leaves_a_voicemail_that_lands_on_the_inc
         ],
     )
     .await;
-    let inc = &incidents(&s)[0];
+    let inc = &incidents(&s).await[0];
     // Still open, and paged per the policy like any other incident.
     assert_eq!(inc.state, State::Triggered);
     let vm = inc.call.as_ref().unwrap().voicemail.clone().unwrap();
@@ -333,11 +333,11 @@ async fn a_menu_picks_the_service() {
         find(&nodes, "Response/Redirect").2,
         format!("{PUBLIC}/voice/incoming?again=1")
     );
-    assert!(incidents(&s).is_empty());
+    assert!(incidents(&s).await.is_empty());
     // Public API has no policy: whoever is on call on its team's schedule (bob).
     let nodes = voice(&s, "/voice/menu", &menu("2")).await;
     assert_eq!(find(&nodes, "Response/Dial/Number").2, BOB);
-    assert_eq!(incidents(&s)[0].service_id, "api");
+    assert_eq!(incidents(&s).await[0].service_id, "api");
 }
 
 #[tokio::test]
@@ -350,7 +350,7 @@ async fn unknown_numbers_strangers_forgeries_and_empty_rotas_are_handled() {
     // A caller not on the allow-list.
     let nodes = call(&s, "CA401", "+15550102").await;
     assert!(said(&nodes).contains("does not accept calls from your number"));
-    assert!(incidents(&s).is_empty());
+    assert!(incidents(&s).await.is_empty());
     // A forged or missing signature: 403, no TwiML, nothing recorded.
     let url = format!("{PUBLIC}/voice/incoming");
     let params = [("CallSid", "CA402"), ("From", CALLER), ("To", "+15550100")];
@@ -358,7 +358,7 @@ async fn unknown_numbers_strangers_forgeries_and_empty_rotas_are_handled() {
     assert_eq!(status, 403);
     assert!(!body.contains("<Response"));
     assert_eq!(webhook_signed(&s.t.base, &url, &params, None).await.0, 403);
-    assert!(incidents(&s).is_empty());
+    assert!(incidents(&s).await.is_empty());
     // Nobody on call with a phone: said plainly, straight to voicemail, incident opened.
     let nodes = call(&s, "CA403", "+15550103").await;
     assert!(
@@ -367,7 +367,7 @@ async fn unknown_numbers_strangers_forgeries_and_empty_rotas_are_handled() {
     );
     assert!(nodes.iter().any(|n| n.0 == "Response/Record"));
     assert!(!nodes.iter().any(|n| n.0 == "Response/Dial"));
-    assert_eq!(incidents(&s).len(), 1);
+    assert_eq!(incidents(&s).await.len(), 1);
 }
 
 #[tokio::test]
@@ -382,7 +382,7 @@ async fn a_caller_who_hangs_up_while_it_rings_is_not_rung_further() {
     ];
     let nodes = voice(&s, "/voice/call/1/dialed?attempt=0", &gone).await;
     assert!(!nodes.iter().any(|n| n.0 == "Response/Dial"), "{nodes:?}");
-    let log = incidents(&s)[0].call.clone().unwrap();
+    let log = incidents(&s).await[0].call.clone().unwrap();
     assert!(log.caller_hung_up);
     assert_eq!(log.attempts[0].rang_seconds, 9);
 }

@@ -146,7 +146,7 @@ async fn an_oversized_body_written_in_full_before_reading_still_gets_its_413() {
         "{answer}"
     );
     // Nothing was stored, and the server serves the next request.
-    assert!(t.app().core().store.incidents().unwrap().is_empty());
+    assert!(t.app().core().store.incidents().await.unwrap().is_empty());
     let (status, _) = t.trigger("after", "after the big one").await;
     assert_eq!(status, 202);
 }

@@ -136,7 +136,7 @@ async fn a_hundred_alerts_survive_sigkill_and_reach_slack_exactly_once() {
     let status = child.wait().unwrap();
     assert!(status.success(), "SIGTERM exits cleanly: {status:?}");
     let store = tocsin::store::Store::open(&path.join("data"), 16 << 20).unwrap();
-    let incidents = store.incidents().unwrap();
+    let incidents = store.incidents().await.unwrap();
     assert_eq!(incidents.len(), 100);
     assert!(
         incidents.iter().all(|i| i.message.is_some()),
@@ -322,6 +322,7 @@ async fn sigterm_under_load_answers_every_request_202_or_not_at_all_and_loses_no
     let store = tocsin::store::Store::open(&path.join("data"), 16 << 20).unwrap();
     let mut stored: Vec<String> = store
         .incidents()
+        .await
         .unwrap()
         .into_iter()
         .map(|i| i.dedup_key)
@@ -338,7 +339,8 @@ async fn sigterm_under_load_answers_every_request_202_or_not_at_all_and_loses_no
     // Each stored incident's post went out or still waits: the outbox row was
     // written with the incident, never apart from it.
     let waiting: std::collections::HashSet<u64> = store
-        .outbox_pending()
+        .pending()
+        .await
         .unwrap()
         .into_iter()
         .filter_map(|(_, row)| match row.op {
@@ -346,7 +348,7 @@ async fn sigterm_under_load_answers_every_request_202_or_not_at_all_and_loses_no
             _ => None,
         })
         .collect();
-    for i in store.incidents().unwrap() {
+    for i in store.incidents().await.unwrap() {
         assert!(
             i.message.is_some() || waiting.contains(&i.id),
             "incident #{} has neither its post nor a row for it",

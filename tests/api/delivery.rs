@@ -83,8 +83,8 @@ async fn a_refused_token_holds_every_slack_message_until_auth_test_passes() {
         );
     }
     assert_eq!(posts_with(&fake, "a page by DM").len(), 1);
-    assert!(core.store.dead_letters().unwrap().is_empty());
-    wait_until(|| core.store.outbox_pending().unwrap().is_empty()).await;
+    assert!(core.store.dead_letters().await.unwrap().is_empty());
+    wait_until_async(|| async { core.store.pending().await.unwrap().is_empty() }).await;
     assert!(metrics(&t).await.contains("\ntocsin_slack_auth_failing 0"));
     // The lanes waited instead of hammering Slack: one refused call per
     // lane in flight, then only the paced probes.
@@ -120,7 +120,7 @@ async fn dead_letters_are_listed_counted_and_sent_again_by_api_and_cli() {
     core.enqueue("C0GONE", notify("C0GONE", "second notice"))
         .await
         .unwrap();
-    wait_until(|| core.store.dead_letters().unwrap().len() == 2).await;
+    wait_until_async(|| async { core.store.dead_letters().await.unwrap().len() == 2 }).await;
     assert!(metrics(&t).await.contains("\ntocsin_outbox_dead 2"));
 
     let url = format!("{}/api/v1/outbox/dead", t.base);
@@ -180,7 +180,7 @@ async fn dead_letters_are_listed_counted_and_sent_again_by_api_and_cli() {
     assert!(ok, "{err}");
     assert!(out.contains("queued again"), "{out}");
     wait_until(|| posts_with(&fake, "second notice").len() == 1).await;
-    assert!(core.store.dead_letters().unwrap().is_empty());
+    assert!(core.store.dead_letters().await.unwrap().is_empty());
     assert!(metrics(&t).await.contains("\ntocsin_outbox_dead 0"));
     let (ok, out, _) = tokio::task::block_in_place(|| cli(&["outbox", "list"]));
     assert!(ok && out.contains("no dead letters"), "{out}");
@@ -205,10 +205,10 @@ async fn an_ok_reply_the_client_cannot_parse_is_success_and_the_channel_goes_on(
         .await;
     assert_eq!(posts.len(), 2, "the channel is not held up");
     let core = t.app().core();
-    wait_until(|| core.store.outbox_pending().unwrap().is_empty()).await;
+    wait_until_async(|| async { core.store.pending().await.unwrap().is_empty() }).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fake.calls("chat.update").len(), 1, "not retried");
-    assert!(core.store.dead_letters().unwrap().is_empty());
+    assert!(core.store.dead_letters().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -229,7 +229,7 @@ async fn a_reply_that_never_parses_is_a_dead_letter_after_a_few_tries() {
         .await;
     assert_eq!(posts.len(), 2, "the channel goes on");
     let core = t.app().core();
-    let dead = core.store.dead_letters().unwrap();
+    let dead = core.store.dead_letters().await.unwrap();
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0].1.op, Outbound::UpdateIncident { incident: 1 });
     assert_eq!(
@@ -252,7 +252,7 @@ async fn a_notice_whose_reply_was_lost_is_not_posted_twice() {
     core.enqueue("U0ALICE", notify("U0ALICE", "Handoff: you are on call"))
         .await
         .unwrap();
-    wait_until(|| core.store.outbox_pending().unwrap().is_empty()).await;
+    wait_until_async(|| async { core.store.pending().await.unwrap().is_empty() }).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (notices, dms) = (
         posts_with(&fake, "Nobody responded").len(),
@@ -286,7 +286,7 @@ async fn a_notice_on_the_wire_at_shutdown_is_not_posted_again_after_the_restart(
     let dir = t.stop().await;
     let t = TestApp::start_in(dir, Some(&fake), &[]).await;
     let core = t.app().core();
-    wait_until(|| core.store.outbox_pending().unwrap().is_empty()).await;
+    wait_until_async(|| async { core.store.pending().await.unwrap().is_empty() }).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let (notices, dms) = (
         posts_with(&fake, "Nobody responded").len(),
@@ -310,7 +310,7 @@ async fn a_storm_digest_over_a_flaky_connection_reaches_slack_once() {
     }
     let core = t.app().core();
     let end = std::time::Instant::now() + Duration::from_secs(30);
-    while !core.store.outbox_pending().unwrap().is_empty() {
+    while !core.store.pending().await.unwrap().is_empty() {
         assert!(std::time::Instant::now() < end, "not drained");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -389,7 +389,7 @@ async fn after_a_restart_each_channel_history_is_read_once_for_all_its_pending_r
     let mut before = 0;
     {
         let store = tocsin::store::Store::open(&dir.path().join("data"), 16 << 20).unwrap();
-        for inc in store.incidents().unwrap() {
+        for inc in store.incidents().await.unwrap() {
             if inc.id % 4 == 0 {
                 let channel = inc.alert_channel.clone().unwrap();
                 let meta = json!({"event_type": "tocsin_incident",
@@ -422,10 +422,10 @@ async fn after_a_restart_each_channel_history_is_read_once_for_all_its_pending_r
     .await;
     let store = t.app().core().store.clone();
     let started = std::time::Instant::now();
-    let mut left = store.outbox_pending().unwrap().len();
+    let mut left = store.pending().await.unwrap().len();
     while left > 0 && started.elapsed() < Duration::from_secs(240) {
         tokio::time::sleep(Duration::from_millis(50)).await;
-        left = store.outbox_pending().unwrap().len();
+        left = store.pending().await.unwrap().len();
     }
     let history = fake.calls("conversations.history").len();
     let posts = fake.calls("chat.postMessage");
@@ -475,7 +475,7 @@ async fn rows_an_earlier_run_left_are_still_looked_up_after_a_token_outage() {
     let t = TestApp::start_in(dir, Some(&fake), &[("TOCSIN_SLACK_AUTH_PROBE_MS", "100")]).await;
     let store = t.app().core().store.clone();
     let end = std::time::Instant::now() + Duration::from_secs(10);
-    while !store.outbox_pending().unwrap().is_empty() {
+    while !store.pending().await.unwrap().is_empty() {
         assert!(std::time::Instant::now() < end, "not drained");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -486,6 +486,6 @@ async fn rows_an_earlier_run_left_are_still_looked_up_after_a_token_outage() {
         .collect();
     assert_eq!(posted, ["\"3\""], "only the one Slack did not have");
     for id in 1..=3 {
-        assert!(store.incident(id).unwrap().unwrap().message.is_some());
+        assert!(store.incident(id).await.unwrap().unwrap().message.is_some());
     }
 }

@@ -211,7 +211,7 @@ async fn a_full_disk_answers_503_says_so_in_healthz_and_recovers_without_a_resta
     assert!(gauge(&metrics, "tocsin_store_free_bytes") > 1e6);
 
     // Everything answered 202 is there, and each alert once.
-    let incidents = t.app().core().store.incidents().unwrap();
+    let incidents = t.app().core().store.incidents().await.unwrap();
     let keys: Vec<&str> = incidents.iter().map(|i| i.dedup_key.as_str()).collect();
     for i in 0..first {
         assert!(keys.contains(&format!("full-{i}").as_str()), "{keys:?}");
@@ -282,6 +282,7 @@ async fn below_the_free_space_floor_new_alerts_get_503_while_acknowledging_still
     let store = &t.app().core().store;
     assert!(store
         .incidents()
+        .await
         .unwrap()
         .iter()
         .all(|i| i.dedup_key != "refused"));

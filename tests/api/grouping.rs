@@ -44,7 +44,7 @@ async fn alerts_group_by_key_within_the_window_and_resolve_together() {
     clock.advance(Duration::minutes(1));
     fire(&t, "d2", "db").await;
     fire(&t, "w1", "web").await;
-    let list = store.incidents().unwrap();
+    let list = store.incidents().await.unwrap();
     assert_eq!(
         list.len(),
         2,
@@ -55,20 +55,20 @@ async fn alerts_group_by_key_within_the_window_and_resolve_together() {
     // Ten minutes after the group's last alert, a db alert starts a new group.
     clock.advance(Duration::minutes(10));
     fire(&t, "d3", "db").await;
-    assert_eq!(store.incidents().unwrap().len(), 3);
+    assert_eq!(store.incidents().await.unwrap().len(), 3);
     // A repeat of d2 stays with its group even though the window has passed.
     fire(&t, "d2", "db").await;
-    assert_eq!(store.incidents().unwrap()[0].alert_count, 3);
+    assert_eq!(store.incidents().await.unwrap()[0].alert_count, 3);
 
     resolve(&t, "d1").await;
     assert_eq!(
-        store.incidents().unwrap()[0].state,
+        store.incidents().await.unwrap()[0].state,
         State::Triggered,
         "d2 still fires"
     );
     resolve(&t, "d2").await;
-    assert_eq!(store.incidents().unwrap()[0].state, State::Resolved);
-    assert_eq!(store.incidents().unwrap()[2].state, State::Triggered);
+    assert_eq!(store.incidents().await.unwrap()[0].state, State::Resolved);
+    assert_eq!(store.incidents().await.unwrap()[2].state, State::Triggered);
 
     fake.wait_for("chat.postMessage", 3, Wait::from_secs(5))
         .await;
@@ -104,13 +104,13 @@ async fn an_alert_that_flaps_is_kept_in_one_incident_without_paging_again() {
         clock.advance(Duration::minutes(2));
     }
     assert_eq!(
-        store.incidents().unwrap().len(),
+        store.incidents().await.unwrap().len(),
         3,
         "two re-triggers are allowed their own incident"
     );
     // The third re-trigger within 30 minutes: the last incident reopens, flapping.
     fire(&t, "f", "disk").await;
-    let list = store.incidents().unwrap();
+    let list = store.incidents().await.unwrap();
     assert_eq!(list.len(), 3);
     let last = list.last().unwrap();
     assert!(last.flapping);
@@ -130,6 +130,6 @@ async fn an_alert_that_flaps_is_kept_in_one_incident_without_paging_again() {
     resolve(&t, "f").await;
     clock.advance(Duration::hours(1));
     fire(&t, "f", "disk").await;
-    assert_eq!(store.incidents().unwrap().len(), 4);
-    assert!(!store.incidents().unwrap()[3].flapping);
+    assert_eq!(store.incidents().await.unwrap().len(), 4);
+    assert!(!store.incidents().await.unwrap()[3].flapping);
 }

@@ -59,7 +59,7 @@ async fn a_duplicate_trigger_counts_but_posts_nothing_new() {
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fake.calls("chat.postMessage").len(), 1);
-    let open = t.app().core().store.open_incidents().unwrap();
+    let open = t.app().core().store.open_incidents().await.unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].alert_count, 2);
 }
@@ -77,7 +77,10 @@ async fn a_trigger_without_a_dedup_key_gets_one_and_is_always_new() {
         b2["dedup_key"].as_str().unwrap(),
     );
     assert!(!k1.is_empty() && k1 != k2);
-    assert_eq!(t.app().core().store.open_incidents().unwrap().len(), 2);
+    assert_eq!(
+        t.app().core().store.open_incidents().await.unwrap().len(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -172,7 +175,7 @@ async fn bad_events_get_pagerdutys_invalid_event_shape_and_change_nothing() {
     let (status, _) = post(&url, &json_ct, huge).await;
     assert_eq!(status, 413);
 
-    assert!(t.app().core().store.incidents().unwrap().is_empty());
+    assert!(t.app().core().store.incidents().await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -313,7 +316,7 @@ async fn every_ingest_limit_is_a_clear_4xx_and_stores_nothing() {
             MAX_LABELS + 1
         )
     );
-    assert!(t.app().core().store.incidents().unwrap().is_empty());
+    assert!(t.app().core().store.incidents().await.unwrap().is_empty());
 
     // Right at each limit, the alert is taken.
     let (status, body) = send(&am, labelled(MAX_LABELS)).await;
@@ -322,5 +325,5 @@ async fn every_ingest_limit_is_a_clear_4xx_and_stores_nothing() {
     at_limit["payload"]["custom_details"] = nested_details(MAX_DEPTH - 2);
     let (status, body) = send(&events, at_limit).await;
     assert_eq!(status, 202, "{body}");
-    assert_eq!(t.app().core().store.incidents().unwrap().len(), 2);
+    assert_eq!(t.app().core().store.incidents().await.unwrap().len(), 2);
 }

@@ -57,10 +57,14 @@ async fn a_window_from_slack_holds_pages_and_is_announced_once_each_way() {
     );
 
     assert_eq!(t.trigger("m1", "replica lag").await.0, 202);
-    assert!(store.incidents().unwrap().is_empty(), "nobody is paged");
+    assert!(
+        store.incidents().await.unwrap().is_empty(),
+        "nobody is paged"
+    );
     assert_eq!(
         store
             .suppressed_since("api", clock.now() - Duration::hours(1))
+            .await
             .unwrap()
             .len(),
         1
@@ -92,7 +96,7 @@ async fn a_window_from_slack_holds_pages_and_is_announced_once_each_way() {
     );
 
     assert_eq!(t.trigger("m2", "replica lag").await.0, 202);
-    assert_eq!(store.incidents().unwrap().len(), 1);
+    assert_eq!(store.incidents().await.unwrap().len(), 1);
     clock.advance(Duration::hours(3));
     t.app().core().engine_wake.notify_one();
     tokio::time::sleep(Wait::from_millis(200)).await;
@@ -134,7 +138,7 @@ async fn config_windows_start_and_end_on_time_and_past_ones_stay_quiet() {
     let n = wait_notices(&fake, 1).await;
     assert!(n[0].contains("Reason: kernel patch"), "{n:?}");
     assert_eq!(t.trigger("k1", "node reboot").await.0, 202);
-    assert!(t.app().core().store.incidents().unwrap().is_empty());
+    assert!(t.app().core().store.incidents().await.unwrap().is_empty());
     step(60);
     let n = wait_notices(&fake, 2).await;
     assert!(n[1].contains("is over"), "{n:?}");

@@ -164,7 +164,7 @@ async fn a_role_given_to_a_forged_mention_is_refused_and_pings_nobody() {
     assert_eq!(status, 200);
     let text = reply.to_string();
     assert!(!text.contains("<!here"), "{text}");
-    let inc = t.app().core().store.incident(1).unwrap().unwrap();
+    let inc = t.app().core().store.incident(1).await.unwrap().unwrap();
     assert_eq!(inc.coord.commander, None, "nobody was made commander");
     tokio::time::sleep(Duration::from_millis(300)).await;
     for (method, body) in fake.all_calls() {

@@ -338,7 +338,14 @@ async fn a_lead_rotates_the_calendar_link_and_the_old_one_is_gone() {
 /// Waits until the engine has recorded a handoff cursor for the test schedule.
 async fn engine_ready(t: &TestApp) {
     let store = t.app().core().store.clone();
-    wait_until(move || store.handoff_cursor("platform-primary").unwrap().is_some()).await;
+    wait_until_async(|| async {
+        store
+            .handoff_cursor("platform-primary")
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
 }
 
 fn notices(fake: &FakeSlack, channel: &str) -> Vec<String> {
@@ -548,6 +555,7 @@ async fn cover_me_is_asked_by_dm_and_accepting_moves_the_shift() {
             .core()
             .store
             .overrides("platform-primary")
+            .await
             .unwrap()
             .len(),
         1
@@ -591,6 +599,7 @@ async fn a_declined_trade_changes_nothing_and_tells_the_requester() {
         .core()
         .store
         .overrides("platform-primary")
+        .await
         .unwrap()
         .is_empty());
 

@@ -58,7 +58,7 @@ async fn messages_sent_while_slack_is_down_arrive_once_it_is_back() {
             .unwrap()
             .contains(&format!("During outage {}", i + 1)));
     }
-    wait_until(|| t.app().core().store.outbox_pending().unwrap().is_empty()).await;
+    wait_until_async(|| async { t.app().core().store.pending().await.unwrap().is_empty() }).await;
 }
 
 #[tokio::test]
@@ -128,9 +128,9 @@ async fn a_message_slack_refuses_for_good_goes_to_dead_letters_without_blocking_
         .wait_for("chat.postMessage", 1, Duration::from_secs(5))
         .await;
     assert_eq!(posts.len(), 1);
-    let dead = core.store.dead_letters().unwrap();
+    let dead = core.store.dead_letters().await.unwrap();
     assert_eq!(dead.len(), 1, "{dead:?}");
-    wait_until(|| core.store.outbox_pending().unwrap().is_empty()).await;
+    wait_until_async(|| async { core.store.pending().await.unwrap().is_empty() }).await;
 }
 
 #[tokio::test]
@@ -159,6 +159,7 @@ async fn a_store_that_cannot_write_gets_503_never_202_and_recovers() {
     assert_eq!(status, 202);
     let open: Vec<_> = store
         .incidents()
+        .await
         .unwrap()
         .into_iter()
         .filter(|i| i.dedup_key == "disk")
@@ -268,7 +269,7 @@ async fn in_a_storm_the_latest_message_names_new_incidents_before_the_next_may_g
     })
     .await;
     let store = &t.app().core().store;
-    let first = store.incident(1).unwrap().unwrap().message.unwrap();
+    let first = store.incident(1).await.unwrap().unwrap().message.unwrap();
     for (n, at) in accepted.iter().enumerate() {
         let named = format!("#{} [critical] shard {} down", n + 2, n + 1);
         let notice = notices()
@@ -614,7 +615,7 @@ async fn through_429s_then_500s_every_message_arrives_in_order_and_retry_after_i
         "every message is delivered after the outage"
     );
     let store = &t.app().core().store;
-    wait_until(|| store.outbox_pending().unwrap().is_empty()).await;
+    wait_until_async(|| async { store.pending().await.unwrap().is_empty() }).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         fake.calls("chat.postMessage").len(),

@@ -49,9 +49,9 @@ async fn oversized_custom_details_are_capped_with_a_mark_and_the_alert_is_accept
     assert_eq!(answer["dedup_key"], "huge");
 
     let store = &t.app().core().store;
-    let inc = &store.open_incidents().unwrap()[0];
+    let inc = &store.open_incidents().await.unwrap()[0];
     assert_eq!(inc.alert.summary, "Batch job failed");
-    let stored = store.custom_details(inc.id).unwrap().unwrap();
+    let stored = store.custom_details(inc.id).await.unwrap().unwrap();
     let len = json_len(&stored);
     assert!(len <= MAX_CUSTOM_DETAILS, "{len} bytes stored");
     assert!(
@@ -77,9 +77,10 @@ async fn oversized_custom_details_are_capped_with_a_mark_and_the_alert_is_accept
     assert_eq!(t.enqueue(&large_trigger("fits", fits.clone())).await.0, 202);
     let inc = store
         .open_incident_by_key(KEY, "fits")
+        .await
         .unwrap()
         .expect("opened");
-    assert_eq!(store.custom_details(inc.id).unwrap(), Some(fits));
+    assert_eq!(store.custom_details(inc.id).await.unwrap(), Some(fits));
 }
 
 #[tokio::test]
@@ -112,9 +113,13 @@ async fn repeats_of_a_large_alert_store_its_details_once() {
     fake.wait_for("chat.postMessage", 1, std::time::Duration::from_secs(5))
         .await;
     let store = &t.app().core().store;
-    let inc = store.open_incident_by_key(KEY, "batch").unwrap().unwrap();
+    let inc = store
+        .open_incident_by_key(KEY, "batch")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(inc.alert_count, ALERTS as u32);
-    let (record, payload) = store.stored_bytes(inc.id).unwrap();
+    let (record, payload) = store.stored_bytes(inc.id).await.unwrap();
     let one = json_len(&first);
     assert!(
         record < 2_000,
@@ -134,8 +139,8 @@ async fn repeats_of_a_large_alert_store_its_details_once() {
     let t = TestApp::start_in(dir, None, &[]).await;
     let store = &t.app().core().store;
     assert_eq!(
-        store.incident(inc.id).unwrap().unwrap().alert_count,
+        store.incident(inc.id).await.unwrap().unwrap().alert_count,
         ALERTS as u32
     );
-    assert_eq!(store.custom_details(inc.id).unwrap(), Some(first));
+    assert_eq!(store.custom_details(inc.id).await.unwrap(), Some(first));
 }

@@ -65,8 +65,8 @@ fn reply(v: &(u16, Value)) -> String {
     v.1["text"].as_str().unwrap().to_string()
 }
 
-fn incident(t: &TestApp, id: u64) -> tocsin::domain::incident::Incident {
-    t.app().core().store.incident(id).unwrap().unwrap()
+async fn incident(t: &TestApp, id: u64) -> tocsin::domain::incident::Incident {
+    t.app().core().store.incident(id).await.unwrap().unwrap()
 }
 
 /// Opens incident #1 on the paged service (escalation policy) and waits
@@ -120,7 +120,7 @@ async fn strangers_are_refused_every_incident_button_and_nothing_changes() {
     let fake = FakeSlack::start().await;
     let t = start(&fake, &policy_config()).await;
     paged_incident(&t, &fake).await;
-    let before = incident(&t, 1);
+    let before = incident(&t, 1).await;
     let from = fake.all_calls().len();
     let buttons = [
         ("incident_acknowledge", "1"),
@@ -150,7 +150,7 @@ async fn strangers_are_refused_every_incident_button_and_nothing_changes() {
         assert_eq!(note[0].body["replace_original"], false, "{action}");
     }
     settle(&fake).await;
-    assert_eq!(incident(&t, 1), before, "a refusal changes nothing");
+    assert_eq!(incident(&t, 1).await, before, "a refusal changes nothing");
     let made: Vec<String> = calls_since(&fake, from);
     assert_eq!(made.len(), buttons.len(), "{made:?}");
     assert!(made.iter().all(|m| m.starts_with("respond/")), "{made:?}");
@@ -179,7 +179,7 @@ async fn strangers_are_refused_every_incident_button_and_nothing_changes() {
             .contains("can declare incidents"),
         "{answer}"
     );
-    assert!(t.app().core().store.incident(2).unwrap().is_none());
+    assert!(t.app().core().store.incident(2).await.unwrap().is_none());
     settle(&fake).await;
     assert_eq!(calls_since(&fake, from).len(), buttons.len());
 }
@@ -189,7 +189,7 @@ async fn strangers_are_refused_every_incident_command_and_nothing_changes() {
     let fake = FakeSlack::start().await;
     let t = start(&fake, &policy_config()).await;
     paged_incident(&t, &fake).await;
-    let before = incident(&t, 1);
+    let before = incident(&t, 1).await;
     let from = fake.all_calls().len();
     let r = fake.response_url("cmd");
     for text in [
@@ -214,7 +214,7 @@ async fn strangers_are_refused_every_incident_command_and_nothing_changes() {
         );
     }
     settle(&fake).await;
-    assert_eq!(incident(&t, 1), before, "a refusal changes nothing");
+    assert_eq!(incident(&t, 1).await, before, "a refusal changes nothing");
     assert_eq!(calls_since(&fake, from), Vec::<String>::new());
     // Reading stays open to the workspace.
     let list = reply(&t.command("list", STRANGER, &r).await);
@@ -237,7 +237,7 @@ async fn severity_roles_and_updates_need_the_incidents_own_people() {
     let t = start(&fake, &policy_config()).await;
     paged_incident(&t, &fake).await;
     let r = fake.response_url("cmd");
-    let before = incident(&t, 1);
+    let before = incident(&t, 1).await;
     let from = fake.all_calls().len();
     // erin is in the configuration, but on another team.
     for text in [
@@ -253,13 +253,13 @@ async fn severity_roles_and_updates_need_the_incidents_own_people() {
         );
     }
     settle(&fake).await;
-    assert_eq!(incident(&t, 1), before, "a refusal changes nothing");
+    assert_eq!(incident(&t, 1).await, before, "a refusal changes nothing");
     assert_eq!(calls_since(&fake, from), Vec::<String>::new());
     // She may still act on it: opening its channel is not speaking for it.
     let button = fake.response_url("open");
     press(&t, "incident_open_channel", "1", "U0ERIN", &button).await;
     settle(&fake).await;
-    assert!(incident(&t, 1).coord.room.is_some());
+    assert!(incident(&t, 1).await.coord.room.is_some());
     assert!(!calls_since(&fake, from).iter().any(|m| m == "respond/open"));
 
     // Made commander by a lead, she may; so may a comms lead from outside.
@@ -295,7 +295,7 @@ async fn an_open_team_lets_anyone_in_the_workspace_act_but_not_speak_for_it() {
         .click("incident_resolve", 1, STRANGER, &fake.response_url("res"))
         .await;
     assert_eq!(status, 200);
-    let inc = incident(&t, 1);
+    let inc = incident(&t, 1).await;
     assert_eq!(inc.state, tocsin::domain::incident::State::Resolved);
     assert_eq!(
         inc.resolved.map(|s| s.by),
@@ -306,11 +306,12 @@ async fn an_open_team_lets_anyone_in_the_workspace_act_but_not_speak_for_it() {
 }
 
 /// The number of overrides on the primary schedule.
-fn overrides(t: &TestApp) -> usize {
+async fn overrides(t: &TestApp) -> usize {
     t.app()
         .core()
         .store
         .overrides("platform-primary")
+        .await
         .unwrap()
         .len()
 }
@@ -378,7 +379,7 @@ async fn only_members_go_on_call_and_only_leads_put_others_on() {
         "{cover}"
     );
     settle(&fake).await;
-    assert_eq!(overrides(&t), 0);
+    assert_eq!(overrides(&t).await, 0);
     assert_eq!(calls_since(&fake, from), Vec::<String>::new());
     let audit = reply(&t.slash("/oncall", "audit platform", "U0ALICE", r).await);
     assert!(audit.contains("Nothing has changed"), "{audit}");
@@ -404,7 +405,7 @@ async fn only_members_go_on_call_and_only_leads_put_others_on() {
         .await,
     );
     assert!(alice.starts_with("Override #2: <@U0BOB>"), "{alice}");
-    assert_eq!(overrides(&t), 2);
+    assert_eq!(overrides(&t).await, 2);
 }
 
 #[tokio::test]
@@ -450,7 +451,7 @@ async fn accepting_a_cover_after_leaving_the_team_is_refused() {
         note[0].body
     );
     settle(&fake).await;
-    assert_eq!(overrides(&t), 0);
+    assert_eq!(overrides(&t).await, 0);
     assert_eq!(calls_since(&fake, from), vec!["respond/accept".to_string()]);
     // Declining stays possible, and tells bob.
     let url = fake.response_url("decline");
@@ -458,7 +459,7 @@ async fn accepting_a_cover_after_leaving_the_team_is_refused() {
     fake.wait_for("respond/decline", 1, Duration::from_secs(5))
         .await;
     assert_eq!(
-        t.app().core().store.swap(id).unwrap().unwrap().state,
+        t.app().core().store.swap(id).await.unwrap().unwrap().state,
         tocsin::store::SwapState::Declined
     );
 }

@@ -27,9 +27,10 @@ async fn rules_drop_suppress_route_and_reclassify() {
     )
     .await;
     let store = t.app().core().store.clone();
-    let by_key = |k: &str| {
+    let by_key = async |k: &str| {
         store
             .incidents()
+            .await
             .unwrap()
             .into_iter()
             .find(|i| i.dedup_key == k)
@@ -41,9 +42,9 @@ async fn rules_drop_suppress_route_and_reclassify() {
             .0,
         202
     );
-    assert!(by_key("a").is_none());
+    assert!(by_key("a").await.is_none());
     assert!(
-        store.suppressed_since("api", now).unwrap().is_empty(),
+        store.suppressed_since("api", now).await.unwrap().is_empty(),
         "dropped, not recorded"
     );
 
@@ -58,8 +59,8 @@ async fn rules_drop_suppress_route_and_reclassify() {
         .0,
         202
     );
-    assert!(by_key("b").is_none());
-    let s = store.suppressed_since("api", now).unwrap();
+    assert!(by_key("b").await.is_none());
+    let s = store.suppressed_since("api", now).await.unwrap();
     assert_eq!((s.len(), s[0].summary.as_str()), (1, "dev box down"));
 
     assert_eq!(
@@ -73,14 +74,14 @@ async fn rules_drop_suppress_route_and_reclassify() {
         .0,
         202
     );
-    let routed = by_key("c").unwrap();
+    let routed = by_key("c").await.unwrap();
     assert_eq!(routed.service_id, "payments");
     // Its resolve, sent to `api`, follows it there.
     let (status, _) = t
         .enqueue(&json!({"routing_key": KEY, "event_action": "resolve", "dedup_key": "c"}))
         .await;
     assert_eq!(status, 202);
-    assert_eq!(by_key("c").unwrap().state, State::Resolved);
+    assert_eq!(by_key("c").await.unwrap().state, State::Resolved);
 
     let outage = event(
         "d",
@@ -89,10 +90,13 @@ async fn rules_drop_suppress_route_and_reclassify() {
         "warning",
     );
     assert_eq!(t.enqueue(&outage).await.0, 202);
-    assert_eq!(by_key("d").unwrap().alert.severity, Severity::Critical);
+    assert_eq!(
+        by_key("d").await.unwrap().alert.severity,
+        Severity::Critical
+    );
     // One condition short: no rule applies.
     let small = event("e", "Checkout outage", json!({"customers": 3}), "warning");
     t.enqueue(&small).await;
-    assert_eq!(by_key("e").unwrap().alert.severity, Severity::Warning);
-    assert_eq!(by_key("e").unwrap().service_id, "api");
+    assert_eq!(by_key("e").await.unwrap().alert.severity, Severity::Warning);
+    assert_eq!(by_key("e").await.unwrap().service_id, "api");
 }

@@ -81,9 +81,10 @@ async fn a_missed_heartbeat_opens_one_incident_and_the_next_beat_resolves_it() {
         TestApp::start_at_with_config(tempfile::tempdir().unwrap(), None, clock.clone(), &config)
             .await;
     let store = t.app().core().store.clone();
-    let open = || {
+    let open = async || {
         store
             .incidents()
+            .await
             .unwrap()
             .into_iter()
             .filter(|i| i.is_open())
@@ -94,7 +95,7 @@ async fn a_missed_heartbeat_opens_one_incident_and_the_next_beat_resolves_it() {
         t.app().core().engine_wake.notify_one();
     };
     // Watching starts now; a beat within the interval keeps it quiet.
-    wait_until(|| store.last_beat("nightly-backup").unwrap().is_some()).await;
+    wait_until_async(|| async { store.last_beat("nightly-backup").await.unwrap().is_some() }).await;
     step(9);
     let (status, body) = get(&format!("{}/heartbeat/{HB_TOKEN}", t.base)).await;
     assert_eq!(
@@ -105,11 +106,11 @@ async fn a_missed_heartbeat_opens_one_incident_and_the_next_beat_resolves_it() {
     assert_eq!(body["next_due"], "2026-11-25T03:19:00+00:00");
     step(9);
     tokio::time::sleep(Wait::from_millis(200)).await;
-    assert!(open().is_empty());
+    assert!(open().await.is_empty());
     // 03:20: the beat due at 03:19 never came.
     step(2);
-    wait_until(|| open().len() == 1).await;
-    let inc = &open()[0];
+    wait_until_async(|| async { open().await.len() == 1 }).await;
+    let inc = &open().await[0];
     assert_eq!(
         inc.alert.summary,
         "Heartbeat nightly-backup missed: no beat since 2026-11-25 03:09 UTC (expected every 10m)"
@@ -118,7 +119,7 @@ async fn a_missed_heartbeat_opens_one_incident_and_the_next_beat_resolves_it() {
     // Reported once, not on every pass.
     step(30);
     tokio::time::sleep(Wait::from_millis(200)).await;
-    assert_eq!(store.incidents().unwrap().len(), 1);
+    assert_eq!(store.incidents().await.unwrap().len(), 1);
     // The job runs again: the incident resolves.
     let (status, body) = post(&format!("{}/heartbeat/{HB_TOKEN}", t.base), &[], vec![]).await;
     assert_eq!(
@@ -126,7 +127,7 @@ async fn a_missed_heartbeat_opens_one_incident_and_the_next_beat_resolves_it() {
         (200, Some("recovered")),
         "{body}"
     );
-    assert!(open().is_empty());
+    assert!(open().await.is_empty());
     let (status, _) = get(&format!("{}/heartbeat/{}", t.base, "0".repeat(32))).await;
     assert_eq!(status, 404);
 }

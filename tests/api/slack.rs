@@ -68,7 +68,7 @@ async fn a_double_click_changes_the_incident_once_and_explains_the_second() {
     assert_eq!(replies, 1, "exactly one click is told it changed nothing");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(fake.calls("chat.update").len(), 1);
-    let inc = t.app().core().store.incident(1).unwrap().unwrap();
+    let inc = t.app().core().store.incident(1).await.unwrap().unwrap();
     assert_eq!(inc.state, State::Acknowledged);
 }
 
@@ -115,7 +115,7 @@ async fn a_replayed_command_or_click_is_refused_even_after_a_restart() {
         );
         sent.push((*path, body.clone(), ts, sig));
     }
-    let inc = t.app().core().store.incident(1).unwrap().unwrap();
+    let inc = t.app().core().store.incident(1).await.unwrap().unwrap();
     assert_eq!(inc.state, State::Resolved);
     fake.wait_for("chat.update", 2, WAIT).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -128,7 +128,10 @@ async fn a_replayed_command_or_click_is_refused_even_after_a_restart() {
         let (status, _) = t.slack_signed(path, body, ts, sig).await;
         assert_eq!(status, 401, "{path} replayed after a restart");
     }
-    assert_eq!(t.app().core().store.incident(1).unwrap().unwrap(), inc);
+    assert_eq!(
+        t.app().core().store.incident(1).await.unwrap().unwrap(),
+        inc
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fake.calls("chat.update").len(), updates);
     assert!(fake.calls("respond/ack").is_empty() && fake.calls("respond/res").is_empty());
@@ -207,7 +210,7 @@ async fn requests_for_another_workspace_or_app_are_refused_once_slack_said_which
     assert_eq!(t.slack("/slack/commands", &bare).await.0, 403);
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
-        core.store.incident(1).unwrap().unwrap().state,
+        core.store.incident(1).await.unwrap().unwrap().state,
         State::Triggered
     );
     assert!(fake.calls("chat.update").is_empty());
@@ -263,7 +266,14 @@ async fn forged_and_stale_signatures_get_401_and_change_nothing() {
         }
     }
     assert_eq!(
-        t.app().core().store.incident(1).unwrap().unwrap().state,
+        t.app()
+            .core()
+            .store
+            .incident(1)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
         State::Triggered
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -326,10 +336,13 @@ async fn incident_slash_command_lists_acks_resolves_and_explains_mistakes() {
 
     let store = &t.app().core().store;
     assert_eq!(
-        store.incident(1).unwrap().unwrap().state,
+        store.incident(1).await.unwrap().unwrap().state,
         State::Acknowledged
     );
-    assert_eq!(store.incident(2).unwrap().unwrap().state, State::Resolved);
+    assert_eq!(
+        store.incident(2).await.unwrap().unwrap().state,
+        State::Resolved
+    );
 }
 
 #[tokio::test]
@@ -352,6 +365,7 @@ async fn events_api_verification_and_retries() {
         .core()
         .store
         .first_sight_of_event("Ev0001", chrono::Utc::now())
+        .await
         .unwrap());
     assert_eq!(
         t.slack("/slack/events", &ev.to_string()).await.0,

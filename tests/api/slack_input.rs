@@ -118,6 +118,9 @@ fn slack_payloads_of_any_shape_get_200_or_a_clear_400() {
         .run(&event(), |e| check(send("/slack/events", &e.to_string())))
         .unwrap();
     // Nothing of that opened, declared or changed an incident.
-    assert!(t.app().core().store.incidents().unwrap().is_empty());
+    assert!(rt
+        .block_on(t.app().core().store.incidents())
+        .unwrap()
+        .is_empty());
     rt.block_on(t.stop());
 }

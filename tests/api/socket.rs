@@ -84,7 +84,7 @@ async fn socket_mode_carries_commands_clicks_and_events_and_reconnects() {
     .await;
     let a = ack(&mut ws).await;
     assert_eq!(a["envelope_id"], "e2");
-    let inc = t.app().core().store.incident(1).unwrap().unwrap();
+    let inc = t.app().core().store.incident(1).await.unwrap().unwrap();
     assert_eq!(inc.state, tocsin::domain::incident::State::Acknowledged);
     assert_eq!(
         inc.acknowledged.unwrap().by,

@@ -940,6 +940,19 @@ pub fn button_labels(body: &Value) -> Vec<String> {
 }
 
 /// Polls `cond` for up to 5 s; fails the test if it never holds.
+/// [`wait_until`] for a condition that reads the store.
+pub async fn wait_until_async<F, Fut>(cond: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = Instant::now() + Duration::from_secs(5);
+    while !cond().await {
+        assert!(Instant::now() < end, "condition not reached within 5 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 pub async fn wait_until(cond: impl Fn() -> bool) {
     let end = Instant::now() + Duration::from_secs(5);
     while !cond() {

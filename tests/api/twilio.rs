@@ -46,8 +46,15 @@ fn advance(t: &TestApp, clock: &Clock, minutes: i64) {
     t.app().core().engine_wake.notify_one();
 }
 
-fn state(t: &TestApp) -> State {
-    t.app().core().store.incident(1).unwrap().unwrap().state
+async fn state(t: &TestApp) -> State {
+    t.app()
+        .core()
+        .store
+        .incident(1)
+        .await
+        .unwrap()
+        .unwrap()
+        .state
 }
 
 #[tokio::test]
@@ -105,7 +112,7 @@ async fn dm_then_sms_then_a_call_where_pressing_4_acknowledges() {
         webhook_signed(&t.base, &action, &pressed, None).await.0,
         403
     );
-    assert_eq!(state(&t), State::Triggered);
+    assert_eq!(state(&t).await, State::Triggered);
 
     // The wrong key goes back to the message; 4 acknowledges.
     let (_, xml) = webhook(&t.base, &action, &[("CallSid", "CA1"), ("Digits", "7")]).await;
@@ -114,11 +121,11 @@ async fn dm_then_sms_then_a_call_where_pressing_4_acknowledges() {
         .find(|n| n.0 == "Response/Redirect")
         .unwrap();
     assert_eq!(redirect.2, url);
-    assert_eq!(state(&t), State::Triggered);
+    assert_eq!(state(&t).await, State::Triggered);
     let (status, xml) = webhook(&t.base, &action, &pressed).await;
     assert_eq!(status, 200);
     assert!(xml.contains("is acknowledged"), "{xml}");
-    assert_eq!(state(&t), State::Acknowledged);
+    assert_eq!(state(&t).await, State::Acknowledged);
     // Twilio retrying the same request changes nothing more.
     let (_, xml) = webhook(&t.base, &action, &pressed).await;
     assert!(xml.contains("already acknowledged"), "{xml}");

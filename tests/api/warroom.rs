@@ -548,7 +548,7 @@ async fn the_declare_form_checks_its_fields_then_opens_an_incident_with_a_channe
     assert_eq!(body["errors"]["service"], "Pick the affected service.");
     assert_eq!(body["errors"]["severity"], "Pick a severity, SEV1 to SEV4.");
     assert!(body["errors"].get("title").is_none(), "{body}");
-    assert!(t.app().core().store.incidents().unwrap().is_empty());
+    assert!(t.app().core().store.incidents().await.unwrap().is_empty());
 
     let full = submission(json!({
         "title": {"value": {"type": "plain_text_input", "value": "Checkout is down"}},
@@ -561,7 +561,7 @@ async fn the_declare_form_checks_its_fields_then_opens_an_incident_with_a_channe
     // Slack retries a slow submission, signed anew a moment later: still one incident.
     clock.advance(Duration::seconds(1));
     assert_eq!(t.slack("/slack/interactions", &full).await.0, 200);
-    let incidents = t.app().core().store.incidents().unwrap();
+    let incidents = t.app().core().store.incidents().await.unwrap();
     assert_eq!(incidents.len(), 1);
     let inc = &incidents[0];
     assert_eq!(inc.sev(), tocsin::domain::warroom::Sev::Sev2);
@@ -643,7 +643,7 @@ async fn a_channel_whose_creation_answer_was_lost_is_found_not_made_twice() {
     assert_eq!(fake.calls("conversations.create").len(), 1);
     assert!(!fake.calls("conversations.list").is_empty());
     assert_eq!(fake.calls("pins.add")[0].body["channel"], ROOM);
-    let inc = t.app().core().store.incident(1).unwrap().unwrap();
+    let inc = t.app().core().store.incident(1).await.unwrap().unwrap();
     let room = inc.coord.room.unwrap();
     assert_eq!(room.channel.as_deref(), Some(ROOM));
     assert_eq!(
@@ -677,7 +677,13 @@ async fn a_channel_slack_refuses_is_reported_and_can_be_asked_for_again() {
     };
     assert!(button_labels(&refused.body).contains(&"Open channel".to_string()));
     assert!(
-        t.app().core().store.dead_letters().unwrap().is_empty(),
+        t.app()
+            .core()
+            .store
+            .dead_letters()
+            .await
+            .unwrap()
+            .is_empty(),
         "the refusal must not be a dead letter"
     );
     assert!(fake.calls("pins.add").is_empty());
@@ -698,6 +704,7 @@ async fn a_channel_slack_refuses_is_reported_and_can_be_asked_for_again() {
         .core()
         .store
         .incident(1)
+        .await
         .unwrap()
         .unwrap()
         .coord
@@ -705,5 +712,12 @@ async fn a_channel_slack_refuses_is_reported_and_can_be_asked_for_again() {
         .unwrap();
     assert_eq!(room.failed, None);
     assert!(room.channel.is_some());
-    assert!(t.app().core().store.dead_letters().unwrap().is_empty());
+    assert!(t
+        .app()
+        .core()
+        .store
+        .dead_letters()
+        .await
+        .unwrap()
+        .is_empty());
 }

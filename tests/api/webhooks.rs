@@ -46,7 +46,7 @@ async fn datadog_triggers_then_recovers() {
     let (status, body) = send(&t, KEY, fixture("datadog")).await;
     assert_eq!(status, 202, "{body}");
     let store = &t.app().core().store;
-    let inc = &store.incidents().unwrap()[0];
+    let inc = &store.incidents().await.unwrap()[0];
     assert!(
         inc.alert.summary.contains("CPU usage is high on web-03"),
         "{inc:?}"
@@ -54,8 +54,8 @@ async fn datadog_triggers_then_recovers() {
     assert_eq!(inc.state, State::Triggered);
     let (status, _) = send(&t, KEY, fixture("datadog-recovered")).await;
     assert_eq!(status, 202);
-    assert_eq!(store.incidents().unwrap()[0].state, State::Resolved);
-    assert_eq!(store.incidents().unwrap().len(), 1);
+    assert_eq!(store.incidents().await.unwrap()[0].state, State::Resolved);
+    assert_eq!(store.incidents().await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -67,15 +67,15 @@ async fn sns_subscription_is_confirmed_through_the_outbox() {
         (200, Some("confirming")),
         "{body}"
     );
-    let rows = t.app().core().store.outbox_pending().unwrap();
+    let rows = t.app().core().store.pending().await.unwrap();
     let subscribe: Value = serde_json::from_slice(&fixture("cloudwatch-subscription")).unwrap();
     assert!(rows.iter().any(|(_, item)| matches!(&item.op,
         Outbound::Fetch { url } if url.as_str() == subscribe["SubscribeURL"].as_str().unwrap())));
-    assert!(t.app().core().store.incidents().unwrap().is_empty());
+    assert!(t.app().core().store.incidents().await.unwrap().is_empty());
     // The alarm itself, wrapped in SNS's envelope.
     let (status, _) = send(&t, KEY, fixture("cloudwatch")).await;
     assert_eq!(status, 202);
-    assert_eq!(t.app().core().store.incidents().unwrap().len(), 1);
+    assert_eq!(t.app().core().store.incidents().await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -88,7 +88,7 @@ async fn a_mapping_that_fails_at_runtime_still_opens_an_incident_and_says_why() 
         body["mapping_error"].as_str().unwrap().contains("strict"),
         "{body}"
     );
-    let inc = &t.app().core().store.incidents().unwrap()[0];
+    let inc = &t.app().core().store.incidents().await.unwrap()[0];
     assert!(
         inc.alert
             .summary
@@ -97,7 +97,7 @@ async fn a_mapping_that_fails_at_runtime_still_opens_an_incident_and_says_why() 
         inc.alert.summary
     );
     // The raw payload is kept with the incident's custom details.
-    let details = t.app().core().store.custom_details(inc.id).unwrap();
+    let details = t.app().core().store.custom_details(inc.id).await.unwrap();
     assert!(details.unwrap().to_string().contains("\"count\":3"));
     // Not JSON at all, an unknown key, a service without a mapping: clear errors.
     assert_eq!(send(&t, KEY, b"{".to_vec()).await.0, 400);

@@ -66,11 +66,11 @@ impl Ingest {
             Ruled::Suppress(record) => return pipeline::suppress(core, record).await,
         };
         if let Some(record) = pipeline::maintenance(ev, &routed) {
-            if core.store.window_at(record.service, now)?.is_some() {
+            if core.store.window_at(record.service, now).await?.is_some() {
                 return pipeline::suppress(core, Some(record)).await;
             }
         }
-        let write = pipeline::plan(core, ev, &routed, now)?;
+        let write = pipeline::plan(core, ev, &routed, now).await?;
         pipeline::commit(core, write, now).await
     }
 }

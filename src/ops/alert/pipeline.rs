@@ -304,7 +304,7 @@ pub(super) enum Write<'a> {
 /// Turns an event the rules let through into its write, running the
 /// grouping and trigger stages. It reads whether the alert is already part
 /// of an open incident, and only when a stage needs to know.
-pub(super) fn plan<'a>(
+pub(super) async fn plan<'a>(
     core: &'a Core,
     ev: &'a AlertEvent,
     routed: &Routed<'a>,
@@ -323,7 +323,7 @@ pub(super) fn plan<'a>(
     Ok(match &ev.action {
         AlertAction::Trigger(details) => {
             let g = routed.service.grouping.as_ref();
-            let joined = g.is_some() && open()?.is_some();
+            let joined = g.is_some() && open().await?.is_some();
             let grouped = grouping(ev, details, g, joined, now);
             Write::Trigger(Box::new(trigger(config, routed, details, grouped, now)))
         }
@@ -336,7 +336,7 @@ pub(super) fn plan<'a>(
             Write::Trigger(Box::new(trigger(config, routed, details, grouped, now)))
         }
         // Nothing in the group fires any more: record that, and resolve.
-        AlertAction::Group { alerts, .. } => match open()? {
+        AlertAction::Group { alerts, .. } => match open().await? {
             Some(inc) => Write::Stop {
                 incident: inc.id,
                 stop: Stop::Group(alerts),
@@ -344,7 +344,7 @@ pub(super) fn plan<'a>(
             None => Write::Nothing,
         },
         AlertAction::Acknowledge => transition(Transition::Acknowledge),
-        AlertAction::Resolve => match grouped_member(&ev.dedup_key, open()?.as_ref()) {
+        AlertAction::Resolve => match grouped_member(&ev.dedup_key, open().await?.as_ref()) {
             Some(incident) => Write::Stop {
                 incident,
                 stop: Stop::Member(&ev.dedup_key),
@@ -363,7 +363,7 @@ pub(super) async fn commit(
 ) -> Result<Outcome, IngestError> {
     let actor = || Actor::Integration { client: None };
     let outcome = match write {
-        Write::Trigger(t) => Outcome::Triggered(store_trigger(core, *t)?),
+        Write::Trigger(t) => Outcome::Triggered(store_trigger(core, *t).await?),
         Write::Transition {
             keys,
             dedup_key,
@@ -373,7 +373,8 @@ pub(super) async fn commit(
             for key in keys {
                 last = core
                     .store
-                    .transition_by_key(key, dedup_key, transition, actor(), now)?;
+                    .transition_by_key(key, dedup_key, transition, actor(), now)
+                    .await?;
                 if !matches!(last, Changed::NotFound) {
                     break;
                 }
@@ -382,11 +383,11 @@ pub(super) async fn commit(
         }
         Write::Stop { incident, stop } => core
             .store
-            .alerts_stopped(incident, actor(), now, |inc| stop.mark(inc))?
+            .alerts_stopped(incident, actor(), now, |inc| stop.mark(inc))
+            .await?
             .into(),
         Write::Nothing => AlertsStopped::Resolved(Changed::NotFound).into(),
     };
-    core.store.durable().await?;
     match &outcome {
         Outcome::Triggered(Triggered::Opened { incident, .. }) => {
             crate::ops::counted(incident, true)
@@ -411,7 +412,7 @@ pub(super) async fn commit(
 
 /// Writes a trigger, with the service's recent changes: only a new
 /// incident shows them, and an hour back is what responders ask about.
-fn store_trigger(core: &Core, t: Trigger<'_>) -> Result<Triggered, StoreError> {
+async fn store_trigger(core: &Core, t: Trigger<'_>) -> Result<Triggered, StoreError> {
     let Trigger {
         service,
         grouped,
@@ -425,27 +426,30 @@ fn store_trigger(core: &Core, t: Trigger<'_>) -> Result<Triggered, StoreError> {
     } = t;
     let changes = core
         .store
-        .changes_since(&service.id, at - Duration::hours(1))?;
-    core.store.trigger(&NewAlert {
-        routing_key: &service.integration_key,
-        service_id: &service.id,
-        dedup_key: &grouped.dedup_key,
-        alert,
-        custom_details: custom_details.as_deref(),
-        alert_channel,
-        escalation,
-        urgency,
-        at,
-        alerts: grouped.alerts,
-        changes,
-        join_within: grouped.join.map(|(w, _)| w),
-        member_keys: grouped
-            .join
-            .map(|(_, m)| vec![m.to_string()])
-            .unwrap_or_default(),
-        flapping: service.flapping.map(|f| (f.count, f.window)),
-        room,
-    })
+        .changes_since(&service.id, at - Duration::hours(1))
+        .await?;
+    core.store
+        .trigger(&NewAlert {
+            routing_key: &service.integration_key,
+            service_id: &service.id,
+            dedup_key: &grouped.dedup_key,
+            alert,
+            custom_details: custom_details.as_deref(),
+            alert_channel,
+            escalation,
+            urgency,
+            at,
+            alerts: grouped.alerts,
+            changes,
+            join_within: grouped.join.map(|(w, _)| w),
+            member_keys: grouped
+                .join
+                .map(|(_, m)| vec![m.to_string()])
+                .unwrap_or_default(),
+            flapping: service.flapping.map(|f| (f.count, f.window)),
+            room,
+        })
+        .await
 }
 
 /// Records an alert that pages nobody (a rule, a maintenance window),
@@ -461,8 +465,7 @@ pub(super) async fn suppress(
             severity: r.details.severity,
             at: core.clock.now(),
         };
-        core.store.add_suppressed(r.service, &s)?;
-        core.store.durable().await?;
+        core.store.add_suppressed(r.service, &s).await?;
     }
     Ok(Outcome::Suppressed)
 }

@@ -93,3 +93,13 @@ async fn a_crash_keeps_each_write_whole() {
 async fn claims_carry_growing_fencing_tokens() {
     suite::claims_carry_growing_fencing_tokens(&Sled).await;
 }
+
+#[tokio::test]
+async fn the_next_durable_write_covers_an_unflushed_one() {
+    suite::the_next_durable_write_covers_an_unflushed_one(&Sled).await;
+}
+
+#[tokio::test]
+async fn a_key_points_at_its_incident_until_a_new_one_opens() {
+    suite::a_key_points_at_its_incident_until_a_new_one_opens(&Sled).await;
+}

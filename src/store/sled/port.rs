@@ -1,6 +1,7 @@
 //! The storage port on sled. Every write runs the synchronous operation and
 //! then waits for group commit (with no `await` between them, as `health`
-//! requires), so it returns only once the write is on disk.
+//! requires), so it returns only once the write is on disk; the few the port
+//! calls unflushed only run it.
 
 use super::SledStore;
 use crate::domain::incident::{Change, Incident, MessageRef};
@@ -109,6 +110,42 @@ impl Incidents for SledStore {
     ) -> Result<(Lease, Vec<(DateTime<Utc>, u64)>), StoreError> {
         Ok((self.lease(holder, now, lease), self.due_escalations(now)?))
     }
+
+    async fn id_by_key(
+        &self,
+        routing_key: &str,
+        dedup_key: &str,
+    ) -> Result<Option<u64>, StoreError> {
+        SledStore::id_by_key(self, routing_key, dedup_key)
+    }
+
+    async fn forget_due(&self, at: DateTime<Utc>, id: u64) -> Result<(), StoreError> {
+        self.committed(SledStore::forget_due(self, at, id)).await
+    }
+
+    async fn set_message_unflushed(&self, id: u64, message: MessageRef) -> Result<(), StoreError> {
+        SledStore::set_message(self, id, message)
+    }
+
+    async fn add_dm_message_unflushed(
+        &self,
+        id: u64,
+        message: MessageRef,
+    ) -> Result<(), StoreError> {
+        SledStore::add_dm_message(self, id, message)
+    }
+
+    async fn custom_details(&self, id: u64) -> Result<Option<serde_json::Value>, StoreError> {
+        SledStore::custom_details(self, id)
+    }
+
+    async fn stored_bytes(&self, id: u64) -> Result<(usize, usize), StoreError> {
+        SledStore::stored_bytes(self, id)
+    }
+
+    async fn incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        SledStore::incidents(self)
+    }
 }
 
 #[async_trait]
@@ -148,6 +185,30 @@ impl Outbox for SledStore {
 
     fn flushed_seq(&self) -> u64 {
         self.flushed_outbox_seq()
+    }
+
+    async fn outbox_after(&self, seq: u64) -> Result<Vec<(u64, OutboxItem)>, StoreError> {
+        SledStore::outbox_after(self, seq)
+    }
+
+    async fn outbox_item(&self, seq: u64) -> Result<Option<OutboxItem>, StoreError> {
+        SledStore::outbox_item(self, seq)
+    }
+
+    fn dead_count(&self) -> usize {
+        SledStore::dead_count(self)
+    }
+
+    async fn attempted_unflushed(&self, seq: u64) -> Result<(), StoreError> {
+        self.outbox_attempted(seq)
+    }
+
+    async fn done_unflushed(&self, seq: u64) -> Result<(), StoreError> {
+        self.outbox_done(seq)
+    }
+
+    async fn dead_unflushed(&self, seq: u64) -> Result<(), StoreError> {
+        self.outbox_dead(seq)
     }
 
     async fn claim_lane(
@@ -220,6 +281,14 @@ impl Schedules for SledStore {
 
     async fn handoff_cursor(&self, schedule: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         SledStore::handoff_cursor(self, schedule)
+    }
+
+    async fn handoff_user(&self, schedule: &str) -> Result<Option<Option<String>>, StoreError> {
+        SledStore::handoff_user(self, schedule)
+    }
+
+    async fn new_swap_id(&self) -> Result<u64, StoreError> {
+        self.committed(SledStore::new_swap_id(self)).await
     }
 
     async fn advance_handoffs(
@@ -302,6 +371,66 @@ impl Signals for SledStore {
         self.committed(SledStore::first_sight_of_event(self, event_id, at))
             .await
     }
+
+    async fn first_sight_unflushed(
+        &self,
+        event_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        SledStore::first_sight_of_event(self, event_id, at)
+    }
+
+    async fn forget_event(&self, event_id: &str) -> Result<(), StoreError> {
+        self.forget_slack_event(event_id)
+    }
+
+    async fn prune_events(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        self.prune_slack_events(before)
+    }
+
+    async fn prune_changes(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        SledStore::prune_changes(self, before)
+    }
+
+    async fn put_window(&self, w: &Window) -> Result<(), StoreError> {
+        self.committed(SledStore::put_window(self, w)).await
+    }
+
+    async fn window_at(
+        &self,
+        service: &str,
+        t: DateTime<Utc>,
+    ) -> Result<Option<Window>, StoreError> {
+        SledStore::window_at(self, service, t)
+    }
+
+    async fn heartbeat_alerted(&self, id: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        SledStore::heartbeat_alerted(self, id)
+    }
+
+    async fn set_heartbeat_alerted(&self, id: &str, last: DateTime<Utc>) -> Result<(), StoreError> {
+        self.committed(SledStore::set_heartbeat_alerted(self, id, last))
+            .await
+    }
+
+    async fn cursor(&self, name: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        SledStore::cursor(self, name)
+    }
+
+    async fn set_cursor(
+        &self,
+        name: &str,
+        to: DateTime<Utc>,
+        work: &[(String, Outbound)],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.committed(self.set_cursor_with(name, to, work, at))
+            .await
+    }
+
+    async fn set_cursor_unflushed(&self, name: &str, to: DateTime<Utc>) -> Result<(), StoreError> {
+        self.set_cursor_with(name, to, &[], to)
+    }
 }
 
 #[async_trait]
@@ -320,5 +449,17 @@ impl Storage for SledStore {
 
     fn commits(&self) -> u64 {
         SledStore::commits(self)
+    }
+
+    fn set_min_free(&self, bytes: u64) {
+        SledStore::set_min_free(self, bytes)
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        SledStore::flush(self)
+    }
+
+    fn inject_write_failure(&self, failing: bool) {
+        SledStore::inject_write_failure(self, failing)
     }
 }

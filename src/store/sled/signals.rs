@@ -341,26 +341,41 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap();
-        store.add_change("api", &change("deploy v2", t0)).unwrap();
+        store
+            .add_change("api", &change("deploy v2", t0))
+            .await
+            .unwrap();
         store
             .add_change("api", &change("deploy v1", t0 - Duration::hours(2)))
+            .await
             .unwrap();
-        store.add_change("apiary", &change("other", t0)).unwrap();
-        store.add_change("ap", &change("other", t0)).unwrap();
-        let got = store.changes_since("api", t0 - Duration::hours(3)).unwrap();
+        store
+            .add_change("apiary", &change("other", t0))
+            .await
+            .unwrap();
+        store.add_change("ap", &change("other", t0)).await.unwrap();
+        let got = store
+            .changes_since("api", t0 - Duration::hours(3))
+            .await
+            .unwrap();
         let names: Vec<&str> = got.iter().map(|c| c.summary.as_str()).collect();
         assert_eq!(names, ["deploy v1", "deploy v2"]);
         assert_eq!(
             store
                 .changes_since("api", t0 - Duration::hours(1))
+                .await
                 .unwrap()
                 .len(),
             1
         );
-        assert_eq!(store.prune_changes(t0 - Duration::hours(1)).unwrap(), 1);
+        assert_eq!(
+            store.prune_changes(t0 - Duration::hours(1)).await.unwrap(),
+            1
+        );
         assert_eq!(
             store
                 .changes_since("api", t0 - Duration::days(9))
+                .await
                 .unwrap()
                 .len(),
             1
@@ -372,8 +387,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), 1 << 20).unwrap();
         let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 3, 0, 0).unwrap();
-        assert_eq!(store.last_beat("backup").unwrap(), None);
-        store.beat("backup", t0).unwrap();
-        assert_eq!(store.last_beat("backup").unwrap(), Some(t0));
+        assert_eq!(store.last_beat("backup").await.unwrap(), None);
+        store.beat("backup", t0).await.unwrap();
+        assert_eq!(store.last_beat("backup").await.unwrap(), Some(t0));
     }
 }

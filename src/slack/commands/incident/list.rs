@@ -6,8 +6,8 @@ use crate::slack::commands::Reply;
 use crate::slack::mrkdwn;
 use crate::slack::render::{actor_mention, slack_date};
 
-pub(super) fn apply(core: &Core) -> Reply {
-    match core.open_incidents() {
+pub(super) async fn apply(core: &Core) -> Reply {
+    match core.open_incidents().await {
         Ok(open) if open.is_empty() => Ok("No open incidents. :tada:".to_string()),
         Ok(open) => {
             let mut out = format!(

@@ -189,7 +189,7 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
     };
     let reply = match cmd {
         IncidentCommand::Help => Ok(spec("/incident").expect("declared").help()),
-        IncidentCommand::List => list::apply(core),
+        IncidentCommand::List => list::apply(core).await,
         IncidentCommand::New(title) => declare::apply(core, inv, title.as_deref()).await,
         IncidentCommand::Ack(id) => act::transition(core, inv, id, Transition::Acknowledge).await,
         IncidentCommand::Resolve(id) => act::transition(core, inv, id, Transition::Resolve).await,
@@ -201,7 +201,7 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
         IncidentCommand::Update(id, text) => room::update(core, inv, id, &text).await,
         IncidentCommand::Note(id, text) => room::note(core, inv, id, &text).await,
         IncidentCommand::Severity(id, sev) => room::severity(core, inv, id, sev).await,
-        IncidentCommand::Timeline(id) => room::timeline(core, inv, id),
+        IncidentCommand::Timeline(id) => room::timeline(core, inv, id).await,
         IncidentCommand::Subscribe(id, on) => room::subscribe(core, inv, id, on).await,
     };
     reply_text(reply)

@@ -11,11 +11,11 @@ use crate::slack::commands::{Invocation, Reply};
 
 /// The incident a command is about: the one named, else the one whose
 /// channel the command ran in.
-fn here(core: &Core, inv: &Invocation, id: Option<u64>) -> Result<u64, String> {
+async fn here(core: &Core, inv: &Invocation, id: Option<u64>) -> Result<u64, String> {
     if let Some(id) = id {
         return Ok(id);
     }
-    match core.incident_by_room(&inv.channel_id) {
+    match core.incident_by_room(&inv.channel_id).await {
         Ok(Some(inc)) => Ok(inc.id),
         Ok(None) => Err("This is not an incident's channel: name the incident, like `#42`.".into()),
         Err(e) => Err(format!("Sorry, incidents cannot be read just now ({e}).")),
@@ -52,7 +52,7 @@ pub(super) async fn role(
     role: Role,
     who: &UserRef,
 ) -> Reply {
-    let id = here(core, inv, id)?;
+    let id = here(core, inv, id).await?;
     let slack_id = match who {
         UserRef::Slack(s) => s.clone(),
         name => match find_user(&core.config, name).and_then(|u| u.slack_id.clone()) {
@@ -69,7 +69,7 @@ pub(super) async fn role(
 
 /// `/incident update`: a status update, and where it went.
 pub(super) async fn update(core: &Core, inv: &Invocation, id: Option<u64>, text: &str) -> Reply {
-    let id = here(core, inv, id)?;
+    let id = here(core, inv, id).await?;
     answer(core.post_update(id, &inv.user_id, text).await, id, |inc| {
         let mut places = vec![];
         if inc.coord.room.is_some() {
@@ -91,22 +91,22 @@ pub(super) async fn update(core: &Core, inv: &Invocation, id: Option<u64>, text:
 
 /// `/incident note`: a line on the timeline only.
 pub(super) async fn note(core: &Core, inv: &Invocation, id: Option<u64>, text: &str) -> Reply {
-    let id = here(core, inv, id)?;
+    let id = here(core, inv, id).await?;
     answer(core.add_note(id, &inv.user_id, text).await, id, |_| {
         format!("Added to #{id}'s timeline.")
     })
 }
 
 pub(super) async fn severity(core: &Core, inv: &Invocation, id: Option<u64>, sev: Sev) -> Reply {
-    let id = here(core, inv, id)?;
+    let id = here(core, inv, id).await?;
     answer(core.set_severity(id, sev, &inv.user_id).await, id, |inc| {
         format!("#{id} is now {}.", inc.sev().as_str())
     })
 }
 
-pub(super) fn timeline(core: &Core, inv: &Invocation, id: Option<u64>) -> Reply {
-    let id = here(core, inv, id)?;
-    match core.incident(id) {
+pub(super) async fn timeline(core: &Core, inv: &Invocation, id: Option<u64>) -> Reply {
+    let id = here(core, inv, id).await?;
+    match core.incident(id).await {
         Ok(Some(inc)) => crate::slack::render::timeline(&inc, &core.config)
             .map_err(|e| format!("Sorry, the timeline could not be shown ({e}).").into()),
         Ok(None) => Err(format!("There is no incident #{id}.").into()),

@@ -12,10 +12,16 @@ pub(super) fn parse(args: &Args) -> Result<OncallCommand, String> {
 }
 
 /// `/oncall audit`: the team's recent changes, newest first.
-pub(super) fn apply(core: &Core, asker: Option<&User>, team: Option<String>, tz: Tz) -> Reply {
+pub(super) async fn apply(
+    core: &Core,
+    asker: Option<&User>,
+    team: Option<String>,
+    tz: Tz,
+) -> Reply {
     let team = team_or_own(&core.config, asker, team, "/oncall audit TEAM")?;
     let entries = core
         .audit(&team.id, 20)
+        .await
         .map_err(|e| format!("Sorry, the audit log cannot be read just now ({e})."))?;
     if entries.is_empty() {
         return Ok(format!(

@@ -20,7 +20,7 @@ fn hours(d: Duration) -> String {
     format!("{:.0} h", d.num_minutes() as f64 / 60.0)
 }
 
-pub(super) fn apply(core: &Core, team_id: &str, weeks: u32, now: DateTime<Utc>) -> Reply {
+pub(super) async fn apply(core: &Core, team_id: &str, weeks: u32, now: DateTime<Utc>) -> Reply {
     let config = &core.config;
     let team = config.team(team_id).ok_or_else(|| {
         let known: Vec<&str> = config.teams.iter().map(|t| t.id.as_str()).collect();
@@ -40,7 +40,7 @@ pub(super) fn apply(core: &Core, team_id: &str, weeks: u32, now: DateTime<Utc>) 
     for (label, from, to) in [("last", now - span, now), ("next", now, now + span)] {
         let mut all = vec![];
         for s in config.schedules.iter().filter(|s| s.team == team.id) {
-            all.extend(shifts(s, &overrides_of(core, &s.id)?, from, to));
+            all.extend(shifts(s, &overrides_of(core, &s.id).await?, from, to));
         }
         periods.push((label, load(&all, tz_of)));
     }

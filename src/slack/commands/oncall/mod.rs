@@ -176,16 +176,16 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
     };
     let reply = match cmd {
         OncallCommand::Help => Ok(spec("/oncall").expect("declared").help()),
-        OncallCommand::Who(filter) => who::who(core, filter.as_deref(), tz, now),
-        OncallCommand::Schedule { id, days } => who::upcoming(core, &id, days, tz, now),
-        OncallCommand::Mine => who::mine(core, asker, tz, now),
+        OncallCommand::Who(filter) => who::who(core, filter.as_deref(), tz, now).await,
+        OncallCommand::Schedule { id, days } => who::upcoming(core, &id, days, tz, now).await,
+        OncallCommand::Mine => who::mine(core, asker, tz, now).await,
         OncallCommand::Override {
             schedule,
             user,
             from,
             to,
         } => overrides::apply(core, inv, &schedule, &user, from, to, tz).await,
-        OncallCommand::Load { team, weeks } => load::apply(core, &team, weeks, now),
+        OncallCommand::Load { team, weeks } => load::apply(core, &team, weeks, now).await,
         OncallCommand::Feed { schedule, rotate } => feed::apply(core, inv, &schedule, rotate).await,
         OncallCommand::Swap {
             schedule,
@@ -198,7 +198,7 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
             until,
             reason,
         } => maintenance::apply(core, inv, asker, &service, until, reason, tz).await,
-        OncallCommand::Audit(team) => audit::apply(core, asker, team, tz),
+        OncallCommand::Audit(team) => audit::apply(core, asker, team, tz).await,
         OncallCommand::Report { team, days } => {
             report::apply(core, asker, team, days, now, &inv.channel_id).await
         }
@@ -255,8 +255,9 @@ fn when(t: DateTime<Utc>, tz: Tz) -> String {
     )
 }
 
-fn overrides_of(core: &Core, schedule: &str) -> Result<Vec<Override>, String> {
+async fn overrides_of(core: &Core, schedule: &str) -> Result<Vec<Override>, String> {
     core.overrides(schedule)
+        .await
         .map_err(|e| format!("Sorry, overrides cannot be read just now ({e})."))
 }
 

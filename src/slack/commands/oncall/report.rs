@@ -38,6 +38,7 @@ pub(super) async fn apply(
     let length = chrono::Duration::days(days);
     let (current, before) = core
         .report_with_previous(&team.id, now - length, now)
+        .await
         .map_err(|e| format!("Sorry, the report cannot be built just now ({e})."))?;
     let text = crate::slack::render::report(&current, &before, &team.name, days)
         .map_err(|e| format!("Sorry, the report could not be written ({e})."))?;

@@ -42,7 +42,7 @@ fn current(s: &Schedule, o: &[Override], now: DateTime<Utc>) -> Shift {
 }
 
 /// `/oncall who`: every schedule, or those of one team, or one schedule.
-pub(super) fn who(core: &Core, filter: Option<&str>, tz: Tz, now: DateTime<Utc>) -> Reply {
+pub(super) async fn who(core: &Core, filter: Option<&str>, tz: Tz, now: DateTime<Utc>) -> Reply {
     let config = &core.config;
     let chosen: Vec<&Schedule> = match filter {
         None => config.schedules.iter().collect(),
@@ -69,7 +69,7 @@ pub(super) fn who(core: &Core, filter: Option<&str>, tz: Tz, now: DateTime<Utc>)
     }
     let mut out = String::from("*On call now*\n");
     for s in chosen {
-        let shift = current(s, &overrides_of(core, &s.id)?, now);
+        let shift = current(s, &overrides_of(core, &s.id).await?, now);
         let until = if shift.end >= now + Duration::days(60) {
             "for the next 60 days or more".to_string()
         } else {
@@ -84,11 +84,17 @@ pub(super) fn who(core: &Core, filter: Option<&str>, tz: Tz, now: DateTime<Utc>)
 }
 
 /// `/oncall schedule`: the next `days` of one schedule, at most 40 shifts.
-pub(super) fn upcoming(core: &Core, id: &str, days: u32, tz: Tz, now: DateTime<Utc>) -> Reply {
+pub(super) async fn upcoming(
+    core: &Core,
+    id: &str,
+    days: u32,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Reply {
     let s = schedule(&core.config, id)?;
     let list = shifts(
         s,
-        &overrides_of(core, id)?,
+        &overrides_of(core, id).await?,
         now,
         now + Duration::days(days.into()),
     );
@@ -115,7 +121,7 @@ pub(super) fn upcoming(core: &Core, id: &str, days: u32, tz: Tz, now: DateTime<U
 }
 
 /// `/oncall mine`: the asker's next ten shifts over 28 days, on any schedule.
-pub(super) fn mine(core: &Core, asker: Option<&User>, tz: Tz, now: DateTime<Utc>) -> Reply {
+pub(super) async fn mine(core: &Core, asker: Option<&User>, tz: Tz, now: DateTime<Utc>) -> Reply {
     let me = asker.ok_or(
         "You are not in tocsin's configuration (no user has your Slack id), so you have no shifts.",
     )?;
@@ -123,7 +129,7 @@ pub(super) fn mine(core: &Core, asker: Option<&User>, tz: Tz, now: DateTime<Utc>
     for s in &core.config.schedules {
         for sh in shifts(
             s,
-            &overrides_of(core, &s.id)?,
+            &overrides_of(core, &s.id).await?,
             now,
             now + Duration::days(28),
         ) {
