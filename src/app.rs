@@ -184,7 +184,7 @@ impl App {
     }
 
     /// Stops accepting, lets in-flight requests finish, stops the worker and
-    /// the engine, then flushes sled. An error means the last
+    /// the engine, then flushes the store. An error means the last
     /// flush failed: what was not yet on disk may be lost.
     pub async fn shutdown(self) -> Result<(), StoreError> {
         let _ = self.shutdown.send(true);

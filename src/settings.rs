@@ -40,7 +40,8 @@ pub struct Settings {
     /// First wait before asking Slack (`auth.test`) whether a refused token
     /// works again; it doubles up to a minute while Slack keeps refusing.
     pub slack_auth_probe: Duration,
-    /// sled page cache; sled's RSS grows far past this if left unset.
+    /// The embedded store's page cache; its resident memory grows far past
+    /// this if left unset.
     pub cache_capacity: u64,
     /// SMS, phone pages and live call routing; `None` unless all of
     /// `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN` and `TWILIO_FROM` are set.
@@ -109,7 +110,7 @@ impl Settings {
             })?,
         };
         let cache_mb = match get("TOCSIN_CACHE_MB") {
-            // sled's resident memory runs well above its cache: with 100,000
+            // The embedded store's memory runs well above its cache: with 100,000
             // incidents, 64 MiB of cache meant 98 MiB resident, 16 MiB 43 MiB,
             // at the same ingest rate (see BENCHMARKS.md).
             None => 16,

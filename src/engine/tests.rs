@@ -68,7 +68,7 @@ escalation_policy = "platform-default"
 integration_key = "0123456789abcdef0123456789abcdef"
 "#;
 
-/// Opens `dir` once the store that had it is gone: sled's threads may hold
+/// Opens `dir` once the store that had it is gone: the backend's threads may hold
 /// the lock a few moments after the last handle is dropped.
 async fn open(dir: &Path) -> Store {
     for _ in 0..200 {
