@@ -8,9 +8,8 @@
 use super::api::SlackApi;
 use super::render;
 use crate::config::Config;
-use crate::domain::incident::MessageRef;
 use crate::outbox::{self, store_failure, Chat, Failure};
-use crate::store::{Outbound, Store};
+use crate::store::{MessageRef, MessageRefs, Outbound, Store};
 use async_trait::async_trait;
 use slack_morphism::prelude::*;
 use std::collections::HashMap;
@@ -238,7 +237,8 @@ impl SlackDelivery {
         let Some(inc) = self.store.incident(id).await.map_err(store_failure)? else {
             return Ok(());
         };
-        if inc.message.is_some() {
+        let refs = self.store.messages(id).await.map_err(store_failure)?;
+        if refs.post.is_some() {
             return Ok(());
         }
         let key = format!("incident:{id}");
@@ -261,7 +261,7 @@ impl SlackDelivery {
             .with_blocks(r.blocks)
             .with_metadata(meta);
         let ts = self.api.post_message(channel, content).await?;
-        self.first_page(&inc);
+        self.first_page(&inc, &refs);
         self.remember(id, channel, ts).await
     }
 
@@ -291,7 +291,8 @@ impl SlackDelivery {
         let mut incidents = vec![];
         for id in ids {
             if let Some(inc) = self.store.incident(*id).await.map_err(store_failure)? {
-                if inc.message.is_none() {
+                let refs = self.store.messages(*id).await.map_err(store_failure)?;
+                if refs.post.is_none() {
                     incidents.push(inc);
                 }
             }
@@ -301,8 +302,8 @@ impl SlackDelivery {
 
     /// Alert → first message or page: observed once per incident, when its
     /// own channel post or its first DM is accepted, whichever comes first.
-    fn first_page(&self, inc: &crate::domain::incident::Incident) {
-        if inc.message.is_none() && inc.dm_messages.is_empty() {
+    fn first_page(&self, inc: &crate::domain::incident::Incident, refs: &MessageRefs) {
+        if refs.is_empty() {
             let secs = (self.clock.now() - inc.created_at).num_milliseconds() as f64 / 1000.0;
             crate::metrics::global().observe("tocsin_alert_to_first_page_seconds", secs.max(0.0));
         }
@@ -314,7 +315,7 @@ impl SlackDelivery {
             ts,
         };
         self.store
-            .set_message_unflushed(id, m)
+            .set_post_unflushed(id, m)
             .await
             .map_err(store_failure)
     }
@@ -410,7 +411,7 @@ impl SlackDelivery {
         {
             return self
                 .store
-                .add_dm_message_unflushed(id, MessageRef { channel, ts })
+                .add_dm_unflushed(id, MessageRef { channel, ts })
                 .await
                 .map_err(store_failure);
         }
@@ -428,10 +429,11 @@ impl SlackDelivery {
             .with_blocks(r.blocks)
             .with_metadata(meta);
         let ts = self.api.post_message(&channel, content).await?;
-        self.first_page(&inc);
+        let refs = self.store.messages(id).await.map_err(store_failure)?;
+        self.first_page(&inc, &refs);
         let dm = MessageRef { channel, ts };
         self.store
-            .add_dm_message_unflushed(id, dm.clone())
+            .add_dm_unflushed(id, dm.clone())
             .await
             .map_err(store_failure)?;
         // Paged after the incident got its channel: bring them in.
@@ -470,10 +472,11 @@ impl SlackDelivery {
                 .with_text(r.text.clone())
                 .with_blocks(r.blocks.clone())
         };
-        let mut copies: Vec<(String, String, SlackMessageContent)> = inc
-            .message
+        let refs = self.store.messages(id).await.map_err(store_failure)?;
+        let mut copies: Vec<(String, String, SlackMessageContent)> = refs
+            .post
             .iter()
-            .chain(inc.dm_messages.iter())
+            .chain(refs.dms.iter())
             .map(|m| (m.channel.clone(), m.ts.clone(), content()))
             .collect();
         copies.extend(self.summary_copy(&inc)?);
@@ -576,7 +579,8 @@ impl Chat for SlackDelivery {
                 let Some(inc) = self.store.incident(*id).await.map_err(store_failure)? else {
                     return Ok(());
                 };
-                let Some(m) = inc.message.as_ref().filter(|m| m.channel == channel) else {
+                let refs = self.store.messages(*id).await.map_err(store_failure)?;
+                let Some(m) = refs.post.as_ref().filter(|m| m.channel == channel) else {
                     return Ok(());
                 };
                 let mut r = render::incident(&inc, &self.config).map_err(fail)?;

@@ -7,7 +7,9 @@ use crate::domain::escalation::Escalation;
 use crate::domain::incident::tests::sample;
 use crate::domain::incident::{Actor, Incident, Transition};
 use crate::store::port::{Change, Declined, Storage, TriggerKeys, TriggerKind, Triggering};
-use crate::store::{update_lane, with_follow_up, Outbound, StoreError, SCHEMA_VERSION};
+use crate::store::{
+    update_lane, with_follow_up, MessageRef, MessageRefs, Outbound, StoreError, SCHEMA_VERSION,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::path::Path;
@@ -516,4 +518,65 @@ pub(crate) async fn claims_carry_growing_fencing_tokens(f: &dyn Factory) {
     assert!(lane.token > first.token);
     let (again, _) = s.claim_due(t(6), "node-a", lease).await.unwrap();
     assert!(again.token > lane.token, "every claim is fenced anew");
+}
+
+/// A chat receiver's message references are kept by incident, apart from
+/// it: a post is set (and replaced), a DM added once however often it is
+/// recorded, an incident's changes leave them be, and they read back after
+/// a reopen. Unflushed writes read back at once and the next durable write
+/// takes them to disk. Recording one for no incident is refused.
+pub(crate) async fn message_refs_are_kept_by_incident(f: &dyn Factory) {
+    let m = |channel: &str, ts: &str| MessageRef {
+        channel: channel.into(),
+        ts: ts.into(),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = {
+        let s = f.open(dir.path()).await.unwrap();
+        let (_, a, _) = trigger(s.as_ref(), "a", t(0)).await;
+        let (_, b, _) = trigger(s.as_ref(), "b", t(0)).await;
+        assert_eq!(s.messages(a.id).await.unwrap(), MessageRefs::default());
+        s.set_post(a.id, m("C1", "1.1")).await.unwrap();
+        s.set_post(a.id, m("C1", "1.2")).await.unwrap();
+        s.add_dm(a.id, m("D1", "2.1")).await.unwrap();
+        s.add_dm(a.id, m("D1", "2.1")).await.unwrap();
+        s.add_dm_unflushed(a.id, m("D2", "2.2")).await.unwrap();
+        s.add_dm_unflushed(a.id, m("D1", "2.1")).await.unwrap();
+        s.set_post_unflushed(b.id, m("C1", "3.1")).await.unwrap();
+        let want = MessageRefs {
+            post: Some(m("C1", "1.2")),
+            dms: vec![m("D1", "2.1"), m("D2", "2.2")],
+        };
+        assert_eq!(s.messages(a.id).await.unwrap(), want);
+        change(
+            s.as_ref(),
+            a.id,
+            t(1),
+            transition(Transition::Acknowledge, t(1)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            s.messages(a.id).await.unwrap(),
+            want,
+            "the incident's change keeps them"
+        );
+        assert!(matches!(
+            s.set_post(999, m("C1", "9.9")).await,
+            Err(StoreError::NoSuchIncident(999))
+        ));
+        assert!(matches!(
+            s.add_dm_unflushed(999, m("D1", "9.9")).await,
+            Err(StoreError::NoSuchIncident(999))
+        ));
+        assert_eq!(s.messages(999).await.unwrap(), MessageRefs::default());
+        s.durable().await.unwrap();
+        (a, b)
+    };
+    let s = f.open(dir.path()).await.unwrap();
+    let refs = s.messages(a.id).await.unwrap();
+    assert_eq!(refs.post, Some(m("C1", "1.2")));
+    assert_eq!(refs.dms, [m("D1", "2.1"), m("D2", "2.2")]);
+    assert_eq!(s.messages(b.id).await.unwrap().post, Some(m("C1", "3.1")));
+    assert!(s.messages(b.id).await.unwrap().dms.is_empty());
 }

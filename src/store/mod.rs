@@ -21,7 +21,9 @@ pub use backend::SCHEMA_VERSION;
 pub use port::{
     Applied, Change, Declined, Health, Storage, StoreError, TriggerKeys, TriggerKind, Triggering,
 };
-pub use records::{Outbound, OutboxItem, StoredOverride, SwapRequest, SwapState};
+pub use records::{
+    MessageRef, MessageRefs, Outbound, OutboxItem, StoredOverride, SwapRequest, SwapState,
+};
 pub use signals::{AuditEntry, Suppressed, Window, CHANGE_RETENTION_DAYS};
 
 use crate::domain::incident::trigger::{self, Alerted, Decision};

@@ -2,8 +2,8 @@
 //! database is behind it, and the errors it answers with.
 //!
 //! Object safe, so a backend is chosen at run time (`Arc<dyn Storage>`). One
-//! trait per aggregate (incidents, outbox, schedules, signals) and
-//! [`Storage`] over them all.
+//! trait per aggregate (incidents, outbox, schedules, signals, a chat
+//! receiver's message references) and [`Storage`] over them all.
 //!
 //! **Decisions come from the caller.** A change to an incident or a swap
 //! takes a pure decision ([`Decide`], [`DecideTrigger`], [`DecideSwap`]): the
@@ -43,10 +43,11 @@
 //! [`Outbox::claim_lane`]); with one process (sled) the process owns
 //! everything, so a claim always succeeds and its token fences nothing.
 
-use crate::domain::incident::{Incident, MessageRef, NoChange};
+use crate::domain::incident::{Incident, NoChange};
 use crate::domain::schedule::Override;
 use crate::store::{
-    AuditEntry, Outbound, OutboxItem, StoredOverride, Suppressed, SwapRequest, Window,
+    AuditEntry, MessageRef, MessageRefs, Outbound, OutboxItem, StoredOverride, Suppressed,
+    SwapRequest, Window,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -236,7 +237,6 @@ pub trait Incidents: Send + Sync {
         channel: &str,
         apply: &ApplyRoom<'_>,
     ) -> Result<(), StoreError>;
-    async fn set_message(&self, id: u64, message: MessageRef) -> Result<(), StoreError>;
     async fn incident(&self, id: u64) -> Result<Option<Incident>, StoreError>;
     /// The incident this dedup key points at, open or not (a resolved
     /// incident keeps its key until a trigger opens a new one).
@@ -268,22 +268,35 @@ pub trait Incidents: Send + Sync {
     ) -> Result<(Lease, Vec<(DateTime<Utc>, u64)>), StoreError>;
     /// Drops one due entry (a step that no longer applies).
     async fn forget_due(&self, at: DateTime<Utc>, id: u64) -> Result<(), StoreError>;
-    /// The delivery side's record of a message it posted for incident `id`
-    /// (its own, or a DM copy that updates reach too): **not durable on
-    /// return; the next durable write covers it** (the outbox row's removal
-    /// that follows the post).
-    async fn set_message_unflushed(&self, id: u64, message: MessageRef) -> Result<(), StoreError>;
-    async fn add_dm_message_unflushed(
-        &self,
-        id: u64,
-        message: MessageRef,
-    ) -> Result<(), StoreError>;
     /// The custom details of the alert that opened incident `id`.
     async fn custom_details(&self, id: u64) -> Result<Option<serde_json::Value>, StoreError>;
     /// The stored sizes of incident `id`: (its record, its payload), in bytes.
     async fn stored_bytes(&self, id: u64) -> Result<(usize, usize), StoreError>;
     /// Every incident, open or not, by id.
     async fn incidents(&self) -> Result<Vec<Incident>, StoreError>;
+}
+
+/// Where a chat receiver's copies of each incident are (its post in the
+/// alert channel, the DMs that paged people), so that it updates every copy
+/// in place. The receiver's own records, kept by incident id apart from the
+/// incident: the domain never reads them. Writing for an incident the store
+/// does not hold is `NoSuchIncident`.
+#[async_trait]
+pub trait Messages: Send + Sync {
+    /// Incident `id`'s references; empty if it has none (or no such incident).
+    async fn messages(&self, id: u64) -> Result<MessageRefs, StoreError>;
+    /// Records incident `id`'s post, replacing any earlier one.
+    async fn set_post(&self, id: u64, post: MessageRef) -> Result<(), StoreError>;
+    /// Adds a DM that paged someone about incident `id`; one already known
+    /// is not added twice.
+    async fn add_dm(&self, id: u64, dm: MessageRef) -> Result<(), StoreError>;
+    /// [`Messages::set_post`] and [`Messages::add_dm`] for the receiver's
+    /// bookkeeping right after a post: **not durable on return; the next
+    /// durable write covers it** (the outbox row's removal that follows the
+    /// post). A reference lost in a crash is found again by the receiver's
+    /// history check when the row is retried.
+    async fn set_post_unflushed(&self, id: u64, post: MessageRef) -> Result<(), StoreError>;
+    async fn add_dm_unflushed(&self, id: u64, dm: MessageRef) -> Result<(), StoreError>;
 }
 
 /// Outbound work, in lanes: rows of one lane are sent in sequence order,
@@ -449,7 +462,7 @@ pub trait Signals: Send + Sync {
 
 /// A whole store.
 #[async_trait]
-pub trait Storage: Incidents + Outbox + Schedules + Signals {
+pub trait Storage: Incidents + Outbox + Schedules + Signals + Messages {
     /// Waits until every write made before the call is on disk.
     async fn durable(&self) -> Result<(), StoreError>;
     fn health(&self) -> Health;

@@ -17,26 +17,34 @@ pub(crate) enum IncidentRecord {
     #[serde(rename = "1")]
     V1(Incident),
     /// Schema 2: the same form without custom details, which are kept in
-    /// the `payloads` tree under the incident's id, written once.
+    /// the `payloads` tree under the incident's id, written once. Like v1,
+    /// it holds the Slack message references (`message`, `dm_messages`);
+    /// no longer written, and upgraded to `V3` when a data directory is opened.
     #[serde(rename = "2")]
     V2(Incident),
+    /// Schema 3: without message references, which are the chat receiver's
+    /// own records (`MessageRefsRecord`).
+    #[serde(rename = "3")]
+    V3(Incident),
 }
 
 impl IncidentRecord {
     pub(crate) fn into_current(self) -> Incident {
         match self {
-            IncidentRecord::V1(i) | IncidentRecord::V2(i) => i,
+            IncidentRecord::V1(i) | IncidentRecord::V2(i) | IncidentRecord::V3(i) => i,
         }
     }
 
-    /// Reads a stored incident. A v1 or v2 record (its `"v"` is written
+    /// Reads a stored incident. A v1, v2 or v3 record (its `"v"` is written
     /// first) is read straight into `Incident`, which ignores the tag:
     /// serde reads an internally tagged enum by first copying the whole
     /// record into a buffer of its own, and incidents are read on every
     /// repeat alert. Any other record goes through the enum, which refuses
-    /// unknown versions. A v1 record keeps its custom details inline.
+    /// unknown versions. A v1 record keeps its custom details inline; the
+    /// message references of a v1 or v2 record are left for
+    /// [`IncidentRecord::legacy_refs`].
     pub(crate) fn decode(bytes: &[u8]) -> serde_json::Result<Incident> {
-        if bytes.starts_with(V2_TAG) || bytes.starts_with(V1_TAG) {
+        if bytes.starts_with(V3_TAG) || bytes.starts_with(V2_TAG) || bytes.starts_with(V1_TAG) {
             return serde_json::from_slice::<Incident>(bytes);
         }
         serde_json::from_slice::<IncidentRecord>(bytes).map(IncidentRecord::into_current)
@@ -44,7 +52,27 @@ impl IncidentRecord {
 
     /// Whether `bytes` are an incident record of the current version.
     pub(crate) fn is_current(bytes: &[u8]) -> bool {
-        bytes.starts_with(V2_TAG)
+        bytes.starts_with(V3_TAG)
+    }
+
+    /// The message references a v1 or v2 record kept inline (none for v3,
+    /// which has no such fields): what the upgrade to schema 3 moves out.
+    pub(crate) fn legacy_refs(bytes: &[u8]) -> serde_json::Result<MessageRefs> {
+        #[derive(Deserialize)]
+        struct Legacy {
+            #[serde(default)]
+            message: Option<MessageRef>,
+            #[serde(default)]
+            dm_messages: Vec<MessageRef>,
+        }
+        let Legacy {
+            message,
+            dm_messages,
+        } = serde_json::from_slice(bytes)?;
+        Ok(MessageRefs {
+            post: message,
+            dms: dm_messages,
+        })
     }
 }
 
@@ -52,15 +80,57 @@ impl IncidentRecord {
 const V1_TAG: &[u8] = br#"{"v":"1","#;
 /// How every v2 incident record begins.
 const V2_TAG: &[u8] = br#"{"v":"2","#;
+/// How every v3 incident record begins.
+const V3_TAG: &[u8] = br#"{"v":"3","#;
 
 /// The current incident record, borrowed for writing: the same bytes as
-/// [`IncidentRecord::V2`] without copying the incident first. The incident
+/// [`IncidentRecord::V3`] without copying the incident first. The incident
 /// must carry no custom details (they are written apart, as a payload).
 #[derive(Serialize)]
 #[serde(tag = "v")]
 pub(crate) enum IncidentRecordRef<'a> {
-    #[serde(rename = "2")]
-    V2(&'a Incident),
+    #[serde(rename = "3")]
+    V3(&'a Incident),
+}
+
+/// Where a message a chat receiver posted lives (Slack: channel and ts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRef {
+    pub channel: String,
+    pub ts: String,
+}
+
+/// Every copy a chat receiver keeps of one incident, so that a change
+/// updates each in place: its post in the alert channel and the DMs that
+/// paged people. The receiver's bookkeeping, not the incident's: the
+/// domain never reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRefs {
+    pub post: Option<MessageRef>,
+    pub dms: Vec<MessageRef>,
+}
+
+impl MessageRefs {
+    pub fn is_empty(&self) -> bool {
+        self.post.is_none() && self.dms.is_empty()
+    }
+}
+
+/// An incident's message references as kept in their own tree, keyed by
+/// the incident's id.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "v")]
+pub(crate) enum MessageRefsRecord {
+    #[serde(rename = "1")]
+    V1(MessageRefs),
+}
+
+/// [`MessageRefsRecord`], borrowed for writing.
+#[derive(Serialize)]
+#[serde(tag = "v")]
+pub(crate) enum MessageRefsRecordRef<'a> {
+    #[serde(rename = "1")]
+    V1(&'a MessageRefs),
 }
 
 /// The custom details of the alert that opened an incident, as kept in the
@@ -180,24 +250,80 @@ pub(super) mod tests {
     /// it. No longer written; kept so that old data directories still read.
     pub(crate) const V1_INCIDENT: &str = r#"{"v":"1","id":7,"service_id":"api","routing_key":"k","dedup_key":"d7","alert":{"summary":"CPU on fire","source":"web-1","severity":"critical","component":null,"group":null,"class":null,"custom_details":null,"links":[],"client":null,"client_url":null},"state":"triggered","created_at":"2026-11-25T03:00:00Z","alert_count":1,"last_alert_at":"2026-11-25T03:00:00Z","acknowledged":null,"resolved":null,"alert_channel":"C1","message":null}"#;
 
-    /// The on-disk form of a v2 incident, byte for byte. If this test fails, a
-    /// change to `Incident` altered stored data: add `V3` and an upgrade from
-    /// `V2` instead of editing this text.
-    const V2_INCIDENT: &str = r#"{"v":"2","id":7,"service_id":"api","routing_key":"k","dedup_key":"d7","alert":{"summary":"CPU on fire","source":"web-1","severity":"critical","component":null,"group":null,"class":null,"links":[],"client":null,"client_url":null},"state":"triggered","created_at":"2026-11-25T03:00:00Z","alert_count":1,"last_alert_at":"2026-11-25T03:00:00Z","acknowledged":null,"resolved":null,"alert_channel":"C1","message":null}"#;
+    /// The on-disk form of a v2 incident, byte for byte, as schema 2 wrote
+    /// it. No longer written; kept so that old data directories still read.
+    pub(crate) const V2_INCIDENT: &str = r#"{"v":"2","id":7,"service_id":"api","routing_key":"k","dedup_key":"d7","alert":{"summary":"CPU on fire","source":"web-1","severity":"critical","component":null,"group":null,"class":null,"links":[],"client":null,"client_url":null},"state":"triggered","created_at":"2026-11-25T03:00:00Z","alert_count":1,"last_alert_at":"2026-11-25T03:00:00Z","acknowledged":null,"resolved":null,"alert_channel":"C1","message":null}"#;
+
+    /// The on-disk form of a v3 incident, byte for byte. If this test fails, a
+    /// change to `Incident` altered stored data: add `V4` and an upgrade from
+    /// `V3` instead of editing this text.
+    const V3_INCIDENT: &str = r#"{"v":"3","id":7,"service_id":"api","routing_key":"k","dedup_key":"d7","alert":{"summary":"CPU on fire","source":"web-1","severity":"critical","component":null,"group":null,"class":null,"links":[],"client":null,"client_url":null},"state":"triggered","created_at":"2026-11-25T03:00:00Z","alert_count":1,"last_alert_at":"2026-11-25T03:00:00Z","acknowledged":null,"resolved":null,"alert_channel":"C1"}"#;
+
+    /// The on-disk form of a v1 message references record (same rule as above).
+    const V1_MESSAGE_REFS: &str =
+        r#"{"v":"1","post":{"channel":"C1","ts":"1.1"},"dms":[{"channel":"D1","ts":"2.1"}]}"#;
 
     /// The on-disk form of a v1 payload, byte for byte (same rule as above).
     const V1_PAYLOAD: &str =
         r#"{"v":"1","custom_details":{"log":["a","b"],"mount":"/var","used":0.91}}"#;
 
     #[test]
-    fn the_v2_incident_format_is_pinned() {
+    fn the_v3_incident_format_is_pinned() {
         let inc = crate::domain::incident::tests::sample(7);
-        let json = serde_json::to_string(&IncidentRecordRef::V2(&inc)).unwrap();
-        assert_eq!(json, V2_INCIDENT);
+        let json = serde_json::to_string(&IncidentRecordRef::V3(&inc)).unwrap();
+        assert_eq!(json, V3_INCIDENT);
         assert!(IncidentRecord::is_current(json.as_bytes()));
+        let back: IncidentRecord = serde_json::from_str(V3_INCIDENT).unwrap();
+        assert_eq!(back.into_current(), inc);
+        assert_eq!(IncidentRecord::decode(V3_INCIDENT.as_bytes()).unwrap(), inc);
+        assert!(IncidentRecord::legacy_refs(V3_INCIDENT.as_bytes())
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn the_v2_incident_format_still_reads_with_its_message_refs_apart() {
+        let inc = crate::domain::incident::tests::sample(7);
+        assert!(!IncidentRecord::is_current(V2_INCIDENT.as_bytes()));
         let back: IncidentRecord = serde_json::from_str(V2_INCIDENT).unwrap();
+        assert!(matches!(back, IncidentRecord::V2(_)));
         assert_eq!(back.into_current(), inc);
         assert_eq!(IncidentRecord::decode(V2_INCIDENT.as_bytes()).unwrap(), inc);
+        // Schema 2 kept the message references in the record: the incident
+        // reads without them, and the upgrade finds them.
+        let with = V2_INCIDENT.replace(
+            r#""message":null"#,
+            r#""message":{"channel":"C1","ts":"1.1"},"dm_messages":[{"channel":"D1","ts":"2.1"}]"#,
+        );
+        assert_eq!(IncidentRecord::decode(with.as_bytes()).unwrap(), inc);
+        let refs = IncidentRecord::legacy_refs(with.as_bytes()).unwrap();
+        let want: MessageRefs = serde_json::from_str::<MessageRefsRecord>(V1_MESSAGE_REFS)
+            .map(|MessageRefsRecord::V1(r)| r)
+            .unwrap();
+        assert_eq!(refs, want);
+        assert!(IncidentRecord::legacy_refs(V2_INCIDENT.as_bytes())
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn the_v1_message_refs_format_is_pinned() {
+        let refs = MessageRefs {
+            post: Some(MessageRef {
+                channel: "C1".into(),
+                ts: "1.1".into(),
+            }),
+            dms: vec![MessageRef {
+                channel: "D1".into(),
+                ts: "2.1".into(),
+            }],
+        };
+        let json = serde_json::to_string(&MessageRefsRecordRef::V1(&refs)).unwrap();
+        assert_eq!(json, V1_MESSAGE_REFS);
+        let back: MessageRefsRecord = serde_json::from_str(V1_MESSAGE_REFS).unwrap();
+        assert!(matches!(back, MessageRefsRecord::V1(r) if r == refs));
+        let future = V1_MESSAGE_REFS.replace(r#""v":"1""#, r#""v":"9""#);
+        assert!(serde_json::from_str::<MessageRefsRecord>(&future).is_err());
     }
 
     #[test]
@@ -249,15 +375,15 @@ pub(super) mod tests {
             at: inc.created_at,
             link: None,
         }];
-        let owned = serde_json::to_vec(&IncidentRecord::V2(inc.clone())).unwrap();
-        let borrowed = serde_json::to_vec(&IncidentRecordRef::V2(&inc)).unwrap();
+        let owned = serde_json::to_vec(&IncidentRecord::V3(inc.clone())).unwrap();
+        let borrowed = serde_json::to_vec(&IncidentRecordRef::V3(&inc)).unwrap();
         assert_eq!(borrowed, owned);
-        assert!(owned.starts_with(V2_TAG));
+        assert!(owned.starts_with(V3_TAG));
         assert_eq!(IncidentRecord::decode(&owned).unwrap(), inc);
         let via_enum: IncidentRecord = serde_json::from_slice(&owned).unwrap();
         assert_eq!(via_enum.into_current(), inc);
         // A record whose tag is not first still reads, through the enum.
-        for (text, v) in [(V1_INCIDENT, "1"), (V2_INCIDENT, "2")] {
+        for (text, v) in [(V1_INCIDENT, "1"), (V2_INCIDENT, "2"), (V3_INCIDENT, "3")] {
             let reordered = text.replace(
                 &format!(r#"{{"v":"{v}","id":7,"#),
                 &format!(r#"{{"id":7,"v":"{v}","#),
@@ -271,7 +397,7 @@ pub(super) mod tests {
 
     #[test]
     fn an_unknown_record_version_is_an_error_not_a_guess() {
-        let future = V2_INCIDENT.replace(r#""v":"2""#, r#""v":"9""#);
+        let future = V3_INCIDENT.replace(r#""v":"3""#, r#""v":"9""#);
         assert!(serde_json::from_str::<IncidentRecord>(&future).is_err());
         assert!(IncidentRecord::decode(future.as_bytes()).is_err());
     }

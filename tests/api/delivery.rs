@@ -486,6 +486,6 @@ async fn rows_an_earlier_run_left_are_still_looked_up_after_a_token_outage() {
         .collect();
     assert_eq!(posted, ["\"3\""], "only the one Slack did not have");
     for id in 1..=3 {
-        assert!(store.incident(id).await.unwrap().unwrap().message.is_some());
+        assert!(store.messages(id).await.unwrap().post.is_some());
     }
 }

@@ -269,7 +269,7 @@ async fn in_a_storm_the_latest_message_names_new_incidents_before_the_next_may_g
     })
     .await;
     let store = &t.app().core().store;
-    let first = store.incident(1).await.unwrap().unwrap().message.unwrap();
+    let first = store.messages(1).await.unwrap().post.unwrap();
     for (n, at) in accepted.iter().enumerate() {
         let named = format!("#{} [critical] shard {} down", n + 2, n + 1);
         let notice = notices()

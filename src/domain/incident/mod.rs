@@ -64,13 +64,6 @@ pub struct Link {
     pub text: Option<String>,
 }
 
-/// Where the incident's Slack message lives once posted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MessageRef {
-    pub channel: String,
-    pub ts: String,
-}
-
 /// What a monitoring tool told us about the alert that opened an incident.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlertDetails {
@@ -139,16 +132,12 @@ pub struct Incident {
     pub resolved: Option<Stamp>,
     /// The channel the incident is announced in, if its team has one.
     pub alert_channel: Option<String>,
-    pub message: Option<MessageRef>,
     /// Escalation in progress (absent for services without a policy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<Escalation>,
     /// Everyone paged so far, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paged: Vec<Page>,
-    /// The DMs that page people: updated with the channel message.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dm_messages: Vec<MessageRef>,
     /// An acknowledged incident pages again at this time unless resolved first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snoozed_until: Option<DateTime<Utc>>,
@@ -531,10 +520,8 @@ pub(crate) mod tests {
             acknowledged: None,
             resolved: None,
             alert_channel: Some("C1".into()),
-            message: None,
             escalation: None,
             paged: vec![],
-            dm_messages: vec![],
             snoozed_until: None,
             urgency: Urgency::High,
             held: vec![],

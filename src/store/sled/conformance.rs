@@ -103,3 +103,8 @@ async fn the_next_durable_write_covers_an_unflushed_one() {
 async fn a_key_points_at_its_incident_until_a_new_one_opens() {
     suite::a_key_points_at_its_incident_until_a_new_one_opens(&Sled).await;
 }
+
+#[tokio::test]
+async fn message_refs_are_kept_by_incident() {
+    suite::message_refs_are_kept_by_incident(&Sled).await;
+}

@@ -2,7 +2,6 @@
 //! the same transactions (dedup keys, due times, open incidents, rooms).
 
 use super::*;
-use crate::domain::incident::MessageRef;
 use crate::store::port::{Applied, Change, Declined, TriggerKeys, TriggerKind, Triggering};
 use crate::store::records::PayloadRecord;
 
@@ -255,22 +254,6 @@ impl SledStore {
         Ok(())
     }
 
-    /// Records a DM that paged someone about incident `id`.
-    pub fn add_dm_message(&self, id: u64, message: MessageRef) -> Result<(), StoreError> {
-        let tr = self.trees()?;
-        let r = tr.incidents.transaction(|incidents| -> TxResult<()> {
-            let Some(mut inc) = get_incident(incidents, id)? else {
-                return Err(abort(StoreError::NoSuchIncident(id)));
-            };
-            if !inc.dm_messages.contains(&message) {
-                inc.dm_messages.push(message.clone());
-            }
-            put_incident(incidents, &inc)?;
-            Ok(())
-        });
-        Ok(r?)
-    }
-
     /// Records the channel created for incident `id`'s room, and indexes it
     /// so commands and events in that channel find the incident.
     /// Records the channel of incident `id`'s room (the incident as `apply`
@@ -301,20 +284,6 @@ impl SledStore {
             Some(id) => self.incident(decode_u64(&id, "rooms")?),
             None => Ok(None),
         }
-    }
-
-    /// Records where an incident's message was posted.
-    pub fn set_message(&self, id: u64, message: MessageRef) -> Result<(), StoreError> {
-        let tr = self.trees()?;
-        let r = tr.incidents.transaction(|incidents| -> TxResult<()> {
-            let Some(mut inc) = get_incident(incidents, id)? else {
-                return Err(abort(StoreError::NoSuchIncident(id)));
-            };
-            inc.message = Some(message.clone());
-            put_incident(incidents, &inc)?;
-            Ok(())
-        });
-        Ok(r?)
     }
 }
 

@@ -18,13 +18,16 @@
 //!   the same way, so nothing needs to read the whole history to find them;
 //! - `swaps`: request id (u64 BE) → `SwapRecord`;
 //! - `slack_events`: Slack `event_id` → first-seen time, to drop retried deliveries;
-//! - `rooms`: Slack channel id of an incident's own channel → incident id.
+//! - `rooms`: Slack channel id of an incident's own channel → incident id;
+//! - `message_refs`: incident id (u64 BE) → `MessageRefsRecord`: where the
+//!   chat receiver's copies of the incident are (its post, the DMs that paged).
 
 mod commit;
 #[cfg(test)]
 mod conformance;
 mod health;
 mod incidents;
+mod messages;
 mod outbox;
 mod port;
 mod schedules;
@@ -41,6 +44,7 @@ use crate::store::records::{
 };
 use crate::store::{OutboxItem, StoreError, SwapRequest};
 use chrono::{DateTime, Utc};
+use messages::encode_refs;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 use sled::Transactional;
 use std::path::Path;
@@ -49,9 +53,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// The schema this build reads and writes. 2: custom details moved out of
-/// the incident records into `payloads` (a schema 1 directory is upgraded
-/// when opened).
-pub const SCHEMA_VERSION: u64 = 2;
+/// the incident records into `payloads`; 3: message references moved out
+/// of them into `message_refs` (an older directory is upgraded when opened).
+pub const SCHEMA_VERSION: u64 = 3;
 
 const K_SCHEMA: &[u8] = b"schema_version";
 const K_NEXT_INCIDENT: &[u8] = b"next_incident_id";
@@ -150,6 +154,8 @@ pub(super) struct Trees {
     audit: sled::Tree,
     /// Slack channel id of an incident's own channel → incident id.
     rooms: sled::Tree,
+    /// incident id → where the chat receiver's copies of it are.
+    message_refs: sled::Tree,
 }
 
 impl Trees {
@@ -161,6 +167,7 @@ impl Trees {
         let meta = db.open_tree("meta")?;
         let incidents = db.open_tree("incidents")?;
         let payloads = db.open_tree("payloads")?;
+        let message_refs = db.open_tree("message_refs")?;
         match meta.get(K_SCHEMA)? {
             None => {
                 meta.insert(K_SCHEMA, &SCHEMA_VERSION.to_be_bytes())?;
@@ -170,15 +177,16 @@ impl Trees {
                 if found > SCHEMA_VERSION {
                     return Err(StoreError::SchemaTooNew { found });
                 }
-                if found < 2 {
-                    let moved = move_details_out(&incidents, &payloads)?;
+                if found < SCHEMA_VERSION {
+                    let (details, refs) = upgrade_incidents(&incidents, &payloads, &message_refs)?;
                     meta.insert(K_SCHEMA, &SCHEMA_VERSION.to_be_bytes())?;
                     db.flush()?;
                     tracing::info!(
                         from = found,
                         to = SCHEMA_VERSION,
-                        moved,
-                        "data directory upgraded: custom details moved out of the incident records"
+                        details,
+                        refs,
+                        "data directory upgraded: custom details and message references moved out of the incident records"
                     );
                 }
             }
@@ -207,6 +215,7 @@ impl Trees {
             maintenance: db.open_tree("maintenance")?,
             audit: db.open_tree("audit")?,
             rooms: db.open_tree("rooms")?,
+            message_refs,
             meta,
             db,
         })
@@ -306,17 +315,24 @@ fn put_incident(t: &TransactionalTree, i: &Incident) -> TxResult<()> {
         i.alert.custom_details.is_none(),
         "custom details are written once, as a payload, never in the incident record"
     );
-    t.insert(&i.id.to_be_bytes(), encode(&IncidentRecordRef::V2(i)))?;
+    t.insert(&i.id.to_be_bytes(), encode(&IncidentRecordRef::V3(i)))?;
     Ok(())
 }
 
-/// The upgrade from schema 1: every incident record that still holds its
-/// alert's custom details gives them to `payloads` and is rewritten as v2.
-/// One small transaction per incident (payload and record together), so a
-/// crash part way leaves every incident whole, and the next open carries on
-/// (records already v2 are skipped). Returns how many payloads were moved.
-fn move_details_out(incidents: &sled::Tree, payloads: &sled::Tree) -> Result<usize, StoreError> {
-    let mut moved = 0;
+/// The upgrade from schema 1 or 2: every incident record not yet v3 gives
+/// what it held inline to the trees that now keep it (a v1 record its
+/// alert's custom details, to `payloads`; a v1 or v2 record its message
+/// references, to `message_refs`) and is rewritten as v3. One small
+/// transaction per incident (its payload, references and record together),
+/// so a crash part way leaves every incident whole, and the next open
+/// carries on (records already v3 are skipped). Returns how many payloads
+/// and how many incidents' references were moved.
+fn upgrade_incidents(
+    incidents: &sled::Tree,
+    payloads: &sled::Tree,
+    message_refs: &sled::Tree,
+) -> Result<(usize, usize), StoreError> {
+    let (mut details_moved, mut refs_moved) = (0, 0);
     for kv in incidents.iter() {
         let (k, v) = kv?;
         if IncidentRecord::is_current(&v) {
@@ -327,17 +343,28 @@ fn move_details_out(incidents: &sled::Tree, payloads: &sled::Tree) -> Result<usi
         let payload = details
             .as_ref()
             .map(|d| encode(&PayloadRecordRef::V1 { custom_details: d }));
-        let r = (incidents, payloads).transaction(|(incidents, payloads)| -> TxResult<()> {
-            if let Some(p) = &payload {
-                payloads.insert(&k, p.as_slice())?;
-            }
-            put_incident(incidents, &inc)?;
-            Ok(())
-        });
+        let refs = IncidentRecord::legacy_refs(&v).map_err(|e| StoreError::Corrupt {
+            tree: "incidents",
+            message: e.to_string(),
+        })?;
+        let refs = (!refs.is_empty()).then(|| encode_refs(&refs));
+        let r = (incidents, payloads, message_refs).transaction(
+            |(incidents, payloads, message_refs)| -> TxResult<()> {
+                if let Some(p) = &payload {
+                    payloads.insert(&k, p.as_slice())?;
+                }
+                if let Some(r) = &refs {
+                    message_refs.insert(&k, r.as_slice())?;
+                }
+                put_incident(incidents, &inc)?;
+                Ok(())
+            },
+        );
         r.map_err(StoreError::from)?;
-        moved += usize::from(payload.is_some());
+        details_moved += usize::from(payload.is_some());
+        refs_moved += usize::from(refs.is_some());
     }
-    Ok(moved)
+    Ok((details_moved, refs_moved))
 }
 
 /// The number `next_counter` would hand out next, without taking it.

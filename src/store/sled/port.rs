@@ -4,15 +4,15 @@
 //! calls unflushed only run it.
 
 use super::SledStore;
-use crate::domain::incident::{Change, Incident, MessageRef};
+use crate::domain::incident::{Change, Incident};
 use crate::domain::schedule::Override;
 use crate::store::port::{
-    Applied, ApplyRoom, Decide, DecideSwap, DecideTrigger, Declined, Incidents, Lease, Outbox,
-    Schedules, Signals, Storage, TriggerKeys, TriggerKind,
+    Applied, ApplyRoom, Decide, DecideSwap, DecideTrigger, Declined, Incidents, Lease, Messages,
+    Outbox, Schedules, Signals, Storage, TriggerKeys, TriggerKind,
 };
 use crate::store::{
-    AuditEntry, Health, Outbound, OutboxItem, StoreError, StoredOverride, Suppressed, SwapRequest,
-    Window,
+    AuditEntry, Health, MessageRef, MessageRefs, Outbound, OutboxItem, StoreError, StoredOverride,
+    Suppressed, SwapRequest, Window,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -62,11 +62,6 @@ impl Incidents for SledStore {
         apply: &ApplyRoom<'_>,
     ) -> Result<(), StoreError> {
         self.committed(self.room_opened_with(id, channel, apply))
-            .await
-    }
-
-    async fn set_message(&self, id: u64, message: MessageRef) -> Result<(), StoreError> {
-        self.committed(SledStore::set_message(self, id, message))
             .await
     }
 
@@ -123,18 +118,6 @@ impl Incidents for SledStore {
         self.committed(SledStore::forget_due(self, at, id)).await
     }
 
-    async fn set_message_unflushed(&self, id: u64, message: MessageRef) -> Result<(), StoreError> {
-        SledStore::set_message(self, id, message)
-    }
-
-    async fn add_dm_message_unflushed(
-        &self,
-        id: u64,
-        message: MessageRef,
-    ) -> Result<(), StoreError> {
-        SledStore::add_dm_message(self, id, message)
-    }
-
     async fn custom_details(&self, id: u64) -> Result<Option<serde_json::Value>, StoreError> {
         SledStore::custom_details(self, id)
     }
@@ -145,6 +128,29 @@ impl Incidents for SledStore {
 
     async fn incidents(&self) -> Result<Vec<Incident>, StoreError> {
         SledStore::incidents(self)
+    }
+}
+
+#[async_trait]
+impl Messages for SledStore {
+    async fn messages(&self, id: u64) -> Result<MessageRefs, StoreError> {
+        self.message_refs(id)
+    }
+
+    async fn set_post(&self, id: u64, post: MessageRef) -> Result<(), StoreError> {
+        self.committed(SledStore::set_post(self, id, post)).await
+    }
+
+    async fn add_dm(&self, id: u64, dm: MessageRef) -> Result<(), StoreError> {
+        self.committed(SledStore::add_dm(self, id, dm)).await
+    }
+
+    async fn set_post_unflushed(&self, id: u64, post: MessageRef) -> Result<(), StoreError> {
+        SledStore::set_post(self, id, post)
+    }
+
+    async fn add_dm_unflushed(&self, id: u64, dm: MessageRef) -> Result<(), StoreError> {
+        SledStore::add_dm(self, id, dm)
     }
 }
 

@@ -2,10 +2,12 @@
 //! a test plays an older or newer data directory.
 
 use super::*;
-use crate::domain::incident::{tests::sample, Actor, MessageRef, NoChange, Severity, Transition};
+use crate::domain::incident::{tests::sample, Actor, NoChange, Severity, Transition};
 use crate::domain::schedule::Override;
-use crate::store::records::tests::V1_INCIDENT;
-use crate::store::{AlertsStopped, Changed, Health, NewAlert, Outbound, Store, Triggered};
+use crate::store::records::tests::{V1_INCIDENT, V2_INCIDENT};
+use crate::store::{
+    AlertsStopped, Changed, Health, MessageRef, MessageRefs, NewAlert, Outbound, Store, Triggered,
+};
 use chrono::TimeZone;
 
 /// A store on a sled directory, and the sled handle under it for the tests
@@ -183,7 +185,7 @@ async fn custom_details_are_written_once_apart_from_the_incident() {
     for _ in 0..5 {
         s.trigger(&repeat).await.unwrap();
     }
-    s.set_message(
+    s.set_post(
         incident.id,
         MessageRef {
             channel: "C1".into(),
@@ -212,6 +214,21 @@ async fn custom_details_are_written_once_apart_from_the_incident() {
     assert_eq!(s.stored_bytes(plain.id).await.unwrap().1, 0);
 }
 
+/// What schema 1 and 2 kept inline as `message` and `dm_messages`, and
+/// the references they become.
+const LEGACY_REFS: &str = r#""message":{"channel":"C1","ts":"1.1"},"dm_messages":[{"channel":"D1","ts":"2.1"},{"channel":"D2","ts":"2.2"}]"#;
+
+fn legacy_refs() -> MessageRefs {
+    let m = |channel: &str, ts: &str| MessageRef {
+        channel: channel.into(),
+        ts: ts.into(),
+    };
+    MessageRefs {
+        post: Some(m("C1", "1.1")),
+        dms: vec![m("D1", "2.1"), m("D2", "2.2")],
+    }
+}
+
 #[tokio::test]
 async fn a_schema_1_directory_is_upgraded_and_reads_as_before() {
     let dir = tempfile::tempdir().unwrap();
@@ -222,8 +239,9 @@ async fn a_schema_1_directory_is_upgraded_and_reads_as_before() {
         // What schema 1 left behind: v1 records, details inline.
         let s = open(dir.path()).unwrap();
         let t = s.sled.trees().unwrap();
+        let posted = V1_INCIDENT.replace(r#""message":null"#, LEGACY_REFS);
         t.incidents
-            .insert(7u64.to_be_bytes(), V1_INCIDENT.as_bytes())
+            .insert(7u64.to_be_bytes(), posted.as_bytes())
             .unwrap();
         let v1 = serde_json::to_vec(&IncidentRecord::V1(with.clone())).unwrap();
         assert!(v1.starts_with(br#"{"v":"1","#));
@@ -236,8 +254,10 @@ async fn a_schema_1_directory_is_upgraded_and_reads_as_before() {
     }
     let check = |s: Opened| async {
         let (with, details) = (&with, &details);
-        assert_eq!(s.schema_version().await.unwrap(), 2);
+        assert_eq!(s.schema_version().await.unwrap(), SCHEMA_VERSION);
         assert_eq!(s.incident(7).await.unwrap().unwrap(), sample(7));
+        assert_eq!(s.messages(7).await.unwrap(), legacy_refs());
+        assert_eq!(s.messages(8).await.unwrap(), MessageRefs::default());
         let mut without = with.clone();
         without.alert.custom_details = None;
         assert_eq!(s.incident(8).await.unwrap().unwrap(), without);
@@ -252,7 +272,8 @@ async fn a_schema_1_directory_is_upgraded_and_reads_as_before() {
                 .get(id.to_be_bytes())
                 .unwrap()
                 .unwrap();
-            assert!(IncidentRecord::is_current(&raw), "{id} rewritten as v2");
+            assert!(IncidentRecord::is_current(&raw), "{id} rewritten as v3");
+            assert!(!raw.windows(9).any(|w| w == b"\"message\""), "{id}");
         }
         assert_eq!(s.open_count().await.unwrap(), 2);
         s
@@ -272,6 +293,61 @@ async fn a_schema_1_directory_is_upgraded_and_reads_as_before() {
     let s = reopen(dir.path()).await;
     assert_eq!(s.custom_details(8).await.unwrap(), Some(details));
     assert!(!s.incident(8).await.unwrap().unwrap().is_open());
+    assert_eq!(s.messages(7).await.unwrap(), legacy_refs());
+}
+
+#[tokio::test]
+async fn a_schema_2_directory_gives_its_message_refs_to_their_own_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // What schema 2 left behind: v2 records holding the references, one
+        // already rewritten as v3 (an upgrade that stopped part way).
+        let s = open(dir.path()).unwrap();
+        let t = s.sled.trees().unwrap();
+        let posted = V2_INCIDENT.replace(r#""message":null"#, LEGACY_REFS);
+        t.incidents
+            .insert(7u64.to_be_bytes(), posted.as_bytes())
+            .unwrap();
+        let plain = V2_INCIDENT.replace(r#""id":7"#, r#""id":8"#);
+        t.incidents
+            .insert(8u64.to_be_bytes(), plain.as_bytes())
+            .unwrap();
+        let mut done = sample(9);
+        done.dedup_key = "d9".into();
+        let v3 = serde_json::to_vec(&IncidentRecordRef::V3(&done)).unwrap();
+        t.incidents.insert(9u64.to_be_bytes(), v3).unwrap();
+        let refs = legacy_refs();
+        t.message_refs
+            .insert(9u64.to_be_bytes(), messages::encode_refs(&refs))
+            .unwrap();
+        t.meta.insert(K_SCHEMA, &2u64.to_be_bytes()).unwrap();
+        t.meta
+            .insert(K_NEXT_INCIDENT, &10u64.to_be_bytes())
+            .unwrap();
+        t.meta.remove(K_OPEN_INDEXED).unwrap();
+        s.flush().unwrap();
+    }
+    let s = reopen(dir.path()).await;
+    assert_eq!(s.schema_version().await.unwrap(), SCHEMA_VERSION);
+    assert_eq!(s.incident(7).await.unwrap().unwrap(), sample(7));
+    assert_eq!(s.messages(7).await.unwrap(), legacy_refs());
+    assert_eq!(s.messages(8).await.unwrap(), MessageRefs::default());
+    assert_eq!(
+        s.messages(9).await.unwrap(),
+        legacy_refs(),
+        "kept as it was"
+    );
+    for id in [7u64, 8, 9] {
+        let raw = s.sled.reader().unwrap().incidents.get(id.to_be_bytes());
+        assert!(IncidentRecord::is_current(&raw.unwrap().unwrap()), "{id}");
+    }
+    // The receiver goes on from what was moved: a DM it knows is not added twice.
+    let dm = legacy_refs().dms[0].clone();
+    s.add_dm(7, dm).await.unwrap();
+    assert_eq!(s.messages(7).await.unwrap(), legacy_refs());
+    drop(s);
+    let s = reopen(dir.path()).await;
+    assert_eq!(s.messages(7).await.unwrap(), legacy_refs());
 }
 
 #[tokio::test]
