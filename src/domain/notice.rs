@@ -31,7 +31,8 @@ pub enum Outbound {
     /// Domain notices are typed (below); rows of this shape that an older
     /// build queued are still sent as they are.
     Notify { channel: String, text: String },
-    /// A message with Block Kit, already rendered, e.g. a swap request with buttons.
+    /// A message with Block Kit, already rendered: swap requests were queued
+    /// so by older builds, and such rows are still sent as they are.
     NotifyBlocks {
         channel: String,
         text: String,
@@ -172,6 +173,18 @@ pub enum Outbound {
         title: String,
         content: String,
     },
+    /// `terms.other` (`to`, their Slack id) is asked by DM to take or trade
+    /// a shift, with buttons to accept or decline.
+    SwapAsked { to: String, terms: SwapTerms },
+    /// The requester (`to`, their Slack id) is told by DM whether the person
+    /// they asked accepted.
+    SwapAnswered {
+        to: String,
+        accepted: bool,
+        terms: SwapTerms,
+    },
+    /// An accepted swap or cover, told in the team's channel.
+    SwapAnnounced { channel: String, terms: SwapTerms },
     /// A plain GET of a URL a sender asked us to visit: confirming an AWS SNS
     /// subscription.
     Fetch { url: String },
@@ -194,4 +207,19 @@ pub enum Outbound {
         #[serde(default)]
         replace: bool,
     },
+}
+
+/// What a swap or cover request asks, as it was when a notice about it was
+/// queued (the request's state only moves once, so this stays true).
+/// `requester` and `other` are config user ids; `mine` is the requester's
+/// shift the other person takes, `theirs` for a trade the other person's
+/// shift the requester takes in return.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwapTerms {
+    pub swap: u64,
+    pub schedule: String,
+    pub requester: String,
+    pub other: String,
+    pub mine: (DateTime<Utc>, DateTime<Utc>),
+    pub theirs: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }

@@ -2,10 +2,12 @@
 //! swap and cover requests asked and answered, calendar link rotation and
 //! maintenance started or ended by hand. Each is decided by the schedule
 //! rules (`policy`) and written down in the team's audit log; the audit
-//! line and every message are worded by the caller, as Slack shows them.
+//! line and the caller's own reply are worded by the caller, as Slack shows
+//! them. A swap's messages to others are notices the receiver renders.
 
 use super::{Core, Wake};
 use crate::config::{Schedule, Service, Team, User};
+use crate::domain::notice::SwapTerms;
 use crate::domain::policy::{self, Refusal};
 use crate::domain::schedule::{ical, shifts, Override, Shift};
 use crate::store::{AuditEntry, Outbound, StoreError, StoredOverride};
@@ -46,8 +48,6 @@ pub enum SwapFailure {
     Read(StoreError),
     /// The request could not be saved.
     Save(StoreError),
-    /// The question could not be worded.
-    Words(String),
 }
 
 /// What answering a swap request came to.
@@ -74,11 +74,24 @@ pub enum Unswappable {
     Policy(Refusal),
 }
 
-/// The words of an answer: the messages it sends, and its audit line.
-pub struct SwapWords {
-    pub notices: Vec<(String, Outbound)>,
+/// What the caller says about an answer: its reply to whoever clicked
+/// (queued on the lane it names), and the audit line.
+pub struct SwapReply {
+    pub respond: Option<(String, Outbound)>,
     /// Written when an acceptance takes effect.
     pub audit: Option<String>,
+}
+
+/// What `req` asks, for the notices about it.
+fn terms(req: &SwapRequest) -> SwapTerms {
+    SwapTerms {
+        swap: req.id,
+        schedule: req.schedule.clone(),
+        requester: req.requester.clone(),
+        other: req.other.clone(),
+        mine: req.mine,
+        theirs: req.theirs,
+    }
 }
 
 /// The requester's `nth` shift (1-based) in `list`, and for a trade the
@@ -182,16 +195,12 @@ impl Core {
     }
 
     /// Asks `ask.other` to take (or trade) a shift: the request is saved and
-    /// the question, worded by `words` as text and blocks, queued as their DM.
-    pub async fn ask_swap<F>(
+    /// the question queued as their DM.
+    pub async fn ask_swap(
         &self,
         ask: &ShiftAsk<'_>,
         now: DateTime<Utc>,
-        words: F,
-    ) -> Result<Result<SwapRequest, SwapRefusal>, SwapFailure>
-    where
-        F: FnOnce(&SwapRequest) -> Result<(String, serde_json::Value), String>,
-    {
+    ) -> Result<Result<SwapRequest, SwapRefusal>, SwapFailure> {
         let (me, other) = (&ask.requester.id, &ask.other.id);
         if let Err(r) = policy::may_swap(&self.config, ask.team, me, other, ask.trade) {
             return Ok(Err(SwapRefusal::Policy(r)));
@@ -217,11 +226,9 @@ impl Core {
             state: SwapState::Pending,
             created_at: now,
         };
-        let (text, blocks) = words(&req).map_err(SwapFailure::Words)?;
-        let op = Outbound::NotifyBlocks {
-            channel: other_slack.clone(),
-            text,
-            blocks,
+        let op = Outbound::SwapAsked {
+            to: other_slack.clone(),
+            terms: terms(&req),
         };
         self.store
             .add_swap(&req, &(other_slack, op))
@@ -233,17 +240,18 @@ impl Core {
 
     /// `clicker` (a Slack id) accepts or declines swap request `id`. Only
     /// the person asked may; accepting asks the schedule rules again, as the
-    /// configuration may have changed since. `words` gives the messages the
-    /// answer sends, queued only if this answer is the one that counts.
+    /// configuration may have changed since. The answer is told by DM to
+    /// the requester and, on acceptance, in the team's channel; with the
+    /// caller's `reply`, queued only if this answer is the one that counts.
     pub async fn answer_swap<F>(
         &self,
         id: u64,
         clicker: &str,
         accept: bool,
-        words: F,
+        reply: F,
     ) -> Result<SwapAnswered, StoreError>
     where
-        F: FnOnce(&SwapRequest) -> SwapWords,
+        F: FnOnce(&SwapRequest) -> SwapReply,
     {
         let config = &self.config;
         let Some(req) = self.store.swap(id).await? else {
@@ -270,7 +278,30 @@ impl Core {
                 return Ok(SwapAnswered::Refused(req, why));
             }
         }
-        let SwapWords { notices, audit } = words(&req);
+        let SwapReply { respond, audit } = reply(&req);
+        let mut notices: Vec<(String, Outbound)> = vec![];
+        if let Some(to) = config.user(&req.requester).and_then(|u| u.slack_id.clone()) {
+            let op = Outbound::SwapAnswered {
+                to: to.clone(),
+                accepted: accept,
+                terms: terms(&req),
+            };
+            notices.push((to, op));
+        }
+        if accept {
+            if let Some(channel) = config
+                .schedule(&req.schedule)
+                .and_then(|s| config.team(&s.team))
+                .and_then(|t| t.alert_channel.clone())
+            {
+                let op = Outbound::SwapAnnounced {
+                    channel: channel.clone(),
+                    terms: terms(&req),
+                };
+                notices.push((channel, op));
+            }
+        }
+        notices.extend(respond);
         let answered = self
             .store
             .answer_swap(id, accept, self.clock.now(), &notices)

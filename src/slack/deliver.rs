@@ -172,7 +172,10 @@ impl SlackDelivery {
             | Outbound::StatusUpdate { .. }
             | Outbound::SeverityChanged { .. }
             | Outbound::MaintenanceStarted { .. }
-            | Outbound::MaintenanceOver { .. } => self.notice(op, at).await?,
+            | Outbound::MaintenanceOver { .. }
+            | Outbound::SwapAsked { .. }
+            | Outbound::SwapAnswered { .. }
+            | Outbound::SwapAnnounced { .. } => self.notice(op, at).await?,
             Outbound::OpenView { trigger_id, view } => self.open_view(trigger_id, view).await?,
             Outbound::Sms { .. } | Outbound::Call { .. } | Outbound::Fetch { .. } => {
                 return Err(Failure::Permanent("not Slack work".into()))

@@ -10,8 +10,6 @@ use std::sync::OnceLock;
 
 const INCIDENT_BLOCKS: &str = include_str!("../../templates/incident.blocks.json.j2");
 const INCIDENT_TEXT: &str = include_str!("../../templates/incident.text.j2");
-const SWAP_BLOCKS: &str = include_str!("../../templates/swap.blocks.json.j2");
-const SWAP_TEXT: &str = include_str!("../../templates/swap.text.j2");
 const NOBODY: &str = include_str!("../../templates/escalation.nobody.j2");
 const HANDOFF_DM: &str = include_str!("../../templates/handoff.dm.j2");
 const HANDOFF_CHANNEL: &str = include_str!("../../templates/handoff.channel.j2");
@@ -24,6 +22,7 @@ mod reply;
 mod room;
 #[cfg(test)]
 mod safety_tests;
+mod swap;
 pub use notice::{notice, weekly_report, Target};
 pub use reply::{refusal, sentence};
 pub use room::{declare_view, postmortem, room_resolved, room_summary, timeline};
@@ -32,8 +31,10 @@ pub use room::{declare_view, postmortem, room_resolved, room_summary, timeline};
 const TEMPLATES: &[(&str, &str)] = &[
     ("incident.blocks", INCIDENT_BLOCKS),
     ("incident.text", INCIDENT_TEXT),
-    ("swap.blocks", SWAP_BLOCKS),
-    ("swap.text", SWAP_TEXT),
+    ("swap.blocks", swap::ASK_BLOCKS),
+    ("swap.text", swap::ASK_TEXT),
+    ("swap.answered", swap::ANSWERED),
+    ("swap.announced", swap::ANNOUNCED),
     ("escalation.nobody", NOBODY),
     ("handoff.dm", HANDOFF_DM),
     ("handoff.channel", HANDOFF_CHANNEL),
@@ -481,39 +482,6 @@ pub fn mention_user(config: &Config, user: &str) -> String {
         Some(u) => mrkdwn::text(&u.name),
         None => mrkdwn::text(user),
     }
-}
-
-/// A request to take or trade a shift, as the DM the other person gets.
-pub struct SwapAsk<'a> {
-    pub id: u64,
-    pub schedule: &'a str,
-    pub requester: String,
-    pub mine: (DateTime<Utc>, DateTime<Utc>),
-    pub theirs: Option<(DateTime<Utc>, DateTime<Utc>)>,
-}
-
-pub fn swap_request(a: &SwapAsk<'_>) -> Result<Rendered, RenderError> {
-    let ctx = context! {
-        id => a.id,
-        schedule => mrkdwn::text(a.schedule),
-        requester => a.requester.clone(),
-        mine_from => slack_date(a.mine.0),
-        mine_to => slack_date(a.mine.1),
-        theirs_from => a.theirs.map(|t| slack_date(t.0)),
-        theirs_to => a.theirs.map(|t| slack_date(t.1)),
-    };
-    let text = env()
-        .get_template("swap.text")
-        .and_then(|t| t.render(&ctx))
-        .map_err(|e| RenderError::Template("swap.text", e))?;
-    let text = text.trim().to_string();
-    let (blocks, blocks_json) =
-        render_blocks("swap.blocks", context! { id => a.id, text => text.clone() })?;
-    Ok(Rendered {
-        text,
-        blocks,
-        blocks_json,
-    })
 }
 
 fn render(

@@ -260,7 +260,7 @@ pub fn notice<'a>(
                 ))),
             )
         }
-        _ => None,
+        _ => super::swap::notice(op, config),
     }
 }
 

@@ -225,6 +225,33 @@ fn notices(inc: &Incident) -> Vec<crate::store::Outbound> {
             held: 3,
         },
     ]);
+    // A swap between a configured person and one who is not, on a schedule
+    // with an outside name, as a trade and as a cover.
+    let terms = |theirs| crate::domain::notice::SwapTerms {
+        swap: 7,
+        schedule: inc.alert.source.clone(),
+        requester: "alice".into(),
+        other: inc.alert.client.clone().unwrap_or_default(),
+        mine: (inc.created_at, inc.created_at),
+        theirs,
+    };
+    for theirs in [Some((inc.created_at, inc.created_at)), None] {
+        out.extend([
+            Outbound::SwapAsked {
+                to: "U0BOB".into(),
+                terms: terms(theirs),
+            },
+            Outbound::SwapAnswered {
+                to: "U0ALICE".into(),
+                accepted: theirs.is_some(),
+                terms: terms(theirs),
+            },
+            Outbound::SwapAnnounced {
+                channel: "C1".into(),
+                terms: terms(theirs),
+            },
+        ]);
+    }
     out
 }
 

@@ -4,10 +4,10 @@
 use super::{known_user, parse_user, schedule, team_of, Args, OncallCommand, UserRef};
 use crate::config::{Config, User};
 use crate::ops::schedule::{ShiftAsk, SwapAnswered, SwapFailure, SwapRefusal};
-use crate::ops::schedule::{SwapWords, Unswappable};
+use crate::ops::schedule::{SwapReply, Unswappable};
 use crate::ops::Core;
 use crate::slack::commands::Reply;
-use crate::slack::render::{self, mention_user as mention, SwapAsk};
+use crate::slack::render::{self, mention_user as mention};
 use crate::store::{Outbound, SwapRequest, SwapState};
 use chrono::{DateTime, Utc};
 
@@ -48,18 +48,7 @@ pub(super) async fn request(
         nth,
         trade,
     };
-    let words = |req: &SwapRequest| {
-        render::swap_request(&SwapAsk {
-            id: req.id,
-            schedule: schedule_id,
-            requester: mention(config, &me.id),
-            mine: req.mine,
-            theirs: req.theirs,
-        })
-        .map(|ask| (ask.text, ask.blocks_json))
-        .map_err(|e| e.to_string())
-    };
-    let req = match core.ask_swap(&ask, now, words).await {
+    let req = match core.ask_swap(&ask, now).await {
         Ok(Ok(req)) => req,
         Ok(Err(SwapRefusal::Policy(r))) => return Err(r.into()),
         Ok(Err(SwapRefusal::NoSlackId)) => {
@@ -87,9 +76,6 @@ pub(super) async fn request(
         Err(SwapFailure::Save(e)) => {
             return Err(format!("Sorry, the request could not be saved ({e}).").into())
         }
-        Err(SwapFailure::Words(e)) => {
-            return Err(format!("Sorry, the request could not be written ({e}).").into())
-        }
     };
     Ok(format!(
         "I asked {} to {} your `{schedule_id}` shift ({} → {}). I'll DM you their answer.",
@@ -100,81 +86,38 @@ pub(super) async fn request(
     ))
 }
 
-/// The messages an answer to `req` sends, and its audit line: a DM to the
-/// requester, on acceptance a line in the team's channel, and the question
-/// replaced (so its buttons cannot be clicked again).
-fn answer_words(
+/// What the answer to `req` says to whoever clicked (the question replaced,
+/// so its buttons cannot be clicked again), and its audit line. The DM to
+/// the requester and the line in the team's channel are notices.
+fn reply_words(
     config: &Config,
     req: &SwapRequest,
     accept: bool,
     response_url: Option<&str>,
-) -> SwapWords {
+) -> SwapReply {
     let span = |(a, b): (DateTime<Utc>, DateTime<Utc>)| {
         format!("{} → {}", render::slack_date(a), render::slack_date(b))
     };
     let (who, requester) = (mention(config, &req.other), mention(config, &req.requester));
-    let mut notices: Vec<(String, Outbound)> = vec![];
-    let requester_dm = |text: String| {
-        config
-            .user(&req.requester)
-            .and_then(|u| u.slack_id.clone())
-            .map(|c| (c.clone(), Outbound::Notify { channel: c, text }))
-    };
-    let (to_requester, to_clicker) = if accept {
-        let trade = req
-            .theirs
-            .map(|t| format!(", and you take theirs ({})", span(t)))
-            .unwrap_or_default();
-        (
-            format!(
-                ":white_check_mark: {who} accepted: they are on call for `{}` {}{trade}.",
-                req.schedule,
-                span(req.mine)
-            ),
-            format!(
-                ":white_check_mark: Accepted. You are on call for `{}` {}.",
-                req.schedule,
-                span(req.mine)
-            ),
+    let to_clicker = if accept {
+        format!(
+            ":white_check_mark: Accepted. You are on call for `{}` {}.",
+            req.schedule,
+            span(req.mine)
         )
     } else {
-        (
-            format!(
-                ":x: {who} declined to take your `{}` shift ({}).",
-                req.schedule,
-                span(req.mine)
-            ),
-            ":x: Declined. I let them know.".to_string(),
-        )
+        ":x: Declined. I let them know.".to_string()
     };
-    notices.extend(requester_dm(to_requester));
-    if accept {
-        if let Some(channel) = config
-            .schedule(&req.schedule)
-            .and_then(|s| config.team(&s.team))
-            .and_then(|t| t.alert_channel.clone())
-        {
-            let text = format!(
-                ":repeat: `{}`: {who} covers {requester} {}{}.",
-                req.schedule,
-                span(req.mine),
-                req.theirs
-                    .map(|t| format!("; {requester} covers {who} {}", span(t)))
-                    .unwrap_or_default()
-            );
-            notices.push((channel.clone(), Outbound::Notify { channel, text }));
-        }
-    }
-    if let Some(url) = response_url {
-        notices.push((
+    let respond = response_url.map(|url| {
+        (
             format!("respond:{url}"),
             Outbound::Respond {
                 response_url: url.to_string(),
                 text: to_clicker,
                 replace: true,
             },
-        ));
-    }
+        )
+    });
     let trade = req
         .theirs
         .map(|t| format!("; {requester} covers {who} {}", span(t)))
@@ -186,7 +129,7 @@ fn answer_words(
             span(req.mine)
         )
     });
-    SwapWords { notices, audit }
+    SwapReply { respond, audit }
 }
 
 /// Someone clicked Accept or Decline on a swap request DM.
@@ -198,9 +141,9 @@ pub async fn answer_swap(
     response_url: Option<&str>,
 ) -> Result<Option<String>, String> {
     let config = &core.config;
-    let words = |req: &SwapRequest| answer_words(config, req, accept, response_url);
+    let reply = |req: &SwapRequest| reply_words(config, req, accept, response_url);
     let answered = core
-        .answer_swap(id, clicker, accept, words)
+        .answer_swap(id, clicker, accept, reply)
         .await
         .map_err(|e| e.to_string())?;
     Ok(match answered {
