@@ -31,7 +31,7 @@ pub(super) async fn run(core: &Core, read: &Read) -> Result<Option<DateTime<Utc>
                 }
             }
         }
-        writes.settle(core, Ok::<(), StoreError>(())).await?;
+        writes.settle(core, Ok::<(), StoreError>(()))?;
     }
     core.store.next_due().await
 }

@@ -26,7 +26,7 @@ pub(super) struct Plan {
 pub(super) async fn run(core: &Core, read: &Read) -> Result<Option<DateTime<Utc>>, StoreError> {
     let mut writes = Writes::default();
     let result = apply(core, read, &mut writes).await;
-    writes.settle(core, result).await
+    writes.settle(core, result)
 }
 
 async fn apply(

@@ -149,18 +149,14 @@ impl Writes {
         self.queued |= work > 0;
     }
 
-    /// Settles the writes, then hands on `result`; a failed settle wins.
-    pub async fn settle<T, E: From<StoreError>>(
-        self,
-        core: &Core,
-        result: Result<T, E>,
-    ) -> Result<T, E> {
+    /// Settles the writes, then hands on `result`.
+    pub fn settle<T, E>(self, core: &Core, result: Result<T, E>) -> Result<T, E> {
         if self.wrote {
             let wake = Wake {
                 outbox: self.queued,
                 engine: false,
             };
-            core.settle(wake).await?;
+            core.settle(wake);
         }
         result
     }

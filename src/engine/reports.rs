@@ -64,7 +64,7 @@ pub async fn send_due(
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
     let mut writes = Writes::default();
     let result = apply(core, now, &mut writes).await;
-    writes.settle(core, result).await
+    writes.settle(core, result)
 }
 
 async fn apply(

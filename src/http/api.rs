@@ -3,7 +3,6 @@
 
 use super::answers::{json_response, store_failure};
 use super::{Handler, Resp};
-use crate::ops::dead_letters::RetryFailure;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -116,24 +115,12 @@ impl Handler {
             Ok(Some(queued)) => {
                 json_response(StatusCode::OK, &json!({"id": seq, "queued_as": queued}))
             }
-            Err(RetryFailure::Flush(e)) => {
-                tracing::error!(error = %e, "cannot flush a retried dead letter");
-                json_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &json!({"error": "cannot write the store; try again"}),
-                )
-            }
             Ok(None) => json_response(
                 StatusCode::NOT_FOUND,
                 &json!({"error": format!("no dead letter {seq}")}),
             ),
-            Err(RetryFailure::Write(e)) => {
-                tracing::error!(error = %e, "cannot retry a dead letter");
-                json_response(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    &json!({"error": "cannot write the store"}),
-                )
-            }
+            // Every store failure is a 503 with its reason, as elsewhere.
+            Err(e) => store_failure(&e, "a retried dead letter"),
         }
     }
 

@@ -153,7 +153,7 @@ impl Core {
             .update_incident(id, now, |inc| f(inc, now))
             .await
             .map_err(|e| e.to_string())?;
-        self.settle(Wake::OUTBOX).await.map_err(|e| e.to_string())?;
+        self.settle(Wake::OUTBOX);
         r
     }
 

@@ -9,6 +9,7 @@ impl Core {
     /// Records `change` on service `service`, durably.
     pub async fn record_change(&self, service: &str, change: &Change) -> Result<(), StoreError> {
         self.store.add_change(service, change).await?;
-        self.settle(Wake::NONE).await
+        self.settle(Wake::NONE);
+        Ok(())
     }
 }

@@ -91,8 +91,7 @@ impl Core {
                 ..
             }
         );
-        self.settle(if queued { Wake::OUTBOX } else { Wake::NONE })
-            .await?;
+        self.settle(if queued { Wake::OUTBOX } else { Wake::NONE });
         if let Changed::Applied { incident, .. } = &r {
             crate::ops::counted(incident, false);
         }
@@ -131,8 +130,7 @@ impl Core {
                 Ok((next, vec![]))
             })
             .await?;
-        self.settle(if r.is_ok() { Wake::ENGINE } else { Wake::NONE })
-            .await?;
+        self.settle(if r.is_ok() { Wake::ENGINE } else { Wake::NONE });
         Ok(r)
     }
 
@@ -154,8 +152,7 @@ impl Core {
                 Ok((next, ops))
             })
             .await?;
-        self.settle(if r.is_ok() { Wake::BOTH } else { Wake::NONE })
-            .await?;
+        self.settle(if r.is_ok() { Wake::BOTH } else { Wake::NONE });
         Ok(r)
     }
 
@@ -184,15 +181,14 @@ impl Core {
             ops.push((update_lane(inc), Outbound::UpdateIncident { incident: id }));
             Ok((next, ops))
         }).await?;
-        self.settle(if r.is_ok() { Wake::OUTBOX } else { Wake::NONE })
-            .await?;
+        self.settle(if r.is_ok() { Wake::OUTBOX } else { Wake::NONE });
         Ok(r)
     }
 
     /// Queues one piece of outbound work, durably.
     pub async fn enqueue(&self, lane: &str, op: Outbound) -> Result<u64, StoreError> {
         let seq = self.store.enqueue(lane, op, self.clock.now()).await?;
-        self.settle(Wake::OUTBOX).await?;
+        self.settle(Wake::OUTBOX);
         Ok(seq)
     }
 }

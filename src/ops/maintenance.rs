@@ -175,7 +175,7 @@ pub async fn announce(
         core.store.put_window_with(&w, &ops, now).await?;
     }
     if queued {
-        core.settle(crate::ops::Wake::OUTBOX).await?;
+        core.settle(crate::ops::Wake::OUTBOX);
     }
     Ok(next)
 }

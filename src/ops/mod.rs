@@ -26,7 +26,7 @@ use crate::config::Config;
 use crate::domain::incident::{Incident, State};
 use crate::ingest::mappings::Mappings;
 use crate::settings::Secret;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use std::sync::{Arc, OnceLock};
 use tokio::sync::Notify;
 
@@ -98,14 +98,13 @@ impl Core {
     /// The ending of every change: wakes the workers `wake` names. The
     /// store's writes are durable when they return, so by now the work it
     /// announces is on disk and no worker can act on a write a crash loses.
-    pub async fn settle(&self, wake: Wake) -> Result<(), StoreError> {
+    pub fn settle(&self, wake: Wake) {
         if wake.outbox {
             self.outbox_ready.notify_one();
         }
         if wake.engine {
             self.engine_wake.notify_one();
         }
-        Ok(())
     }
 }
 

@@ -74,7 +74,7 @@ impl Core {
         let now = self.clock.now();
         let r = self.update_for(id, now, |inc| f(inc, now)).await?;
         if r.is_ok() {
-            self.settle(Wake::BOTH).await?;
+            self.settle(Wake::BOTH);
         }
         Ok(r)
     }

@@ -162,7 +162,7 @@ impl Core {
             .await?;
         self.record_audit(&schedule.team, by, "override", detail(&stored))
             .await;
-        self.settle(Wake::ENGINE).await?;
+        self.settle(Wake::ENGINE);
         Ok(Ok(stored))
     }
 
@@ -171,7 +171,7 @@ impl Core {
     pub async fn feed_token(&self, schedule: &str) -> Result<String, StoreError> {
         let seed = self.store.feed_seed().await?;
         let generation = self.store.feed_generation(schedule).await?;
-        self.settle(Wake::NONE).await?;
+        self.settle(Wake::NONE);
         Ok(ical::feed_token(&seed, schedule, generation))
     }
 
@@ -190,7 +190,7 @@ impl Core {
         }
         let generation = self.store.rotate_feed(schedule).await?;
         self.record_audit(&team.id, by, "feed", detail).await;
-        self.settle(Wake::NONE).await?;
+        self.settle(Wake::NONE);
         Ok(Ok(ical::feed_token(&seed, schedule, generation)))
     }
 
@@ -234,7 +234,7 @@ impl Core {
             .add_swap(&req, &(other_slack, op))
             .await
             .map_err(SwapFailure::Save)?;
-        self.settle(Wake::OUTBOX).await.map_err(SwapFailure::Save)?;
+        self.settle(Wake::OUTBOX);
         Ok(Ok(req))
     }
 
@@ -313,8 +313,7 @@ impl Core {
             }
         }
         let changed = matches!(answered, Some((_, true)));
-        self.settle(if changed { Wake::BOTH } else { Wake::NONE })
-            .await?;
+        self.settle(if changed { Wake::BOTH } else { Wake::NONE });
         Ok(match answered {
             Some((r, true)) => SwapAnswered::Answered(r),
             Some((r, false)) => SwapAnswered::Already(r),
@@ -350,7 +349,7 @@ impl Core {
         };
         self.record_audit(&service.team, by, "maintenance", detail)
             .await;
-        self.settle(Wake::NONE).await?;
+        self.settle(Wake::NONE);
         Ok(Some(w))
     }
 }
