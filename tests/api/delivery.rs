@@ -212,6 +212,34 @@ async fn an_ok_reply_the_client_cannot_parse_is_success_and_the_channel_goes_on(
 }
 
 #[tokio::test]
+async fn a_dead_letter_retry_the_store_cannot_take_is_a_503_with_the_reason() {
+    let fake = FakeSlack::start().await;
+    fake.fail_when(
+        "chat.postMessage",
+        "gone notice",
+        Fault::Refuse("channel_not_found"),
+    );
+    let t = TestApp::start_with(Some(&fake), &[("TOCSIN_API_TOKEN", TOKEN)]).await;
+    let core = t.app().core();
+    core.enqueue("C0GONE", notify("C0GONE", "gone notice"))
+        .await
+        .unwrap();
+    wait_until_async(|| async { core.store.dead_letters().await.unwrap().len() == 1 }).await;
+    let id = core.store.dead_letters().await.unwrap()[0].0;
+    let url = format!("{}/api/v1/outbox/dead/{id}/retry", t.base);
+    let bearer = format!("Bearer {TOKEN}");
+    core.store.inject_write_failure(true);
+    let (status, body) = post(&url, &[("authorization", &bearer)], vec![]).await;
+    core.store.inject_write_failure(false);
+    // Like every store failure: the sender is told to try again.
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body["reason"].as_str().unwrap().contains("flush failed"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn a_reply_that_never_parses_is_a_dead_letter_after_a_few_tries() {
     let fake = FakeSlack::start().await;
     fake.answer_garbled("chat.update");
