@@ -44,11 +44,9 @@ impl Core {
             })
             .await?;
         let last = last.into_inner().unwrap_or_else(|p| p.into_inner());
-        Ok(r.map_err(|text| match last {
-            Some(why) if why.to_string() == text => why,
-            // The store's own answer (no such incident).
-            _ => Sentence::from(text),
-        }))
+        // A decline is the last decision's; with none, the store's own
+        // answer (no such incident).
+        Ok(r.map_err(|text| last.unwrap_or_else(|| Sentence::from(text))))
     }
 
     /// Acknowledges or resolves incident `id` for a person in Slack, if the

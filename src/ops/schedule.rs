@@ -171,7 +171,6 @@ impl Core {
     pub async fn feed_token(&self, schedule: &str) -> Result<String, StoreError> {
         let seed = self.store.feed_seed().await?;
         let generation = self.store.feed_generation(schedule).await?;
-        self.settle(Wake::NONE);
         Ok(ical::feed_token(&seed, schedule, generation))
     }
 
@@ -190,7 +189,6 @@ impl Core {
         }
         let generation = self.store.rotate_feed(schedule).await?;
         self.record_audit(&team.id, by, "feed", detail).await;
-        self.settle(Wake::NONE);
         Ok(Ok(ical::feed_token(&seed, schedule, generation)))
     }
 
@@ -349,7 +347,6 @@ impl Core {
         };
         self.record_audit(&service.team, by, "maintenance", detail)
             .await;
-        self.settle(Wake::NONE);
         Ok(Some(w))
     }
 }
