@@ -90,7 +90,13 @@ pub async fn check(core: &Core, now: DateTime<Utc>) -> Result<Option<DateTime<Ut
     for service in &core.config.services {
         for h in &service.heartbeats {
             let last = core.store.last_beat(&h.id).await?;
-            let alerted = core.store.heartbeat_alerted(&h.id).await?;
+            // Only a silence can have been reported: a beating monitor costs one read.
+            let overdue = last.is_some_and(|l| l + h.interval <= now);
+            let alerted = if overdue {
+                core.store.heartbeat_alerted(&h.id).await?
+            } else {
+                None
+            };
             match plan(h.interval, last, alerted, now) {
                 Watch::Start => {
                     core.store.beat(&h.id, now).await?;
