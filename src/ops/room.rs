@@ -222,6 +222,19 @@ impl Core {
         .await
     }
 
+    /// Adds a note to the timeline through the API (its write token stands
+    /// for the policy), naming whoever the request named.
+    pub async fn add_note_via_api(&self, id: u64, by: &str, text: &str) -> Answer {
+        self.room_change(id, |inc, now| {
+            let mut next = inc.clone();
+            next.coord
+                .timeline
+                .push(super::incident::api_entry(now, text, by));
+            Ok((next, vec![]))
+        })
+        .await
+    }
+
     /// Adds (or removes) `user` among those DM'd every update and the resolve summary.
     pub async fn subscribe(&self, id: u64, user: &str, on: bool) -> Answer {
         self.room_change(id, |inc, _| {
