@@ -88,8 +88,8 @@ fn words(title: &str) -> Vec<String> {
 
 /// Characters that end a word.
 const SEPARATORS: &[char] = &[
-    ',', ';', '(', ')', '[', ']', '{', '}', '"', '\'', '`', '=', '|', '/', '\\', '!', '?', '*', '&',
-    '#', '@', '$',
+    ',', ';', '(', ')', '[', ']', '{', '}', '"', '\'', '`', '=', '|', '/', '\\', '!', '?', '*',
+    '&', '#', '@', '$',
 ];
 /// Characters stripped from a word's ends (a sentence's full stop, `host:`).
 const TRIM: &[char] = &['.', ':', '-', '_', '+', '%', '~'];
@@ -218,9 +218,9 @@ fn is_ipv6(w: &str) -> bool {
 fn is_host(w: &str) -> bool {
     let labels: Vec<&str> = w.split('.').collect();
     labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        })
+        && labels
+            .iter()
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
         && (labels.len() >= 3 || w.chars().any(|c| c.is_ascii_digit()))
 }
 
@@ -420,7 +420,10 @@ mod tests {
             "high latency p<n> <n> on <ip>",
         );
         check("Pod web-7f9c2d1a4b crashed", "pod web-<hex> crashed");
-        check("instance i-0abc123def unreachable", "instance i-<hex> unreachable");
+        check(
+            "instance i-0abc123def unreachable",
+            "instance i-<hex> unreachable",
+        );
         check(
             "job 3fa85f64-5717-4562-b3fc-2c963f66afa6 failed",
             "job <id> failed",
