@@ -16,6 +16,7 @@ mod intelligent;
 mod maintenance;
 mod mrkdwn;
 mod oncall;
+mod opsgenie;
 mod outbox;
 mod payloads;
 mod policy;
