@@ -19,6 +19,7 @@ mod outbox;
 mod payloads;
 mod policy;
 mod report;
+mod room_commands;
 mod rules;
 mod secrets;
 mod signals;
