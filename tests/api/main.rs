@@ -20,6 +20,7 @@ mod payloads;
 mod policy;
 mod report;
 mod rules;
+mod sandbox;
 mod secrets;
 mod signals;
 mod slack;

@@ -108,3 +108,8 @@ async fn a_key_points_at_its_incident_until_a_new_one_opens() {
 async fn message_refs_are_kept_by_incident() {
     suite::message_refs_are_kept_by_incident(&Sled).await;
 }
+
+#[tokio::test]
+async fn sandbox_records_are_kept_in_key_order() {
+    suite::sandbox_records_are_kept_in_key_order(&Sled).await;
+}
