@@ -149,7 +149,9 @@ impl App {
         }
         // With neither Slack nor Twilio the worker has no receiver and only
         // waits: an SNS confirmation then waits in the outbox with the rest.
-        if chat.is_some() || !receivers.is_empty() {
+        // The sandbox is no reason to reach out either: it is for trying
+        // tocsin offline.
+        if (chat.is_some() && sandbox.is_none()) || !receivers.is_empty() {
             receivers.push(Arc::new(crate::net::Fetch));
         }
         let worker = OutboxWorker {
