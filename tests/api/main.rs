@@ -20,6 +20,7 @@ mod outbox;
 mod payloads;
 mod policy;
 mod report;
+mod room_commands;
 mod rules;
 mod sandbox;
 mod secrets;
