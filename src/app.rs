@@ -65,7 +65,8 @@ impl App {
         let dir = settings.config_file.as_deref().and_then(|p| p.parent());
         let mappings =
             Mappings::load(&config, dir).map_err(|p| AppError::Mappings(p.join("\n")))?;
-        let store = Store::open(&settings.data_dir, settings.cache_capacity)?;
+        let store = Store::open(&settings.data_dir, settings.cache_capacity)?
+            .with_webhooks(&config.webhooks_out);
         store.set_min_free(settings.min_free_bytes);
         let listener =
             TcpListener::bind(settings.listen)
@@ -146,6 +147,12 @@ impl App {
                 api,
                 store: store.clone(),
                 config: core.config.clone(),
+            }));
+        }
+        if !core.config.webhooks_out.is_empty() {
+            receivers.push(Arc::new(crate::webhooks_out::Receiver {
+                config: core.config.clone(),
+                clock: core.clock.clone(),
             }));
         }
         // With neither Slack nor Twilio the worker has no receiver and only

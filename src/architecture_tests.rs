@@ -32,6 +32,10 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
     ("outbox", &["clock", "config", "domain", "metrics", "store"]),
     ("net", &["domain", "outbox", "store"]),
     (
+        "webhooks_out",
+        &["clock", "config", "domain", "net", "outbox", "store"],
+    ),
+    (
         "slack",
         &[
             "clock", "config", "domain", "metrics", "net", "ops", "outbox", "settings", "store",

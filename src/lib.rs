@@ -13,6 +13,7 @@
 //! - [`slack`]    — the Slack receiver (render, Web API) and adapter (signed requests, commands).
 //! - [`twilio`]   — the Twilio receiver (SMS, calls, TwiML) and adapter (voice webhooks).
 //! - [`net`]      — the HTTPS connector, and the receiver that visits SNS confirmation URLs.
+//! - [`webhooks_out`] — the receiver that POSTs signed incident events to `[[webhooks_out]]`.
 //! - [`ingest`]   — monitoring payloads into typed alert events (pure parsers).
 //! - [`sandbox`]  — an offline stand-in for Slack at `/sandbox`: the Web API the receiver
 //!   calls, and a page whose actions become signed Slack requests.
@@ -35,6 +36,7 @@ pub mod settings;
 pub mod slack;
 pub mod store;
 pub mod twilio;
+pub mod webhooks_out;
 
 #[cfg(test)]
 mod architecture_tests;

@@ -17,6 +17,59 @@ pub struct Config {
     pub escalation_policies: Vec<EscalationPolicy>,
     pub services: Vec<Service>,
     pub call_routes: Vec<CallRoute>,
+    pub webhooks_out: Vec<WebhookOut>,
+}
+
+/// An incident event an outgoing webhook may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookEvent {
+    Triggered,
+    Acknowledged,
+    Resolved,
+    Escalated,
+    Note,
+}
+
+impl WebhookEvent {
+    pub fn parse(s: &str) -> Option<WebhookEvent> {
+        Some(match s {
+            "triggered" => WebhookEvent::Triggered,
+            "acknowledged" => WebhookEvent::Acknowledged,
+            "resolved" => WebhookEvent::Resolved,
+            "escalated" => WebhookEvent::Escalated,
+            "note" => WebhookEvent::Note,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookEvent::Triggered => "triggered",
+            WebhookEvent::Acknowledged => "acknowledged",
+            WebhookEvent::Resolved => "resolved",
+            WebhookEvent::Escalated => "escalated",
+            WebhookEvent::Note => "note",
+        }
+    }
+}
+
+/// `[[webhooks_out]]`: a URL that is POSTed the events it asks for, signed
+/// with its secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookOut {
+    pub url: String,
+    pub events: Vec<WebhookEvent>,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for WebhookOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookOut")
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("secret", &"***")
+            .finish()
+    }
 }
 
 /// A phone number (of the Twilio account) whose calls reach whoever is on call.

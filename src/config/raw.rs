@@ -21,6 +21,17 @@ pub(super) struct RawConfig {
     pub(super) services: Vec<Spanned<RawService>>,
     #[serde(default)]
     pub(super) call_routes: Vec<Spanned<RawCallRoute>>,
+    #[serde(default)]
+    pub(super) webhooks_out: Vec<Spanned<RawWebhookOut>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawWebhookOut {
+    pub(super) url: Str,
+    #[serde(default)]
+    pub(super) events: Vec<Str>,
+    pub(super) secret: Str,
 }
 
 #[derive(Deserialize)]

@@ -15,3 +15,4 @@ pub mod schedule;
 pub mod sentence;
 pub mod similarity;
 pub mod warroom;
+pub mod webhook;

@@ -188,6 +188,13 @@ pub enum Outbound {
     /// A plain GET of a URL a sender asked us to visit: confirming an AWS SNS
     /// subscription.
     Fetch { url: String },
+    /// One event for an outgoing webhook (`domain::webhook`): its JSON as of
+    /// the change, POSTed signed to `url`.
+    Webhook {
+        url: String,
+        event: String,
+        payload: serde_json::Value,
+    },
     /// Work on an incident's own channel (create, invite, post, archive, …).
     Room {
         incident: u64,

@@ -177,9 +177,10 @@ impl SlackDelivery {
             | Outbound::SwapAnswered { .. }
             | Outbound::SwapAnnounced { .. } => self.notice(op, at).await?,
             Outbound::OpenView { trigger_id, view } => self.open_view(trigger_id, view).await?,
-            Outbound::Sms { .. } | Outbound::Call { .. } | Outbound::Fetch { .. } => {
-                return Err(Failure::Permanent("not Slack work".into()))
-            }
+            Outbound::Sms { .. }
+            | Outbound::Call { .. }
+            | Outbound::Fetch { .. }
+            | Outbound::Webhook { .. } => return Err(Failure::Permanent("not Slack work".into())),
         }
         Ok(())
     }
@@ -509,7 +510,10 @@ impl outbox::Receiver for SlackDelivery {
     fn takes(&self, op: &Outbound) -> bool {
         !matches!(
             op,
-            Outbound::Sms { .. } | Outbound::Call { .. } | Outbound::Fetch { .. }
+            Outbound::Sms { .. }
+                | Outbound::Call { .. }
+                | Outbound::Fetch { .. }
+                | Outbound::Webhook { .. }
         )
     }
 

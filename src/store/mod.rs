@@ -138,6 +138,9 @@ impl NewAlert<'_> {
 #[derive(Clone)]
 pub struct Store {
     storage: Arc<dyn Storage>,
+    /// The outgoing webhooks every incident change is checked against
+    /// (`domain::webhook`), so their events are queued with the change.
+    webhooks: Arc<[crate::config::WebhookOut]>,
 }
 
 impl std::ops::Deref for Store {
@@ -161,7 +164,17 @@ impl Store {
 
     /// A store over any backend.
     pub fn new(storage: Arc<dyn Storage>) -> Store {
-        Store { storage }
+        Store {
+            storage,
+            webhooks: Arc::new([]),
+        }
+    }
+
+    /// The same store, queueing the events `hooks` ask for with every
+    /// incident change.
+    pub fn with_webhooks(mut self, hooks: &[crate::config::WebhookOut]) -> Store {
+        self.webhooks = hooks.into();
+        self
     }
 
     /// The same store through the port.
@@ -184,7 +197,7 @@ impl Store {
         let (kind, applied) = self
             .storage
             .trigger(&keys, &|previous, new_id| {
-                decide_trigger(previous, &alerted, new_id, a.at)
+                decide_trigger(&self.webhooks, previous, &alerted, new_id, a.at)
             })
             .await?;
         let announced = applied.outbox.last().copied();
@@ -282,7 +295,13 @@ impl Store {
                 update_lane(&next),
                 Outbound::UpdateIncident { incident: id },
             );
-            Ok(with_follow_up(Some(current), next, vec![update], at))
+            Ok(follow_up_with_hooks(
+                &self.webhooks,
+                Some(current),
+                next,
+                vec![update],
+                at,
+            ))
         };
         let r = self.storage.update_incident(id, at, &decide).await?;
         Ok(match r {
@@ -316,7 +335,13 @@ impl Store {
             let current =
                 current.ok_or_else(|| Declined::Refused(format!("There is no incident #{id}.")))?;
             let (next, ops) = f(current).map_err(Declined::Refused)?;
-            Ok(with_follow_up(Some(current), next, ops, at))
+            Ok(follow_up_with_hooks(
+                &self.webhooks,
+                Some(current),
+                next,
+                ops,
+                at,
+            ))
         };
         let r = self.storage.update_incident(id, at, &decide).await?;
         Ok(match r {
@@ -363,6 +388,7 @@ impl Store {
 /// What an alert does (`incident::trigger::decide`), with the room work it
 /// sets off and the message it posts or refreshes, queued last.
 fn decide_trigger(
+    hooks: &[crate::config::WebhookOut],
     previous: Option<&Incident>,
     a: &Alerted<'_>,
     new_id: u64,
@@ -378,11 +404,11 @@ fn decide_trigger(
     match trigger::decide(previous, a, at) {
         Decision::Append(next) => {
             let ops = refresh(&next);
-            Triggering::Append(with_follow_up(previous, next, ops, at))
+            Triggering::Append(follow_up_with_hooks(hooks, previous, next, ops, at))
         }
         Decision::Reopen(next) => {
             let ops = refresh(&next);
-            Triggering::Reopen(with_follow_up(previous, next, ops, at))
+            Triggering::Reopen(follow_up_with_hooks(hooks, previous, next, ops, at))
         }
         Decision::Open(mut new) => {
             new.id = new_id;
@@ -395,7 +421,8 @@ fn decide_trigger(
                     },
                 )
             });
-            Triggering::Open(with_follow_up(None, new, post.into_iter().collect(), at))
+            let post = post.into_iter().collect();
+            Triggering::Open(follow_up_with_hooks(hooks, None, new, post, at))
         }
     }
 }
@@ -406,11 +433,25 @@ fn decide_trigger(
 /// Every decision an incident change hands a backend goes through here.
 pub fn with_follow_up(
     old: Option<&Incident>,
+    next: Incident,
+    ops: Vec<(String, Outbound)>,
+    at: DateTime<Utc>,
+) -> Change {
+    follow_up_with_hooks(&[], old, next, ops, at)
+}
+
+/// [`with_follow_up`], also queueing the outgoing webhooks' events the
+/// change is (`domain::webhook::notices`), before `ops`: callers read the
+/// last row queued as the message update.
+fn follow_up_with_hooks(
+    hooks: &[crate::config::WebhookOut],
+    old: Option<&Incident>,
     mut next: Incident,
     ops: Vec<(String, Outbound)>,
     at: DateTime<Utc>,
 ) -> Change {
     let mut outbound = crate::domain::warroom::follow_up(old, &mut next, at);
+    outbound.extend(crate::domain::webhook::notices(hooks, old, &next, at));
     outbound.extend(ops);
     Change {
         incident: next,

@@ -6,6 +6,7 @@ mod calls;
 mod people;
 mod schedules;
 mod services;
+mod webhooks;
 
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
@@ -155,6 +156,7 @@ impl Checker<'_> {
                 .collect(),
             services: self.services(&raw.services, &known),
             call_routes: self.call_routes(&raw.call_routes, &ids(&raw.services, |s| &s.id)),
+            webhooks_out: self.webhooks_out(&raw.webhooks_out),
         }
     }
 

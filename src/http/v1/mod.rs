@@ -134,7 +134,7 @@ fn body<T: DeserializeOwned>(b: &Bytes) -> Result<T, Resp> {
 /// Checks who a change is made for: 1–100 characters, none that Slack or
 /// an audit line could read as markup.
 fn check_by(by: &str) -> Result<&str, Resp> {
-    let ok_char = |c: char| c.is_alphanumeric() || " ._-@+:/".contains(c);
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || " ._-@+:/".contains(c);
     let by = by.trim();
     if by.is_empty() || by.chars().count() > 100 || !by.chars().all(ok_char) {
         return Err(problem(

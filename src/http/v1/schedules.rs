@@ -166,6 +166,10 @@ pub(super) async fn add_override(h: &Handler, id: &str, b: &Bytes) -> Answer {
 #[allow(dead_code)] // Read as pairs; this type only describes them.
 struct RemoveParams {
     /// Whoever the change is made for (1–100 letters, digits, spaces and `. _ - @ + : /`).
+    #[param(
+        max_length = 100,
+        pattern = "^[A-Za-z0-9 ._@+:/-]*[A-Za-z0-9._@+:/-][A-Za-z0-9 ._@+:/-]*$"
+    )]
     by: String,
 }
 

@@ -114,6 +114,10 @@ pub struct IncidentList {
 pub struct Action {
     /// Whoever the change is made for: a user id, an email, a script's name
     /// (1–100 letters, digits, spaces and `. _ - @ + : /`).
+    #[schema(
+        max_length = 100,
+        pattern = "^[A-Za-z0-9 ._@+:/-]*[A-Za-z0-9._@+:/-][A-Za-z0-9 ._@+:/-]*$"
+    )]
     pub by: String,
 }
 
@@ -122,8 +126,13 @@ pub struct Action {
 #[serde(deny_unknown_fields)]
 pub struct Note {
     /// As in [`Action::by`].
+    #[schema(
+        max_length = 100,
+        pattern = "^[A-Za-z0-9 ._@+:/-]*[A-Za-z0-9._@+:/-][A-Za-z0-9 ._@+:/-]*$"
+    )]
     pub by: String,
-    /// The note, 1–3000 characters.
+    /// The note, 1–3000 characters, not all blank.
+    #[schema(min_length = 1, max_length = 3000, pattern = "\\S")]
     pub text: String,
 }
 
@@ -183,6 +192,10 @@ pub struct NewOverride {
     /// After `start`, in the future, at most 90 days after `start`.
     pub end: DateTime<Utc>,
     /// As in [`Action::by`].
+    #[schema(
+        max_length = 100,
+        pattern = "^[A-Za-z0-9 ._@+:/-]*[A-Za-z0-9._@+:/-][A-Za-z0-9 ._@+:/-]*$"
+    )]
     pub by: String,
 }
 
