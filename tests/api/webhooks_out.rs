@@ -145,6 +145,7 @@ fn verify(d: &Delivery) -> Value {
 #[tokio::test]
 async fn subscribed_events_are_posted_signed_and_in_order() {
     let hook = Receiver::start(0).await;
+    let fake = FakeSlack::start().await;
     let clock = Clock::system();
     let text = config(
         &hook.url,
@@ -152,7 +153,7 @@ async fn subscribed_events_are_posted_signed_and_in_order() {
     );
     let t = TestApp::start_full(
         tempfile::tempdir().unwrap(),
-        None,
+        Some(&fake),
         &[
             ("TOCSIN_API_TOKEN", WRITE),
             ("TOCSIN_SLACK_CHANNEL_INTERVAL_MS", "1"),
@@ -222,11 +223,14 @@ async fn subscribed_events_are_posted_signed_and_in_order() {
 async fn a_receiver_that_fails_then_recovers_gets_everything_even_across_a_restart() {
     // Down for the first 3 attempts.
     let hook = Receiver::start(3).await;
+    // A fake Slack, so the offline sandbox (which keeps the data directory
+    // open past a shutdown) stays off and the restart can reopen it.
+    let fake = FakeSlack::start().await;
     let text = config(&hook.url, r#""triggered", "resolved""#);
     let env = [("TOCSIN_SLACK_CHANNEL_INTERVAL_MS", "1")];
     let t = TestApp::start_full(
         tempfile::tempdir().unwrap(),
-        None,
+        Some(&fake),
         &env,
         Clock::system(),
         &text,
@@ -242,7 +246,7 @@ async fn a_receiver_that_fails_then_recovers_gets_everything_even_across_a_resta
     }
     let dir = t.stop().await;
     // Both events are on disk; the next run delivers them, in order.
-    let t = TestApp::start_full(dir, None, &env, Clock::system(), &text).await;
+    let t = TestApp::start_full(dir, Some(&fake), &env, Clock::system(), &text).await;
     let got = hook.wait_for(2).await;
     let events: Vec<&str> = got.iter().map(|d| d.event.as_str()).collect();
     assert_eq!(events, ["triggered", "resolved"], "{got:?}");
