@@ -15,6 +15,7 @@
 //! - [`net`]      — the HTTPS connector, and the receiver that visits SNS confirmation URLs.
 //! - [`ingest`]   — monitoring payloads into typed alert events (pure parsers).
 //! - [`http`]     — the hyper server: routing, limits, statuses.
+//! - [`import`]   — PagerDuty, Opsgenie and Grafana OnCall exports into a `tocsin.toml`.
 //! - [`app`]      — wires one process together; nothing imports it.
 
 pub mod app;
@@ -23,6 +24,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod import;
 pub mod ingest;
 pub mod metrics;
 pub mod net;
