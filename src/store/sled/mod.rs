@@ -20,7 +20,8 @@
 //! - `slack_events`: Slack `event_id` → first-seen time, to drop retried deliveries;
 //! - `rooms`: Slack channel id of an incident's own channel → incident id;
 //! - `message_refs`: incident id (u64 BE) → `MessageRefsRecord`: where the
-//!   chat receiver's copies of the incident are (its post, the DMs that paged).
+//!   chat receiver's copies of the incident are (its post, the DMs that paged);
+//! - `sandbox`: the sandbox workspace's records, key → bytes it encodes itself.
 
 mod commit;
 #[cfg(test)]
@@ -150,12 +151,16 @@ pub(super) struct Trees {
     suppressed: sled::Tree,
     /// service id, start (ms) → maintenance window.
     maintenance: sled::Tree,
+    /// service id, time (ms), sequence → a labelled pair (a merge or a split).
+    labels: sled::Tree,
     /// team id, time (ms), sequence → who changed what (overrides, maintenance).
     audit: sled::Tree,
     /// Slack channel id of an incident's own channel → incident id.
     rooms: sled::Tree,
     /// incident id → where the chat receiver's copies of it are.
     message_refs: sled::Tree,
+    /// The sandbox workspace's own records, opaque here.
+    sandbox: sled::Tree,
 }
 
 impl Trees {
@@ -213,8 +218,10 @@ impl Trees {
             heartbeats: db.open_tree("heartbeats")?,
             suppressed: db.open_tree("suppressed")?,
             maintenance: db.open_tree("maintenance")?,
+            labels: db.open_tree("labels")?,
             audit: db.open_tree("audit")?,
             rooms: db.open_tree("rooms")?,
+            sandbox: db.open_tree("sandbox")?,
             message_refs,
             meta,
             db,
