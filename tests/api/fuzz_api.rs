@@ -73,12 +73,11 @@ async fn the_api_keeps_to_its_openapi_document_under_fuzzing() {
     for k in ["f1", "f2", "f3"] {
         assert_eq!(t.trigger(k, "Fuzzed").await.0, 202);
     }
-    // Every operation with the write token; the read token's refusals too.
-    for (token, examples) in [(WRITE, 15), (READ, 5)] {
-        let (ok, text) = fuzz(&t, &bin, token, examples).await;
-        assert!(ok, "schemathesis found problems:\n{text}");
-        assert!(text.contains(" passed"), "no case ran:\n{text}");
-    }
+    // Every operation, with the write token (the read token's refusals are
+    // checked in `api_v1`).
+    let (ok, text) = fuzz(&t, &bin, WRITE, 15).await;
+    assert!(ok, "schemathesis found problems:\n{text}");
+    assert!(text.contains(" passed"), "no case ran:\n{text}");
     // The server is still up and answering after it all.
     assert_eq!(get(&format!("{}/healthz", t.base)).await.0, 200);
 }
