@@ -66,6 +66,7 @@ impl App {
             Mappings::load(&config, dir).map_err(|p| AppError::Mappings(p.join("\n")))?;
         let store = Store::open(&settings.data_dir, settings.cache_capacity)?;
         store.set_min_free(settings.min_free_bytes);
+        store.refresh_homes(crate::domain::home::Directory::of(&config));
         let listener =
             TcpListener::bind(settings.listen)
                 .await

@@ -248,6 +248,17 @@ impl SlackApi {
         counted_or("views.open", r.map(drop), accepted)
     }
 
+    /// Publishes `user`'s App Home (views.publish).
+    pub async fn publish_view(&self, user: &str, view: SlackView) -> Result<(), Failure> {
+        let req = SlackApiViewsPublishRequest::new(user.into(), view);
+        let r = self
+            .client
+            .open_session(&self.token)
+            .views_publish(&req)
+            .await;
+        counted_or("views.publish", r.map(drop), accepted)
+    }
+
     /// Shares a file in `channel`: files.getUploadURLExternal, the bytes to
     /// the URL it gives, then files.completeUploadExternal.
     pub async fn upload_file(

@@ -11,6 +11,7 @@ mod disk;
 mod escalation;
 mod fake_twilio;
 mod grouping;
+mod home;
 mod ingest;
 mod maintenance;
 mod mrkdwn;

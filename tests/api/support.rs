@@ -590,7 +590,8 @@ impl FakeSlack {
                 Some(url) => json!({"ok": true, "url": url}),
                 None => json!({"ok": false, "error": "not_allowed_token_type"}),
             },
-            "views.open" => {
+            // views.publish answers like views.open: the view as stored, with its ids.
+            "views.open" | "views.publish" => {
                 let mut view = body["view"].clone();
                 view["id"] = json!("V0VIEW");
                 view["team_id"] = json!("T0TEAM");
