@@ -13,6 +13,7 @@ mod fake_twilio;
 mod grouping;
 mod home;
 mod ingest;
+mod intelligent;
 mod maintenance;
 mod mrkdwn;
 mod oncall;
