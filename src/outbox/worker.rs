@@ -249,22 +249,28 @@ impl OutboxWorker {
     /// Drops an update that a later update of the same incident in this lane
     /// makes redundant: every update renders the incident's latest state, so a
     /// storm of repeat alerts costs one call per pacing interval. A Home
-    /// publish is the same: it draws the Home as it is when sent.
+    /// publish is the same: it draws the Home as it is when sent, and the one
+    /// kept takes the dropped one's time, so its debounce counts from the
+    /// first of a burst (a steady stream of changes still publishes).
     async fn fold_updates(&self, lane: &mut Lane) {
         while let Some((
             seq,
             op @ (Outbound::UpdateIncident { .. } | Outbound::PublishHome { .. }),
-            _,
+            seen,
         )) = lane.queue.front()
         {
-            if !lane.queue.iter().skip(1).any(|(_, later, _)| later == op) {
+            let Some(later) = lane.queue.iter().skip(1).position(|(_, l, _)| l == op) else {
                 break;
-            }
-            if let Err(e) = self.store.done_unflushed(*seq).await {
+            };
+            let (seq, seen) = (*seq, *seen);
+            if let Err(e) = self.store.done_unflushed(seq).await {
                 tracing::error!(error = %e, "cannot drop a redundant update; sending it");
                 break;
             }
             lane.queue.pop_front();
+            if let Some(kept) = lane.queue.get_mut(later) {
+                kept.2 = kept.2.min(seen);
+            }
         }
     }
 
