@@ -214,7 +214,7 @@ fn is_person(a: &Actor, user: Option<&str>, slack: &str) -> bool {
         Actor::Phone { user: u, slack_id } => {
             slack_id.as_deref() == Some(slack) || user == Some(u.as_str())
         }
-        Actor::Integration { .. } => false,
+        Actor::Integration { .. } | Actor::Api { .. } => false,
     }
 }
 
@@ -370,7 +370,7 @@ fn people(inc: &Incident, dir: &Directory) -> BTreeSet<String> {
                         .or_else(|| dir.slack(user).map(str::to_string)),
                 );
             }
-            Actor::Integration { .. } => {}
+            Actor::Integration { .. } | Actor::Api { .. } => {}
         }
     }
     out.extend(inc.coord.commander.clone());

@@ -374,3 +374,33 @@ async fn ask_for_cover_from_the_home_asks_the_person_picked() {
         400
     );
 }
+
+#[tokio::test]
+async fn overrides_added_and_removed_through_the_api_refresh_the_teams_homes() {
+    use crate::api_v1::{call, WRITE};
+    let fake = FakeSlack::start().await;
+    let clock = Clock::manual(Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap());
+    let t = TestApp::start_full(
+        tempfile::tempdir().unwrap(),
+        Some(&fake),
+        &[("TOCSIN_API_TOKEN", WRITE)],
+        clock,
+        CONFIG,
+    )
+    .await;
+    let overrides = format!("{}/api/v1/schedules/primary/overrides", t.base);
+    let over = json!({"user": "alice", "start": "2026-12-01T09:00:00Z",
+                      "end": "2026-12-01T12:00:00Z", "by": "holiday-sync"});
+    let (status, _, made) = call("POST", &overrides, Some(WRITE), Some(over)).await;
+    assert_eq!(status, 201, "{made}");
+    home_where(&fake, "U0BOB", |v| {
+        v.contains("`primary`: <@U0ALICE> until")
+    })
+    .await;
+    let one = format!("{overrides}/{}?by=holiday-sync", made["id"]);
+    let (status, _, gone) = call("DELETE", &one, Some(WRITE), None).await;
+    assert_eq!(status, 200, "{gone}");
+    // Bob is on call again, and his own shift is back on his Home.
+    let v = home_where(&fake, "U0BOB", |v| v.contains("`primary`: <@U0BOB> until")).await;
+    assert!(v.to_string().contains("(now)"), "{v}");
+}
