@@ -15,6 +15,7 @@ const BOT_SCOPES: &[&str] = &[
     "files:write",       // share report charts in team channels
     "app_mentions:read", // answer @tocsin
     "users:read",        // show people by name and time zone
+    "users:read.email",  // find the Slack account of a person the config names by email only
     "channels:manage",   // create, invite people to and archive incident channels
     "channels:read",     // find an incident channel whose creation answer was lost
     "pins:write",        // pin an incident channel's live summary

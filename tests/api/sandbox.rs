@@ -81,7 +81,20 @@ struct Browser {
 }
 
 impl Drop for Browser {
+    /// A test that panicked never closed its session: the Chromium it
+    /// started (found by its own profile directory) is ended by id, then
+    /// chromedriver.
     fn drop(&mut self) {
+        let profile = self._profile.path().display().to_string();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&profile) {
+                let _ = Command::new("kill").arg(pid.to_string()).status();
+            }
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
