@@ -13,6 +13,7 @@ mod escalation;
 mod fake_twilio;
 mod fuzz_api;
 mod grouping;
+mod home;
 mod import;
 mod ingest;
 mod intelligent;
