@@ -178,3 +178,8 @@ async fn a_key_points_at_its_incident_until_a_new_one_opens() {
 async fn message_refs_are_kept_by_incident() {
     check(|f| async move { suite::message_refs_are_kept_by_incident(&f).await }).await;
 }
+
+#[tokio::test]
+async fn labels_and_recent_incidents_read_back_in_order() {
+    check(|f| async move { suite::labels_and_recent_incidents_read_back_in_order(&f).await }).await;
+}

@@ -171,6 +171,39 @@ impl PgStore {
             .collect()
     }
 
+    /// The newest incidents, newest first: at most `limit`, stopping at the
+    /// first opened before `since` (ids follow opening times).
+    pub(super) async fn try_recent(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Fail<Vec<Incident>> {
+        let c = self.client().await?;
+        let mut out = vec![];
+        let mut below = i64::MAX;
+        // In pages, newest first, as the incidents themselves say when they opened.
+        while out.len() < limit {
+            let rs = rows(
+                &c,
+                "SELECT id, record FROM incidents WHERE id < $1 ORDER BY id DESC LIMIT 64",
+                &[&below],
+            )
+            .await?;
+            if rs.is_empty() {
+                break;
+            }
+            for r in &rs {
+                below = r.get(0);
+                let i = decode_incident(r.get(1))?;
+                if i.created_at < since || out.len() >= limit {
+                    return Ok(out);
+                }
+                out.push(i);
+            }
+        }
+        Ok(out)
+    }
+
     pub(super) async fn try_open_count(&self) -> Fail<usize> {
         let c = self.client().await?;
         let r = row(&c, "SELECT count(*) FROM incidents WHERE open", &[]).await?;

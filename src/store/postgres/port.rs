@@ -114,6 +114,14 @@ impl Incidents for PgStore {
     async fn incidents(&self) -> Result<Vec<Incident>, StoreError> {
         self.run(|| self.try_incidents(false)).await
     }
+
+    async fn recent_incidents(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        self.run(|| self.try_recent(since, limit)).await
+    }
 }
 
 #[async_trait]
@@ -357,6 +365,26 @@ impl Signals for PgStore {
         let json = encode_signal(s, "suppressed").map_err(plain)?;
         self.durably(|| self.try_add_signal(Signal::Suppressed, service, s.at, &json))
             .await
+    }
+
+    async fn add_label(
+        &self,
+        service: &str,
+        pair: &crate::domain::similarity::Pair,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let json = encode_signal(pair, "labels").map_err(plain)?;
+        self.durably(|| self.try_add_signal(Signal::Labels, service, at, &json))
+            .await
+    }
+
+    async fn labels(
+        &self,
+        service: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::domain::similarity::Pair>, StoreError> {
+        let v = self.run(|| self.try_labels(service, limit)).await?;
+        decode_signals(v, "labels")
     }
 
     async fn suppressed_since(

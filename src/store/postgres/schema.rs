@@ -125,6 +125,13 @@ CREATE TABLE IF NOT EXISTS maintenance (
     record bytea NOT NULL,
     PRIMARY KEY (service, from_ms)
 );
+CREATE TABLE IF NOT EXISTS labels (
+    service text NOT NULL,
+    at_ms bigint NOT NULL,
+    seq bigint NOT NULL,
+    record bytea NOT NULL,
+    PRIMARY KEY (service, at_ms, seq)
+);
 CREATE TABLE IF NOT EXISTS audit (
     team text NOT NULL,
     at_ms bigint NOT NULL,

@@ -375,6 +375,9 @@ impl PgStore {
                 "INSERT INTO suppressed (service, at_ms, seq, record) VALUES ($1, $2, $3, $4)"
             }
             Signal::Audit => "INSERT INTO audit (team, at_ms, seq, record) VALUES ($1, $2, $3, $4)",
+            Signal::Labels => {
+                "INSERT INTO labels (service, at_ms, seq, record) VALUES ($1, $2, $3, $4)"
+            }
         };
         exec(&c, sql, &[&key, &at.timestamp_millis(), &seq, &json]).await?;
         Ok(())
@@ -397,6 +400,9 @@ impl PgStore {
             Signal::Audit => {
                 "SELECT record FROM audit WHERE team = $1 AND at_ms >= $2 ORDER BY at_ms, seq"
             }
+            Signal::Labels => {
+                "SELECT record FROM labels WHERE service = $1 AND at_ms >= $2 ORDER BY at_ms, seq"
+            }
         };
         let rs = rows(&c, sql, &[&key, &since.timestamp_millis()]).await?;
         Ok(rs.iter().map(|r| r.get::<_, Vec<u8>>(0)).collect())
@@ -413,6 +419,20 @@ impl PgStore {
         rs.iter()
             .map(|r| record::decode(r.get(0)).map_err(|e| corrupt("audit", e)))
             .collect()
+    }
+
+    /// The latest `limit` labelled pairs of `service`, oldest first.
+    pub(super) async fn try_labels(&self, service: &str, limit: usize) -> Fail<Vec<Vec<u8>>> {
+        let c = self.client().await?;
+        let rs = rows(
+            &c,
+            "SELECT record FROM (SELECT record, at_ms, seq FROM labels WHERE service = $1
+                                 ORDER BY at_ms DESC, seq DESC LIMIT $2) l
+             ORDER BY at_ms, seq",
+            &[&service, &(limit.min(i64::MAX as usize) as i64)],
+        )
+        .await?;
+        Ok(rs.iter().map(|r| r.get::<_, Vec<u8>>(0)).collect())
     }
 
     pub(super) async fn try_prune_changes(&self, before: DateTime<Utc>) -> Fail<usize> {
@@ -557,6 +577,7 @@ pub(super) enum Signal {
     Changes,
     Suppressed,
     Audit,
+    Labels,
 }
 
 async fn new_id<C: GenericClient>(c: &C, sequence: &str) -> Fail<u64> {
