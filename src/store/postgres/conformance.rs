@@ -183,3 +183,8 @@ async fn message_refs_are_kept_by_incident() {
 async fn labels_and_recent_incidents_read_back_in_order() {
     check(|f| async move { suite::labels_and_recent_incidents_read_back_in_order(&f).await }).await;
 }
+
+#[tokio::test]
+async fn sandbox_records_are_kept_in_key_order() {
+    check(|f| async move { suite::sandbox_records_are_kept_in_key_order(&f).await }).await;
+}

@@ -149,6 +149,34 @@ impl Messages for PgStore {
         let add = |r: &mut MessageRefs| add_once(r, &dm);
         self.run(|| self.try_edit_refs(id, &add)).await
     }
+
+    async fn sandbox_records(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.run(|| self.try_sandbox()).await
+    }
+
+    async fn put_sandbox_record(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.durably(|| self.try_put_sandbox(key, value)).await
+    }
+}
+
+impl PgStore {
+    async fn try_sandbox(&self) -> super::Fail<Vec<(String, Vec<u8>)>> {
+        let c = self.client().await?;
+        let rs = super::rows(&c, "SELECT key, value FROM sandbox ORDER BY key COLLATE \"C\"", &[]).await?;
+        Ok(rs.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn try_put_sandbox(&self, key: &str, value: &[u8]) -> super::Fail<()> {
+        let c = self.client().await?;
+        super::exec(
+            &c,
+            "INSERT INTO sandbox (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            &[&key, &value],
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 fn add_once(refs: &mut MessageRefs, dm: &MessageRef) {

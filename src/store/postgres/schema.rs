@@ -125,6 +125,10 @@ CREATE TABLE IF NOT EXISTS maintenance (
     record bytea NOT NULL,
     PRIMARY KEY (service, from_ms)
 );
+CREATE TABLE IF NOT EXISTS sandbox (
+    key text PRIMARY KEY,
+    value bytea NOT NULL
+);
 CREATE TABLE IF NOT EXISTS labels (
     service text NOT NULL,
     at_ms bigint NOT NULL,
