@@ -162,7 +162,12 @@ impl Messages for PgStore {
 impl PgStore {
     async fn try_sandbox(&self) -> super::Fail<Vec<(String, Vec<u8>)>> {
         let c = self.client().await?;
-        let rs = super::rows(&c, "SELECT key, value FROM sandbox ORDER BY key COLLATE \"C\"", &[]).await?;
+        let rs = super::rows(
+            &c,
+            "SELECT key, value FROM sandbox ORDER BY key COLLATE \"C\"",
+            &[],
+        )
+        .await?;
         Ok(rs.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 
