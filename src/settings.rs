@@ -57,6 +57,10 @@ pub struct Settings {
     /// How long a client may take to send a request's headers, and again its
     /// body (`TOCSIN_READ_TIMEOUT_MS`); idle keep-alive connections close after it too.
     pub read_timeout: Duration,
+    /// `serve --sandbox`: run the sandbox (the offline Slack page at
+    /// `/sandbox`) even though Slack credentials are set. Not read from the
+    /// environment.
+    pub force_sandbox: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -205,7 +209,17 @@ impl Settings {
             min_free_bytes: min_free_mb * 1024 * 1024,
             max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
             read_timeout: Duration::from_millis(read_timeout_ms),
+            force_sandbox: false,
         })
+    }
+
+    /// Whether Slack work goes to the sandbox instead of Slack: when asked
+    /// for, or when no Slack credential at all is set.
+    pub fn sandbox(&self) -> bool {
+        self.force_sandbox
+            || (self.slack_bot_token.is_none()
+                && self.slack_signing_secret.is_none()
+                && self.slack_app_token.is_none())
     }
 }
 
@@ -225,6 +239,34 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn the_sandbox_is_on_only_without_any_slack_credential_or_when_forced() {
+        let with = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Settings::from_lookup(|k| {
+                vars.iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.clone())
+                    .filter(|v| !v.is_empty())
+            })
+            .unwrap()
+        };
+        assert!(with(&[]).sandbox());
+        assert!(with(&[("SLACK_BOT_TOKEN", "")]).sandbox(), "empty is unset");
+        for name in ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"] {
+            let s = with(&[(name, "x")]);
+            assert!(!s.sandbox(), "{name} set: Slack, not the sandbox");
+            let forced = Settings {
+                force_sandbox: true,
+                ..s
+            };
+            assert!(forced.sandbox(), "--sandbox wins over {name}");
+        }
     }
 
     #[test]

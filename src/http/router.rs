@@ -88,6 +88,10 @@ impl Handler {
                 })
                 .await
             }
+            (_, p) if p == "/sandbox" || p.starts_with("/sandbox/") => {
+                self.with_body(req, |h, parts, b| async move { h.sandbox(&parts, b).await })
+                    .await
+            }
             (&Method::POST, "/slack/events") => {
                 self.with_slack_body(req, Replays::Allow, |h, b| async move {
                     inbound::events(&h.core, &b).await
@@ -123,6 +127,40 @@ impl Handler {
                 &json!({"error": format!("no route for {path}")}),
             ),
         }
+    }
+
+    /// The sandbox's page and Web API; 404 while the sandbox is off.
+    async fn sandbox(&self, parts: &hyper::http::request::Parts, body: Bytes) -> Resp {
+        let Some(sb) = &self.sandbox else {
+            return json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "the sandbox is off: Slack credentials are set (serve --sandbox turns it on)"}),
+            );
+        };
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let a = sb
+            .answer(
+                parts.method.as_str(),
+                parts.uri.path(),
+                parts.uri.query(),
+                &header,
+                body,
+            )
+            .await;
+        let mut r = hyper::Response::new(http_body_util::Full::new(a.body));
+        *r.status_mut() =
+            StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        r.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static(a.content_type),
+        );
+        r
     }
 
     /// Reads the body, checks Slack's signature over the raw bytes, then calls `f`.

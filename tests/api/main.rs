@@ -23,6 +23,7 @@ mod policy;
 mod report;
 mod room_commands;
 mod rules;
+mod sandbox;
 mod secrets;
 mod signals;
 mod slack;
