@@ -115,6 +115,7 @@ impl App {
             engine_wake: Arc::new(Notify::new()),
             mappings: Arc::new(mappings),
             api_token: settings.api_token.clone(),
+            api_read_token: settings.api_read_token.clone(),
             installation: Arc::new(OnceLock::new()),
             slack_auth_failing: Default::default(),
         };

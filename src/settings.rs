@@ -46,8 +46,11 @@ pub struct Settings {
     /// SMS, phone pages and live call routing; `None` unless all of
     /// `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN` and `TWILIO_FROM` are set.
     pub twilio: Option<TwilioSettings>,
-    /// Bearer token for `GET /api/v1/…`; unset: the API is off.
+    /// Bearer token for `/api/v1/…` that may read and write; unset with
+    /// `api_read_token` unset too: the API is off.
     pub api_token: Option<Secret>,
+    /// Bearer token for `/api/v1/…` that may only read (`TOCSIN_API_READ_TOKEN`).
+    pub api_read_token: Option<Secret>,
     /// Below this much free space on the data directory's disk, new alerts
     /// get 503 before the disk fills (`TOCSIN_MIN_FREE_MB`); 0 turns it off.
     pub min_free_bytes: u64,
@@ -155,16 +158,25 @@ impl Settings {
                 });
             }
         };
-        let api_token = match get("TOCSIN_API_TOKEN") {
-            Some(t) if t.trim().len() < 32 => {
-                return Err(SettingsError {
-                    name: "TOCSIN_API_TOKEN",
-                    message: "too short: use at least 32 random characters (openssl rand -hex 16)"
-                        .into(),
-                })
-            }
-            t => t.map(|t| Secret(t.trim().to_string())),
+        let token = |name: &'static str| match get(name) {
+            Some(t) if t.trim().len() < 32 => Err(SettingsError {
+                name,
+                message: "too short: use at least 32 random characters (openssl rand -hex 16)"
+                    .into(),
+            }),
+            t => Ok(t.map(|t| Secret(t.trim().to_string()))),
         };
+        let api_token = token("TOCSIN_API_TOKEN")?;
+        let api_read_token = token("TOCSIN_API_READ_TOKEN")?;
+        if let (Some(w), Some(r)) = (&api_token, &api_read_token) {
+            if w.expose() == r.expose() {
+                return Err(SettingsError {
+                    name: "TOCSIN_API_READ_TOKEN",
+                    message: "must differ from TOCSIN_API_TOKEN, or reading would grant writing"
+                        .into(),
+                });
+            }
+        }
         let number = |name: &'static str, default: u64, what: &str| -> Result<u64, SettingsError> {
             match get(name) {
                 None => Ok(default),
@@ -206,6 +218,7 @@ impl Settings {
             cache_capacity: cache_mb * 1024 * 1024,
             twilio,
             api_token,
+            api_read_token,
             min_free_bytes: min_free_mb * 1024 * 1024,
             max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
             read_timeout: Duration::from_millis(read_timeout_ms),
@@ -339,6 +352,14 @@ mod tests {
         assert_eq!(e.name, "TOCSIN_API_TOKEN");
         let ok = settings(&[("TOCSIN_API_TOKEN", &"a".repeat(32))]).unwrap();
         assert_eq!(ok.api_token.unwrap().expose().len(), 32);
+        let e = settings(&[("TOCSIN_API_READ_TOKEN", "short")]).unwrap_err();
+        assert_eq!(e.name, "TOCSIN_API_READ_TOKEN");
+        let same = [
+            ("TOCSIN_API_TOKEN", "b".repeat(32)),
+            ("TOCSIN_API_READ_TOKEN", "b".repeat(32)),
+        ];
+        let same: Vec<(&str, &str)> = same.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(settings(&same).unwrap_err().name, "TOCSIN_API_READ_TOKEN");
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! down gracefully. No domain logic.
 //!
 //! `router` holds the one `match` on method and path; `limits` reads bodies
-//! within their size and time; `alerts`, `opsgenie`, `api` and `reads` answer requests;
+//! within their size and time; `alerts`, `opsgenie`, `api` and `reads`
+//! answer requests, `v1` the REST API and its OpenAPI document;
 //! `answers` shapes the responses (status codes, JSON bodies, store failures).
 
 mod alerts;
@@ -12,6 +13,7 @@ mod limits;
 mod opsgenie;
 mod reads;
 mod router;
+pub mod v1;
 
 pub use limits::MAX_BODY;
 

@@ -73,6 +73,10 @@ impl Handler {
                 let id = &p["/api/v1/outbox/dead/".len()..p.len() - "/retry".len()];
                 self.retry_dead(&req, id).await
             }
+            (_, p) if super::v1::owns(p) => {
+                self.with_body(req, |h, parts, b| async move { h.v1(parts, b).await })
+                    .await
+            }
             (&Method::GET, "/metrics") => self.metrics().await,
             (&Method::GET | &Method::POST, p) if p.starts_with("/heartbeat/") => {
                 self.heartbeat(&p["/heartbeat/".len()..]).await
