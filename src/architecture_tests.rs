@@ -25,6 +25,7 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
         ],
     ),
     ("ingest", &["config", "domain"]),
+    ("import", &["config"]),
     (
         "engine",
         &["clock", "config", "domain", "metrics", "ops", "store"],
@@ -282,6 +283,16 @@ fn only_the_sled_backend_names_sled() {
     let files = sources();
     let mut bad = offenders(&files, "sled::", &["store/sled/"]);
     bad.extend(offenders(&files, "use sled", &["store/sled/"]));
+    assert_eq!(bad, Vec::<String>::new());
+}
+
+#[test]
+fn only_the_postgres_backend_names_its_driver() {
+    let files = sources();
+    let mut bad = vec![];
+    for needle in ["tokio_postgres", "deadpool_postgres"] {
+        bad.extend(offenders(&files, needle, &["store/postgres/"]));
+    }
     assert_eq!(bad, Vec::<String>::new());
 }
 

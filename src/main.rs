@@ -69,6 +69,18 @@ enum Command {
         #[arg(long, requires = "from")]
         to: Option<DateTime<Utc>>,
     },
+    /// Brings the store (TOCSIN_STORE, else TOCSIN_DATA) to this build's
+    /// schema, as `serve` does on start, and prints its version.
+    Migrate,
+    /// Turn a PagerDuty, Opsgenie or Grafana OnCall export into a
+    /// tocsin.toml (on stdout; a summary on stderr).
+    Import {
+        #[arg(value_enum)]
+        from: ImportFrom,
+        /// One JSON object holding each list endpoint's array under the key
+        /// the vendor's API uses (see the README).
+        export: PathBuf,
+    },
     /// Dead letters: work Slack or Twilio refused for good. Works beside a
     /// running server (through its API, with TOCSIN_API_TOKEN).
     Outbox {
@@ -90,6 +102,13 @@ enum OutboxCommand {
         #[arg(long, conflicts_with = "ids")]
         all: bool,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ImportFrom {
+    Pagerduty,
+    Opsgenie,
+    GrafanaOncall,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -141,6 +160,8 @@ fn main() -> ExitCode {
             format,
         ),
         Command::Outbox { command } => outbox(settings, command),
+        Command::Migrate => migrate(settings),
+        Command::Import { from, export } => import(from, &export),
         Command::Manifest { socket_mode } => {
             let m = manifest::manifest(&settings.public_url, socket_mode);
             println!(
@@ -186,6 +207,39 @@ fn check(path: Option<PathBuf>) -> ExitCode {
     }
 }
 
+fn import(from: ImportFrom, export: &std::path::Path) -> ExitCode {
+    use tocsin::import::{run, Vendor};
+    let vendor = match from {
+        ImportFrom::Pagerduty => Vendor::PagerDuty,
+        ImportFrom::Opsgenie => Vendor::Opsgenie,
+        ImportFrom::GrafanaOncall => Vendor::GrafanaOnCall,
+    };
+    let text = match std::fs::read_to_string(export) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", export.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut new_key = || {
+        let bytes: [u8; 16] = rand::random();
+        hex::encode(bytes)
+    };
+    match run(vendor, &text, &mut new_key) {
+        Ok(imported) => {
+            print!("{}", imported.toml);
+            for line in imported.summary {
+                eprintln!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", export.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// The configured file (or an empty config without one); errors are printed.
 fn load_config(settings: &Settings) -> Option<Config> {
     match &settings.config_file {
@@ -226,7 +280,7 @@ fn report(
         return ExitCode::FAILURE;
     };
     let built = rt.block_on(async {
-        let store = tocsin::store::Store::open(&settings.data_dir, settings.cache_capacity)
+        let store = tocsin::store::Store::open_at(&tocsin::app::store_location(&settings)).await
             .map_err(|e| format!("{e}; while `tocsin serve` runs on this data directory, use GET /api/v1/report instead"))?;
         report::build(&config, &store, team, since, until).await.map_err(|e| e.to_string())
     });
@@ -282,7 +336,7 @@ fn oncall(
         return ExitCode::FAILURE;
     };
     let store = rt.block_on(async {
-        tocsin::store::Store::open(&settings.data_dir, settings.cache_capacity)
+        tocsin::store::Store::open_at(&tocsin::app::store_location(&settings)).await
     });
     let mut overrides: HashMap<String, Vec<Override>> = HashMap::new();
     match &store {
@@ -456,7 +510,7 @@ fn outbox(settings: Settings, command: OutboxCommand) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let r = rt.block_on(async {
-        match tocsin::store::Store::open(&settings.data_dir, settings.cache_capacity) {
+        match tocsin::store::Store::open_at(&tocsin::app::store_location(&settings)).await {
             Ok(store) => outbox_local(&store, command).await,
             Err(why) => {
                 let asked = tokio::time::timeout(
@@ -574,6 +628,45 @@ fn print_dead(list: &[DeadLetter]) {
             d.attempts,
             d.enqueued_at.to_rfc3339()
         );
+    }
+}
+
+fn migrate(settings: Settings) -> ExitCode {
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let location = tocsin::app::store_location(&settings);
+    let r = rt.block_on(async {
+        let store = tocsin::store::Store::open_at(&location).await?;
+        let version = store.schema_version().await?;
+        store.durable().await?;
+        Ok::<_, tocsin::store::StoreError>(version)
+    });
+    match r {
+        Ok(version) => {
+            println!("{}: schema version {version}", describe(&location));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", describe(&location));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A store's place for people, without a password.
+fn describe(at: &tocsin::store::Location) -> String {
+    match at {
+        tocsin::store::Location::Sled { dir, .. } => format!("sled:{}", dir.display()),
+        tocsin::store::Location::Postgres { url } => match url::Url::parse(url) {
+            Ok(mut u) => {
+                if u.password().is_some() {
+                    let _ = u.set_password(Some("***"));
+                }
+                u.to_string()
+            }
+            Err(_) => "postgres://…".into(),
+        },
     }
 }
 
