@@ -16,6 +16,8 @@
 //! - [`ingest`]   — monitoring payloads into typed alert events (pure parsers).
 //! - [`http`]     — the hyper server: routing, limits, statuses.
 //! - [`app`]      — wires one process together; nothing imports it.
+//! - [`replay`]   — a recorded alert stream through the real pipeline on a throw-away store
+//!   and a manual clock; nothing imports it.
 
 pub mod app;
 pub mod clock;
@@ -28,6 +30,7 @@ pub mod metrics;
 pub mod net;
 pub mod ops;
 pub mod outbox;
+pub mod replay;
 pub mod settings;
 pub mod slack;
 pub mod store;

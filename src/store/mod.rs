@@ -156,6 +156,12 @@ impl Store {
         )?)))
     }
 
+    /// A throw-away store in `dir`, for a replay: nothing is flushed (a
+    /// write is "durable" at once), and nothing outlives the process.
+    pub fn scratch(dir: &Path) -> Result<Store, StoreError> {
+        Ok(Store::new(Arc::new(backend::SledStore::scratch(dir)?)))
+    }
+
     /// A store over any backend.
     pub fn new(storage: Arc<dyn Storage>) -> Store {
         Store { storage }

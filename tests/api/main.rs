@@ -18,6 +18,7 @@ mod oncall;
 mod outbox;
 mod payloads;
 mod policy;
+mod replay;
 mod report;
 mod rules;
 mod secrets;
