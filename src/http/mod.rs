@@ -2,13 +2,14 @@
 //! down gracefully. No domain logic.
 //!
 //! `router` holds the one `match` on method and path; `limits` reads bodies
-//! within their size and time; `alerts`, `api` and `reads` answer requests;
+//! within their size and time; `alerts`, `opsgenie`, `api` and `reads` answer requests;
 //! `answers` shapes the responses (status codes, JSON bodies, store failures).
 
 mod alerts;
 mod answers;
 mod api;
 mod limits;
+mod opsgenie;
 mod reads;
 mod router;
 

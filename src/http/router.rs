@@ -2,6 +2,7 @@
 //! Slack endpoint goes through before its handler.
 
 use super::answers::{json_response, reply_response, voice_response};
+use super::opsgenie::Verb;
 use super::{Handler, Resp};
 use crate::ingest::alertmanager::Source;
 use crate::slack::inbound::{self, Replays, Reply};
@@ -37,6 +38,27 @@ impl Handler {
                 let key = p["/integrations/grafana/".len()..].to_string();
                 self.with_body(req, |h, _, b| h.grouped(Source::Grafana, key, b))
                     .await
+            }
+            (&Method::POST, "/v2/alerts") => {
+                self.with_body(req, |h, parts, b| h.opsgenie_create(parts, b))
+                    .await
+            }
+            (&Method::POST, p) if p.starts_with("/v2/alerts/") => {
+                let rest = &p["/v2/alerts/".len()..];
+                match rest.split_once('/') {
+                    Some((ident, verb)) if !ident.is_empty() => match Verb::from_path(verb) {
+                        Some(verb) => {
+                            let ident = ident.to_string();
+                            self.with_body(req, |h, parts, b| h.opsgenie_act(parts, ident, verb, b))
+                                .await
+                        }
+                        None => self.opsgenie_unsupported(&method, &path),
+                    },
+                    _ => self.opsgenie_unsupported(&method, &path),
+                }
+            }
+            (_, p) if p == "/v2/alerts" || p.starts_with("/v2/alerts/") => {
+                self.opsgenie_unsupported(&method, &path)
             }
             (&Method::GET, "/api/v1/report") => self.report(&req).await,
             (&Method::GET, "/api/v1/overrides") => self.overrides(&req).await,

@@ -8,6 +8,7 @@ pub mod alertmanager;
 pub mod events_v2;
 pub mod limits;
 pub mod mappings;
+pub mod opsgenie;
 pub mod stream;
 pub mod webhook;
 

@@ -222,6 +222,23 @@ impl Core {
         .await
     }
 
+    /// Adds a note a tool sent (the Opsgenie API's notes). The integration
+    /// key is its authority, so no person's policy applies.
+    pub async fn add_tool_note(&self, id: u64, text: &str) -> Answer {
+        self.room_change(id, |inc, now| {
+            let mut next = inc.clone();
+            next.coord.timeline.push(Entry {
+                at: now,
+                by: None,
+                kind: EntryKind::Note,
+                text: text.to_string(),
+                fact: None,
+            });
+            Ok((next, vec![]))
+        })
+        .await
+    }
+
     /// Adds (or removes) `user` among those DM'd every update and the resolve summary.
     pub async fn subscribe(&self, id: u64, user: &str, on: bool) -> Answer {
         self.room_change(id, |inc, _| {

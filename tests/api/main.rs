@@ -15,6 +15,7 @@ mod ingest;
 mod maintenance;
 mod mrkdwn;
 mod oncall;
+mod opsgenie;
 mod outbox;
 mod payloads;
 mod policy;
