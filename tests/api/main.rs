@@ -21,6 +21,7 @@ mod payloads;
 mod policy;
 mod replay;
 mod report;
+mod room_commands;
 mod rules;
 mod secrets;
 mod signals;
