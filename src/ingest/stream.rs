@@ -61,11 +61,27 @@ impl Received {
 
 /// Reads one line; the error says what is wrong with it.
 pub fn parse_line(line: &str) -> Result<Received, String> {
-    let r: Received = serde_json::from_str(line).map_err(|e| e.to_string())?;
-    if r.key.is_empty() {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Line {
+        received_at: String,
+        kind: Kind,
+        key: String,
+        body: Value,
+    }
+    let l: Line = serde_json::from_str(line).map_err(|e| e.to_string())?;
+    let received_at = DateTime::parse_from_rfc3339(&l.received_at)
+        .map_err(|e| format!("`received_at` is not an RFC 3339 time: {e}"))?
+        .with_timezone(&Utc);
+    if l.key.is_empty() {
         return Err("`key` is empty".into());
     }
-    Ok(r)
+    Ok(Received {
+        received_at,
+        kind: l.kind,
+        key: l.key,
+        body: l.body,
+    })
 }
 
 /// What a received payload asks for.
@@ -151,7 +167,7 @@ mod tests {
         );
         check(
             &format!(r#"{{"received_at": "2026-11-30", "kind": "webhook", "key": "k", {body}}}"#),
-            Err("received_at"),
+            Err("`received_at` is not an RFC 3339 time"),
         );
         check(
             &format!(
