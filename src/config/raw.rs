@@ -165,6 +165,7 @@ pub(super) struct RawService {
 pub(super) struct RawGrouping {
     pub(super) window: Str,
     pub(super) key: Option<Str>,
+    pub(super) mode: Option<Str>,
 }
 
 #[derive(Deserialize)]

@@ -12,6 +12,7 @@ mod escalation;
 mod fake_twilio;
 mod grouping;
 mod ingest;
+mod intelligent;
 mod maintenance;
 mod mrkdwn;
 mod oncall;
