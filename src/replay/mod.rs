@@ -107,6 +107,7 @@ pub async fn run(
         engine_wake: Arc::new(Notify::new()),
         mappings,
         api_token: None,
+        api_read_token: None,
         installation: Arc::new(OnceLock::new()),
         slack_auth_failing: Default::default(),
     };
