@@ -17,6 +17,7 @@
 //! - [`sandbox`]  — an offline stand-in for Slack at `/sandbox`: the Web API the receiver
 //!   calls, and a page whose actions become signed Slack requests.
 //! - [`http`]     — the hyper server: routing, limits, statuses.
+//! - [`import`]   — PagerDuty, Opsgenie and Grafana OnCall exports into a `tocsin.toml`.
 //! - [`app`]      — wires one process together; nothing imports it.
 //! - [`replay`]   — a recorded alert stream through the real pipeline on a throw-away store
 //!   and a manual clock; nothing imports it.
@@ -27,6 +28,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod import;
 pub mod ingest;
 pub mod metrics;
 pub mod net;
