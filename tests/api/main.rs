@@ -12,6 +12,7 @@ mod disk;
 mod escalation;
 mod fake_twilio;
 mod grouping;
+mod home;
 mod import;
 mod ingest;
 mod intelligent;
