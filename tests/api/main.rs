@@ -24,6 +24,7 @@ mod outbox;
 mod payloads;
 mod policy;
 mod replay;
+mod postgres;
 mod report;
 mod room_commands;
 mod rules;
