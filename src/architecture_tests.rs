@@ -51,6 +51,10 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
             "twilio",
         ],
     ),
+    (
+        "smtp",
+        &["config", "domain", "ingest", "ops", "settings", "store"],
+    ),
 ];
 
 struct File {

@@ -15,6 +15,7 @@
 //! - [`net`]      — the HTTPS connector, and the receiver that visits SNS confirmation URLs.
 //! - [`ingest`]   — monitoring payloads into typed alert events (pure parsers).
 //! - [`http`]     — the hyper server: routing, limits, statuses.
+//! - [`smtp`]     — the embedded SMTP listener for mailed alerts.
 //! - [`app`]      — wires one process together; nothing imports it.
 
 pub mod app;
@@ -30,6 +31,7 @@ pub mod ops;
 pub mod outbox;
 pub mod settings;
 pub mod slack;
+pub mod smtp;
 pub mod store;
 pub mod twilio;
 

@@ -19,9 +19,10 @@ pub use durations::parse_duration;
 pub use errors::{ConfigError, ConfigErrors};
 pub use levels::{Sev, Severity, DEFAULT_ARCHIVE_AFTER};
 pub use model::{
-    CallRoute, Condition, Config, EscalationLevel, EscalationPolicy, Flapping, Grouping, Heartbeat,
-    Layer, MaintenanceWindow, NotifyRule, Op, Restriction, RoomSettings, Rotation, RouteTarget,
-    Rule, RuleAction, Schedule, Service, Target, Team, Urgency, User, Via, WeeklyReport,
+    CallRoute, Condition, Config, EmailIntake, EscalationLevel, EscalationPolicy, Flapping,
+    Grouping, Heartbeat, Layer, MaintenanceWindow, NotifyRule, Op, Restriction, RoomSettings,
+    Rotation, RouteTarget, Rule, RuleAction, Schedule, Service, Target, Team, Urgency, User, Via,
+    WeeklyReport,
 };
 
 use errors::{field_at, line_col};

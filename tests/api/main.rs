@@ -8,6 +8,7 @@ mod connections;
 mod crash;
 mod delivery;
 mod disk;
+mod email;
 mod escalation;
 mod fake_twilio;
 mod grouping;
