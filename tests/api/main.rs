@@ -21,6 +21,7 @@ mod outbox;
 mod payloads;
 mod policy;
 mod report;
+mod room_commands;
 mod rules;
 mod secrets;
 mod signals;

@@ -332,7 +332,7 @@ async fn incident_slash_command_lists_acks_resolves_and_explains_mistakes() {
     assert!(body["text"]
         .as_str()
         .unwrap()
-        .contains("/incident resolve ID"));
+        .contains("/incident resolve [ID]"));
 
     let store = &t.app().core().store;
     assert_eq!(

@@ -21,6 +21,9 @@ pub struct CommandSpec {
     pub command: String,
     pub description: String,
     pub usage_hint: String,
+    /// A line the help ends with, true of several subcommands.
+    #[serde(default)]
+    pub note: Option<String>,
     pub subcommands: Vec<SubcommandSpec>,
 }
 
@@ -55,6 +58,10 @@ impl CommandSpec {
         let mut out = format!("*{}* — {}\n", self.command, self.description);
         for s in &self.subcommands {
             out.push_str(&format!("• `{} {}` — {}\n", self.command, s.usage, s.help));
+        }
+        if let Some(note) = &self.note {
+            out.push_str(note);
+            out.push('\n');
         }
         out
     }

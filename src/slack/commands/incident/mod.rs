@@ -5,11 +5,12 @@
 
 mod act;
 mod declare;
+mod here;
 mod list;
 mod room;
 
 use super::oncall::{parse_user, UserRef};
-use super::{reply_text, spec, Invocation};
+use super::{reply_text, spec, Invocation, Reply};
 use crate::domain::incident::Transition;
 use crate::domain::warroom::Role;
 use crate::domain::warroom::Sev;
@@ -19,26 +20,27 @@ use crate::ops::Core;
 const TEXT_MAX: usize = 2800;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+/// An incident id of `None` means the incident whose channel the command
+/// ran in; outside one, the person is shown the open incidents to pick from.
 pub(in crate::slack::commands) enum IncidentCommand {
     List,
-    Ack(u64),
-    Resolve(u64),
-    Escalate(u64),
-    Assign(u64, UserRef),
+    Ack(Option<u64>),
+    Resolve(Option<u64>),
+    Escalate(Option<u64>),
+    Assign(Option<u64>, UserRef),
     /// Minutes.
-    Snooze(u64, i64),
+    Snooze(Option<u64>, i64),
     Help,
     /// Opens the declare form, with a title if one was given.
     New(Option<String>),
-    Channel(u64),
-    /// `None`: the incident whose channel the command ran in.
+    Channel(Option<u64>),
     Role(Option<u64>, Role, UserRef),
     Update(Option<u64>, String),
     Note(Option<u64>, String),
     Severity(Option<u64>, Sev),
     Timeline(Option<u64>),
     /// true: subscribe; false: unsubscribe.
-    Subscribe(u64, bool),
+    Subscribe(Option<u64>, bool),
 }
 
 /// Parses the text after `/incident`. The error is a message for the user.
@@ -55,10 +57,10 @@ pub(in crate::slack::commands) fn parse(text: &str) -> Result<IncidentCommand, S
         ));
     };
     let rest: Vec<&str> = words.collect();
-    let id = || -> Result<u64, String> {
+    let id = || -> Result<Option<u64>, String> {
         match rest.as_slice() {
-            [one] => parse_id(one),
-            [] => Err(format!("Which incident? Usage: `/incident {}`", sub.usage)),
+            [one] => parse_id(one).map(Some),
+            [] => Ok(None),
             _ => Err(format!("Too many words. Usage: `/incident {}`", sub.usage)),
         }
     };
@@ -75,18 +77,24 @@ pub(in crate::slack::commands) fn parse(text: &str) -> Result<IncidentCommand, S
         "ack" => Ok(IncidentCommand::Ack(id()?)),
         "resolve" => Ok(IncidentCommand::Resolve(id()?)),
         "escalate" => Ok(IncidentCommand::Escalate(id()?)),
-        "snooze" => match rest.as_slice() {
-            [one, d] => {
-                let d = crate::config::parse_duration(d).map_err(|e| format!("`{d}`: {e}"))?;
-                if d > chrono::Duration::days(7) || d < chrono::Duration::minutes(1) {
-                    return Err("Snooze for at least a minute and at most 7 days.".into());
-                }
-                Ok(IncidentCommand::Snooze(parse_id(one)?, d.num_minutes()))
+        "snooze" => {
+            let (id, d) = match rest.as_slice() {
+                [one, d] => (Some(parse_id(one)?), d),
+                [d] if parse_id(d).is_err() => (None, d),
+                _ => return Err(format!("Usage: `/incident {}`", sub.usage)),
+            };
+            let d = crate::config::parse_duration(d).map_err(|e| format!("`{d}`: {e}"))?;
+            if d > chrono::Duration::days(7) || d < chrono::Duration::minutes(1) {
+                return Err("Snooze for at least a minute and at most 7 days.".into());
             }
-            _ => Err(format!("Usage: `/incident {}`", sub.usage)),
-        },
+            Ok(IncidentCommand::Snooze(id, d.num_minutes()))
+        }
         "assign" => match rest.as_slice() {
-            [one, who] => Ok(IncidentCommand::Assign(parse_id(one)?, parse_user(who))),
+            [one, who] => Ok(IncidentCommand::Assign(
+                Some(parse_id(one)?),
+                parse_user(who),
+            )),
+            [who] if parse_id(who).is_err() => Ok(IncidentCommand::Assign(None, parse_user(who))),
             _ => Err(format!("Usage: `/incident {}`", sub.usage)),
         },
         "new" => {
@@ -187,24 +195,30 @@ pub async fn run(core: &Core, inv: &Invocation) -> String {
         Ok(c) => c,
         Err(msg) => return msg,
     };
-    let reply = match cmd {
-        IncidentCommand::Help => Ok(spec("/incident").expect("declared").help()),
-        IncidentCommand::List => list::apply(core).await,
-        IncidentCommand::New(title) => declare::apply(core, inv, title.as_deref()).await,
-        IncidentCommand::Ack(id) => act::transition(core, inv, id, Transition::Acknowledge).await,
-        IncidentCommand::Resolve(id) => act::transition(core, inv, id, Transition::Resolve).await,
-        IncidentCommand::Escalate(id) => act::escalate(core, inv, id).await,
-        IncidentCommand::Snooze(id, minutes) => act::snooze(core, inv, id, minutes).await,
-        IncidentCommand::Assign(id, who) => act::assign(core, inv, id, &who).await,
-        IncidentCommand::Channel(id) => room::open(core, inv, id).await,
-        IncidentCommand::Role(id, role, who) => room::role(core, inv, id, role, &who).await,
-        IncidentCommand::Update(id, text) => room::update(core, inv, id, &text).await,
-        IncidentCommand::Note(id, text) => room::note(core, inv, id, &text).await,
-        IncidentCommand::Severity(id, sev) => room::severity(core, inv, id, sev).await,
-        IncidentCommand::Timeline(id) => room::timeline(core, inv, id).await,
-        IncidentCommand::Subscribe(id, on) => room::subscribe(core, inv, id, on).await,
-    };
-    reply_text(reply)
+    reply_text(apply(core, inv, cmd).await)
+}
+
+async fn apply(core: &Core, inv: &Invocation, cmd: IncidentCommand) -> Reply {
+    use IncidentCommand as C;
+    // The incident named, else this channel's, else a pick-list (as the reply).
+    let here = |id| here::incident(core, inv, id);
+    Ok(match cmd {
+        C::Help => spec("/incident").expect("declared").help(),
+        C::List => list::apply(core).await?,
+        C::New(title) => declare::apply(core, inv, title.as_deref()).await?,
+        C::Ack(id) => act::transition(core, inv, here(id).await?, Transition::Acknowledge).await?,
+        C::Resolve(id) => act::transition(core, inv, here(id).await?, Transition::Resolve).await?,
+        C::Escalate(id) => act::escalate(core, inv, here(id).await?).await?,
+        C::Snooze(id, minutes) => act::snooze(core, inv, here(id).await?, minutes).await?,
+        C::Assign(id, who) => act::assign(core, inv, here(id).await?, &who).await?,
+        C::Channel(id) => room::open(core, inv, here(id).await?).await?,
+        C::Role(id, role, who) => room::role(core, inv, here(id).await?, role, &who).await?,
+        C::Update(id, text) => room::update(core, inv, here(id).await?, &text).await?,
+        C::Note(id, text) => room::note(core, inv, here(id).await?, &text).await?,
+        C::Severity(id, sev) => room::severity(core, inv, here(id).await?, sev).await?,
+        C::Timeline(id) => room::timeline(core, here(id).await?).await?,
+        C::Subscribe(id, on) => room::subscribe(core, inv, here(id).await?, on).await?,
+    })
 }
 
 #[cfg(test)]
@@ -227,23 +241,35 @@ mod tests {
         check("", Ok(List));
         check("  list ", Ok(List));
         check("LIST", Ok(List));
-        check("ack 42", Ok(Ack(42)));
-        check("acknowledge #7", Ok(Ack(7)));
-        check("resolve #3", Ok(Resolve(3)));
-        check("escalate 4", Ok(Escalate(4)));
+        check("ack 42", Ok(Ack(Some(42))));
+        check("acknowledge #7", Ok(Ack(Some(7))));
+        check("resolve #3", Ok(Resolve(Some(3))));
+        check("resolve", Ok(Resolve(None)));
+        check("escalate 4", Ok(Escalate(Some(4))));
+        check("escalate", Ok(Escalate(None)));
         check(
             "assign #4 <@U0BOB|bob>",
-            Ok(Assign(4, UserRef::Slack("U0BOB".into()))),
+            Ok(Assign(Some(4), UserRef::Slack("U0BOB".into()))),
         );
-        check("page 4 alice", Ok(Assign(4, UserRef::Name("alice".into()))));
-        check("assign 4", Err("Usage: `/incident assign ID @user`"));
-        check("snooze 4 1h", Ok(Snooze(4, 60)));
-        check("snooze #4 90m", Ok(Snooze(4, 90)));
+        check(
+            "page 4 alice",
+            Ok(Assign(Some(4), UserRef::Name("alice".into()))),
+        );
+        check(
+            "assign @dave",
+            Ok(Assign(None, UserRef::Name("dave".into()))),
+        );
+        check("assign 4", Err("Usage: `/incident assign [ID] @user`"));
+        check("assign", Err("Usage: `/incident assign [ID] @user`"));
+        check("snooze 4 1h", Ok(Snooze(Some(4), 60)));
+        check("snooze 2h", Ok(Snooze(None, 120)));
+        check("snooze #4 90m", Ok(Snooze(Some(4), 90)));
         check("snooze 4 8d", Err("at most 7 days"));
         check("snooze 4 soon", Err("`soon`"));
-        check("snooze 4", Err("Usage: `/incident snooze ID DURATION`"));
+        check("snooze 4", Err("Usage: `/incident snooze [ID] DURATION`"));
+        check("snooze", Err("Usage: `/incident snooze [ID] DURATION`"));
         check("help", Ok(Help));
-        check("ack", Err("Which incident?"));
+        check("ack", Ok(Ack(None)));
         check("ack 1 2", Err("Too many"));
         check("ack #", Err("not an incident id"));
         check("ack -4", Err("not an incident id"));
@@ -256,8 +282,8 @@ mod tests {
             "declare  Checkout is  down ",
             Ok(New(Some("Checkout is  down".into()))),
         );
-        check("channel #12", Ok(Channel(12)));
-        check("channel", Err("Which incident?"));
+        check("channel #12", Ok(Channel(Some(12))));
+        check("channel", Ok(Channel(None)));
         check(
             "commander <@U0CAROL|carol>",
             Ok(Role(
@@ -301,9 +327,10 @@ mod tests {
         check("severity", Err("Usage"));
         check("timeline", Ok(Timeline(None)));
         check("timeline #3", Ok(Timeline(Some(3))));
-        check("subscribe 3", Ok(Subscribe(3, true)));
-        check("unsubscribe #3", Ok(Subscribe(3, false)));
-        check("subscribe", Err("Which incident?"));
+        check("subscribe 3", Ok(Subscribe(Some(3), true)));
+        check("unsubscribe #3", Ok(Subscribe(Some(3), false)));
+        check("subscribe", Ok(Subscribe(None, true)));
+        check("unsubscribe", Ok(Subscribe(None, false)));
     }
 
     proptest::proptest! {

@@ -1,6 +1,6 @@
 //! `/incident channel`, `commander`, `comms`, `update`, `note`, `severity`,
 //! `timeline`, `subscribe` and `unsubscribe`: running a serious incident.
-//! Without an id, most of them act on the incident whose channel they ran in.
+//! Each takes the incident already chosen (`here`): named, or the room's.
 
 use super::super::oncall::{find_user, UserRef};
 use crate::domain::incident::Incident;
@@ -8,19 +8,6 @@ use crate::domain::warroom::{Role, Sev};
 use crate::ops::room::Answer;
 use crate::ops::Core;
 use crate::slack::commands::{Invocation, Reply};
-
-/// The incident a command is about: the one named, else the one whose
-/// channel the command ran in.
-async fn here(core: &Core, inv: &Invocation, id: Option<u64>) -> Result<u64, String> {
-    if let Some(id) = id {
-        return Ok(id);
-    }
-    match core.incident_by_room(&inv.channel_id).await {
-        Ok(Some(inc)) => Ok(inc.id),
-        Ok(None) => Err("This is not an incident's channel: name the incident, like `#42`.".into()),
-        Err(e) => Err(format!("Sorry, incidents cannot be read just now ({e}).")),
-    }
-}
 
 /// The reply to a war-room change: `done` when it applied, else why not.
 fn answer(r: Answer, id: u64, done: impl FnOnce(&Incident) -> String) -> Reply {
@@ -48,11 +35,10 @@ pub(super) async fn open(core: &Core, inv: &Invocation, id: u64) -> Reply {
 pub(super) async fn role(
     core: &Core,
     inv: &Invocation,
-    id: Option<u64>,
+    id: u64,
     role: Role,
     who: &UserRef,
 ) -> Reply {
-    let id = here(core, inv, id).await?;
     let slack_id = match who {
         UserRef::Slack(s) => s.clone(),
         name => match find_user(&core.config, name).and_then(|u| u.slack_id.clone()) {
@@ -68,8 +54,7 @@ pub(super) async fn role(
 }
 
 /// `/incident update`: a status update, and where it went.
-pub(super) async fn update(core: &Core, inv: &Invocation, id: Option<u64>, text: &str) -> Reply {
-    let id = here(core, inv, id).await?;
+pub(super) async fn update(core: &Core, inv: &Invocation, id: u64, text: &str) -> Reply {
     answer(core.post_update(id, &inv.user_id, text).await, id, |inc| {
         let mut places = vec![];
         if inc.coord.room.is_some() {
@@ -90,22 +75,19 @@ pub(super) async fn update(core: &Core, inv: &Invocation, id: Option<u64>, text:
 }
 
 /// `/incident note`: a line on the timeline only.
-pub(super) async fn note(core: &Core, inv: &Invocation, id: Option<u64>, text: &str) -> Reply {
-    let id = here(core, inv, id).await?;
+pub(super) async fn note(core: &Core, inv: &Invocation, id: u64, text: &str) -> Reply {
     answer(core.add_note(id, &inv.user_id, text).await, id, |_| {
         format!("Added to #{id}'s timeline.")
     })
 }
 
-pub(super) async fn severity(core: &Core, inv: &Invocation, id: Option<u64>, sev: Sev) -> Reply {
-    let id = here(core, inv, id).await?;
+pub(super) async fn severity(core: &Core, inv: &Invocation, id: u64, sev: Sev) -> Reply {
     answer(core.set_severity(id, sev, &inv.user_id).await, id, |inc| {
         format!("#{id} is now {}.", inc.sev().as_str())
     })
 }
 
-pub(super) async fn timeline(core: &Core, inv: &Invocation, id: Option<u64>) -> Reply {
-    let id = here(core, inv, id).await?;
+pub(super) async fn timeline(core: &Core, id: u64) -> Reply {
     match core.incident(id).await {
         Ok(Some(inc)) => crate::slack::render::timeline(&inc, &core.config)
             .map_err(|e| format!("Sorry, the timeline could not be shown ({e}).").into()),
