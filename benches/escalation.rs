@@ -69,6 +69,7 @@ async fn seed(store: &Store, prefix: &str, due: impl Fn(usize) -> DateTime<Utc>)
                 member_keys: vec![],
                 flapping: None,
                 room: None,
+                insight: Default::default(),
             })
             .await
             .unwrap();

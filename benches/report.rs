@@ -203,6 +203,7 @@ fn incidents(config: &Config, from: DateTime<Utc>) -> Vec<Incident> {
                 notices,
                 flapping: false,
                 coord: Default::default(),
+                insight: Default::default(),
             }
         })
         .collect()

@@ -260,11 +260,14 @@ pub struct EmailIntake {
 
 /// Grouping: an alert joins the service's open group incident if that
 /// incident's last alert came within `window`; with `key` (a minijinja
-/// template over the alert's fields), only alerts whose key renders the same.
+/// template over the alert's fields), only alerts whose key renders the same;
+/// `intelligent`, only alerts similar enough to the incident's
+/// (`domain::similarity`, learned from responders' merges and splits).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Grouping {
     pub window: Duration,
     pub key: Option<String>,
+    pub intelligent: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -185,6 +185,7 @@ pub(super) struct RawEmailTable {
 pub(super) struct RawGrouping {
     pub(super) window: Str,
     pub(super) key: Option<Str>,
+    pub(super) mode: Option<Str>,
 }
 
 #[derive(Deserialize)]

@@ -13,4 +13,5 @@ pub mod report;
 pub mod rules;
 pub mod schedule;
 pub mod sentence;
+pub mod similarity;
 pub mod warroom;

@@ -11,7 +11,7 @@ use crate::ops::alert::IngestError;
 use crate::ops::heartbeat::Beat;
 use crate::store::Outbound;
 use bytes::Bytes;
-use hyper::StatusCode;
+use hyper::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 
 impl Handler {
@@ -40,7 +40,9 @@ impl Handler {
 
     /// A generic webhook, mapped by the service's template. A mapping that
     /// fails at runtime still opens an incident (with the raw payload) and says so.
-    pub(super) async fn webhook(self, key: String, body: Bytes) -> Resp {
+    /// A form-encoded body (StatusCake, curl `--data-urlencode`) is read as an
+    /// object of its fields.
+    pub(super) async fn webhook(self, key: String, form: bool, body: Bytes) -> Resp {
         let not_found = |m: &str| json_response(StatusCode::NOT_FOUND, &json!({"error": m}));
         let Some(service) = self.core.config.service_by_key(&key) else {
             return not_found("unknown integration key");
@@ -55,14 +57,14 @@ impl Handler {
         if let Some(why) = crate::ingest::limits::too_deep(&body) {
             return json_response(StatusCode::BAD_REQUEST, &json!({"error": why}));
         }
-        let payload: Value = match serde_json::from_slice(&body) {
+        let parsed = if form {
+            webhook::form_payload(&body)
+        } else {
+            serde_json::from_slice(&body).map_err(|e| format!("body is not valid JSON: {e}"))
+        };
+        let payload: Value = match parsed {
             Ok(v) => v,
-            Err(e) => {
-                return json_response(
-                    StatusCode::BAD_REQUEST,
-                    &json!({"error": format!("body is not valid JSON: {e}")}),
-                )
-            }
+            Err(e) => return json_response(StatusCode::BAD_REQUEST, &json!({"error": e})),
         };
         let (mapped, error) = webhook::apply(mapping, &service.integration_key, &payload);
         if let Some(e) = &error {
@@ -154,4 +156,16 @@ impl Handler {
             Err(IngestError::Store(e)) => store_failure(&e, "the event"),
         }
     }
+}
+
+/// Whether a request's body is a form (`application/x-www-form-urlencoded`).
+pub(super) fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }

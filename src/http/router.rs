@@ -32,7 +32,11 @@ impl Handler {
             }
             (&Method::POST, p) if p.starts_with("/integrations/webhook/") => {
                 let key = p["/integrations/webhook/".len()..].to_string();
-                self.with_body(req, |h, _, b| h.webhook(key, b)).await
+                self.with_body(req, |h, parts, b| {
+                    let form = super::alerts::is_form(&parts.headers);
+                    h.webhook(key, form, b)
+                })
+                .await
             }
             (&Method::POST, p) if p.starts_with("/integrations/grafana/") => {
                 let key = p["/integrations/grafana/".len()..].to_string();

@@ -167,6 +167,7 @@ pub fn parse(
             firing,
             link,
             since: a.starts_at.unwrap_or(now),
+            similar: None,
         });
     }
     let firing = alerts.iter().filter(|a| a.firing).count();

@@ -119,7 +119,9 @@ mod tests {
     fn a_broken_or_missing_mapping_is_named_with_its_line() {
         let e = Mappings::load(&config("nope"), None).err().unwrap();
         assert!(
-            e[0].contains("no mapping `nope`: not built in (cloudwatch, datadog"),
+            e[0].contains(
+                "no mapping `nope`: not built in (azure-monitor, checkly, cloudwatch, datadog"
+            ),
             "{e:?}"
         );
         let dir = tempfile::tempdir().unwrap();

@@ -299,6 +299,9 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
         changes => inc.changes.iter().rev().take(5).map(|c| change_line(c, inc.created_at)).collect::<Vec<_>>(),
         alerts_more => inc.alerts.len().saturating_sub(ALERT_LINES),
         alerts_firing => inc.alerts.iter().filter(|a| a.firing).count(),
+        outlier => outlier_line(inc),
+        outlier_label => inc.insight.outlier.map(|o| o.as_str()),
+        past => past_lines(inc, config),
     };
     render("incident.blocks", "incident.text", ctx)
 }
@@ -330,12 +333,73 @@ fn alert_lines(inc: &Incident) -> Vec<String> {
         .take(ALERT_LINES)
         .map(|a| {
             let mark = if a.firing { "🔴" } else { "✅" };
+            let why = a
+                .similar
+                .as_ref()
+                .map(|s| format!(" · similar to #{}: {}", inc.id, score(s.score)))
+                .unwrap_or_default();
             match &a.link {
-                Some(l) => format!("{mark} {}", mrkdwn::link(l, &a.summary)),
-                None => format!("{mark} {}", mrkdwn::text(&a.summary)),
+                Some(l) => format!("{mark} {}{why}", mrkdwn::link(l, &a.summary)),
+                None => format!("{mark} {}{why}", mrkdwn::text(&a.summary)),
             }
         })
         .collect()
+}
+
+/// A similarity in thousandths as people read it: `0.86`.
+fn score(per_mille: u16) -> String {
+    format!("{:.2}", f64::from(per_mille) / 1000.0)
+}
+
+/// The outlier label as one line of the message.
+fn outlier_line(inc: &Incident) -> Option<String> {
+    use crate::domain::similarity::Outlier;
+    let days = crate::domain::grouping::OUTLIER_DAYS;
+    inc.insight.outlier.map(|o| match o {
+        Outlier::Frequent => format!(":repeat: *Frequent:* this kind was at least 20% of the service's incidents in the last {days} days"),
+        Outlier::Rare => format!(":mag: *Rare:* this kind was at most 5% of the service's incidents in the last {days} days"),
+        Outlier::Anomaly => format!(":warning: *Anomaly:* nothing like it on this service in the last {days} days"),
+    })
+}
+
+/// Resolved incidents like this one, a line each: what fixed it last time.
+pub(crate) fn past_lines(inc: &Incident, config: &Config) -> Vec<String> {
+    inc.insight
+        .past
+        .iter()
+        .map(|p| {
+            let took = (p.resolved.at - p.opened).num_minutes().max(0);
+            let service = config
+                .service(&p.service_id)
+                .map_or(p.service_id.as_str(), |s| s.name.as_str());
+            let mut line = format!(
+                "#{} {} ({}, {}): {}, resolved by {} after {}",
+                p.id,
+                mrkdwn::text(&p.title),
+                mrkdwn::text(service),
+                score(p.score),
+                slack_date(p.opened),
+                actor_mention(&p.resolved.by),
+                duration_words(took),
+            );
+            if let Some(note) = &p.note {
+                line.push_str(&format!(" · last note: {}", mrkdwn::text(note)));
+            }
+            if let Some(room) = &p.room {
+                line.push_str(&format!(" · postmortem in {}", mrkdwn::channel(room)));
+            }
+            line
+        })
+        .collect()
+}
+
+/// `42 min`, `3 h 5 min`, `2 d 4 h`.
+fn duration_words(minutes: i64) -> String {
+    match minutes {
+        m if m < 60 => format!("{m} min"),
+        m if m < 24 * 60 => format!("{} h {} min", m / 60, m % 60),
+        m => format!("{} d {} h", m / (24 * 60), m % (24 * 60) / 60),
+    }
 }
 
 /// A routed phone call in a few lines: who called which number, each ring,

@@ -580,3 +580,61 @@ pub(crate) async fn message_refs_are_kept_by_incident(f: &dyn Factory) {
     assert_eq!(s.messages(b.id).await.unwrap().post, Some(m("C1", "3.1")));
     assert!(s.messages(b.id).await.unwrap().dms.is_empty());
 }
+
+/// Grouping feedback is kept per service, oldest first, the latest `limit`
+/// of them, across a reopen; recent incidents come newest first and stop
+/// at `since` and at `limit`.
+pub(crate) async fn labels_and_recent_incidents_read_back_in_order(f: &dyn Factory) {
+    use crate::domain::similarity::{Pair, Tokens};
+    let pair = |a: &str, b: &str, same: bool| Pair {
+        a: Tokens::of(a, []),
+        b: Tokens::of(b, [("source", "db-1")]),
+        same,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = f.open(dir.path()).await.unwrap();
+        assert!(s.labels("api", 10).await.unwrap().is_empty());
+        s.add_label("api", &pair("disk full", "disk full", false), t(0))
+            .await
+            .unwrap();
+        s.add_label("api", &pair("cpu high", "cpu hot", true), t(1))
+            .await
+            .unwrap();
+        s.add_label("web", &pair("5xx", "errors", true), t(1))
+            .await
+            .unwrap();
+        s.add_label("api", &pair("oom", "killed", true), t(2))
+            .await
+            .unwrap();
+        for (i, key) in ["a", "b", "c"].iter().enumerate() {
+            trigger(s.as_ref(), key, t(i as i64 * 10)).await;
+        }
+    }
+    let s = f.open(dir.path()).await.unwrap();
+    let api = s.labels("api", 10).await.unwrap();
+    assert_eq!(
+        api,
+        [
+            pair("disk full", "disk full", false),
+            pair("cpu high", "cpu hot", true),
+            pair("oom", "killed", true)
+        ]
+    );
+    assert_eq!(s.labels("api", 2).await.unwrap(), api[1..]);
+    assert_eq!(s.labels("web", 10).await.unwrap().len(), 1);
+    assert!(
+        s.labels("ap", 10).await.unwrap().is_empty(),
+        "a prefix is not a service"
+    );
+    let keys = |v: Vec<Incident>| v.into_iter().map(|i| i.dedup_key).collect::<Vec<_>>();
+    assert_eq!(
+        keys(s.recent_incidents(t(0), 10).await.unwrap()),
+        ["c", "b", "a"]
+    );
+    assert_eq!(
+        keys(s.recent_incidents(t(5), 10).await.unwrap()),
+        ["c", "b"]
+    );
+    assert_eq!(keys(s.recent_incidents(t(0), 1).await.unwrap()), ["c"]);
+}

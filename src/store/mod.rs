@@ -103,6 +103,8 @@ pub struct NewAlert<'a> {
     pub flapping: Option<(u32, chrono::Duration)>,
     /// A room of its own from the start (its level is at the team's `channel_at`).
     pub room: Option<crate::domain::warroom::Room>,
+    /// What intelligent grouping knew of it, kept if it opens an incident.
+    pub insight: crate::domain::incident::Insight,
 }
 
 impl NewAlert<'_> {
@@ -121,6 +123,7 @@ impl NewAlert<'_> {
             join_within: self.join_within,
             flapping: self.flapping,
             room: self.room.as_ref(),
+            insight: &self.insight,
         }
     }
 }

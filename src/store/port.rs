@@ -274,6 +274,13 @@ pub trait Incidents: Send + Sync {
     async fn stored_bytes(&self, id: u64) -> Result<(usize, usize), StoreError>;
     /// Every incident, open or not, by id.
     async fn incidents(&self) -> Result<Vec<Incident>, StoreError>;
+    /// The newest incidents, newest first: at most `limit`, stopping at the
+    /// first opened before `since` (ids follow opening times).
+    async fn recent_incidents(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError>;
 }
 
 /// Where a chat receiver's copies of each incident are (its post in the
@@ -395,6 +402,20 @@ pub trait Signals: Send + Sync {
         since: DateTime<Utc>,
     ) -> Result<Vec<crate::domain::incident::Change>, StoreError>;
     async fn add_suppressed(&self, service: &str, s: &Suppressed) -> Result<(), StoreError>;
+    /// Records a labelled pair of `service`'s alerts (a merge or a split),
+    /// which its intelligent grouping learns from.
+    async fn add_label(
+        &self,
+        service: &str,
+        pair: &crate::domain::similarity::Pair,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// `service`'s labelled pairs, oldest first: the latest `limit` of them.
+    async fn labels(
+        &self,
+        service: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::domain::similarity::Pair>, StoreError>;
     async fn suppressed_since(
         &self,
         service: &str,

@@ -13,6 +13,7 @@ mod escalation;
 mod fake_twilio;
 mod grouping;
 mod ingest;
+mod intelligent;
 mod maintenance;
 mod mrkdwn;
 mod oncall;

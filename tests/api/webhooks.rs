@@ -109,3 +109,183 @@ async fn a_mapping_that_fails_at_runtime_still_opens_an_incident_and_says_why() 
         .unwrap()
         .contains("no webhook mapping"));
 }
+
+/// One service per mapping below, each with its own key.
+async fn start_many(mappings: &[&str]) -> (TestApp, Vec<String>) {
+    let mut config = CONFIG.to_string();
+    let mut keys = vec![];
+    for (i, name) in mappings.iter().enumerate() {
+        let key = format!("{:032x}", 0xabc000 + i);
+        config.push_str(&format!(
+            "\n[[services]]\nid = \"svc-{name}\"\nname = \"{name}\"\nteam = \"platform\"\n\
+             integration_key = \"{key}\"\nwebhook = \"{name}\"\n"
+        ));
+        keys.push(key);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let t = TestApp::start_full(dir, None, &[], Clock::system(), &config).await;
+    (t, keys)
+}
+
+fn example(name: &str) -> (Vec<u8>, &'static str) {
+    let dir = format!("{}/tests/fixtures/integrations", env!("CARGO_MANIFEST_DIR"));
+    let form = format!("{dir}/{name}.form");
+    match std::fs::read(&form) {
+        Ok(body) => (body, "application/x-www-form-urlencoded"),
+        Err(_) => (fixture(name), "application/json"),
+    }
+}
+
+#[tokio::test]
+async fn each_added_mapping_triggers_and_resolves_through_the_router() {
+    // mapping, trigger example, the summary it opens, the example that resolves it.
+    let cases: &[(&str, &str, &str, Option<&str>)] = &[
+        (
+            "nagios",
+            "nagios",
+            "PostgreSQL Connections is CRITICAL on db-primary-01",
+            Some("nagios-recovery"),
+        ),
+        (
+            "elastic",
+            "elastic",
+            "High error rate in checkout on checkout-service",
+            Some("elastic-recovered"),
+        ),
+        (
+            "splunk",
+            "splunk",
+            "Nginx upstream timeouts on web-07",
+            None,
+        ),
+        (
+            "dynatrace",
+            "dynatrace",
+            "Response time degradation on CheckoutService (P-24831)",
+            Some("dynatrace-resolved"),
+        ),
+        (
+            "azure-monitor",
+            "azure-monitor",
+            "WCUS-R2-Gen2 on wcus-r2-gen2",
+            Some("azure-monitor-resolved"),
+        ),
+        (
+            "gcp-monitoring",
+            "gcp-monitoring",
+            "API VM CPU high on api-vm-3",
+            Some("gcp-monitoring-closed"),
+        ),
+        (
+            "pingdom",
+            "pingdom",
+            "Storefront HTTPS is down",
+            Some("pingdom-up"),
+        ),
+        (
+            "uptimerobot",
+            "uptimerobot",
+            "Public API is down",
+            Some("uptimerobot-up"),
+        ),
+        (
+            "statuscake",
+            "statuscake",
+            "Storefront health is down",
+            Some("statuscake-up"),
+        ),
+        (
+            "checkly",
+            "checkly",
+            "Checkout API has failed",
+            Some("checkly-recovery"),
+        ),
+        (
+            "honeycomb",
+            "honeycomb",
+            "Checkout p99 latency",
+            Some("honeycomb-ok"),
+        ),
+        (
+            "github-actions",
+            "github-actions",
+            "CI failed on main in acme/shop",
+            Some("github-actions-success"),
+        ),
+    ];
+    let names: Vec<&str> = cases.iter().map(|c| c.0).collect();
+    let (t, keys) = start_many(&names).await;
+    let store = &t.app().core().store;
+    let send = |key: &str, name: &str| {
+        let (body, content_type) = example(name);
+        let url = format!("{}/integrations/webhook/{key}", t.base);
+        async move { post(&url, &[("content-type", content_type)], body).await }
+    };
+    for ((mapping, trigger, summary, resolve), key) in cases.iter().zip(&keys) {
+        let (status, body) = send(key, trigger).await;
+        assert_eq!(status, 202, "{mapping}: {body}");
+        assert_eq!(body["mapping_error"], Value::Null, "{mapping}: {body}");
+        let all = store.incidents().await.unwrap();
+        let inc = all
+            .iter()
+            .find(|i| i.alert.summary == *summary)
+            .unwrap_or_else(|| panic!("{mapping}: no incident {summary:?} in {all:#?}"));
+        assert_eq!(inc.state, State::Triggered, "{mapping}");
+        let id = inc.id;
+        if let Some(resolve) = resolve {
+            let (status, body) = send(key, resolve).await;
+            assert_eq!(status, 202, "{mapping}: {body}");
+            let all = store.incidents().await.unwrap();
+            let inc = all.iter().find(|i| i.id == id).unwrap();
+            assert_eq!(inc.state, State::Resolved, "{mapping}");
+        }
+    }
+    assert_eq!(store.incidents().await.unwrap().len(), cases.len());
+    // Pings and tests open nothing.
+    for (mapping, example_name) in [
+        ("github-actions", "github-actions-ping"),
+        ("honeycomb", "honeycomb-test"),
+        ("nagios", "nagios-icinga2-downtime"),
+    ] {
+        let key = &keys[names.iter().position(|n| *n == mapping).unwrap()];
+        let (status, body) = send(key, example_name).await;
+        assert_eq!(
+            (status, body["status"].as_str()),
+            (200, Some("ignored")),
+            "{body}"
+        );
+    }
+    assert_eq!(store.incidents().await.unwrap().len(), cases.len());
+}
+
+#[tokio::test]
+async fn a_form_body_is_read_as_its_fields_and_json_stays_json() {
+    let (t, keys) = start_many(&["statuscake"]).await;
+    let url = format!("{}/integrations/webhook/{}", t.base, keys[0]);
+    let (form, _) = example("statuscake");
+    // The same form sent as JSON is not JSON: a clear 400, nothing opened.
+    let (status, body) = post(&url, &[("content-type", "application/json")], form.clone()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("not valid JSON"));
+    assert!(t.app().core().store.incidents().await.unwrap().is_empty());
+    let (status, body) = post(
+        &url,
+        &[(
+            "content-type",
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )],
+        form,
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let inc = &t.app().core().store.incidents().await.unwrap()[0];
+    let details = t
+        .app()
+        .core()
+        .store
+        .custom_details(inc.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(details["payload"]["StatusCode"], "503", "{details}");
+}

@@ -208,9 +208,31 @@ impl Checker<'_> {
                 );
             }
         }
+        let intelligent = match g.mode.as_ref().map(|m| (m, m.get_ref().as_str())) {
+            None | Some((_, "time")) => false,
+            Some((_, "intelligent")) => true,
+            Some((m, other)) => {
+                self.err(
+                    m.span(),
+                    format!("{path}.mode"),
+                    format!(
+                        "unknown grouping mode {other:?}: expected \"time\" or \"intelligent\""
+                    ),
+                );
+                false
+            }
+        };
+        if let (true, Some(key)) = (intelligent, &g.key) {
+            self.err(
+                key.span(),
+                format!("{path}.key"),
+                "a key and mode = \"intelligent\" cannot be combined: intelligent grouping compares titles and fields",
+            );
+        }
         Grouping {
             window,
             key: g.key.as_ref().map(|k| k.get_ref().clone()),
+            intelligent,
         }
     }
 

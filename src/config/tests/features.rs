@@ -180,6 +180,45 @@ fn grouping_and_flapping_are_read_and_checked() {
 }
 
 #[test]
+fn intelligent_grouping_is_a_mode_without_a_key() {
+    let base = "[[teams]]\nid = \"t\"\nname = \"T\"\n\
+                [[services]]\nid = \"api\"\nname = \"API\"\nteam = \"t\"\nintegration_key = \"0123456789abcdef0123456789abcdef\"\n\
+                grouping = { mode = \"intelligent\", window = \"30m\" }\n";
+    let g = Config::parse("t.toml", base).unwrap().services[0]
+        .grouping
+        .clone()
+        .unwrap();
+    assert!(g.intelligent);
+    assert_eq!(g.window, Duration::minutes(30));
+    let time = base.replace("intelligent", "time");
+    assert!(
+        !Config::parse("t.toml", &time).unwrap().services[0]
+            .grouping
+            .clone()
+            .unwrap()
+            .intelligent
+    );
+    for (bad, field, says) in [
+        (
+            base.replace("intelligent", "smart"),
+            "services[0].grouping.mode",
+            "unknown grouping mode \"smart\"",
+        ),
+        (
+            base.replace("window", "key = \"{{ component }}\", window"),
+            "services[0].grouping.key",
+            "cannot be combined",
+        ),
+    ] {
+        let e = Config::parse("t.toml", &bad).unwrap_err();
+        assert_eq!(e.0.len(), 1, "{e}");
+        assert_eq!(e.0[0].field, field);
+        assert!(e.0[0].to_string().contains(says), "{e}");
+        assert_eq!(e.0[0].line, 9, "{e}");
+    }
+}
+
+#[test]
 fn weekly_restrictions_name_their_days() {
     let text = "[[users]]\nid = \"a\"\nname = \"A\"\n[[teams]]\nid = \"t\"\nname = \"T\"\nmembers = [\"a\"]\n\
                 [[schedules]]\nid = \"s\"\nteam = \"t\"\ntime_zone = \"UTC\"\n[[schedules.layers]]\nname = \"w\"\n\

@@ -172,6 +172,55 @@ pub struct Incident {
     /// Severity level, roles, room, subscribers and timeline entries.
     #[serde(default, skip_serializing_if = "Coordination::is_empty")]
     pub coord: Coordination,
+    /// What intelligent grouping learned about it when it opened.
+    #[serde(default, skip_serializing_if = "Insight::is_empty")]
+    pub insight: Insight,
+}
+
+/// What a service with intelligent grouping knew of a new incident when it
+/// opened: how usual its kind is, the open incident most like it (offered
+/// as **Merge into #N**), and the resolved ones most like it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Insight {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outlier: Option<crate::domain::similarity::Outlier>,
+    /// The most similar open incident of the service, below the threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nearest: Option<Nearest>,
+    /// Up to three resolved incidents with the most similar titles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub past: Vec<Past>,
+}
+
+impl Insight {
+    pub fn is_empty(&self) -> bool {
+        *self == Insight::default()
+    }
+}
+
+/// Another incident and how similar it was, in thousandths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nearest {
+    pub id: u64,
+    pub score: u16,
+}
+
+/// A resolved incident like a new one: what fixed it last time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Past {
+    pub id: u64,
+    pub title: String,
+    pub service_id: String,
+    pub opened: DateTime<Utc>,
+    pub resolved: Stamp,
+    /// Thousandths.
+    pub score: u16,
+    /// The last note, update or pinned message people wrote, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Its incident channel, where the postmortem was shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
 }
 
 /// A change event (`POST /v2/change/enqueue`): something that changed on a service.
@@ -195,6 +244,17 @@ pub struct SubAlert {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
     pub since: DateTime<Utc>,
+    /// Why intelligent grouping put it here: how similar it was, and its tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub similar: Option<Similar>,
+}
+
+/// An alert intelligent grouping joined to an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Similar {
+    /// Thousandths.
+    pub score: u16,
+    pub tokens: crate::domain::similarity::Tokens,
 }
 
 impl Incident {
@@ -533,6 +593,7 @@ pub(crate) mod tests {
             notices: vec![],
             flapping: false,
             coord: Coordination::default(),
+            insight: Insight::default(),
         }
     }
 

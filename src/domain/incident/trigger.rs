@@ -28,6 +28,8 @@ pub struct Alerted<'a> {
     pub flapping: Option<(u32, Duration)>,
     /// A room of its own from the start.
     pub room: Option<&'a crate::domain::warroom::Room>,
+    /// What intelligent grouping knew of it, kept if it opens an incident.
+    pub insight: &'a super::Insight,
 }
 
 /// What the alert does.
@@ -122,6 +124,7 @@ fn new_incident(a: &Alerted<'_>, at: DateTime<Utc>, flap_times: Vec<DateTime<Utc
             room: a.room.cloned(),
             ..Default::default()
         },
+        insight: a.insight.clone(),
     }
 }
 

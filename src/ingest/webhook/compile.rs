@@ -12,21 +12,45 @@ use std::sync::OnceLock;
 use toml::Spanned;
 
 const BUILTIN_NAMES: &[&str] = &[
+    "azure-monitor",
+    "checkly",
     "cloudwatch",
     "datadog",
+    "dynatrace",
+    "elastic",
+    "gcp-monitoring",
+    "github-actions",
+    "honeycomb",
+    "nagios",
     "newrelic",
+    "pingdom",
     "sentry",
+    "splunk",
+    "statuscake",
     "uptime-kuma",
+    "uptimerobot",
     "zabbix",
 ];
 
 fn builtin_text(name: &str) -> Option<&'static str> {
     Some(match name {
+        "azure-monitor" => include_str!("../../../templates/integrations/azure-monitor.toml"),
+        "checkly" => include_str!("../../../templates/integrations/checkly.toml"),
         "cloudwatch" => include_str!("../../../templates/integrations/cloudwatch.toml"),
         "datadog" => include_str!("../../../templates/integrations/datadog.toml"),
+        "dynatrace" => include_str!("../../../templates/integrations/dynatrace.toml"),
+        "elastic" => include_str!("../../../templates/integrations/elastic.toml"),
+        "gcp-monitoring" => include_str!("../../../templates/integrations/gcp-monitoring.toml"),
+        "github-actions" => include_str!("../../../templates/integrations/github-actions.toml"),
+        "honeycomb" => include_str!("../../../templates/integrations/honeycomb.toml"),
+        "nagios" => include_str!("../../../templates/integrations/nagios.toml"),
         "newrelic" => include_str!("../../../templates/integrations/newrelic.toml"),
+        "pingdom" => include_str!("../../../templates/integrations/pingdom.toml"),
         "sentry" => include_str!("../../../templates/integrations/sentry.toml"),
+        "splunk" => include_str!("../../../templates/integrations/splunk.toml"),
+        "statuscake" => include_str!("../../../templates/integrations/statuscake.toml"),
         "uptime-kuma" => include_str!("../../../templates/integrations/uptime-kuma.toml"),
+        "uptimerobot" => include_str!("../../../templates/integrations/uptimerobot.toml"),
         "zabbix" => include_str!("../../../templates/integrations/zabbix.toml"),
         _ => return None,
     })

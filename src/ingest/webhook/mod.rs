@@ -33,6 +33,9 @@
 //! dedup key) the rest. A runtime error in any of them never loses the
 //! alert: [`apply`] falls back to a raw-payload incident and returns the error.
 //!
+//! A form-encoded body (`application/x-www-form-urlencoded`) is read as an
+//! object of its fields ([`form_payload`]), so `Status` is the form's `Status`.
+//!
 //! `compile` turns a file into a [`Mapping`], `eval` runs one against a
 //! payload, and `sns` decides which subscription handshakes may be confirmed.
 
@@ -98,6 +101,24 @@ pub fn apply(
             )
         }
     }
+}
+
+/// A form-encoded body as a JSON object of its fields, every value a string;
+/// a field given more than once becomes an array of its values, in order.
+pub fn form_payload(body: &[u8]) -> Result<Value, String> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(body).map_err(|e| format!("body is not a valid form: {e}"))?;
+    let mut fields = serde_json::Map::new();
+    for (name, value) in pairs {
+        match fields.get_mut(&name) {
+            None => {
+                fields.insert(name, Value::String(value));
+            }
+            Some(Value::Array(values)) => values.push(Value::String(value)),
+            Some(first) => *first = Value::Array(vec![first.take(), Value::String(value)]),
+        }
+    }
+    Ok(Value::Object(fields))
 }
 
 /// An incident for a payload no mapping could read: the raw payload is kept,

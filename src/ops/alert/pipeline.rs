@@ -11,7 +11,10 @@
 use super::{IngestError, Outcome};
 use crate::config::{Config, Grouping, Rule, RuleAction, Service, Urgency};
 use crate::domain::escalation::Escalation;
-use crate::domain::incident::{Actor, AlertDetails, Incident, Severity, SubAlert, Transition};
+use crate::domain::incident::{
+    Actor, AlertDetails, Incident, Insight, Nearest, Severity, Similar, SubAlert, Transition,
+};
+use crate::domain::similarity::{per_mille, Model};
 use crate::domain::warroom::{self, Room, Sev};
 use crate::domain::{grouping, rules};
 use crate::ingest::{limits, AlertAction, AlertEvent};
@@ -125,6 +128,8 @@ pub(super) struct Grouped<'a> {
     /// Join the group's open incident only if its last alert came within
     /// this long, and point the alert's own key at it too.
     pub(super) join: Option<(Duration, &'a str)>,
+    /// What intelligent grouping knew, kept if this opens an incident.
+    pub(super) insight: Insight,
 }
 
 /// Grouping, for a single alert: on its own key when the service does not
@@ -144,6 +149,7 @@ pub(super) fn grouping<'a>(
             dedup_key: own,
             alerts: vec![],
             join: None,
+            insight: Insight::default(),
         };
     };
     let alerts = vec![grouping::member(&ev.dedup_key, details, now)];
@@ -152,12 +158,101 @@ pub(super) fn grouping<'a>(
             dedup_key: own,
             alerts,
             join: None,
+            insight: Insight::default(),
         }
     } else {
         Grouped {
             dedup_key: Cow::Owned(grouping::key(g, details)),
             alerts,
             join: Some((g.window, &ev.dedup_key)),
+            insight: Insight::default(),
+        }
+    }
+}
+
+/// The dedup key of an incident intelligent grouping opens for the alert
+/// with key `own`: its own, marked, so that resolving that one alert
+/// resolves only its line while others still fire.
+pub(super) fn similar_key(own: &str) -> String {
+    format!("similar:{own}")
+}
+
+/// Intelligent grouping, for an alert not yet part of an open incident:
+/// join the most similar of `open` (the service's open incidents within
+/// the window) when it is similar enough, recording the score on the
+/// alert's line; else open a group of its own, which says how usual its
+/// kind is and which past incidents were like it.
+pub(super) fn similar<'a>(
+    ev: &'a AlertEvent,
+    details: &AlertDetails,
+    g: &Grouping,
+    model: &Model,
+    open: &[Incident],
+    now: DateTime<Utc>,
+) -> Result<Grouped<'a>, Option<Nearest>> {
+    let tokens = grouping::tokens(details);
+    let (id, score) = grouping::most_similar(model, &tokens, open)?;
+    let target = open
+        .iter()
+        .find(|i| i.id == id)
+        .map(|i| i.dedup_key.clone());
+    let mut member = grouping::member(&ev.dedup_key, details, now);
+    member.similar = Some(Similar {
+        score: per_mille(score),
+        tokens,
+    });
+    Ok(Grouped {
+        dedup_key: Cow::Owned(target.unwrap_or_else(|| similar_key(&ev.dedup_key))),
+        alerts: vec![member],
+        join: Some((g.window, &ev.dedup_key)),
+        insight: Insight::default(),
+    })
+}
+
+/// How many labelled pairs a service learns from: the latest.
+pub(super) const LABELS_LEARNED: usize = 1000;
+/// How many recent incidents the outlier label and past incidents read.
+const RECENT_READ: usize = 5000;
+
+/// Intelligent grouping's reads and decision: the service's open incidents
+/// within the window, its labelled pairs (learned into a model), and, when
+/// the alert opens a group of its own, the recent incidents its insight
+/// comes from.
+async fn intelligent<'a>(
+    core: &Core,
+    ev: &'a AlertEvent,
+    details: &AlertDetails,
+    service: &Service,
+    g: &Grouping,
+    now: DateTime<Utc>,
+) -> Result<Grouped<'a>, StoreError> {
+    let open: Vec<Incident> = core
+        .store
+        .open_incidents()
+        .await?
+        .into_iter()
+        .filter(|i| i.service_id == service.id && now - i.last_alert_at <= g.window)
+        .collect();
+    let model = Model::learn(&core.store.labels(&service.id, LABELS_LEARNED).await?);
+    match similar(ev, details, g, &model, &open, now) {
+        Ok(grouped) => Ok(grouped),
+        Err(nearest) => {
+            let since = now - Duration::days(grouping::PAST_DAYS);
+            let recent = core.store.recent_incidents(since, RECENT_READ).await?;
+            Ok(Grouped {
+                dedup_key: Cow::Owned(similar_key(&ev.dedup_key)),
+                alerts: vec![grouping::member(&ev.dedup_key, details, now)],
+                join: Some((g.window, &ev.dedup_key)),
+                insight: grouping::insight(
+                    &core.config,
+                    &service.id,
+                    &model,
+                    details,
+                    &recent,
+                    now,
+                    nearest,
+                ),
+            })
         }
     }
 }
@@ -324,7 +419,12 @@ pub(super) async fn plan<'a>(
         AlertAction::Trigger(details) => {
             let g = routed.service.grouping.as_ref();
             let joined = g.is_some() && open().await?.is_some();
-            let grouped = grouping(ev, details, g, joined, now);
+            let grouped = match g {
+                Some(g) if g.intelligent && !joined => {
+                    intelligent(core, ev, details, routed.service, g, now).await?
+                }
+                _ => grouping(ev, details, g, joined, now),
+            };
             Write::Trigger(Box::new(trigger(config, routed, details, grouped, now)))
         }
         AlertAction::Group { details, alerts } if alerts.iter().any(|a| a.firing) => {
@@ -332,6 +432,7 @@ pub(super) async fn plan<'a>(
                 dedup_key: Cow::Borrowed(&ev.dedup_key),
                 alerts: alerts.clone(),
                 join: None,
+                insight: Insight::default(),
             };
             Write::Trigger(Box::new(trigger(config, routed, details, grouped, now)))
         }
@@ -448,6 +549,7 @@ async fn store_trigger(core: &Core, t: Trigger<'_>) -> Result<Triggered, StoreEr
                 .unwrap_or_default(),
             flapping: service.flapping.map(|f| (f.count, f.window)),
             room,
+            insight: grouped.insight,
         })
         .await
 }

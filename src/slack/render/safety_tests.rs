@@ -79,6 +79,7 @@ fn incident_with(t: &[String], u: &[String]) -> Incident {
         firing: true,
         link: Some(u[2].clone()),
         since: at,
+        similar: None,
     }];
     inc.changes = vec![Change {
         summary: t[6].clone(),

@@ -108,3 +108,8 @@ async fn a_key_points_at_its_incident_until_a_new_one_opens() {
 async fn message_refs_are_kept_by_incident() {
     suite::message_refs_are_kept_by_incident(&Sled).await;
 }
+
+#[tokio::test]
+async fn labels_and_recent_incidents_read_back_in_order() {
+    suite::labels_and_recent_incidents_read_back_in_order(&Sled).await;
+}

@@ -191,6 +191,25 @@ impl SledStore {
             .collect()
     }
 
+    /// The newest incidents, newest first: at most `limit`, stopping at the
+    /// first opened before `since`.
+    pub fn recent_incidents(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let tr = self.reader()?;
+        let mut out = vec![];
+        for v in tr.incidents.iter().values().rev() {
+            let i = decode_incident(&v?)?;
+            if i.created_at < since || out.len() >= limit {
+                break;
+            }
+            out.push(i);
+        }
+        Ok(out)
+    }
+
     /// Open incidents, oldest first. Reads only those, through the `open` index.
     pub fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
         let tr = self.reader()?;

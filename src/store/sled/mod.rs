@@ -150,6 +150,8 @@ pub(super) struct Trees {
     suppressed: sled::Tree,
     /// service id, start (ms) → maintenance window.
     maintenance: sled::Tree,
+    /// service id, time (ms), sequence → a labelled pair (a merge or a split).
+    labels: sled::Tree,
     /// team id, time (ms), sequence → who changed what (overrides, maintenance).
     audit: sled::Tree,
     /// Slack channel id of an incident's own channel → incident id.
@@ -213,6 +215,7 @@ impl Trees {
             heartbeats: db.open_tree("heartbeats")?,
             suppressed: db.open_tree("suppressed")?,
             maintenance: db.open_tree("maintenance")?,
+            labels: db.open_tree("labels")?,
             audit: db.open_tree("audit")?,
             rooms: db.open_tree("rooms")?,
             message_refs,

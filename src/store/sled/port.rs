@@ -129,6 +129,14 @@ impl Incidents for SledStore {
     async fn incidents(&self) -> Result<Vec<Incident>, StoreError> {
         SledStore::incidents(self)
     }
+
+    async fn recent_incidents(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        SledStore::recent_incidents(self, since, limit)
+    }
 }
 
 #[async_trait]
@@ -329,6 +337,24 @@ impl Signals for SledStore {
     async fn add_suppressed(&self, service: &str, s: &Suppressed) -> Result<(), StoreError> {
         self.committed(SledStore::add_suppressed(self, service, s))
             .await
+    }
+
+    async fn add_label(
+        &self,
+        service: &str,
+        pair: &crate::domain::similarity::Pair,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.committed(SledStore::add_label(self, service, pair, at))
+            .await
+    }
+
+    async fn labels(
+        &self,
+        service: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::domain::similarity::Pair>, StoreError> {
+        SledStore::labels(self, service, limit)
     }
 
     async fn suppressed_since(

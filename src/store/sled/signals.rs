@@ -221,6 +221,42 @@ impl SledStore {
         Ok(())
     }
 
+    /// Records a labelled pair of `service`'s alerts.
+    pub fn add_label(
+        &self,
+        service: &str,
+        pair: &crate::domain::similarity::Pair,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tr = self.trees()?;
+        let seq = tr.db.generate_id()?;
+        let mut key = change_prefix(service);
+        key.extend_from_slice(&at.timestamp_millis().to_be_bytes());
+        key.extend_from_slice(&seq.to_be_bytes());
+        let json = record::encode(pair).map_err(|e| corrupt("labels", e))?;
+        tr.labels.insert(key, json)?;
+        Ok(())
+    }
+
+    /// The latest `limit` labelled pairs of `service`, oldest first.
+    pub fn labels(
+        &self,
+        service: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::domain::similarity::Pair>, StoreError> {
+        let tr = self.reader()?;
+        let mut out = vec![];
+        for kv in tr.labels.scan_prefix(change_prefix(service)).rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (_, v) = kv?;
+            out.push(record::decode(&v).map_err(|e| corrupt("labels", e))?);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
     /// Alerts suppressed on `service` at or after `since`, oldest first.
     pub fn suppressed_since(
         &self,

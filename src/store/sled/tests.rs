@@ -73,6 +73,7 @@ fn alert<'a>(key: &'a str) -> NewAlert<'a> {
         member_keys: vec![],
         flapping: None,
         room: None,
+        insight: Default::default(),
     }
 }
 
@@ -360,6 +361,7 @@ async fn stopped_alerts_resolve_their_incident_with_the_last_one_in_one_step() {
         firing: true,
         link: None,
         since: at(0),
+        similar: None,
     };
     let mut group = alert("group:db");
     group.alerts = vec![member("a"), member("b")];

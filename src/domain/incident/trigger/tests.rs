@@ -21,8 +21,15 @@ fn alerted(alert: &AlertDetails) -> Alerted<'_> {
         join_within: None,
         flapping: None,
         room: None,
+        insight: &NO_INSIGHT,
     }
 }
+
+static NO_INSIGHT: crate::domain::incident::Insight = crate::domain::incident::Insight {
+    outlier: None,
+    nearest: None,
+    past: Vec::new(),
+};
 
 fn resolved_at(min: i64) -> Incident {
     let mut i = sample(1);

@@ -51,9 +51,15 @@ fn every_builtin_mapping_parses() {
         let m = builtin(name);
         assert_eq!(m.name, *name);
         // Every mapping ships with at least one example payload.
-        assert!(FIXTURES.iter().any(|(f, _)| f.starts_with(name)), "{name}");
+        assert!(
+            FIXTURES
+                .iter()
+                .chain(FORMS)
+                .any(|(f, _)| f.starts_with(name)),
+            "{name}"
+        );
     }
-    assert!(Mapping::builtin("nagios").is_none());
+    assert!(Mapping::builtin("opsview").is_none());
 }
 
 #[test]
@@ -331,4 +337,347 @@ fn newrelic_activated_acknowledged_closed() {
         (d.summary.as_str(), d.severity),
         ("Disk full", Severity::Info)
     );
+}
+
+fn ignored(mapping: &str, fixture_name: &str) -> String {
+    match map(mapping, fixture_name) {
+        Mapped::Ignore(why) => why,
+        other => panic!("{fixture_name}: not ignored: {other:?}"),
+    }
+}
+
+#[test]
+fn nagios_and_icinga2_problems_recoveries_acknowledgements() {
+    let key = "db-primary-01/PostgreSQL Connections";
+    check(
+        "nagios",
+        "nagios",
+        key,
+        Want::Trigger {
+            title: "PostgreSQL Connections is CRITICAL on db-primary-01",
+            severity: Severity::Critical,
+            link: None,
+        },
+    );
+    check("nagios", "nagios-recovery", key, Want::Resolve);
+    check("nagios", "nagios-ack", key, Want::Acknowledge);
+    // Icinga 2 writes its types in mixed case; a host problem groups by host.
+    check(
+        "nagios",
+        "nagios-icinga2-host",
+        "edge-router-2",
+        Want::Trigger {
+            title: "edge-router-2 is DOWN",
+            severity: Severity::Critical,
+            link: None,
+        },
+    );
+    assert!(ignored("nagios", "nagios-icinga2-downtime").contains("DOWNTIMESTART"));
+    let mut warning = fixture("nagios");
+    warning["service_state"] = json!("WARNING");
+    let Mapped::Event(AlertEvent {
+        action: AlertAction::Trigger(d),
+        ..
+    }) = apply(&builtin("nagios"), KEY, &warning).0
+    else {
+        panic!("not a trigger")
+    };
+    assert_eq!(d.severity, Severity::Warning);
+    assert_eq!(d.component.as_deref(), Some("PostgreSQL Connections"));
+}
+
+#[test]
+fn elastic_rules_fire_and_recover() {
+    let key = "6c2a8f40-1b7e-11ef-9a4c-5f0e2d1c3b7a:checkout-service";
+    check(
+        "elastic",
+        "elastic",
+        key,
+        Want::Trigger {
+            title: "High error rate in checkout on checkout-service",
+            severity: Severity::Error,
+            link: Some(
+                "https://kibana.example.com/app/observability/alerts/0f1e8d4a-3a2b-4c5d-8e9f-1a2b3c4d5e6f",
+            ),
+        },
+    );
+    check("elastic", "elastic-recovered", key, Want::Resolve);
+}
+
+#[test]
+fn splunk_results_trigger_per_host() {
+    check(
+        "splunk",
+        "splunk",
+        "search/Nginx upstream timeouts/web-07",
+        Want::Trigger {
+            title: "Nginx upstream timeouts on web-07",
+            severity: Severity::Error,
+            link: Some("https://splunk.example.com:8000/app/search/@go?sid=scheduler__admin__search__RMD5c1d2e3f4a5b6c7d8_at_1763474520_1187"),
+        },
+    );
+    let mut warn = fixture("splunk");
+    warn["result"]["severity"] = json!("warning");
+    let Mapped::Event(AlertEvent {
+        action: AlertAction::Trigger(d),
+        ..
+    }) = apply(&builtin("splunk"), KEY, &warn).0
+    else {
+        panic!("not a trigger")
+    };
+    assert_eq!(d.severity, Severity::Warning);
+}
+
+#[test]
+fn dynatrace_problems_open_and_resolve() {
+    let pid = "-4719308290541927364_1763474100000V2";
+    check(
+        "dynatrace",
+        "dynatrace",
+        pid,
+        Want::Trigger {
+            title: "Response time degradation on CheckoutService (P-24831)",
+            severity: Severity::Warning,
+            link: Some("https://abc12345.live.dynatrace.com/#problems/problemdetails;pid=-4719308290541927364_1763474100000V2"),
+        },
+    );
+    check("dynatrace", "dynatrace-resolved", pid, Want::Resolve);
+    let mut merged = fixture("dynatrace");
+    merged["State"] = json!("MERGED");
+    let Mapped::Event(ev) = apply(&builtin("dynatrace"), KEY, &merged).0 else {
+        panic!("not an event")
+    };
+    assert_eq!(ev.action, AlertAction::Resolve);
+}
+
+#[test]
+fn azure_monitor_common_schema_fires_and_resolves() {
+    let id = "/subscriptions/2d4e6f80-1a3b-4c5d-9e8f-0a1b2c3d4e5f/providers/Microsoft.AlertsManagement/alerts/b9569717-bc32-442f-add5-83a997729330";
+    check(
+        "azure-monitor",
+        "azure-monitor",
+        id,
+        Want::Trigger {
+            title: "WCUS-R2-Gen2 on wcus-r2-gen2",
+            severity: Severity::Error,
+            link: Some("https://portal.azure.com/#blade/Microsoft_Azure_Monitoring/AlertDetailsTemplateBlade/alertId/%2Fsubscriptions%2F2d4e6f80-1a3b-4c5d-9e8f-0a1b2c3d4e5f%2Fproviders%2FMicrosoft.AlertsManagement%2Falerts%2Fb9569717-bc32-442f-add5-83a997729330"),
+        },
+    );
+    check("azure-monitor", "azure-monitor-resolved", id, Want::Resolve);
+    let Mapped::Event(AlertEvent {
+        action: AlertAction::Trigger(d),
+        ..
+    }) = map("azure-monitor", "azure-monitor")
+    else {
+        panic!("not a trigger")
+    };
+    assert_eq!(d.source, "wcus-r2-gen2");
+    assert_eq!(d.group.as_deref(), Some("pipelinealertrg"));
+    // Without configuration items the source is the target resource's name.
+    let mut bare = fixture("azure-monitor");
+    bare["data"]["essentials"]["configurationItems"] = json!([]);
+    bare["data"]["essentials"]["severity"] = json!("Sev3");
+    let Mapped::Event(AlertEvent {
+        action: AlertAction::Trigger(d),
+        ..
+    }) = apply(&builtin("azure-monitor"), KEY, &bare).0
+    else {
+        panic!("not a trigger")
+    };
+    assert_eq!(
+        (d.source.as_str(), d.severity),
+        ("wcus-r2-gen2", Severity::Info)
+    );
+    assert_eq!(d.summary, "WCUS-R2-Gen2");
+}
+
+#[test]
+fn gcp_monitoring_incidents_open_and_close() {
+    check(
+        "gcp-monitoring",
+        "gcp-monitoring",
+        "0.opqiw61fsv7p",
+        Want::Trigger {
+            title: "API VM CPU high on api-vm-3",
+            severity: Severity::Critical,
+            link: Some("https://console.cloud.google.com/monitoring/alerting/incidents/0.opqiw61fsv7p?project=shop-prod-4821"),
+        },
+    );
+    check(
+        "gcp-monitoring",
+        "gcp-monitoring-closed",
+        "0.opqiw61fsv7p",
+        Want::Resolve,
+    );
+    let mut unrated = fixture("gcp-monitoring");
+    unrated["incident"]["severity"] = json!("No severity");
+    let Mapped::Event(AlertEvent {
+        action: AlertAction::Trigger(d),
+        ..
+    }) = apply(&builtin("gcp-monitoring"), KEY, &unrated).0
+    else {
+        panic!("not a trigger")
+    };
+    assert_eq!(d.severity, Severity::Error);
+}
+
+#[test]
+fn pingdom_down_and_up() {
+    check(
+        "pingdom",
+        "pingdom",
+        "pingdom-10473851",
+        Want::Trigger {
+            title: "Storefront HTTPS is down",
+            severity: Severity::Critical,
+            link: Some("https://my.pingdom.com/app/reports/uptime#check=10473851"),
+        },
+    );
+    check("pingdom", "pingdom-up", "pingdom-10473851", Want::Resolve);
+}
+
+#[test]
+fn uptimerobot_down_up_and_certificates() {
+    check(
+        "uptimerobot",
+        "uptimerobot",
+        "uptimerobot-797311402",
+        Want::Trigger {
+            title: "Public API is down",
+            severity: Severity::Critical,
+            link: Some("https://dashboard.uptimerobot.com/monitors/797311402"),
+        },
+    );
+    check(
+        "uptimerobot",
+        "uptimerobot-up",
+        "uptimerobot-797311402",
+        Want::Resolve,
+    );
+    check(
+        "uptimerobot",
+        "uptimerobot-ssl",
+        "uptimerobot-ssl-797311402",
+        Want::Trigger {
+            title: "Public API's SSL certificate expires 2026-11-25",
+            severity: Severity::Warning,
+            link: Some("https://dashboard.uptimerobot.com/monitors/797311402"),
+        },
+    );
+}
+
+#[test]
+fn statuscake_forms_down_and_up() {
+    let key = "statuscake-Storefront health https://shop.example.com/health";
+    check(
+        "statuscake",
+        "statuscake",
+        key,
+        Want::Trigger {
+            title: "Storefront health is down",
+            severity: Severity::Critical,
+            link: None,
+        },
+    );
+    check("statuscake", "statuscake-up", key, Want::Resolve);
+}
+
+#[test]
+fn checkly_failures_degradations_recoveries() {
+    let key = "checkly-2e1b6c3f-7a4d-4f0e-9c5b-8d2a1f3e6b90";
+    check(
+        "checkly",
+        "checkly",
+        key,
+        Want::Trigger {
+            title: "Checkout API has failed",
+            severity: Severity::Error,
+            link: Some("https://app.checklyhq.com/checks/2e1b6c3f-7a4d-4f0e-9c5b-8d2a1f3e6b90/check-sessions/6f1d2c3b-4a5e-4b6c-8d7e-9f0a1b2c3d4e/results/91a2b3c4-d5e6-47f8-9a0b-1c2d3e4f5a6b"),
+        },
+    );
+    check("checkly", "checkly-recovery", key, Want::Resolve);
+    check(
+        "checkly",
+        "checkly-degraded",
+        key,
+        Want::Trigger {
+            title: "Checkout API is degraded",
+            severity: Severity::Warning,
+            link: Some("https://app.checklyhq.com/checks/2e1b6c3f-7a4d-4f0e-9c5b-8d2a1f3e6b90/check-sessions/6f1d2c3b-4a5e-4b6c-8d7e-9f0a1b2c3d4e/results/91a2b3c4-d5e6-47f8-9a0b-1c2d3e4f5a6b"),
+        },
+    );
+}
+
+#[test]
+fn honeycomb_triggers_resolve_and_tests_are_ignored() {
+    check(
+        "honeycomb",
+        "honeycomb",
+        "honeycomb-fR3d8kP2xQa",
+        Want::Trigger {
+            title: "Checkout p99 latency",
+            severity: Severity::Error,
+            link: Some("https://ui.honeycomb.io/acme/environments/production/datasets/checkout/result/9vKp2mXa7Qe"),
+        },
+    );
+    check(
+        "honeycomb",
+        "honeycomb-ok",
+        "honeycomb-fR3d8kP2xQa",
+        Want::Resolve,
+    );
+    assert!(ignored("honeycomb", "honeycomb-test").contains("test"));
+}
+
+#[test]
+fn github_actions_failures_resolve_on_the_next_success() {
+    let key = "acme/shop:.github/workflows/ci.yml@main";
+    check(
+        "github-actions",
+        "github-actions",
+        key,
+        Want::Trigger {
+            title: "CI failed on main in acme/shop",
+            severity: Severity::Error,
+            link: Some("https://github.com/acme/shop/actions/runs/11953284712"),
+        },
+    );
+    check(
+        "github-actions",
+        "github-actions-success",
+        key,
+        Want::Resolve,
+    );
+    let Mapped::Event(AlertEvent {
+        action: AlertAction::Trigger(d),
+        ..
+    }) = map("github-actions", "github-actions")
+    else {
+        panic!("not a trigger")
+    };
+    let message = d.custom_details.as_ref().and_then(|c| c.get("message"));
+    assert_eq!(
+        message.and_then(Value::as_str),
+        Some("Run #1874 (failure, push) at 8f3c2a1: Bump the cart timeout to 5s")
+    );
+    assert!(ignored("github-actions", "github-actions-ping").contains("ping"));
+    assert!(ignored("github-actions", "github-actions-in-progress").contains("in_progress"));
+    let mut cancelled = fixture("github-actions");
+    cancelled["workflow_run"]["conclusion"] = json!("cancelled");
+    let (mapped, _) = apply(&builtin("github-actions"), KEY, &cancelled);
+    assert!(
+        matches!(mapped, Mapped::Ignore(ref why) if why.contains("cancelled")),
+        "{mapped:?}"
+    );
+}
+
+#[test]
+fn forms_become_objects_and_repeated_fields_arrays() {
+    assert_eq!(
+        form_payload(b"Name=Shop+front&Status=Down&tag=a&tag=b&tag=c").unwrap(),
+        json!({"Name": "Shop front", "Status": "Down", "tag": ["a", "b", "c"]})
+    );
+    assert_eq!(form_payload(b"").unwrap(), json!({}));
+    // Bytes that are not UTF-8 are replaced, not refused.
+    assert_eq!(form_payload(b"a=%FF").unwrap(), json!({"a": "\u{FFFD}"}));
 }

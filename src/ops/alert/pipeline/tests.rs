@@ -61,6 +61,7 @@ fn sub(key: &str, firing: bool) -> SubAlert {
         firing,
         link: None,
         since: now(),
+        similar: None,
     }
 }
 
