@@ -6,6 +6,7 @@ use crate::config::{Config, ConfigErrors};
 use crate::ingest::mappings::Mappings;
 use crate::ops::alert::Ingest;
 use crate::outbox::{Chat, OutboxWorker, Receiver};
+use crate::sandbox::Sandbox;
 use crate::settings::Settings;
 use crate::slack::api::SlackApi;
 use crate::slack::deliver::SlackDelivery;
@@ -54,7 +55,7 @@ pub struct App {
 
 impl App {
     /// Loads the config, opens the store, binds the listener and starts serving.
-    pub async fn build(settings: Settings, clock: Clock) -> Result<App, AppError> {
+    pub async fn build(mut settings: Settings, clock: Clock) -> Result<App, AppError> {
         let config = match &settings.config_file {
             Some(path) => Config::load(path)?,
             None => Config::default(),
@@ -81,6 +82,27 @@ impl App {
             addr: settings.listen,
             source,
         })?;
+        let (shutdown, rx) = watch::channel(false);
+        let config = Arc::new(config);
+        // The sandbox stands in for Slack: the receiver posts to it, and
+        // only requests it signs reach the Slack endpoints.
+        let sandbox = if settings.sandbox() {
+            let sb = Sandbox::open(
+                store.clone(),
+                config.clone(),
+                clock.clone(),
+                addr,
+                rx.clone(),
+            )
+            .await?;
+            settings.slack_bot_token = Some(sb.token());
+            settings.slack_signing_secret = Some(sb.signing_secret());
+            settings.slack_api_url = sb.api_url();
+            settings.slack_app_token = None;
+            Some(sb)
+        } else {
+            None
+        };
         let api = SlackApi::from_settings(&settings).map_err(AppError::Client)?;
         let twilio = TwilioApi::from_settings(&settings).map_err(AppError::Client)?;
         if settings.slack_signing_secret.is_none() {
@@ -88,7 +110,7 @@ impl App {
         }
         let core = Core {
             store: store.clone(),
-            config: Arc::new(config),
+            config,
             clock,
             outbox_ready: Arc::new(Notify::new()),
             slack_signing_secret: settings.slack_signing_secret.clone(),
@@ -97,10 +119,10 @@ impl App {
             engine_wake: Arc::new(Notify::new()),
             mappings: Arc::new(mappings),
             api_token: settings.api_token.clone(),
+            api_read_token: settings.api_read_token.clone(),
             installation: Arc::new(OnceLock::new()),
             slack_auth_failing: Default::default(),
         };
-        let (shutdown, rx) = watch::channel(false);
         let learning = api.clone().map(|api| {
             tokio::spawn(crate::slack::api::learn_installation(
                 api,
@@ -132,7 +154,9 @@ impl App {
         }
         // With neither Slack nor Twilio the worker has no receiver and only
         // waits: an SNS confirmation then waits in the outbox with the rest.
-        if chat.is_some() || !receivers.is_empty() {
+        // The sandbox is no reason to reach out either: it is for trying
+        // tocsin offline.
+        if (chat.is_some() && sandbox.is_none()) || !receivers.is_empty() {
             receivers.push(Arc::new(crate::net::Fetch));
         }
         let worker = OutboxWorker {
@@ -185,9 +209,16 @@ impl App {
             core.clone(),
             ingest,
             limits,
+            sandbox.clone(),
             rx,
         ));
         tracing::info!(%addr, "tocsin is listening");
+        if let Some(sb) = &sandbox {
+            tracing::info!(
+                url = %sb.page_url(),
+                "the sandbox is on: Slack work goes to the page at this URL, not to Slack"
+            );
+        }
         Ok(App {
             addr,
             smtp_addr,

@@ -45,10 +45,14 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "sandbox",
+        &["clock", "config", "domain", "settings", "slack", "store"],
+    ),
+    (
         "http",
         &[
-            "clock", "config", "domain", "ingest", "metrics", "ops", "settings", "slack", "store",
-            "twilio",
+            "clock", "config", "domain", "ingest", "metrics", "ops", "sandbox", "settings",
+            "slack", "store", "twilio",
         ],
     ),
     (

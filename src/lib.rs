@@ -14,6 +14,8 @@
 //! - [`twilio`]   — the Twilio receiver (SMS, calls, TwiML) and adapter (voice webhooks).
 //! - [`net`]      — the HTTPS connector, and the receiver that visits SNS confirmation URLs.
 //! - [`ingest`]   — monitoring payloads into typed alert events (pure parsers).
+//! - [`sandbox`]  — an offline stand-in for Slack at `/sandbox`: the Web API the receiver
+//!   calls, and a page whose actions become signed Slack requests.
 //! - [`http`]     — the hyper server: routing, limits, statuses.
 //! - [`smtp`]     — the embedded SMTP listener for mailed alerts.
 //! - [`app`]      — wires one process together; nothing imports it.
@@ -29,6 +31,7 @@ pub mod metrics;
 pub mod net;
 pub mod ops;
 pub mod outbox;
+pub mod sandbox;
 pub mod settings;
 pub mod slack;
 pub mod smtp;

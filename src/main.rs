@@ -24,7 +24,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the bot (reads the environment and, if present, `.env`).
-    Serve,
+    Serve {
+        /// Deliver Slack work to the sandbox page at /sandbox, not to Slack,
+        /// even when Slack credentials are set.
+        #[arg(long)]
+        sandbox: bool,
+    },
     /// Validate a config file; exits non-zero with file, line and field of each problem.
     Check {
         /// Defaults to TOCSIN_CONFIG, then ./tocsin.toml.
@@ -112,7 +117,10 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Serve => serve(settings),
+        Command::Serve { sandbox } => serve(Settings {
+            force_sandbox: sandbox || settings.force_sandbox,
+            ..settings
+        }),
         Command::Check { config } => check(config.or(settings.config_file)),
         Command::Oncall {
             schedule,

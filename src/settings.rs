@@ -46,8 +46,11 @@ pub struct Settings {
     /// SMS, phone pages and live call routing; `None` unless all of
     /// `TWILIO_ACCOUNT_SID`, `TWILIO_AUTH_TOKEN` and `TWILIO_FROM` are set.
     pub twilio: Option<TwilioSettings>,
-    /// Bearer token for `GET /api/v1/…`; unset: the API is off.
+    /// Bearer token for `/api/v1/…` that may read and write; unset with
+    /// `api_read_token` unset too: the API is off.
     pub api_token: Option<Secret>,
+    /// Bearer token for `/api/v1/…` that may only read (`TOCSIN_API_READ_TOKEN`).
+    pub api_read_token: Option<Secret>,
     /// Below this much free space on the data directory's disk, new alerts
     /// get 503 before the disk fills (`TOCSIN_MIN_FREE_MB`); 0 turns it off.
     pub min_free_bytes: u64,
@@ -57,6 +60,10 @@ pub struct Settings {
     /// How long a client may take to send a request's headers, and again its
     /// body (`TOCSIN_READ_TIMEOUT_MS`); idle keep-alive connections close after it too.
     pub read_timeout: Duration,
+    /// `serve --sandbox`: run the sandbox (the offline Slack page at
+    /// `/sandbox`) even though Slack credentials are set. Not read from the
+    /// environment.
+    pub force_sandbox: bool,
     /// The SMTP listener for mailed alerts; `None` unless `TOCSIN_SMTP_LISTEN` is set.
     pub smtp: Option<SmtpSettings>,
 }
@@ -166,16 +173,25 @@ impl Settings {
                 });
             }
         };
-        let api_token = match get("TOCSIN_API_TOKEN") {
-            Some(t) if t.trim().len() < 32 => {
-                return Err(SettingsError {
-                    name: "TOCSIN_API_TOKEN",
-                    message: "too short: use at least 32 random characters (openssl rand -hex 16)"
-                        .into(),
-                })
-            }
-            t => t.map(|t| Secret(t.trim().to_string())),
+        let token = |name: &'static str| match get(name) {
+            Some(t) if t.trim().len() < 32 => Err(SettingsError {
+                name,
+                message: "too short: use at least 32 random characters (openssl rand -hex 16)"
+                    .into(),
+            }),
+            t => Ok(t.map(|t| Secret(t.trim().to_string()))),
         };
+        let api_token = token("TOCSIN_API_TOKEN")?;
+        let api_read_token = token("TOCSIN_API_READ_TOKEN")?;
+        if let (Some(w), Some(r)) = (&api_token, &api_read_token) {
+            if w.expose() == r.expose() {
+                return Err(SettingsError {
+                    name: "TOCSIN_API_READ_TOKEN",
+                    message: "must differ from TOCSIN_API_TOKEN, or reading would grant writing"
+                        .into(),
+                });
+            }
+        }
         let number = |name: &'static str, default: u64, what: &str| -> Result<u64, SettingsError> {
             match get(name) {
                 None => Ok(default),
@@ -268,11 +284,22 @@ impl Settings {
             cache_capacity: cache_mb * 1024 * 1024,
             twilio,
             api_token,
+            api_read_token,
             min_free_bytes: min_free_mb * 1024 * 1024,
             max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
             read_timeout: Duration::from_millis(read_timeout_ms),
             smtp,
+            force_sandbox: false,
         })
+    }
+
+    /// Whether Slack work goes to the sandbox instead of Slack: when asked
+    /// for, or when no Slack credential at all is set.
+    pub fn sandbox(&self) -> bool {
+        self.force_sandbox
+            || (self.slack_bot_token.is_none()
+                && self.slack_signing_secret.is_none()
+                && self.slack_app_token.is_none())
     }
 }
 
@@ -322,6 +349,34 @@ mod tests {
         assert_eq!(half.unwrap_err().name, "TOCSIN_SMTP_TLS_KEY");
         let bad = settings(&[("TOCSIN_SMTP_LISTEN", "localhost:25")]);
         assert_eq!(bad.unwrap_err().name, "TOCSIN_SMTP_LISTEN");
+    }
+
+    #[test]
+    fn the_sandbox_is_on_only_without_any_slack_credential_or_when_forced() {
+        let with = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Settings::from_lookup(|k| {
+                vars.iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.clone())
+                    .filter(|v| !v.is_empty())
+            })
+            .unwrap()
+        };
+        assert!(with(&[]).sandbox());
+        assert!(with(&[("SLACK_BOT_TOKEN", "")]).sandbox(), "empty is unset");
+        for name in ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"] {
+            let s = with(&[(name, "x")]);
+            assert!(!s.sandbox(), "{name} set: Slack, not the sandbox");
+            let forced = Settings {
+                force_sandbox: true,
+                ..s
+            };
+            assert!(forced.sandbox(), "--sandbox wins over {name}");
+        }
     }
 
     #[test]
@@ -394,6 +449,14 @@ mod tests {
         assert_eq!(e.name, "TOCSIN_API_TOKEN");
         let ok = settings(&[("TOCSIN_API_TOKEN", &"a".repeat(32))]).unwrap();
         assert_eq!(ok.api_token.unwrap().expose().len(), 32);
+        let e = settings(&[("TOCSIN_API_READ_TOKEN", "short")]).unwrap_err();
+        assert_eq!(e.name, "TOCSIN_API_READ_TOKEN");
+        let same = [
+            ("TOCSIN_API_TOKEN", "b".repeat(32)),
+            ("TOCSIN_API_READ_TOKEN", "b".repeat(32)),
+        ];
+        let same: Vec<(&str, &str)> = same.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(settings(&same).unwrap_err().name, "TOCSIN_API_READ_TOKEN");
     }
 
     #[test]

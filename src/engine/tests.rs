@@ -96,6 +96,7 @@ async fn core(dir: &Path, clock: &Clock) -> Core {
         engine_wake: Default::default(),
         mappings: Arc::new(mappings),
         api_token: None,
+        api_read_token: None,
         installation: Default::default(),
         slack_auth_failing: Default::default(),
     }

@@ -32,6 +32,18 @@ pub(super) fn store_failure(e: &StoreError, what: &str) -> Resp {
     r
 }
 
+/// [`store_failure`] for the REST API, whose errors are problem documents.
+pub(super) fn store_problem(e: &StoreError, what: &str) -> Resp {
+    tracing::warn!(error = %e, "{what} could not be stored");
+    let mut r = super::v1::problem(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("{what} could not be read or stored; retry ({e})"),
+    );
+    r.headers_mut()
+        .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("5"));
+    r
+}
+
 pub(super) fn reply_response(r: Reply) -> Resp {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     match r.body {

@@ -1,5 +1,6 @@
-//! `/api/v1/*`: the bearer-token API that scripts and the CLI use while
-//! this server holds the store.
+//! The first `/api/v1/*` endpoints (report, overrides by query, dead
+//! letters), with their plain JSON errors: the CLI uses them while this
+//! server holds the store. The REST API proper is `v1`.
 
 use super::answers::{json_response, store_failure};
 use super::{Handler, Resp};
@@ -11,28 +12,46 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::{json, Value};
 
 impl Handler {
-    /// The read API's door: 404 while it is off, 401 without the bearer
-    /// token (compared in constant time); else the query's pairs.
-    fn api_request(&self, req: &Request<Incoming>) -> Result<Vec<(String, String)>, Box<Resp>> {
-        let Some(token) = &self.core.api_token else {
+    /// The door of these older endpoints: 404 while the API is off, 401
+    /// without a bearer token it knows (compared in constant time), 403 for
+    /// the read token where `write` is asked; else the query's pairs.
+    fn api_request_for(
+        &self,
+        req: &Request<Incoming>,
+        write: bool,
+    ) -> Result<Vec<(String, String)>, Box<Resp>> {
+        let (w, r) = (&self.core.api_token, &self.core.api_read_token);
+        if w.is_none() && r.is_none() {
             return Err(Box::new(json_response(
                 StatusCode::NOT_FOUND,
                 &json!({"error": "the API is off: set TOCSIN_API_TOKEN"}),
             )));
-        };
+        }
         let given = req
             .headers()
             .get(hyper::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(
-            given.as_bytes(),
-            token.expose().as_bytes(),
-        )) {
+        let is = |t: &Option<crate::settings::Secret>| {
+            t.as_ref().is_some_and(|t| {
+                bool::from(subtle::ConstantTimeEq::ct_eq(
+                    given.as_bytes(),
+                    t.expose().as_bytes(),
+                ))
+            })
+        };
+        let (writes, reads) = (is(w), is(r));
+        if !writes && !reads {
             return Err(Box::new(json_response(
                 StatusCode::UNAUTHORIZED,
                 &json!({"error": "missing or wrong bearer token"}),
+            )));
+        }
+        if write && !writes {
+            return Err(Box::new(json_response(
+                StatusCode::FORBIDDEN,
+                &json!({"error": "this token may only read: changes take TOCSIN_API_TOKEN"}),
             )));
         }
         Ok(req
@@ -40,6 +59,10 @@ impl Handler {
             .query()
             .and_then(|q| serde_urlencoded::from_str(q).ok())
             .unwrap_or_default())
+    }
+
+    fn api_request(&self, req: &Request<Incoming>) -> Result<Vec<(String, String)>, Box<Resp>> {
+        self.api_request_for(req, false)
     }
 
     /// `GET /api/v1/overrides?schedule=ID`, with the bearer token: the
@@ -101,7 +124,7 @@ impl Handler {
     /// `POST /api/v1/outbox/dead/{id}/retry`, with the bearer token: puts a
     /// dead letter back at the end of its lane; 404 if there is none.
     pub(super) async fn retry_dead(&self, req: &Request<Incoming>, id: &str) -> Resp {
-        if let Err(refused) = self.api_request(req) {
+        if let Err(refused) = self.api_request_for(req, true) {
             return *refused;
         }
         let Ok(seq) = id.parse::<u64>() else {

@@ -2,7 +2,8 @@
 //! down gracefully. No domain logic.
 //!
 //! `router` holds the one `match` on method and path; `limits` reads bodies
-//! within their size and time; `alerts`, `opsgenie`, `api` and `reads` answer requests;
+//! within their size and time; `alerts`, `opsgenie`, `api` and `reads`
+//! answer requests, `v1` the REST API and its OpenAPI document;
 //! `answers` shapes the responses (status codes, JSON bodies, store failures).
 
 mod alerts;
@@ -12,11 +13,13 @@ mod limits;
 mod opsgenie;
 mod reads;
 mod router;
+pub mod v1;
 
 pub use limits::MAX_BODY;
 
 use crate::ops::alert::Ingest;
 use crate::ops::Core;
+use crate::sandbox::Sandbox;
 use answers::json_response;
 use bytes::Bytes;
 use http_body_util::Full;
@@ -47,6 +50,9 @@ pub struct Limits {
 
 type Resp = Response<Full<Bytes>>;
 
+/// What a connection answers with: a whole body, or the sandbox's live stream.
+type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::convert::Infallible>;
+
 /// What every request is served with. A handle on one shared copy: each
 /// request clones it (twice on the body paths), and cloning `Core` itself
 /// would copy every store tree handle and several strings each time.
@@ -56,6 +62,7 @@ struct Handler(Arc<Shared>);
 struct Shared {
     core: Core,
     ingest: Ingest,
+    sandbox: Option<Sandbox>,
     read_timeout: Duration,
 }
 
@@ -78,11 +85,13 @@ pub async fn serve(
     core: Core,
     ingest: Ingest,
     limits: Limits,
+    sandbox: Option<Sandbox>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let handler = Handler(Arc::new(Shared {
         core,
         ingest,
+        sandbox,
         read_timeout: limits.read_timeout,
     }));
     let graceful = GracefulShutdown::new();
@@ -119,6 +128,32 @@ pub async fn serve(
 }
 
 impl Handler {
+    /// The sandbox's live stream, which never ends on its own, or else one
+    /// whole answer.
+    async fn respond(&self, req: Request<Incoming>) -> Response<Body> {
+        use http_body_util::BodyExt;
+        let live = req.method() == Method::GET && req.uri().path() == "/sandbox/live";
+        match &self.sandbox {
+            Some(sb) if live => {
+                let stream = futures_util::stream::unfold(sb.live(), |mut live| async move {
+                    let chunk = live.next().await?;
+                    Some((
+                        Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(chunk)),
+                        live,
+                    ))
+                });
+                Response::builder()
+                    .header(hyper::header::CONTENT_TYPE, "text/event-stream")
+                    .header(hyper::header::CACHE_CONTROL, "no-store")
+                    .body(BodyExt::boxed_unsync(http_body_util::StreamBody::new(
+                        stream,
+                    )))
+                    .expect("static response parts are valid")
+            }
+            _ => self.handle(req).await.map(BodyExt::boxed_unsync),
+        }
+    }
+
     /// Serves one connection; its slot is given back when it ends.
     fn connection(
         &self,
@@ -129,7 +164,7 @@ impl Handler {
         let h = self.clone();
         let svc = hyper::service::service_fn(move |req| {
             let h = h.clone();
-            async move { Ok::<_, std::convert::Infallible>(h.handle(req).await) }
+            async move { Ok::<_, std::convert::Infallible>(h.respond(req).await) }
         });
         // Also bounds how long an idle keep-alive connection holds its slot.
         let conn = hyper::server::conn::http1::Builder::new()

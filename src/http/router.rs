@@ -73,6 +73,10 @@ impl Handler {
                 let id = &p["/api/v1/outbox/dead/".len()..p.len() - "/retry".len()];
                 self.retry_dead(&req, id).await
             }
+            (_, p) if super::v1::owns(p) => {
+                self.with_body(req, |h, parts, b| async move { h.v1(parts, b).await })
+                    .await
+            }
             (&Method::GET, "/metrics") => self.metrics().await,
             (&Method::GET | &Method::POST, p) if p.starts_with("/heartbeat/") => {
                 self.heartbeat(&p["/heartbeat/".len()..]).await
@@ -87,6 +91,10 @@ impl Handler {
                     voice_response(voice::handle(&h.core, path, query, sig, &b).await)
                 })
                 .await
+            }
+            (_, p) if p == "/sandbox" || p.starts_with("/sandbox/") => {
+                self.with_body(req, |h, parts, b| async move { h.sandbox(&parts, b).await })
+                    .await
             }
             (&Method::POST, "/slack/events") => {
                 self.with_slack_body(req, Replays::Allow, |h, b| async move {
@@ -123,6 +131,40 @@ impl Handler {
                 &json!({"error": format!("no route for {path}")}),
             ),
         }
+    }
+
+    /// The sandbox's page and Web API; 404 while the sandbox is off.
+    async fn sandbox(&self, parts: &hyper::http::request::Parts, body: Bytes) -> Resp {
+        let Some(sb) = &self.sandbox else {
+            return json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "the sandbox is off: Slack credentials are set (serve --sandbox turns it on)"}),
+            );
+        };
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let a = sb
+            .answer(
+                parts.method.as_str(),
+                parts.uri.path(),
+                parts.uri.query(),
+                &header,
+                body,
+            )
+            .await;
+        let mut r = hyper::Response::new(http_body_util::Full::new(a.body));
+        *r.status_mut() =
+            StatusCode::from_u16(a.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        r.headers_mut().insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static(a.content_type),
+        );
+        r
     }
 
     /// Reads the body, checks Slack's signature over the raw bytes, then calls `f`.

@@ -6,8 +6,22 @@ use crate::domain::incident::{Actor, Incident, State, Transition};
 use crate::domain::notify;
 use crate::domain::policy::{self, Action, Refusal, Subject};
 use crate::domain::sentence::Sentence;
+use crate::domain::warroom::{Entry, EntryKind};
 use crate::store::{update_lane, Changed, Outbound, StoreError};
 use chrono::{DateTime, Utc};
+
+/// A timeline line for a change asked through the API: people's kind of
+/// entry (a note), so its words are shown as written, never as markup, and
+/// it names whoever the request named, since no Slack id stands behind it.
+pub(super) fn api_entry(at: DateTime<Utc>, text: &str, by: &str) -> Entry {
+    Entry {
+        at,
+        by: None,
+        kind: EntryKind::Note,
+        text: format!("{text} (by {by}, through the API)"),
+        fact: None,
+    }
+}
 
 impl Core {
     /// Whether the person with Slack id `by` may do `action` to `inc`
@@ -103,10 +117,36 @@ impl Core {
         id: u64,
         by: &str,
     ) -> Result<Result<Incident, Sentence>, StoreError> {
+        self.escalate_checked(id, None, |inc| {
+            self.authorize(by, Action::Escalate, inc)
+                .map_err(Sentence::from)
+        })
+        .await
+    }
+
+    /// "Escalate" asked through the API with its write token, which stands
+    /// for the policy; the timeline says who the request named (`by`).
+    pub async fn escalate_via_api(
+        &self,
+        id: u64,
+        by: &str,
+    ) -> Result<Result<Incident, Sentence>, StoreError> {
+        self.escalate_checked(id, Some(by), |_| Ok(())).await
+    }
+
+    async fn escalate_checked<C>(
+        &self,
+        id: u64,
+        api_by: Option<&str>,
+        check: C,
+    ) -> Result<Result<Incident, Sentence>, StoreError>
+    where
+        C: Fn(&Incident) -> Result<(), Sentence> + Send + Sync,
+    {
         let now = self.clock.now();
         let r = self
             .update_for(id, now, |inc| {
-                self.authorize(by, Action::Escalate, inc)?;
+                check(inc)?;
                 if inc.state != State::Triggered {
                     return Err(format!(
                         "#{id} is {}; only a triggered incident escalates.",
@@ -125,6 +165,9 @@ impl Core {
                 next.escalation = Some(jumped);
                 // A person asking for more help makes it urgent.
                 next.raise_urgency(now);
+                if let Some(by) = api_by {
+                    next.coord.timeline.push(api_entry(now, "Escalated", by));
+                }
                 Ok((next, vec![]))
             })
             .await?;

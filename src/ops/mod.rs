@@ -16,6 +16,7 @@ pub mod heartbeat;
 mod incident;
 pub mod maintenance;
 mod queries;
+pub use queries::{IncidentPage, IncidentQuery, OnCall};
 mod replays;
 pub mod report;
 pub mod room;
@@ -47,8 +48,11 @@ pub struct Core {
     pub engine_wake: Arc<Notify>,
     /// Compiled webhook mappings, by name.
     pub mappings: Arc<Mappings>,
-    /// Bearer token for the read API; `None`: the API is off.
+    /// Bearer token of the API that may write; with `api_read_token` also
+    /// `None`, the API is off.
     pub api_token: Option<Secret>,
+    /// Bearer token of the API that may only read.
+    pub api_read_token: Option<Secret>,
     /// The Slack workspace and app tocsin is installed in, once Slack said
     /// (`auth.test` at start); requests from elsewhere are then refused.
     pub installation: Arc<OnceLock<Installation>>,

@@ -126,6 +126,11 @@ fn pick_shifts(
     Ok((mine.clone(), theirs.cloned()))
 }
 
+/// How the audit log names a change asked through the API.
+fn api_actor(by: &str) -> String {
+    format!("api:{by}")
+}
+
 impl Core {
     /// Records who changed a team's arrangements; a failure is logged, never
     /// fatal, as the change itself stands.
@@ -164,6 +169,69 @@ impl Core {
             .await;
         self.settle(Wake::ENGINE);
         Ok(Ok(stored))
+    }
+
+    /// Puts `over.user` on call for `schedule` as asked through the API: its
+    /// write token stands for the team's rules; the audit line names `by`,
+    /// whoever the request named.
+    pub async fn add_override_via_api(
+        &self,
+        schedule: &Schedule,
+        over: Override,
+        by: &str,
+    ) -> Result<StoredOverride, StoreError> {
+        let actor = api_actor(by);
+        let stored = self
+            .store
+            .add_override(&schedule.id, over, &actor, self.clock.now())
+            .await?;
+        let name = |u: &str| {
+            self.config
+                .user(u)
+                .map_or(u.to_string(), |u| u.name.clone())
+        };
+        let detail = format!(
+            "#{} {} on call for {} from {} to {}",
+            stored.id,
+            name(&stored.over.user),
+            schedule.id,
+            stored.over.start.format("%Y-%m-%d %H:%M UTC"),
+            stored.over.end.format("%Y-%m-%d %H:%M UTC")
+        );
+        self.record_audit(&schedule.team, &actor, "override", detail)
+            .await;
+        self.settle(Wake::ENGINE);
+        Ok(stored)
+    }
+
+    /// Removes override `id` from `schedule` as asked through the API;
+    /// `None` when the schedule has no such override (nothing changed).
+    pub async fn remove_override_via_api(
+        &self,
+        schedule: &Schedule,
+        id: u64,
+        by: &str,
+    ) -> Result<Option<StoredOverride>, StoreError> {
+        let existing = self.store.overrides(&schedule.id).await?;
+        let Some(gone) = existing.into_iter().find(|o| o.id == id) else {
+            return Ok(None);
+        };
+        if !self.store.remove_override(&schedule.id, id).await? {
+            return Ok(None);
+        }
+        let detail = format!(
+            "#{id} removed: {} on call for {} from {} to {}",
+            self.config
+                .user(&gone.over.user)
+                .map_or(gone.over.user.as_str(), |u| u.name.as_str()),
+            schedule.id,
+            gone.over.start.format("%Y-%m-%d %H:%M UTC"),
+            gone.over.end.format("%Y-%m-%d %H:%M UTC")
+        );
+        self.record_audit(&schedule.team, &api_actor(by), "override", detail)
+            .await;
+        self.settle(Wake::ENGINE);
+        Ok(Some(gone))
     }
 
     /// The token of `schedule`'s calendar link. The seed and generation are

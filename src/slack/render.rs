@@ -124,6 +124,7 @@ pub fn actor_mention(a: &Actor) -> String {
             slack_id: Some(s), ..
         } => format!("{} (by phone)", mrkdwn::user(s)),
         Actor::Phone { user, .. } => format!("{} (by phone)", mrkdwn::text(user)),
+        Actor::Api { by } => format!("{} (through the API)", mrkdwn::text(by)),
     }
 }
 

@@ -581,6 +581,45 @@ pub(crate) async fn message_refs_are_kept_by_incident(f: &dyn Factory) {
     assert!(s.messages(b.id).await.unwrap().dms.is_empty());
 }
 
+/// The sandbox workspace's records are opaque bytes by key: a write replaces
+/// the one under its key, they read back in key order, and after a reopen.
+pub(crate) async fn sandbox_records_are_kept_in_key_order(f: &dyn Factory) {
+    let dir = tempfile::tempdir().unwrap();
+    let want = |pairs: &[(&str, &[u8])]| -> Vec<(String, Vec<u8>)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_vec()))
+            .collect()
+    };
+    {
+        let s = f.open(dir.path()).await.unwrap();
+        assert!(s.sandbox_records().await.unwrap().is_empty());
+        s.put_sandbox_record("m/0002", b"two").await.unwrap();
+        s.put_sandbox_record("c/C1", b"{}").await.unwrap();
+        s.put_sandbox_record("m/0001", b"one").await.unwrap();
+        s.put_sandbox_record("m/0002", b"two, edited")
+            .await
+            .unwrap();
+        assert_eq!(
+            s.sandbox_records().await.unwrap(),
+            want(&[
+                ("c/C1", b"{}"),
+                ("m/0001", b"one"),
+                ("m/0002", b"two, edited")
+            ])
+        );
+    }
+    let s = f.open(dir.path()).await.unwrap();
+    assert_eq!(
+        s.sandbox_records().await.unwrap(),
+        want(&[
+            ("c/C1", b"{}"),
+            ("m/0001", b"one"),
+            ("m/0002", b"two, edited")
+        ])
+    );
+}
+
 /// Grouping feedback is kept per service, oldest first, the latest `limit`
 /// of them, across a reopen; recent incidents come newest first and stop
 /// at `since` and at `limit`.

@@ -304,6 +304,20 @@ pub trait Messages: Send + Sync {
     /// history check when the row is retried.
     async fn set_post_unflushed(&self, id: u64, post: MessageRef) -> Result<(), StoreError>;
     async fn add_dm_unflushed(&self, id: u64, dm: MessageRef) -> Result<(), StoreError>;
+    /// The sandbox workspace's records (the offline Slack page's channels,
+    /// messages and files), opaque to the store: key → bytes, in key order.
+    /// A backend that keeps none has none.
+    async fn sandbox_records(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        Ok(vec![])
+    }
+    /// Writes one sandbox record, replacing any under the same key; durable
+    /// on return.
+    async fn put_sandbox_record(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        let _ = value;
+        Err(StoreError::Backend(format!(
+            "this store keeps no sandbox records (asked to write {key})"
+        )))
+    }
 }
 
 /// Outbound work, in lanes: rows of one lane are sent in sequence order,

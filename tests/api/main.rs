@@ -2,6 +2,7 @@
 //! a fresh sled directory each, and a fake Slack Web API on loopback.
 
 mod alertmanager;
+mod api_v1;
 mod calls;
 mod cli;
 mod connections;
@@ -24,6 +25,7 @@ mod policy;
 mod report;
 mod room_commands;
 mod rules;
+mod sandbox;
 mod secrets;
 mod signals;
 mod slack;

@@ -50,6 +50,9 @@ pub enum Actor {
         user: String,
         slack_id: Option<String>,
     },
+    /// A script holding the API's write token, on behalf of `by` (whoever
+    /// the request names; free text, kept for the record).
+    Api { by: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -503,6 +506,10 @@ impl Incident {
                         "acknowledged by {} before the snooze",
                         client.as_deref().unwrap_or("the monitoring integration")
                     ),
+                ),
+                Actor::Api { by } => (
+                    None,
+                    format!("acknowledged by {by} (through the API) before the snooze"),
                 ),
             };
             next.coord.timeline.push(crate::domain::warroom::Entry {

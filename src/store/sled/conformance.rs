@@ -110,6 +110,11 @@ async fn message_refs_are_kept_by_incident() {
 }
 
 #[tokio::test]
+async fn sandbox_records_are_kept_in_key_order() {
+    suite::sandbox_records_are_kept_in_key_order(&Sled).await;
+}
+
+#[tokio::test]
 async fn labels_and_recent_incidents_read_back_in_order() {
     suite::labels_and_recent_incidents_read_back_in_order(&Sled).await;
 }

@@ -30,6 +30,26 @@ impl SledStore {
         })
     }
 
+    /// Every sandbox record, in key order.
+    pub fn sandbox_records(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let tr = self.reader()?;
+        let mut all = vec![];
+        for kv in tr.sandbox.iter() {
+            let (k, v) = kv?;
+            let key = String::from_utf8(k.to_vec()).map_err(|e| StoreError::Corrupt {
+                tree: "sandbox",
+                message: e.to_string(),
+            })?;
+            all.push((key, v.to_vec()));
+        }
+        Ok(all)
+    }
+
+    pub fn put_sandbox_record(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.trees()?.sandbox.insert(key.as_bytes(), value)?;
+        Ok(())
+    }
+
     /// Changes incident `id`'s references as `f` says, in one transaction
     /// that checks the incident is there: a reference to no incident is
     /// refused, as it was while the incident held them.

@@ -20,7 +20,8 @@
 //! - `slack_events`: Slack `event_id` → first-seen time, to drop retried deliveries;
 //! - `rooms`: Slack channel id of an incident's own channel → incident id;
 //! - `message_refs`: incident id (u64 BE) → `MessageRefsRecord`: where the
-//!   chat receiver's copies of the incident are (its post, the DMs that paged).
+//!   chat receiver's copies of the incident are (its post, the DMs that paged);
+//! - `sandbox`: the sandbox workspace's records, key → bytes it encodes itself.
 
 mod commit;
 #[cfg(test)]
@@ -158,6 +159,8 @@ pub(super) struct Trees {
     rooms: sled::Tree,
     /// incident id → where the chat receiver's copies of it are.
     message_refs: sled::Tree,
+    /// The sandbox workspace's own records, opaque here.
+    sandbox: sled::Tree,
 }
 
 impl Trees {
@@ -218,6 +221,7 @@ impl Trees {
             labels: db.open_tree("labels")?,
             audit: db.open_tree("audit")?,
             rooms: db.open_tree("rooms")?,
+            sandbox: db.open_tree("sandbox")?,
             message_refs,
             meta,
             db,

@@ -160,6 +160,15 @@ impl Messages for SledStore {
     async fn add_dm_unflushed(&self, id: u64, dm: MessageRef) -> Result<(), StoreError> {
         SledStore::add_dm(self, id, dm)
     }
+
+    async fn sandbox_records(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        SledStore::sandbox_records(self)
+    }
+
+    async fn put_sandbox_record(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.committed(SledStore::put_sandbox_record(self, key, value))
+            .await
+    }
 }
 
 #[async_trait]

@@ -32,13 +32,12 @@ pub(super) async fn apply(
     let lines: Vec<String> = entries
         .iter()
         .map(|e| {
-            format!(
-                "• {} <@{}> {}: {}",
-                when(e.at, tz),
-                e.actor,
-                e.action,
-                e.detail
-            )
+            // A change made through the API names whoever its request named.
+            let who = match e.actor.strip_prefix("api:") {
+                Some(by) => format!("{} (through the API)", crate::slack::mrkdwn::text(by)),
+                None => format!("<@{}>", e.actor),
+            };
+            format!("• {} {who} {}: {}", when(e.at, tz), e.action, e.detail)
         })
         .collect();
     Ok(format!(

@@ -1,0 +1,509 @@
+//! The sandbox at `/sandbox`, driven in headless Chromium through WebDriver
+//! (chromedriver): the page's clicks, commands, modals and reactions reach
+//! the real handlers as signed Slack requests, and what tocsin posts shows
+//! up live. A screenshot of each scenario is saved under
+//! `$CARGO_TARGET_TMPDIR/sandbox-screenshots/`.
+//!
+//! Needs `chromium` and `chromium-driver` (Debian's); without them the
+//! browser test skips with a message, except under `CI=true`, where it fails.
+
+use crate::support::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Two people on a team with a stakeholder channel and incident channels
+/// from SEV1.
+const SANDBOX_CONFIG: &str = r#"
+[[users]]
+id = "alice"
+name = "Alice Example"
+slack_id = "U0ALICE"
+time_zone = "Europe/London"
+
+[[users]]
+id = "bob"
+name = "Bob Example"
+slack_id = "U0BOB"
+time_zone = "America/New_York"
+
+[[teams]]
+id = "platform"
+name = "Platform"
+leads = ["alice"]
+members = ["alice", "bob"]
+alert_channel = "C0PLATFORM"
+stakeholder_channel = "C0EXEC"
+channel_at = "SEV1"
+
+[[schedules]]
+id = "platform-primary"
+team = "platform"
+time_zone = "Europe/London"
+[[schedules.layers]]
+name = "weekly"
+start = "2026-11-02T09:00:00"
+rotation = "weekly"
+users = ["alice", "bob"]
+
+[[services]]
+id = "api"
+name = "Public API"
+team = "platform"
+integration_key = "5f0c1e9a7b3d4c2e8f6a0b1c2d3e4f5a"
+"#;
+
+/// The environment with every Slack credential unset (an empty value is
+/// unset): the sandbox comes on by itself.
+const NO_SLACK: &[(&str, &str)] = &[("SLACK_SIGNING_SECRET", "")];
+
+async fn start_sandbox(dir: tempfile::TempDir) -> TestApp {
+    TestApp::start_full(
+        dir,
+        None,
+        NO_SLACK,
+        tocsin::clock::Clock::system(),
+        SANDBOX_CONFIG,
+    )
+    .await
+}
+
+/// chromedriver on a free port, and a headless Chromium session through it.
+struct Browser {
+    driver: Child,
+    client: Option<Client>,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// `None` (after saying why) when Chromium is not installed outside CI.
+async fn browser() -> Option<Browser> {
+    if !Path::new(CHROMIUM).exists() || !Path::new(CHROMEDRIVER).exists() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI must install chromium and chromium-driver (see .ci/run)"
+        );
+        eprintln!("skipped: {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)");
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let driver = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let profile = tempfile::tempdir().unwrap();
+    let mut b = Browser {
+        driver,
+        client: None,
+        _profile: profile,
+    };
+    let args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,900",
+        &format!("--user-data-dir={}", b._profile.path().display()),
+    ];
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({"binary": CHROMIUM, "args": args}),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let client = loop {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(c) => break c,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("no WebDriver session: {e}"),
+        }
+    };
+    b.client = Some(client);
+    Some(b)
+}
+
+impl Browser {
+    fn c(&self) -> &Client {
+        self.client.as_ref().unwrap()
+    }
+
+    /// Waits (up to 20 s) until the script returns true.
+    async fn until(&self, what: &str, script: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let v = self.c().execute(script, vec![]).await.unwrap();
+            if v == Value::Bool(true) {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.shot("failed").await;
+                let text = self
+                    .c()
+                    .execute("return document.body.innerText", vec![])
+                    .await
+                    .unwrap();
+                panic!(
+                    "timed out waiting until {what}; the page says:\n{}",
+                    text.as_str().unwrap_or("")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.c().execute(script, vec![]).await.unwrap()
+    }
+
+    async fn shot(&self, name: &str) -> PathBuf {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sandbox-screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        let png = self.c().screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "a screenshot is a PNG");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+
+    async fn view_as(&self, slack_id: &str) {
+        self.c()
+            .find(Locator::Css("#viewer"))
+            .await
+            .unwrap()
+            .select_by_value(slack_id)
+            .await
+            .unwrap();
+    }
+
+    async fn open_channel(&self, label_contains: &str) {
+        let xpath = format!("//nav//button[contains(., '{label_contains}')]");
+        self.c()
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::XPath(&xpath))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn run(&self, command: &str) {
+        let input = self.c().find(Locator::Css("#compose")).await.unwrap();
+        input.clear().await.unwrap();
+        input.send_keys(command).await.unwrap();
+        self.c()
+            .find(Locator::XPath("//form[@id='composer']//button[.='Send']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn send_alert(&self, summary: &str, severity: &str, dedup: &str) {
+        let c = self.c();
+        let field = c.find(Locator::Css("#alert-summary")).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(summary).await.unwrap();
+        let key = c.find(Locator::Css("#alert-key")).await.unwrap();
+        key.clear().await.unwrap();
+        key.send_keys(dedup).await.unwrap();
+        c.find(Locator::Css("#alert-severity"))
+            .await
+            .unwrap()
+            .select_by_value(severity)
+            .await
+            .unwrap();
+        c.find(Locator::XPath("//button[.='Send test alert']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        self.until(
+            "the alert was accepted",
+            "return document.getElementById('alert-result').textContent.startsWith('Accepted')",
+        )
+        .await;
+    }
+}
+
+/// A script that is true when a visible message in the open channel
+/// contains every one of `texts`.
+fn message_with(texts: &[&str]) -> String {
+    format!(
+        "return [...document.querySelectorAll('#messages .msg')].some(m => {}.every(t => m.innerText.includes(t)))",
+        serde_json::to_string(texts).unwrap()
+    )
+}
+
+#[tokio::test]
+async fn the_sandbox_page_runs_the_whole_flow_in_a_browser() {
+    let Some(b) = browser().await else { return };
+    let app = start_sandbox(tempfile::tempdir().unwrap()).await;
+    b.c().goto(&format!("{}/sandbox", app.base)).await.unwrap();
+    b.until(
+        "the page is live",
+        "return document.getElementById('status').textContent === 'live'",
+    )
+    .await;
+
+    // 1. A test alert from the form: the team channel shows it with its buttons.
+    b.send_alert("Checkout latency above 2 s", "warning", "sbx-1")
+        .await;
+    b.until(
+        "the alert is in #platform with Acknowledge and Resolve",
+        &message_with(&["Checkout latency above 2 s", "Acknowledge", "Resolve"]),
+    )
+    .await;
+    let unlabelled = b
+        .js("return [...document.querySelectorAll('button, select, input, textarea')].filter(e => !e.closest('dialog:not([open])')).filter(e => !(e.textContent.trim() || e.getAttribute('aria-label') || (e.labels && e.labels.length))).map(e => e.outerHTML)")
+        .await;
+    assert_eq!(unlabelled, json!([]), "every control has a label");
+    b.shot("1-test-alert").await;
+
+    // 2. Bob acknowledges: the same message changes in place.
+    b.view_as("U0BOB").await;
+    b.c()
+        .find(Locator::XPath(
+            "//ol[@id='messages']//button[.='Acknowledge']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "the message shows Bob's acknowledgement, without the Acknowledge button",
+        "return [...document.querySelectorAll('#messages .msg')].some(m => m.innerText.includes('@Bob Example') && m.innerText.includes('edited') && !m.querySelector('button[data-action=incident_acknowledge]'))",
+    )
+    .await;
+    let alerts = b
+        .js("return [...document.querySelectorAll('#messages .msg')].filter(m => m.innerText.includes('Checkout latency')).length")
+        .await;
+    assert_eq!(alerts, json!(1), "updated in place, not posted again");
+    b.shot("2-acknowledged-by-bob").await;
+
+    // 3. `/oncall who` as Alice: a reply only she sees.
+    b.view_as("U0ALICE").await;
+    b.run("/oncall who").await;
+    b.until(
+        "Alice sees the private answer",
+        &message_with(&["On call now", "Only visible to you"]),
+    )
+    .await;
+    b.shot("3-oncall-who-as-alice").await;
+    b.view_as("U0BOB").await;
+    let seen_by_bob = b.js(&message_with(&["On call now"])).await;
+    assert_eq!(seen_by_bob, json!(false), "Bob does not see Alice's reply");
+    b.view_as("U0ALICE").await;
+
+    // 4. A SEV1: its own channel with the summary pinned; an update there
+    // reaches the stakeholder channel.
+    b.send_alert("Payments are failing", "critical", "sbx-2")
+        .await;
+    b.open_channel("#inc-").await;
+    b.until(
+        "the incident channel has its pinned summary",
+        "const p = document.getElementById('pins'); return !p.hidden && p.innerText.includes('Payments are failing')",
+    )
+    .await;
+    b.run("/incident update Rolled back the deploy").await;
+    b.until(
+        "the update is posted in the incident channel",
+        &message_with(&["Rolled back the deploy", "Status update"]),
+    )
+    .await;
+    b.shot("4-incident-channel").await;
+    b.open_channel("#platform-stakeholders").await;
+    b.until(
+        "the stakeholders read the update",
+        &message_with(&["Rolled back the deploy", "Payments are failing"]),
+    )
+    .await;
+    b.shot("4-stakeholder-channel").await;
+
+    // 5. `/incident new`: a modal; a missing field is shown beside it.
+    b.open_channel("#platform").await;
+    b.run("/incident new").await;
+    b.until("the modal is open", "return document.getElementById('modal').open && document.getElementById('modal-title').textContent === 'Declare an incident'")
+        .await;
+    let title = b.c().find(Locator::Css("#f-title")).await.unwrap();
+    title.send_keys("Search is slow").await.unwrap();
+    b.c()
+        .find(Locator::Css("#f-severity"))
+        .await
+        .unwrap()
+        .select_by_value("SEV3")
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::XPath("//dialog//button[.='Declare']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "the service field shows its error",
+        "return document.getElementById('f-service-error').textContent.includes('Pick the affected service') && document.getElementById('f-service').getAttribute('aria-invalid') === 'true'",
+    )
+    .await;
+    b.shot("5-declare-modal-error").await;
+    b.c()
+        .find(Locator::Css("#f-service"))
+        .await
+        .unwrap()
+        .select_by_value("api")
+        .await
+        .unwrap();
+    b.c()
+        .find(Locator::XPath("//dialog//button[.='Declare']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.until(
+        "the modal closes once it is valid",
+        "return !document.getElementById('modal').open",
+    )
+    .await;
+    b.until(
+        "the declared incident is posted",
+        &message_with(&["Search is slow"]),
+    )
+    .await;
+
+    // 6. After a restart the history is still there: the store's, not the page's.
+    let dir = app.stop().await;
+    let app = start_sandbox(dir).await;
+    b.c().goto(&format!("{}/sandbox", app.base)).await.unwrap();
+    b.until(
+        "the page is live again",
+        "return document.getElementById('status').textContent === 'live'",
+    )
+    .await;
+    b.until(
+        "the acknowledged alert is still in #platform",
+        &message_with(&["Checkout latency above 2 s", "@Bob Example"]),
+    )
+    .await;
+    b.until(
+        "the declared incident too",
+        &message_with(&["Search is slow"]),
+    )
+    .await;
+    b.shot("6-after-restart").await;
+    b.client.as_ref().unwrap().clone().close().await.unwrap();
+    app.stop().await;
+}
+
+/// The sandbox answers the Web API only with its own token.
+#[tokio::test]
+async fn the_sandbox_web_api_refuses_another_token() {
+    let app = start_sandbox(tempfile::tempdir().unwrap()).await;
+    let (status, body) = post(
+        &format!("{}/sandbox/api/chat.postMessage", app.base),
+        &[
+            ("authorization", "Bearer xoxb-guessed"),
+            ("content-type", "application/json"),
+        ],
+        json!({"channel": "C0PLATFORM", "text": "hi"})
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (200, Some("invalid_auth"))
+    );
+    let (_, state) = get(&format!("{}/sandbox/state", app.base)).await;
+    assert_eq!(state["messages"], json!([]), "nothing was posted");
+    app.stop().await;
+}
+
+/// A page action must be JSON (so another site's page cannot send one
+/// without asking first), by a configured person, and changes nothing otherwise.
+#[tokio::test]
+async fn sandbox_actions_refuse_forms_and_strangers() {
+    let app = start_sandbox(tempfile::tempdir().unwrap()).await;
+    let url = format!("{}/sandbox/act/command", app.base);
+    let (status, _) = post(
+        &url,
+        &[("content-type", "application/x-www-form-urlencoded")],
+        b"user=U0ALICE&channel=C0PLATFORM&text=/oncall+who".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 415);
+    let (status, body) = post(
+        &url,
+        &[("content-type", "application/json")],
+        json!({"user": "U0MALLORY", "channel": "C0PLATFORM", "text": "/oncall who"})
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = post(
+        &url,
+        &[("content-type", "application/json")],
+        json!({"user": "U0ALICE", "channel": "C0PLATFORM", "text": "/oncall who"})
+            .to_string()
+            .into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], 200, "{body}");
+    let (_, state) = get(&format!("{}/sandbox/state", app.base)).await;
+    let msgs = state["messages"].as_array().unwrap();
+    assert_eq!(msgs.len(), 1, "{state}");
+    assert_eq!(msgs[0]["only_for"], "U0ALICE");
+    assert!(msgs[0]["text"].as_str().unwrap().contains("On call now"));
+    app.stop().await;
+}
+
+/// With a bot token the sandbox is off; requests the sandbox would sign
+/// with its own secret are not Slack's.
+#[tokio::test]
+async fn the_sandbox_is_off_when_slack_is_configured() {
+    let fake = FakeSlack::start().await;
+    let app = TestApp::start(Some(&fake)).await;
+    let (status, body) = get(&format!("{}/sandbox/state", app.base)).await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = get_text(&format!("{}/sandbox", app.base)).await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}
