@@ -116,6 +116,25 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_mail_expression_is_named_by_its_field() {
+        let text = "[[teams]]\nid = \"t\"\nname = \"T\"\n[[services]]\nid = \"s\"\nname = \"S\"\nteam = \"t\"\n\
+             integration_key = \"0123456789abcdef0123456789abcdef\"\n\
+             email = { local_part = \"db\", severity = \"subject |\" }\n";
+        let c = Config::parse("t.toml", text).unwrap();
+        let e = Mappings::load(&c, None).err().unwrap();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("services[0].email.severity: syntax error"),
+            "{e:?}"
+        );
+        let text = text.replace("subject |", "subject");
+        let c = Config::parse("t.toml", &text).unwrap();
+        let m = Mappings::load(&c, None).unwrap();
+        assert_eq!(m.email("s").name, "email");
+        assert_eq!(m.email("other").name, "email");
+    }
+
+    #[test]
     fn a_broken_or_missing_mapping_is_named_with_its_line() {
         let e = Mappings::load(&config("nope"), None).err().unwrap();
         assert!(

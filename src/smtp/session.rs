@@ -452,6 +452,44 @@ mod tests {
         assert!(sender_allowed(&[], ""));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn command_paths_never_panic(s in "\\PC{0,80}") {
+            let _ = path_and_params(&s);
+            let _ = sender_allowed(&["example.com".to_string()], &s);
+        }
+
+        /// Whatever the lines, the message read back is them with one leading
+        /// dot removed from each, and the terminator is found.
+        #[test]
+        fn data_round_trips_through_dot_stuffing(lines in proptest::collection::vec("[ -~]{0,40}", 0..20)) {
+            let mut sent = Vec::new();
+            let mut expected = Vec::new();
+            for l in &lines {
+                let stuffed = if l.starts_with('.') { format!(".{l}") } else { l.clone() };
+                sent.extend_from_slice(stuffed.as_bytes());
+                sent.extend_from_slice(b"\r\n");
+                expected.extend_from_slice(l.as_bytes());
+                expected.extend_from_slice(b"\r\n");
+            }
+            sent.extend_from_slice(b".\r\n");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let got = rt.block_on(async move {
+                let (mut a, b) = tokio::io::duplex(1 << 16);
+                a.write_all(&sent).await.unwrap();
+                drop(a);
+                read_data(&mut BufReader::new(b), 1 << 20).await.unwrap()
+            });
+            match got {
+                Some(Data::Message(m)) => proptest::prop_assert_eq!(m, expected),
+                _ => proptest::prop_assert!(false, "no message"),
+            }
+        }
+    }
+
     #[tokio::test]
     async fn data_is_unstuffed_and_capped() {
         let read = |input: &'static [u8], max| async move {
