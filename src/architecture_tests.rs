@@ -25,6 +25,7 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
         ],
     ),
     ("ingest", &["config", "domain"]),
+    ("import", &["config"]),
     (
         "engine",
         &["clock", "config", "domain", "metrics", "ops", "store"],

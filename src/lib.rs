@@ -18,6 +18,7 @@
 //!   calls, and a page whose actions become signed Slack requests.
 //! - [`http`]     — the hyper server: routing, limits, statuses.
 //! - [`smtp`]     — the embedded SMTP listener for mailed alerts.
+//! - [`import`]   — PagerDuty, Opsgenie and Grafana OnCall exports into a `tocsin.toml`.
 //! - [`app`]      — wires one process together; nothing imports it.
 
 pub mod app;
@@ -26,6 +27,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod import;
 pub mod ingest;
 pub mod metrics;
 pub mod net;

@@ -69,6 +69,15 @@ enum Command {
         #[arg(long, requires = "from")]
         to: Option<DateTime<Utc>>,
     },
+    /// Turn a PagerDuty, Opsgenie or Grafana OnCall export into a
+    /// tocsin.toml (on stdout; a summary on stderr).
+    Import {
+        #[arg(value_enum)]
+        from: ImportFrom,
+        /// One JSON object holding each list endpoint's array under the key
+        /// the vendor's API uses (see the README).
+        export: PathBuf,
+    },
     /// Dead letters: work Slack or Twilio refused for good. Works beside a
     /// running server (through its API, with TOCSIN_API_TOKEN).
     Outbox {
@@ -90,6 +99,13 @@ enum OutboxCommand {
         #[arg(long, conflicts_with = "ids")]
         all: bool,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ImportFrom {
+    Pagerduty,
+    Opsgenie,
+    GrafanaOncall,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -141,6 +157,7 @@ fn main() -> ExitCode {
             format,
         ),
         Command::Outbox { command } => outbox(settings, command),
+        Command::Import { from, export } => import(from, &export),
         Command::Manifest { socket_mode } => {
             let m = manifest::manifest(&settings.public_url, socket_mode);
             println!(
@@ -181,6 +198,39 @@ fn check(path: Option<PathBuf>) -> ExitCode {
         Err((errors, n)) => {
             eprintln!("{errors}");
             eprintln!("{}: {n} problem(s)", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn import(from: ImportFrom, export: &std::path::Path) -> ExitCode {
+    use tocsin::import::{run, Vendor};
+    let vendor = match from {
+        ImportFrom::Pagerduty => Vendor::PagerDuty,
+        ImportFrom::Opsgenie => Vendor::Opsgenie,
+        ImportFrom::GrafanaOncall => Vendor::GrafanaOnCall,
+    };
+    let text = match std::fs::read_to_string(export) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", export.display());
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut new_key = || {
+        let bytes: [u8; 16] = rand::random();
+        hex::encode(bytes)
+    };
+    match run(vendor, &text, &mut new_key) {
+        Ok(imported) => {
+            print!("{}", imported.toml);
+            for line in imported.summary {
+                eprintln!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", export.display());
             ExitCode::FAILURE
         }
     }

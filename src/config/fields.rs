@@ -33,7 +33,7 @@ pub(super) fn parse_tz(s: &str) -> Result<Tz, String> {
     })
 }
 
-pub(super) fn validate_phone(s: &str) -> Result<(), String> {
+pub fn validate_phone(s: &str) -> Result<(), String> {
     let ok = s.strip_prefix('+').is_some_and(|digits| {
         (8..=15).contains(&digits.len())
             && digits.bytes().all(|b| b.is_ascii_digit())
@@ -48,7 +48,7 @@ pub(super) fn validate_phone(s: &str) -> Result<(), String> {
     }
 }
 
-pub(super) fn validate_email(s: &str) -> Result<(), String> {
+pub fn validate_email(s: &str) -> Result<(), String> {
     match s.split_once('@') {
         Some((local, domain))
             if !local.is_empty()

@@ -17,6 +17,7 @@ use std::path::Path;
 
 pub use durations::parse_duration;
 pub use errors::{ConfigError, ConfigErrors};
+pub use fields::{validate_email, validate_phone};
 pub use levels::{Sev, Severity, DEFAULT_ARCHIVE_AFTER};
 pub use model::{
     CallRoute, Condition, Config, EmailIntake, EscalationLevel, EscalationPolicy, Flapping,

@@ -96,14 +96,19 @@ impl Core {
         by: Actor,
     ) -> Result<Changed, StoreError> {
         let r = self.store.transition(id, t, by, self.clock.now()).await?;
-        let queued = matches!(
-            r,
-            Changed::Applied {
-                outbox: Some(_),
-                ..
+        let (queued, timed) = match &r {
+            Changed::Applied { incident, outbox } => {
+                (outbox.is_some(), incident.next_due().is_some())
             }
-        );
-        self.settle(if queued { Wake::OUTBOX } else { Wake::NONE });
+            _ => (false, false),
+        };
+        // A change that leaves the incident a due time (a resolved room's
+        // archive, a snooze) wakes the engine to plan for it now rather
+        // than at its next regular pass, up to 30 s later.
+        self.settle(Wake {
+            outbox: queued,
+            engine: timed,
+        });
         if let Changed::Applied { incident, .. } = &r {
             crate::ops::counted(incident, false);
         }

@@ -162,8 +162,24 @@ function renderSidebar() {
     const note = c.archived ? " (archived)" : "";
     lists[where].push(`<li><button type="button" data-channel-id="${esc(c.id)}"${current} class="${c.archived ? "archived" : ""}">${esc(channelLabel(c))}${note}</button></li>`);
   });
-  for (const [id, items] of Object.entries(lists)) $(id).innerHTML = items.join("") || '<li class="muted" style="padding:0 1rem">none yet</li>';
+  for (const [id, items] of Object.entries(lists)) setHtml($(id), items.join("") || '<li class="muted" style="padding:0 1rem">none yet</li>');
 }
+
+// Replaces an element's content only when it changed, so a live update
+// elsewhere does not take the keyboard focus away from what you are on.
+function setHtml(el, html) {
+  if (el.dataset.html !== html) { el.innerHTML = html; el.dataset.html = html; }
+}
+
+function fromHtml(html) {
+  const t = document.createElement("template");
+  t.innerHTML = html.trim();
+  return t.content.firstElementChild;
+}
+
+// The open channel's messages, kept by sequence: a new message is added,
+// a changed one replaced, the rest left as they are.
+let shown = { key: null, items: new Map() };
 
 function renderChannel() {
   const c = S.channels[S.current];
@@ -173,11 +189,24 @@ function renderChannel() {
   const here = S.messages.filter((m) => m.channel === c.id && visible(m)).sort((a, b) => a.seq - b.seq);
   const list = $("messages");
   const atEnd = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
-  list.innerHTML = here.map(messageHtml).join("") || '<li class="muted">No messages yet.</li>';
+  const key = `${c.id} ${S.viewer}`;
+  if (shown.key !== key || shown.items.size === 0) { list.innerHTML = ""; shown = { key, items: new Map() }; }
+  if (!here.length) list.innerHTML = '<li class="muted">No messages yet.</li>';
+  const keep = new Set();
+  for (const m of here) {
+    keep.add(m.seq);
+    const html = messageHtml(m);
+    const had = shown.items.get(m.seq);
+    if (had && had.html === html) continue;
+    const el = fromHtml(html);
+    if (had) had.el.replaceWith(el); else list.appendChild(el);
+    shown.items.set(m.seq, { html, el });
+  }
+  for (const [seq, had] of shown.items) if (!keep.has(seq)) { had.el.remove(); shown.items.delete(seq); }
   if (atEnd) list.scrollTop = list.scrollHeight;
   const pins = here.filter((m) => m.pinned);
   $("pins").hidden = pins.length === 0;
-  $("pins").innerHTML = pins.length ? `<h3>Pinned</h3>${pins.map((m) => `<div>${mrkdwn(m.text)}</div>`).join("")}` : "";
+  setHtml($("pins"), pins.length ? `<h3>Pinned</h3>${pins.map((m) => `<div>${mrkdwn(m.text)}</div>`).join("")}` : "");
   $("composer-who").textContent = userName(S.viewer);
 }
 
@@ -210,6 +239,7 @@ async function load() {
   updateCurl();
   render();
   if (!S.users.length) {
+    shown = { key: null, items: new Map() };
     $("messages").innerHTML = '<li class="muted">No people or channels are configured yet: copy <code>tocsin.example.toml</code> to <code>tocsin.toml</code> (or set <code>TOCSIN_CONFIG</code>) and restart tocsin.</li>';
   }
 }

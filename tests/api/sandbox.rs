@@ -196,6 +196,26 @@ impl Browser {
         path
     }
 
+    /// Clicks the element at `xpath` once it is there. A live update may
+    /// replace it between finding and clicking: then it is found again.
+    async fn click(&self, xpath: &str) {
+        for _ in 0..5 {
+            let el = self
+                .c()
+                .wait()
+                .at_most(Duration::from_secs(20))
+                .for_element(Locator::XPath(xpath))
+                .await
+                .unwrap_or_else(|e| panic!("{xpath}: {e}"));
+            match el.click().await {
+                Ok(()) => return,
+                Err(e) if e.to_string().contains("stale element") => continue,
+                Err(e) => panic!("clicking {xpath}: {e}"),
+            }
+        }
+        panic!("{xpath} kept being replaced");
+    }
+
     async fn view_as(&self, slack_id: &str) {
         self.c()
             .find(Locator::Css("#viewer"))
@@ -207,29 +227,15 @@ impl Browser {
     }
 
     async fn open_channel(&self, label_contains: &str) {
-        let xpath = format!("//nav//button[contains(., '{label_contains}')]");
-        self.c()
-            .wait()
-            .at_most(Duration::from_secs(20))
-            .for_element(Locator::XPath(&xpath))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        self.click(&format!("//nav//button[contains(., '{label_contains}')]"))
+            .await;
     }
 
     async fn run(&self, command: &str) {
         let input = self.c().find(Locator::Css("#compose")).await.unwrap();
         input.clear().await.unwrap();
         input.send_keys(command).await.unwrap();
-        self.c()
-            .find(Locator::XPath("//form[@id='composer']//button[.='Send']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        self.click("//form[@id='composer']//button[.='Send']").await;
     }
 
     async fn send_alert(&self, summary: &str, severity: &str, dedup: &str) {
@@ -246,12 +252,7 @@ impl Browser {
             .select_by_value(severity)
             .await
             .unwrap();
-        c.find(Locator::XPath("//button[.='Send test alert']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        self.click("//button[.='Send test alert']").await;
         self.until(
             "the alert was accepted",
             "return document.getElementById('alert-result').textContent.startsWith('Accepted')",
@@ -296,15 +297,8 @@ async fn the_sandbox_page_runs_the_whole_flow_in_a_browser() {
 
     // 2. Bob acknowledges: the same message changes in place.
     b.view_as("U0BOB").await;
-    b.c()
-        .find(Locator::XPath(
-            "//ol[@id='messages']//button[.='Acknowledge']",
-        ))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("//ol[@id='messages']//button[.='Acknowledge']")
+        .await;
     b.until(
         "the message shows Bob's acknowledgement, without the Acknowledge button",
         "return [...document.querySelectorAll('#messages .msg')].some(m => m.innerText.includes('@Bob Example') && m.innerText.includes('edited') && !m.querySelector('button[data-action=incident_acknowledge]'))",
@@ -369,13 +363,7 @@ async fn the_sandbox_page_runs_the_whole_flow_in_a_browser() {
         .select_by_value("SEV3")
         .await
         .unwrap();
-    b.c()
-        .find(Locator::XPath("//dialog//button[.='Declare']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("//dialog//button[.='Declare']").await;
     b.until(
         "the service field shows its error",
         "return document.getElementById('f-service-error').textContent.includes('Pick the affected service') && document.getElementById('f-service').getAttribute('aria-invalid') === 'true'",
@@ -389,13 +377,7 @@ async fn the_sandbox_page_runs_the_whole_flow_in_a_browser() {
         .select_by_value("api")
         .await
         .unwrap();
-    b.c()
-        .find(Locator::XPath("//dialog//button[.='Declare']"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    b.click("//dialog//button[.='Declare']").await;
     b.until(
         "the modal closes once it is valid",
         "return !document.getElementById('modal').open",
@@ -506,4 +488,183 @@ async fn the_sandbox_is_off_when_slack_is_configured() {
     let (status, _) = get_text(&format!("{}/sandbox", app.base)).await;
     assert_eq!(status, 404);
     app.stop().await;
+}
+
+/// Waits (up to `secs`) until the sandbox's state satisfies `ok`; the last state.
+async fn state_until(app: &TestApp, secs: u64, what: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (_, state) = get(&format!("{}/sandbox/state", app.base)).await;
+        if ok(&state) {
+            return state;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting until {what}: {state:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn act(app: &TestApp, what: &str, body: Value) -> Value {
+    let (status, reply) = post(
+        &format!("{}/sandbox/act/{what}", app.base),
+        &[("content-type", "application/json")],
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    reply
+}
+
+fn messages_in<'a>(state: &'a Value, channel: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    state["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(move |m| m["channel"] == channel)
+}
+
+/// Resolving from the sandbox wakes the engine as a Slack click does: the
+/// incident channel, due to be archived two seconds later, is archived
+/// then, not at the engine's next regular pass; its postmortem file is
+/// shared there first, and can be read back.
+#[tokio::test]
+async fn a_resolve_clicked_in_the_sandbox_archives_the_room_on_time() {
+    let config = SANDBOX_CONFIG.replace(
+        "channel_at = \"SEV1\"",
+        "channel_at = \"SEV1\"\narchive_after = \"2s\"",
+    );
+    let app = TestApp::start_full(
+        tempfile::tempdir().unwrap(),
+        None,
+        NO_SLACK,
+        tocsin::clock::Clock::system(),
+        &config,
+    )
+    .await;
+    let (status, _) = app.trigger("room-1", "Payments are failing").await;
+    assert_eq!(status, 202);
+    let state = state_until(&app, 20, "the room has its pinned summary", |s| {
+        s["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["kind"] == "incident")
+            && s["messages"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m["pinned"] == true)
+    })
+    .await;
+    let room = state["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "incident")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let post = messages_in(&state, "C0PLATFORM")
+        .find(|m| {
+            m["text"]
+                .as_str()
+                .unwrap_or("")
+                .contains("Payments are failing")
+        })
+        .expect("the alert is in #platform")
+        .clone();
+    let reply = act(
+        &app,
+        "click",
+        json!({"user": "U0ALICE", "channel": "C0PLATFORM", "ts": post["ts"],
+               "action_id": "incident_resolve", "block_id": "incident:1", "value": "1", "text": "Resolve"}),
+    )
+    .await;
+    assert_eq!(reply["status"], 200, "{reply}");
+    let resolved = Instant::now();
+    let state = state_until(&app, 15, "the room is archived", |s| {
+        s["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == room.as_str() && c["archived"] == true)
+    })
+    .await;
+    // The engine's regular pass is 30 s apart: only a wake-up makes this.
+    assert!(
+        resolved.elapsed() < Duration::from_secs(12),
+        "{:?}",
+        resolved.elapsed()
+    );
+    let file = messages_in(&state, &room)
+        .find_map(|m| m["file"].as_object().cloned())
+        .expect("the postmortem was shared in the room");
+    let (status, text) = get_text(&format!(
+        "{}/sandbox/files/{}",
+        app.base,
+        file["id"].as_str().unwrap()
+    ))
+    .await;
+    assert_eq!(status, 200);
+    assert!(text.contains("Payments are failing"), "{text}");
+    app.stop().await;
+}
+
+/// `serve --sandbox` with Slack credentials set: Slack work goes to the
+/// sandbox and not to Slack, and a request signed with the real signing
+/// secret is refused, as only the sandbox signs for the Slack endpoints.
+#[tokio::test]
+async fn a_forced_sandbox_sends_nothing_to_slack_and_takes_only_its_own_signatures() {
+    let fake = FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tocsin.toml");
+    std::fs::write(&config, SANDBOX_CONFIG).unwrap();
+    let env = env_for(Some(&fake), &dir.path().join("data"), &config);
+    let settings = tocsin::settings::Settings::from_lookup(|k| {
+        env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    assert!(settings.slack_bot_token.is_some() && !settings.sandbox());
+    let settings = tocsin::settings::Settings {
+        force_sandbox: true,
+        ..settings
+    };
+    let app = tocsin::app::App::build(settings, tocsin::clock::Clock::system())
+        .await
+        .unwrap();
+    let app = TestApp {
+        base: format!("http://{}", app.addr()),
+        app: Some(app),
+        dir,
+    };
+    let (status, _) = app.trigger("forced-1", "Checkout is slow").await;
+    assert_eq!(status, 202);
+    state_until(&app, 20, "the alert is in the sandbox's #platform", |s| {
+        messages_in(s, "C0PLATFORM").any(|m| {
+            m["text"]
+                .as_str()
+                .unwrap_or("")
+                .contains("Checkout is slow")
+        })
+    })
+    .await;
+    let (status, _) = app
+        .command("list", "U0ALICE", "http://127.0.0.1:9/respond")
+        .await;
+    assert_eq!(status, 401, "Slack's own signature is not the sandbox's");
+    assert!(fake.all_calls().is_empty(), "{:?}", fake.all_calls());
+    app.stop().await;
+}
+
+#[test]
+fn serve_offers_the_sandbox_flag() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--sandbox"), "{help}");
 }
