@@ -238,6 +238,23 @@ impl Browser {
         self.click("//form[@id='composer']//button[.='Send']").await;
     }
 
+    /// Runs `command` until the page shows what `script` looks for: the
+    /// effect of an earlier action (a reaction read by the outbox) may land
+    /// a moment after it.
+    async fn until_after_command(&self, command: &str, what: &str, script: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            self.run(command).await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if self.js(script).await == Value::Bool(true) {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.until(what, script).await;
+            }
+        }
+    }
+
     async fn send_alert(&self, summary: &str, severity: &str, dedup: &str) {
         let c = self.c();
         let field = c.find(Locator::Css("#alert-summary")).await.unwrap();
@@ -341,6 +358,21 @@ async fn the_sandbox_page_runs_the_whole_flow_in_a_browser() {
     )
     .await;
     b.shot("4-incident-channel").await;
+    // A :pushpin: on the update puts that message in the timeline.
+    b.click("//ol[@id='messages']/li[contains(., 'Status update')]//button[@data-react='pushpin']")
+        .await;
+    b.until(
+        "the reaction shows on the update",
+        "return [...document.querySelectorAll('#messages .msg')].some(m => m.innerText.includes('Status update') && m.querySelector('.reaction') && m.querySelector('.reaction').innerText.includes('1'))",
+    )
+    .await;
+    b.until_after_command(
+        "/incident timeline",
+        "the timeline lists the pinned message",
+        &message_with(&["Timeline of #2", "Pinned", "Only visible to you"]),
+    )
+    .await;
+    b.shot("4-timeline-with-pin").await;
     b.open_channel("#platform-stakeholders").await;
     b.until(
         "the stakeholders read the update",
@@ -667,4 +699,41 @@ fn serve_offers_the_sandbox_flag() {
         .unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("--sandbox"), "{help}");
+}
+
+/// `/oncall report` in the sandbox shares the report's charts as PNG files,
+/// which the page shows as images.
+#[tokio::test]
+async fn a_report_shares_its_charts_as_images() {
+    let app = start_sandbox(tempfile::tempdir().unwrap()).await;
+    let (status, _) = app.trigger("report-1", "Disk full").await;
+    assert_eq!(status, 202);
+    let reply = act(
+        &app,
+        "command",
+        json!({"user": "U0ALICE", "channel": "C0PLATFORM", "text": "/oncall report"}),
+    )
+    .await;
+    assert_eq!(reply["status"], 200, "{reply}");
+    let state = state_until(&app, 30, "the charts are shared", |s| {
+        messages_in(s, "C0PLATFORM")
+            .filter(|m| m["file"]["png"] == true)
+            .count()
+            >= 3
+    })
+    .await;
+    let chart = messages_in(&state, "C0PLATFORM")
+        .find(|m| m["file"]["png"] == true)
+        .unwrap();
+    let (status, kind, _) = get_with(
+        &format!(
+            "{}/sandbox/files/{}",
+            app.base,
+            chart["file"]["id"].as_str().unwrap()
+        ),
+        None,
+    )
+    .await;
+    assert_eq!((status, kind.as_str()), (200, "image/png"));
+    app.stop().await;
 }
