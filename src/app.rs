@@ -56,7 +56,7 @@ pub struct App {
 impl App {
     /// Loads the config, opens the store, binds the listener and starts serving.
     pub async fn build(mut settings: Settings, clock: Clock) -> Result<App, AppError> {
-        let config = match &settings.config_file {
+        let mut config = match &settings.config_file {
             Some(path) => Config::load(path)?,
             None => Config::default(),
         };
@@ -71,6 +71,7 @@ impl App {
             Mappings::load(&config, dir).map_err(|p| AppError::Mappings(p.join("\n")))?;
         let store = Store::open(&settings.data_dir, settings.cache_capacity)?;
         store.set_min_free(settings.min_free_bytes);
+        store.refresh_homes(crate::domain::home::Directory::of(&config));
         let listener =
             TcpListener::bind(settings.listen)
                 .await
@@ -82,6 +83,13 @@ impl App {
             addr: settings.listen,
             source,
         })?;
+        // People named by email only are found in the real workspace (the
+        // sandbox has none to find).
+        if !settings.sandbox() {
+            if let Some(api) = SlackApi::from_settings(&settings).map_err(AppError::Client)? {
+                crate::slack::api::match_people_by_email(&api, &mut config).await;
+            }
+        }
         let (shutdown, rx) = watch::channel(false);
         let config = Arc::new(config);
         // The sandbox stands in for Slack: the receiver posts to it, and

@@ -199,6 +199,9 @@ pub enum Outbound {
         trigger_id: String,
         view: serde_json::Value,
     },
+    /// Publish the App Home of `user` (a Slack id), drawn as things are when
+    /// it is sent; a later one in the same lane makes an earlier one redundant.
+    PublishHome { user: String },
     /// Answer a slash command or click through its `response_url`; with
     /// `replace`, the message that was clicked is replaced (its buttons go).
     Respond {

@@ -160,6 +160,10 @@ fn notices(
             },
         ));
     }
+    // Who is on call changed: the team's Homes show it.
+    out.extend(crate::domain::home::refresh(
+        crate::domain::home::schedule_people(config, &s.id),
+    ));
     out
 }
 
@@ -202,7 +206,7 @@ mod tests {
         let handoff = plan(Some(at(9, 8)), Some(alice.clone()), at(9, 9));
         let notices = handoff.advance.unwrap();
         let lanes: Vec<&str> = notices.iter().map(|(l, _)| l.as_str()).collect();
-        assert_eq!(lanes, ["UB", "C1"]);
+        assert_eq!(lanes, ["UB", "C1", "home:UA", "home:UB"]);
         assert!(
             matches!(&notices[1].1, Outbound::Handoff { incoming, outgoing, until, .. }
             if incoming.as_deref() == Some("bob") && *outgoing == alice && *until == at(16, 9))

@@ -194,7 +194,7 @@ impl Doc {
         let no_slack = self.users.iter().filter(|u| u.slack_id.is_none()).count();
         if no_slack > 0 {
             out.push(format!(
-                "{no_slack} users have no Slack id: add each one's `slack_id` (in Slack: profile, Copy member ID) so Slack pages reach them"
+                "{no_slack} users have no Slack id: tocsin looks each up by email at start (users.lookupByEmail); set `slack_id` for anyone Slack knows by another email"
             ));
         }
         out.push(format!("{notes} comments mark what did not map exactly"));

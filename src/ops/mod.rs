@@ -13,6 +13,7 @@ mod changes;
 pub mod dead_letters;
 mod feed;
 pub mod heartbeat;
+pub mod home;
 mod incident;
 pub mod maintenance;
 mod queries;

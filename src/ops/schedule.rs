@@ -168,6 +168,8 @@ impl Core {
         self.record_audit(&schedule.team, by, "override", detail(&stored))
             .await;
         self.settle(Wake::ENGINE);
+        self.refresh_schedule_homes(&schedule.id, Some(&stored.over.user))
+            .await;
         Ok(Ok(stored))
     }
 
@@ -201,6 +203,8 @@ impl Core {
         self.record_audit(&schedule.team, &actor, "override", detail)
             .await;
         self.settle(Wake::ENGINE);
+        self.refresh_schedule_homes(&schedule.id, Some(&stored.over.user))
+            .await;
         Ok(stored)
     }
 
@@ -231,6 +235,8 @@ impl Core {
         self.record_audit(&schedule.team, &api_actor(by), "override", detail)
             .await;
         self.settle(Wake::ENGINE);
+        self.refresh_schedule_homes(&schedule.id, Some(&gone.over.user))
+            .await;
         Ok(Some(gone))
     }
 
@@ -368,6 +374,14 @@ impl Core {
             }
         }
         notices.extend(respond);
+        if accept {
+            // The shifts moved: the team's Homes show who is on call, and both people's their own.
+            let mut people = crate::domain::home::schedule_people(config, &req.schedule);
+            for u in [&req.requester, &req.other] {
+                people.extend(config.user(u).and_then(|u| u.slack_id.clone()));
+            }
+            notices.extend(crate::domain::home::refresh(people));
+        }
         let answered = self
             .store
             .answer_swap(id, accept, self.clock.now(), &notices)

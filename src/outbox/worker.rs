@@ -22,6 +22,9 @@ const IDLE_RECHECK: Duration = Duration::from_secs(5);
 const PARKED: Duration = Duration::from_secs(3600);
 /// Tries for a row whose replies cannot be read before it is a dead letter.
 const UNREADABLE_TRIES: u32 = 5;
+/// How long a Home publish waits after it is queued: the changes of a burst
+/// (an acknowledgement, then the resolve a moment later) fold into one.
+const HOME_DEBOUNCE: Duration = Duration::from_millis(500);
 
 /// What one in-flight delivery is about: an outbox row, a storm digest
 /// announcing incidents whose own messages are still queued, or a storm
@@ -95,10 +98,17 @@ impl OutboxWorker {
                     continue;
                 }
                 self.fold_updates(lane).await;
-                let Some((seq, front, _)) = lane.queue.front() else {
+                let Some((seq, front, seen)) = lane.queue.front() else {
                     continue;
                 };
                 let seq = *seq;
+                if let Outbound::PublishHome { .. } = front {
+                    let at = *seen + HOME_DEBOUNCE;
+                    if at > now {
+                        wake = Some(wake.map_or(at, |w| w.min(at)));
+                        continue;
+                    }
+                }
                 // The chat receiver refuses its token: its lanes wait for the probe.
                 if pause.is_some() && ctx.is_chat(front) {
                     continue;
@@ -238,17 +248,29 @@ impl OutboxWorker {
 
     /// Drops an update that a later update of the same incident in this lane
     /// makes redundant: every update renders the incident's latest state, so a
-    /// storm of repeat alerts costs one call per pacing interval.
+    /// storm of repeat alerts costs one call per pacing interval. A Home
+    /// publish is the same: it draws the Home as it is when sent, and the one
+    /// kept takes the dropped one's time, so its debounce counts from the
+    /// first of a burst (a steady stream of changes still publishes).
     async fn fold_updates(&self, lane: &mut Lane) {
-        while let Some((seq, op @ Outbound::UpdateIncident { .. }, _)) = lane.queue.front() {
-            if !lane.queue.iter().skip(1).any(|(_, later, _)| later == op) {
+        while let Some((
+            seq,
+            op @ (Outbound::UpdateIncident { .. } | Outbound::PublishHome { .. }),
+            seen,
+        )) = lane.queue.front()
+        {
+            let Some(later) = lane.queue.iter().skip(1).position(|(_, l, _)| l == op) else {
                 break;
-            }
-            if let Err(e) = self.store.done_unflushed(*seq).await {
+            };
+            let (seq, seen) = (*seq, *seen);
+            if let Err(e) = self.store.done_unflushed(seq).await {
                 tracing::error!(error = %e, "cannot drop a redundant update; sending it");
                 break;
             }
             lane.queue.pop_front();
+            if let Some(kept) = lane.queue.get_mut(later) {
+                kept.2 = kept.2.min(seen);
+            }
         }
     }
 

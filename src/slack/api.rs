@@ -57,6 +57,25 @@ impl SlackApi {
         })
     }
 
+    /// The Slack user with this email (`users.lookupByEmail`, which needs
+    /// `users:read.email`); `None` when the workspace has nobody with it.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<String>, Failure> {
+        let req = SlackApiUsersLookupByEmailRequest::new(EmailAddress(email.to_string()));
+        let r = self
+            .client
+            .open_session(&self.token)
+            .users_lookup_by_email(&req)
+            .await;
+        let found = counted_or("users.lookupByEmail", r.map(|resp| resp.user.id.0), |v| {
+            v["user"]["id"].as_str().map(str::to_string)
+        });
+        match found {
+            Ok(id) => Ok(Some(id)),
+            Err(Failure::Permanent(code)) if code == "users_not_found" => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn post_message(
         &self,
         channel: &str,
@@ -248,6 +267,17 @@ impl SlackApi {
         counted_or("views.open", r.map(drop), accepted)
     }
 
+    /// Publishes `user`'s App Home (views.publish).
+    pub async fn publish_view(&self, user: &str, view: SlackView) -> Result<(), Failure> {
+        let req = SlackApiViewsPublishRequest::new(user.into(), view);
+        let r = self
+            .client
+            .open_session(&self.token)
+            .views_publish(&req)
+            .await;
+        counted_or("views.publish", r.map(drop), accepted)
+    }
+
     /// Shares a file in `channel`: files.getUploadURLExternal, the bytes to
     /// the URL it gives, then files.completeUploadExternal.
     pub async fn upload_file(
@@ -329,6 +359,42 @@ pub async fn learn_installation(
             _ = shutdown.changed() => return,
         }
         wait = (wait * 2).min(Duration::from_secs(60));
+    }
+}
+
+/// Gives each person the config names by email but not by Slack id the id
+/// Slack has for that email, asking once at start. Someone Slack does not
+/// know stays without one (and is logged); when Slack cannot be asked
+/// (down, token refused, slow), the rest are left as they are rather than
+/// hold up the start.
+pub async fn match_people_by_email(api: &SlackApi, config: &mut crate::config::Config) {
+    for user in config.users.iter_mut().filter(|u| u.slack_id.is_none()) {
+        let Some(email) = user.email.clone() else {
+            continue;
+        };
+        let mut answer =
+            tokio::time::timeout(Duration::from_secs(5), api.user_by_email(&email)).await;
+        if let Ok(Err(Failure::RateLimited(wait))) = &answer {
+            tokio::time::sleep((*wait).min(Duration::from_secs(30))).await;
+            answer = tokio::time::timeout(Duration::from_secs(5), api.user_by_email(&email)).await;
+        }
+        match answer {
+            Ok(Ok(Some(id))) => {
+                tracing::info!(user = %user.id, slack_id = %id, "matched by email in Slack");
+                user.slack_id = Some(id);
+            }
+            Ok(Ok(None)) => {
+                tracing::warn!(user = %user.id, email = %email, "no Slack account has this email: set the user's slack_id");
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = ?e, "users.lookupByEmail failed: people without a slack_id stay without one (does the app have users:read.email?)");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!("users.lookupByEmail did not answer in 5 s: people without a slack_id stay without one");
+                return;
+            }
+        }
     }
 }
 

@@ -177,6 +177,7 @@ impl SlackDelivery {
             | Outbound::SwapAnswered { .. }
             | Outbound::SwapAnnounced { .. } => self.notice(op, at).await?,
             Outbound::OpenView { trigger_id, view } => self.open_view(trigger_id, view).await?,
+            Outbound::PublishHome { user } => self.publish_home(user).await?,
             Outbound::Sms { .. } | Outbound::Call { .. } | Outbound::Fetch { .. } => {
                 return Err(Failure::Permanent("not Slack work".into()))
             }
@@ -210,6 +211,18 @@ impl SlackDelivery {
         self.post_once(&channel, content, &at.key(), at.since, at.suspect)
             .await
             .map(drop)
+    }
+
+    /// Draws `user`'s App Home as things are now and publishes it.
+    async fn publish_home(&self, user: &str) -> Result<(), Failure> {
+        let now = self.clock.now();
+        let home = crate::ops::home::gather(&self.config, &self.store, user, now)
+            .await
+            .map_err(store_failure)?;
+        let view = super::home::view(&home, &self.config, now);
+        let view: SlackView = serde_json::from_value(view)
+            .map_err(|e| Failure::Permanent(format!("the Home is not Block Kit: {e}")))?;
+        self.api.publish_view(user, view).await
     }
 
     /// The weekly report of `team` over `[from, to)`, its numbers read now.

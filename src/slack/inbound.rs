@@ -212,9 +212,18 @@ pub async fn events(core: &Core, body: &[u8]) -> Reply {
     }
 }
 
-/// Acts on one event: a :pushpin: on a message in an incident's channel puts
-/// that message in the incident's timeline (read from Slack by the worker).
+/// Acts on one event: the Home tab opened is published afresh; a :pushpin:
+/// on a message in an incident's channel puts that message in the
+/// incident's timeline (read from Slack by the worker).
 async fn on_event(core: &Core, ev: &Value) -> Result<(), crate::store::StoreError> {
+    // Someone opened tocsin's Home tab: draw it for them, as things are now.
+    if ev["type"] == "app_home_opened" {
+        let home_tab = ev["tab"].as_str().is_none_or(|t| t == "home");
+        if let (Some(user), true) = (ev["user"].as_str(), home_tab) {
+            core.publish_home(user).await?;
+        }
+        return Ok(());
+    }
     let pushpin = ev["type"] == "reaction_added" && ev["reaction"] == "pushpin";
     if !pushpin || ev["item"]["type"] != "message" {
         return Ok(());
@@ -384,6 +393,20 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
     };
     let response_url = ba.response_url.as_ref().map(|u| u.0.to_string());
     for action in ba.actions.iter().flatten() {
+        if super::home::shifts::is_shift_action(&action.action_id.0) {
+            let trigger = ba.trigger_id.0.as_str();
+            let value = action.value.as_deref();
+            match super::home::shifts::clicked(core, &action.action_id.0, value, trigger, &user)
+                .await
+            {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "the shift form could not be queued");
+                    return Reply::error(503, "the click could not be saved; please try again");
+                }
+                Err(why) => return Reply::error(400, why),
+            }
+        }
         let click = match parse_click(&action.action_id.0, action.value.as_deref()) {
             Some(Ok(click)) => click,
             Some(Err(why)) => return Reply::error(400, why),
@@ -419,6 +442,9 @@ fn input<'a>(view: &'a Value, block: &str) -> Option<&'a str> {
 /// (`response_action: errors`); otherwise the incident is declared and the form closes.
 async fn view_submission(core: &Core, payload: &Value) -> Reply {
     let view = &payload["view"];
+    if view["callback_id"] == super::home::shifts::CALLBACK {
+        return Reply::json(super::home::shifts::submitted(core, payload).await);
+    }
     if view["callback_id"] != "incident_declare" {
         return Reply::ok();
     }

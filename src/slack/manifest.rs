@@ -15,6 +15,7 @@ const BOT_SCOPES: &[&str] = &[
     "files:write",       // share report charts in team channels
     "app_mentions:read", // answer @tocsin
     "users:read",        // show people by name and time zone
+    "users:read.email",  // find the Slack account of a person the config names by email only
     "channels:manage",   // create, invite people to and archive incident channels
     "channels:read",     // find an incident channel whose creation answer was lost
     "pins:write",        // pin an incident channel's live summary
@@ -46,12 +47,19 @@ pub fn manifest(public_url: &str, socket_mode: bool) -> Value {
         "features": {
             "bot_user": { "display_name": "tocsin", "always_online": true },
             "slash_commands": commands,
+            // The Home tab shows each person their on-call state; the
+            // Messages tab holds the DMs that page them.
+            "app_home": {
+                "home_tab_enabled": true,
+                "messages_tab_enabled": true,
+                "messages_tab_read_only_enabled": false,
+            },
         },
         "oauth_config": { "scopes": { "bot": BOT_SCOPES } },
         "settings": {
             "event_subscriptions": {
                 "request_url": format!("{base}/slack/events"),
-                "bot_events": ["app_mention", "reaction_added"],
+                "bot_events": ["app_home_opened", "app_mention", "reaction_added"],
             },
             "interactivity": {
                 "is_enabled": true,
@@ -101,6 +109,19 @@ mod tests {
         );
         let scopes = m["oauth_config"]["scopes"]["bot"].as_array().unwrap();
         assert!(scopes.iter().any(|s| s == "commands"));
+    }
+
+    #[test]
+    fn the_manifest_turns_on_the_home_tab_and_its_event() {
+        for socket in [false, true] {
+            let m = manifest("https://oncall.example.com", socket);
+            assert_eq!(m["features"]["app_home"]["home_tab_enabled"], true);
+            assert_eq!(m["features"]["app_home"]["messages_tab_enabled"], true);
+            let events = m["settings"]["event_subscriptions"]["bot_events"]
+                .as_array()
+                .unwrap();
+            assert!(events.iter().any(|e| e == "app_home_opened"), "{events:?}");
+        }
     }
 
     #[test]

@@ -33,8 +33,9 @@ use chrono::{DateTime, Utc};
 use port::SwapAnswer;
 // The embedded backend, the only one `Store::open` knows today.
 use self::sled as backend;
+use crate::domain::home::{self, Directory};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The result of a trigger.
 #[derive(Debug, Clone)]
@@ -138,6 +139,9 @@ impl NewAlert<'_> {
 #[derive(Clone)]
 pub struct Store {
     storage: Arc<dyn Storage>,
+    /// Whose App Home an incident change concerns (config ids to Slack
+    /// ids); until it is set, changes refresh no Home.
+    homes: Arc<OnceLock<Directory>>,
 }
 
 impl std::ops::Deref for Store {
@@ -161,7 +165,33 @@ impl Store {
 
     /// A store over any backend.
     pub fn new(storage: Arc<dyn Storage>) -> Store {
-        Store { storage }
+        Store {
+            storage,
+            homes: Arc::default(),
+        }
+    }
+
+    /// From now on, every incident change also queues a republish of the
+    /// App Homes it makes stale (`domain::home::touched`). Set once, at start.
+    pub fn refresh_homes(&self, people: Directory) {
+        let _ = self.homes.set(people);
+    }
+
+    /// [`with_follow_up`], and the Home refreshes the change causes, queued
+    /// before `ops` (whose last row callers take as the change's own).
+    fn follow_up(
+        &self,
+        old: Option<&Incident>,
+        next: Incident,
+        ops: Vec<(String, Outbound)>,
+        at: DateTime<Utc>,
+    ) -> Change {
+        let mut rows = match self.homes.get() {
+            Some(dir) => home::refresh(home::touched(old, &next, dir)),
+            None => vec![],
+        };
+        rows.extend(ops);
+        with_follow_up(old, next, rows, at)
     }
 
     /// The same store through the port.
@@ -184,7 +214,7 @@ impl Store {
         let (kind, applied) = self
             .storage
             .trigger(&keys, &|previous, new_id| {
-                decide_trigger(previous, &alerted, new_id, a.at)
+                self.decide_trigger(previous, &alerted, new_id, a.at)
             })
             .await?;
         let announced = applied.outbox.last().copied();
@@ -282,7 +312,7 @@ impl Store {
                 update_lane(&next),
                 Outbound::UpdateIncident { incident: id },
             );
-            Ok(with_follow_up(Some(current), next, vec![update], at))
+            Ok(self.follow_up(Some(current), next, vec![update], at))
         };
         let r = self.storage.update_incident(id, at, &decide).await?;
         Ok(match r {
@@ -316,7 +346,7 @@ impl Store {
             let current =
                 current.ok_or_else(|| Declined::Refused(format!("There is no incident #{id}.")))?;
             let (next, ops) = f(current).map_err(Declined::Refused)?;
-            Ok(with_follow_up(Some(current), next, ops, at))
+            Ok(self.follow_up(Some(current), next, ops, at))
         };
         let r = self.storage.update_incident(id, at, &decide).await?;
         Ok(match r {
@@ -360,42 +390,45 @@ impl Store {
     }
 }
 
-/// What an alert does (`incident::trigger::decide`), with the room work it
-/// sets off and the message it posts or refreshes, queued last.
-fn decide_trigger(
-    previous: Option<&Incident>,
-    a: &Alerted<'_>,
-    new_id: u64,
-    at: DateTime<Utc>,
-) -> Triggering {
-    let refresh = |next: &Incident| {
-        // Refresh every copy's alert count; the worker folds runs of these.
-        vec![(
-            update_lane(next),
-            Outbound::UpdateIncident { incident: next.id },
-        )]
-    };
-    match trigger::decide(previous, a, at) {
-        Decision::Append(next) => {
-            let ops = refresh(&next);
-            Triggering::Append(with_follow_up(previous, next, ops, at))
-        }
-        Decision::Reopen(next) => {
-            let ops = refresh(&next);
-            Triggering::Reopen(with_follow_up(previous, next, ops, at))
-        }
-        Decision::Open(mut new) => {
-            new.id = new_id;
-            let post = a.alert_channel.map(|channel| {
-                (
-                    channel.to_string(),
-                    Outbound::PostIncident {
-                        incident: new_id,
-                        channel: channel.to_string(),
-                    },
-                )
-            });
-            Triggering::Open(with_follow_up(None, new, post.into_iter().collect(), at))
+impl Store {
+    /// What an alert does (`incident::trigger::decide`), with the room work it
+    /// sets off and the message it posts or refreshes, queued last.
+    fn decide_trigger(
+        &self,
+        previous: Option<&Incident>,
+        a: &Alerted<'_>,
+        new_id: u64,
+        at: DateTime<Utc>,
+    ) -> Triggering {
+        let refresh = |next: &Incident| {
+            // Refresh every copy's alert count; the worker folds runs of these.
+            vec![(
+                update_lane(next),
+                Outbound::UpdateIncident { incident: next.id },
+            )]
+        };
+        match trigger::decide(previous, a, at) {
+            Decision::Append(next) => {
+                let ops = refresh(&next);
+                Triggering::Append(self.follow_up(previous, next, ops, at))
+            }
+            Decision::Reopen(next) => {
+                let ops = refresh(&next);
+                Triggering::Reopen(self.follow_up(previous, next, ops, at))
+            }
+            Decision::Open(mut new) => {
+                new.id = new_id;
+                let post = a.alert_channel.map(|channel| {
+                    (
+                        channel.to_string(),
+                        Outbound::PostIncident {
+                            incident: new_id,
+                            channel: channel.to_string(),
+                        },
+                    )
+                });
+                Triggering::Open(self.follow_up(None, new, post.into_iter().collect(), at))
+            }
         }
     }
 }

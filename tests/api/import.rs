@@ -1,12 +1,15 @@
 //! `tocsin import` through the real binary: each vendor's export becomes a
 //! config `tocsin check` accepts, and a PagerDuty schedule's own rendered
-//! `final_schedule` is what `tocsin oncall --from --to` prints for it.
+//! `final_schedule` is what `tocsin oncall --from --to` prints for it; and
+//! people the config names by email only get their Slack id at start.
 
+use crate::support::{FakeSlack, TestApp, CONFIG};
 use chrono::{DateTime, FixedOffset};
 use chrono_tz::Tz;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
+use tocsin::clock::Clock;
 
 fn tocsin(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tocsin"))
@@ -140,4 +143,31 @@ fn a_broken_export_names_the_json_path_and_prints_no_config() {
     let (code, _, err) = tocsin(&["import", "pagerduty", "/nonexistent/export.json"], &[]);
     assert_eq!(code, 1);
     assert!(err.contains("cannot read"), "{err}");
+}
+
+#[tokio::test]
+async fn people_named_by_email_only_get_their_slack_id_at_start() {
+    let fake = FakeSlack::start().await;
+    let people = "[[users]]\nid = \"dave\"\nname = \"Dave Example\"\nemail = \"dave@example.com\"\n\n\
+                  [[users]]\nid = \"zed\"\nname = \"Zed Example\"\nemail = \"zed@example.com\"\n\n[[teams]]";
+    let config = CONFIG.replacen("[[teams]]", people, 1);
+    let t = TestApp::start_full(
+        tempfile::tempdir().unwrap(),
+        Some(&fake),
+        &[],
+        Clock::system(),
+        &config,
+    )
+    .await;
+    let c = &t.app().core().config;
+    assert_eq!(c.user("dave").unwrap().slack_id.as_deref(), Some("U0DAVE"));
+    // Slack knows nobody by zed's email: zed stays without an id.
+    assert_eq!(c.user("zed").unwrap().slack_id, None);
+    // People with a Slack id in the config are not asked about.
+    let asked: Vec<String> = fake
+        .calls("users.lookupByEmail")
+        .iter()
+        .map(|c| c.body["email"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(asked, ["dave@example.com", "zed@example.com"]);
 }

@@ -13,6 +13,7 @@ mod email;
 mod escalation;
 mod fake_twilio;
 mod grouping;
+mod home;
 mod import;
 mod ingest;
 mod intelligent;

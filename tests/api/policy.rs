@@ -80,11 +80,12 @@ async fn paged_incident(t: &TestApp, fake: &FakeSlack) {
     settle(fake).await;
 }
 
-/// Waits until the fake Slack has been quiet for a while.
+/// Waits until the fake Slack has been quiet for a while: longer than a
+/// Home publish waits after the change that queued it (0.5 s).
 async fn settle(fake: &FakeSlack) {
     let mut seen = fake.all_calls().len();
     loop {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
         let now = fake.all_calls().len();
         if now == seen {
             return;

@@ -81,7 +81,20 @@ struct Browser {
 }
 
 impl Drop for Browser {
+    /// A test that panicked never closed its session: the Chromium it
+    /// started (found by its own profile directory) is ended by id, then
+    /// chromedriver.
     fn drop(&mut self) {
+        let profile = self._profile.path().display().to_string();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&profile) {
+                let _ = Command::new("kill").arg(pid.to_string()).status();
+            }
+        }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -442,6 +455,18 @@ async fn the_sandbox_page_runs_the_whole_flow_in_a_browser() {
     .await;
     b.shot("6-after-restart").await;
     b.client.as_ref().unwrap().clone().close().await.unwrap();
+    app.stop().await;
+}
+
+/// The page has no Home tab, but a Home refresh (queued by an incident or
+/// schedule change) is taken as Slack takes it: nothing waits or is refused.
+#[tokio::test]
+async fn the_sandbox_takes_a_published_home() {
+    let app = start_sandbox(tempfile::tempdir().unwrap()).await;
+    let core = app.app().core().clone();
+    core.publish_home("U0BOB").await.unwrap();
+    wait_until_async(|| async { core.outbox_pending().await.unwrap().is_empty() }).await;
+    assert_eq!(core.dead_count(), 0, "{:?}", core.dead_letters().await);
     app.stop().await;
 }
 

@@ -586,11 +586,26 @@ impl FakeSlack {
                         "app_id": APP_ID, "user_id": "U0BOT",
                         "icons": {"image_36": "https://a.slack-edge.com/36.png"}}
             }),
+            // Slack's people, by email: dave@example.com is in the workspace.
+            "users.lookupByEmail" => match body["email"].as_str() {
+                Some("dave@example.com") => json!({
+                    "ok": true,
+                    "user": {"id": "U0DAVE", "team_id": TEAM_ID, "name": "dave", "deleted": false,
+                             "real_name": "Dave Example", "tz": "America/New_York",
+                             "tz_label": "Eastern Standard Time", "tz_offset": -18000,
+                             "profile": {"email": "dave@example.com", "real_name": "Dave Example",
+                                         "display_name": "dave", "team": TEAM_ID},
+                             "is_admin": false, "is_owner": false, "is_bot": false,
+                             "is_app_user": false, "updated": 1700000000}
+                }),
+                _ => json!({"ok": false, "error": "users_not_found"}),
+            },
             "apps.connections.open" => match &s.socket_url {
                 Some(url) => json!({"ok": true, "url": url}),
                 None => json!({"ok": false, "error": "not_allowed_token_type"}),
             },
-            "views.open" => {
+            // views.publish answers like views.open: the view as stored, with its ids.
+            "views.open" | "views.publish" => {
                 let mut view = body["view"].clone();
                 view["id"] = json!("V0VIEW");
                 view["team_id"] = json!("T0TEAM");

@@ -12,7 +12,7 @@ mod report;
 mod swap;
 mod who;
 
-pub use swap::answer_swap;
+pub use swap::{answer_swap, ask_for_shift};
 
 use super::{reply_text, spec, Invocation};
 use crate::config::{Config, Schedule, Team, User};

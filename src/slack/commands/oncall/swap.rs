@@ -1,12 +1,13 @@
 //! `/oncall swap` and `/oncall cover`: ask someone to trade shifts or take
 //! one, by a DM with Accept and Decline buttons; and the answer to that DM.
 
-use super::{known_user, parse_user, schedule, team_of, Args, OncallCommand, UserRef};
+use super::{find_user, known_user, overrides_of, parse_user, schedule, team_of};
+use super::{Args, OncallCommand, UserRef};
 use crate::config::{Config, User};
 use crate::ops::schedule::{ShiftAsk, SwapAnswered, SwapFailure, SwapRefusal};
 use crate::ops::schedule::{SwapReply, Unswappable};
 use crate::ops::Core;
-use crate::slack::commands::Reply;
+use crate::slack::commands::{Declined, Reply};
 use crate::slack::render::{self, mention_user as mention};
 use crate::store::{Outbound, SwapRequest, SwapState};
 use chrono::{DateTime, Utc};
@@ -84,6 +85,33 @@ pub(super) async fn request(
         render::slack_date(req.mine.0),
         render::slack_date(req.mine.1)
     ))
+}
+
+/// From the Home's shift form: `asker` (a Slack id) asks `other` (a Slack
+/// id) to cover, or with `trade` to trade for, their shift on `schedule`
+/// that starts at `start`. `Err` is why not, worded for the form.
+pub async fn ask_for_shift(
+    core: &Core,
+    asker: &str,
+    schedule_id: &str,
+    start: DateTime<Utc>,
+    other: &str,
+    trade: bool,
+) -> Result<String, String> {
+    let config = &core.config;
+    let me = find_user(config, &UserRef::Slack(asker.to_string())).ok_or(
+        "Only people in tocsin's configuration can ask for swaps (no user has your Slack id).",
+    )?;
+    let s = schedule(config, schedule_id)?;
+    let now = core.clock.now();
+    let overrides = overrides_of(core, schedule_id).await?;
+    let nth = crate::domain::home::nth_shift(s, &overrides, &me.id, start, now).ok_or(
+        "That shift is no longer yours (it is over, or someone else has it now); your Home shows your shifts as they are.",
+    )?;
+    let target = UserRef::Slack(other.to_string());
+    request(core, Some(me), schedule_id, &target, nth, trade, now)
+        .await
+        .map_err(|Declined(why)| why)
 }
 
 /// What the answer to `req` says to whoever clicked (the question replaced,
