@@ -10,7 +10,7 @@ use crate::sandbox::Sandbox;
 use crate::settings::Settings;
 use crate::slack::api::SlackApi;
 use crate::slack::deliver::SlackDelivery;
-use crate::store::{Store, StoreError};
+use crate::store::{Location, Store, StoreError};
 use crate::twilio::api::TwilioApi;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -25,7 +25,7 @@ use crate::ops::Core;
 pub enum AppError {
     #[error("{0}")]
     Config(#[from] ConfigErrors),
-    #[error("cannot open the data directory: {0}")]
+    #[error("cannot open the store: {0}")]
     Store(#[from] StoreError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -38,6 +38,19 @@ pub enum AppError {
     Client(std::io::Error),
     #[error("{0}")]
     Smtp(#[from] crate::smtp::SmtpError),
+}
+
+/// Where the settings say the store is: `TOCSIN_STORE`, or `TOCSIN_DATA`.
+pub fn store_location(settings: &Settings) -> Location {
+    match &settings.postgres_url {
+        Some(url) => Location::Postgres {
+            url: url.expose().to_string(),
+        },
+        None => Location::Sled {
+            dir: settings.data_dir.clone(),
+            cache_capacity: settings.cache_capacity,
+        },
+    }
 }
 
 /// A running tocsin.
@@ -69,7 +82,7 @@ impl App {
         let dir = settings.config_file.as_deref().and_then(|p| p.parent());
         let mappings =
             Mappings::load(&config, dir).map_err(|p| AppError::Mappings(p.join("\n")))?;
-        let store = Store::open(&settings.data_dir, settings.cache_capacity)?;
+        let store = Store::open_at(&store_location(&settings)).await?;
         store.set_min_free(settings.min_free_bytes);
         store.refresh_homes(crate::domain::home::Directory::of(&config));
         let listener =

@@ -290,6 +290,16 @@ fn only_the_sled_backend_names_sled() {
     assert_eq!(bad, Vec::<String>::new());
 }
 
+#[test]
+fn only_the_postgres_backend_names_its_driver() {
+    let files = sources();
+    let mut bad = vec![];
+    for needle in ["tokio_postgres", "deadpool_postgres"] {
+        bad.extend(offenders(&files, needle, &["store/postgres/"]));
+    }
+    assert_eq!(bad, Vec::<String>::new());
+}
+
 /// Slack's markup as code would write it by hand: mentions and channel
 /// links (`<@U…>`, `<#C…>`, however the id is put in), special mentions and
 /// dates (`<!here>`, `<!date^…>`), links (`<url|label>`) and Block Kit.

@@ -69,6 +69,9 @@ enum Command {
         #[arg(long, requires = "from")]
         to: Option<DateTime<Utc>>,
     },
+    /// Brings the store (TOCSIN_STORE, else TOCSIN_DATA) to this build's
+    /// schema, as `serve` does on start, and prints its version.
+    Migrate,
     /// Turn a PagerDuty, Opsgenie or Grafana OnCall export into a
     /// tocsin.toml (on stdout; a summary on stderr).
     Import {
@@ -157,6 +160,7 @@ fn main() -> ExitCode {
             format,
         ),
         Command::Outbox { command } => outbox(settings, command),
+        Command::Migrate => migrate(settings),
         Command::Import { from, export } => import(from, &export),
         Command::Manifest { socket_mode } => {
             let m = manifest::manifest(&settings.public_url, socket_mode);
@@ -276,7 +280,7 @@ fn report(
         return ExitCode::FAILURE;
     };
     let built = rt.block_on(async {
-        let store = tocsin::store::Store::open(&settings.data_dir, settings.cache_capacity)
+        let store = tocsin::store::Store::open_at(&tocsin::app::store_location(&settings)).await
             .map_err(|e| format!("{e}; while `tocsin serve` runs on this data directory, use GET /api/v1/report instead"))?;
         report::build(&config, &store, team, since, until).await.map_err(|e| e.to_string())
     });
@@ -332,7 +336,7 @@ fn oncall(
         return ExitCode::FAILURE;
     };
     let store = rt.block_on(async {
-        tocsin::store::Store::open(&settings.data_dir, settings.cache_capacity)
+        tocsin::store::Store::open_at(&tocsin::app::store_location(&settings)).await
     });
     let mut overrides: HashMap<String, Vec<Override>> = HashMap::new();
     match &store {
@@ -506,7 +510,7 @@ fn outbox(settings: Settings, command: OutboxCommand) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let r = rt.block_on(async {
-        match tocsin::store::Store::open(&settings.data_dir, settings.cache_capacity) {
+        match tocsin::store::Store::open_at(&tocsin::app::store_location(&settings)).await {
             Ok(store) => outbox_local(&store, command).await,
             Err(why) => {
                 let asked = tokio::time::timeout(
@@ -624,6 +628,45 @@ fn print_dead(list: &[DeadLetter]) {
             d.attempts,
             d.enqueued_at.to_rfc3339()
         );
+    }
+}
+
+fn migrate(settings: Settings) -> ExitCode {
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let location = tocsin::app::store_location(&settings);
+    let r = rt.block_on(async {
+        let store = tocsin::store::Store::open_at(&location).await?;
+        let version = store.schema_version().await?;
+        store.durable().await?;
+        Ok::<_, tocsin::store::StoreError>(version)
+    });
+    match r {
+        Ok(version) => {
+            println!("{}: schema version {version}", describe(&location));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", describe(&location));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A store's place for people, without a password.
+fn describe(at: &tocsin::store::Location) -> String {
+    match at {
+        tocsin::store::Location::Sled { dir, .. } => format!("sled:{}", dir.display()),
+        tocsin::store::Location::Postgres { url } => match url::Url::parse(url) {
+            Ok(mut u) => {
+                if u.password().is_some() {
+                    let _ = u.set_password(Some("***"));
+                }
+                u.to_string()
+            }
+            Err(_) => "postgres://…".into(),
+        },
     }
 }
 

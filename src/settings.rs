@@ -27,6 +27,9 @@ impl std::fmt::Debug for Secret {
 pub struct Settings {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
+    /// `TOCSIN_STORE=postgres://…`: the PostgreSQL database to keep the
+    /// store in instead of `data_dir` (a secret: it may hold a password).
+    pub postgres_url: Option<Secret>,
     /// `None` means "no config file": an empty configuration.
     pub config_file: Option<PathBuf>,
     pub public_url: String,
@@ -267,10 +270,31 @@ impl Settings {
                 })
             }
         };
+        let mut data_dir = PathBuf::from(get("TOCSIN_DATA").unwrap_or_else(|| "./data".into()));
+        let mut postgres_url = None;
+        match get("TOCSIN_STORE").map(|s| s.trim().to_string()) {
+            None => {}
+            Some(s) if s.is_empty() => {}
+            Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+                postgres_url = Some(Secret(s));
+            }
+            Some(s) => match s.strip_prefix("sled:") {
+                Some(path) if !path.is_empty() => data_dir = PathBuf::from(path),
+                _ => {
+                    return Err(SettingsError {
+                        name: "TOCSIN_STORE",
+                        message:
+                            "expected sled:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+                                .into(),
+                    })
+                }
+            },
+        }
         let public_url = get("TOCSIN_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
         Ok(Settings {
             listen,
-            data_dir: PathBuf::from(get("TOCSIN_DATA").unwrap_or_else(|| "./data".into())),
+            data_dir,
+            postgres_url,
             config_file,
             public_url: public_url.trim_end_matches('/').to_string(),
             slack_bot_token: get("SLACK_BOT_TOKEN").map(Secret),
@@ -421,6 +445,28 @@ mod tests {
         for url in ["http://127.0.0.1:9/api/", "http://127.0.0.1:9/api"] {
             let s = settings(&[("SLACK_API_URL", url)]).unwrap();
             assert_eq!(s.slack_api_url, "http://127.0.0.1:9/api");
+        }
+    }
+
+    #[test]
+    fn the_store_is_sled_by_default_or_postgres_by_url() {
+        let s = settings(&[("TOCSIN_DATA", "/var/lib/tocsin")]).unwrap();
+        assert_eq!(
+            (s.data_dir, s.postgres_url.is_none()),
+            (PathBuf::from("/var/lib/tocsin"), true)
+        );
+        let s = settings(&[("TOCSIN_STORE", "sled:./elsewhere")]).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("./elsewhere"));
+        let url = "postgres://tocsin:pw@db:5432/tocsin";
+        let s = settings(&[("TOCSIN_STORE", url)]).unwrap();
+        assert_eq!(s.postgres_url.as_ref().map(Secret::expose), Some(url));
+        assert!(
+            !format!("{s:?}").contains(":pw@"),
+            "the password stays out of logs"
+        );
+        for bad in ["mysql://x", "sled:", "./data"] {
+            let e = settings(&[("TOCSIN_STORE", bad)]).unwrap_err();
+            assert_eq!(e.name, "TOCSIN_STORE", "{bad}");
         }
     }
 

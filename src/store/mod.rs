@@ -13,6 +13,7 @@
 #[cfg(test)]
 mod conformance;
 pub mod port;
+mod postgres;
 mod records;
 mod signals;
 mod sled;
@@ -36,6 +37,18 @@ use self::sled as backend;
 use crate::domain::home::{self, Directory};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
+
+/// Where a store is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// The embedded database in a directory of its own.
+    Sled {
+        dir: std::path::PathBuf,
+        cache_capacity: u64,
+    },
+    /// A PostgreSQL database several processes may share.
+    Postgres { url: String },
+}
 
 /// The result of a trigger.
 #[derive(Debug, Clone)]
@@ -161,6 +174,26 @@ impl Store {
             dir,
             cache_capacity,
         )?)))
+    }
+
+    /// Connects to the PostgreSQL database at `url` (`postgres://…`),
+    /// migrating it to this build's schema; refused if a newer build
+    /// migrated it further. Must be called inside a tokio runtime.
+    pub async fn open_postgres(url: &str) -> Result<Store, StoreError> {
+        Ok(Store::new(Arc::new(
+            postgres::PgStore::open(url, None).await?,
+        )))
+    }
+
+    /// Opens the store `at` names.
+    pub async fn open_at(at: &Location) -> Result<Store, StoreError> {
+        match at {
+            Location::Sled {
+                dir,
+                cache_capacity,
+            } => Store::open(dir, *cache_capacity),
+            Location::Postgres { url } => Store::open_postgres(url).await,
+        }
     }
 
     /// A store over any backend.

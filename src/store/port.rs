@@ -59,11 +59,8 @@ pub enum StoreError {
     Backend(String),
     #[error("corrupt record in {tree}: {message}")]
     Corrupt { tree: &'static str, message: String },
-    #[error(
-        "data directory has schema version {found}, this build understands up to {}",
-        crate::store::SCHEMA_VERSION
-    )]
-    SchemaTooNew { found: u64 },
+    #[error("the store has schema version {found}, this build understands up to {known}")]
+    SchemaTooNew { found: u64, known: u64 },
     #[error("durable flush failed: {0}")]
     Flush(String),
     #[error("no incident #{0}")]

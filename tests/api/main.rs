@@ -24,6 +24,7 @@ mod opsgenie;
 mod outbox;
 mod payloads;
 mod policy;
+mod postgres;
 mod report;
 mod room_commands;
 mod rules;

@@ -33,6 +33,10 @@ impl Factory for Sled {
         Ok(Arc::new(s))
     }
 
+    fn schema(&self) -> u64 {
+        super::SCHEMA_VERSION
+    }
+
     async fn set_schema(&self, place: &Path, version: u64) {
         // Raw: a store refuses to open a newer schema.
         let db = unlocked(|| Ok(sled::open(place)?)).await.unwrap();

@@ -180,7 +180,10 @@ impl Trees {
             Some(v) => {
                 let found = decode_u64(&v, "meta")?;
                 if found > SCHEMA_VERSION {
-                    return Err(StoreError::SchemaTooNew { found });
+                    return Err(StoreError::SchemaTooNew {
+                        found,
+                        known: SCHEMA_VERSION,
+                    });
                 }
                 if found < SCHEMA_VERSION {
                     let (details, refs) = upgrade_incidents(&incidents, &payloads, &message_refs)?;

@@ -544,7 +544,7 @@ async fn records_survive_reopening_and_a_newer_schema_is_refused() {
         s.flush().unwrap();
     }
     match try_reopen(dir.path()).await {
-        Err(StoreError::SchemaTooNew { found }) => assert_eq!(found, SCHEMA_VERSION + 1),
+        Err(StoreError::SchemaTooNew { found, .. }) => assert_eq!(found, SCHEMA_VERSION + 1),
         Err(e) => panic!("wrong error: {e}"),
         Ok(_) => panic!("a newer schema must be refused"),
     }
