@@ -92,6 +92,29 @@ const PAST_SHOWN: usize = 3;
 /// A past incident less similar than this is not worth showing.
 const PAST_FLOOR: f64 = 0.3;
 
+/// The outlier class of `alert`'s kind among `service`'s incidents of the
+/// last 30 days (in `recent`, the newest incidents): how many were similar
+/// enough to group with it, out of how many.
+pub fn outlier(
+    service: &str,
+    model: &Model,
+    alert: &AlertDetails,
+    recent: &[Incident],
+    now: DateTime<Utc>,
+) -> Option<Outlier> {
+    let all = tokens(alert);
+    let since = now - chrono::Duration::days(OUTLIER_DAYS);
+    let lately: Vec<&Incident> = recent
+        .iter()
+        .filter(|i| i.service_id == service && i.created_at >= since)
+        .collect();
+    let alike = lately
+        .iter()
+        .filter(|i| model.same(&all, &tokens(&i.alert)))
+        .count();
+    Outlier::classify(alike, lately.len())
+}
+
 /// What a new incident's message says about its kind: its outlier class
 /// among the service's incidents of the last 30 days, and the resolved
 /// incidents of the same team's services with the most similar titles.
@@ -105,16 +128,6 @@ pub fn insight(
     now: DateTime<Utc>,
     nearest: Option<Nearest>,
 ) -> Insight {
-    let all = tokens(alert);
-    let since = now - chrono::Duration::days(OUTLIER_DAYS);
-    let lately: Vec<&Incident> = recent
-        .iter()
-        .filter(|i| i.service_id == service && i.created_at >= since)
-        .collect();
-    let alike = lately
-        .iter()
-        .filter(|i| model.same(&all, &tokens(&i.alert)))
-        .count();
     let team = config.team_of_service(service).map(|t| t.id.as_str());
     let related = |s: &str| {
         s == service || (team.is_some() && config.team_of_service(s).map(|t| t.id.as_str()) == team)
@@ -134,7 +147,7 @@ pub fn insight(
     // Most similar first; among equals the most recent.
     past.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.id.cmp(&a.1.id)));
     Insight {
-        outlier: Outlier::classify(alike, lately.len()),
+        outlier: outlier(service, model, alert, recent, now),
         nearest,
         past: past
             .into_iter()

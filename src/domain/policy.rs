@@ -33,6 +33,8 @@ pub enum Action {
     SetRole,
     Severity,
     Update,
+    /// Merge incidents, or split an alert out of one (grouping feedback).
+    Regroup,
 }
 
 impl Action {
@@ -55,6 +57,7 @@ impl Action {
             Action::SetRole => "give incident roles",
             Action::Severity => "change an incident's severity",
             Action::Update => "post status updates",
+            Action::Regroup => "merge or split incidents",
         }
     }
 }

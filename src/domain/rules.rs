@@ -4,17 +4,39 @@
 
 use crate::config::{Condition, Op, Rule};
 use crate::domain::incident::AlertDetails;
+use crate::domain::similarity::Outlier;
 use serde_json::Value;
 
 /// The first rule in `rules` that matches `alert`.
 pub fn first_match<'a>(rules: &'a [Rule], alert: &AlertDetails) -> Option<&'a Rule> {
-    rules
-        .iter()
-        .find(|r| r.when.iter().all(|c| holds(c, alert)))
+    first_match_labelled(rules, alert, None)
 }
 
-fn holds(c: &Condition, alert: &AlertDetails) -> bool {
-    let Some(value) = field(alert, &c.field) else {
+/// The first rule in `rules` that matches `alert`, whose outlier label (for
+/// rules on `outlier`) is `outlier`.
+pub fn first_match_labelled<'a>(
+    rules: &'a [Rule],
+    alert: &AlertDetails,
+    outlier: Option<Outlier>,
+) -> Option<&'a Rule> {
+    rules
+        .iter()
+        .find(|r| r.when.iter().all(|c| holds(c, alert, outlier)))
+}
+
+/// Whether any of `rules` looks at the outlier label (which costs reads).
+pub fn use_outlier(rules: &[Rule]) -> bool {
+    rules
+        .iter()
+        .any(|r| r.when.iter().any(|c| c.field == "outlier"))
+}
+
+fn holds(c: &Condition, alert: &AlertDetails, outlier: Option<Outlier>) -> bool {
+    let value = match c.field.as_str() {
+        "outlier" => outlier.map(|o| Value::String(o.as_str().into())),
+        name => field(alert, name),
+    };
+    let Some(value) = value else {
         return false;
     };
     let text = || match &value {
@@ -117,6 +139,32 @@ mod tests {
             None,
             "a missing field matches nothing"
         );
+    }
+
+    #[test]
+    fn rules_can_match_the_outlier_label() {
+        let r = rules(
+            "[[services.rules]]\nwhen = [{ field = \"outlier\", equals = \"anomaly\" }]\nurgency = \"high\"\n",
+        );
+        assert!(use_outlier(&r));
+        let a = alert("disk", json!({}));
+        assert!(first_match_labelled(&r, &a, Some(Outlier::Anomaly)).is_some());
+        assert!(first_match_labelled(&r, &a, Some(Outlier::Rare)).is_none());
+        assert!(
+            first_match_labelled(&r, &a, None).is_none(),
+            "no label, no match"
+        );
+        assert!(!use_outlier(&rules("")));
+        let bad = |cond: &str| {
+            let text = format!(
+                "[[teams]]\nid = \"t\"\nname = \"T\"\n\
+                 [[services]]\nid = \"api\"\nname = \"API\"\nteam = \"t\"\nintegration_key = \"0123456789abcdef0123456789abcdef\"\n\
+                 [[services.rules]]\nwhen = [{cond}]\nurgency = \"high\"\n"
+            );
+            Config::parse("t.toml", &text).unwrap_err().to_string()
+        };
+        assert!(bad("{ field = \"outlier\", equals = \"weird\" }").contains("frequent"));
+        assert!(bad("{ field = \"outlier\", gt = 1 }").contains("services[0].rules[0].when[0]"));
     }
 
     #[test]

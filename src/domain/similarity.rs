@@ -31,6 +31,8 @@ const MAX_WEIGHT: f64 = 64.0;
 /// Learned thresholds stay within these bounds.
 const MIN_THRESHOLD: f64 = 0.2;
 const MAX_THRESHOLD: f64 = 0.98;
+/// How far a learned threshold stays from the pair scores that set it.
+const MARGIN: f64 = 0.01;
 /// Times the pairs are replayed while learning.
 const EPOCHS: usize = 8;
 /// The most words of a title that count (titles are capped anyway).
@@ -327,20 +329,18 @@ impl Model {
     }
 
     /// The threshold that classifies the most pairs right under the
-    /// current weights: the default or a midpoint between two scores.
+    /// current weights: the default, or just below or above a pair's score.
     fn best_threshold(&self, pairs: &[Pair]) -> f64 {
         let scored: Vec<(f64, bool)> = pairs
             .iter()
             .map(|p| (self.similarity(&p.a, &p.b), p.same))
             .collect();
-        let mut scores: Vec<f64> = scored.iter().map(|s| s.0).collect();
-        scores.sort_by(f64::total_cmp);
-        scores.dedup();
+        // Just below a score counts its pair as alike, just above as not:
+        // the threshold moves only as far as the pairs ask.
         let mut candidates = vec![DEFAULT_THRESHOLD];
-        candidates.extend(scores.windows(2).map(|w| (w[0] + w[1]) / 2.0));
-        if let (Some(lo), Some(hi)) = (scores.first(), scores.last()) {
-            candidates.push(lo / 2.0);
-            candidates.push((hi + 1.0) / 2.0);
+        for (s, _) in &scored {
+            candidates.push(s - MARGIN);
+            candidates.push(s + MARGIN);
         }
         let right = |t: f64| scored.iter().filter(|(s, same)| (*s >= t) == *same).count();
         let mut best = (DEFAULT_THRESHOLD, right(DEFAULT_THRESHOLD));

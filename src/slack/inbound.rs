@@ -284,8 +284,12 @@ pub async fn command(core: &Core, body: &[u8]) -> Reply {
 }
 
 /// A click on one of tocsin's buttons, parsed from its action id and value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Click {
+    /// "Merge into #N": merge the first incident into the second.
+    Merge(u64, u64),
+    /// "Split out": the alert with this key, out of the incident.
+    Split(u64, String),
     Transition(u64, Transition),
     Escalate(u64),
     /// Minutes.
@@ -313,6 +317,15 @@ fn parse_click(action_id: &str, value: Option<&str>) -> Option<Result<Click, &'s
         "swap_decline" => id().map(|id| Click::Swap(id, false)),
         "incident_open_channel" => id().map(Click::OpenRoom),
         "room_keep" => id().map(Click::KeepRoom),
+        "incident_merge" => value
+            .and_then(|v| v.split_once(':'))
+            .and_then(|(a, b)| Some(Click::Merge(a.parse().ok()?, b.parse().ok()?)))
+            .ok_or("button value is not FROM:INTO"),
+        "alert_split" => value
+            .and_then(|v| v.split_once(':'))
+            .and_then(|(id, key)| Some(Click::Split(id.parse().ok()?, key.to_string())))
+            .filter(|c| !matches!(c, Click::Split(_, k) if k.is_empty()))
+            .ok_or("button value is not ID:KEY"),
         a if a.starts_with("incident_snooze") => value
             .and_then(|v| v.split_once(':'))
             .and_then(|(id, m)| {
@@ -351,9 +364,19 @@ async fn apply_click(
         Click::Snooze(id, minutes) => declined(core.snooze(id, minutes, user).await),
         Click::OpenRoom(id) => declined(core.open_room(id, user).await),
         Click::KeepRoom(id) => declined(core.keep_room(id, user).await),
+        Click::Merge(from, into) => regrouped(core.merge(from, into, user).await),
+        Click::Split(id, key) => regrouped(core.split(id, &key, user).await),
         Click::Swap(id, accept) => {
             commands::oncall::answer_swap(core, id, user, accept, response_url).await
         }
+    }
+}
+
+/// A merge or split, answered to the person either way: what it did, or why not.
+fn regrouped(r: crate::ops::alert::Regrouped) -> Result<Option<String>, String> {
+    match r {
+        Ok(Ok(done)) | Ok(Err(done)) => Ok(Some(super::render::sentence(&done))),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -415,7 +438,7 @@ pub async fn interaction(core: &Core, body: &[u8]) -> Reply {
                 continue;
             }
         };
-        match apply_click(core, click, &user, response_url.as_deref()).await {
+        match apply_click(core, click.clone(), &user, response_url.as_deref()).await {
             Ok(None) => {}
             // Every click gets an answer: a no-op click is told why, privately.
             Ok(Some(note)) => respond_privately(core, response_url.as_deref(), note).await,

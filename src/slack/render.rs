@@ -201,6 +201,10 @@ fn buttons(inc: &Incident) -> Vec<minijinja::Value> {
             None,
         ));
     }
+    if let (true, Some(n)) = (inc.state != State::Resolved, inc.insight.nearest) {
+        let label = format!("Merge into #{}", n.id);
+        out.push(b("incident_merge", &label, format!("{id}:{}", n.id), None));
+    }
     let no_room = inc.coord.room.as_ref().is_none_or(|r| r.failed.is_some());
     if inc.state != State::Resolved && no_room {
         out.push(b("incident_open_channel", "Open channel", id, None));
@@ -295,7 +299,8 @@ pub fn incident(inc: &Incident, config: &Config) -> Result<Rendered, RenderError
         waiting => inc.held.iter().map(|h| format!("{} at {}", mention_user(config, &h.user), slack_date(h.until))).collect::<Vec<_>>(),
         buttons => buttons(inc),
         call => call_lines(inc, config),
-        alerts => alert_lines(inc),
+        alerts => alert_lines(inc).into_iter().map(|(text, _)| text).collect::<Vec<_>>(),
+        split_lines => split_lines(inc),
         flapping => inc.flapping.then_some(inc.flap_times.len()),
         changes => inc.changes.iter().rev().take(5).map(|c| change_line(c, inc.created_at)).collect::<Vec<_>>(),
         alerts_more => inc.alerts.len().saturating_sub(ALERT_LINES),
@@ -325,8 +330,23 @@ fn change_line(c: &crate::domain::incident::Change, opened: DateTime<Utc>) -> St
 /// Grouped alerts shown in full before the rest are summed up.
 const ALERT_LINES: usize = 5;
 
-/// The first few grouped alerts, firing ones first, each linked to its source.
-fn alert_lines(inc: &Incident) -> Vec<String> {
+/// The grouped alert lines with their **Split out** buttons, when any line
+/// was grouped by similarity and the incident is open; empty otherwise.
+fn split_lines(inc: &Incident) -> Vec<minijinja::Value> {
+    let lines = alert_lines(inc);
+    if inc.state == State::Resolved || lines.iter().all(|(_, split)| split.is_none()) {
+        return vec![];
+    }
+    lines
+        .into_iter()
+        .map(|(text, split)| context! { text => text, split => split })
+        .collect()
+}
+
+/// The first few grouped alerts, firing ones first, each linked to its
+/// source; with the value of its **Split out** button if similarity put it
+/// here (and its key fits a button's value).
+fn alert_lines(inc: &Incident) -> Vec<(String, Option<String>)> {
     let mut alerts: Vec<_> = inc.alerts.iter().collect();
     alerts.sort_by_key(|a| !a.firing);
     alerts
@@ -339,10 +359,13 @@ fn alert_lines(inc: &Incident) -> Vec<String> {
                 .as_ref()
                 .map(|s| format!(" · similar to #{}: {}", inc.id, score(s.score)))
                 .unwrap_or_default();
-            match &a.link {
+            let split = (a.similar.is_some() && a.key.len() <= 1900)
+                .then(|| format!("{}:{}", inc.id, a.key));
+            let text = match &a.link {
                 Some(l) => format!("{mark} {}{why}", mrkdwn::link(l, &a.summary)),
                 None => format!("{mark} {}{why}", mrkdwn::text(&a.summary)),
-            }
+            };
+            (text, split)
         })
         .collect()
 }

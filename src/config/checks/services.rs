@@ -348,13 +348,13 @@ impl Checker<'_> {
         let field = raw.field.get_ref().clone();
         let known_field = matches!(
             field.as_str(),
-            "summary" | "source" | "severity" | "component" | "group" | "class"
+            "summary" | "source" | "severity" | "component" | "group" | "class" | "outlier"
         ) || field
             .strip_prefix("custom_details.")
             .is_some_and(|p| !p.is_empty());
         if !known_field {
             let m = format!(
-                "unknown field `{field}`: expected summary, source, severity, component, group, class or custom_details.PATH"
+                "unknown field `{field}`: expected summary, source, severity, component, group, class, outlier or custom_details.PATH"
             );
             self.err(raw.field.span(), format!("{path}.field"), m);
         }
@@ -395,6 +395,12 @@ impl Checker<'_> {
                 }
                 ops.push(op(v));
             }
+        }
+        let label = matches!(ops.as_slice(), [Op::Equals(v)] if ["frequent", "rare", "anomaly"].contains(&v.as_str()));
+        if field == "outlier" && !label {
+            let m = "outlier is compared with equals = \"frequent\", \"rare\" or \"anomaly\"";
+            self.err(c.span(), path.to_string(), m);
+            return None;
         }
         match ops.len() {
             1 => Some(Condition {

@@ -1,6 +1,9 @@
 //! Alert events into incidents: the one path from a parsed event to the store.
 
+mod feedback;
 mod pipeline;
+
+pub use feedback::Regrouped;
 
 use super::Core;
 use crate::domain::incident::Incident;
@@ -57,7 +60,8 @@ impl Ingest {
             .service_by_key(&ev.routing_key)
             .ok_or(IngestError::UnknownKey)?;
         let now = core.clock.now();
-        let routed = match pipeline::rules(&core.config, received, ev) {
+        let outlier = pipeline::outlier_for_rules(core, received, ev, now).await?;
+        let routed = match pipeline::rules(&core.config, received, ev, outlier) {
             Ruled::Go(routed) => routed,
             Ruled::Drop => {
                 tracing::debug!(service = %received.id, dedup_key = %ev.dedup_key, "dropped by an event rule");

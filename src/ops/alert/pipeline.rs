@@ -14,7 +14,7 @@ use crate::domain::escalation::Escalation;
 use crate::domain::incident::{
     Actor, AlertDetails, Incident, Insight, Nearest, Severity, Similar, SubAlert, Transition,
 };
-use crate::domain::similarity::{per_mille, Model};
+use crate::domain::similarity::{per_mille, Model, Outlier};
 use crate::domain::warroom::{self, Room, Sev};
 use crate::domain::{grouping, rules};
 use crate::ingest::{limits, AlertAction, AlertEvent};
@@ -83,8 +83,9 @@ pub(super) fn rules<'a>(
     config: &'a Config,
     received: &'a Service,
     ev: &'a AlertEvent,
+    outlier: Option<Outlier>,
 ) -> Ruled<'a> {
-    let rule = details(ev).and_then(|d| rules::first_match(&received.rules, d));
+    let rule = details(ev).and_then(|d| rules::first_match_labelled(&received.rules, d, outlier));
     match rule.map(|r| r.action) {
         Some(RuleAction::Drop) => return Ruled::Drop,
         Some(RuleAction::Suppress) => {
@@ -207,6 +208,23 @@ pub(super) fn similar<'a>(
         join: Some((g.window, &ev.dedup_key)),
         insight: Insight::default(),
     })
+}
+
+/// The outlier label of the alert `ev` carries, for a service whose rules
+/// look at it; `None` otherwise, without reading anything.
+pub(super) async fn outlier_for_rules(
+    core: &Core,
+    service: &Service,
+    ev: &AlertEvent,
+    now: DateTime<Utc>,
+) -> Result<Option<Outlier>, StoreError> {
+    let Some(d) = details(ev).filter(|_| rules::use_outlier(&service.rules)) else {
+        return Ok(None);
+    };
+    let model = Model::learn(&core.store.labels(&service.id, LABELS_LEARNED).await?);
+    let since = now - Duration::days(grouping::OUTLIER_DAYS);
+    let recent = core.store.recent_incidents(since, RECENT_READ).await?;
+    Ok(grouping::outlier(&service.id, &model, d, &recent, now))
 }
 
 /// How many labelled pairs a service learns from: the latest.

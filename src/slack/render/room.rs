@@ -205,6 +205,7 @@ pub fn room_summary(inc: &Incident, config: &Config) -> Result<Rendered, RenderE
         description => inc.coord.description.as_deref().map(mrkdwn::text),
         latest => inc.latest_update().map(|e| update_ctx(e, config)),
         links => links(inc),
+        past => super::past_lines(inc, config),
     };
     render("room.summary.blocks", "room.summary.text", ctx)
 }

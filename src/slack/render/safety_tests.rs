@@ -79,7 +79,27 @@ fn incident_with(t: &[String], u: &[String]) -> Incident {
         firing: true,
         link: Some(u[2].clone()),
         since: at,
-        similar: None,
+        similar: Some(crate::domain::incident::Similar {
+            score: 860,
+            tokens: Default::default(),
+        }),
+    }];
+    inc.insight.nearest = Some(crate::domain::incident::Nearest { id: 3, score: 410 });
+    inc.insight.outlier = Some(crate::domain::similarity::Outlier::Anomaly);
+    inc.insight.past = vec![crate::domain::incident::Past {
+        id: 2,
+        title: t[0].clone(),
+        service_id: t[1].clone(),
+        opened: at,
+        resolved: crate::domain::incident::Stamp {
+            by: crate::domain::incident::Actor::Integration {
+                client: Some(t[2].clone()),
+            },
+            at,
+        },
+        score: 910,
+        note: Some(t[5].clone()),
+        room: Some("C0ROOM".into()),
     }];
     inc.changes = vec![Change {
         summary: t[6].clone(),

@@ -82,7 +82,7 @@ fn service<'a>(c: &'a Config, id: &str) -> &'a Service {
 /// The rules stage, told as text: `drop`, `suppress` (`+record` when the
 /// alert is recorded) or `go <service>`.
 fn ruled(c: &Config, ev: &AlertEvent) -> String {
-    match rules(c, service(c, "api"), ev) {
+    match rules(c, service(c, "api"), ev, None) {
         Ruled::Drop => "drop".into(),
         Ruled::Suppress(None) => "suppress".into(),
         Ruled::Suppress(Some(r)) => {

@@ -30,6 +30,21 @@ pub(super) async fn transition(core: &Core, inv: &Invocation, id: u64, t: Transi
     }
 }
 
+/// Merges `from` into `into` as the person who ran the command.
+pub(super) async fn merge(core: &Core, inv: &Invocation, from: u64, into: u64) -> Reply {
+    match core.merge(from, into, &inv.user_id).await {
+        Ok(Ok(done)) => Ok(crate::slack::render::sentence(&done)),
+        Ok(Err(why)) => Err(why.into()),
+        Err(e) => {
+            tracing::error!(incident = from, error = %e, "merge failed");
+            Err(
+                format!("Sorry, #{from} could not be merged just now ({e}). Please try again.")
+                    .into(),
+            )
+        }
+    }
+}
+
 pub(super) async fn escalate(core: &Core, inv: &Invocation, id: u64) -> Reply {
     match core.escalate(id, &inv.user_id).await {
         Ok(Ok(_)) => Ok(format!(

@@ -34,6 +34,8 @@ pub(in crate::slack::commands) enum IncidentCommand {
     /// Opens the declare form, with a title if one was given.
     New(Option<String>),
     Channel(Option<u64>),
+    /// Merge the first incident into the second.
+    Merge(u64, u64),
     Role(Option<u64>, Role, UserRef),
     Update(Option<u64>, String),
     Note(Option<u64>, String),
@@ -107,6 +109,10 @@ pub(in crate::slack::commands) fn parse(text: &str) -> Result<IncidentCommand, S
             ))
         }
         "channel" => Ok(IncidentCommand::Channel(id()?)),
+        "merge" => match rest.as_slice() {
+            [from, into] => Ok(IncidentCommand::Merge(parse_id(from)?, parse_id(into)?)),
+            _ => Err(format!("Usage: `/incident {}`", sub.usage)),
+        },
         "commander" | "comms" => {
             let role = if sub.name == "commander" {
                 Role::Commander
@@ -212,6 +218,7 @@ async fn apply(core: &Core, inv: &Invocation, cmd: IncidentCommand) -> Reply {
         C::Snooze(id, minutes) => act::snooze(core, inv, here(id).await?, minutes).await?,
         C::Assign(id, who) => act::assign(core, inv, here(id).await?, &who).await?,
         C::Channel(id) => room::open(core, inv, here(id).await?).await?,
+        C::Merge(from, into) => act::merge(core, inv, from, into).await?,
         C::Role(id, role, who) => room::role(core, inv, here(id).await?, role, &who).await?,
         C::Update(id, text) => room::update(core, inv, here(id).await?, &text).await?,
         C::Note(id, text) => room::note(core, inv, here(id).await?, &text).await?,
@@ -283,6 +290,9 @@ mod tests {
             Ok(New(Some("Checkout is  down".into()))),
         );
         check("channel #12", Ok(Channel(Some(12))));
+        check("merge #4 2", Ok(Merge(4, 2)));
+        check("merge 4", Err("Usage: `/incident merge ID INTO_ID`"));
+        check("merge 4 two", Err("`two` is not an incident id"));
         check("channel", Ok(Channel(None)));
         check(
             "commander <@U0CAROL|carol>",
