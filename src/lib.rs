@@ -20,6 +20,8 @@
 //! - [`smtp`]     — the embedded SMTP listener for mailed alerts.
 //! - [`import`]   — PagerDuty, Opsgenie and Grafana OnCall exports into a `tocsin.toml`.
 //! - [`app`]      — wires one process together; nothing imports it.
+//! - [`replay`]   — a recorded alert stream through the real pipeline on a throw-away store
+//!   and a manual clock; nothing imports it.
 
 pub mod app;
 pub mod clock;
@@ -33,6 +35,7 @@ pub mod metrics;
 pub mod net;
 pub mod ops;
 pub mod outbox;
+pub mod replay;
 pub mod sandbox;
 pub mod settings;
 pub mod slack;

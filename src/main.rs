@@ -69,6 +69,19 @@ enum Command {
         #[arg(long, requires = "from")]
         to: Option<DateTime<Utc>>,
     },
+    /// What a config would have done with a recorded alert stream: the real
+    /// pipeline on a throw-away store and a simulated clock; nothing is sent.
+    Replay {
+        /// One JSON object per line: {"received_at", "kind", "key", "body"}.
+        stream: PathBuf,
+        #[arg(long)]
+        config: PathBuf,
+        /// A second config, replayed on the same stream and shown beside the first.
+        #[arg(long)]
+        compare: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ReplayFormat,
+    },
     /// Brings the store (TOCSIN_STORE, else TOCSIN_DATA) to this build's
     /// schema, as `serve` does on start, and prints its version.
     Migrate,
@@ -102,6 +115,12 @@ enum OutboxCommand {
         #[arg(long, conflicts_with = "ids")]
         all: bool,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReplayFormat {
+    Table,
+    Json,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -160,6 +179,12 @@ fn main() -> ExitCode {
             format,
         ),
         Command::Outbox { command } => outbox(settings, command),
+        Command::Replay {
+            stream,
+            config,
+            compare,
+            format,
+        } => replay(&stream, &config, compare.as_deref(), format),
         Command::Migrate => migrate(settings),
         Command::Import { from, export } => import(from, &export),
         Command::Manifest { socket_mode } => {
@@ -629,6 +654,73 @@ fn print_dead(list: &[DeadLetter]) {
             d.enqueued_at.to_rfc3339()
         );
     }
+}
+
+/// `tocsin replay`: exit 0 with the report, 2 when an input cannot be read.
+fn replay(
+    stream: &std::path::Path,
+    config: &std::path::Path,
+    compare: Option<&std::path::Path>,
+    format: ReplayFormat,
+) -> ExitCode {
+    use tocsin::replay;
+    let text = match std::fs::read_to_string(stream) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", stream.display());
+            return ExitCode::from(2);
+        }
+    };
+    let lines = match replay::read_stream(&stream.display().to_string(), &text) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut configs = vec![];
+    for path in std::iter::once(config).chain(compare) {
+        match replay::load_config(path) {
+            Ok(c) => configs.push((path.display().to_string(), c)),
+            Err(e) => {
+                eprintln!("{e}\nerror: {} is not a valid config", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let mut runs = vec![];
+    for (name, (config, mappings)) in configs {
+        match rt.block_on(replay::run(&config, std::sync::Arc::new(mappings), &lines)) {
+            Ok((summary, refused)) => {
+                for r in refused.iter().take(20) {
+                    eprintln!(
+                        "warning: {name}: line {} (in received order) refused: {}",
+                        r.line, r.why
+                    );
+                }
+                if refused.len() > 20 {
+                    eprintln!("warning: {name}: {} more lines refused", refused.len() - 20);
+                }
+                runs.push((name, summary));
+            }
+            Err(e) => {
+                eprintln!("error: {name}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    match format {
+        ReplayFormat::Table => {
+            let cols: Vec<(&str, &tocsin::domain::replay::Summary)> =
+                runs.iter().map(|(n, s)| (n.as_str(), s)).collect();
+            print!("{}", replay::table(&cols));
+        }
+        ReplayFormat::Json => println!("{}", replay::json(&runs)),
+    }
+    ExitCode::SUCCESS
 }
 
 fn migrate(settings: Settings) -> ExitCode {

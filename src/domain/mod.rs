@@ -10,6 +10,7 @@ pub mod incident;
 pub mod notice;
 pub mod notify;
 pub mod policy;
+pub mod replay;
 pub mod report;
 pub mod rules;
 pub mod schedule;

@@ -10,6 +10,7 @@ pub mod events_v2;
 pub mod limits;
 pub mod mappings;
 pub mod opsgenie;
+pub mod stream;
 pub mod webhook;
 
 use crate::domain::incident::{AlertDetails, SubAlert};

@@ -176,6 +176,12 @@ impl Store {
         )?)))
     }
 
+    /// A throw-away store in `dir`, for a replay: nothing is flushed (a
+    /// write is "durable" at once), and nothing outlives the process.
+    pub fn scratch(dir: &Path) -> Result<Store, StoreError> {
+        Ok(Store::new(Arc::new(backend::SledStore::scratch(dir)?)))
+    }
+
     /// Connects to the PostgreSQL database at `url` (`postgres://…`),
     /// migrating it to this build's schema; refused if a newer build
     /// migrated it further. Must be called inside a tokio runtime.

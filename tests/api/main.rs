@@ -25,6 +25,7 @@ mod outbox;
 mod payloads;
 mod policy;
 mod postgres;
+mod replay;
 mod report;
 mod room_commands;
 mod rules;

@@ -336,15 +336,32 @@ fn interruptions(notices: &[&Notice], tz: Tz) -> Interruptions {
             continue;
         }
         last = Some(t);
-        let local = t.with_timezone(&tz);
-        let weekend = matches!(local.weekday(), Weekday::Sat | Weekday::Sun);
-        match local.hour() {
-            22..=23 | 0..=7 => out.sleep += 1,
-            8..=17 if !weekend => out.business += 1,
-            _ => out.off += 1,
+        match period(t, tz) {
+            Period::Sleep => out.sleep += 1,
+            Period::Business => out.business += 1,
+            Period::Off => out.off += 1,
         }
     }
     out
+}
+
+/// Part of a person's day, as [`Interruptions`] counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Business,
+    Off,
+    Sleep,
+}
+
+/// Which part of their own day (`tz`) `t` falls in for a person.
+pub fn period(t: DateTime<Utc>, tz: Tz) -> Period {
+    let local = t.with_timezone(&tz);
+    let weekend = matches!(local.weekday(), Weekday::Sat | Weekday::Sun);
+    match local.hour() {
+        22..=23 | 0..=7 => Period::Sleep,
+        8..=17 if !weekend => Period::Business,
+        _ => Period::Off,
+    }
 }
 
 fn ratio(part: usize, whole: usize) -> Option<f64> {

@@ -58,6 +58,9 @@ pub(super) struct Shared {
     faulted: AtomicBool,
     /// The newest generation opened so far.
     generation: AtomicU64,
+    /// A throw-away database (a replay's): nothing is flushed, as nothing
+    /// outlives the process.
+    pub(super) scratch: AtomicBool,
 }
 
 thread_local! {
@@ -91,6 +94,7 @@ impl Shared {
             min_free: AtomicU64::new(0),
             fault: Mutex::new(None),
             faulted: AtomicBool::new(false),
+            scratch: AtomicBool::new(false),
         })
     }
 }

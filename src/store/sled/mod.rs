@@ -109,6 +109,14 @@ impl SledStore {
         Ok(store)
     }
 
+    /// A throw-away store in `dir` (a replay's): its writes are never
+    /// flushed, so `durable()` returns at once; the caller removes `dir`.
+    pub fn scratch(dir: &Path) -> Result<SledStore, StoreError> {
+        let store = SledStore::open(dir, 256 * 1024 * 1024)?;
+        store.shared.scratch.store(true, Ordering::Relaxed);
+        Ok(store)
+    }
+
     /// Makes every `durable()` and `flush()` fail (or succeed again): the
     /// fault-injection hook behind which tests play a disk that stopped
     /// taking writes.
