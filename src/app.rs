@@ -36,6 +36,8 @@ pub enum AppError {
     Mappings(String),
     #[error("cannot set up the HTTPS client: {0}")]
     Client(std::io::Error),
+    #[error("{0}")]
+    Smtp(#[from] crate::smtp::SmtpError),
 }
 
 /// Where the settings say the store is: `TOCSIN_STORE`, or `TOCSIN_DATA`.
@@ -54,6 +56,8 @@ pub fn store_location(settings: &Settings) -> Location {
 /// A running tocsin.
 pub struct App {
     addr: SocketAddr,
+    /// The SMTP listener's address, when mail intake is on.
+    smtp_addr: Option<SocketAddr>,
     core: Core,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -206,6 +210,25 @@ impl App {
             )));
         }
         let ingest = Ingest { core: core.clone() };
+        let mut smtp_addr = None;
+        if let Some(smtp) = &settings.smtp {
+            let tls = crate::smtp::acceptor(smtp)?;
+            let bind = |source| AppError::Bind {
+                addr: smtp.listen,
+                source,
+            };
+            let listener = TcpListener::bind(smtp.listen).await.map_err(bind)?;
+            let at = listener.local_addr().map_err(bind)?;
+            tracing::info!(addr = %at, domain = %smtp.domain, starttls = tls.is_some(), "taking mailed alerts");
+            smtp_addr = Some(at);
+            background.push(tokio::spawn(crate::smtp::serve(
+                listener,
+                ingest.clone(),
+                smtp.clone(),
+                tls,
+                rx.clone(),
+            )));
+        }
         let limits = crate::http::Limits {
             max_connections: settings.max_connections,
             read_timeout: settings.read_timeout,
@@ -227,6 +250,7 @@ impl App {
         }
         Ok(App {
             addr,
+            smtp_addr,
             core,
             shutdown,
             server,
@@ -237,6 +261,11 @@ impl App {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Where the SMTP listener took its address (`TOCSIN_SMTP_LISTEN` may name port 0).
+    pub fn smtp_addr(&self) -> Option<SocketAddr> {
+        self.smtp_addr
     }
 
     pub fn core(&self) -> &Core {

@@ -60,6 +60,10 @@ const MAY_IMPORT: &[(&str, &[&str])] = &[
             "slack", "store", "twilio",
         ],
     ),
+    (
+        "smtp",
+        &["config", "domain", "ingest", "ops", "settings", "store"],
+    ),
     // Wiring, like `app`: a whole pipeline on a throw-away store.
     (
         "replay",

@@ -18,6 +18,7 @@
 //! - [`sandbox`]  — an offline stand-in for Slack at `/sandbox`: the Web API the receiver
 //!   calls, and a page whose actions become signed Slack requests.
 //! - [`http`]     — the hyper server: routing, limits, statuses.
+//! - [`smtp`]     — the embedded SMTP listener for mailed alerts.
 //! - [`import`]   — PagerDuty, Opsgenie and Grafana OnCall exports into a `tocsin.toml`.
 //! - [`app`]      — wires one process together; nothing imports it.
 //! - [`replay`]   — a recorded alert stream through the real pipeline on a throw-away store
@@ -39,6 +40,7 @@ pub mod replay;
 pub mod sandbox;
 pub mod settings;
 pub mod slack;
+pub mod smtp;
 pub mod store;
 pub mod twilio;
 pub mod webhooks_out;

@@ -67,6 +67,21 @@ pub struct Settings {
     /// `/sandbox`) even though Slack credentials are set. Not read from the
     /// environment.
     pub force_sandbox: bool,
+    /// The SMTP listener for mailed alerts; `None` unless `TOCSIN_SMTP_LISTEN` is set.
+    pub smtp: Option<SmtpSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub listen: SocketAddr,
+    /// Mail is taken for `<local part>@<domain>` only (lower case).
+    pub domain: String,
+    /// Sender domains allowed (lower case); empty: any sender.
+    pub allow_senders: Vec<String>,
+    /// The largest message taken, in bytes.
+    pub max_bytes: usize,
+    /// PEM certificate chain and private key for STARTTLS; `None`: no STARTTLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 #[derive(Debug, Clone)]
@@ -204,6 +219,57 @@ impl Settings {
                 message: "must be more than 0".into(),
             });
         }
+        let smtp = match get("TOCSIN_SMTP_LISTEN") {
+            None => None,
+            Some(raw) => {
+                let listen = raw.trim().parse().map_err(|e| SettingsError {
+                    name: "TOCSIN_SMTP_LISTEN",
+                    message: format!("{raw:?} is not an address like 127.0.0.1:2525 ({e})"),
+                })?;
+                let domain = get("TOCSIN_EMAIL_DOMAIN")
+                    .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+                    .ok_or(SettingsError {
+                        name: "TOCSIN_EMAIL_DOMAIN",
+                        message: "must be set with TOCSIN_SMTP_LISTEN: mail is taken for <integration_key>@<this domain>".into(),
+                    })?;
+                let max_kb = number("TOCSIN_SMTP_MAX_KB", 10 * 1024, "KiB")?;
+                if max_kb == 0 {
+                    return Err(SettingsError {
+                        name: "TOCSIN_SMTP_MAX_KB",
+                        message: "must be at least 1".into(),
+                    });
+                }
+                let tls =
+                    match (get("TOCSIN_SMTP_TLS_CERT"), get("TOCSIN_SMTP_TLS_KEY")) {
+                        (Some(c), Some(k)) => Some((PathBuf::from(c), PathBuf::from(k))),
+                        (None, None) => None,
+                        (c, _) => return Err(SettingsError {
+                            name: if c.is_some() {
+                                "TOCSIN_SMTP_TLS_KEY"
+                            } else {
+                                "TOCSIN_SMTP_TLS_CERT"
+                            },
+                            message:
+                                "STARTTLS needs both TOCSIN_SMTP_TLS_CERT and TOCSIN_SMTP_TLS_KEY"
+                                    .into(),
+                        }),
+                    };
+                Some(SmtpSettings {
+                    listen,
+                    domain,
+                    allow_senders: get("TOCSIN_SMTP_ALLOW_SENDERS")
+                        .map(|v| {
+                            v.split(',')
+                                .map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase())
+                                .filter(|d| !d.is_empty())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    max_bytes: usize::try_from(max_kb.saturating_mul(1024)).unwrap_or(usize::MAX),
+                    tls,
+                })
+            }
+        };
         let mut data_dir = PathBuf::from(get("TOCSIN_DATA").unwrap_or_else(|| "./data".into()));
         let mut postgres_url = None;
         match get("TOCSIN_STORE").map(|s| s.trim().to_string()) {
@@ -246,6 +312,7 @@ impl Settings {
             min_free_bytes: min_free_mb * 1024 * 1024,
             max_connections: usize::try_from(max_connections).unwrap_or(usize::MAX),
             read_timeout: Duration::from_millis(read_timeout_ms),
+            smtp,
             force_sandbox: false,
         })
     }
@@ -276,6 +343,36 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn smtp_is_off_unless_its_address_is_set_and_needs_a_domain() {
+        assert!(settings(&[]).unwrap().smtp.is_none());
+        let e = settings(&[("TOCSIN_SMTP_LISTEN", "127.0.0.1:2525")]).unwrap_err();
+        assert_eq!(e.name, "TOCSIN_EMAIL_DOMAIN");
+        let s = settings(&[
+            ("TOCSIN_SMTP_LISTEN", "127.0.0.1:2525"),
+            ("TOCSIN_EMAIL_DOMAIN", "Alerts.Example.com"),
+            (
+                "TOCSIN_SMTP_ALLOW_SENDERS",
+                "monitor.example.com, @Example.org,",
+            ),
+        ])
+        .unwrap()
+        .smtp
+        .unwrap();
+        assert_eq!(s.domain, "alerts.example.com");
+        assert_eq!(s.allow_senders, ["monitor.example.com", "example.org"]);
+        assert_eq!(s.max_bytes, 10 * 1024 * 1024);
+        assert!(s.tls.is_none());
+        let half = settings(&[
+            ("TOCSIN_SMTP_LISTEN", "127.0.0.1:2525"),
+            ("TOCSIN_EMAIL_DOMAIN", "a.example"),
+            ("TOCSIN_SMTP_TLS_CERT", "/c.pem"),
+        ]);
+        assert_eq!(half.unwrap_err().name, "TOCSIN_SMTP_TLS_KEY");
+        let bad = settings(&[("TOCSIN_SMTP_LISTEN", "localhost:25")]);
+        assert_eq!(bad.unwrap_err().name, "TOCSIN_SMTP_LISTEN");
     }
 
     #[test]

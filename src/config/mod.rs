@@ -20,10 +20,10 @@ pub use errors::{ConfigError, ConfigErrors};
 pub use fields::{validate_email, validate_phone};
 pub use levels::{Sev, Severity, DEFAULT_ARCHIVE_AFTER};
 pub use model::{
-    CallRoute, Condition, Config, EscalationLevel, EscalationPolicy, Flapping, Grouping, Heartbeat,
-    Layer, MaintenanceWindow, NotifyRule, Op, Restriction, RoomSettings, Rotation, RouteTarget,
-    Rule, RuleAction, Schedule, Service, Target, Team, Urgency, User, Via, WebhookEvent,
-    WebhookOut, WeeklyReport,
+    CallRoute, Condition, Config, EmailIntake, EscalationLevel, EscalationPolicy, Flapping,
+    Grouping, Heartbeat, Layer, MaintenanceWindow, NotifyRule, Op, Restriction, RoomSettings,
+    Rotation, RouteTarget, Rule, RuleAction, Schedule, Service, Target, Team, Urgency, User, Via,
+    WebhookEvent, WebhookOut, WeeklyReport,
 };
 
 use errors::{field_at, line_col};

@@ -290,8 +290,25 @@ pub struct Service {
     /// The mapping for `/integrations/webhook/{key}` payloads: a built-in name
     /// (`datadog`, …) or `integrations/NAME.toml` beside the config file.
     pub webhook: Option<String>,
+    /// Mail intake: another address for the service, and how its mail is
+    /// read. Mail to `<integration_key>@<TOCSIN_EMAIL_DOMAIN>` arrives
+    /// without it too, read the default way.
+    pub email: Option<EmailIntake>,
     /// Overrides the team's `channel_at` for this service's incidents.
     pub channel_at: Option<Sev>,
+}
+
+/// A service's `email`: a local part of its own (lower case) and minijinja
+/// expressions over the mail (compiled by `ingest::email`); unset ones
+/// take their defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EmailIntake {
+    pub local_part: Option<String>,
+    pub title: Option<String>,
+    pub details: Option<String>,
+    pub severity: Option<String>,
+    pub dedup_key: Option<String>,
+    pub resolve_when: Option<String>,
 }
 
 /// Grouping: an alert joins the service's open group incident if that

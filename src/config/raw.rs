@@ -161,6 +161,7 @@ pub(super) struct RawService {
     #[serde(default)]
     pub(super) heartbeats: Vec<RawHeartbeat>,
     pub(super) webhook: Option<Str>,
+    pub(super) email: Option<Spanned<RawEmail>>,
     #[serde(default)]
     pub(super) rules: Vec<Spanned<RawRule>>,
     #[serde(default)]
@@ -169,6 +170,25 @@ pub(super) struct RawService {
     pub(super) flapping: Option<Spanned<RawFlapping>>,
     pub(super) ack_target_minutes: Option<Spanned<u32>>,
     pub(super) channel_at: Option<Str>,
+}
+
+/// `email = "db-alerts"` (a local part) or `email = { local_part, title, … }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawEmail {
+    LocalPart(String),
+    Table(RawEmailTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEmailTable {
+    pub(super) local_part: Option<String>,
+    pub(super) title: Option<String>,
+    pub(super) details: Option<String>,
+    pub(super) severity: Option<String>,
+    pub(super) dedup_key: Option<String>,
+    pub(super) resolve_when: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -1,6 +1,7 @@
 //! The webhook mappings the services use, loaded once at start (and by
 //! `tocsin check`): `integrations/NAME.toml` beside the config file wins over
-//! the built-in mapping NAME, so a team can adjust a shipped one.
+//! the built-in mapping NAME, so a team can adjust a shipped one. Each
+//! service's mail mapping (`email = { … }`) is compiled here too.
 
 use super::webhook::Mapping;
 use crate::config::Config;
@@ -11,6 +12,8 @@ use std::sync::Arc;
 #[derive(Default, Clone)]
 pub struct Mappings {
     by_name: HashMap<String, Arc<Mapping>>,
+    /// Service id → its mail mapping, for services that set one.
+    email: HashMap<String, Arc<Mapping>>,
 }
 
 impl Mappings {
@@ -19,7 +22,16 @@ impl Mappings {
     pub fn load(config: &Config, config_dir: Option<&Path>) -> Result<Mappings, Vec<String>> {
         let mut by_name = HashMap::new();
         let mut problems = vec![];
+        let mut email = HashMap::new();
         for (i, service) in config.services.iter().enumerate() {
+            if let Some(intake) = &service.email {
+                match super::email::mapping(Some(intake), &format!("services[{i}].email")) {
+                    Ok(m) => {
+                        email.insert(service.id.clone(), Arc::new(m));
+                    }
+                    Err(e) => problems.extend(e),
+                }
+            }
             let Some(name) = &service.webhook else {
                 continue;
             };
@@ -57,7 +69,7 @@ impl Mappings {
             }
         }
         if problems.is_empty() {
-            Ok(Mappings { by_name })
+            Ok(Mappings { by_name, email })
         } else {
             Err(problems)
         }
@@ -65,6 +77,14 @@ impl Mappings {
 
     pub fn get(&self, name: &str) -> Option<&Mapping> {
         self.by_name.get(name).map(|m| m.as_ref())
+    }
+
+    /// How mail to the service `service_id` is read.
+    pub fn email(&self, service_id: &str) -> &Mapping {
+        match self.email.get(service_id) {
+            Some(m) => m,
+            None => super::email::default_mapping(),
+        }
     }
 }
 
@@ -93,6 +113,25 @@ mod tests {
         .unwrap();
         let m = Mappings::load(&config("mytool"), Some(dir.path())).unwrap();
         assert_eq!(m.get("mytool").unwrap().name, "mytool");
+    }
+
+    #[test]
+    fn a_broken_mail_expression_is_named_by_its_field() {
+        let text = "[[teams]]\nid = \"t\"\nname = \"T\"\n[[services]]\nid = \"s\"\nname = \"S\"\nteam = \"t\"\n\
+             integration_key = \"0123456789abcdef0123456789abcdef\"\n\
+             email = { local_part = \"db\", severity = \"subject |\" }\n";
+        let c = Config::parse("t.toml", text).unwrap();
+        let e = Mappings::load(&c, None).err().unwrap();
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("services[0].email.severity: syntax error"),
+            "{e:?}"
+        );
+        let text = text.replace("subject |", "subject");
+        let c = Config::parse("t.toml", &text).unwrap();
+        let m = Mappings::load(&c, None).unwrap();
+        assert_eq!(m.email("s").name, "email");
+        assert_eq!(m.email("other").name, "email");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! an event to the store.
 
 pub mod alertmanager;
+pub mod email;
 pub mod events_v2;
 pub mod limits;
 pub mod mappings;

@@ -9,6 +9,7 @@ mod connections;
 mod crash;
 mod delivery;
 mod disk;
+mod email;
 mod escalation;
 mod fake_twilio;
 mod fuzz_api;

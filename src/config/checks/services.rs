@@ -11,11 +11,12 @@ use crate::config::errors::line_col;
 use crate::config::fields::{parse_integration_key, validate_id};
 use crate::config::levels::Severity;
 use crate::config::model::{
-    Condition, Flapping, Grouping, Heartbeat, MaintenanceWindow, Op, Rule, RuleAction, Service,
-    Urgency,
+    Condition, EmailIntake, Flapping, Grouping, Heartbeat, MaintenanceWindow, Op, Rule, RuleAction,
+    Service, Urgency,
 };
 use crate::config::raw::{
-    RawCondition, RawFlapping, RawGrouping, RawHeartbeat, RawRule, RawService, RawWindow, Str,
+    RawCondition, RawEmail, RawFlapping, RawGrouping, RawHeartbeat, RawRule, RawService, RawWindow,
+    Str,
 };
 
 impl Checker<'_> {
@@ -24,6 +25,8 @@ impl Checker<'_> {
         // Heartbeat ids and tokens, each unique across every service.
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut out = Vec::with_capacity(raw.len());
+        // Local parts of email addresses, each naming one service.
+        let mut local_parts: HashMap<String, usize> = HashMap::new();
         for (i, s) in raw.iter().enumerate() {
             let s = s.get_ref();
             let path = format!("services[{i}]");
@@ -68,7 +71,12 @@ impl Checker<'_> {
                 },
             };
             let channel_at = self.sev(s.channel_at.as_ref(), &format!("{path}.channel_at"));
+            let email = s
+                .email
+                .as_ref()
+                .map(|e| self.email(e, &format!("{path}.email"), &mut local_parts));
             out.push(Service {
+                email,
                 channel_at,
                 id: s.id.get_ref().clone(),
                 name: s.name.clone(),
@@ -119,6 +127,59 @@ impl Checker<'_> {
             });
         }
         out
+    }
+
+    /// A service's `email`: its local part must be a plain address part,
+    /// not another service's, and not look like an integration key.
+    fn email(
+        &mut self,
+        e: &Spanned<RawEmail>,
+        path: &str,
+        seen: &mut HashMap<String, usize>,
+    ) -> EmailIntake {
+        let intake = match e.get_ref() {
+            RawEmail::LocalPart(l) => EmailIntake {
+                local_part: Some(l.clone()),
+                ..EmailIntake::default()
+            },
+            RawEmail::Table(t) => EmailIntake {
+                local_part: t.local_part.clone(),
+                title: t.title.clone(),
+                details: t.details.clone(),
+                severity: t.severity.clone(),
+                dedup_key: t.dedup_key.clone(),
+                resolve_when: t.resolve_when.clone(),
+            },
+        };
+        let Some(local) = &intake.local_part else {
+            return intake;
+        };
+        let local = local.trim().to_ascii_lowercase();
+        let field = format!("{path}.local_part");
+        let valid = !local.is_empty()
+            && local.len() <= 64
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && local
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+'));
+        if !valid {
+            let m = format!("`{local}` is not a local part: use up to 64 letters, digits, `.`, `-`, `_` or `+`, as in \"db-alerts\"");
+            self.err(e.span(), field, m);
+        } else if parse_integration_key(&local).is_ok() {
+            let m = "looks like an integration key; mail to any service's key already arrives";
+            self.err(e.span(), field, m);
+        } else if let Some(line) = seen.get(&local) {
+            let m = format!("local part already used by the service on line {line}");
+            self.err(e.span(), field, m);
+        } else {
+            seen.insert(local.clone(), line_col(self.text, e.span().start).0);
+        }
+        EmailIntake {
+            local_part: Some(local),
+            ..intake
+        }
     }
 
     /// A positive duration of at most a week, or an error at `field`.

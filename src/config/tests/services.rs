@@ -105,3 +105,81 @@ fn error_display_and_load() {
     std::fs::remove_file(&path).unwrap();
     assert_eq!(loaded.unwrap().services.len(), 1);
 }
+
+#[test]
+fn email_addresses() {
+    let service = |id: &str, key: &str, email: &str| {
+        format!("[[services]]\nid = \"{id}\"\nname = \"S\"\nteam = \"t\"\nintegration_key = \"{key}\"\nemail = {email}\n")
+    };
+    let k1 = "0123456789abcdef0123456789abcdef";
+    let k2 = "fedcba98765432100123456789abcdef";
+    let two = |a: &str, b: &str| {
+        format!(
+            "[[teams]]\nid = \"t\"\nname = \"T\"\n{}{}",
+            service("a", k1, a),
+            service("b", k2, b)
+        )
+    };
+    run(&[
+        (
+            "a local part and a table",
+            &two(
+                "\"DB-Alerts\"",
+                "{ local_part = \"web\", severity = \"'info'\" }",
+            ),
+            &[],
+        ),
+        (
+            "a table without an address",
+            &two("{ title = \"subject\" }", "\"web\""),
+            &[],
+        ),
+        (
+            "two services, one address",
+            &two("\"db\"", "{ local_part = \"DB\" }"),
+            &[(
+                15,
+                "services[1].email.local_part",
+                "already used by the service on line 9",
+            )],
+        ),
+        (
+            "not a local part",
+            &two("\"db alerts\"", "\"web..x\""),
+            &[
+                (
+                    9,
+                    "services[0].email.local_part",
+                    "`db alerts` is not a local part",
+                ),
+                (15, "services[1].email.local_part", "is not a local part"),
+            ],
+        ),
+        (
+            "an integration key as a local part",
+            &two(&format!("\"{k2}\""), "\"web\""),
+            &[(
+                9,
+                "services[0].email.local_part",
+                "looks like an integration key",
+            )],
+        ),
+        (
+            "an unknown field",
+            &two("{ local = \"db\" }", "\"web\""),
+            &[(9, "services[0].email", "")],
+        ),
+    ]);
+    let c = Config::parse(
+        "t.toml",
+        &two(
+            "\"DB-Alerts\"",
+            "{ local_part = \"web\", severity = \"'info'\" }",
+        ),
+    )
+    .unwrap();
+    let email = c.services[0].email.as_ref().unwrap();
+    assert_eq!(email.local_part.as_deref(), Some("db-alerts"));
+    let email = c.services[1].email.as_ref().unwrap();
+    assert_eq!(email.severity.as_deref(), Some("'info'"));
+}
