@@ -61,17 +61,6 @@ pub(crate) fn spawn_logged(
     (child, format!("http://{addr}"))
 }
 
-async fn enqueue(base: &str, dedup_key: &str) -> u16 {
-    let body = trigger_body(dedup_key, &format!("crash test {dedup_key}"));
-    post(
-        &format!("{base}/v2/enqueue"),
-        &[("content-type", "application/json")],
-        body.to_string().into_bytes(),
-    )
-    .await
-    .0
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_alerts_survive_sigkill_and_reach_slack_exactly_once() {
     let fake = FakeSlack::start().await;
@@ -87,7 +76,7 @@ async fn a_hundred_alerts_survive_sigkill_and_reach_slack_exactly_once() {
     let mut sends = tokio::task::JoinSet::new();
     for i in 0..100 {
         let base = base.clone();
-        sends.spawn(async move { enqueue(&base, &format!("alert-{i:03}")).await });
+        sends.spawn(async move { enqueue(&base, "crash test", &format!("alert-{i:03}")).await });
     }
     while let Some(status) = sends.join_next().await {
         assert_eq!(status.unwrap(), 202);

@@ -35,17 +35,6 @@ pub async fn fresh_database() -> Option<String> {
     Some(url.to_string())
 }
 
-async fn enqueue(base: &str, dedup_key: &str) -> u16 {
-    let body = trigger_body(dedup_key, &format!("postgres test {dedup_key}"));
-    post(
-        &format!("{base}/v2/enqueue"),
-        &[("content-type", "application/json")],
-        body.to_string().into_bytes(),
-    )
-    .await
-    .0
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_a_hundred_alerts_survive_sigkill_and_reach_slack_exactly_once() {
     let Some(db) = fresh_database().await else {
@@ -70,7 +59,7 @@ async fn on_postgres_a_hundred_alerts_survive_sigkill_and_reach_slack_exactly_on
     let mut sends = tokio::task::JoinSet::new();
     for i in 0..100 {
         let base = base.clone();
-        sends.spawn(async move { enqueue(&base, &format!("alert-{i:03}")).await });
+        sends.spawn(async move { enqueue(&base, "postgres test", &format!("alert-{i:03}")).await });
     }
     while let Some(status) = sends.join_next().await {
         assert_eq!(status.unwrap(), 202);

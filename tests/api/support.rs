@@ -882,6 +882,19 @@ pub fn trigger_body(dedup_key: &str, summary: &str) -> Value {
     })
 }
 
+/// Posts one Events v2 trigger for `dedup_key`, titled `"{what} {dedup_key}"`;
+/// the status code.
+pub async fn enqueue(base: &str, what: &str, dedup_key: &str) -> u16 {
+    let body = trigger_body(dedup_key, &format!("{what} {dedup_key}"));
+    post(
+        &format!("{base}/v2/enqueue"),
+        &[("content-type", "application/json")],
+        body.to_string().into_bytes(),
+    )
+    .await
+    .0
+}
+
 pub fn action_body(dedup_key: &str, action: &str) -> Value {
     json!({"routing_key": KEY, "event_action": action, "dedup_key": dedup_key})
 }
